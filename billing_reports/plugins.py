@@ -1,0 +1,117 @@
+"""The plugin manager: built-ins, entry points, and a plugins directory.
+
+Built-in plugins (the modules of the top-level ``plugins/`` folder, installed as
+``billing_reports.builtin_plugins``) are registered by module exactly as
+third-party ones are; the core never special-cases them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import pkgutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+import pluggy
+
+from . import hookspecs
+
+ENTRY_POINT_GROUP = "billing_reports"
+#: Packages whose modules are the built-in plugins: the analysis sections
+#: (the top-level ``plugins/`` folder) and the publish targets.
+BUILTIN_PACKAGES = ("billing_reports.builtin_plugins", "billing_reports.publish.targets")
+#: Set to ``0`` to keep installed third-party plugins out (the test suite does).
+LOAD_ENTRY_POINTS_VARIABLE = "BILLING_REPORTS_LOAD_ENTRY_POINTS"
+
+
+@dataclass(frozen=True)
+class PluginFailure:
+    """A plugin that could not be imported or raised in a hook."""
+
+    name: str
+    error: str
+
+
+def builtin_plugin_modules() -> list[str]:
+    """Module names of the built-in plugins, sorted within each package."""
+    names = []
+    for package_name in BUILTIN_PACKAGES:
+        package = importlib.import_module(package_name)
+        names += sorted(
+            f"{package_name}.{info.name}"
+            for info in pkgutil.iter_modules(package.__path__)
+            if not info.name.startswith("_")
+        )
+    return names
+
+
+def get_plugin_manager(
+    plugins_dir: Path | None = None,
+    *,
+    load_entry_points: bool | None = None,
+    failures: list[PluginFailure] | None = None,
+) -> pluggy.PluginManager:
+    """A plugin manager with the built-ins, entry-point plugins and ``plugins_dir`` files.
+
+    A plugin that fails to import is appended to ``failures`` when a list is
+    given; otherwise the import error propagates.
+    """
+    manager = pluggy.PluginManager("billing_reports")
+    manager.add_hookspecs(hookspecs)
+    for module_name in builtin_plugin_modules():
+        manager.register(importlib.import_module(module_name), name=module_name)
+
+    if load_entry_points is None:
+        load_entry_points = os.environ.get(LOAD_ENTRY_POINTS_VARIABLE, "1") != "0"
+    if load_entry_points:
+        _load_entry_points(manager, failures)
+    if plugins_dir is not None:
+        for path in sorted(Path(plugins_dir).glob("*.py")):
+            _guard(failures, str(path), lambda: manager.register(_import_file(path), name=str(path)))
+    manager.check_pending()
+    return manager
+
+
+def _load_entry_points(manager: pluggy.PluginManager, failures: list[PluginFailure] | None) -> None:
+    from importlib.metadata import entry_points
+
+    for entry_point in entry_points(group=ENTRY_POINT_GROUP):
+        if manager.get_plugin(entry_point.name) is not None or manager.is_blocked(entry_point.name):
+            continue
+        _guard(
+            failures,
+            entry_point.name,
+            lambda: manager.register(entry_point.load(), name=entry_point.name),
+        )
+        dist = getattr(entry_point, "dist", None)
+        plugin = manager.get_plugin(entry_point.name)
+        if plugin is not None and dist is not None:
+            manager._plugin_distinfo.append((plugin, pluggy._manager.DistFacade(dist)))  # noqa: SLF001
+
+
+def _import_file(path: Path) -> ModuleType:
+    module_name = f"billing_reports_local_plugin_{path.stem}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[module_name]
+        raise
+    return module
+
+
+def _guard(failures: list[PluginFailure] | None, name: str, load) -> None:
+    if failures is None:
+        load()
+        return
+    try:
+        load()
+    except Exception as error:  # a broken plugin is reported, not fatal here
+        failures.append(PluginFailure(name, f"{type(error).__name__}: {error}"))

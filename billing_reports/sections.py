@@ -1,0 +1,223 @@
+"""What an analysis plugin returns: a small, typed, JSON-serialisable section.
+
+A section never holds HTML. The site, the terminal report and the CSV/JSON
+exports all render the same objects.
+
+Money values in tables, figures and charts are ``int`` micro-cents (see
+:mod:`billing_reports.money`); the column, figure or chart ``kind`` says so.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from typing import Any, Literal, Sequence
+
+import orjson
+
+from .money import apportion_cents, cents_to_dollars, format_cents, round_to_cents
+
+#: How a value is shown. ``user`` and ``model`` cells link to their pages on the site;
+#: ``month`` cells hold a ``YYYY-MM`` key; ``percent`` cells hold a float (12.5 = 12.5 %).
+ValueKind = Literal["text", "money", "count", "percent", "decimal", "month", "user", "model"]
+ChartKind = Literal["bar", "line"]
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    label: str
+    kind: ValueKind = "text"
+
+
+@dataclass(frozen=True)
+class Table:
+    """Rows of values in ``columns`` order, optionally closed by a total row.
+
+    When ``total`` is given, each money column's rows are rounded to cents by
+    apportionment so that they add up exactly to the total shown.
+    """
+
+    slug: str
+    title: str
+    columns: Sequence[Column]
+    rows: Sequence[Sequence[Any]]
+    total: Sequence[Any] | None = None
+    description: str = ""
+
+    def display_rows(self) -> tuple[list[list[Any]], list[Any] | None]:
+        """Rows and total with money as whole cents (apportioned when there is a total)."""
+        rows = [list(row) for row in self.rows]
+        total = list(self.total) if self.total is not None else None
+        for index, column in enumerate(self.columns):
+            if column.kind != "money":
+                continue
+            amounts = [row[index] for row in rows]
+            present = [i for i, amount in enumerate(amounts) if amount is not None]
+            if total is not None and total[index] is not None:
+                cents = apportion_cents([amounts[i] for i in present])
+                total[index] = round_to_cents(total[index])
+                if sum(cents) != total[index]:
+                    raise ValueError(
+                        f"table {self.slug!r}: rows of {column.key!r} do not add up to its total"
+                    )
+            else:
+                cents = [round_to_cents(amounts[i]) for i in present]
+            for i, value in zip(present, cents):
+                rows[i][index] = value
+        return rows, total
+
+    def export_rows(self) -> list[dict[str, Any]]:
+        """Rows (then the total row, if any) as dicts, money as Decimal dollars."""
+        rows, total = self.display_rows()
+        if total is not None:
+            rows.append(total)
+        return [
+            {
+                column.key: cents_to_dollars(value)
+                if column.kind == "money" and value is not None
+                else value
+                for column, value in zip(self.columns, row)
+            }
+            for row in rows
+        ]
+
+    def to_csv(self) -> str:
+        """The table as CSV for a spreadsheet: a header of column labels, money in dollars."""
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow([column.label for column in self.columns])
+        for row in self.export_rows():
+            writer.writerow(["" if value is None else value for value in row.values()])
+        return buffer.getvalue()
+
+    def to_json(self) -> bytes:
+        """The table as a JSON array of row objects (money as dollar strings)."""
+        return orjson.dumps(self.export_rows(), default=str)
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One headline number (a summary card)."""
+
+    label: str
+    value: Any
+    kind: ValueKind = "text"
+    note: str = ""
+
+    def display(self) -> str:
+        return format_value(self.value, self.kind)
+
+
+@dataclass(frozen=True)
+class Series:
+    name: str
+    values: Sequence[int | float | None]
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A chart the site draws as inline SVG; ``labels`` are the x categories.
+
+    ``bar`` charts rank categories (one series), ``line`` charts follow
+    months (one line per series). ``unit`` is the kind of every value.
+    """
+
+    slug: str
+    title: str
+    description: str
+    kind: ChartKind
+    labels: Sequence[str]
+    series: Sequence[Series]
+    unit: ValueKind = "money"
+
+
+@dataclass(frozen=True)
+class Section:
+    """One report section: a page of the site, a block of the terminal report."""
+
+    slug: str
+    title: str
+    order: int
+    intro: str = ""
+    figures: Sequence[Figure] = ()
+    tables: Sequence[Table] = ()
+    charts: Sequence[Chart] = ()
+    #: Name of a template the site renders this section with, instead of the generic one.
+    template: str | None = None
+    #: Free JSON-serialisable facts for a custom template.
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def table(self, slug: str) -> Table:
+        for table in self.tables:
+            if table.slug == slug:
+                return table
+        raise KeyError(f"section {self.slug!r} has no table {slug!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: tables as exported rows (money in dollars), figures as shown."""
+        return {
+            "slug": self.slug,
+            "title": self.title,
+            "order": self.order,
+            "intro": self.intro,
+            "figures": [
+                {"label": f.label, "value": _json_value(f.value, f.kind), "display": f.display(),
+                 "kind": f.kind, "note": f.note}
+                for f in self.figures
+            ],
+            "tables": [_table_dict(t) for t in self.tables],
+            "charts": [
+                {
+                    "slug": c.slug, "title": c.title, "description": c.description,
+                    "kind": c.kind, "unit": c.unit, "labels": list(c.labels),
+                    "series": [
+                        {"name": s.name, "values": [_json_value(v, c.unit) for v in s.values]}
+                        for s in c.series
+                    ],
+                }
+                for c in self.charts
+            ],
+            "template": self.template,
+            "extra": self.extra,
+        }
+
+
+def _table_dict(table: Table) -> dict[str, Any]:
+    rows = table.export_rows()
+    return {
+        "slug": table.slug,
+        "title": table.title,
+        "description": table.description,
+        "columns": [{"key": c.key, "label": c.label, "kind": c.kind} for c in table.columns],
+        "rows": rows[: len(table.rows)],
+        "total": rows[-1] if table.total is not None else None,
+    }
+
+
+def _json_value(value: Any, kind: str) -> Any:
+    if kind == "money" and isinstance(value, int):
+        return cents_to_dollars(round_to_cents(value))
+    return value
+
+
+def format_value(value: Any, kind: str, *, whole_cents: bool = False) -> str:
+    """Text of a value for people: ``$1,234.56``, ``12,345``, ``12.5%``.
+
+    ``whole_cents``: a money value already rounded to cents (from ``display_rows``).
+    """
+    if value is None:
+        return ""
+    if kind == "money":
+        return format_cents(value if whole_cents else round_to_cents(value))
+    if kind == "count":
+        return f"{value:,}"
+    if kind == "percent":
+        return f"{value:,.1f}%"
+    if kind == "decimal":
+        return f"{value:,.2f}"
+    return str(value)
+
+
+__all__ = ["Chart", "Column", "Figure", "Section", "Series", "Table", "format_value"]

@@ -1,0 +1,291 @@
+"""config.yaml: read, validated as a whole, turned into typed settings.
+
+Every problem in the file is reported at once (key, what was expected, what
+was found); then the run stops with one :class:`ConfigError`. Paths in the
+file are relative to the file itself.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+from dotenv import dotenv_values
+
+from .errors import ConfigError
+
+API_KEY_VARIABLE = "CURSOR_API_KEY"
+BASE_URL_VARIABLE = "CURSOR_API_BASE_URL"
+DEFAULT_BASE_URL = "https://api.cursor.com"
+
+
+@dataclass(frozen=True)
+class ExpensiveModelRule:
+    """Which models count as "expensive" for the users x expensive models section."""
+
+    #: The costliest ``count`` models by average cost per request...
+    count: int = 3
+    #: ...among models with at least this many requests in range.
+    min_requests: int = 1
+    #: Or name them outright (overrides the rule when not empty).
+    models: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Settings:
+    config_path: Path
+    months_back: int = 2
+    page_size: int = 1000
+    output_filename: str = "billing_dashboard.html"
+    top_spenders_count: int = 20
+    request_delay_seconds: float = 3.0
+    api_base_url: str = DEFAULT_BASE_URL
+    timeout_seconds: float = 60.0
+    max_retries: int = 5
+    data_dir: Path = Path("data/monthly_usage_data")
+    site_dir: Path = Path("data/site")
+    demo_dir: Path = Path("data/demo")
+    plugins_dir: Path | None = None
+    templates_dir: Path | None = None
+    skip_broken_plugins: bool = False
+    expensive_models: ExpensiveModelRule = ExpensiveModelRule()
+    #: The ``publish:`` section as written; publish targets validate their own part.
+    publish: dict[str, Any] = field(default_factory=dict)
+    #: Variables read from ``.env`` files (never written back anywhere).
+    dotenv: dict[str, str] = field(default_factory=dict, repr=False)
+
+    @property
+    def config_dir(self) -> Path:
+        return self.config_path.parent
+
+    def secret(self, name: str) -> str | None:
+        """A credential from the environment, else from ``.env``; never from config.yaml."""
+        return os.environ.get(name) or self.dotenv.get(name) or None
+
+    @property
+    def api_key(self) -> str | None:
+        return self.secret(API_KEY_VARIABLE)
+
+
+# --- the schema -----------------------------------------------------------------
+
+Check = Callable[[Any], Any]  # returns the converted value or raises ValueError(expected)
+
+
+def _integer(low: int, high: int | None = None) -> Check:
+    expected = f"an integer from {low} to {high}" if high else f"an integer of at least {low}"
+
+    def check(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(expected)
+        if value < low or (high is not None and value > high):
+            raise ValueError(expected)
+        return value
+
+    return check
+
+
+def _number(low: float) -> Check:
+    def check(value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < low:
+            raise ValueError(f"a number of at least {low:g}")
+        return float(value)
+
+    return check
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("a non-empty string")
+    return value
+
+
+def _html_filename(value: Any) -> str:
+    value = _text(value)
+    if "/" in value or "\\" in value or not value.endswith(".html"):
+        raise ValueError("a file name ending in .html, without a directory")
+    return value
+
+
+def _url(value: Any) -> str:
+    value = _text(value)
+    if not value.startswith(("http://", "https://")):
+        raise ValueError("a URL starting with http:// or https://")
+    return value.rstrip("/")
+
+
+def _boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError("true or false")
+    return value
+
+
+def _model_names(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ValueError("a list of model names")
+    return tuple(value)
+
+
+def _mapping(value: Any) -> dict:
+    if not isinstance(value, dict):
+        raise ValueError("a mapping")
+    return value
+
+
+#: section -> key -> (Settings field, check). ``None`` values are allowed for
+#: the optional directories.
+SCHEMA: dict[str, dict[str, tuple[str, Check]]] = {
+    "billing": {
+        "months_back": ("months_back", _integer(1, 120)),
+        "page_size": ("page_size", _integer(1, 1000)),
+        "output_filename": ("output_filename", _html_filename),
+        "top_spenders_count": ("top_spenders_count", _integer(1)),
+        "request_delay_seconds": ("request_delay_seconds", _number(0)),
+    },
+    "api": {
+        "base_url": ("api_base_url", _url),
+        "timeout_seconds": ("timeout_seconds", _number(0.1)),
+        "max_retries": ("max_retries", _integer(0, 10)),
+    },
+    "paths": {
+        "data_dir": ("data_dir", _text),
+        "site_dir": ("site_dir", _text),
+        "demo_dir": ("demo_dir", _text),
+        "plugins_dir": ("plugins_dir", _text),
+        "templates_dir": ("templates_dir", _text),
+    },
+    "plugins": {
+        "skip_broken": ("skip_broken_plugins", _boolean),
+    },
+    "analysis": {
+        "expensive_models": ("expensive_models", _mapping),
+    },
+}
+EXPENSIVE_MODELS_SCHEMA: dict[str, Check] = {
+    "count": _integer(1),
+    "min_requests": _integer(1),
+    "models": _model_names,
+}
+PATH_FIELDS = {"data_dir", "site_dir", "demo_dir", "plugins_dir", "templates_dir"}
+OPTIONAL_FIELDS = {"plugins_dir", "templates_dir"}
+
+
+def load_settings(config_path: str | os.PathLike[str] = "config.yaml", *, must_exist: bool = True) -> Settings:
+    """Read and validate ``config_path``; when it is missing and not ``must_exist``, use the defaults."""
+    path = Path(config_path).expanduser().resolve()
+    if path.exists():
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as error:
+            raise ConfigError(f"{path}: cannot read it ({error})") from None
+        except yaml.YAMLError as error:
+            mark = getattr(error, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark else ""
+            raise ConfigError(f"{path}: not valid YAML{where}; fix the syntax and run again") from None
+    elif not must_exist:
+        raw = {}
+    else:
+        raise ConfigError(f"{path}: no such config file; pass --config PATH to an existing config.yaml")
+    return settings_from_mapping(raw or {}, path)
+
+
+def settings_from_mapping(raw: Any, path: Path) -> Settings:
+    """Validate a parsed config (``path`` names it in errors and anchors relative paths)."""
+    errors: list[str] = []
+    values: dict[str, Any] = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections, found {type(raw).__name__}")
+
+    for section, content in raw.items():
+        if section == "publish":
+            if not isinstance(content, dict):
+                errors.append(f"publish: expected a mapping, found {_shown(content)}")
+            else:
+                values["publish"] = content
+            continue
+        keys = SCHEMA.get(section)
+        if keys is None:
+            errors.append(f"{section}: unknown section; expected one of {_choices([*SCHEMA, 'publish'])}")
+            continue
+        if content is None:
+            continue
+        if not isinstance(content, dict):
+            errors.append(f"{section}: expected a mapping, found {_shown(content)}")
+            continue
+        for key, value in content.items():
+            if key not in keys:
+                errors.append(f"{section}.{key}: unknown key; expected one of {_choices(keys)}")
+                continue
+            name, check = keys[key]
+            if value is None and name in OPTIONAL_FIELDS:
+                values[name] = None
+                continue
+            try:
+                values[name] = check(value)
+            except ValueError as expected:
+                errors.append(f"{section}.{key}: expected {expected}, found {_shown(value)}")
+
+    if "expensive_models" in values:
+        values["expensive_models"] = _expensive_rule(values["expensive_models"], errors)
+
+    if errors:
+        lines = "\n".join(f"  {error}" for error in errors)
+        raise ConfigError(f"{path}: {len(errors)} problem(s); fix them and run again:\n{lines}")
+
+    base = path.parent
+    for name in PATH_FIELDS & values.keys():
+        if values[name] is not None:
+            values[name] = (base / Path(values[name]).expanduser()).resolve()
+    for name in PATH_FIELDS - values.keys():
+        default = Settings.__dataclass_fields__[name].default
+        values[name] = (base / default).resolve() if default is not None else None
+
+    env_url = os.environ.get(BASE_URL_VARIABLE)
+    if env_url:
+        try:
+            values["api_base_url"] = _url(env_url)
+        except ValueError as expected:
+            raise ConfigError(f"{BASE_URL_VARIABLE}: expected {expected}, found {env_url!r}") from None
+
+    return Settings(config_path=path, dotenv=_read_dotenv(base), **values)
+
+
+def _expensive_rule(raw: dict, errors: list[str]) -> ExpensiveModelRule:
+    fields: dict[str, Any] = {}
+    for key, value in raw.items():
+        check = EXPENSIVE_MODELS_SCHEMA.get(key)
+        if check is None:
+            errors.append(
+                f"analysis.expensive_models.{key}: unknown key; "
+                f"expected one of {_choices(EXPENSIVE_MODELS_SCHEMA)}"
+            )
+            continue
+        try:
+            fields[key] = check(value)
+        except ValueError as expected:
+            errors.append(f"analysis.expensive_models.{key}: expected {expected}, found {_shown(value)}")
+    return ExpensiveModelRule(**fields)
+
+
+def _read_dotenv(config_dir: Path) -> dict[str, str]:
+    """``.env`` next to the config, then in the current directory (the first wins)."""
+    found: dict[str, str] = {}
+    for directory in (config_dir, Path.cwd()):
+        env_file = directory / ".env"
+        if env_file.is_file():
+            for name, value in dotenv_values(env_file).items():
+                if value is not None:
+                    found.setdefault(name, value)
+    return found
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _choices(names) -> str:
+    return ", ".join(sorted(names))
