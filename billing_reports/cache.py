@@ -1,0 +1,149 @@
+"""The monthly usage cache: one JSON file per UTC month (see docs/architecture.md, "The cache file").
+
+Reading checks the shape and raises :class:`CacheError` naming the file and the fix; writing is
+atomic (a temp file in the same directory, fsync, ``os.replace``), so a reader never sees half a file.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from billing_reports.errors import CacheError
+from billing_reports.months import Month
+
+CACHE_SUFFIX = "-usage-based-data.json"
+
+#: The seed's four keys and their JSON types (``bool`` is not an acceptable ``int``).
+SEED_KEYS: dict[str, type] = {"month": str, "fetched_at": str, "total_events": int, "events": list}
+
+
+def cache_path(data_dir: Path, month: Month) -> Path:
+    """The cache file of ``month``: ``data_dir/MM-YYYY-usage-based-data.json``.
+
+    >>> cache_path(Path("data"), Month(2026, 1)).name
+    '01-2026-usage-based-data.json'
+    """
+    return Path(data_dir) / f"{month.cache_stem}{CACHE_SUFFIX}"
+
+
+def month_of_cache_path(path: Path) -> Month:
+    """The month a cache file name stands for (``ValueError`` if the name is not a cache name)."""
+    name = Path(path).name
+    if not name.endswith(CACHE_SUFFIX):
+        raise ValueError(f"not a cache file name: {name!r}")
+    return Month.from_cache_stem(name[: -len(CACHE_SUFFIX)])
+
+
+def _fix_hint(path: Path) -> str:
+    try:
+        month = month_of_cache_path(path)
+    except ValueError:
+        return "delete it and fetch that month again"
+    return f"run `billing-reports fetch --refresh {month.key}`"
+
+
+def _broken(path: Path, what: str) -> CacheError:
+    return CacheError(f"Cache file {path} {what}; {_fix_hint(path)} to download it again.")
+
+
+def read_cached_month(path: Path) -> dict[str, Any]:
+    """Read and check one cache file; return the decoded payload.
+
+    Raises ``CacheError`` (one line: the file, what is wrong, the fix) when the file cannot be read,
+    is not JSON, or lacks the seed's keys with the right types. ``complete`` and ``fetch`` are
+    optional, so a hand-made file in the seed's format still loads.
+    """
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise _broken(path, "does not exist") from None
+    except OSError as exc:
+        raise _broken(path, f"cannot be read ({exc.strerror or exc})") from None
+    try:
+        payload = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise _broken(path, f"is not valid JSON ({exc})") from None
+    check_payload(payload, path)
+    return payload
+
+
+def check_payload(payload: Any, path: Path) -> None:
+    """Raise ``CacheError`` unless ``payload`` has the cache file's shape."""
+    if not isinstance(payload, dict):
+        raise _broken(path, "is not a JSON object")
+    for key, kind in SEED_KEYS.items():
+        if key not in payload:
+            raise _broken(path, f"has no {key!r} key")
+        value = payload[key]
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise _broken(path, f"has a {key!r} that is not a {_json_type(kind)}")
+    events = payload["events"]
+    for index, event in enumerate(events):
+        if not isinstance(event, dict):
+            raise _broken(path, f"has events[{index}] that is not an object")
+    if payload["total_events"] != len(events):
+        raise _broken(
+            path, f"says total_events={payload['total_events']} but holds {len(events)} events"
+        )
+    if "complete" in payload and not isinstance(payload["complete"], bool):
+        raise _broken(path, "has a 'complete' that is not true/false")
+    if "fetch" in payload and not isinstance(payload["fetch"], dict):
+        raise _broken(path, "has a 'fetch' that is not an object")
+
+
+def write_cached_month(path: Path, payload: dict[str, Any]) -> None:
+    """Write ``payload`` to ``path`` atomically: temp file in the same directory, fsync, replace.
+
+    On any failure (including ``KeyboardInterrupt``) the temp file is removed and an existing
+    ``path`` is left untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = orjson.dumps(payload)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        try:
+            os.unlink(tmp_name)
+        except FileNotFoundError:
+            pass
+        raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _json_type(kind: type) -> str:
+    return {str: "string", int: "integer", list: "list"}.get(kind, kind.__name__)
+
+
+__all__ = [
+    "CACHE_SUFFIX",
+    "cache_path",
+    "check_payload",
+    "month_of_cache_path",
+    "read_cached_month",
+    "write_cached_month",
+]
