@@ -1,0 +1,81 @@
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from billing_reports.errors import ConfigError
+from billing_reports.settings import load_settings
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_every_bad_key_is_reported_at_once(tmp_path):
+    path = write(
+        tmp_path,
+        "billing:\n  page_size: 5000\n  months_back: two\n  top_spender_count: 5\n"
+        "api:\n  base_url: ftp://x\nextra: {}\n",
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_settings(path)
+    message = raised.value.message
+    assert str(path) in message and "5 problem(s)" in message
+    assert "billing.page_size: expected an integer from 1 to 1000, found 5000" in message
+    assert "billing.months_back: expected an integer from 1 to 120, found 'two'" in message
+    assert "billing.top_spender_count: unknown key" in message
+    assert "api.base_url: expected a URL" in message
+    assert "extra: unknown section" in message
+
+
+def test_paths_are_relative_to_the_config_file_and_floats_are_allowed(tmp_path):
+    path = write(tmp_path, "billing:\n  request_delay_seconds: 0.5\npaths:\n  data_dir: cache\n")
+    settings = load_settings(path)
+    assert settings.request_delay_seconds == 0.5
+    assert settings.data_dir == tmp_path / "cache"
+    assert settings.site_dir == tmp_path / "data" / "site"
+
+
+def test_the_environment_overrides_the_base_url(tmp_path, monkeypatch):
+    monkeypatch.setenv("CURSOR_API_BASE_URL", "http://127.0.0.1:9/")
+    assert load_settings(write(tmp_path, "")).api_base_url == "http://127.0.0.1:9"
+
+
+def test_the_key_comes_from_dotenv_next_to_the_config(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path.parent)
+    (tmp_path / ".env").write_text("CURSOR_API_KEY=key_from_dotenv\n")
+    assert load_settings(write(tmp_path, "")).api_key == "key_from_dotenv"
+    monkeypatch.setenv("CURSOR_API_KEY", "key_from_env")
+    assert load_settings(tmp_path / "config.yaml").api_key == "key_from_env"
+
+
+def test_broken_yaml_and_a_missing_file_are_one_line_errors(tmp_path):
+    with pytest.raises(ConfigError, match="not valid YAML at line 3"):
+        load_settings(write(tmp_path, "billing:\n  months_back: [1\n"))
+    with pytest.raises(ConfigError, match="no such config file"):
+        load_settings(tmp_path / "nope.yaml")
+
+
+def test_the_shipped_config_is_valid():
+    settings = load_settings(Path(__file__).parent.parent / "config.yaml")
+    assert settings.page_size == 1000 and settings.output_filename == "billing_dashboard.html"
+
+
+def test_cli_shows_config_problems_without_a_traceback(tmp_path):
+    from billing_reports.cli import cli
+    from billing_reports.commands.options import config_option
+
+    @cli.command("probe-config", hidden=True)
+    @config_option
+    def probe(settings):
+        pass
+
+    try:
+        result = CliRunner().invoke(cli, ["probe-config", "--config", str(write(tmp_path, "billing:\n  page_size: 0\n"))])
+    finally:
+        cli.commands.pop("probe-config")
+    assert result.exit_code == 1
+    assert "billing.page_size: expected an integer from 1 to 1000, found 0" in result.output
+    assert "Traceback" not in result.output
