@@ -1,0 +1,32 @@
+"""An offline fake of the Cursor Admin API and the synthetic teams it serves.
+
+For tests, the demo (``billing-reports build --demo``) and plugin authors::
+
+    from billing_reports.fakeapi import FakeCursorApi, SyntheticTeam, demo_team
+
+    with FakeCursorApi(demo_team(), **DEMO_SERVER_OPTIONS) as api:
+        ...  # point api.base_url / api.api_key at the client
+"""
+
+from billing_reports.fakeapi.server import DEFAULT_FAKE_KEY, FakeCursorApi, RecordedRequest, error_body
+from billing_reports.fakeapi.team import DEFAULT_MODELS, KIND_MIX, ModelPrice, SyntheticTeam, TeamMember, demo_team
+
+#: Server options for the demo: no practical rate limit, so a demo fetch takes seconds.
+DEMO_SERVER_OPTIONS = {"rate_limit_per_minute": 60_000}
+#: The request spacing the demo uses instead of ``billing.request_delay_seconds``.
+DEMO_REQUEST_DELAY_SECONDS = 0.001
+
+__all__ = [
+    "DEFAULT_FAKE_KEY",
+    "DEFAULT_MODELS",
+    "DEMO_REQUEST_DELAY_SECONDS",
+    "DEMO_SERVER_OPTIONS",
+    "KIND_MIX",
+    "FakeCursorApi",
+    "ModelPrice",
+    "RecordedRequest",
+    "SyntheticTeam",
+    "TeamMember",
+    "demo_team",
+    "error_body",
+]

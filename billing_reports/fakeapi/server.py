@@ -1,0 +1,382 @@
+"""A faithful offline fake of the Cursor Admin API (``docs: ../shared/reference/cursor-admin-api.md``).
+
+``POST /teams/filtered-usage-events`` and ``GET /teams/members`` on 127.0.0.1, a free port, in a
+background thread::
+
+    with FakeCursorApi(SyntheticTeam(), rate_limit_per_minute=20) as api:
+        client = CursorAdminClient(api.base_url, api.api_key)
+        ...
+        api.requests  # what arrived: clock time, page, status
+
+Faithful to the reference: Basic auth with the key as user name (401 otherwise), both date bounds
+inclusive, 400 for a range over 30 days, 1-based pages, ``pageSize`` 1 to 1000 (**more is answered
+with 400**, not clamped, so a client bug shows), ``totalUsageEventsCount``, ``pagination``,
+``period``, the documented error bodies, and a per-team limit of requests per clock minute answered
+with 429 (no ``Retry-After`` unless asked for, as the docs say). Tests inject faults for the next
+requests: any status, 429 with or without ``Retry-After``, slow answers, dropped connections,
+truncated JSON, and pages short of one event.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable
+
+import orjson
+
+from billing_reports.fakeapi.team import SyntheticTeam, TeamMember
+from billing_reports.months import DAY_MS
+
+USAGE_EVENTS_PATH = "/teams/filtered-usage-events"
+MEMBERS_PATH = "/teams/members"
+DEFAULT_FAKE_KEY = "key_fake_0123456789abcdef0123456789abcdef"
+MAX_PAGE_SIZE = 1000
+DEFAULT_PAGE_SIZE = 100
+MAX_RANGE_DAYS = 30
+
+ERROR_NAMES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+}
+ERROR_MESSAGES = {
+    401: "Invalid API key",
+    403: "Enterprise access required",
+    429: "Rate limit exceeded. Please try again later.",
+    500: "An unexpected error occurred",
+}
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request the fake received."""
+
+    #: The fake's clock when the request arrived (``time.monotonic`` unless injected).
+    at: float
+    method: str
+    path: str
+    #: The decoded JSON body (``None`` when absent or not JSON).
+    body: Any
+    #: The HTTP status answered; ``None`` when the connection was dropped on purpose.
+    status: int | None
+    #: Which injected fault answered it, if any.
+    fault: str | None = None
+
+    @property
+    def page(self) -> int | None:
+        return self.body.get("page", 1) if isinstance(self.body, dict) else None
+
+
+@dataclass
+class _Fault:
+    kind: str  # status | slow | drop | truncate | short_page
+    status: int = 0
+    retry_after: str | None = None
+    seconds: float = 0.0
+    message: str | None = None
+
+
+class FakeCursorApi:
+    """The fake Admin API server; a context manager (``start()``/``stop()`` work too).
+
+    :param team: whose usage to serve (default a small ``SyntheticTeam``).
+    :param api_key: the one key accepted; ``forbidden_keys`` are valid keys without Enterprise access (403).
+    :param rate_limit_per_minute: requests answered per clock minute before 429s (``None``: no limit).
+    :param retry_after_on_429: send ``Retry-After`` (seconds to the next minute) with rate-limit 429s.
+    :param clock: seconds, for the rate limit and the request log.
+    """
+
+    def __init__(
+        self,
+        team: SyntheticTeam | None = None,
+        *,
+        api_key: str = DEFAULT_FAKE_KEY,
+        forbidden_keys: tuple[str, ...] = (),
+        rate_limit_per_minute: int | None = 20,
+        retry_after_on_429: bool = False,
+        max_range_days: int = MAX_RANGE_DAYS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.team = team if team is not None else SyntheticTeam(events_per_month=500, months_count=2)
+        self.api_key = api_key
+        self.forbidden_keys = tuple(forbidden_keys)
+        self.rate_limit_per_minute = rate_limit_per_minute
+        self.retry_after_on_429 = retry_after_on_429
+        self.max_range_days = max_range_days
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._faults: deque[_Fault] = deque()
+        self._log: list[RecordedRequest] = []
+        self._minute: int | None = None
+        self._answered_this_minute = 0
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+
+    # --- lifecycle ------------------------------------------------------------------
+
+    def start(self) -> "FakeCursorApi":
+        if self._server is not None:
+            return self
+        handler = type("FakeCursorApiHandler", (_Handler,), {"api": self})
+        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        server.daemon_threads = True
+        server.block_on_close = False
+        self._stopping.clear()
+        self._server = server
+        self._thread = threading.Thread(target=server.serve_forever, name="fake-cursor-api", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._stopping.set()
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = None
+        self._thread = None
+
+    def __enter__(self) -> "FakeCursorApi":
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("the fake API is not running; use it as a context manager or call start()")
+        return self._server.server_address[1]
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """A copy of the request log, oldest first."""
+        with self._lock:
+            return list(self._log)
+
+    def clear_requests(self) -> None:
+        with self._lock:
+            self._log.clear()
+
+    # --- fault injection (each applies to the next request(s) of either endpoint) ---
+
+    def fail_next(self, status: int, times: int = 1, *, retry_after: float | str | None = None,
+                  message: str | None = None) -> None:
+        """Answer the next ``times`` requests with ``status`` and the documented error body."""
+        after = None if retry_after is None else str(retry_after)
+        self._add(times, _Fault("status", status=status, retry_after=after, message=message))
+
+    def slow_next(self, seconds: float, times: int = 1) -> None:
+        """Wait ``seconds`` before answering the next ``times`` requests (to cause client timeouts)."""
+        self._add(times, _Fault("slow", seconds=seconds))
+
+    def drop_next(self, times: int = 1) -> None:
+        """Close the connection of the next ``times`` requests without answering."""
+        self._add(times, _Fault("drop"))
+
+    def truncate_next(self, times: int = 1) -> None:
+        """Answer the next ``times`` requests with 200 and the first half of the JSON body."""
+        self._add(times, _Fault("truncate"))
+
+    def short_page_next(self, times: int = 1) -> None:
+        """Leave one event out of the next ``times`` pages (the count then disagrees with the total)."""
+        self._add(times, _Fault("short_page"))
+
+    def _add(self, times: int, fault: _Fault) -> None:
+        with self._lock:
+            self._faults.extend([fault] * times)
+
+    def _next_fault(self) -> _Fault | None:
+        with self._lock:
+            return self._faults.popleft() if self._faults else None
+
+    # --- the API ----------------------------------------------------------------------
+
+    def _record(self, entry: RecordedRequest) -> None:
+        with self._lock:
+            self._log.append(entry)
+
+    def _rate_limited(self) -> float | None:
+        """Count one request; return the seconds to the next minute when over the limit."""
+        if self.rate_limit_per_minute is None:
+            return None
+        now = self.clock()
+        minute = math.floor(now / 60)
+        with self._lock:
+            if minute != self._minute:
+                self._minute = minute
+                self._answered_this_minute = 0
+            if self._answered_this_minute >= self.rate_limit_per_minute:
+                return (minute + 1) * 60 - now
+            self._answered_this_minute += 1
+            return None
+
+    def _auth_status(self, header: str | None) -> int | None:
+        if not header or not header.startswith("Basic "):
+            return 401
+        try:
+            decoded = base64.b64decode(header[6:], validate=True).decode("utf-8")
+        except (ValueError, UnicodeDecodeError):
+            return 401
+        user = decoded.split(":", 1)[0]
+        if user in self.forbidden_keys:
+            return 403
+        return None if user == self.api_key else 401
+
+    def usage_events(self, body: Any) -> tuple[int, dict[str, Any]]:
+        """Answer a ``filtered-usage-events`` body: ``(status, response body)``."""
+        if body is None:
+            body = {}
+        if not isinstance(body, dict):
+            return 400, error_body(400, "Request body must be a JSON object")
+        now_ms = math.floor(self.team.now().timestamp() * 1000)
+        end = body.get("endDate", now_ms)
+        start = body.get("startDate", end - self.max_range_days * DAY_MS + 1 if _is_int(end) else None)
+        page = body.get("page", 1)
+        page_size = body.get("pageSize", DEFAULT_PAGE_SIZE)
+        email = body.get("email")
+        for name, value in (("startDate", start), ("endDate", end)):
+            if not _is_int(value) or value < 0:
+                return 400, error_body(400, f"{name} must be a number of epoch milliseconds")
+        if not _is_int(page) or page < 1:
+            return 400, error_body(400, "page must be a positive integer (pages start at 1)")
+        if not _is_int(page_size) or not 1 <= page_size <= MAX_PAGE_SIZE:
+            return 400, error_body(400, f"pageSize must be between 1 and {MAX_PAGE_SIZE}")
+        if email is not None and not isinstance(email, str):
+            return 400, error_body(400, "email must be a string")
+        if end < start:
+            return 400, error_body(400, "startDate must not be after endDate")
+        if end - start + 1 > self.max_range_days * DAY_MS:
+            return 400, error_body(400, f"Date range cannot exceed {self.max_range_days} days")
+        events = self.team.events_between(start, end, email)
+        total = len(events)
+        num_pages = math.ceil(total / page_size)
+        first = (page - 1) * page_size
+        return 200, {
+            "totalUsageEventsCount": total,
+            "pagination": {
+                "numPages": num_pages,
+                "currentPage": page,
+                "pageSize": page_size,
+                "hasNextPage": page < num_pages,
+                "hasPreviousPage": page > 1,
+            },
+            "usageEvents": events[first : first + page_size],
+            "period": {"startDate": start, "endDate": end},
+        }
+
+    def members(self) -> dict[str, Any]:
+        return {"teamMembers": [_member_json(member) for member in self.team.members]}
+
+
+def error_body(status: int, message: str | None = None) -> dict[str, str]:
+    """The documented error body ``{"error": ..., "message": ...}``."""
+    name = ERROR_NAMES.get(status) or HTTPStatus(status).phrase
+    return {"error": name, "message": message or ERROR_MESSAGES.get(status, name)}
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _member_json(member: TeamMember) -> dict[str, Any]:
+    return {"id": member.id, "email": member.email, "name": member.name, "role": member.role,
+            "isRemoved": member.is_removed}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    api: FakeCursorApi
+    protocol_version = "HTTP/1.1"
+    server_version = "FakeCursorApi/1.0"
+
+    def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
+        pass
+
+    def do_POST(self) -> None:
+        self._serve("POST")
+
+    def do_GET(self) -> None:
+        self._serve("GET")
+
+    def _serve(self, method: str) -> None:
+        api = self.api
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        try:
+            body = orjson.loads(raw) if raw else None
+            bad_json = False
+        except orjson.JSONDecodeError:
+            body, bad_json = None, True
+        path = self.path.split("?", 1)[0]
+        arrived = api.clock()
+        fault = api._next_fault()
+        status, payload, headers, fault_name = self._answer(method, path, body, bad_json, fault)
+        if fault is not None and fault.kind == "slow":
+            if api._stopping.wait(fault.seconds):
+                self.close_connection = True
+                return
+        if fault is not None and fault.kind == "drop":
+            api._record(RecordedRequest(arrived, method, path, body, None, "drop"))
+            self.close_connection = True
+            return
+        data = orjson.dumps(payload)
+        if fault is not None and fault.kind == "truncate" and status == 200:
+            data = data[: len(data) // 2]
+        api._record(RecordedRequest(arrived, method, path, body, status, fault_name))
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+    def _answer(self, method, path, body, bad_json, fault):
+        api = self.api
+        fault_name = fault.kind if fault is not None else None
+        if fault is not None and fault.kind == "status":
+            headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
+            return fault.status, error_body(fault.status, fault.message), headers, f"status {fault.status}"
+        routes = {("POST", USAGE_EVENTS_PATH), ("GET", MEMBERS_PATH)}
+        if (method, path) not in routes:
+            return 404, error_body(404, f"No route {method} {path}"), {}, fault_name
+        auth = api._auth_status(self.headers.get("Authorization"))
+        if auth is not None:
+            return auth, error_body(auth), {}, fault_name
+        wait = api._rate_limited()
+        if wait is not None:
+            headers = {"Retry-After": str(max(1, math.ceil(wait)))} if api.retry_after_on_429 else {}
+            return 429, error_body(429), headers, fault_name
+        if path == MEMBERS_PATH:
+            return 200, api.members(), {}, fault_name
+        if bad_json:
+            return 400, error_body(400, "Request body is not valid JSON"), {}, fault_name
+        status, payload = api.usage_events(body)
+        if status == 200 and fault is not None and fault.kind == "short_page" and payload["usageEvents"]:
+            payload = {**payload, "usageEvents": payload["usageEvents"][:-1]}
+        return status, payload, {}, fault_name
+
+
+__all__ = ["DEFAULT_FAKE_KEY", "FakeCursorApi", "RecordedRequest", "error_body"]

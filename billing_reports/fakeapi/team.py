@@ -1,0 +1,267 @@
+"""A deterministic synthetic Cursor team: members, models and usage events for the fake API.
+
+Everything follows from the ``seed``: the same team serves the same events on every machine. Each
+month's events are generated once (on first request) and kept sorted by timestamp, so a window of a
+100k-event month is served with two bisections and a slice.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import random
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Callable, Iterable, Sequence
+
+from billing_reports.months import Month, months_in_range, utc_now
+
+Now = Callable[[], datetime]
+
+ON_DEMAND_KIND = "Usage-based"
+
+
+@dataclass(frozen=True)
+class ModelPrice:
+    """A model and its list prices in **cents per million tokens**."""
+
+    name: str
+    input: float
+    output: float
+    cache_write: float
+    cache_read: float
+    #: How often members pick it, relative to the other models.
+    popularity: float = 1.0
+    max_mode: bool = False
+
+
+DEFAULT_MODELS: tuple[ModelPrice, ...] = (
+    ModelPrice("claude-4.6-opus-high-thinking", 1500, 7500, 1875, 150, popularity=1.5, max_mode=True),
+    ModelPrice("claude-4.5-sonnet", 300, 1500, 375, 30, popularity=4.0),
+    ModelPrice("gpt-5", 125, 1000, 0, 12.5, popularity=3.0),
+    ModelPrice("gpt-5-codex", 125, 1000, 0, 12.5, popularity=1.5),
+    ModelPrice("gemini-2.5-pro", 125, 1000, 0, 31, popularity=1.0),
+    ModelPrice("o3", 200, 800, 0, 50, popularity=0.5),
+    ModelPrice("auto", 125, 600, 0, 25, popularity=2.0),
+)
+
+#: (kind, isChargeable, isTokenBasedCall, share of all events). The first row is on-demand spend.
+KIND_MIX: tuple[tuple[str, bool, bool, float], ...] = (
+    (ON_DEMAND_KIND, True, True, 0.72),
+    ("Included in Business", False, True, 0.15),
+    (ON_DEMAND_KIND, False, True, 0.04),
+    (ON_DEMAND_KIND, True, False, 0.02),
+    ("Errored, Not Charged", False, True, 0.03),
+    ("Aborted, Not Charged", False, True, 0.02),
+    ("Free", False, True, 0.01),
+    ("Included in Pro", False, True, 0.01),
+)
+
+#: The Cursor token fee in cents per million tokens (sent as ``cursorTokenFee`` when it applies).
+TOKEN_FEE_CENTS_PER_MTOK = 25.0
+
+
+@dataclass(frozen=True)
+class TeamMember:
+    id: int
+    email: str
+    name: str
+    role: str
+    #: Removed members' events arrive without ``userEmail``.
+    is_removed: bool
+    #: Relative share of the team's usage.
+    activity: float
+
+
+class SyntheticTeam:
+    """A team whose usage the fake API serves.
+
+    :param seed: everything below is derived from it.
+    :param users: members, ``removed_users`` of them later removed from the team.
+    :param models: the models members use, with prices.
+    :param events_per_month: events of **all** kinds in a full month (about 72% are on-demand).
+    :param months: the months with usage; default the ``months_count`` months ending with the
+        current month of ``now``.
+    :param now: the clock; no event is later than ``now()`` (the current month is partial).
+    :param fee_share: share of on-demand events that carry ``cursorTokenFee``.
+    """
+
+    def __init__(
+        self,
+        *,
+        seed: int = 2026,
+        users: int = 25,
+        removed_users: int = 3,
+        models: Sequence[ModelPrice] = DEFAULT_MODELS,
+        events_per_month: int = 4000,
+        months: Iterable[Month] | None = None,
+        months_count: int = 6,
+        now: Now = utc_now,
+        fee_share: float = 0.6,
+    ) -> None:
+        if users < 1 or not 0 <= removed_users <= users:
+            raise ValueError("need at least one user and 0 <= removed_users <= users")
+        if not models:
+            raise ValueError("need at least one model")
+        self.seed = seed
+        self.models = tuple(models)
+        self.events_per_month = events_per_month
+        self.now = now
+        self.fee_share = fee_share
+        self.months = tuple(sorted(months)) if months is not None else tuple(
+            months_in_range(Month.of(now()), months_count)
+        )
+        self.members = _members(seed, users, removed_users)
+        self._month_cache: dict[Month, tuple[list[int], list[dict[str, Any]]]] = {}
+
+    # --- what the server asks -------------------------------------------------------
+
+    def events_between(self, start_ms: int, end_ms: int, email: str | None = None) -> list[dict[str, Any]]:
+        """Events with ``start_ms <= timestamp <= end_ms`` (both inclusive) up to now, oldest first."""
+        end_ms = min(end_ms, _epoch_ms(self.now()))
+        found: list[dict[str, Any]] = []
+        if end_ms < start_ms:
+            return found
+        for month in self.months:
+            if month.end_ms <= start_ms or month.start_ms > end_ms:
+                continue
+            stamps, events = self._month(month)
+            low = bisect.bisect_left(stamps, start_ms)
+            high = bisect.bisect_right(stamps, end_ms)
+            found.extend(events[low:high])
+        if email is not None:
+            found = [event for event in found if event.get("userEmail") == email]
+        return found
+
+    def month_events(self, month: Month) -> list[dict[str, Any]]:
+        """All events of ``month`` up to now (the fetch of that month must return exactly these)."""
+        return self.events_between(month.start_ms, month.end_ms - 1)
+
+    # --- generation ------------------------------------------------------------------
+
+    def _month(self, month: Month) -> tuple[list[int], list[dict[str, Any]]]:
+        cached = self._month_cache.get(month)
+        if cached is None:
+            cached = self._month_cache[month] = self._generate(month)
+        return cached
+
+    def _generate(self, month: Month) -> tuple[list[int], list[dict[str, Any]]]:
+        rng = random.Random(f"{self.seed}/{month.key}")
+        count = max(self.events_per_month, 0)
+        start, stop = month.start_ms, month.end_ms
+        stamps = sorted(rng.randrange(start, stop) for _ in range(count))
+        # The instants a careless window split loses or counts twice.
+        edges = [start, stop - 1]
+        for window_start in (w.start_ms for w in month.windows()[1:]):
+            edges += [window_start - 1, window_start]
+        if count >= len(edges):
+            stamps[: len(edges)] = []
+            stamps = sorted(stamps + edges)
+        members = rng.choices(self.members, weights=[m.activity for m in self.members], k=count)
+        models = rng.choices(self.models, weights=[m.popularity for m in self.models], k=count)
+        kinds = rng.choices(KIND_MIX, weights=[k[3] for k in KIND_MIX], k=count)
+        events = [
+            _event(rng, stamp, member, model, kind, self.fee_share)
+            for stamp, member, model, kind in zip(stamps, members, models, kinds)
+        ]
+        return stamps, events
+
+
+def _members(seed: int, users: int, removed: int) -> tuple[TeamMember, ...]:
+    rng = random.Random(f"{seed}/members")
+    first = ["ada", "alan", "grace", "linus", "margaret", "ken", "barbara", "dennis", "frances", "edsger",
+             "radia", "guido", "john", "katherine", "tim", "donald", "shafi", "leslie", "sophie", "yukihiro"]
+    members = []
+    for index in range(users):
+        name = f"{first[index % len(first)]}{'' if index < len(first) else index // len(first) + 1}"
+        members.append(
+            TeamMember(
+                id=1000 + index,
+                email=f"{name}@example.com",
+                name=name.capitalize(),
+                role="owner" if index == 0 else "member",
+                is_removed=index >= users - removed,
+                # A few heavy users, a long tail: top-spender tables have something to show.
+                activity=round(1.0 / (index + 1) ** 0.9 * (0.5 + rng.random()), 6),
+            )
+        )
+    return tuple(members)
+
+
+def _event(
+    rng: random.Random,
+    stamp: int,
+    member: TeamMember,
+    model: ModelPrice,
+    kind: tuple[str, bool, bool, float],
+    fee_share: float,
+) -> dict[str, Any]:
+    name, chargeable, token_based, _ = kind
+    event: dict[str, Any] = {"timestamp": str(stamp)}
+    if not member.is_removed:
+        event["userEmail"] = member.email
+    max_mode = model.max_mode and rng.random() < 0.5
+    event.update(
+        model=model.name,
+        kind=name,
+        maxMode=max_mode,
+        requestsCosts=round(rng.choice((0.5, 1, 1, 2, 4)) * (2 if max_mode else 1), 2),
+        isTokenBasedCall=token_based,
+        isChargeable=chargeable,
+        isHeadless=rng.random() < 0.05,
+    )
+    if token_based:
+        input_tokens = int(rng.lognormvariate(8.5, 1.0))
+        output_tokens = int(rng.lognormvariate(6.5, 1.0))
+        cache_write = int(rng.lognormvariate(8.0, 1.2)) if rng.random() < 0.6 else 0
+        cache_read = int(rng.lognormvariate(10.0, 1.2)) if rng.random() < 0.8 else 0
+        total_cents = round(
+            (input_tokens * model.input + output_tokens * model.output
+             + cache_write * model.cache_write + cache_read * model.cache_read) / 1e6,
+            5,
+        )
+        usage: dict[str, Any] = {
+            "inputTokens": input_tokens,
+            "outputTokens": output_tokens,
+            "cacheWriteTokens": cache_write,
+            "cacheReadTokens": cache_read,
+            "totalCents": total_cents,
+        }
+        if rng.random() < 0.03:
+            usage["discountPercentOff"] = 10
+        event["tokenUsage"] = usage
+        fee = 0.0
+        if chargeable and rng.random() < fee_share:
+            tokens = input_tokens + output_tokens + cache_write + cache_read
+            fee = round(tokens * TOKEN_FEE_CENTS_PER_MTOK / 1e6, 5)
+            event["cursorTokenFee"] = fee
+        if chargeable:
+            event["chargedCents"] = round(total_cents + fee, 5)
+    # Fields of some doc versions, and one nobody documented: a client must keep them as sent.
+    roll = rng.random()
+    if roll < 0.1:
+        event["isFreeBugbot"] = False
+    elif roll < 0.15:
+        event["conversationId"] = f"conv_{rng.getrandbits(48):012x}"
+    elif roll < 0.17:
+        event["experimentalRoutingTier"] = rng.choice(("fast", "slow"))
+    return event
+
+
+def _epoch_ms(moment: datetime) -> int:
+    return math.floor(moment.timestamp() * 1000)
+
+
+def demo_team(now: Now = utc_now, *, seed: int = 2026) -> SyntheticTeam:
+    """The demo company: 25 members (3 removed), 7 models, 6 months, ~3,600 on-demand events a month."""
+    return SyntheticTeam(seed=seed, users=25, removed_users=3, events_per_month=5000, months_count=6, now=now)
+
+
+__all__ = [
+    "DEFAULT_MODELS",
+    "KIND_MIX",
+    "ModelPrice",
+    "SyntheticTeam",
+    "TeamMember",
+    "demo_team",
+]
