@@ -37,3 +37,14 @@ def main() -> None:
         sys.exit(error.exit_code)
     except click.exceptions.Exit as done:
         sys.exit(done.exit_code)
+
+
+from .commands.publish import publish as publish_command  # noqa: E402
+from .commands.serve import serve as serve_command  # noqa: E402
+
+cli.add_command(publish_command)
+cli.add_command(serve_command)
+
+from .commands.fetch import fetch as fetch_command  # noqa: E402
+
+cli.add_command(fetch_command)

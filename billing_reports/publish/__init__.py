@@ -1,1 +1,27 @@
-"""Publishing the built site to internal static hosting."""
+"""Publishing the built site to internal static hosting.
+
+A publish target author needs::
+
+    from billing_reports.publish import Change, Option, PublishTarget, BuiltSite
+
+and a plugin implementing ``register_publish_targets`` (see :mod:`.target`).
+The built-in targets (directory, s3, git, rsync) live in :mod:`.targets` and
+are registered exactly like third-party ones.
+"""
+
+from .site import MANIFEST_NAME, BuiltSite, content_type, load_built_site
+from .target import Change, Option, PublishTarget, boolean, integer_between, text, variable_name
+
+__all__ = [
+    "MANIFEST_NAME",
+    "BuiltSite",
+    "Change",
+    "Option",
+    "PublishTarget",
+    "boolean",
+    "content_type",
+    "integer_between",
+    "load_built_site",
+    "text",
+    "variable_name",
+]

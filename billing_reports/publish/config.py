@@ -1,0 +1,134 @@
+"""The ``publish:`` section of config.yaml, validated as a whole.
+
+::
+
+    publish:
+      default: intranet          # optional when there is only one target
+      targets:
+        intranet:
+          type: directory        # a kind registered by a publish-target plugin
+          path: /srv/www/billing
+
+Every problem in the section is reported at once, each naming its key.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from ..errors import ConfigError
+from ..settings import Settings
+from .target import PublishTarget
+
+#: Keys that look like a credential written into config.yaml.
+_CREDENTIAL_KEY = re.compile(r"(secret|password|passphrase|token|credential|access_key)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class TargetEntry:
+    """One validated entry of ``publish.targets``."""
+
+    name: str
+    kind: str
+    target_class: type[PublishTarget]
+    config: dict[str, Any]
+
+    def create(self, settings: Settings) -> PublishTarget:
+        return self.target_class(self.name, self.config, settings)
+
+
+@dataclass(frozen=True)
+class PublishConfig:
+    """The validated ``publish:`` section: its targets by name and the default one."""
+
+    targets: dict[str, TargetEntry]
+    default: str | None
+
+    def entry(self, name: str | None, config_path) -> TargetEntry:
+        """The target called ``name``, or the default when ``name`` is None."""
+        if not self.targets:
+            raise ConfigError(
+                f"{config_path}: no publish targets; add a publish: section with targets "
+                f"(see the README's Publishing section)"
+            )
+        if name is None:
+            if self.default is None:
+                raise ConfigError(
+                    f"{config_path}: publish.default is not set and there are several targets; "
+                    f"name one ({', '.join(sorted(self.targets))}) or set publish.default"
+                )
+            name = self.default
+        if name not in self.targets:
+            raise ConfigError(
+                f"{config_path}: no publish target {name!r}; expected one of {', '.join(sorted(self.targets))}"
+            )
+        return self.targets[name]
+
+
+def read_publish_config(settings: Settings, kinds: Mapping[str, type[PublishTarget]]) -> PublishConfig:
+    """Validate ``settings.publish`` against the registered target ``kinds``.
+
+    :raises ConfigError: listing every problem, each as ``publish.KEY: ...``.
+    """
+    raw = settings.publish or {}
+    problems: list[str] = []
+    for key in raw:
+        if key not in ("default", "targets"):
+            problems.append(f"publish.{key}: unknown key; expected one of default, targets")
+
+    targets_raw = raw.get("targets") or {}
+    if not isinstance(targets_raw, dict):
+        problems.append(f"publish.targets: expected a mapping of target names, found {type(targets_raw).__name__}")
+        targets_raw = {}
+
+    targets: dict[str, TargetEntry] = {}
+    for name, entry in targets_raw.items():
+        where = f"publish.targets.{name}"
+        if not isinstance(entry, dict):
+            problems.append(f"{where}: expected a mapping with a type: key, found {type(entry).__name__}")
+            continue
+        kind = entry.get("type")
+        if kind is None:
+            problems.append(f"{where}.type: missing; expected one of {_kinds(kinds)}")
+            continue
+        if kind not in kinds:
+            problems.append(f"{where}.type: unknown kind {kind!r}; expected one of {_kinds(kinds)}")
+            continue
+        config = {key: value for key, value in entry.items() if key != "type"}
+        credential_keys = [key for key in config if _looks_like_credential(str(key))]
+        for key in credential_keys:
+            problems.append(
+                f"{where}.{key}: credentials never go in config.yaml; put the value in the environment "
+                f"or .env and remove the key (the README lists each target's variables)"
+            )
+        config = {key: value for key, value in config.items() if key not in credential_keys}
+        target_class = kinds[kind]
+        target_problems = target_class.validate(config)
+        problems += [f"{where}.{problem}" for problem in target_problems]
+        if not target_problems and not credential_keys:
+            targets[str(name)] = TargetEntry(str(name), kind, target_class, target_class.with_defaults(config))
+
+    default = raw.get("default")
+    if default is not None and default not in targets_raw:
+        choices = ", ".join(sorted(map(str, targets_raw))) or "none are configured"
+        problems.append(f"publish.default: no target {default!r}; expected one of {choices}")
+    if default is None and len(targets_raw) == 1:
+        default = next(iter(targets_raw))
+
+    if problems:
+        lines = "\n".join(f"  {problem}" for problem in problems)
+        raise ConfigError(f"{settings.config_path}: {len(problems)} problem(s); fix them and run again:\n{lines}")
+    return PublishConfig(targets=targets, default=str(default) if default is not None else None)
+
+
+def _looks_like_credential(key: str) -> bool:
+    return bool(_CREDENTIAL_KEY.search(key)) and not key.endswith("_variable")
+
+
+def _kinds(kinds: Mapping[str, Any]) -> str:
+    return ", ".join(sorted(kinds)) or "(no publish target plugins are installed)"
+
+
+__all__ = ["PublishConfig", "TargetEntry", "read_publish_config"]

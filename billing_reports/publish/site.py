@@ -1,0 +1,208 @@
+"""The built site a target publishes: a site directory holding a complete build.
+
+``billing-reports build`` writes ``build-manifest.json`` last; a site directory
+without it, or with a file the manifest lists but the directory lacks, is not
+a complete build and is never published.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import mimetypes
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path, PurePosixPath
+
+from ..errors import PublishError
+from ..months import Month
+
+MANIFEST_NAME = "build-manifest.json"
+
+#: Content types of the files a site holds; text is always UTF-8.
+CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".htm": "text/html; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".mjs": "text/javascript; charset=utf-8",
+    ".json": "application/json",
+    ".csv": "text/csv; charset=utf-8",
+    ".txt": "text/plain; charset=utf-8",
+    ".md": "text/markdown; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+    ".webp": "image/webp",
+    ".ico": "image/x-icon",
+    ".woff": "font/woff",
+    ".woff2": "font/woff2",
+    ".xml": "application/xml",
+    ".map": "application/json",
+}
+
+
+def content_type(relative_path: str) -> str:
+    """The ``Content-Type`` a web server should send for ``relative_path``.
+
+    >>> content_type("users/index.html")
+    'text/html; charset=utf-8'
+    """
+    suffix = PurePosixPath(relative_path).suffix.lower()
+    if suffix in CONTENT_TYPES:
+        return CONTENT_TYPES[suffix]
+    guessed, _ = mimetypes.guess_type(relative_path)
+    return guessed or "application/octet-stream"
+
+
+@dataclass(frozen=True)
+class BuiltSite:
+    """A complete build in ``directory``, as its ``build-manifest.json`` describes it.
+
+    ``files`` are POSIX paths relative to ``directory`` (the manifest's list,
+    without the manifest itself); ``index`` is the page a reader opens first.
+    """
+
+    directory: Path
+    built_at: str
+    first_month: Month
+    last_month: Month
+    files: tuple[str, ...]
+    index: str
+
+    @property
+    def period(self) -> str:
+        """``January 2026 – February 2026`` (or one month's label)."""
+        if self.first_month == self.last_month:
+            return self.first_month.label
+        return f"{self.first_month.label} – {self.last_month.label}"
+
+    @property
+    def period_keys(self) -> str:
+        """``2026-01..2026-02``: the period in commit messages and logs."""
+        return f"{self.first_month.key}..{self.last_month.key}"
+
+    @property
+    def all_files(self) -> tuple[str, ...]:
+        """Every file to publish: the listed files, then the manifest itself."""
+        return (*self.files, MANIFEST_NAME)
+
+    def upload_order(self) -> list[str]:
+        """Files in the order a reader never meets a link to a missing file.
+
+        Assets (CSS, scripts, images, data) first, then the pages other than
+        the index, then the index, then the manifest, which marks the
+        published site complete.
+        """
+        assets = [f for f in self.files if not _is_page(f)]
+        pages = [f for f in self.files if _is_page(f) and f != self.index]
+        return [*sorted(assets), *sorted(pages), self.index, MANIFEST_NAME]
+
+    def path(self, relative_path: str) -> Path:
+        """The local file of ``relative_path``."""
+        return self.directory / relative_path
+
+    def md5(self, relative_path: str) -> str:
+        """Hex MD5 of a file (what S3 reports as the ETag of a single-part upload)."""
+        return self._digests[relative_path]
+
+    @cached_property
+    def _digests(self) -> dict[str, str]:
+        digests = {}
+        for relative_path in self.all_files:
+            digest = hashlib.md5(usedforsecurity=False)
+            with open(self.path(relative_path), "rb") as stream:
+                for block in iter(lambda: stream.read(1 << 20), b""):
+                    digest.update(block)
+            digests[relative_path] = digest.hexdigest()
+        return digests
+
+
+def _is_page(relative_path: str) -> bool:
+    return PurePosixPath(relative_path).suffix.lower() in {".html", ".htm"}
+
+
+def load_built_site(directory: Path, *, build_hint: str = "billing-reports build") -> BuiltSite:
+    """Read ``directory/build-manifest.json`` and check that every listed file is there.
+
+    :raises PublishError: no manifest, a manifest of the wrong shape, a listed
+        file missing or a path leaving the directory; the message names the
+        directory and says to run ``build_hint``.
+    """
+    manifest_path = directory / MANIFEST_NAME
+    if not directory.is_dir():
+        raise PublishError(f"{directory}: no built site there; run `{build_hint}` first")
+    if not manifest_path.is_file():
+        raise PublishError(
+            f"{directory}: no {MANIFEST_NAME}, so the build there is not complete; run `{build_hint}` first"
+        )
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise PublishError(f"{manifest_path}: cannot read it ({error}); run `{build_hint}` again") from None
+
+    problem = _manifest_problem(manifest)
+    if problem:
+        raise PublishError(f"{manifest_path}: {problem}; run `{build_hint}` again")
+    files = tuple(manifest["files"])
+    for relative_path in files:
+        if not _is_inside(relative_path):
+            raise PublishError(
+                f"{manifest_path}: file {relative_path!r} is not a relative path inside the site; "
+                f"run `{build_hint}` again"
+            )
+    missing = [f for f in files if not (directory / f).is_file()]
+    if missing:
+        shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+        raise PublishError(
+            f"{directory}: incomplete build, {len(missing)} listed file(s) missing ({shown}); "
+            f"run `{build_hint}` again"
+        )
+    files = tuple(f for f in dict.fromkeys(files) if f != MANIFEST_NAME)
+    if manifest["index"] not in files:
+        raise PublishError(
+            f"{manifest_path}: the index {manifest['index']!r} is not among the listed files; "
+            f"run `{build_hint}` again"
+        )
+    return BuiltSite(
+        directory=directory,
+        built_at=manifest["built_at"],
+        first_month=Month.parse(manifest["period"]["first"]),
+        last_month=Month.parse(manifest["period"]["last"]),
+        files=files,
+        index=manifest["index"],
+    )
+
+
+def _manifest_problem(manifest: object) -> str | None:
+    if not isinstance(manifest, dict):
+        return "expected a JSON object"
+    for key in ("built_at", "period", "files", "index"):
+        if key not in manifest:
+            return f"missing key {key!r}"
+    if not isinstance(manifest["built_at"], str):
+        return "built_at: expected a timestamp string"
+    period = manifest["period"]
+    if not isinstance(period, dict) or not {"first", "last"} <= period.keys():
+        return "period: expected {first, last} months as YYYY-MM"
+    try:
+        if Month.parse(str(period["first"])) > Month.parse(str(period["last"])):
+            return "period: first is after last"
+    except ValueError:
+        return "period: expected {first, last} months as YYYY-MM"
+    files = manifest["files"]
+    if not isinstance(files, list) or not files or not all(isinstance(f, str) and f for f in files):
+        return "files: expected a non-empty list of relative paths"
+    if not isinstance(manifest["index"], str) or not manifest["index"]:
+        return "index: expected the index page's file name"
+    return None
+
+
+def _is_inside(relative_path: str) -> bool:
+    path = PurePosixPath(relative_path)
+    return not path.is_absolute() and ".." not in path.parts and "\\" not in relative_path
+
+
+__all__ = ["BuiltSite", "CONTENT_TYPES", "MANIFEST_NAME", "content_type", "load_built_site"]

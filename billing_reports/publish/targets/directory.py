@@ -1,0 +1,173 @@
+"""Publish to a directory (an nginx root, a mounted share): copy beside, swap atomically.
+
+The new site is copied into a hidden directory beside the live one
+(``.billing.incoming-*`` next to ``billing``), then the two are swapped in one
+atomic ``rename`` (Linux ``renameat2(RENAME_EXCHANGE)``; elsewhere two quick
+renames). The site that was live is kept as ``.billing.previous`` for
+``publish --rollback``, which swaps the two back. A copy that fails leaves
+the live site untouched.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import errno
+import filecmp
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from ... import hookimpl
+from ...errors import PublishError
+from ..site import BuiltSite
+from ..target import Change, Option, PublishTarget, text
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+class DirectoryTarget(PublishTarget):
+    """A local or mounted directory a web server serves."""
+
+    options = {
+        "path": Option(text, required=True, help="the directory the web server serves (relative to config.yaml)"),
+    }
+    supports_rollback = True
+
+    @property
+    def live(self) -> Path:
+        return self.local_path(self.config["path"])
+
+    @property
+    def previous(self) -> Path:
+        return self.live.parent / f".{self.live.name}.previous"
+
+    def describe(self) -> str:
+        return str(self.live)
+
+    def plan(self, site: BuiltSite) -> list[Change]:
+        live = self.live
+        published = _files_under(live) if live.is_dir() else set()
+        changes = []
+        for relative_path in site.all_files:
+            if relative_path not in published:
+                changes.append(Change("add", relative_path))
+            elif not filecmp.cmp(site.path(relative_path), live / relative_path, shallow=False):
+                changes.append(Change("update", relative_path))
+        wanted = set(site.all_files)
+        changes += [Change("delete", path) for path in sorted(published - wanted)]
+        return changes
+
+    def publish(self, site: BuiltSite) -> list[Change]:
+        live = self.live
+        if live.exists() and not live.is_dir():
+            raise PublishError(f"{live}: exists and is not a directory; move it away or change publish.targets.{self.name}.path")
+        if not live.parent.is_dir():
+            raise PublishError(f"{live.parent}: no such directory; create it (the web server's root) and publish again")
+        changes = self.plan(site)
+        incoming = self._copy_beside(site)
+        try:
+            if live.exists():
+                _exchange(incoming, live)  # incoming now holds the site that was live
+                self._keep_as_previous(incoming)
+            else:
+                os.rename(incoming, live)
+        except OSError as error:
+            shutil.rmtree(incoming, ignore_errors=True)
+            raise PublishError(f"{live}: cannot swap the new site in ({error.strerror}); check permissions of {live.parent}") from None
+        return changes
+
+    def rollback(self) -> str:
+        live, previous = self.live, self.previous
+        if not previous.is_dir():
+            raise PublishError(f"{live}: no previous site ({previous.name} is missing); nothing to roll back to")
+        try:
+            if live.is_dir():
+                _exchange(previous, live)
+            else:
+                os.rename(previous, live)
+        except OSError as error:
+            raise PublishError(f"{live}: cannot swap the previous site back ({error.strerror}); check permissions") from None
+        return f"{live} serves the previous site again; the one replaced is kept as {previous.name} (roll back again to undo)"
+
+    def _copy_beside(self, site: BuiltSite) -> Path:
+        live = self.live
+        try:
+            incoming = Path(tempfile.mkdtemp(prefix=f".{live.name}.incoming-", dir=live.parent))
+        except OSError as error:
+            raise PublishError(f"{live.parent}: cannot create a directory there ({error.strerror}); check permissions") from None
+        try:
+            incoming.chmod(0o755)
+            for relative_path in site.upload_order():
+                destination = incoming / relative_path
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                copy_file(site.path(relative_path), destination)
+        except OSError as error:
+            shutil.rmtree(incoming, ignore_errors=True)
+            raise PublishError(
+                f"{live}: copying the site failed ({error.strerror or error}); the live site is unchanged; "
+                f"check free space and permissions of {live.parent}"
+            ) from None
+        except BaseException:
+            shutil.rmtree(incoming, ignore_errors=True)
+            raise
+        return incoming
+
+    def _keep_as_previous(self, replaced: Path) -> None:
+        previous = self.previous
+        if previous.exists():
+            discarded = Path(tempfile.mkdtemp(prefix=f".{self.live.name}.discarded-", dir=previous.parent))
+            os.rename(previous, discarded / "site")
+            shutil.rmtree(discarded, ignore_errors=True)
+        os.rename(replaced, previous)
+
+
+def copy_file(source: Path, destination: Path) -> None:
+    """Copy one file with its modification time (a module-level seam tests can break)."""
+    shutil.copy2(source, destination)
+
+
+def _files_under(directory: Path) -> set[str]:
+    return {
+        path.relative_to(directory).as_posix()
+        for path in directory.rglob("*")
+        if path.is_file() or path.is_symlink()
+    }
+
+
+def _exchange(first: Path, second: Path) -> None:
+    """Atomically swap two directories (Linux); elsewhere, two renames in a row."""
+    if _renameat2 is not None:
+        result = _renameat2(_AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE)
+        if result == 0:
+            return
+        code = ctypes.get_errno()
+        if code not in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP):
+            raise OSError(code, os.strerror(code), str(second))
+    parked = second.with_name(second.name + ".swapping")
+    os.rename(second, parked)
+    os.rename(first, second)
+    os.rename(parked, first)
+
+
+def _load_renameat2():
+    library = ctypes.util.find_library("c")
+    if library is None:
+        return None
+    try:
+        function = ctypes.CDLL(library, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    function.restype = ctypes.c_int
+    return function
+
+
+_renameat2 = _load_renameat2()
+
+
+@hookimpl
+def register_publish_targets(register):
+    register("directory", DirectoryTarget)
