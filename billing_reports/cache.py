@@ -22,6 +22,15 @@ CACHE_SUFFIX = "-usage-based-data.json"
 SEED_KEYS: dict[str, type] = {"month": str, "fetched_at": str, "total_events": int, "events": list}
 
 
+def _file_mode() -> int:
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+_FILE_MODE = _file_mode()
+
+
 def cache_path(data_dir: Path, month: Month) -> Path:
     """The cache file of ``month``: ``data_dir/MM-YYYY-usage-based-data.json``.
 
@@ -108,6 +117,7 @@ def write_cached_month(path: Path, payload: dict[str, Any]) -> None:
     data = orjson.dumps(payload)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.chmod(tmp_name, _FILE_MODE)  # mkstemp makes 0600; cache files are ordinary files
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()

@@ -1,0 +1,295 @@
+"""Fetch months of usage events from the Cursor Admin API into the monthly cache.
+
+For each month: skip it when its cache file is complete (unless ``refresh`` names it); otherwise
+request each of its windows (``Month.windows()``, both bounds inclusive, no overlap) page by page
+until ``hasNextPage`` is false, check the events against ``totalUsageEventsCount`` (one refetch of
+the window, then a clear failure), keep the on-demand events and count the others by kind, and write
+the month's cache file atomically. A cache file that cannot be read stops the run before any request.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Callable, Iterable, Sequence
+
+import requests
+
+from billing_reports.cache import cache_path, read_cached_month, write_cached_month
+from billing_reports.client import CursorAdminClient
+from billing_reports.errors import ApiError, ConfigError
+from billing_reports.months import Month, Window, isoformat_z, parse_isoformat_z, utc_now
+from billing_reports.progress import FetchReporter, SilentReporter
+from billing_reports.ratelimit import RequestStartLimiter, Sleep
+from billing_reports.settings import API_KEY_VARIABLE, Settings
+
+#: The API aggregates hourly and late events still arrive: a month is complete only when its fetch
+#: started at least this long after it ended.
+SETTLING_TIME = timedelta(days=1)
+ON_DEMAND_KIND = "Usage-based"
+NOT_CHARGEABLE = "Usage-based, not chargeable"
+NOT_TOKEN_BASED = "Usage-based, not token-based"
+NO_KIND = "(no kind)"
+
+
+def is_on_demand(event: dict[str, Any]) -> bool:
+    """On-demand spend: ``kind == "Usage-based"`` and chargeable and token-based."""
+    return (
+        event.get("kind") == ON_DEMAND_KIND
+        and event.get("isChargeable") is True
+        and event.get("isTokenBasedCall") is True
+    )
+
+
+def left_out_label(event: dict[str, Any]) -> str:
+    """The ``fetch.left_out`` bucket of an event that is not on-demand spend."""
+    kind = event.get("kind")
+    if kind == ON_DEMAND_KIND:
+        return NOT_CHARGEABLE if event.get("isChargeable") is not True else NOT_TOKEN_BASED
+    return kind if isinstance(kind, str) and kind else NO_KIND
+
+
+def is_complete(month: Month, fetched_at: datetime) -> bool:
+    """Whether a fetch that started at ``fetched_at`` saw all of ``month`` (it ended a day before)."""
+    return fetched_at >= month.end + SETTLING_TIME
+
+
+def missing_key_error() -> ConfigError:
+    return ConfigError(
+        f"No Cursor API key: set {API_KEY_VARIABLE} in the environment or in a .env file next to "
+        "config.yaml (or in the current directory); `billing-reports build --demo` needs none."
+    )
+
+
+@dataclass
+class FetchSummary:
+    """What a fetch did."""
+
+    months_fetched: list[Month] = field(default_factory=list)
+    months_cached: list[Month] = field(default_factory=list)
+    #: Fetched months still marked incomplete (the current month, or one that ended < 1 day ago).
+    months_incomplete: list[Month] = field(default_factory=list)
+    #: Months in range that have not begun: nothing to fetch.
+    months_not_started: list[Month] = field(default_factory=list)
+    #: On-demand events written to the cache by this fetch.
+    events_kept: int = 0
+    requests: int = 0
+    rate_limited: int = 0
+    retries: int = 0
+    seconds: float = 0.0
+
+    def describe(self) -> str:
+        """One line for the user.
+
+        >>> FetchSummary([Month(2026, 1)], [Month(2025, 12)], events_kept=1523, requests=4, seconds=9.04).describe()
+        'Fetched 1 month (1,523 on-demand events), 1 already cached; 4 requests, 0 rate-limited (429), 9.0 s.'
+        """
+        fetched = len(self.months_fetched)
+        parts = [f"Fetched {fetched} month{'s' if fetched != 1 else ''} ({self.events_kept:,} on-demand events)"]
+        parts.append(f"{len(self.months_cached)} already cached")
+        if self.months_incomplete:
+            parts.append(f"{len(self.months_incomplete)} incomplete (fetched again next run)")
+        if self.months_not_started:
+            parts.append(f"{len(self.months_not_started)} not started")
+        return (
+            ", ".join(parts)
+            + f"; {self.requests:,} requests, {self.rate_limited} rate-limited (429), {self.seconds:.1f} s."
+        )
+
+
+@dataclass(frozen=True)
+class FetchPlan:
+    """Which months a fetch requests, which it finds cached, which have not begun."""
+
+    to_fetch: list[Month]
+    cached: list[Month]
+    not_started: list[Month]
+
+
+def plan_fetch(settings: Settings, months: Iterable[Month], *, refresh: Iterable[Month] = (),
+               now: datetime) -> FetchPlan:
+    """Sort ``months`` (plus the ``refresh`` ones) into to fetch / cached / not started.
+
+    Raises ``CacheError`` for a cache file that cannot be read, unless ``refresh`` names its month.
+    """
+    refresh = set(refresh)
+    to_fetch, cached, not_started = [], [], []
+    for month in sorted(set(months) | refresh):
+        if month.start > now:
+            not_started.append(month)
+            continue
+        path = cache_path(settings.data_dir, month)
+        if month in refresh or not path.exists():
+            to_fetch.append(month)
+            continue
+        payload = read_cached_month(path)
+        if _cached_complete(month, payload):
+            cached.append(month)
+        else:
+            to_fetch.append(month)
+    return FetchPlan(to_fetch, cached, not_started)
+
+
+def _cached_complete(month: Month, payload: dict[str, Any]) -> bool:
+    if isinstance(payload.get("complete"), bool):
+        return payload["complete"]
+    try:  # a seed-format file: judge by when it was fetched
+        return is_complete(month, parse_isoformat_z(payload["fetched_at"]))
+    except ValueError:
+        return True  # no way to tell; keep the user's file rather than overwrite it
+
+
+def fetch_months(
+    settings: Settings,
+    months: Sequence[Month],
+    *,
+    api_key: str | None,
+    refresh: Iterable[Month] = (),
+    reporter: FetchReporter | None = None,
+    now: Callable[[], datetime] = utc_now,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Sleep = time.sleep,
+    session: requests.Session | None = None,
+) -> FetchSummary:
+    """Fetch every month of ``months`` that is not cached, cached but incomplete, or in ``refresh``.
+
+    ``refresh`` months outside ``months`` are fetched too. The key is needed only when something must
+    be fetched. ``now``, ``clock`` and ``sleep`` are injectable so tests never wait.
+
+    Raises ``CacheError`` (a broken cache file, before any request), ``ConfigError`` (no key) or
+    ``ApiError`` (the API refused or kept failing; the message names the month and window).
+    """
+    reporter = reporter or SilentReporter()
+    began = clock()
+    plan = plan_fetch(settings, months, refresh=refresh, now=now())
+    summary = FetchSummary(months_cached=plan.cached, months_not_started=plan.not_started)
+    for month in plan.cached:
+        reporter.month_cached(month)
+    for month in plan.not_started:
+        reporter.month_not_started(month)
+    if plan.to_fetch:
+        if not api_key:
+            raise missing_key_error()
+        client = CursorAdminClient(
+            settings.api_base_url,
+            api_key,
+            timeout=settings.timeout_seconds,
+            max_retries=settings.max_retries,
+            limiter=RequestStartLimiter(settings.request_delay_seconds, clock=clock, sleep=sleep),
+            sleep=sleep,
+            session=session,
+            on_retry=reporter.retrying,
+        )
+        try:
+            for month in plan.to_fetch:
+                payload = fetch_month(client, month, page_size=settings.page_size, reporter=reporter, now=now)
+                write_cached_month(cache_path(settings.data_dir, month), payload)
+                summary.months_fetched.append(month)
+                summary.events_kept += payload["total_events"]
+                if not payload["complete"]:
+                    summary.months_incomplete.append(month)
+                reporter.month_finished(month, payload["total_events"], payload["complete"])
+        finally:
+            summary.requests = client.stats.requests
+            summary.rate_limited = client.stats.rate_limited
+            summary.retries = client.stats.retries
+            client.close()
+    summary.seconds = clock() - began
+    return summary
+
+
+def fetch_month(
+    client: CursorAdminClient,
+    month: Month,
+    *,
+    page_size: int,
+    reporter: FetchReporter | None = None,
+    now: Callable[[], datetime] = utc_now,
+) -> dict[str, Any]:
+    """Fetch all of ``month``; return its cache payload (see docs/architecture.md)."""
+    reporter = reporter or SilentReporter()
+    started = now()
+    requests_before = client.stats.requests
+    windows = month.windows()
+    reporter.month_started(month, len(windows))
+    kept: list[dict[str, Any]] = []
+    left_out: Counter[str] = Counter()
+    window_facts = []
+    for index, window in enumerate(windows, start=1):
+        where = f"{month.label}, window {index}/{len(windows)} ({window})"
+        events, api_total = _fetch_window(client, month, window, where, page_size, reporter, index, len(windows))
+        window_facts.append({"startDate": window.start_ms, "endDate": window.end_ms, "api_total": api_total})
+        for event in events:
+            if isinstance(event, dict) and is_on_demand(event):
+                kept.append(event)
+            else:
+                left_out[left_out_label(event) if isinstance(event, dict) else NO_KIND] += 1
+    return {
+        "month": month.cache_stem,
+        "fetched_at": isoformat_z(started),
+        "total_events": len(kept),
+        "events": kept,
+        "complete": is_complete(month, started),
+        "fetch": {
+            "windows": window_facts,
+            "api_total": sum(w["api_total"] for w in window_facts),
+            "left_out": dict(sorted(left_out.items())),
+            "requests": client.stats.requests - requests_before,
+            "page_size": page_size,
+        },
+    }
+
+
+def _fetch_window(
+    client: CursorAdminClient,
+    month: Month,
+    window: Window,
+    where: str,
+    page_size: int,
+    reporter: FetchReporter,
+    index: int,
+    count: int,
+) -> tuple[list[Any], int]:
+    """All events of one window; refetched once when they do not add up to the API's total."""
+    for attempt in (1, 2):
+        events: list[Any] = []
+        totals: set[int] = set()
+        page = 1
+        while True:
+            answer = client.filtered_usage_events(
+                start_ms=window.start_ms, end_ms=window.end_ms, page=page, page_size=page_size, context=where
+            )
+            totals.add(answer["totalUsageEventsCount"])
+            events.extend(answer["usageEvents"])
+            pagination = answer["pagination"]
+            num_pages = pagination.get("numPages")
+            reporter.page_fetched(month, index, count, page, num_pages if isinstance(num_pages, int) else page)
+            if not pagination["hasNextPage"]:
+                break
+            if not answer["usageEvents"]:
+                raise ApiError(
+                    f"{where}: page {page} came back empty although the API says more pages follow; "
+                    "run the command again later"
+                )
+            page += 1
+        if len(totals) == 1 and len(events) == next(iter(totals)):
+            return events, len(events)
+    reported = " then ".join(str(total) for total in sorted(totals))
+    raise ApiError(
+        f"{where}: the API reported {reported} events but sent {len(events)}, twice in a row; "
+        "events may still be arriving: run the command again later"
+    )
+
+
+__all__ = [
+    "FetchSummary",
+    "fetch_month",
+    "fetch_months",
+    "is_complete",
+    "is_on_demand",
+    "left_out_label",
+    "missing_key_error",
+    "plan_fetch",
+]
