@@ -1,0 +1,144 @@
+"""``python -m benchmarks``: the benchmark harness's command line.
+
+    .venv/bin/python -m benchmarks run --quick     # 100k events only, about a minute
+    .venv/bin/python -m benchmarks run             # 100k, 1M and 5M events
+    .venv/bin/python -m benchmarks generate DIR --events 1M --months 6
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+
+from billing_reports.months import Month, months_in_range
+
+from .figures import parse_size, size_label
+from .report import build_report, fetch_report
+
+QUICK_SIZES = "100k"
+FULL_SIZES = "100k,1M,5M"
+
+
+def _sizes(ctx: click.Context, param: click.Parameter, value: str | None) -> list[int] | None:
+    if value is None:
+        return None
+    try:
+        return [parse_size(part) for part in value.split(",") if part.strip()]
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+
+
+def _size(ctx: click.Context, param: click.Parameter, value: str) -> int:
+    try:
+        return parse_size(value)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+
+
+def _month(ctx: click.Context, param: click.Parameter, value: str) -> Month:
+    try:
+        return Month.parse(value)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+def cli() -> None:
+    """Benchmarks of billing-reports: fetch efficiency, build time and memory, DuckDB yardstick."""
+
+
+@cli.command()
+@click.option("--quick", is_flag=True, help=f"Build sizes {QUICK_SIZES} only (default: {FULL_SIZES}).")
+@click.option("--sizes", callback=_sizes, default=None, metavar="N,N,...",
+              help="Build sizes in events, e.g. 100k,1M,5M (overrides --quick).")
+@click.option("--months", type=click.IntRange(1, 24), default=6, show_default=True,
+              help="Months the generated events spread over.")
+@click.option("--users", type=click.IntRange(1), default=1000, show_default=True)
+@click.option("--models", type=click.IntRange(1), default=30, show_default=True)
+@click.option("--fetch-events", callback=_size, default="50k", show_default=True,
+              help="Events in the month fetched from the fake API.")
+@click.option("--rate-limit", type=click.IntRange(1), default=600, show_default=True,
+              help="The fake API's requests per minute.")
+@click.option("--delay", type=click.FloatRange(0), default=0.1, show_default=True,
+              help="billing.request_delay_seconds for the fetch.")
+@click.option("--page-size", type=click.IntRange(1, 1000), default=1000, show_default=True)
+@click.option("--skip-fetch", is_flag=True, help="Leave out the fetch benchmark.")
+@click.option("--skip-build", is_flag=True, help="Leave out the build benchmark.")
+@click.option("--skip-duckdb", is_flag=True, help="Leave out the DuckDB yardstick.")
+@click.option("--work-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where caches and sites are generated (default: a temporary directory, removed).")
+@click.option("--keep", is_flag=True, help="Keep the generated caches and sites in --work-dir.")
+def run(
+    quick: bool,
+    sizes: list[int] | None,
+    months: int,
+    users: int,
+    models: int,
+    fetch_events: int,
+    rate_limit: int,
+    delay: float,
+    page_size: int,
+    skip_fetch: bool,
+    skip_build: bool,
+    skip_duckdb: bool,
+    work_dir: Path | None,
+    keep: bool,
+) -> None:
+    """Run the benchmarks and print a small table of figures."""
+    build_sizes = sizes or [parse_size(part) for part in (QUICK_SIZES if quick else FULL_SIZES).split(",")]
+    temporary = work_dir is None
+    work_dir = Path(tempfile.mkdtemp(prefix="billing-reports-bench-")) if temporary else work_dir
+    work_dir.mkdir(parents=True, exist_ok=True)
+
+    def progress(message: str) -> None:
+        click.echo(f"... {message}", err=True)
+
+    try:
+        sections = []
+        if not skip_fetch:
+            sections.append(
+                fetch_report(work_dir, events=fetch_events, rate_limit=rate_limit, delay=delay,
+                             page_size=page_size, progress=progress)
+            )
+        if not skip_build:
+            sections.append(
+                build_report(work_dir, build_sizes, months=months, users=users, models=models,
+                             with_duckdb=not skip_duckdb, keep=keep, progress=progress)
+            )
+    finally:
+        if temporary and not keep:
+            shutil.rmtree(work_dir, ignore_errors=True)
+    click.echo("\n\n".join(sections))
+
+
+@cli.command()
+@click.argument("data_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--events", callback=_size, default="1M", show_default=True)
+@click.option("--months", type=click.IntRange(1, 120), default=6, show_default=True)
+@click.option("--end-month", callback=_month, default="2026-01", show_default=True, metavar="YYYY-MM")
+@click.option("--users", type=click.IntRange(1), default=1000, show_default=True)
+@click.option("--models", type=click.IntRange(1), default=30, show_default=True)
+@click.option("--stray-fraction", type=click.FloatRange(0, 1, max_open=True), default=0.0, show_default=True,
+              help="Share of events in the files that are not on-demand (an old seed-era cache).")
+@click.option("--seed", type=int, default=2026, show_default=True)
+def generate(data_dir: Path, events: int, months: int, end_month: Month, users: int, models: int,
+             stray_fraction: float, seed: int) -> None:
+    """Write a synthetic cache of EVENTS events into DATA_DIR (for a build: paths.data_dir)."""
+    from .synthetic_cache import generate_cache
+
+    generated = generate_cache(
+        data_dir, months_in_range(end_month, months), events,
+        users=users, models=models, stray_fraction=stray_fraction, seed=seed,
+    )
+    click.echo(
+        f"Wrote {size_label(generated.events)} events ({generated.size_bytes / 1e6:,.0f} MB) "
+        f"in {len(generated.months)} cache files to {data_dir}"
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(cli.main(prog_name="python -m benchmarks"))

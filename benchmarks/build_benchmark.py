@@ -1,0 +1,143 @@
+"""The build benchmark: time and peak memory of an offline build at several sizes.
+
+For each size a synthetic cache is generated (:mod:`benchmarks.synthetic_cache`),
+then the build (load, analyse, render; fetch skipped) runs in a fresh Python
+process and so does the DuckDB yardstick, each reporting its own peak resident
+memory. The figures all three computed (on-demand requests and exact cost) are
+compared: a fast build that adds up wrong is no result.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import orjson
+
+from billing_reports.months import Month, months_in_range
+
+from .synthetic_cache import generate_cache
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+#: Cache months end here: long past, so every month is complete.
+END_MONTH = Month(2026, 1)
+
+
+class WorkerFailed(RuntimeError):
+    """A measuring subprocess exited with an error."""
+
+
+@dataclass(frozen=True)
+class BuildRun:
+    """One size: what was generated, what the build and DuckDB measured and computed."""
+
+    events: int
+    months: int
+    generate_seconds: float
+    cache_bytes: int
+    expected_requests: int
+    expected_cost: int
+    build: dict[str, Any]
+    duckdb: dict[str, Any] | None
+
+    @property
+    def build_seconds(self) -> float:
+        return self.build["seconds"]
+
+    @property
+    def phase(self) -> dict[str, float | None]:
+        return self.build["phases"]
+
+    @property
+    def agree(self) -> bool:
+        """Build (and DuckDB, when run) found exactly the generated requests and cost."""
+        runs = [self.build] + ([self.duckdb] if self.duckdb else [])
+        return all(
+            run["requests"] == self.expected_requests and run["cost"] == self.expected_cost
+            for run in runs
+        )
+
+
+def write_config(work_dir: Path, data_dir: Path, site_dir: Path) -> Path:
+    """A config.yaml for an offline build of ``data_dir`` into ``site_dir``."""
+    config = work_dir / "config.yaml"
+    config.write_text(
+        f"paths:\n  data_dir: {orjson.dumps(str(data_dir)).decode()}\n"
+        f"  site_dir: {orjson.dumps(str(site_dir)).decode()}\n",
+        encoding="utf-8",
+    )
+    return config
+
+
+def run_worker(*arguments: str) -> dict[str, Any]:
+    """Run ``python -m benchmarks.worker ARGUMENTS`` in a fresh process; return its JSON line."""
+    environment = dict(os.environ)
+    environment["PYTHONPATH"] = os.pathsep.join(
+        [str(REPOSITORY), *filter(None, [environment.get("PYTHONPATH")])]
+    )
+    completed = subprocess.run(
+        [sys.executable, "-m", "benchmarks.worker", *arguments],
+        cwd=REPOSITORY,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    lines = completed.stdout.strip().splitlines()
+    if completed.returncode != 0 or not lines:
+        detail = (completed.stderr.strip().splitlines() or ["no output"])[-1]
+        raise WorkerFailed(f"benchmark worker {arguments[0]} failed ({completed.returncode}): {detail}")
+    return orjson.loads(lines[-1])
+
+
+def run_build_benchmark(
+    sizes: list[int],
+    work_dir: Path,
+    *,
+    months: int = 6,
+    users: int = 1000,
+    models: int = 30,
+    with_duckdb: bool = True,
+    keep: bool = False,
+    progress: Callable[[str], None] = lambda message: None,
+) -> list[BuildRun]:
+    """Generate, build and measure each size in turn (a size's cache is removed after it unless ``keep``)."""
+    month_range = months_in_range(END_MONTH, months)
+    runs = []
+    for events in sizes:
+        size_dir = work_dir / f"build-{events}"
+        data_dir, site_dir = size_dir / "monthly_usage_data", size_dir / "site"
+        shutil.rmtree(size_dir, ignore_errors=True)
+        size_dir.mkdir(parents=True)
+        progress(f"generating {events:,} events over {months} months")
+        started = time.perf_counter()
+        generated = generate_cache(data_dir, month_range, events, users=users, models=models)
+        generate_seconds = time.perf_counter() - started
+        config = write_config(size_dir, data_dir, site_dir)
+        progress(f"building {events:,} events in a fresh process")
+        build = run_worker("build", str(config), END_MONTH.key, str(months))
+        duckdb = None
+        if with_duckdb:
+            progress(f"DuckDB over {events:,} events in a fresh process")
+            duckdb = run_worker("duckdb", str(data_dir))
+        runs.append(
+            BuildRun(
+                events=events,
+                months=months,
+                generate_seconds=generate_seconds,
+                cache_bytes=generated.size_bytes,
+                expected_requests=generated.on_demand_events,
+                expected_cost=generated.on_demand_cost,
+                build=build,
+                duckdb=duckdb,
+            )
+        )
+        if not keep:
+            shutil.rmtree(size_dir, ignore_errors=True)
+    return runs

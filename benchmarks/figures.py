@@ -1,0 +1,146 @@
+"""The arithmetic of the benchmark figures and the small aligned table they print as.
+
+Kept apart from the measuring code so that tests can check every formula.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+MEGABYTE = 1024 * 1024
+
+
+def minimum_requests(window_events: Sequence[int], page_size: int) -> int:
+    """The fewest requests that fetch every window: ``ceil(events / page_size)`` each.
+
+    A window without events still needs one request to learn that it is empty.
+
+    >>> minimum_requests([1900, 100], 1000)
+    3
+    """
+    if page_size < 1:
+        raise ValueError("page_size must be at least 1")
+    return sum(max(1, math.ceil(events / page_size)) for events in window_events)
+
+
+def pacing_interval(rate_limit_per_minute: float, request_delay_seconds: float) -> float:
+    """Seconds between request starts that respect both the rate limit and the configured delay.
+
+    >>> pacing_interval(600, 0.05)
+    0.1
+    """
+    if rate_limit_per_minute <= 0:
+        raise ValueError("rate_limit_per_minute must be positive")
+    return max(request_delay_seconds, 60.0 / rate_limit_per_minute)
+
+
+def minimum_wall_seconds(requests: int, interval: float) -> float:
+    """The least time ``requests`` requests can take when their starts are ``interval`` apart.
+
+    The first request starts at once; the last one starts ``(requests - 1) * interval``
+    later (the time to answer it is not counted).
+
+    >>> minimum_wall_seconds(51, 0.1)
+    5.0
+    """
+    return max(0, requests - 1) * interval
+
+
+def seconds_per_million(seconds: float, events: int) -> float:
+    """Seconds per million events (``nan`` for no events)."""
+    return seconds * 1_000_000 / events if events else math.nan
+
+
+def ratio(numerator: float, denominator: float) -> float:
+    """``numerator / denominator``; ``nan`` when the denominator is 0."""
+    return numerator / denominator if denominator else math.nan
+
+
+def growth_spread(points: Sequence[tuple[int, float]]) -> float:
+    """How far from linear: the largest over the smallest seconds-per-million of ``(events, seconds)``.
+
+    1.0 is perfectly linear; 1.3 means the worst size costs 30 % more per event than the best.
+    """
+    rates = [seconds_per_million(seconds, events) for events, seconds in points if events]
+    if not rates:
+        return math.nan
+    return max(rates) / min(rates) if min(rates) else math.nan
+
+
+def kilobytes_to_megabytes(kilobytes: int) -> float:
+    """``ru_maxrss`` (KiB on Linux) as MiB."""
+    return kilobytes / 1024
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One target: what was asked, what was measured, whether it holds."""
+
+    target: str
+    measured: str
+    met: bool
+
+    def line(self) -> str:
+        return f"{'met' if self.met else 'MISSED':6}  {self.target}: {self.measured}"
+
+
+def format_number(value: float | int | None, decimals: int = 2) -> str:
+    """Integers with thousands separators, floats with ``decimals`` places, ``-`` for nothing."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return f"{value:,.{decimals}f}"
+
+
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A plain aligned table: the first column left-aligned, the others right-aligned.
+
+    >>> print(format_table(["size", "s"], [["100k", "1.5"], ["1M", "12.25"]]))
+    size      s
+    ----  -----
+    100k    1.5
+    1M    12.25
+    """
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows)]
+
+    def line(cells: Sequence[str]) -> str:
+        parts = [
+            str(cell).ljust(width) if index == 0 else str(cell).rjust(width)
+            for index, (cell, width) in enumerate(zip(cells, widths))
+        ]
+        return "  ".join(parts).rstrip()
+
+    return "\n".join([line(headers), line(["-" * width for width in widths]), *(line(row) for row in rows)])
+
+
+def size_label(events: int) -> str:
+    """``100k``, ``1M``, ``2.5M``, ``750``."""
+    if events >= 1_000_000 and events % 100_000 == 0:
+        return f"{events / 1_000_000:g}M"
+    if events >= 1_000 and events % 1_000 == 0:
+        return f"{events // 1_000}k"
+    return f"{events:,}"
+
+
+def parse_size(text: str) -> int:
+    """``100k`` / ``1M`` / ``2.5m`` / ``50000`` as a number of events.
+
+    >>> parse_size("2.5M")
+    2500000
+    """
+    cleaned = text.strip().lower().replace("_", "").replace(",", "")
+    scale = 1
+    if cleaned.endswith("k"):
+        scale, cleaned = 1_000, cleaned[:-1]
+    elif cleaned.endswith("m"):
+        scale, cleaned = 1_000_000, cleaned[:-1]
+    try:
+        value = float(cleaned) * scale
+    except ValueError:
+        raise ValueError(f"expected a number of events like 100k, 1M or 50000, got {text!r}") from None
+    if value < 1 or value != int(value):
+        raise ValueError(f"expected a whole, positive number of events, got {text!r}")
+    return int(value)

@@ -1,0 +1,117 @@
+"""Runs the benchmarks and turns their figures into the printed tables and verdicts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from .build_benchmark import BuildRun, run_build_benchmark
+from .figures import (
+    MEGABYTE,
+    Verdict,
+    format_number,
+    format_table,
+    growth_spread,
+    kilobytes_to_megabytes,
+    ratio,
+    seconds_per_million,
+    size_label,
+)
+
+#: The issue's targets for one million events on the 2-core benchmark machine.
+TARGET_EVENTS = 1_000_000
+TARGET_SECONDS = 5.0
+TARGET_PEAK_MB = 1024.0
+#: Time "grows linearly" when no size costs more than this much more per event than another.
+LINEAR_SPREAD = 1.25
+
+Progress = Callable[[str], None]
+
+
+def build_table(runs: list[BuildRun]) -> str:
+    """The build figures, one row per size."""
+    headers = ["events", "cache MB", "load s", "analyse s", "render s", "build s", "s per 1M",
+               "peak MB", "DuckDB s", "DuckDB MB", "build/DuckDB", "sums agree"]
+    rows = []
+    for run in runs:
+        duck = run.duckdb
+        rows.append([
+            size_label(run.events),
+            format_number(run.cache_bytes / MEGABYTE, 0),
+            format_number(run.phase.get("load")),
+            format_number(run.phase.get("analyse")),
+            format_number(run.phase.get("render")),
+            format_number(run.build_seconds),
+            format_number(seconds_per_million(run.build_seconds, run.events)),
+            format_number(kilobytes_to_megabytes(run.build["peak_rss_kib"]), 0),
+            format_number(duck["seconds"]) if duck else "-",
+            format_number(kilobytes_to_megabytes(duck["peak_rss_kib"]), 0) if duck else "-",
+            format_number(ratio(run.build_seconds, duck["seconds"])) if duck else "-",
+            "yes" if run.agree else "NO",
+        ])
+    return format_table(headers, rows)
+
+
+def build_verdicts(runs: list[BuildRun]) -> list[Verdict]:
+    """The issue's targets, for the sizes that were run."""
+    verdicts = []
+    for run in runs:
+        if run.events == TARGET_EVENTS:
+            seconds = run.build_seconds
+            peak = kilobytes_to_megabytes(run.build["peak_rss_kib"])
+            verdicts.append(Verdict(f"1M events in at most {TARGET_SECONDS:g} s", f"{seconds:.2f} s",
+                                    seconds <= TARGET_SECONDS))
+            verdicts.append(Verdict(f"1M events in at most {TARGET_PEAK_MB:,.0f} MB peak", f"{peak:,.0f} MB",
+                                    peak <= TARGET_PEAK_MB))
+    if len(runs) > 1:
+        spread = growth_spread([(run.events, run.build_seconds) for run in runs])
+        per_million = ", ".join(
+            f"{size_label(run.events)} {seconds_per_million(run.build_seconds, run.events):.2f}" for run in runs
+        )
+        verdicts.append(Verdict(
+            f"time linear in events (s per 1M within x{LINEAR_SPREAD:g})",
+            f"s per 1M: {per_million} (x{spread:.2f})",
+            spread <= LINEAR_SPREAD,
+        ))
+        smallest, largest = runs[0], runs[-1]
+        verdicts.append(Verdict(
+            "peak memory bounded by the work",
+            f"{kilobytes_to_megabytes(smallest.build['peak_rss_kib']):,.0f} MB at {size_label(smallest.events)}, "
+            f"{kilobytes_to_megabytes(largest.build['peak_rss_kib']):,.0f} MB at {size_label(largest.events)} "
+            f"(largest month file {largest.cache_bytes / largest.months / MEGABYTE:,.0f} MB)",
+            kilobytes_to_megabytes(largest.build["peak_rss_kib"]) <= TARGET_PEAK_MB * largest.events / TARGET_EVENTS,
+        ))
+    verdicts.append(Verdict(
+        "every run adds up to the generated requests and cost",
+        ", ".join(f"{size_label(run.events)} {'yes' if run.agree else 'NO'}" for run in runs),
+        all(run.agree for run in runs),
+    ))
+    return verdicts
+
+
+def build_report(
+    work_dir: Path,
+    sizes: list[int],
+    *,
+    months: int,
+    users: int,
+    models: int,
+    with_duckdb: bool,
+    keep: bool,
+    progress: Progress,
+) -> str:
+    runs = run_build_benchmark(sizes, work_dir, months=months, users=users, models=models,
+                               with_duckdb=with_duckdb, keep=keep, progress=progress)
+    title = (f"Build from the cache, fetch skipped ({months} months, {users:,} users, {models} models; "
+             f"each size and DuckDB in a fresh process)")
+    lines = [title, "", build_table(runs), ""]
+    lines += [verdict.line() for verdict in build_verdicts(runs)]
+    return "\n".join(lines)
+
+
+def fetch_report(work_dir: Path, *, events: int, rate_limit: int, delay: float, page_size: int,
+                 progress: Progress) -> str:
+    from .fetch_benchmark import fetch_table
+
+    return fetch_table(work_dir, events=events, rate_limit=rate_limit, delay=delay,
+                       page_size=page_size, progress=progress)

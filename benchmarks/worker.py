@@ -1,0 +1,91 @@
+"""One measurement in a fresh process, so that its peak memory is its own.
+
+``python -m benchmarks.worker build CONFIG END_MONTH MONTHS_BACK`` builds the
+site from the cache alone (load, analyse, render; no fetch) and
+``python -m benchmarks.worker duckdb DATA_DIR`` runs the DuckDB yardstick. Each
+prints one JSON object on its last stdout line: the phase times in seconds, the
+figures it computed (so the harness can check that everyone agrees) and the
+process's peak resident memory (``ru_maxrss``, KiB) plus the resident memory
+after imports, before any work.
+"""
+
+from __future__ import annotations
+
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+
+def peak_rss_kib() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def current_rss_kib() -> int:
+    with open("/proc/self/statm", encoding="ascii") as statm:
+        pages = int(statm.read().split()[1])
+    return pages * resource.getpagesize() // 1024
+
+
+def measure_build(config_path: Path, end_month: str, months_back: int) -> dict[str, Any]:
+    """Time the offline build's phases: load the cache, run the sections, render the site."""
+    from billing_reports.loader import load_usage
+    from billing_reports.months import Month, months_in_range
+    from billing_reports.settings import load_settings
+
+    import_rss = current_rss_kib()
+    settings = load_settings(config_path)
+    months = months_in_range(Month.parse(end_month), months_back)
+    phases: dict[str, float | None] = {"load": None, "analyse": None, "render": None}
+
+    started = time.perf_counter()
+    usage = load_usage(settings, months)
+    phases["load"] = time.perf_counter() - started
+    total = usage.total
+    return {
+        "phases": phases,
+        "seconds": sum(value for value in phases.values() if value is not None),
+        "requests": total.requests,
+        "cost": total.cost,
+        "import_rss_kib": import_rss,
+        "peak_rss_kib": peak_rss_kib(),
+    }
+
+
+def measure_duckdb(data_dir: Path) -> dict[str, Any]:
+    from benchmarks.duckdb_yardstick import run_yardstick
+
+    import_rss = current_rss_kib()
+    result = run_yardstick(data_dir)
+    return {
+        "seconds": result.seconds,
+        "requests": result.requests,
+        "cost": result.cost,
+        "user_month_rows": result.user_month_rows,
+        "model_month_rows": result.model_month_rows,
+        "import_rss_kib": import_rss,
+        "peak_rss_kib": peak_rss_kib(),
+    }
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) == 4 and argv[0] == "build":
+        result = measure_build(Path(argv[1]), argv[2], int(argv[3]))
+    elif len(argv) == 2 and argv[0] == "duckdb":
+        result = measure_duckdb(Path(argv[1]))
+    else:
+        print(
+            "usage: python -m benchmarks.worker build CONFIG END_MONTH MONTHS_BACK\n"
+            "       python -m benchmarks.worker duckdb DATA_DIR",
+            file=sys.stderr,
+        )
+        return 2
+    sys.stdout.write(orjson.dumps(result).decode() + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

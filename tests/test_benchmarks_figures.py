@@ -1,0 +1,124 @@
+"""The arithmetic behind the benchmark figures and the verdicts printed beside them."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from benchmarks.build_benchmark import BuildRun
+from benchmarks.figures import (
+    format_number,
+    format_table,
+    growth_spread,
+    minimum_requests,
+    minimum_wall_seconds,
+    pacing_interval,
+    parse_size,
+    ratio,
+    seconds_per_million,
+    size_label,
+)
+from benchmarks.report import build_table, build_verdicts
+
+
+def test_minimum_requests_is_ceil_per_window_and_one_for_an_empty_window():
+    assert minimum_requests([1000], 1000) == 1
+    assert minimum_requests([1001], 1000) == 2
+    assert minimum_requests([48_388, 1_612], 1000) == 49 + 2
+    assert minimum_requests([0, 5], 100) == 2
+    with pytest.raises(ValueError):
+        minimum_requests([5], 0)
+
+
+def test_pacing_is_the_stricter_of_limit_and_delay():
+    assert pacing_interval(20, 3.0) == 3.0
+    assert pacing_interval(20, 1.0) == 3.0
+    assert pacing_interval(600, 0.25) == 0.25
+
+
+def test_minimum_wall_time_counts_the_gaps_between_request_starts():
+    assert minimum_wall_seconds(1, 3.0) == 0
+    assert minimum_wall_seconds(0, 3.0) == 0
+    assert minimum_wall_seconds(21, 3.0) == 60.0
+
+
+def test_rates_and_ratios():
+    assert seconds_per_million(2.5, 500_000) == 5.0
+    assert math.isnan(seconds_per_million(1.0, 0))
+    assert ratio(3.0, 1.5) == 2.0
+    assert math.isnan(ratio(1.0, 0))
+
+
+def test_growth_spread_is_worst_over_best_seconds_per_million():
+    assert growth_spread([(100_000, 0.5), (1_000_000, 5.0), (5_000_000, 25.0)]) == 1.0
+    # 7 s/M at 100k, 5 s/M at 1M: x1.4
+    assert growth_spread([(100_000, 0.7), (1_000_000, 5.0)]) == pytest.approx(1.4)
+
+
+def test_sizes_parse_and_print_back():
+    assert [parse_size(text) for text in ("100k", "1M", "2.5m", "50000", "5_000")] == [
+        100_000, 1_000_000, 2_500_000, 50_000, 5_000]
+    assert [size_label(n) for n in (100_000, 1_000_000, 2_500_000, 750)] == ["100k", "1M", "2.5M", "750"]
+    for bad in ("", "lots", "0", "1.5"):
+        with pytest.raises(ValueError):
+            parse_size(bad)
+
+
+def test_numbers_and_table_are_aligned():
+    assert format_number(1234567) == "1,234,567"
+    assert format_number(3.14159) == "3.14"
+    assert format_number(None) == "-"
+    assert format_number(math.nan) == "-"
+    table = format_table(["events", "s"], [["100k", "0.50"], ["5M", "25.00"]])
+    assert table.splitlines() == [
+        "events      s",
+        "------  -----",
+        "100k     0.50",
+        "5M      25.00",
+    ]
+
+
+def _run(events: int, seconds: float, peak_mib: float, *, cost: int = 10, duck_seconds: float = 1.0) -> BuildRun:
+    return BuildRun(
+        events=events,
+        months=6,
+        generate_seconds=0.1,
+        cache_bytes=events * 350,
+        expected_requests=events,
+        expected_cost=10,
+        build={"phases": {"load": seconds / 2, "analyse": seconds / 4, "render": seconds / 4},
+               "seconds": seconds, "requests": events, "cost": cost,
+               "peak_rss_kib": int(peak_mib * 1024), "import_rss_kib": 40 * 1024},
+        duckdb={"seconds": duck_seconds, "requests": events, "cost": 10, "peak_rss_kib": 300 * 1024},
+    )
+
+
+def test_verdicts_hold_when_the_targets_are_met():
+    runs = [_run(100_000, 0.5, 120), _run(1_000_000, 4.8, 900)]
+    verdicts = {verdict.target: verdict for verdict in build_verdicts(runs)}
+    assert verdicts["1M events in at most 5 s"].met
+    assert verdicts["1M events in at most 5 s"].measured == "4.80 s"
+    assert verdicts["1M events in at most 1,024 MB peak"].met
+    linear = verdicts["time linear in events (s per 1M within x1.25)"]
+    assert linear.met and "(x1.04)" in linear.measured  # 5.0 / 4.8
+    assert all(verdict.met for verdict in verdicts.values())
+
+
+def test_verdicts_miss_slow_big_or_wrong_runs():
+    runs = [_run(100_000, 0.5, 120), _run(1_000_000, 9.0, 1500, cost=11)]
+    verdicts = {verdict.target: verdict for verdict in build_verdicts(runs)}
+    assert not verdicts["1M events in at most 5 s"].met
+    assert not verdicts["1M events in at most 1,024 MB peak"].met
+    assert not verdicts["time linear in events (s per 1M within x1.25)"].met  # 9.0 vs 5.0 per 1M
+    assert not verdicts["every run adds up to the generated requests and cost"].met
+    assert verdicts["1M events in at most 5 s"].line().startswith("MISSED")
+
+
+def test_build_table_shows_the_ratio_to_duckdb_and_agreement():
+    table = build_table([_run(1_000_000, 4.0, 900, duck_seconds=2.0), _run(100_000, 1.0, 100, cost=9)])
+    header, _, first, second = table.splitlines()
+    assert header.split()[0] == "events" and header.endswith("sums agree")
+    assert first.split()[0] == "1M" and first.split()[-2:] == ["2.00", "yes"]
+    assert first.split()[5:8] == ["4.00", "4.00", "900"]  # build s, s per 1M, peak MB
+    assert second.split()[-1] == "NO"
