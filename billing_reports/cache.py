@@ -91,7 +91,7 @@ def check_payload(payload: Any, path: Path) -> None:
             raise _broken(path, f"has no {key!r} key")
         value = payload[key]
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise _broken(path, f"has a {key!r} that is not a {_json_type(kind)}")
+            raise _broken(path, f"has a {key!r} that is not {_json_type(kind)}")
     events = payload["events"]
     for index, event in enumerate(events):
         if not isinstance(event, dict):
@@ -146,7 +146,7 @@ def _fsync_dir(directory: Path) -> None:
 
 
 def _json_type(kind: type) -> str:
-    return {str: "string", int: "integer", list: "list"}.get(kind, kind.__name__)
+    return {str: "a string", int: "an integer", list: "a list"}.get(kind, kind.__name__)
 
 
 __all__ = [

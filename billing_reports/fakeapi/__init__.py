@@ -9,7 +9,7 @@ For tests, the demo (``billing-reports build --demo``) and plugin authors::
 """
 
 from billing_reports.fakeapi.server import DEFAULT_FAKE_KEY, FakeCursorApi, RecordedRequest, error_body
-from billing_reports.fakeapi.team import DEFAULT_MODELS, KIND_MIX, ModelPrice, SyntheticTeam, TeamMember, demo_team
+from billing_reports.fakeapi.team import DEFAULT_MODELS, KIND_MIX, ModelPrice, StaticTeam, SyntheticTeam, TeamMember, demo_team
 
 #: Server options for the demo: no practical rate limit, so a demo fetch takes seconds.
 DEMO_SERVER_OPTIONS = {"rate_limit_per_minute": 60_000}
@@ -25,6 +25,7 @@ __all__ = [
     "FakeCursorApi",
     "ModelPrice",
     "RecordedRequest",
+    "StaticTeam",
     "SyntheticTeam",
     "TeamMember",
     "demo_team",

@@ -31,7 +31,7 @@ from typing import Any, Callable
 
 import orjson
 
-from billing_reports.fakeapi.team import SyntheticTeam, TeamMember
+from billing_reports.fakeapi.team import StaticTeam, SyntheticTeam, TeamMember
 from billing_reports.months import DAY_MS
 
 USAGE_EVENTS_PATH = "/teams/filtered-usage-events"
@@ -100,7 +100,7 @@ class FakeCursorApi:
 
     def __init__(
         self,
-        team: SyntheticTeam | None = None,
+        team: SyntheticTeam | StaticTeam | None = None,
         *,
         api_key: str = DEFAULT_FAKE_KEY,
         forbidden_keys: tuple[str, ...] = (),

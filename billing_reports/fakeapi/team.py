@@ -167,6 +167,31 @@ class SyntheticTeam:
         return stamps, events
 
 
+class StaticTeam:
+    """A team that serves exactly the events it is given (tests with hand-computed expectations).
+
+    :param events: usage events as the API sends them (``timestamp`` a string of epoch ms).
+    :param members: for ``GET /teams/members``.
+    """
+
+    def __init__(self, events: Iterable[dict[str, Any]], *, members: Sequence[TeamMember] = (),
+                 now: Now = utc_now) -> None:
+        self.events = sorted(events, key=lambda event: int(event["timestamp"]))
+        self.stamps = [int(event["timestamp"]) for event in self.events]
+        self.members = tuple(members)
+        self.now = now
+
+    def events_between(self, start_ms: int, end_ms: int, email: str | None = None) -> list[dict[str, Any]]:
+        """Events with ``start_ms <= timestamp <= end_ms`` up to now, oldest first."""
+        end_ms = min(end_ms, _epoch_ms(self.now()))
+        low = bisect.bisect_left(self.stamps, start_ms)
+        high = bisect.bisect_right(self.stamps, end_ms)
+        found = self.events[low:high] if low < high else []
+        if email is not None:
+            found = [event for event in found if event.get("userEmail") == email]
+        return found
+
+
 def _members(seed: int, users: int, removed: int) -> tuple[TeamMember, ...]:
     rng = random.Random(f"{seed}/members")
     first = ["ada", "alan", "grace", "linus", "margaret", "ken", "barbara", "dennis", "frances", "edsger",
@@ -261,6 +286,7 @@ __all__ = [
     "DEFAULT_MODELS",
     "KIND_MIX",
     "ModelPrice",
+    "StaticTeam",
     "SyntheticTeam",
     "TeamMember",
     "demo_team",
