@@ -136,7 +136,9 @@ class FakeCursorApi:
         server.block_on_close = False
         self._stopping.clear()
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, name="fake-cursor-api", daemon=True)
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-cursor-api", daemon=True
+        )
         self._thread.start()
         return self
 

@@ -1,0 +1,197 @@
+"""The offline fake Admin API is faithful to the reference page (../shared/reference/cursor-admin-api.md)."""
+
+import math
+from collections import Counter
+
+import pytest
+import requests
+from conftest import epoch_ms, hand_made_events, utc
+
+from billing_reports.fakeapi import FakeCursorApi, StaticTeam, SyntheticTeam, demo_team
+from billing_reports.months import Month
+
+pytestmark = pytest.mark.server
+
+URL = "/teams/filtered-usage-events"
+JANUARY = Month(2026, 1)
+
+
+@pytest.fixture
+def api(fake_clock):
+    team = StaticTeam(hand_made_events(), now=lambda: utc("2026-03-01T00:00:00"))
+    with FakeCursorApi(team, rate_limit_per_minute=20, clock=fake_clock) as api:
+        yield api
+
+
+def post(api, body, key=None):
+    return requests.post(api.base_url + URL, json=body, auth=(key or api.api_key, ""), timeout=5)
+
+
+def test_basic_auth_with_the_key_as_user_name(api):
+    window = {"startDate": JANUARY.start_ms, "endDate": JANUARY.start_ms + 1000}
+    assert post(api, window).status_code == 200
+    wrong = post(api, window, key="key_wrong")
+    assert wrong.status_code == 401
+    assert wrong.json() == {"error": "Unauthorized", "message": "Invalid API key"}
+    anonymous = requests.post(api.base_url + URL, json=window, timeout=5)
+    assert anonymous.status_code == 401
+
+
+def test_a_key_without_enterprise_access_gets_403(fake_clock):
+    with FakeCursorApi(StaticTeam([]), forbidden_keys=("key_basic",), clock=fake_clock) as api:
+        answer = post(api, {}, key="key_basic")
+    assert answer.status_code == 403
+    assert answer.json() == {"error": "Forbidden", "message": "Enterprise access required"}
+
+
+def test_both_bounds_are_inclusive(api):
+    last_of_first_window = epoch_ms("2026-01-30T23:59:59.999")
+    answer = post(api, {"startDate": epoch_ms("2026-01-01T00:00:00"), "endDate": last_of_first_window}).json()
+    stamps = [int(event["timestamp"]) for event in answer["usageEvents"]]
+    assert stamps[0] == JANUARY.start_ms
+    assert stamps[-1] == last_of_first_window
+    assert answer["totalUsageEventsCount"] == 9
+    one_ms = post(api, {"startDate": last_of_first_window, "endDate": last_of_first_window}).json()
+    assert [int(e["timestamp"]) for e in one_ms["usageEvents"]] == [last_of_first_window]
+
+
+def test_pagination_fields_and_period(api):
+    body = {"startDate": JANUARY.start_ms, "endDate": epoch_ms("2026-01-30T23:59:59.999"), "pageSize": 4}
+    pages = [post(api, {**body, "page": page}).json() for page in (1, 2, 3, 4)]
+    assert [len(p["usageEvents"]) for p in pages] == [4, 4, 1, 0]
+    assert pages[0]["pagination"] == {"numPages": 3, "currentPage": 1, "pageSize": 4,
+                                      "hasNextPage": True, "hasPreviousPage": False}
+    assert pages[2]["pagination"]["hasNextPage"] is False
+    assert pages[2]["pagination"]["hasPreviousPage"] is True
+    assert pages[0]["period"] == {"startDate": body["startDate"], "endDate": body["endDate"]}
+    served = [e for p in pages for e in p["usageEvents"]]
+    assert served == [e for e in hand_made_events() if JANUARY.start_ms <= int(e["timestamp"]) <= body["endDate"]]
+
+
+def test_default_page_size_is_100_and_more_than_1000_is_refused(api):
+    ok = post(api, {"startDate": JANUARY.start_ms, "endDate": JANUARY.start_ms + 10}).json()
+    assert ok["pagination"]["pageSize"] == 100
+    assert post(api, {"startDate": JANUARY.start_ms, "endDate": JANUARY.start_ms + 10, "pageSize": 1000}).status_code == 200
+    refused = post(api, {"startDate": JANUARY.start_ms, "endDate": JANUARY.start_ms + 10, "pageSize": 1001})
+    assert refused.status_code == 400
+    assert refused.json() == {"error": "Bad Request", "message": "pageSize must be between 1 and 1000"}
+    assert post(api, {"startDate": JANUARY.start_ms, "endDate": JANUARY.start_ms + 10, "page": 0}).status_code == 400
+
+
+def test_a_range_over_30_days_is_a_400_with_the_documented_body(api):
+    thirty_days = 30 * 24 * 3600 * 1000
+    assert post(api, {"startDate": JANUARY.start_ms, "endDate": JANUARY.start_ms + thirty_days - 1}).status_code == 200
+    too_long = post(api, {"startDate": JANUARY.start_ms, "endDate": JANUARY.start_ms + thirty_days})
+    assert too_long.status_code == 400
+    assert too_long.json() == {"error": "Bad Request", "message": "Date range cannot exceed 30 days"}
+
+
+def test_the_rate_limit_answers_429_until_the_next_minute(api, fake_clock):
+    fake_clock.now = 60 * 1000.0  # the start of a clock minute
+    body = {"startDate": JANUARY.start_ms, "endDate": JANUARY.start_ms + 10}
+    statuses = [post(api, body).status_code for _ in range(21)]
+    assert statuses == [200] * 20 + [429]
+    limited = post(api, body)
+    assert limited.json() == {"error": "Too Many Requests", "message": "Rate limit exceeded. Please try again later."}
+    assert "Retry-After" not in limited.headers
+    fake_clock.now += 60
+    assert post(api, body).status_code == 200
+    log = api.requests
+    assert [r.status for r in log[-3:]] == [429, 429, 200]
+    assert log[-1].at == fake_clock.now
+
+
+def test_retry_after_is_sent_on_request(fake_clock):
+    fake_clock.now = 60 * 1000.0 + 45
+    with FakeCursorApi(StaticTeam([]), rate_limit_per_minute=1, retry_after_on_429=True, clock=fake_clock) as api:
+        post(api, {})
+        limited = post(api, {})
+    assert limited.status_code == 429
+    assert limited.headers["Retry-After"] == "15"
+
+
+def test_injected_faults_answer_the_next_requests_in_order(api):
+    body = {"startDate": JANUARY.start_ms, "endDate": JANUARY.start_ms + 10}
+    api.fail_next(429, retry_after=3)
+    api.fail_next(503)
+    api.truncate_next()
+    api.short_page_next()
+    limited = post(api, body)
+    assert (limited.status_code, limited.headers["Retry-After"]) == (429, "3")
+    assert post(api, body).json() == {"error": "Service Unavailable", "message": "Service Unavailable"}
+    truncated = post(api, body)
+    with pytest.raises(ValueError):
+        truncated.json()
+    last_day = JANUARY.windows()[1]
+    short = post(api, {"startDate": last_day.start_ms, "endDate": last_day.end_ms, "pageSize": 2}).json()
+    assert (short["totalUsageEventsCount"], len(short["usageEvents"])) == (3, 1)
+    api.drop_next()
+    with pytest.raises(requests.ConnectionError):
+        post(api, body)
+    assert [r.fault for r in api.requests] == ["status 429", "status 503", "truncate", "short_page", "drop"]
+    assert post(api, body).status_code == 200
+
+
+def test_a_slow_answer_times_a_client_out(api):
+    api.slow_next(5)
+    with pytest.raises(requests.Timeout):
+        requests.post(api.base_url + URL, json={}, auth=(api.api_key, ""), timeout=0.2)
+
+
+def test_members_endpoint_lists_removed_members(fake_clock):
+    team = SyntheticTeam(users=4, removed_users=1, events_per_month=0, months=[JANUARY])
+    with FakeCursorApi(team, clock=fake_clock) as api:
+        members = requests.get(api.base_url + "/teams/members", auth=(api.api_key, ""), timeout=5).json()
+    assert [m["isRemoved"] for m in members["teamMembers"]] == [False, False, False, True]
+
+
+# --- the synthetic team ------------------------------------------------------------------------
+
+
+def test_the_synthetic_team_is_deterministic_and_seeded():
+    make = lambda seed: SyntheticTeam(seed=seed, events_per_month=300, months=[JANUARY],  # noqa: E731
+                                      now=lambda: utc("2026-06-01T00:00:00"))
+    assert make(7).month_events(JANUARY) == make(7).month_events(JANUARY)
+    assert make(7).month_events(JANUARY) != make(8).month_events(JANUARY)
+
+
+def test_the_synthetic_team_has_what_the_reports_must_cope_with():
+    team = SyntheticTeam(users=10, removed_users=2, events_per_month=3000, months=[JANUARY],
+                         now=lambda: utc("2026-06-01T00:00:00"))
+    events = team.month_events(JANUARY)
+    assert len(events) == 3000
+    stamps = [int(e["timestamp"]) for e in events]
+    assert stamps == sorted(stamps) and all(isinstance(e["timestamp"], str) for e in events)
+    first_of_second_window = JANUARY.windows()[1].start_ms
+    for edge in (JANUARY.start_ms, JANUARY.end_ms - 1, first_of_second_window - 1, first_of_second_window):
+        assert edge in stamps
+    assert set(Counter(e["kind"] for e in events)) == {
+        "Usage-based", "Included in Business", "Errored, Not Charged", "Aborted, Not Charged", "Free",
+        "Included in Pro"}
+    on_demand = [e for e in events if e["kind"] == "Usage-based" and e["isChargeable"] and e["isTokenBasedCall"]]
+    assert any("userEmail" not in e for e in on_demand)
+    assert any("cursorTokenFee" not in e for e in on_demand) and any("cursorTokenFee" in e for e in on_demand)
+    assert any(e["tokenUsage"]["totalCents"] != round(e["tokenUsage"]["totalCents"], 2) for e in on_demand)
+    assert any("experimentalRoutingTier" in e for e in events)
+    assert len({e["model"] for e in events}) >= 5
+    assert len({e.get("userEmail") for e in events}) == 10 - 2 + 1  # removed users share "no email"
+
+
+def test_no_event_is_later_than_now():
+    now = utc("2026-01-10T12:00:00")
+    team = SyntheticTeam(events_per_month=3000, months=[JANUARY], now=lambda: now)
+    events = team.month_events(JANUARY)
+    assert events and max(int(e["timestamp"]) for e in events) <= epoch_ms("2026-01-10T12:00:00")
+    full = SyntheticTeam(events_per_month=3000, months=[JANUARY], now=lambda: utc("2026-03-01T00:00:00"))
+    assert events == [e for e in full.month_events(JANUARY) if int(e["timestamp"]) <= epoch_ms("2026-01-10T12:00:00")]
+
+
+def test_the_demo_team_covers_six_months_with_thousands_of_on_demand_events():
+    team = demo_team(now=lambda: utc("2026-02-20T00:00:00"))
+    assert team.months == tuple(Month(2025, m) for m in (9, 10, 11, 12)) + (Month(2026, 1), Month(2026, 2))
+    assert len({m.email for m in team.members}) == 25
+    december = team.month_events(Month(2025, 12))
+    on_demand = sum(e["kind"] == "Usage-based" and e["isChargeable"] and e["isTokenBasedCall"] for e in december)
+    assert 3000 <= on_demand <= 4500
+    assert team.month_events(Month(2026, 3)) == []
+    assert math.isclose(len(team.month_events(Month(2026, 2))), 5000 * 19 / 28, rel_tol=0.1)
