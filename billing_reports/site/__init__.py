@@ -1,0 +1,69 @@
+"""The static site: every section, user and model as linked HTML pages.
+
+:func:`build_site` renders into a temporary directory beside ``site_dir`` and
+swaps it in when complete; the last file written is ``build-manifest.json``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Sequence
+
+import pluggy
+
+from ..months import utc_now
+from ..sections import Section
+from ..settings import Settings
+from ..usage import OnDemandUsage
+from .environment import plugin_template_dirs, template_environment
+from .output import MANIFEST_NAME, SiteOutput
+from .render import SiteRenderer, manifest_fields
+
+
+@dataclass(frozen=True)
+class BuiltSite:
+    """What a build produced."""
+
+    site_dir: Path
+    manifest: dict[str, Any]
+
+    @property
+    def index_path(self) -> Path:
+        return self.site_dir / self.manifest["index"]
+
+    @property
+    def page_count(self) -> int:
+        return sum(1 for name in self.manifest["files"] if name.endswith(".html"))
+
+
+def build_site(
+    settings: Settings,
+    usage: OnDemandUsage,
+    sections: Sequence[Section],
+    *,
+    failures: Sequence[Any] = (),
+    manager: pluggy.PluginManager | None = None,
+    site_dir: Path | None = None,
+    built_at: datetime | None = None,
+    demo: bool = False,
+) -> BuiltSite:
+    """Render the site for ``sections`` and ``usage`` into ``site_dir`` (default ``settings.site_dir``).
+
+    ``failures`` (plugins skipped because they broke) are shown on the dashboard
+    and the data-quality page. ``manager`` supplies plugin template directories.
+    """
+    site_dir = Path(site_dir or settings.site_dir)
+    built_at = built_at or utc_now()
+    environment = template_environment(settings.templates_dir, plugin_template_dirs(manager))
+    with SiteOutput(site_dir) as output:
+        renderer = SiteRenderer(
+            environment, settings, usage, sections, failures=failures, built_at=built_at, demo=demo
+        )
+        renderer.render(output)
+        manifest = output.publish(manifest_fields(usage, settings, built_at))
+    return BuiltSite(site_dir, manifest)
+
+
+__all__ = ["MANIFEST_NAME", "BuiltSite", "build_site"]

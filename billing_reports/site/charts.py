@@ -1,0 +1,216 @@
+"""Charts as inline SVG, drawn at build time: no JavaScript, no external request.
+
+``bar`` charts rank categories with horizontal bars (long e-mails and model
+names stay readable); ``line`` charts follow months, one line per series.
+Every chart carries a ``<title>`` and ``<desc>`` for screen readers, a native
+tooltip per bar and point, and colours from CSS classes so that the light and
+dark themes both apply. The page shows the chart's numbers in a table beside it.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Collection, Sequence
+
+from markupsafe import Markup, escape
+
+from ..money import MICROCENTS_PER_DOLLAR
+from ..sections import Chart, format_value
+
+WIDTH = 640
+BAR_ROW = 26
+BAR_LABEL_WIDTH = 210
+LINE_HEIGHT = 260
+#: Characters of a category label shown beside a bar; the tooltip has the whole label.
+LABEL_CHARS = 30
+#: Marks an incomplete month in axis labels; the caption explains it.
+INCOMPLETE_MARK = "*"
+
+
+def render_chart(chart: Chart, *, id_prefix: str, incomplete: Collection[str] = ()) -> Markup:
+    """The chart as an ``<svg>`` element; ``incomplete`` lists labels of incomplete months."""
+    if chart.kind == "bar":
+        return _bar_chart(chart, id_prefix, incomplete)
+    return _line_chart(chart, id_prefix, incomplete)
+
+
+def _scaled(value: int | float | None, unit: str) -> float | None:
+    """A value in display units (dollars for money) for drawing."""
+    if value is None:
+        return None
+    if unit == "money":
+        return value / MICROCENTS_PER_DOLLAR
+    return float(value)
+
+
+def _shown(value: int | float | None, unit: str) -> str:
+    return format_value(value, unit) if value is not None else "no data"
+
+
+def _label(label: str, incomplete: Collection[str]) -> str:
+    return f"{label}{INCOMPLETE_MARK}" if label in incomplete else label
+
+
+def _open_svg(chart: Chart, id_prefix: str, height: float) -> list[str]:
+    title_id, desc_id = f"{id_prefix}-title", f"{id_prefix}-desc"
+    return [
+        f'<svg class="chart chart-{chart.kind}" viewBox="0 0 {WIDTH} {height:.0f}" '
+        f'role="img" aria-labelledby="{title_id} {desc_id}" preserveAspectRatio="xMinYMin meet" '
+        f'xmlns="http://www.w3.org/2000/svg">',
+        f'<title id="{title_id}">{escape(chart.title)}</title>',
+        f'<desc id="{desc_id}">{escape(chart.description)}</desc>',
+    ]
+
+
+def _bar_chart(chart: Chart, id_prefix: str, incomplete: Collection[str]) -> Markup:
+    values = list(chart.series[0].values) if chart.series else []
+    rows = list(zip(chart.labels, values))
+    scaled = [_scaled(value, chart.unit) or 0.0 for _, value in rows]
+    top = max([v for v in scaled if v > 0], default=1.0)
+    height = max(len(rows), 1) * BAR_ROW + 8
+    plot = WIDTH - BAR_LABEL_WIDTH - 90
+    parts = _open_svg(chart, id_prefix, height)
+    if not rows:
+        parts.append(f'<text class="chart-empty" x="{WIDTH / 2}" y="20" text-anchor="middle">No data</text>')
+    for index, ((label, value), amount) in enumerate(zip(rows, scaled)):
+        y = 4 + index * BAR_ROW
+        width = max(amount, 0.0) / top * plot
+        label = _label(str(label), incomplete)
+        short = label if len(label) <= LABEL_CHARS else label[: LABEL_CHARS - 1] + "\u2026"
+        shown = _shown(value, chart.unit)
+        parts.append(
+            f'<g class="bar-row"><title>{escape(label)}: {escape(shown)}</title>'
+            f'<text class="axis-label" x="{BAR_LABEL_WIDTH - 8}" y="{y + BAR_ROW / 2 + 4:.1f}" '
+            f'text-anchor="end">{escape(short)}</text>'
+            f'<rect class="bar s0" x="{BAR_LABEL_WIDTH}" y="{y + 3}" width="{width:.1f}" '
+            f'height="{BAR_ROW - 8}" rx="2"/>'
+            f'<text class="bar-value" x="{BAR_LABEL_WIDTH + width + 6:.1f}" '
+            f'y="{y + BAR_ROW / 2 + 4:.1f}">{escape(shown)}</text></g>'
+        )
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def nice_ticks(top: float, count: int = 5) -> list[float]:
+    """Round tick values from 0 to at least ``top``.
+
+    >>> nice_ticks(930)
+    [0, 200, 400, 600, 800, 1000]
+    """
+    if top <= 0:
+        return [0.0, 1.0]
+    rough = top / count
+    power = 10 ** math.floor(math.log10(rough))
+    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= rough)
+    return [round(i * step, 10) for i in range(int(math.ceil(top / step - 1e-9)) + 1)]
+
+
+def _tick_text(value: float, unit: str, step: float) -> str:
+    decimals = 0 if step >= 1 else 2
+    if unit == "money":
+        return f"${value:,.{decimals}f}"
+    if unit == "percent":
+        return f"{value:,.{decimals}f}%"
+    return f"{value:,.{decimals}f}"
+
+
+def _line_chart(chart: Chart, id_prefix: str, incomplete: Collection[str]) -> Markup:
+    labels = [str(label) for label in chart.labels]
+    series = list(chart.series)
+    legend_rows = math.ceil(len(series) / 3) if len(series) > 1 else 0
+    top_margin = 14 + legend_rows * 18
+    left, right, bottom = 74, 36, 40
+    height = LINE_HEIGHT + legend_rows * 18
+    plot_w, plot_h = WIDTH - left - right, height - top_margin - bottom
+    scaled = [[_scaled(v, chart.unit) for v in s.values] for s in series]
+    present = [v for values in scaled for v in values if v is not None]
+    ticks = nice_ticks(max(present, default=0.0))
+    low = min(0.0, min(present, default=0.0))
+    high = ticks[-1]
+    span = (high - low) or 1.0
+
+    def x_of(index: int) -> float:
+        if len(labels) == 1:
+            return left + plot_w / 2
+        return left + index * plot_w / (len(labels) - 1)
+
+    def y_of(value: float) -> float:
+        return top_margin + plot_h - (value - low) / span * plot_h
+
+    parts = _open_svg(chart, id_prefix, height)
+    step = ticks[1] - ticks[0] if len(ticks) > 1 else 1.0
+    for tick in ticks:
+        y = y_of(tick)
+        parts.append(
+            f'<line class="grid" x1="{left}" x2="{WIDTH - right}" y1="{y:.1f}" y2="{y:.1f}"/>'
+            f'<text class="axis-label" x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">'
+            f"{escape(_tick_text(tick, chart.unit, step))}</text>"
+        )
+    every = max(1, math.ceil(len(labels) / 8))
+    for index, label in enumerate(labels):
+        if index % every and index != len(labels) - 1:
+            continue
+        parts.append(
+            f'<text class="axis-label" x="{x_of(index):.1f}" y="{height - bottom + 18}" '
+            f'text-anchor="middle">{escape(_label(label, incomplete))}</text>'
+        )
+    for number, (line, values) in enumerate(zip(series, scaled)):
+        colour = f"s{number % 8}"
+        segments: list[list[str]] = [[]]
+        dashed: list[str] = []
+        previous: tuple[float, float] | None = None
+        for index, value in enumerate(values):
+            if value is None:
+                segments.append([])
+                previous = None
+                continue
+            point = (x_of(index), y_of(value))
+            if labels[index] in incomplete and previous is not None:
+                dashed.append(
+                    f'<line class="line {colour} partial" x1="{previous[0]:.1f}" y1="{previous[1]:.1f}" '
+                    f'x2="{point[0]:.1f}" y2="{point[1]:.1f}"/>'
+                )
+                segments.append([])
+            segments[-1].append(f"{point[0]:.1f},{point[1]:.1f}")
+            previous = point
+        parts.append(f'<g class="series {colour}">')
+        for segment in segments:
+            if len(segment) > 1:
+                parts.append(f'<polyline class="line {colour}" points="{" ".join(segment)}"/>')
+        parts.extend(dashed)
+        for index, value in enumerate(values):
+            if value is None:
+                continue
+            hollow = " hollow" if labels[index] in incomplete else ""
+            shown = _shown(line.values[index], chart.unit)
+            note = " (incomplete month)" if hollow else ""
+            parts.append(
+                f'<circle class="point {colour}{hollow}" cx="{x_of(index):.1f}" cy="{y_of(value):.1f}" r="4">'
+                f"<title>{escape(line.name)}, {escape(labels[index])}: {escape(shown)}{note}</title></circle>"
+            )
+        parts.append("</g>")
+    if legend_rows:
+        for number, line in enumerate(series):
+            x = left + (number % 3) * (plot_w / 3)
+            y = 12 + (number // 3) * 18
+            name = line.name if len(line.name) <= 26 else line.name[:25] + "\u2026"
+            parts.append(
+                f'<rect class="swatch s{number % 8}" x="{x:.1f}" y="{y - 9}" width="12" height="12" rx="2"/>'
+                f'<text class="legend" x="{x + 17:.1f}" y="{y + 1}">{escape(name)}</text>'
+            )
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def chart_rows(chart: Chart) -> tuple[list[str], list[list[str]]]:
+    """The chart's numbers as a small table: a header and one row per label."""
+    header = [""] + [series.name for series in chart.series]
+    rows = [
+        [str(label)] + [_shown(series.values[index], chart.unit) if index < len(series.values) else ""
+                        for series in chart.series]
+        for index, label in enumerate(chart.labels)
+    ]
+    return header, rows
+
+
+__all__ = ["chart_rows", "nice_ticks", "render_chart"]

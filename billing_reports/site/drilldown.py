@@ -1,0 +1,191 @@
+"""The pages the site adds to the plugins' sections, built from the loaded usage.
+
+User and model pages, the user and model directories and the data-quality
+tables are ordinary :class:`~billing_reports.sections.Section` objects, so the
+generic section template renders them (and a user's override restyles them all).
+
+One pass over the ``(month, user, model)`` totals indexes everything, so the
+work is linear in their number however many users and models there are.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from ..months import Month
+from ..sections import Chart, Column, Figure, Section, Series, Table
+from ..usage import OnDemandUsage, UsageTotals, rank
+
+MONTH = Column("month", "Month", "month")
+COST = Column("on_demand_cost", "On-demand cost", "money")
+REQUESTS = Column("requests", "Requests", "count")
+AVERAGE = Column("average_cost", "Avg cost / request", "money")
+SHARE = Column("share", "Share of cost", "percent")
+
+
+@dataclass
+class UsageIndex:
+    """Per-user and per-model breakdowns from one pass over the usage totals."""
+
+    user_month: dict[str, dict[Month, UsageTotals]] = field(default_factory=dict)
+    user_model: dict[str, dict[str, UsageTotals]] = field(default_factory=dict)
+    model_month: dict[str, dict[Month, UsageTotals]] = field(default_factory=dict)
+    model_user: dict[str, dict[str, UsageTotals]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, usage: OnDemandUsage) -> "UsageIndex":
+        user_month: dict = defaultdict(dict)
+        user_model: dict = defaultdict(dict)
+        model_month: dict = defaultdict(dict)
+        model_user: dict = defaultdict(dict)
+        for (month, user, model), totals in usage.totals.items():
+            for table, outer, inner in (
+                (user_month, user, month),
+                (user_model, user, model),
+                (model_month, model, month),
+                (model_user, model, user),
+            ):
+                row = table[outer]
+                row[inner] = row[inner] + totals if inner in row else totals
+        return cls(dict(user_month), dict(user_model), dict(model_month), dict(model_user))
+
+
+def _share(part: int, whole: int) -> float | None:
+    return round(100 * part / whole, 1) if whole > 0 else None
+
+
+def _monthly_chart(slug: str, name: str, usage: OnDemandUsage, by_month: dict[Month, UsageTotals]) -> Chart:
+    costs = [by_month.get(month, UsageTotals()).cost for month in usage.months]
+    return Chart(
+        slug=slug,
+        title=f"Monthly on-demand spend: {name}",
+        description=f"On-demand cost of {name} in each month from {usage.period_label}.",
+        kind="line",
+        labels=[month.key for month in usage.months],
+        series=[Series("On-demand cost", costs)],
+    )
+
+
+def _monthly_table(usage: OnDemandUsage, by_month: dict[Month, UsageTotals], total: UsageTotals,
+                   top_of_month: dict[Month, str] | None = None, top_label: str = "") -> Table:
+    columns = [MONTH, COST, REQUESTS, AVERAGE]
+    if top_of_month is not None:
+        columns.append(Column("top", top_label, "model" if top_label == "Top model" else "user"))
+    rows = []
+    for month in usage.months:
+        totals = by_month.get(month, UsageTotals())
+        row = [month.key, totals.cost, totals.requests, totals.average_cost]
+        if top_of_month is not None:
+            row.append(top_of_month.get(month))
+        rows.append(row)
+    total_row = ["Total", total.cost, total.requests, None]
+    if top_of_month is not None:
+        total_row.append(None)
+    return Table("by-month", "By month", columns, rows, total=total_row)
+
+
+def user_section(user: str, usage: OnDemandUsage, index: UsageIndex, rank_of: dict[str, int]) -> Section:
+    """The drill-down page of one user: spend per month, models used, cost per request."""
+    by_month = index.user_month.get(user, {})
+    by_model = index.user_model.get(user, {})
+    total = UsageTotals.sum(by_model.values())
+    ranked_models = rank(by_model)
+    most_used = min(ranked_models, key=lambda r: (-r.requests, -r.cost, r.name)).name if ranked_models else None
+    models_table = Table(
+        "models", "Models used",
+        [Column("model", "Model", "model"), COST, REQUESTS, AVERAGE, SHARE],
+        [[r.name, r.cost, r.requests, r.totals.average_cost, _share(r.cost, total.cost)] for r in ranked_models],
+        total=["Total", total.cost, total.requests, None, None],
+        description="Every model this user's on-demand requests used in the period, costliest first.",
+    )
+    return Section(
+        slug=user,
+        title=user,
+        order=0,
+        intro="",
+        figures=[
+            Figure("On-demand spend", total.cost, "money", f"rank {rank_of[user]} of {len(rank_of)} users"),
+            Figure("Requests", total.requests, "count"),
+            Figure("Avg cost / request", total.average_cost, "money"),
+            Figure("Most-used model", most_used, "model"),
+        ],
+        charts=[_monthly_chart("monthly-spend", user, usage, by_month)],
+        tables=[models_table, _monthly_table(usage, by_month, total)],
+    )
+
+
+def model_section(model: str, usage: OnDemandUsage, index: UsageIndex, rank_of: dict[str, int]) -> Section:
+    """The drill-down page of one model: spend per month, its top users."""
+    by_month = index.model_month.get(model, {})
+    by_user = index.model_user.get(model, {})
+    total = UsageTotals.sum(by_user.values())
+    ranked_users = rank(by_user)
+    users_table = Table(
+        "users", "Users",
+        [Column("user", "User", "user"), COST, REQUESTS, AVERAGE, SHARE],
+        [[r.name, r.cost, r.requests, r.totals.average_cost, _share(r.cost, total.cost)] for r in ranked_users],
+        total=["Total", total.cost, total.requests, None, None],
+        description="Everyone who used this model on demand in the period, biggest spender first.",
+    )
+    tokens_table = Table(
+        "tokens", "Tokens",
+        [Column("kind", "Kind"), Column("tokens", "Tokens", "count")],
+        [["Input", total.input_tokens], ["Output", total.output_tokens],
+         ["Cache write", total.cache_write_tokens], ["Cache read", total.cache_read_tokens]],
+        total=["Total", total.total_tokens],
+    )
+    return Section(
+        slug=model,
+        title=model,
+        order=0,
+        figures=[
+            Figure("On-demand spend", total.cost, "money", f"rank {rank_of[model]} of {len(rank_of)} models"),
+            Figure("Requests", total.requests, "count"),
+            Figure("Avg cost / request", total.average_cost, "money"),
+            Figure("Users", len(by_user), "count"),
+        ],
+        charts=[_monthly_chart("monthly-spend", model, usage, by_month)],
+        tables=[users_table, _monthly_table(usage, by_month, total), tokens_table],
+    )
+
+
+def users_directory(usage: OnDemandUsage, index: UsageIndex) -> Section:
+    """Every user with on-demand usage, not only the top spenders."""
+    ranked = rank({user: UsageTotals.sum(models.values()) for user, models in index.user_model.items()})
+    grand = usage.total
+    rows = []
+    for r in ranked:
+        models = rank(index.user_model[r.name])
+        most_used = min(models, key=lambda m: (-m.requests, -m.cost, m.name)).name
+        active = sum(1 for totals in index.user_month[r.name].values() if totals.requests)
+        rows.append([r.name, r.cost, r.requests, r.totals.average_cost, most_used, active])
+    table = Table(
+        "all-users", "All users",
+        [Column("user", "User", "user"), COST, REQUESTS, AVERAGE,
+         Column("top_model", "Most-used model", "model"), Column("months", "Active months", "count")],
+        rows,
+        total=["Total", grand.cost, grand.requests, None, None, None],
+    )
+    return Section("users", "Users", 0, intro="Everyone with on-demand usage in the period. "
+                   "Open a name for the user's monthly spend and models.", tables=[table])
+
+
+def models_directory(usage: OnDemandUsage, index: UsageIndex) -> Section:
+    """Every model with on-demand usage."""
+    ranked = rank({model: UsageTotals.sum(users.values()) for model, users in index.model_user.items()})
+    grand = usage.total
+    table = Table(
+        "all-models", "All models",
+        [Column("model", "Model", "model"), COST, REQUESTS, AVERAGE,
+         Column("tokens", "Tokens", "count"), Column("users", "Users", "count")],
+        [[r.name, r.cost, r.requests, r.totals.average_cost, r.totals.total_tokens,
+          len(index.model_user[r.name])] for r in ranked],
+        total=["Total", grand.cost, grand.requests, None, grand.total_tokens, None],
+    )
+    return Section("models", "Models", 0, intro="Every model used on demand in the period. "
+                   "Open a name for its monthly spend and its users.", tables=[table])
+
+
+def ranks(ranked_names: list[str]) -> dict[str, int]:
+    return {name: position for position, name in enumerate(ranked_names, start=1)}

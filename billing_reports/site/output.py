@@ -1,0 +1,120 @@
+"""Build the site beside ``site_dir`` and swap it in only when it is complete.
+
+The new site is written into a temporary directory next to ``site_dir``; its
+last file is ``build-manifest.json``. Then the two directories are exchanged in
+one ``renameat2(RENAME_EXCHANGE)`` where Linux offers it (otherwise a rename
+dance: old away, new in, old removed), so ``site_dir`` is never half-built. A
+build that fails leaves the previous site untouched and removes its temporary
+directory.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import shutil
+import tempfile
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import orjson
+
+from ..errors import ConfigError
+
+MANIFEST_NAME = "build-manifest.json"
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _exchange(first: Path, second: Path) -> bool:
+    """Swap two directories atomically; ``False`` when the system cannot."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError, TypeError):
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    result = renameat2(_AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE)
+    return result == 0
+
+
+def check_site_dir(site_dir: Path) -> None:
+    """Refuse to replace a directory that is not a site this tool built (or empty)."""
+    if not site_dir.exists():
+        return
+    if not site_dir.is_dir():
+        raise ConfigError(f"paths.site_dir: {site_dir} is a file, not a directory; choose another path")
+    if (site_dir / MANIFEST_NAME).is_file() or not any(site_dir.iterdir()):
+        return
+    raise ConfigError(
+        f"paths.site_dir: {site_dir} holds files but no {MANIFEST_NAME}, so it is not a site built by "
+        "billing-reports; choose an empty or new directory (the build replaces the whole directory)"
+    )
+
+
+class SiteOutput:
+    """The files of one build, written into a temporary directory, then swapped in.
+
+    Use as a context manager: leaving it without :meth:`publish` (an error,
+    Ctrl-C) removes the temporary directory and keeps the previous site.
+    """
+
+    def __init__(self, site_dir: Path) -> None:
+        self.site_dir = Path(site_dir)
+        self.files: list[str] = []
+        self._made: set[Path] = set()
+        self.root: Path | None = None
+
+    def __enter__(self) -> "SiteOutput":
+        check_site_dir(self.site_dir)
+        self.site_dir.parent.mkdir(parents=True, exist_ok=True)
+        self.root = Path(tempfile.mkdtemp(prefix=f".{self.site_dir.name}.building-", dir=self.site_dir.parent))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(self.root, 0o777 & ~umask)
+        self._made.add(self.root)
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        if self.root is not None and self.root.exists():
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    def _target(self, relative: str) -> Path:
+        parts = PurePosixPath(relative).parts
+        if not parts or relative.startswith("/") or ".." in parts:
+            raise ValueError(f"not a relative path inside the site: {relative!r}")
+        assert self.root is not None, "use SiteOutput as a context manager"
+        target = self.root.joinpath(*parts)
+        if target.parent not in self._made:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self._made.add(target.parent)
+        return target
+
+    def write_text(self, relative: str, text: str) -> None:
+        self.write_bytes(relative, text.encode("utf-8"))
+
+    def write_bytes(self, relative: str, data: bytes) -> None:
+        if relative in self.files or relative == MANIFEST_NAME:
+            raise ValueError(f"the site already has a file {relative!r}")
+        self._target(relative).write_bytes(data)
+        self.files.append(relative)
+
+    def publish(self, manifest: dict[str, Any]) -> dict[str, Any]:
+        """Write ``build-manifest.json`` (last), then swap the new site in; return the manifest."""
+        assert self.root is not None
+        manifest = {**manifest, "files": sorted(self.files)}
+        (self.root / MANIFEST_NAME).write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
+        check_site_dir(self.site_dir)  # nobody put something else there meanwhile
+        if self.site_dir.exists():
+            if _exchange(self.root, self.site_dir):
+                shutil.rmtree(self.root, ignore_errors=True)  # now the previous site
+            else:
+                old = Path(tempfile.mkdtemp(prefix=f".{self.site_dir.name}.old-", dir=self.site_dir.parent))
+                os.rename(self.site_dir, old / "site")
+                os.rename(self.root, self.site_dir)
+                shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(self.root, self.site_dir)
+        self.root = None
+        return manifest

@@ -1,0 +1,127 @@
+"""The data-quality page's tables: what was fetched, kept, left out and found odd, per month."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from ..sections import Column, Section, Table
+from ..usage import OnDemandUsage
+
+MONTH = Column("month", "Month", "month")
+
+
+def when(moment: datetime | None) -> str:
+    """``24 Feb 2026, 16:30 UTC`` (empty for ``None``)."""
+    if moment is None:
+        return ""
+    return moment.strftime("%d %b %Y, %H:%M UTC").lstrip("0")
+
+
+def status(usage: OnDemandUsage, month) -> str:
+    facts = usage.facts(month)
+    if not facts.cached:
+        return "missing: not fetched"
+    return "complete" if facts.complete else "incomplete"
+
+
+def fetches_table(usage: OnDemandUsage) -> Table:
+    """Per month: when it was fetched, complete or not, and the fetch's own counts."""
+    rows = []
+    for month in usage.months:
+        facts = usage.facts(month)
+        fetch = facts.fetch or {}
+        left_out = fetch.get("left_out") or {}
+        rows.append([
+            month.key,
+            status(usage, month),
+            when(facts.fetched_at),
+            fetch.get("api_total") if isinstance(fetch.get("api_total"), int) else None,
+            facts.quality.events_in_file if facts.cached else None,
+            sum(v for v in left_out.values() if isinstance(v, int)) if facts.cached else None,
+            fetch.get("requests") if isinstance(fetch.get("requests"), int) else None,
+        ])
+    return Table(
+        "fetches", "Fetches",
+        [MONTH, Column("status", "Status"), Column("fetched_at", "Fetched at"),
+         Column("api_total", "Events in API", "count"), Column("cached", "On-demand events cached", "count"),
+         Column("left_out", "Other events left out", "count"), Column("requests", "API requests", "count")],
+        rows,
+        description="An incomplete month was fetched before it was over (the API adds late events for "
+        "up to a day); the next build fetches it again.",
+    )
+
+
+def checks_table(usage: OnDemandUsage) -> Table:
+    """Per month: what the loader kept and every odd thing it counted."""
+    rows = []
+    for month in usage.months:
+        facts = usage.facts(month)
+        q = facts.quality
+        if not facts.cached:
+            rows.append([month.key] + [None] * 10)
+            continue
+        rows.append([
+            month.key, q.events_in_file, q.events_kept, sum(q.not_on_demand.values()), q.without_email,
+            q.without_model, q.zero_cost, q.negative_cost, q.non_numeric_cost, q.bad_timestamp,
+            q.outside_month,
+        ])
+    return Table(
+        "loader-checks", "Loader checks",
+        [MONTH, Column("in_file", "Events in file", "count"), Column("kept", "Kept", "count"),
+         Column("dropped", "Not on-demand (dropped)", "count"),
+         Column("without_email", "Without email", "count"), Column("without_model", "Without model", "count"),
+         Column("zero_cost", "Zero cost", "count"), Column("negative_cost", "Negative cost", "count"),
+         Column("non_numeric", "Cost not a number", "count"), Column("bad_timestamp", "Bad timestamp", "count"),
+         Column("outside_month", "Outside the month", "count")],
+        rows,
+        description="Events without email are counted under \u201c(removed user)\u201d; events whose cost is "
+        "not a number cannot be priced and are in no total.",
+    )
+
+
+def left_out_table(usage: OnDemandUsage) -> Table:
+    """Events not counted, by kind: at fetch time (the cache's ``fetch.left_out``) and by the loader."""
+    rows = []
+    for month in usage.months:
+        facts = usage.facts(month)
+        left_out = (facts.fetch or {}).get("left_out") or {}
+        for reason, count in sorted(left_out.items()):
+            rows.append([month.key, "fetch", str(reason), count if isinstance(count, int) else None])
+        for reason, count in sorted(facts.quality.not_on_demand.items()):
+            rows.append([month.key, "loader", reason, count])
+    return Table(
+        "left-out", "Events left out, by kind",
+        [MONTH, Column("stage", "Left out at"), Column("kind", "Kind"), Column("events", "Events", "count")],
+        rows,
+        description="Only Usage-based, chargeable, token-based events are on-demand spend; "
+        "everything else is counted here.",
+    )
+
+
+def unknown_table(usage: OnDemandUsage) -> Table:
+    rows = []
+    for month in usage.months:
+        q = usage.facts(month).quality
+        rows += [[month.key, "kind", name, count] for name, count in sorted(q.unknown_kinds.items())]
+        rows += [[month.key, "field", name, count] for name, count in sorted(q.unknown_fields.items())]
+    return Table(
+        "unknown", "Unknown kinds and fields",
+        [MONTH, Column("what", "What"), Column("name", "Name"), Column("events", "Events", "count")],
+        rows,
+        description="Values the API sent that this version does not know; they are kept in the cache as sent.",
+    )
+
+
+def data_quality_section(usage: OnDemandUsage) -> Section:
+    missing = [m.label for m in usage.missing_months]
+    intro = (
+        "Where every number comes from: for each month, when it was fetched, whether it was complete, "
+        "how many events were kept and why the others were left out."
+    )
+    if missing:
+        intro += "\n\n**No cached data** for " + ", ".join(missing) + ": run `billing-reports fetch` " \
+                 "(or `billing-reports build` without `--offline`)."
+    return Section(
+        "data-quality", "Data quality", 0, intro=intro,
+        tables=[fetches_table(usage), checks_table(usage), left_out_table(usage), unknown_table(usage)],
+    )

@@ -1,0 +1,302 @@
+"""Render every page of the site: one environment, compiled templates reused.
+
+The order of work is linear in the size of the results: one pass indexes the
+usage, then each page is rendered once and written once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Iterable, Sequence
+
+import jinja2
+from markupsafe import Markup
+
+from .. import __version__
+from ..errors import BillingReportsError
+from ..months import Month, isoformat_z
+from ..sections import Chart, Figure, Section, Series
+from ..settings import Settings
+from ..usage import OnDemandUsage, UsageTotals, rank
+from . import drilldown
+from .environment import template_source
+from .intro import IntroRenderer
+from .names import PageNames, slugify
+from .output import SiteOutput
+from .quality import data_quality_section, fetches_table, when
+from .views import (
+    CellRenderer, SiteMap, chart_view, figure_view, incomplete_flag, table_view, unique_ids,
+)
+
+SUMMARY_SLUG = "summary"
+TREND_SLUG = "monthly-trend"
+#: Rows of each section's first table shown on the dashboard.
+GLANCE_ROWS = 5
+STATIC_ASSETS = ("site.css", "site.js")
+FIXED_PAGES = {"about", "data-quality", "users", "models", "index"}
+
+
+@dataclass(frozen=True)
+class NavItem:
+    key: str
+    label: str
+    path: str
+
+
+@dataclass(frozen=True)
+class SiteInfo:
+    """What every page states: the period, when the data was fetched, what is incomplete."""
+
+    title: str
+    period_label: str
+    first_month: Month
+    last_month: Month
+    fetched_text: str
+    incomplete: list[tuple[str, str]]  # (month label, fetched at)
+    missing: list[str]
+    built_at: str
+    version: str
+    nav: list[NavItem]
+    index: str
+    demo: bool = False
+
+
+@dataclass
+class RenderedSite:
+    pages: list[str] = field(default_factory=list)
+
+
+def _fetched_text(usage: OnDemandUsage) -> str:
+    moments = [usage.facts(m).fetched_at for m in usage.months if usage.facts(m).fetched_at]
+    if not moments:
+        return "no data fetched yet"
+    first, last = min(moments), max(moments)
+    if when(first) == when(last):
+        return when(last)
+    return f"{when(first)} to {when(last)}"
+
+
+def ordered_sections(sections: Iterable[Section]) -> list[Section]:
+    return sorted(sections, key=lambda section: (section.order, section.slug))
+
+
+class SiteRenderer:
+    """Renders sections and usage into a :class:`SiteOutput`."""
+
+    def __init__(
+        self,
+        environment: jinja2.Environment,
+        settings: Settings,
+        usage: OnDemandUsage,
+        sections: Sequence[Section],
+        *,
+        failures: Sequence[Any] = (),
+        built_at: datetime,
+        demo: bool = False,
+    ) -> None:
+        self.environment = environment
+        self.settings = settings
+        self.usage = usage
+        self.sections = ordered_sections(sections)
+        self.failures = list(failures)
+        self.built_at = built_at
+        self.intro = IntroRenderer()
+        self.index = drilldown.UsageIndex.of(usage)
+        index_stem = settings.output_filename.rsplit(".", 1)[0]
+        section_names = PageNames(
+            [s.slug for s in self.sections if s.slug != SUMMARY_SLUG], fallback="section",
+            reserved=FIXED_PAGES | {index_stem},
+        )
+        self.site_map = SiteMap(
+            index=settings.output_filename,
+            users=PageNames(self.index.user_model, fallback="user", reserved={"index"}),
+            models=PageNames(self.index.model_user, fallback="model", reserved={"index"}),
+            sections={slug: f"{name}.html" for slug, name in section_names.items()},
+            incomplete=frozenset(m.key for m in usage.incomplete_months),
+        )
+        nav = [NavItem("index", "Dashboard", settings.output_filename)]
+        nav += [NavItem(s.slug, s.title, self.site_map.sections[s.slug])
+                for s in self.sections if s.slug in self.site_map.sections]
+        nav += [NavItem("users", "Users", "users.html"), NavItem("models", "Models", "models.html"),
+                NavItem("data-quality", "Data quality", "data-quality.html"),
+                NavItem("about", "About", "about.html")]
+        self.info = SiteInfo(
+            title="On-demand AI spend",
+            period_label=usage.period_label,
+            first_month=usage.first_month,
+            last_month=usage.last_month,
+            fetched_text=_fetched_text(usage),
+            incomplete=[(m.label, when(usage.facts(m).fetched_at)) for m in usage.incomplete_months],
+            missing=[m.label for m in usage.missing_months],
+            built_at=when(built_at),
+            version=__version__,
+            nav=nav,
+            index=settings.output_filename,
+            demo=demo,
+        )
+        self._templates: dict[str, jinja2.Template] = {}
+
+    # --- plumbing ---------------------------------------------------------------------------
+
+    def template(self, name: str) -> jinja2.Template:
+        if name not in self._templates:
+            try:
+                self._templates[name] = self.environment.get_template(name)
+            except jinja2.TemplateNotFound:
+                raise BillingReportsError(
+                    f"template {name!r} not found in the templates directory, the plugins' template "
+                    "directories or the built-in templates; add it or fix the name"
+                ) from None
+            except jinja2.TemplateSyntaxError as error:
+                raise BillingReportsError(
+                    f"template {error.filename or name}, line {error.lineno}: {error.message}; fix the template"
+                ) from None
+        return self._templates[name]
+
+    def render_page(self, output: SiteOutput, path: str, template: str, current: str, **context: Any) -> None:
+        root = "../" * path.count("/")
+        try:
+            html = self.template(template).render(
+                site=self.info, root=root, page_path=path, current=current, **context
+            )
+        except jinja2.TemplateError as error:
+            raise BillingReportsError(
+                f"template {template!r} failed on page {path}: {error}; fix the template"
+            ) from None
+        output.write_text(path, html)
+
+    def section_context(self, section: Section, cells: CellRenderer, *, page_slug: str | None,
+                        output: SiteOutput | None) -> dict[str, Any]:
+        """Views of a section's figures, charts and tables; writes the tables' CSV/JSON when asked."""
+        table_ids = unique_ids([t.slug for t in section.tables], "table")
+        tables = []
+        for table, table_id in zip(section.tables, table_ids):
+            stem = None
+            if page_slug is not None and output is not None:
+                stem = f"data/{page_slug}--{table_id.removeprefix('table-')}"
+                output.write_text(stem + ".csv", table.to_csv())
+                output.write_bytes(stem + ".json", table.to_json())
+            tables.append(table_view(table, cells, table_id=table_id, downloads=stem))
+        charts = [chart_view(chart, cells, chart_id=chart_id)
+                  for chart, chart_id in zip(section.charts, unique_ids([c.slug for c in section.charts], "chart"))]
+        return {
+            "section": section,
+            "intro": self.intro(section.intro),
+            "figures": [figure_view(f, cells) for f in section.figures],
+            "charts": charts,
+            "tables": tables,
+        }
+
+    # --- pages ------------------------------------------------------------------------------
+
+    def render(self, output: SiteOutput) -> RenderedSite:
+        rendered = RenderedSite()
+        top = CellRenderer(self.site_map, "")
+        nested = CellRenderer(self.site_map, "../")
+
+        for name in STATIC_ASSETS:
+            output.write_text(f"assets/{name}", template_source(self.environment, name))
+
+        self.render_dashboard(output, top)
+        for section in self.sections:
+            path = self.site_map.sections.get(section.slug)
+            if path is None:
+                continue
+            context = self.section_context(section, top, page_slug=path[:-5], output=output)
+            self.render_page(output, path, section.template or "section.html", section.slug,
+                             title=section.title, **context)
+
+        user_ranks = drilldown.ranks([r.name for r in rank(
+            {user: UsageTotals.sum(models.values()) for user, models in self.index.user_model.items()})])
+        model_ranks = drilldown.ranks([r.name for r in rank(
+            {model: UsageTotals.sum(users.values()) for model, users in self.index.model_user.items()})])
+        for user, slug in self.site_map.users.items():
+            section = drilldown.user_section(user, self.usage, self.index, user_ranks)
+            self.render_page(output, f"users/{slug}.html", "user.html", "users", title=user,
+                             kind="User", **self.section_context(section, nested, page_slug=None, output=None))
+        for model, slug in self.site_map.models.items():
+            section = drilldown.model_section(model, self.usage, self.index, model_ranks)
+            self.render_page(output, f"models/{slug}.html", "model.html", "models", title=model,
+                             kind="Model", **self.section_context(section, nested, page_slug=None, output=None))
+
+        for section, current in ((drilldown.users_directory(self.usage, self.index), "users"),
+                                 (drilldown.models_directory(self.usage, self.index), "models"),
+                                 (data_quality_section(self.usage), "data-quality")):
+            template = "data_quality.html" if current == "data-quality" else "section.html"
+            self.render_page(output, f"{current}.html", template, current, title=section.title,
+                             failures=self.failures,
+                             **self.section_context(section, top, page_slug=current, output=output))
+
+        self.render_page(output, "about.html", "about.html", "about", title="About these figures",
+                         settings=self.settings, fetches=table_view(fetches_table(self.usage), top,
+                                                                     table_id="table-fetches"))
+        if self.settings.output_filename != "index.html":
+            self.render_page(output, "index.html", "redirect.html", "index", title=self.info.title)
+        rendered.pages = [f for f in output.files if f.endswith(".html")]
+        return rendered
+
+    def render_dashboard(self, output: SiteOutput, cells: CellRenderer) -> None:
+        summary = next((s for s in self.sections if s.slug == SUMMARY_SLUG), None)
+        figures = list(summary.figures) if summary else self.fallback_figures()
+        trend_section = next((s for s in self.sections if s.slug == TREND_SLUG), None)
+        trend = next((c for c in trend_section.charts if c.kind == "line"), None) if trend_section else None
+        trend = trend or self.fallback_trend()
+        glances = []
+        for section in self.sections:
+            path = self.site_map.sections.get(section.slug)
+            if path is None or not section.tables:
+                continue
+            table = section.tables[0]
+            glances.append({
+                "title": section.title,
+                "path": path,
+                "table": table_view(table, cells, table_id=f"glance-{slugify(section.slug)}", limit=GLANCE_ROWS),
+                "more": max(len(table.rows) - GLANCE_ROWS, 0),
+            })
+        summary_context = (
+            self.section_context(summary, cells, page_slug="summary", output=output) if summary else
+            {"section": None, "intro": Markup(""), "figures": [], "charts": [], "tables": []}
+        )
+        summary_context["figures"] = [figure_view(f, cells) for f in figures]
+        self.render_page(
+            output, self.settings.output_filename, "dashboard.html", "index", title=self.info.title,
+            trend=chart_view(trend, cells, chart_id="chart-trend"), glances=glances,
+            failures=self.failures, **summary_context,
+        )
+
+    def fallback_figures(self) -> list[Figure]:
+        """Cards computed from the usage when no plugin supplies a ``summary`` section."""
+        users, models = self.usage.users(), self.usage.models()
+        return [
+            Figure("Total on-demand spend", self.usage.total.cost, "money"),
+            Figure(f"{self.usage.last_month.label} spend", self.usage.month_total(self.usage.last_month).cost, "money"),
+            Figure("Months analysed", len(self.usage.months), "count"),
+            Figure("Costliest model", models[0].name if models else None, "model"),
+            Figure("Top spender", users[0].name if users else None, "user"),
+        ]
+
+    def fallback_trend(self) -> Chart:
+        return Chart(
+            "monthly-trend", "Monthly on-demand spend",
+            f"Total on-demand cost in each month from {self.usage.period_label}.", "line",
+            [m.key for m in self.usage.months],
+            [Series("On-demand cost", [self.usage.month_total(m).cost for m in self.usage.months])],
+        )
+
+
+def manifest_fields(usage: OnDemandUsage, settings: Settings, built_at: datetime) -> dict[str, Any]:
+    """The manifest's keys other than ``files`` (which the output adds)."""
+    moments = [usage.facts(m).fetched_at for m in usage.months if usage.facts(m).fetched_at]
+    return {
+        "built_at": isoformat_z(built_at),
+        "period": {"first": usage.first_month.key, "last": usage.last_month.key},
+        "index": settings.output_filename,
+        "fetched_at": isoformat_z(max(moments)) if moments else None,
+        "incomplete_months": [m.key for m in usage.incomplete_months],
+        "missing_months": [m.key for m in usage.missing_months],
+        "generator": f"billing-reports {__version__}",
+    }
+
+
+__all__ = ["SiteRenderer", "incomplete_flag", "manifest_fields", "ordered_sections"]

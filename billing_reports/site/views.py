@@ -1,0 +1,215 @@
+"""What templates iterate over: tables, charts and figures turned into ready cells.
+
+Cells are rendered here, in Python, once per value: a user or model name
+becomes a link to its page, a month key its label (marked when incomplete),
+money ``$1,234.56``. Each cell also carries the value the table sorts by.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Collection, Sequence
+
+from markupsafe import Markup, escape
+
+from ..months import Month
+from ..sections import Chart, Figure, Table, format_value
+from .charts import INCOMPLETE_MARK, chart_rows, render_chart
+from .names import PageNames, slugify
+
+NUMERIC_KINDS = {"money", "count", "percent", "decimal"}
+INCOMPLETE_NOTE = "fetched before the month ended: its figures may still grow"
+
+
+@dataclass
+class SiteMap:
+    """Where every page of the site is, as paths relative to the site root."""
+
+    index: str
+    users: PageNames
+    models: PageNames
+    sections: dict[str, str] = field(default_factory=dict)
+    #: Month keys (``2026-02``) of incomplete months.
+    incomplete: frozenset[str] = frozenset()
+
+    def user_path(self, name: str) -> str | None:
+        return f"users/{self.users.slug(name)}.html" if name in self.users else None
+
+    def model_path(self, name: str) -> str | None:
+        return f"models/{self.models.slug(name)}.html" if name in self.models else None
+
+    def incomplete_labels(self) -> set[str]:
+        """Every way a chart may label an incomplete month (key, label, short label)."""
+        labels: set[str] = set()
+        for key in self.incomplete:
+            month = Month.parse(key)
+            labels |= {key, month.label, month.short_label}
+        return labels
+
+
+def _month_text(value: Any) -> tuple[str, bool]:
+    try:
+        month = Month.parse(str(value))
+    except ValueError:
+        return str(value), False
+    return month.short_label, True
+
+
+def incomplete_flag() -> Markup:
+    return Markup(f' <span class="flag" title="{INCOMPLETE_NOTE}">incomplete</span>')
+
+
+class CellRenderer:
+    """Renders values of any kind for pages at one depth (``root`` is ``""`` or ``"../"``)."""
+
+    def __init__(self, site: SiteMap, root: str) -> None:
+        self.site = site
+        self.root = root
+
+    def link(self, path: str | None, text: str) -> Markup:
+        if path is None:
+            return escape(text)
+        return Markup(f'<a href="{escape(self.root + path)}">{escape(text)}</a>')
+
+    def html(self, value: Any, kind: str, *, whole_cents: bool = False) -> Markup:
+        if value is None:
+            return Markup("")
+        if kind == "user":
+            return self.link(self.site.user_path(str(value)), str(value))
+        if kind == "model":
+            return self.link(self.site.model_path(str(value)), str(value))
+        if kind == "month":
+            text, is_month = _month_text(value)
+            flag = incomplete_flag() if is_month and str(value) in self.site.incomplete else Markup("")
+            return escape(text) + flag
+        return escape(format_value(value, kind, whole_cents=whole_cents))
+
+    @staticmethod
+    def sort_key(value: Any, kind: str) -> str:
+        if value is None:
+            return ""
+        if kind in NUMERIC_KINDS and isinstance(value, (int, float)):
+            return repr(value)
+        return str(value).lower()
+
+
+@dataclass(frozen=True)
+class CellView:
+    html: Markup
+    sort: str
+
+
+@dataclass(frozen=True)
+class ColumnView:
+    label: str
+    kind: str
+
+    @property
+    def numeric(self) -> bool:
+        return self.kind in NUMERIC_KINDS
+
+
+@dataclass(frozen=True)
+class TableView:
+    id: str
+    title: str
+    description: str
+    columns: list[ColumnView]
+    rows: list[list[CellView]]
+    total: list[CellView] | None
+    csv_href: str | None
+    json_href: str | None
+
+
+def table_view(
+    table: Table, cells: CellRenderer, *, table_id: str, downloads: str | None = None,
+    limit: int | None = None,
+) -> TableView:
+    """A table ready for ``_table.html``; ``downloads`` is the root-relative file stem of its CSV/JSON."""
+    rows, total = table.display_rows()
+    if limit is not None:
+        rows = rows[:limit]
+    kinds = [column.kind for column in table.columns]
+
+    def row_view(row: Sequence[Any]) -> list[CellView]:
+        return [
+            CellView(cells.html(value, kind, whole_cents=True), cells.sort_key(value, kind))
+            for value, kind in zip(row, kinds)
+        ]
+
+    return TableView(
+        id=table_id,
+        title=table.title,
+        description=table.description,
+        columns=[ColumnView(column.label, column.kind) for column in table.columns],
+        rows=[row_view(row) for row in rows],
+        total=row_view(total) if total is not None and limit is None else None,
+        csv_href=f"{cells.root}{downloads}.csv" if downloads else None,
+        json_href=f"{cells.root}{downloads}.json" if downloads else None,
+    )
+
+
+@dataclass(frozen=True)
+class ChartView:
+    id: str
+    title: str
+    description: str
+    svg: Markup
+    header: list[str]
+    rows: list[list[Markup]]
+    has_incomplete: bool
+
+
+def _readable_months(chart: Chart) -> Chart:
+    """The chart with ``2026-01`` labels shown as ``Jan 2026``."""
+    labels = [_month_text(label)[0] for label in chart.labels]
+    return replace(chart, labels=labels) if labels != list(chart.labels) else chart
+
+
+def chart_view(chart: Chart, cells: CellRenderer, *, chart_id: str) -> ChartView:
+    incomplete = cells.site.incomplete_labels()
+    chart = _readable_months(chart)
+    header, rows = chart_rows(chart)
+    marked = [
+        [escape(row[0]) + (incomplete_flag() if row[0] in incomplete else Markup(""))]
+        + [escape(value) for value in row[1:]]
+        for row in rows
+    ]
+    return ChartView(
+        id=chart_id,
+        title=chart.title,
+        description=chart.description,
+        svg=render_chart(chart, id_prefix=chart_id, incomplete=incomplete),
+        header=header,
+        rows=marked,
+        has_incomplete=any(str(label) in incomplete for label in chart.labels),
+    )
+
+
+@dataclass(frozen=True)
+class FigureView:
+    label: str
+    html: Markup
+    note: str
+
+
+def figure_view(figure: Figure, cells: CellRenderer) -> FigureView:
+    return FigureView(figure.label, cells.html(figure.value, figure.kind), figure.note)
+
+
+def unique_ids(slugs: Collection[str], prefix: str) -> list[str]:
+    """Element ids for a page's tables or charts, unique even when slugs repeat."""
+    seen: set[str] = set()
+    ids = []
+    for slug in slugs:
+        base = f"{prefix}-{slugify(slug, 'item')}"
+        candidate, counter = base, 2
+        while candidate in seen:
+            candidate = f"{base}-{counter}"
+            counter += 1
+        seen.add(candidate)
+        ids.append(candidate)
+    return ids
+
+
+__all__ = ["CellRenderer", "SiteMap", "chart_view", "figure_view", "table_view", "INCOMPLETE_MARK"]
