@@ -48,3 +48,7 @@ cli.add_command(serve_command)
 from .commands.fetch import fetch as fetch_command  # noqa: E402
 
 cli.add_command(fetch_command)
+
+from .commands.build import build as build_command  # noqa: E402
+
+cli.add_command(build_command)

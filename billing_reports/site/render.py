@@ -33,6 +33,8 @@ SUMMARY_SLUG = "summary"
 TREND_SLUG = "monthly-trend"
 #: Rows of each section's first table shown on the dashboard.
 GLANCE_ROWS = 5
+#: ...and its first columns (the name and the money, as plugins order them).
+GLANCE_COLUMNS = 4
 STATIC_ASSETS = ("site.css", "site.js")
 FIXED_PAGES = {"about", "data-quality", "users", "models", "index"}
 
@@ -251,7 +253,8 @@ class SiteRenderer:
             glances.append({
                 "title": section.title,
                 "path": path,
-                "table": table_view(table, cells, table_id=f"glance-{slugify(section.slug)}", limit=GLANCE_ROWS),
+                "table": table_view(table, cells, table_id=f"glance-{slugify(section.slug)}",
+                                    limit=GLANCE_ROWS, max_columns=GLANCE_COLUMNS),
                 "more": max(len(table.rows) - GLANCE_ROWS, 0),
             })
         summary_context = (

@@ -123,13 +123,14 @@ class TableView:
 
 def table_view(
     table: Table, cells: CellRenderer, *, table_id: str, downloads: str | None = None,
-    limit: int | None = None,
+    limit: int | None = None, max_columns: int | None = None,
 ) -> TableView:
     """A table ready for ``_table.html``; ``downloads`` is the root-relative file stem of its CSV/JSON."""
     rows, total = table.display_rows()
     if limit is not None:
         rows = rows[:limit]
-    kinds = [column.kind for column in table.columns]
+    columns = list(table.columns)[:max_columns]
+    kinds = [column.kind for column in columns]
 
     def row_view(row: Sequence[Any]) -> list[CellView]:
         return [
@@ -141,7 +142,7 @@ def table_view(
         id=table_id,
         title=table.title,
         description=table.description,
-        columns=[ColumnView(column.label, column.kind) for column in table.columns],
+        columns=[ColumnView(column.label, column.kind) for column in columns],
         rows=[row_view(row) for row in rows],
         total=row_view(total) if total is not None and limit is None else None,
         csv_href=f"{cells.root}{downloads}.csv" if downloads else None,

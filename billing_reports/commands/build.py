@@ -1,0 +1,87 @@
+"""``billing-reports build``: fetch what is missing, analyse, and render the static site."""
+
+from __future__ import annotations
+
+import click
+
+from ..months import Month
+from ..pipeline import BuildResult, build as run_build
+from ..progress import make_reporter
+from ..settings import Settings
+from .options import config_option, month_range_options
+
+
+def _parse_months(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[Month, ...]:
+    months = []
+    for value in values:
+        try:
+            months.append(Month.parse(value))
+        except ValueError:
+            raise click.BadParameter(f"expected a month as YYYY-MM (for example 2026-01), got {value!r}")
+    return tuple(months)
+
+
+def _months(months: list[Month]) -> str:
+    return ", ".join(month.label for month in months)
+
+
+def report(result: BuildResult, *, offline: bool) -> None:
+    """Tell the user what was built and where the index is."""
+    for failure in result.plugin_failures:
+        click.echo(f"Warning: plugin {failure.name} failed and its section is missing: {failure.error}", err=True)
+    if result.missing_months:
+        hint = "run `billing-reports fetch` or build without --offline" if offline else "they have no data yet"
+        click.echo(f"Missing from the cache (counted as zero): {_months(result.missing_months)}; {hint}.", err=True)
+    if result.incomplete_months:
+        click.echo(
+            f"Incomplete (fetched before the month was over; marked on the site): {_months(result.incomplete_months)}.",
+            err=True,
+        )
+    site = result.site
+    click.echo(
+        f"Built {site.page_count} pages ({result.section_count} sections, "
+        f"{result.usage.period_label}) into {site.site_dir}"
+    )
+    click.echo(f"Open the dashboard: {site.index_path.resolve().as_uri()}")
+
+
+@click.command()
+@click.option("--offline", is_flag=True, help="Build from the cache alone; never contact the API (no key needed).")
+@click.option(
+    "--refresh", multiple=True, metavar="YYYY-MM", callback=_parse_months,
+    help="Fetch this month again even if it is cached (repeat for several).",
+)
+@click.option(
+    "--demo", is_flag=True,
+    help="Build a demo site from the built-in fake API's synthetic team: no key, no set-up. "
+    "Writes only under paths.demo_dir (default data/demo).",
+)
+@config_option
+@month_range_options
+def build(settings: Settings, months: list[Month], offline: bool, refresh: tuple[Month, ...], demo: bool) -> None:
+    """Fetch missing months, analyse them and build the static site.
+
+    Months not cached yet (or cached before they were over) are fetched first;
+    then every plugin computes its section and the site is rendered into
+    paths.site_dir, replacing the previous site only when the new one is
+    complete. The index is billing.output_filename.
+
+    \b
+    Examples:
+      billing-reports build --demo
+      billing-reports build
+      billing-reports build --offline --months-back 6
+    """
+    if demo:
+        if offline or refresh:
+            raise click.UsageError("--demo fetches from the built-in fake API; drop --offline and --refresh.")
+        from ..demo import build_demo
+
+        click.echo("Demo: serving a synthetic team from the built-in fake Cursor API on 127.0.0.1...", err=True)
+        result = build_demo(settings, reporter=make_reporter(), say=lambda line: click.echo(line, err=True))
+    else:
+        result = run_build(
+            settings, months, offline=offline, api_key=None if offline else settings.api_key,
+            refresh=refresh, reporter=make_reporter(), say=lambda line: click.echo(line, err=True),
+        )
+    report(result, offline=offline)

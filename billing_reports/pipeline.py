@@ -1,0 +1,90 @@
+"""The build, top to bottom: fetch -> load -> analyse -> render.
+
+One linear function (mkdocs style) that ``billing-reports build`` and
+``build --demo`` both call; every step is a call into the module that owns it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Sequence
+
+import pluggy
+
+from .errors import PluginError
+from .fetching import FetchSummary, fetch_months
+from .loader import load_usage
+from .months import Month
+from .plugins import get_plugin_manager
+from .progress import FetchReporter
+from .settings import Settings
+from .site import BuiltSite, build_site
+from .usage import OnDemandUsage
+
+
+@dataclass
+class BuildResult:
+    """What a build did: the fetch (``None`` offline), the loaded usage, the site."""
+
+    site: BuiltSite
+    usage: OnDemandUsage
+    fetch: FetchSummary | None
+    section_count: int
+    plugin_failures: list[Any] = field(default_factory=list)
+
+    @property
+    def missing_months(self) -> list[Month]:
+        return self.usage.missing_months
+
+    @property
+    def incomplete_months(self) -> list[Month]:
+        return self.usage.incomplete_months
+
+
+def build(
+    settings: Settings,
+    months: Sequence[Month],
+    *,
+    offline: bool = False,
+    api_key: str | None = None,
+    refresh: Iterable[Month] = (),
+    reporter: FetchReporter | None = None,
+    manager: pluggy.PluginManager | None = None,
+    demo: bool = False,
+    say: Callable[[str], None] = lambda line: None,
+) -> BuildResult:
+    """Fetch what is missing or incomplete (unless ``offline``), load, analyse, render the site.
+
+    The previous site stays untouched unless every step succeeds. Raises the
+    ``billing_reports.errors`` kinds (one line each): ``ConfigError`` (no key),
+    ``ApiError``, ``CacheError``, ``PluginError`` (a broken plugin when
+    ``plugins.skip_broken`` is false).
+    """
+    # 1. Fetch: only months that are not cached, or cached before they were over.
+    summary = None
+    if not offline:
+        summary = fetch_months(settings, months, api_key=api_key, refresh=refresh, reporter=reporter)
+        say(summary.describe())
+
+    # 2. Load the cache into per (month, user, model) aggregates.
+    usage = load_usage(settings, months)
+
+    # 3. Analyse: every registered plugin adds its sections.
+    import_failures: list[Any] = []
+    if manager is None:
+        manager = get_plugin_manager(settings.plugins_dir, failures=import_failures)
+    if import_failures and not settings.skip_broken_plugins:
+        failure = import_failures[0]
+        raise PluginError(
+            f"plugin {failure.name} failed to load ({failure.error}); fix it, remove it, "
+            "or set plugins.skip_broken: true in config.yaml to build without it"
+        )
+    from .analysis import run_sections
+
+    sections, section_failures = run_sections(manager, usage, settings)
+    failures = [*import_failures, *section_failures]
+
+    # 4. Render into a temporary directory and swap it in.
+    site_dir = settings.site_dir
+    site = build_site(settings, usage, sections, failures=failures, manager=manager, site_dir=site_dir, demo=demo)
+    return BuildResult(site=site, usage=usage, fetch=summary, section_count=len(sections), plugin_failures=failures)
