@@ -115,3 +115,55 @@ def _guard(failures: list[PluginFailure] | None, name: str, load) -> None:
         load()
     except Exception as error:  # a broken plugin is reported, not fatal here
         failures.append(PluginFailure(name, f"{type(error).__name__}: {error}"))
+
+
+def is_builtin(name: str) -> bool:
+    """Whether a registered plugin name is one of the built-ins."""
+    return any(name == package or name.startswith(package + ".") for package in BUILTIN_PACKAGES)
+
+
+def describe_plugins(manager: pluggy.PluginManager, *, include_builtins: bool = False, usage=None, settings=None) -> list[dict]:
+    """What ``billing-reports plugins`` prints: name, version, hooks and sections of each plugin.
+
+    Sections are found by calling the plugin's ``register_sections`` with
+    ``usage`` (typically empty) and ``settings``; a plugin that raises there
+    shows ``"error"`` instead. Sorted by name; built-ins only with ``include_builtins``.
+    """
+    versions = {id(plugin): dist.version for plugin, dist in manager.list_plugin_distinfo()}
+    described = []
+    for name, plugin in manager.list_name_plugin():
+        if plugin is None or (is_builtin(name) and not include_builtins):
+            continue
+        hooks = sorted(caller.name for caller in manager.get_hookcallers(plugin) or ())
+        entry: dict = {"name": name, "hooks": hooks}
+        version = versions.get(id(plugin)) or (_own_version() if is_builtin(name) else None)
+        if version:
+            entry["version"] = version
+        if "register_sections" in hooks and usage is not None:
+            entry.update(_sections_of(manager, plugin, usage, settings))
+        described.append(entry)
+    return sorted(described, key=lambda entry: entry["name"])
+
+
+def _sections_of(manager: pluggy.PluginManager, plugin: object, usage, settings) -> dict:
+    found: list = []
+    for hookimpl in manager.hook.register_sections.get_hookimpls():
+        if hookimpl.plugin is not plugin:
+            continue
+        try:
+            hookimpl.function(**{
+                name: {"register": found.append, "usage": usage, "settings": settings}[name]
+                for name in hookimpl.argnames
+            })
+        except Exception as error:  # listing must not crash on a broken plugin
+            return {"sections": [], "error": f"{type(error).__name__}: {error}"}
+    return {"sections": [
+        {"slug": getattr(s, "slug", None), "title": getattr(s, "title", None), "order": getattr(s, "order", None)}
+        for s in found
+    ]}
+
+
+def _own_version() -> str:
+    from . import __version__
+
+    return __version__

@@ -1,0 +1,130 @@
+"""Small building blocks the built-in sections share (not a plugin: the name starts with ``_``).
+
+Ranking rule everywhere: cost high to low, then name A to Z, so ties always
+come out in the same order. Ranks are positions (1, 2, 3...), never shared.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from billing_reports import Column
+from billing_reports.months import Month
+from billing_reports.usage import OnDemandUsage, Ranked, UsageTotals
+
+#: A user's spend "rises" or "falls" when it moves by more than this share between the last two months.
+TREND_THRESHOLD = 0.10
+
+
+def share(part: int, whole: int) -> float | None:
+    """``part`` as a percentage of ``whole`` (one decimal), ``None`` when ``whole`` is zero."""
+    if whole == 0:
+        return None
+    return round(part * 100 / whole, 1)
+
+
+def average_cost(totals: UsageTotals) -> int | None:
+    return totals.average_cost
+
+
+def other_label(count: int, noun: str = "users") -> str:
+    """``Other (3 users)`` / ``Other (1 user)``: the row that keeps a cut list adding up."""
+    singular = noun[:-1] if noun.endswith("s") else noun
+    return f"Other ({count} {singular if count == 1 else noun})"
+
+
+def cut(ranked: Sequence[Ranked], limit: int) -> tuple[list[Ranked], list[Ranked]]:
+    """The first ``limit`` entries, and the rest (summed into an "Other" row by the caller)."""
+    return list(ranked[:limit]), list(ranked[limit:])
+
+
+def month_columns(months: Sequence[Month]) -> list[Column]:
+    """One money column per month, keyed ``YYYY-MM``, labelled ``Jan 2026``."""
+    return [Column(month.key, month.short_label, "money") for month in months]
+
+
+def run_rate_projection(usage: OnDemandUsage, month: Month, amount: int) -> int | None:
+    """Project ``amount`` (spent so far in an incomplete ``month``) to the month's end.
+
+    Run rate: spend so far divided by the time elapsed from the month's start
+    to ``fetched_at`` (when the data was fetched), applied to the whole month.
+    ``None`` for a complete or missing month, or when ``fetched_at`` is not after
+    the month's start. Fetched after the month's end (but before it counts as
+    complete), the projection is the amount itself.
+    """
+    facts = usage.facts(month)
+    if not facts.cached or facts.complete or facts.fetched_at is None:
+        return None
+    fetched_ms = int(facts.fetched_at.timestamp() * 1000)
+    month_ms = month.end_ms - month.start_ms
+    elapsed_ms = min(fetched_ms, month.end_ms) - month.start_ms
+    if elapsed_ms <= 0:
+        return None
+    # integer arithmetic, rounded half up: exact to the micro-cent
+    return (2 * amount * month_ms + elapsed_ms) // (2 * elapsed_ms)
+
+
+def comparable_last_months(usage: OnDemandUsage) -> tuple[Month, Month] | None:
+    """The last two months in range (previous, latest), or ``None`` with a single month."""
+    if len(usage.months) < 2:
+        return None
+    return usage.months[-2], usage.months[-1]
+
+
+def trend_signal(usage: OnDemandUsage, by_month: dict[Month, int]) -> str:
+    """Rising or falling: the latest month against the one before.
+
+    An incomplete latest month is compared at its projected month-end (see
+    :func:`run_rate_projection`). More than 10 % up is ``rising``, more than
+    10 % down ``falling``, otherwise ``steady``; ``new`` when the previous month
+    had no spend, ``stopped`` when the latest has none, empty with one month.
+    """
+    pair = comparable_last_months(usage)
+    if pair is None:
+        return ""
+    previous_month, latest_month = pair
+    previous = by_month.get(previous_month, 0)
+    latest = by_month.get(latest_month, 0)
+    projected = run_rate_projection(usage, latest_month, latest)
+    if projected is not None:
+        latest = projected
+    if previous <= 0 and latest <= 0:
+        return ""
+    if previous <= 0:
+        return "new"
+    if latest <= 0:
+        return "stopped"
+    if latest > previous * (1 + TREND_THRESHOLD):
+        return "rising"
+    if latest < previous * (1 - TREND_THRESHOLD):
+        return "falling"
+    return "steady"
+
+
+def monthly_rows(
+    names: Sequence[str], by_name_month: dict[str, dict[Month, int]], months: Sequence[Month]
+) -> list[list[Any]]:
+    """``[name, cost in month 1, cost in month 2, ..., total]`` per name."""
+    rows = []
+    for name in names:
+        costs = [by_name_month[name].get(month, 0) for month in months]
+        rows.append([name, *costs, sum(costs)])
+    return rows
+
+
+def slug_of(name: str) -> str:
+    """A URL-safe slug for a model or user name (``claude-4.6-opus`` stays readable)."""
+    text = "".join(ch if ch.isalnum() or ch in "-." else "-" for ch in name.lower())
+    while "--" in text:
+        text = text.replace("--", "-")
+    return text.strip("-.") or "unnamed"
+
+
+def month_note(usage: OnDemandUsage, month: Month) -> str:
+    """What a reader must know about a month's figures (not fetched, empty, month to date)."""
+    facts = usage.facts(month)
+    if not facts.cached:
+        return "Not fetched yet: run `billing-reports fetch`."
+    if not usage.month_total(month).requests:
+        return "No on-demand usage this month."
+    return "" if facts.complete else "Month to date: the month was not over when it was fetched."

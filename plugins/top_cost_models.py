@@ -1,0 +1,103 @@
+"""Priority 3, top cost models: which models cost the most overall."""
+
+from __future__ import annotations
+
+from billing_reports import Chart, Column, Section, Series, Table, hookimpl
+from billing_reports.usage import OnDemandUsage
+
+from ._common import month_columns, share
+
+SLUG = "top-cost-models"
+ORDER = 30
+#: How many of the top models the monthly line chart follows.
+CHART_MODELS = 8
+
+
+@hookimpl
+def register_sections(register, usage: OnDemandUsage) -> None:
+    register(top_cost_models_section(usage))
+
+
+def top_cost_models_section(usage: OnDemandUsage) -> Section:
+    """Every model ranked by cumulative spend, with tokens, requests, cost per request, users; and per month."""
+    ranked = usage.models()
+    total = usage.total
+    rows = []
+    for position, entry in enumerate(ranked, start=1):
+        t = entry.totals
+        rows.append([
+            position, entry.name, t.cost, share(t.cost, total.cost), t.requests, t.average_cost,
+            t.input_tokens, t.output_tokens, t.cache_write_tokens, t.cache_read_tokens, t.total_tokens,
+            usage.model_user_count(entry.name),
+        ])
+    ranking = Table(
+        slug="ranking",
+        title="Models by on-demand spend",
+        columns=[
+            Column("rank", "#", "count"),
+            Column("model", "Model", "model"),
+            Column("spend", "Spend", "money"),
+            Column("share", "Share", "percent"),
+            Column("requests", "Requests", "count"),
+            Column("average_cost", "Avg cost / request", "money"),
+            Column("input_tokens", "Input tokens", "count"),
+            Column("output_tokens", "Output tokens", "count"),
+            Column("cache_write_tokens", "Cache write tokens", "count"),
+            Column("cache_read_tokens", "Cache read tokens", "count"),
+            Column("total_tokens", "Total tokens", "count"),
+            Column("users", "Unique users", "count"),
+        ],
+        rows=rows,
+        total=[
+            None, "Total", total.cost, 100.0 if total.cost else None, total.requests, None,
+            total.input_tokens, total.output_tokens, total.cache_write_tokens, total.cache_read_tokens,
+            total.total_tokens, len(usage.user_names),
+        ],
+        description=(
+            f"Cumulative spend from {usage.period_label}, highest first (ties: A to Z). "
+            "Unique users in the total row: distinct users across all models."
+        ),
+    )
+
+    months = usage.months
+    month_rows = []
+    for entry in ranked:
+        by_month = usage.model_cost_by_month(entry.name)
+        month_rows.append([entry.name, *(by_month[m] for m in months), entry.cost])
+    per_month = Table(
+        slug="per-month",
+        title="Spend per model per month",
+        columns=[Column("model", "Model", "model"), *month_columns(months), Column("total", "Total", "money")],
+        rows=month_rows,
+        total=["Total", *(usage.month_total(m).cost for m in months), total.cost],
+        description="Is a model's cost growing? Each model's on-demand spend in each month.",
+    )
+    charts = []
+    if ranked:
+        charts.append(Chart(
+            slug="ranking",
+            title="Spend per model",
+            description="Cumulative on-demand spend per model.",
+            kind="bar",
+            labels=[e.name for e in ranked],
+            series=[Series("Spend", [e.cost for e in ranked])],
+        ))
+    if ranked and len(months) > 1:
+        followed = ranked[:CHART_MODELS]
+        charts.append(Chart(
+            slug="per-month",
+            title="Monthly spend of the top models",
+            description=f"On-demand spend per month of the top {len(followed)} models.",
+            kind="line",
+            labels=[m.key for m in months],
+            series=[Series(e.name, list(usage.model_cost_by_month(e.name).values())) for e in followed],
+        ))
+    return Section(
+        slug=SLUG,
+        title="Top cost models",
+        order=ORDER,
+        intro="Which models cost the most overall, how much they are used and by how many people.",
+        tables=[ranking, per_month],
+        charts=charts,
+    )
+

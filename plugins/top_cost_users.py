@@ -1,0 +1,117 @@
+"""Priority 1, top cost users: who created the most on-demand cost."""
+
+from __future__ import annotations
+
+from billing_reports import Chart, Column, Section, Series, Table, hookimpl
+from billing_reports.settings import Settings
+from billing_reports.usage import OnDemandUsage, UsageTotals
+
+from ._common import cut, month_columns, other_label, share, trend_signal
+
+SLUG = "top-cost-users"
+ORDER = 10
+#: How many of the top users the monthly line chart follows.
+CHART_USERS = 5
+
+
+@hookimpl
+def register_sections(register, usage: OnDemandUsage, settings: Settings) -> None:
+    register(top_cost_users_section(usage, settings.top_spenders_count))
+
+
+def top_cost_users_section(usage: OnDemandUsage, limit: int) -> Section:
+    """Users ranked by cumulative spend (top ``limit`` and an "Other" row), and their spend per month."""
+    ranked = usage.users()
+    shown, rest = cut(ranked, limit)
+    total = usage.total
+    rest_totals = UsageTotals.sum(r.totals for r in rest)
+
+    ranking_rows = []
+    for position, entry in enumerate(shown, start=1):
+        by_month = usage.user_cost_by_month(entry.name)
+        ranking_rows.append([
+            position,
+            entry.name,
+            entry.cost,
+            share(entry.cost, total.cost),
+            entry.requests,
+            entry.totals.average_cost,
+            usage.top_model_of_user(entry.name),
+            trend_signal(usage, by_month),
+        ])
+    if rest:
+        ranking_rows.append([
+            None, other_label(len(rest)), rest_totals.cost, share(rest_totals.cost, total.cost),
+            rest_totals.requests, rest_totals.average_cost, None, "",
+        ])
+    ranking = Table(
+        slug="ranking",
+        title="Users by on-demand spend",
+        columns=[
+            Column("rank", "#", "count"),
+            Column("user", "User", "user"),
+            Column("spend", "Spend", "money"),
+            Column("share", "Share", "percent"),
+            Column("requests", "Requests", "count"),
+            Column("average_cost", "Avg cost / request", "money"),
+            Column("top_model", "Most-used model", "model"),
+            Column("trend", "Trend", "text"),
+        ],
+        rows=ranking_rows,
+        total=[None, "Total", total.cost, 100.0 if total.cost else None, total.requests, None, None, None],
+        description=(
+            f"Cumulative spend from {usage.period_label}, highest first (ties: A to Z). "
+            "Most-used model: most requests. Trend: the latest month against the one before "
+            "(an incomplete month at its projected month-end); more than 10 % up or down is "
+            "rising or falling."
+        ),
+    )
+
+    months = usage.months
+    month_rows = []
+    for entry in shown:
+        by_month = usage.user_cost_by_month(entry.name)
+        month_rows.append([entry.name, *(by_month[m] for m in months), entry.cost])
+    if rest:
+        rest_by_month = [sum(usage.user_cost_by_month(r.name)[m] for r in rest) for m in months]
+        month_rows.append([other_label(len(rest)), *rest_by_month, rest_totals.cost])
+    per_month = Table(
+        slug="per-month",
+        title="Spend per user per month",
+        columns=[Column("user", "User", "user"), *month_columns(months), Column("total", "Total", "money")],
+        rows=month_rows,
+        total=["Total", *(usage.month_total(m).cost for m in months), total.cost],
+        description="Is a user's spend growing? Each user's on-demand spend in each month.",
+    )
+
+    charts = [
+        Chart(
+            slug="ranking",
+            title="Top users by spend",
+            description=f"Cumulative on-demand spend of the top {len(shown)} users.",
+            kind="bar",
+            labels=[entry.name for entry in shown],
+            series=[Series("Spend", [entry.cost for entry in shown])],
+        ),
+    ]
+    if len(months) > 1 and shown:
+        followed = shown[:CHART_USERS]
+        charts.append(Chart(
+            slug="per-month",
+            title="Monthly spend of the top users",
+            description=f"On-demand spend per month of the top {len(followed)} users.",
+            kind="line",
+            labels=[m.key for m in months],
+            series=[Series(e.name, list(usage.user_cost_by_month(e.name).values())) for e in followed],
+        ))
+    return Section(
+        slug=SLUG,
+        title="Top cost users",
+        order=ORDER,
+        intro=(
+            "Which users created the most on-demand cost. Events of users since removed from the "
+            "team have no email; they are counted as *(removed user)* so that the rows add up to the total."
+        ),
+        tables=[ranking, per_month],
+        charts=charts,
+    )

@@ -1,0 +1,173 @@
+"""Priority 2, users x expensive models: who uses the costliest models, and how consistently."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from billing_reports import Chart, Column, Figure, Section, Series, Table, hookimpl
+from billing_reports.settings import ExpensiveModelRule, Settings
+from billing_reports.usage import OnDemandUsage, Ranked, UsageTotals
+
+from ._common import cut, other_label, share, slug_of
+
+SLUG = "users-x-expensive-models"
+ORDER = 20
+
+
+@hookimpl
+def register_sections(register, usage: OnDemandUsage, settings: Settings) -> None:
+    register(users_x_expensive_models_section(usage, settings.expensive_models, settings.top_spenders_count))
+
+
+def expensive_models(usage: OnDemandUsage, rule: ExpensiveModelRule) -> list[str]:
+    """The expensive models: named in the config, else the costliest ``rule.count`` by cost per request.
+
+    Only models with at least ``rule.min_requests`` requests in range compete;
+    ties in cost per request go to the name (A to Z). Named models are kept in
+    the config's order, also when they have no usage.
+    """
+    if rule.models:
+        return list(rule.models)
+    candidates = [
+        (model, totals) for model, totals in usage.by_model().items()
+        if totals.requests >= rule.min_requests and totals.requests > 0
+    ]
+    # exact cost per request (a Fraction), so near-equal averages never swap by float rounding
+    candidates.sort(key=lambda item: (-Fraction(item[1].cost, item[1].requests), item[0]))
+    return [model for model, _ in candidates[: rule.count]]
+
+
+def users_x_expensive_models_section(usage: OnDemandUsage, rule: ExpensiveModelRule, limit: int) -> Section:
+    models = expensive_models(usage, rule)
+    chosen = set(models)
+    tables = []
+    for model in models:
+        tables.append(_model_users_table(usage, model, limit))
+    tables.append(_cross_reference_table(usage, chosen, limit))
+
+    expensive_cost = sum(usage.model_total(model).cost for model in models)
+    total = usage.total.cost
+    how = (
+        "named in `analysis.expensive_models.models`"
+        if rule.models
+        else f"the {rule.count} costliest by average cost per request among models with at least "
+        f"{rule.min_requests} request(s) (`analysis.expensive_models` in config.yaml)"
+    )
+    figures = [
+        Figure("Expensive models", ", ".join(models) if models else "none", "text", how),
+        Figure("Spend on expensive models", expensive_cost, "money",
+               f"{share(expensive_cost, total) or 0:.1f}% of all on-demand spend"),
+    ]
+    cross = tables[-1]
+    shown_rows = [row for row in cross.rows if row[0] is not None]
+    charts = [
+        Chart(
+            slug="expensive-share",
+            title="Share of each user's spend on expensive models",
+            description="Percentage of each user's on-demand spend that went to the expensive models.",
+            kind="bar",
+            labels=[row[1] for row in shown_rows],
+            series=[Series("Share of spend", [row[5] for row in shown_rows])],
+            unit="percent",
+        )
+    ] if shown_rows and models else []
+    return Section(
+        slug=SLUG,
+        title="Users × expensive models",
+        order=ORDER,
+        intro=(
+            f"The expensive models are {how}. For each, its users ranked by spend; then, for every "
+            "user, how much of their spend and requests went to the expensive models rather than "
+            "cheaper alternatives, and in how many of their active months they used them."
+        ),
+        figures=figures,
+        tables=tables,
+        charts=charts,
+    )
+
+
+def _model_users_table(usage: OnDemandUsage, model: str, limit: int) -> Table:
+    ranked = usage.model_users(model)
+    shown, rest = cut(ranked, limit)
+    model_total = usage.model_total(model)
+    rows = [
+        [position, r.name, r.cost, share(r.cost, model_total.cost), r.requests, r.totals.average_cost]
+        for position, r in enumerate(shown, start=1)
+    ]
+    if rest:
+        rest_totals = UsageTotals.sum(r.totals for r in rest)
+        rows.append([None, other_label(len(rest)), rest_totals.cost, share(rest_totals.cost, model_total.cost),
+                     rest_totals.requests, rest_totals.average_cost])
+    return Table(
+        slug=f"model-{slug_of(model)}",
+        title=model,
+        columns=[
+            Column("rank", "#", "count"),
+            Column("user", "User", "user"),
+            Column("spend", "Spend", "money"),
+            Column("share", "Share of model", "percent"),
+            Column("requests", "Requests", "count"),
+            Column("average_cost", "Avg cost / request", "money"),
+        ],
+        rows=rows,
+        total=[None, "Total", model_total.cost, 100.0 if model_total.cost else None, model_total.requests, None],
+        description=f"Users of {model}, highest spend first (ties: A to Z).",
+    )
+
+
+def _cross_reference_table(usage: OnDemandUsage, chosen: set[str], limit: int) -> Table:
+    entries = []
+    for user in usage.user_names:
+        on_expensive = UsageTotals.sum(r.totals for r in usage.user_models(user) if r.name in chosen)
+        entries.append(Ranked(user, on_expensive))
+    # highest spend on expensive models first, then the user's total, then name
+    entries.sort(key=lambda r: (-r.cost, -usage.user_total(r.name).cost, r.name))
+    shown, rest = cut(entries, limit)
+    rows = []
+    for position, entry in enumerate(shown, start=1):
+        user_total = usage.user_total(entry.name)
+        active = [m for m, t in usage.user_by_month(entry.name).items() if t.requests]
+        expensive_months = [
+            m for m in active if any(r.name in chosen for r in usage.user_models(entry.name, m))
+        ]
+        rows.append([
+            position, entry.name, user_total.cost, entry.cost, user_total.cost - entry.cost,
+            share(entry.cost, user_total.cost), entry.requests, share(entry.requests, user_total.requests),
+            f"{len(expensive_months)} of {len(active)}",
+        ])
+    totals_all = usage.total
+    expensive_all = UsageTotals.sum(e.totals for e in entries)
+    if rest:
+        rest_expensive = UsageTotals.sum(e.totals for e in rest)
+        rest_total = UsageTotals.sum(usage.user_total(e.name) for e in rest)
+        rows.append([
+            None, other_label(len(rest)), rest_total.cost, rest_expensive.cost,
+            rest_total.cost - rest_expensive.cost, share(rest_expensive.cost, rest_total.cost),
+            rest_expensive.requests, share(rest_expensive.requests, rest_total.requests), "",
+        ])
+    return Table(
+        slug="cross-reference",
+        title="Expensive models versus cheaper alternatives, per user",
+        columns=[
+            Column("rank", "#", "count"),
+            Column("user", "User", "user"),
+            Column("spend", "Total spend", "money"),
+            Column("expensive_spend", "On expensive models", "money"),
+            Column("cheaper_spend", "On cheaper models", "money"),
+            Column("expensive_spend_share", "Share of spend", "percent"),
+            Column("expensive_requests", "Expensive requests", "count"),
+            Column("expensive_request_share", "Share of requests", "percent"),
+            Column("expensive_months", "Months on expensive models", "text"),
+        ],
+        rows=rows,
+        total=[
+            None, "Total", totals_all.cost, expensive_all.cost, totals_all.cost - expensive_all.cost,
+            share(expensive_all.cost, totals_all.cost), expensive_all.requests,
+            share(expensive_all.requests, totals_all.requests), None,
+        ],
+        description=(
+            "Every user, highest spend on the expensive models first (then total spend, then A to Z). "
+            "Months on expensive models: of the months the user was active, how many included an "
+            "expensive model (consistently = every month)."
+        ),
+    )
