@@ -1,0 +1,258 @@
+"""fetch_months: months x windows x pages, completeness, the cache file it writes, failures.
+
+The hand-made January 2026 (tests/conftest.py) has 12 events: 9 in window 1 (Jan 1-30) and 3 in
+window 2 (Jan 31). Kept (on-demand): the first ms, the removed user, the two parallel calls, both
+sides of the window edge and the last ms = 7. Left out: one each of Included in Business,
+Usage-based not chargeable, Usage-based not token-based, Some Future Kind, Errored = 5.
+With page size 2: window 1 takes 5 pages, window 2 takes 2 pages = 7 requests.
+"""
+
+import dataclasses
+import os
+
+import orjson
+import pytest
+from conftest import FakeClock, hand_made_events, utc
+
+from billing_reports.cache import cache_path, read_cached_month, write_cached_month
+from billing_reports.errors import ApiError, CacheError, ConfigError
+from billing_reports.fakeapi import FakeCursorApi, StaticTeam
+from billing_reports.fetching import fetch_months, is_complete
+from billing_reports.months import Month
+from billing_reports.progress import LogReporter
+from billing_reports.settings import Settings
+
+pytestmark = pytest.mark.server
+
+JANUARY, FEBRUARY = Month(2026, 1), Month(2026, 2)
+AFTER_FEBRUARY = utc("2026-03-05T00:00:00")
+
+
+class Now:
+    def __init__(self, moment):
+        self.moment = moment
+
+    def __call__(self):
+        return self.moment
+
+
+@pytest.fixture
+def now():
+    return Now(AFTER_FEBRUARY)
+
+
+@pytest.fixture
+def api(fake_clock, now):
+    with FakeCursorApi(StaticTeam(hand_made_events(), now=now), rate_limit_per_minute=None, clock=fake_clock) as api:
+        yield api
+
+
+@pytest.fixture
+def settings(tmp_path, api):
+    return dataclasses.replace(
+        Settings(config_path=tmp_path / "config.yaml"),
+        data_dir=tmp_path / "cache",
+        api_base_url=api.base_url,
+        page_size=2,
+        request_delay_seconds=0.0,
+    )
+
+
+def fetch(settings, api, clock, now, months=(JANUARY,), **options):
+    return fetch_months(settings, list(months), api_key=api.api_key, now=now, clock=clock,
+                        sleep=clock.sleep, **options)
+
+
+def test_a_month_is_fetched_window_by_window_and_page_by_page(settings, api, fake_clock, now):
+    summary = fetch(settings, api, fake_clock, now)
+    payload = read_cached_month(cache_path(settings.data_dir, JANUARY))
+    january = hand_made_events()[1:13]
+    expected_kept = [january[i] for i in (0, 1, 2, 3, 8, 9, 11)]
+    assert payload["events"] == expected_kept  # exactly as sent: removed user, unknown field and all
+    assert payload["month"] == "01-2026"
+    assert payload["fetched_at"] == "2026-03-05T00:00:00Z"
+    assert payload["total_events"] == 7
+    assert payload["complete"] is True
+    assert payload["fetch"] == {
+        "windows": [
+            {"startDate": JANUARY.start_ms, "endDate": JANUARY.windows()[0].end_ms, "api_total": 9},
+            {"startDate": JANUARY.windows()[1].start_ms, "endDate": JANUARY.end_ms - 1, "api_total": 3},
+        ],
+        "api_total": 12,
+        "left_out": {"Errored, Not Charged": 1, "Included in Business": 1, "Some Future Kind": 1,
+                     "Usage-based, not chargeable": 1, "Usage-based, not token-based": 1},
+        "requests": 7,
+        "page_size": 2,
+    }
+    assert [(r.body["startDate"], r.body["page"]) for r in api.requests] == (
+        [(JANUARY.start_ms, page) for page in (1, 2, 3, 4, 5)] + [(JANUARY.windows()[1].start_ms, p) for p in (1, 2)]
+    )
+    assert (summary.months_fetched, summary.months_cached, summary.events_kept, summary.requests) == (
+        [JANUARY], [], 7, 7)
+
+
+def test_a_complete_cached_month_is_not_fetched_again(settings, api, fake_clock, now):
+    fetch(settings, api, fake_clock, now, months=(JANUARY, FEBRUARY))
+    api.clear_requests()
+    summary = fetch(settings, api, fake_clock, now, months=(JANUARY, FEBRUARY))
+    assert api.requests == []
+    assert summary.months_cached == [JANUARY, FEBRUARY] and summary.months_fetched == []
+    assert summary.describe().startswith("Fetched 0 months (0 on-demand events), 2 already cached; 0 requests")
+
+
+def test_no_key_is_needed_when_everything_is_cached(settings, api, fake_clock, now):
+    fetch(settings, api, fake_clock, now)
+    summary = fetch_months(settings, [JANUARY], api_key=None, now=now, clock=fake_clock, sleep=fake_clock.sleep)
+    assert summary.months_cached == [JANUARY]
+
+
+def test_a_missing_key_is_one_line_saying_where_to_put_it(settings, fake_clock, now):
+    with pytest.raises(ConfigError) as raised:
+        fetch_months(settings, [JANUARY], api_key=None, now=now, clock=fake_clock, sleep=fake_clock.sleep)
+    assert raised.value.message == (
+        "No Cursor API key: set CURSOR_API_KEY in the environment or in a .env file next to config.yaml "
+        "(or in the current directory); `billing-reports build --demo` needs none."
+    )
+
+
+@pytest.mark.parametrize(
+    "fetched_at, complete",
+    [("2026-01-20T10:00:00", False), ("2026-02-01T23:59:59", False), ("2026-02-02T00:00:00", True)],
+)
+def test_a_month_is_complete_only_a_day_after_it_ended(fetched_at, complete):
+    assert is_complete(JANUARY, utc(fetched_at)) is complete
+
+
+def test_an_incomplete_month_is_fetched_again_on_the_next_run(settings, api, fake_clock, now):
+    now.moment = utc("2026-01-31T06:00:00")
+    fetch(settings, api, fake_clock, now)
+    first = read_cached_month(cache_path(settings.data_dir, JANUARY))
+    assert first["complete"] is False
+    assert first["total_events"] == 6  # up to Jan 31 06:00: the last-ms event has not happened yet
+    now.moment = utc("2026-02-01T12:00:00")
+    summary = fetch(settings, api, fake_clock, now)
+    assert summary.months_incomplete == [JANUARY]
+    now.moment = utc("2026-02-02T00:00:00")
+    summary = fetch(settings, api, fake_clock, now)
+    assert summary.months_fetched == [JANUARY] and summary.months_incomplete == []
+    assert read_cached_month(cache_path(settings.data_dir, JANUARY))["complete"] is True
+
+
+def test_a_seed_format_file_is_judged_by_its_fetched_at(settings, api, fake_clock, now):
+    path = cache_path(settings.data_dir, JANUARY)
+    write_cached_month(path, {"month": "01-2026", "fetched_at": "2026-02-24T16:30:00Z", "total_events": 0, "events": []})
+    assert fetch(settings, api, fake_clock, now).months_cached == [JANUARY]
+    write_cached_month(path, {"month": "01-2026", "fetched_at": "2026-01-24T16:30:00Z", "total_events": 0, "events": []})
+    assert fetch(settings, api, fake_clock, now).months_fetched == [JANUARY]
+
+
+def test_refresh_fetches_a_cached_month_again_even_outside_the_range(settings, api, fake_clock, now):
+    fetch(settings, api, fake_clock, now, months=(JANUARY, FEBRUARY))
+    api.clear_requests()
+    summary = fetch(settings, api, fake_clock, now, months=(FEBRUARY,), refresh=(JANUARY,))
+    assert summary.months_fetched == [JANUARY] and summary.months_cached == [FEBRUARY]
+    assert len(api.requests) == 7
+
+
+def test_a_month_that_has_not_started_is_not_requested(settings, api, fake_clock, now):
+    now.moment = utc("2026-02-10T00:00:00")
+    summary = fetch(settings, api, fake_clock, now, months=(Month(2026, 3),))
+    assert summary.months_not_started == [Month(2026, 3)] and api.requests == []
+
+
+def test_a_broken_cache_file_stops_the_run_before_any_request_and_is_kept(settings, api, fake_clock, now):
+    path = cache_path(settings.data_dir, FEBRUARY)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b'{"month": "02-2026", "events": [')
+    with pytest.raises(CacheError) as raised:
+        fetch(settings, api, fake_clock, now, months=(JANUARY, FEBRUARY))
+    assert str(path) in raised.value.message and "billing-reports fetch --refresh 2026-02" in raised.value.message
+    assert api.requests == []
+    assert path.read_bytes() == b'{"month": "02-2026", "events": ['
+    fetch(settings, api, fake_clock, now, months=(JANUARY, FEBRUARY), refresh=(FEBRUARY,))
+    assert read_cached_month(path)["total_events"] == 1
+
+
+def test_a_window_short_of_events_is_fetched_again_once(settings, api, fake_clock, now):
+    api.short_page_next(1)
+    fetch(settings, api, fake_clock, now)
+    assert read_cached_month(cache_path(settings.data_dir, JANUARY))["total_events"] == 7
+    assert len(api.requests) == 5 + 5 + 2  # window 1 twice
+
+
+def test_a_window_short_twice_fails_naming_month_and_window_and_writes_nothing(settings, api, fake_clock, now):
+    fetch(settings, api, fake_clock, now, months=(FEBRUARY,))
+    api.short_page_next(100)
+    with pytest.raises(ApiError) as raised:
+        fetch(settings, api, fake_clock, now, months=(JANUARY,))
+    assert raised.value.message == (
+        "January 2026, window 1/2 (2026-01-01T00:00:00.000Z to 2026-01-30T23:59:59.999Z): the API reported "
+        "9 events but sent 4, twice in a row; events may still be arriving: run the command again later"
+    )
+    assert sorted(os.listdir(settings.data_dir)) == ["02-2026-usage-based-data.json"]
+
+
+def test_api_errors_name_the_month_and_window(settings, api, fake_clock, now):
+    api.fail_next(403)
+    with pytest.raises(ApiError, match=r"^January 2026, window 1/2 \(2026-01-01T00:00:00.000Z to .*\), page 1: "):
+        fetch(settings, api, fake_clock, now)
+
+
+def test_rate_limits_are_respected_by_spacing_request_starts(settings, fake_clock, now):
+    team = StaticTeam(hand_made_events(), now=now)
+    paced = dataclasses.replace(settings, request_delay_seconds=3.0, page_size=1)
+    with FakeCursorApi(team, rate_limit_per_minute=20, clock=fake_clock) as api:
+        summary = fetch(dataclasses.replace(paced, api_base_url=api.base_url), api, fake_clock, now)
+        starts = [r.at for r in api.requests]
+    assert summary.requests == 9 + 3 == len(starts)  # page size 1: one request per event
+    assert summary.rate_limited == 0
+    assert min(b - a for a, b in zip(starts, starts[1:])) == 3.0
+
+
+def test_without_spacing_429s_are_met_and_waited_out(settings, now):
+    clock = FakeClock(start=60 * 1000.0)
+    team = StaticTeam(hand_made_events(), now=now)
+    unpaced = dataclasses.replace(settings, request_delay_seconds=0.0, page_size=1, max_retries=10)
+    with FakeCursorApi(team, rate_limit_per_minute=5, clock=clock) as api:
+        summary = fetch(dataclasses.replace(unpaced, api_base_url=api.base_url), api, clock, now)
+    assert summary.rate_limited > 0
+    assert read_cached_month(cache_path(settings.data_dir, JANUARY))["total_events"] == 7
+    assert summary.requests == 12 + summary.rate_limited
+
+
+def test_an_interrupted_fetch_keeps_finished_months_and_leaves_no_temp_file(settings, api, fake_clock, now):
+    class InterruptInFebruary(LogReporter):
+        def page_fetched(self, month, *args):
+            if month == FEBRUARY:
+                raise KeyboardInterrupt
+
+    lines = []
+    with pytest.raises(KeyboardInterrupt):
+        fetch(settings, api, fake_clock, now, months=(JANUARY, FEBRUARY), reporter=InterruptInFebruary(lines.append))
+    assert sorted(os.listdir(settings.data_dir)) == ["01-2026-usage-based-data.json"]
+    assert "January 2026: 7 on-demand events kept" in lines
+
+
+def test_progress_lines_and_the_key_stays_out_of_output_and_cache(settings, api, fake_clock, now):
+    lines = []
+    api.fail_next(429)
+    fetch(settings, api, fake_clock, now, months=(JANUARY, FEBRUARY), reporter=LogReporter(lines.append))
+    assert lines == [
+        "January 2026, window 1/2 (2026-01-01T00:00:00.000Z to 2026-01-30T23:59:59.999Z), page 1: "
+        "rate limited (429); retrying in 1 s...",
+        *[f"Fetching page {page}/5 for January 2026 (window 1/2)..." for page in range(1, 6)],
+        "Fetching page 1/2 for January 2026 (window 2/2)...",
+        "Fetching page 2/2 for January 2026 (window 2/2)...",
+        "January 2026: 7 on-demand events kept",
+        "Fetching page 1/1 for February 2026...",
+        "February 2026: 1 on-demand events kept",
+    ]
+    everything = "\n".join(lines).encode() + b"".join(p.read_bytes() for p in settings.data_dir.iterdir())
+    assert api.api_key.encode() not in everything
+
+
+def test_february_has_one_window_and_keeps_its_first_millisecond_event(settings, api, fake_clock, now):
+    fetch(settings, api, fake_clock, now, months=(FEBRUARY,))
+    payload = orjson.loads(cache_path(settings.data_dir, FEBRUARY).read_bytes())
+    assert payload["events"] == [hand_made_events()[13]]
+    assert [w["api_total"] for w in payload["fetch"]["windows"]] == [1]
