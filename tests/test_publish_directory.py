@@ -1,0 +1,216 @@
+"""The directory target, published through the command line and read back over real HTTP."""
+
+from __future__ import annotations
+
+import errno
+
+import pytest
+from servers import StaticHttpServer, run_cli, write_built_site, write_config
+
+from billing_reports.errors import PublishError
+from billing_reports.publish.publisher import publish_site
+from billing_reports.publish.targets import directory as directory_target
+from billing_reports.settings import load_settings
+
+FIRST_BUILD = {
+    "billing_dashboard.html": "<h1>Dashboard v1</h1>",
+    "users/index.html": "<h1>Users v1</h1>",
+    "assets/site.css": "body { color: black }",
+    "data/monthly.csv": "month,on_demand_cost\n2026-01,$12.50\n",
+}
+SECOND_BUILD = {
+    "billing_dashboard.html": "<h1>Dashboard v2</h1>",
+    "models/index.html": "<h1>Models v2</h1>",
+    "assets/site.css": "body { color: black }",
+    "data/monthly.csv": "month,on_demand_cost\n2026-01,$12.50\n2026-02,$7.25\n",
+}
+
+
+@pytest.fixture
+def project(tmp_path):
+    """A config whose default target is the directory ``www/billing``; the site is ``site/``."""
+    (tmp_path / "www").mkdir()
+    write_config(tmp_path, {"default": "intranet", "targets": {"intranet": {"type": "directory", "path": "www/billing"}}})
+    return tmp_path
+
+
+def rebuild(project, files, **manifest):
+    site = project / "site"
+    if site.exists():
+        import shutil
+
+        shutil.rmtree(site)
+    write_built_site(site, files, **manifest)
+
+
+def test_publish_serves_the_site_and_a_second_publish_replaces_it(project):
+    live = project / "www" / "billing"
+    rebuild(project, FIRST_BUILD)
+
+    first = run_cli("publish", cwd=project)
+
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.strip() == (
+        f"Published January 2026 – February 2026 (5 files) to intranet ({live}): 5 added, 0 updated, 0 deleted."
+    )
+    with StaticHttpServer(live) as http:
+        assert http.get("billing_dashboard.html") == (200, "<h1>Dashboard v1</h1>")
+        assert http.get("users/index.html") == (200, "<h1>Users v1</h1>")
+
+        rebuild(project, SECOND_BUILD, first="2026-02", last="2026-03")
+        second = run_cli("publish", "intranet", cwd=project)
+
+        assert second.returncode == 0, second.stderr
+        # dashboard, monthly.csv and the manifest changed; models/ is new; users/ is gone
+        assert second.stdout.strip().endswith("1 added, 3 updated, 1 deleted.")
+        assert "February 2026 – March 2026" in second.stdout
+        assert http.get("billing_dashboard.html") == (200, "<h1>Dashboard v2</h1>")
+        assert http.get("models/index.html") == (200, "<h1>Models v2</h1>")
+        assert http.get("users/index.html")[0] == 404
+    previous = project / "www" / ".billing.previous"
+    assert (previous / "billing_dashboard.html").read_text() == "<h1>Dashboard v1</h1>"
+    assert sorted(p.name for p in (project / "www").iterdir()) == [".billing.previous", "billing"]
+
+
+def test_rollback_serves_the_previous_site_and_rolling_back_again_undoes_it(project):
+    live = project / "www" / "billing"
+    rebuild(project, FIRST_BUILD)
+    assert run_cli("publish", cwd=project).returncode == 0
+    rebuild(project, SECOND_BUILD)
+    assert run_cli("publish", cwd=project).returncode == 0
+
+    with StaticHttpServer(live) as http:
+        back = run_cli("publish", "--rollback", cwd=project)
+        assert back.returncode == 0, back.stderr
+        assert back.stdout.startswith(f"Rolled back intranet: {live} serves the previous site again")
+        assert http.get("billing_dashboard.html") == (200, "<h1>Dashboard v1</h1>")
+
+        forward = run_cli("publish", "--rollback", cwd=project)
+        assert forward.returncode == 0
+        assert http.get("billing_dashboard.html") == (200, "<h1>Dashboard v2</h1>")
+
+
+def test_rollback_without_a_previous_site_is_one_clear_line(project):
+    rebuild(project, FIRST_BUILD)
+    assert run_cli("publish", cwd=project).returncode == 0
+
+    result = run_cli("publish", "--rollback", cwd=project)
+
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"Error: {project / 'www' / 'billing'}: no previous site (.billing.previous is missing); nothing to roll back to"
+    ]
+
+
+def test_a_copy_failing_midway_leaves_the_previous_site_serving(project, monkeypatch):
+    live = project / "www" / "billing"
+    settings = load_settings(project / "config.yaml")
+    rebuild(project, FIRST_BUILD)
+    publish_site(settings)
+    rebuild(project, SECOND_BUILD)
+
+    copied = []
+
+    def copy_then_disk_full(source, destination):
+        if len(copied) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        copied.append(destination)
+        directory_target.shutil.copy2(source, destination)
+
+    monkeypatch.setattr(directory_target, "copy_file", copy_then_disk_full)
+    with StaticHttpServer(live) as http:
+        with pytest.raises(PublishError, match="copying the site failed \\(No space left on device\\); the live site is unchanged"):
+            publish_site(settings)
+
+        assert len(copied) == 2  # the failure really came midway
+        assert http.get("billing_dashboard.html") == (200, "<h1>Dashboard v1</h1>")
+        assert http.get("users/index.html") == (200, "<h1>Users v1</h1>")
+    assert sorted(p.name for p in (project / "www").iterdir()) == ["billing"]  # no half-copied leftovers
+
+
+def test_an_interrupted_publish_leaves_the_previous_site_and_no_leftovers(project, monkeypatch):
+    live = project / "www" / "billing"
+    settings = load_settings(project / "config.yaml")
+    rebuild(project, FIRST_BUILD)
+    publish_site(settings)
+    rebuild(project, SECOND_BUILD)
+
+    def interrupted(source, destination):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(directory_target, "copy_file", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        publish_site(settings)
+
+    assert (live / "billing_dashboard.html").read_text() == "<h1>Dashboard v1</h1>"
+    assert sorted(p.name for p in (project / "www").iterdir()) == ["billing"]
+
+
+def test_dry_run_lists_the_changes_and_changes_nothing(project):
+    live = project / "www" / "billing"
+    rebuild(project, FIRST_BUILD)
+    assert run_cli("publish", cwd=project).returncode == 0
+    rebuild(project, SECOND_BUILD)
+
+    result = run_cli("publish", "--dry-run", cwd=project)
+
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert lines[0] == f"Dry run: publishing January 2026 – February 2026 to intranet ({live}) would change 5 file(s):"
+    assert sorted(line.split() for line in lines[1:-1]) == sorted(
+        [
+            ["add", "models/index.html"],
+            ["update", "data/monthly.csv"],
+            ["update", "billing_dashboard.html"],
+            ["update", "build-manifest.json"],
+            ["delete", "users/index.html"],
+        ]
+    )
+    assert lines[-1] == "Nothing was changed (1 to add, 3 to update, 1 to delete)."
+    assert (live / "billing_dashboard.html").read_text() == "<h1>Dashboard v1</h1>"
+    assert (live / "users" / "index.html").exists()
+
+
+def test_an_incomplete_build_is_refused_and_the_live_site_stays(project):
+    live = project / "www" / "billing"
+    rebuild(project, FIRST_BUILD)
+    assert run_cli("publish", cwd=project).returncode == 0
+    rebuild(project, SECOND_BUILD)
+    (project / "site" / "models" / "index.html").unlink()
+
+    result = run_cli("publish", cwd=project)
+
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"Error: {project / 'site'}: incomplete build, 1 listed file(s) missing (models/index.html); "
+        "run `billing-reports build` again"
+    ]
+    assert "Traceback" not in result.stderr
+    assert (live / "billing_dashboard.html").read_text() == "<h1>Dashboard v1</h1>"
+
+
+def test_a_missing_parent_directory_is_one_clear_line(tmp_path):
+    write_config(tmp_path, {"targets": {"intranet": {"type": "directory", "path": "no/such/billing"}}})
+    write_built_site(tmp_path / "site", FIRST_BUILD)
+
+    result = run_cli("publish", cwd=tmp_path)
+
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"Error: {tmp_path / 'no' / 'such'}: no such directory; create it (the web server's root) and publish again"
+    )
+
+
+def test_publish_demo_publishes_the_demo_site(project):
+    write_built_site(project / "demo" / "site", {"billing_dashboard.html": "<h1>Demo</h1>"})
+
+    result = run_cli("publish", "--demo", cwd=project)
+
+    assert result.returncode == 0, result.stderr
+    assert (project / "www" / "billing" / "billing_dashboard.html").read_text() == "<h1>Demo</h1>"
+
+
+def test_list_shows_the_targets_and_the_default(project):
+    result = run_cli("publish", "--list", cwd=project)
+
+    assert result.stdout.strip() == f"intranet (default): directory {project / 'www' / 'billing'}"
