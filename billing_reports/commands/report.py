@@ -1,0 +1,104 @@
+"""``billing-reports report``: the analysis in the terminal, as JSON, or one table as CSV."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import click
+import orjson
+
+from ..analysis import run_sections
+from ..errors import ConfigError
+from ..loader import load_usage
+from ..months import Month
+from ..plugins import PluginFailure, get_plugin_manager
+from ..sections import Section
+from ..settings import Settings
+from ..terminal import render_section
+from .options import config_option, month_range_options
+
+#: What the text report shows: (section slug, its tables; None = all).
+TEXT_SECTIONS = (("summary", None), ("top-cost-users", ("ranking",)), ("top-cost-models", ("ranking",)))
+
+
+@click.command()
+@config_option
+@month_range_options
+@click.option("--format", "output_format", type=click.Choice(["text", "json", "csv"]), default="text",
+              show_default=True, help="text: aligned tables; json: every section in full; csv: one table.")
+@click.option("--section", "section_slug", metavar="SLUG", default=None,
+              help="Only this section (required with --format csv); see `--format json` for the slugs.")
+@click.option("--table", "table_slug", metavar="SLUG", default=None,
+              help="With --format csv: which table of the section (default: its first).")
+@click.option("--skip-broken-plugins", is_flag=True, default=False,
+              help="Report a failing plugin and go on without its section (plugins.skip_broken).")
+def report(settings: Settings, months: list[Month], output_format: str, section_slug: str | None,
+           table_slug: str | None, skip_broken_plugins: bool) -> None:
+    """Print the analysis of the cached months: summary, top users and top models.
+
+    Reads the cache only (run `billing-reports fetch` first). Money is in
+    dollars; every table's rows add up to its total.
+    """
+    if output_format == "csv" and section_slug is None:
+        raise click.UsageError("--format csv needs --section SLUG (and --table SLUG for a section with several tables)")
+    if skip_broken_plugins:
+        settings = dataclasses.replace(settings, skip_broken_plugins=True)
+    import_failures: list[PluginFailure] = []
+    manager = get_plugin_manager(settings.plugins_dir, failures=import_failures)
+    usage = load_usage(settings, months)
+    _warn_about_months(usage)
+    sections, failures = run_sections(manager, usage, settings, import_failures)
+    for failure in failures:
+        click.echo(f"Warning: plugin {failure.name} skipped: {failure.error}", err=True)
+    if section_slug is not None:
+        sections = [_find_section(sections, section_slug)]
+
+    if output_format == "json":
+        document = {
+            "period": {"first": usage.first_month.key, "last": usage.last_month.key},
+            "months": [usage.facts(m).to_dict() for m in usage.months],
+            "sections": [section.to_dict() for section in sections],
+            "failures": [dataclasses.asdict(f) for f in failures],
+        }
+        click.echo(orjson.dumps(document, default=str, option=orjson.OPT_INDENT_2).decode())
+    elif output_format == "csv":
+        section = sections[0]
+        table = _find_table(section, table_slug)
+        click.echo(table.to_csv(), nl=False)
+    else:
+        click.echo(f"On-demand usage, {usage.period_label}\n")
+        blocks = []
+        for slug, tables in TEXT_SECTIONS if section_slug is None else ((section_slug, None),):
+            found = [s for s in sections if s.slug == slug]
+            if found:
+                blocks.append(render_section(found[0], tables=tables))
+        click.echo("\n\n".join(blocks))
+
+
+def _warn_about_months(usage) -> None:
+    missing = usage.missing_months
+    if missing:
+        keys = ", ".join(m.key for m in missing)
+        click.echo(f"Warning: no cache file for {keys}; run `billing-reports fetch` to include it.", err=True)
+    for month in usage.incomplete_months:
+        click.echo(f"Note: {month.key} is month to date (fetched before it was over).", err=True)
+
+
+def _find_section(sections: list[Section], slug: str) -> Section:
+    for section in sections:
+        if section.slug == slug:
+            return section
+    choices = ", ".join(s.slug for s in sections)
+    raise ConfigError(f"--section {slug}: no such section; choose one of {choices}")
+
+
+def _find_table(section: Section, slug: str | None):
+    if not section.tables:
+        raise ConfigError(f"--section {section.slug}: this section has no table to write as CSV")
+    if slug is None:
+        return section.tables[0]
+    for table in section.tables:
+        if table.slug == slug:
+            return table
+    choices = ", ".join(t.slug for t in section.tables)
+    raise ConfigError(f"--table {slug}: section {section.slug} has no such table; choose one of {choices}")

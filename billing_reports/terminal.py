@@ -1,0 +1,63 @@
+"""Sections as aligned plain-text tables for the terminal (``billing-reports report``)."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from .sections import Section, Table, format_value
+
+#: Value kinds shown right-aligned (numbers line up on their last digit).
+NUMERIC_KINDS = frozenset({"money", "count", "percent", "decimal"})
+
+
+def render_table(table: Table) -> str:
+    """``table`` as aligned text: a header, a rule, the rows, a rule and the total row.
+
+    Money is shown as apportioned whole cents (``Table.display_rows``), so the
+    rows add up to the total exactly as printed.
+    """
+    rows, total = table.display_rows()
+    kinds = [column.kind for column in table.columns]
+    lines = [[column.label for column in table.columns]]
+    body = [_cells(row, kinds) for row in rows]
+    footer = [_cells(total, kinds)] if total is not None else []
+    widths = [max(len(line[i]) for line in lines + body + footer) for i in range(len(kinds))]
+
+    def fmt(cells: Sequence[str]) -> str:
+        return "  ".join(
+            cell.rjust(width) if kind in NUMERIC_KINDS else cell.ljust(width)
+            for cell, width, kind in zip(cells, widths, kinds)
+        ).rstrip()
+
+    rule = "  ".join("-" * width for width in widths)
+    out = [fmt(lines[0]), rule, *(fmt(row) for row in body)]
+    if not body:
+        out.append("(no rows)")
+    if footer:
+        out += [rule, fmt(footer[0])]
+    return "\n".join(out)
+
+
+def _cells(row: Sequence, kinds: Sequence[str]) -> list[str]:
+    return [format_value(value, kind, whole_cents=True) for value, kind in zip(row, kinds)]
+
+
+def render_section(section: Section, *, tables: Sequence[str] | None = None) -> str:
+    """A section: its title, its figures as ``label: value (note)``, then its tables.
+
+    ``tables``: slugs of the tables to show (default: all).
+    """
+    out = [section.title, "=" * len(section.title)]
+    if section.figures:
+        width = max(len(figure.label) for figure in section.figures)
+        for figure in section.figures:
+            note = f"  ({figure.note})" if figure.note else ""
+            out.append(f"{figure.label + ':':<{width + 1}} {figure.display() or '-'}{note}")
+    for table in section.tables:
+        if tables is not None and table.slug not in tables:
+            continue
+        out += ["", table.title, render_table(table)]
+    return "\n".join(out)
+
+
+__all__ = ["NUMERIC_KINDS", "render_section", "render_table"]
