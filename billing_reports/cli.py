@@ -52,3 +52,9 @@ cli.add_command(fetch_command)
 from .commands.build import build as build_command  # noqa: E402
 
 cli.add_command(build_command)
+
+from .commands.report import report as report_command  # noqa: E402
+from .commands.plugins import plugins_command  # noqa: E402
+
+cli.add_command(report_command)
+cli.add_command(plugins_command)
