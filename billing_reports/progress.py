@@ -45,7 +45,7 @@ class SilentReporter:
 
 
 def _month_done(month: Month, kept: int, complete: bool) -> str:
-    line = f"{month.label}: {kept:,} on-demand events kept"
+    line = f"{month.label}: {kept:,} on-demand event{'' if kept == 1 else 's'} kept"
     if not complete:
         line += " (month not over yet: marked incomplete, fetched again next run)"
     return line

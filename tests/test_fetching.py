@@ -245,7 +245,7 @@ def test_progress_lines_and_the_key_stays_out_of_output_and_cache(settings, api,
         "Fetching page 2/2 for January 2026 (window 2/2)...",
         "January 2026: 7 on-demand events kept",
         "Fetching page 1/1 for February 2026...",
-        "February 2026: 1 on-demand events kept",
+        "February 2026: 1 on-demand event kept",
     ]
     everything = "\n".join(lines).encode() + b"".join(p.read_bytes() for p in settings.data_dir.iterdir())
     assert api.api_key.encode() not in everything

@@ -81,7 +81,7 @@ class RecordedRequest:
 
 @dataclass
 class _Fault:
-    kind: str  # status | slow | drop | truncate | short_page
+    kind: str  # none | status | slow | drop | truncate | short_page
     status: int = 0
     retry_after: str | None = None
     seconds: float = 0.0
@@ -187,9 +187,10 @@ class FakeCursorApi:
         after = None if retry_after is None else str(retry_after)
         self._add(times, _Fault("status", status=status, retry_after=after, message=message))
 
-    def slow_next(self, seconds: float, times: int = 1) -> None:
-        """Wait ``seconds`` before answering the next ``times`` requests (to cause client timeouts)."""
-        self._add(times, _Fault("slow", seconds=seconds))
+    def slow_next(self, seconds: float, times: int = 1, *, after: int = 0) -> None:
+        """Wait ``seconds`` before answering ``times`` requests, ``after`` normal ones (client timeouts,
+        or a fetch to interrupt midway)."""
+        self._add(times, _Fault("slow", seconds=seconds), after=after)
 
     def drop_next(self, times: int = 1) -> None:
         """Close the connection of the next ``times`` requests without answering."""
@@ -203,9 +204,9 @@ class FakeCursorApi:
         """Leave one event out of the next ``times`` pages (the count then disagrees with the total)."""
         self._add(times, _Fault("short_page"))
 
-    def _add(self, times: int, fault: _Fault) -> None:
+    def _add(self, times: int, fault: _Fault, *, after: int = 0) -> None:
         with self._lock:
-            self._faults.extend([fault] * times)
+            self._faults.extend([_Fault("none")] * after + [fault] * times)
 
     def _next_fault(self) -> _Fault | None:
         with self._lock:
@@ -334,6 +335,8 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         arrived = api.clock()
         fault = api._next_fault()
+        if fault is not None and fault.kind == "none":
+            fault = None
         status, payload, headers, fault_name = self._answer(method, path, body, bad_json, fault)
         if fault is not None and fault.kind == "slow":
             if api._stopping.wait(fault.seconds):
