@@ -106,7 +106,7 @@ class CursorAdminClient:
         self.limiter = limiter or RequestStartLimiter(0.0)
         self._sleep = sleep
         self._session = session or requests.Session()
-        self._session.headers.setdefault("User-Agent", USER_AGENT)
+        self._session.headers["User-Agent"] = USER_AGENT
         self.on_retry = on_retry
         self.stats = ClientStats()
 
