@@ -1,0 +1,222 @@
+"""The s3 target against a real S3-compatible server (SeaweedFS ``weed mini``, one per session)."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from servers import free_port, run_cli, write_built_site, write_config
+
+from billing_reports.publish.publisher import publish_site
+from billing_reports.publish.targets.s3 import S3Target
+from billing_reports.settings import load_settings
+
+pytestmark = pytest.mark.server
+
+FIRST_BUILD = {
+    "billing_dashboard.html": "<h1>Dashboard v1</h1>",
+    "users/index.html": "<h1>Users</h1>",
+    "assets/site.css": "body{}",
+    "assets/app.js": "console.log(1)",
+    "data/monthly.csv": "month,on_demand_cost\n2026-01,$12.50\n",
+    "data/monthly.json": '{"2026-01": 1250}',
+    "charts/trend.svg": "<svg xmlns='http://www.w3.org/2000/svg'/>",
+}
+SECOND_BUILD = {
+    "billing_dashboard.html": "<h1>Dashboard v2</h1>",
+    "models/index.html": "<h1>Models</h1>",
+    "assets/site.css": "body{}",
+    "data/monthly.csv": "month,on_demand_cost\n2026-01,$12.50\n2026-02,$7.25\n",
+}
+_buckets = itertools.count()
+
+
+@pytest.fixture
+def bucket(s3_server):
+    """A new, empty bucket for one test."""
+    name = f"billing-site-{next(_buckets)}"
+    s3_server.client().create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture
+def project(tmp_path, s3_server, bucket, monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", s3_server.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3_server.secret_key)
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    target = {"type": "s3", "bucket": bucket, "prefix": "reports/billing", "endpoint_url": s3_server.endpoint_url}
+    write_config(tmp_path, {"targets": {"bucket": target}})
+    return tmp_path
+
+
+def objects(s3_server, bucket) -> dict[str, str]:
+    """Key -> Content-Type of every object in the bucket."""
+    client = s3_server.client()
+    keys = [item["Key"] for item in client.list_objects_v2(Bucket=bucket).get("Contents", [])]
+    return {key: client.head_object(Bucket=bucket, Key=key)["ContentType"] for key in keys}
+
+
+def body(s3_server, bucket, key) -> str:
+    return s3_server.client().get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+
+
+def test_publish_uploads_every_file_with_its_content_type(project, s3_server, bucket):
+    write_built_site(project / "site", FIRST_BUILD)
+
+    result = run_cli("publish", cwd=project)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == (
+        f"Published January 2026 – February 2026 (8 files) to bucket "
+        f"(s3://{bucket}/reports/billing at {s3_server.endpoint_url}): 8 added, 0 updated, 0 deleted."
+    )
+    assert objects(s3_server, bucket) == {
+        "reports/billing/billing_dashboard.html": "text/html; charset=utf-8",
+        "reports/billing/users/index.html": "text/html; charset=utf-8",
+        "reports/billing/assets/site.css": "text/css; charset=utf-8",
+        "reports/billing/assets/app.js": "text/javascript; charset=utf-8",
+        "reports/billing/data/monthly.csv": "text/csv; charset=utf-8",
+        "reports/billing/data/monthly.json": "application/json",
+        "reports/billing/charts/trend.svg": "image/svg+xml",
+        "reports/billing/build-manifest.json": "application/json",
+    }
+    assert body(s3_server, bucket, "reports/billing/billing_dashboard.html") == "<h1>Dashboard v1</h1>"
+
+
+def test_a_second_publish_uploads_changes_then_removes_stale_objects(project, s3_server, bucket, monkeypatch):
+    settings = load_settings(project / "config.yaml")
+    write_built_site(project / "site", FIRST_BUILD)
+    publish_site(settings)
+    s3_server.client().put_object(Bucket=bucket, Key="elsewhere/keep.txt", Body=b"not ours")
+    import shutil
+
+    shutil.rmtree(project / "site")
+    write_built_site(project / "site", SECOND_BUILD)
+
+    calls = []
+    real_client = S3Target._client
+
+    def recording_client(self):
+        client = real_client(self)
+        client.meta.events.register("provide-client-params.s3.PutObject", lambda params, **_: calls.append(("put", params["Key"])))
+        client.meta.events.register("provide-client-params.s3.DeleteObjects", lambda params, **_: calls.append(("delete", len(params["Delete"]["Objects"]))))
+        return client
+
+    monkeypatch.setattr(S3Target, "_client", recording_client)
+    report = publish_site(settings)
+
+    assert report.counts() == {"add": 1, "update": 3, "delete": 4}
+    # only changed files are uploaded: the page before the index, the manifest last, deletes after
+    assert calls == [
+        ("put", "reports/billing/data/monthly.csv"),
+        ("put", "reports/billing/models/index.html"),
+        ("put", "reports/billing/billing_dashboard.html"),
+        ("put", "reports/billing/build-manifest.json"),
+        ("delete", 4),
+    ]
+    assert sorted(objects(s3_server, bucket)) == [
+        "elsewhere/keep.txt",  # outside the prefix: not ours, kept
+        "reports/billing/assets/site.css",
+        "reports/billing/billing_dashboard.html",
+        "reports/billing/build-manifest.json",
+        "reports/billing/data/monthly.csv",
+        "reports/billing/models/index.html",
+    ]
+    assert body(s3_server, bucket, "reports/billing/billing_dashboard.html") == "<h1>Dashboard v2</h1>"
+
+
+def test_dry_run_compares_with_the_bucket_and_uploads_nothing(project, s3_server, bucket):
+    settings = load_settings(project / "config.yaml")
+    write_built_site(project / "site", FIRST_BUILD)
+    publish_site(settings)
+    import shutil
+
+    shutil.rmtree(project / "site")
+    write_built_site(project / "site", SECOND_BUILD)
+    before = {key: body(s3_server, bucket, key) for key in objects(s3_server, bucket)}
+
+    result = run_cli("publish", "--dry-run", cwd=project)
+
+    assert result.returncode == 0, result.stderr
+    listed = sorted(line.split() for line in result.stdout.splitlines()[1:-1])
+    assert listed == sorted(
+        [["update", "data/monthly.csv"], ["add", "models/index.html"], ["update", "billing_dashboard.html"],
+         ["update", "build-manifest.json"], ["delete", "assets/app.js"], ["delete", "charts/trend.svg"],
+         ["delete", "data/monthly.json"], ["delete", "users/index.html"]]
+    )
+    assert {key: body(s3_server, bucket, key) for key in objects(s3_server, bucket)} == before
+
+
+def test_a_wrong_secret_is_refused_in_one_line_without_showing_it(project, s3_server, bucket):
+    write_built_site(project / "site", FIRST_BUILD)
+
+    result = run_cli("publish", cwd=project, env={"AWS_SECRET_ACCESS_KEY": "wrong-secret-value-123"})
+
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"Error: S3 at {s3_server.endpoint_url} refused the credentials (SignatureDoesNotMatch) while trying to "
+        f"list the bucket; check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+    ]
+    assert "wrong-secret-value-123" not in result.stdout + result.stderr
+    assert s3_server.secret_key not in result.stdout + result.stderr
+    assert objects(s3_server, bucket) == {}
+
+
+def test_credentials_can_come_from_dotenv_under_other_names(tmp_path, s3_server, bucket, monkeypatch):
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID", raising=False)
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY", raising=False)
+    (tmp_path / ".env").write_text(f"BILLING_S3_KEY={s3_server.access_key}\nBILLING_S3_SECRET={s3_server.secret_key}\n")
+    target = {
+        "type": "s3", "bucket": bucket, "endpoint_url": s3_server.endpoint_url,
+        "access_key_id_variable": "BILLING_S3_KEY", "secret_access_key_variable": "BILLING_S3_SECRET",
+    }
+    write_config(tmp_path, {"targets": {"bucket": target}})
+    write_built_site(tmp_path / "site", {"billing_dashboard.html": "<h1>x</h1>"})
+
+    result = run_cli("publish", cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert sorted(objects(s3_server, bucket)) == ["billing_dashboard.html", "build-manifest.json"]
+    assert s3_server.secret_key not in result.stdout + result.stderr
+
+
+def test_missing_credentials_name_the_variables(project, s3_server):
+    write_built_site(project / "site", FIRST_BUILD)
+
+    result = run_cli("publish", cwd=project, env={"AWS_ACCESS_KEY_ID": ""})
+
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "Error: publish target 'bucket': the S3 access key id is not set; put AWS_ACCESS_KEY_ID=... in the "
+        "environment or in .env (never in config.yaml)"
+    )
+
+
+def test_a_missing_bucket_is_one_clear_line(tmp_path, s3_server, monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", s3_server.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3_server.secret_key)
+    write_config(tmp_path, {"targets": {"b": {"type": "s3", "bucket": "no-such-bucket", "endpoint_url": s3_server.endpoint_url}}})
+    write_built_site(tmp_path / "site", FIRST_BUILD)
+
+    result = run_cli("publish", cwd=tmp_path)
+
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"Error: S3 bucket 'no-such-bucket' does not exist at {s3_server.endpoint_url}; "
+        f"create it or fix publish.targets.b.bucket"
+    )
+
+
+def test_an_unreachable_endpoint_is_one_clear_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "key")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    endpoint = f"http://127.0.0.1:{free_port()}"
+    write_config(tmp_path, {"targets": {"b": {"type": "s3", "bucket": "site", "endpoint_url": endpoint}}})
+    write_built_site(tmp_path / "site", FIRST_BUILD)
+
+    result = run_cli("publish", cwd=tmp_path)
+
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"Error: cannot reach S3 at {endpoint}; check publish.targets.b.endpoint_url and that the server is up"
+    )
