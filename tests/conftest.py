@@ -128,3 +128,158 @@ def ssh_server(tmp_path_factory):
         yield server
     finally:
         server.stop()
+
+
+# --- site and build (issue 4) --------------------------------------------------------------------
+# Hand-made usage and sections for the site's render tests (hand-computed figures), a site built
+# from them, and one headless Chromium per session for the browser tests (Debian's
+# /usr/bin/chromium driven by Playwright; never a downloaded browser).
+from billing_reports.months import Month as _Month
+from billing_reports.sections import (
+    Chart as _Chart, Column as _Column, Figure as _Figure, Section as _Section, Series as _Series,
+    Table as _Table,
+)
+from billing_reports.settings import Settings as _Settings
+from billing_reports.usage import (
+    REMOVED_USER as _REMOVED_USER, DataQuality as _DataQuality, MonthFacts as _MonthFacts,
+    OnDemandUsage as _OnDemandUsage, UsageTotals as _UsageTotals,
+)
+
+#: Names that must show as text, collide when slugged, or look like paths.
+SITE_NASTY_USER = "<b>bob</b>&'x@y.com"
+SITE_ANN = "ann@example.com"
+SITE_ANN_UPPER = "Ann@Example.com"
+SITE_PATHLIKE_USER = "x/../../etc"
+SITE_PATHLIKE_MODEL = "../evil model"
+CHROMIUM = _Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+
+
+def _totals(cost_cents: int, requests: int) -> _UsageTotals:
+    return _UsageTotals(cost=cost_cents * 1_000_000, requests=requests, input_tokens=requests * 100,
+                        output_tokens=requests * 10, cache_write_tokens=requests, cache_read_tokens=requests * 2)
+
+
+@_pytest.fixture
+def site_usage() -> _OnDemandUsage:
+    """January 2026 complete, February 2026 incomplete, March 2026 not cached.
+
+    Costs in cents: ann 1250 (gpt-5, Jan) + 2000 (opus, Feb) = $32.50 over 12 requests;
+    Ann@Example.com 100; bob 5000 (opus, Jan); removed user 10; the path-like user 30.
+    Total $83.90: January $63.50, February $20.40, March $0.00.
+    """
+    jan, feb, mar = _Month(2026, 1), _Month(2026, 2), _Month(2026, 3)
+    return _OnDemandUsage(
+        months=[jan, feb, mar],
+        totals={
+            (jan, SITE_ANN, "gpt-5"): _totals(1250, 10),
+            (jan, SITE_ANN_UPPER, "gpt-5"): _totals(100, 1),
+            (jan, SITE_NASTY_USER, "claude-4.6-opus"): _totals(5000, 4),
+            (feb, SITE_ANN, "claude-4.6-opus"): _totals(2000, 2),
+            (feb, _REMOVED_USER, "gpt-5"): _totals(10, 1),
+            (feb, SITE_PATHLIKE_USER, SITE_PATHLIKE_MODEL): _totals(30, 3),
+        },
+        month_facts={
+            jan: _MonthFacts(
+                jan, cached=True, complete=True,
+                fetched_at=_datetime(2026, 2, 3, 10, 0, tzinfo=_timezone.utc),
+                fetch={"api_total": 30, "left_out": {"Included in Business": 14}, "requests": 2},
+                quality=_DataQuality(events_in_file=16, events_kept=15, not_on_demand={"Free": 1}),
+            ),
+            feb: _MonthFacts(
+                feb, cached=True, complete=False,
+                fetched_at=_datetime(2026, 2, 24, 16, 30, tzinfo=_timezone.utc),
+                fetch={"api_total": 6, "left_out": {}, "requests": 1},
+                quality=_DataQuality(events_in_file=6, events_kept=6, without_email=1,
+                                     unknown_fields={"newField": 2}),
+            ),
+            mar: _MonthFacts(mar),
+        },
+    )
+
+
+@_pytest.fixture
+def site_sections() -> list[_Section]:
+    """A summary (the index cards) and one ranked section with a table and a bar chart."""
+    money = [_Column("user", "User", "user"), _Column("cost", "Spend", "money"),
+             _Column("requests", "Requests", "count")]
+    rows = [[SITE_NASTY_USER, 5_000_000_000, 4], [SITE_ANN, 3_250_000_000, 12],
+            [SITE_ANN_UPPER, 100_000_000, 1], [SITE_PATHLIKE_USER, 30_000_000, 3],
+            [_REMOVED_USER, 10_000_000, 1]]
+    return [
+        _Section(
+            "top-cost-users", "Top cost users", 10,
+            intro="Who **spends** most. <script>alert('intro')</script>",
+            tables=[_Table("ranked", "Users by spend", money, rows, total=["Total", 8_390_000_000, 21])],
+            charts=[_Chart("by-user", "Top users by spend", "Spend per user, highest first.", "bar",
+                           [r[0] for r in rows], [_Series("Spend", [r[1] for r in rows])])],
+        ),
+        _Section(
+            "summary", "Summary", 0,
+            figures=[_Figure("Total on-demand spend", 8_390_000_000, "money"),
+                     _Figure("Top spender", SITE_NASTY_USER, "user"),
+                     _Figure("Costliest model", "claude-4.6-opus", "model")],
+        ),
+    ]
+
+
+@_pytest.fixture
+def site_settings(tmp_path) -> _Settings:
+    return _Settings(config_path=tmp_path / "config.yaml", site_dir=tmp_path / "site",
+                     data_dir=tmp_path / "cache", demo_dir=tmp_path / "demo")
+
+
+@_pytest.fixture(scope="session")
+def chromium_browser():
+    """One headless Chromium for the whole session (Debian's, never a downloaded one)."""
+    if not CHROMIUM.exists():
+        _pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium (CI installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+# --- analysis (issue 3): the hand-computed cache of tests/fixtures/analysis/ ------------------
+
+import pathlib as _analysis_pathlib
+
+import pytest as _analysis_pytest
+
+ANALYSIS_CACHE = _analysis_pathlib.Path(__file__).parent / "fixtures" / "analysis" / "cache"
+
+
+@_analysis_pytest.fixture
+def analysis_config(tmp_path):
+    """A config.yaml over the hand-computed cache: top 2 spenders, the 1 costliest model is expensive."""
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "billing:\n  top_spenders_count: 2\n"
+        f"paths:\n  data_dir: {ANALYSIS_CACHE}\n"
+        "analysis:\n  expensive_models:\n    count: 1\n",
+        encoding="utf-8",
+    )
+    return config
+
+
+@_analysis_pytest.fixture
+def analysis_settings(analysis_config):
+    from billing_reports.settings import load_settings
+
+    return load_settings(analysis_config)
+
+
+@_analysis_pytest.fixture
+def analysis_usage(analysis_settings):
+    """November 2025 (no file), December (empty file), January, February (one user), March (incomplete)."""
+    from billing_reports.loader import load_usage
+    from billing_reports.months import Month, months_in_range
+
+    return load_usage(analysis_settings, months_in_range(Month(2026, 3), 5))

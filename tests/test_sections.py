@@ -1,51 +1,190 @@
-import csv
-import io
+"""Every figure of every built-in section, computed by hand from tests/fixtures/analysis/cache.
 
-import orjson
+The cache (micro-cents in brackets):
+  2025-11  no file
+  2025-12  an empty file
+  2026-01  a: opus 110.75c + sonnet 20c; b: opus 55.125c + sonnet 20.5c; (removed user): sonnet 30.33333c;
+           c: sonnet 41.1c + 0c, haiku 2c                                   = 279.80833c, 8 requests
+  2026-02  b only: opus 100c + sonnet 10c                                   = 110c, 2 requests
+  2026-03  incomplete, fetched 2026-03-11 (10 of 31 days): a sonnet 15c, c sonnet 15c (a tie) = 30c
+Per user: b 185.625c (4 req), a 145.75c (3), c 58.1c (4), (removed user) 30.33333c (1); total 419.80833c.
+top_spenders_count = 2; the expensive model is the 1 costliest per request: opus (265.875c / 3).
+Displayed money is apportioned: rows add up to the shown total.
+"""
+
+from __future__ import annotations
+
 import pytest
 
-from billing_reports import Column, Figure, Section, Table
+from billing_reports.analysis import run_sections
+from billing_reports.plugins import get_plugin_manager
 
 
-def users_table(total=True):
-    return Table(
-        slug="users",
-        title="Users",
-        columns=[Column("user", "User", "user"), Column("cost", "Cost", "money"), Column("n", "Requests", "count")],
-        rows=[("a@x", 333_333, 1), ("b@x", 333_333, 2), ("c@x", 333_334, 3)],
-        total=("Total", 1_000_000, 6) if total else None,
-    )
+@pytest.fixture
+def sections(analysis_usage, analysis_settings):
+    found, failures = run_sections(get_plugin_manager(load_entry_points=False), analysis_usage, analysis_settings)
+    assert failures == []
+    return {section.slug: section for section in found}
 
 
-def test_a_table_with_a_total_shows_rows_that_add_up_to_it():
-    rows, total = users_table().display_rows()
-    assert [row[1] for row in rows] == [0, 0, 1]
-    assert total == ["Total", 1, 6]
+def shown(table):
+    """Rows and total as exported (money as dollar strings, rounded/apportioned)."""
+    rows = [[str(v) if v is not None else None for v in row.values()] for row in table.export_rows()]
+    return rows
 
 
-def test_without_a_total_each_row_is_rounded_on_its_own():
-    rows, total = users_table(total=False).display_rows()
-    assert [row[1] for row in rows] == [0, 0, 0] and total is None
+def test_built_in_slugs_in_order(sections):
+    assert list(sections) == [
+        "summary", "top-cost-users", "users-x-expensive-models", "top-cost-models",
+        "monthly-trend", "monthly-model-breakdown", "monthly-user-breakdown",
+    ]
+    assert [s.order for s in sections.values()] == [0, 10, 20, 30, 40, 50, 60]
 
 
-def test_csv_is_ready_for_a_spreadsheet():
-    parsed = list(csv.reader(io.StringIO(users_table().to_csv())))
-    assert parsed == [
-        ["User", "Cost", "Requests"],
-        ["a@x", "0.00", "1"], ["b@x", "0.00", "2"], ["c@x", "0.01", "3"], ["Total", "0.01", "6"],
+def test_summary_cards(sections):
+    figures = [(f.label, f.display(), f.note) for f in sections["summary"].figures]
+    assert figures == [
+        ("Total on-demand spend", "$4.20", "November 2025 – March 2026"),
+        ("Current month spend", "$0.30", "March 2026, month to date"),
+        ("Months analysed", "5", "November 2025 – March 2026 (1 not fetched)"),
+        ("Costliest model", "opus", "$2.66 in total"),
+        ("Top spender", "b@example.com", "$1.86 in total"),
     ]
 
 
-def test_json_export_and_section_dict_round_trip_through_json():
-    section = Section("x", "X", 1, figures=[Figure("Total", 123_456_789_012, "money")], tables=[users_table()])
-    assert orjson.loads(users_table().to_json())[2] == {"user": "c@x", "cost": "0.01", "n": 3}
-    data = orjson.loads(orjson.dumps(section.to_dict(), default=str))
-    assert data["figures"][0]["display"] == "$1,234.57"
-    assert data["tables"][0]["total"] == {"user": "Total", "cost": "0.01", "n": 6}
-    assert len(data["tables"][0]["rows"]) == 3
+def test_top_cost_users(sections):
+    section = sections["top-cost-users"]
+    assert shown(section.table("ranking")) == [
+        # rank, user, spend, share, requests, avg/request, most-used model, trend
+        ["1", "b@example.com", "1.86", "44.2", "4", "0.46", "opus", "stopped"],
+        ["2", "a@example.com", "1.46", "34.7", "3", "0.49", "sonnet", "new"],
+        [None, "Other (2 users)", "0.88", "21.1", "5", "0.18", None, ""],
+        [None, "Total", "4.20", "100.0", "12", None, None, None],
+    ]
+    assert shown(section.table("per-month")) == [
+        ["b@example.com", "0.00", "0.00", "0.76", "1.10", "0.00", "1.86"],
+        ["a@example.com", "0.00", "0.00", "1.31", "0.00", "0.15", "1.46"],
+        ["Other (2 users)", "0.00", "0.00", "0.73", "0.00", "0.15", "0.88"],
+        ["Total", "0.00", "0.00", "2.80", "1.10", "0.30", "4.20"],
+    ]
+    bar, line = section.charts
+    assert (bar.kind, list(bar.labels), list(bar.series[0].values)) == (
+        "bar", ["b@example.com", "a@example.com"], [185_625_000, 145_750_000])
+    assert line.kind == "line" and list(line.labels) == ["2025-11", "2025-12", "2026-01", "2026-02", "2026-03"]
+    assert list(line.series[1].values) == [0, 0, 130_750_000, 0, 15_000_000]
 
 
-def test_a_total_that_the_rows_do_not_reach_is_refused():
-    table = Table("t", "T", [Column("cost", "Cost", "money")], rows=[(100_000_000,)], total=(300_000_000,))
-    with pytest.raises(ValueError, match="do not add up"):
-        table.display_rows()
+def test_users_x_expensive_models(sections):
+    section = sections["users-x-expensive-models"]
+    assert [(f.label, f.display(), f.note) for f in section.figures][1] == (
+        "Spend on expensive models", "$2.66", "63.3% of all on-demand spend")
+    assert section.figures[0].value == "opus"
+    opus = section.table("model-opus")
+    assert shown(opus) == [
+        ["1", "b@example.com", "1.55", "58.3", "2", "0.78"],
+        ["2", "a@example.com", "1.11", "41.7", "1", "1.11"],
+        [None, "Total", "2.66", "100.0", "3", None],
+    ]
+    assert shown(section.table("cross-reference")) == [
+        # user, total, on expensive, on cheaper, share of spend, expensive requests, share of requests, months
+        ["1", "b@example.com", "1.86", "1.55", "0.31", "83.6", "2", "50.0", "2 of 2"],
+        ["2", "a@example.com", "1.46", "1.11", "0.35", "76.0", "1", "33.3", "1 of 2"],
+        [None, "Other (2 users)", "0.88", "0.00", "0.88", "0.0", "0", "0.0", ""],
+        [None, "Total", "4.20", "2.66", "1.54", "63.3", "3", "25.0", None],
+    ]
+
+
+def test_top_cost_models(sections):
+    section = sections["top-cost-models"]
+    assert shown(section.table("ranking")) == [
+        # model, spend, share, requests, avg, in, out, cache write, cache read, tokens, users
+        ["1", "opus", "2.66", "63.3", "3", "0.89", "25", "35", "45", "55", "160", "2"],
+        ["2", "sonnet", "1.52", "36.2", "8", "0.19", "8", "9", "10", "11", "38", "4"],
+        ["3", "haiku", "0.02", "0.5", "1", "0.02", "1", "0", "0", "0", "1", "1"],
+        [None, "Total", "4.20", "100.0", "12", None, "34", "44", "55", "66", "199", "4"],
+    ]
+    assert shown(section.table("per-month")) == [
+        ["opus", "0.00", "0.00", "1.66", "1.00", "0.00", "2.66"],
+        ["sonnet", "0.00", "0.00", "1.12", "0.10", "0.30", "1.52"],
+        ["haiku", "0.00", "0.00", "0.02", "0.00", "0.00", "0.02"],
+        ["Total", "0.00", "0.00", "2.80", "1.10", "0.30", "4.20"],
+    ]
+    assert [c.kind for c in section.charts] == ["bar", "line"]
+
+
+def test_monthly_trend_with_a_projected_incomplete_month(sections):
+    section = sections["monthly-trend"]
+    assert shown(section.table("months")) == [
+        # month, spend, change, growth, requests, status, projected month-end
+        ["2025-11", "0.00", None, None, "0", "not fetched", None],
+        ["2025-12", "0.00", "0.00", None, "0", "complete", None],
+        ["2026-01", "2.80", "2.80", None, "8", "complete", None],
+        ["2026-02", "1.10", "-1.70", "-60.7", "2", "complete", None],
+        # 30c over 10 of 31 days: 93c at the run rate
+        ["2026-03", "0.30", "-0.80", "-72.7", "2", "month to date", "0.93"],
+        ["Total", "4.20", None, None, "12", None, None],
+    ]
+    assert [(f.label, f.display()) for f in section.figures] == [
+        ("Average per month", "$1.05"),          # 419.80833c over the 4 fetched months
+        ("Projected March 2026", "$0.93"),
+    ]
+    chart = section.charts[0]
+    assert [s.name for s in chart.series] == ["Spend", "Projected month-end"]
+    assert list(chart.series[1].values) == [None, None, None, None, 93_000_000]
+
+
+def test_monthly_model_breakdown(sections):
+    section = sections["monthly-model-breakdown"]
+    assert [t.slug for t in section.tables] == ["2026-03", "2026-02", "2026-01", "2025-12", "2025-11"]
+    assert shown(section.table("2026-01")) == [
+        # model, input, output, cache write, cache read, tokens, requests, cost
+        ["opus", "15", "25", "35", "45", "120", "2", "1.66"],
+        ["sonnet", "4", "5", "6", "7", "22", "5", "1.12"],
+        ["haiku", "1", "0", "0", "0", "1", "1", "0.02"],
+        ["Total", "20", "30", "41", "52", "143", "8", "2.80"],
+    ]
+    assert shown(section.table("2026-02")) == [
+        ["opus", "10", "10", "10", "10", "40", "1", "1.00"],
+        ["sonnet", "2", "2", "2", "2", "8", "1", "0.10"],
+        ["Total", "12", "12", "12", "12", "48", "2", "1.10"],
+    ]
+    assert shown(section.table("2026-03")) == [
+        ["sonnet", "2", "2", "2", "2", "8", "2", "0.30"],
+        ["Total", "2", "2", "2", "2", "8", "2", "0.30"],
+    ]
+    assert shown(section.table("2025-12")) == [["Total", "0", "0", "0", "0", "0", "0", "0.00"]]
+    assert section.table("2025-12").description == "No on-demand usage this month."
+    assert section.table("2025-11").description.startswith("Not fetched yet")
+    assert section.table("2026-03").description.startswith("Month to date")
+
+
+def test_monthly_user_breakdown(sections):
+    section = sections["monthly-user-breakdown"]
+    assert shown(section.table("2026-01")) == [
+        # rank, user, cost, share, requests, top model (opus wins the 1-1 request tie on cost)
+        ["1", "a@example.com", "1.31", "46.7", "2", "opus"],
+        ["2", "b@example.com", "0.76", "27.0", "2", "opus"],
+        [None, "Other (2 users)", "0.73", "26.2", "4", None],
+        [None, "Total", "2.80", "100.0", "8", None],
+    ]
+    # a month with one user
+    assert shown(section.table("2026-02")) == [
+        ["1", "b@example.com", "1.10", "100.0", "2", "opus"],
+        [None, "Total", "1.10", "100.0", "2", None],
+    ]
+    # a tie: 15c each, ranked by name
+    assert shown(section.table("2026-03")) == [
+        ["1", "a@example.com", "0.15", "50.0", "1", "sonnet"],
+        ["2", "c@example.com", "0.15", "50.0", "1", "sonnet"],
+        [None, "Total", "0.30", "100.0", "2", None],
+    ]
+    assert shown(section.table("2025-12")) == [[None, "Total", "0.00", None, "0", None]]
+
+
+def test_every_section_is_json_and_every_table_csv(sections):
+    import orjson
+
+    for section in sections.values():
+        orjson.dumps(section.to_dict(), default=str)
+        for table in section.tables:
+            assert table.to_csv().splitlines()[0] == ",".join(c.label for c in table.columns)

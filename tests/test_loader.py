@@ -1,0 +1,157 @@
+"""The loader against the hand-computed cache (tests/fixtures/analysis/cache) and odd files."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+import pytest
+
+from billing_reports.errors import CacheError
+from billing_reports.loader import load_usage
+from billing_reports.months import Month
+from billing_reports.usage import REMOVED_USER, UNKNOWN_MODEL, UsageTotals
+
+NOV, DEC, JAN, FEB, MAR = Month(2025, 11), Month(2025, 12), Month(2026, 1), Month(2026, 2), Month(2026, 3)
+
+
+def test_months_in_range_include_the_one_without_a_file(analysis_usage):
+    assert analysis_usage.months == [NOV, DEC, JAN, FEB, MAR]
+    assert analysis_usage.missing_months == [NOV]
+    assert analysis_usage.incomplete_months == [MAR]
+    assert analysis_usage.period_label == "November 2025 – March 2026"
+    assert analysis_usage.facts(MAR).fetched_at == datetime(2026, 3, 11, tzinfo=timezone.utc)
+    assert analysis_usage.facts(JAN).complete is True
+    assert analysis_usage.facts(JAN).fetch["page_size"] == 1000
+
+
+def test_every_cell_of_january_to_the_micro_cent(analysis_usage):
+    january = {(user, model): t for (month, user, model), t in analysis_usage.totals.items() if month == JAN}
+    assert january == {
+        # 100.5 + 10.25 fee; the first millisecond of January
+        ("a@example.com", "opus"): UsageTotals(110_750_000, 1, 10, 20, 30, 40),
+        # no cursorTokenFee: it counts 0
+        ("a@example.com", "sonnet"): UsageTotals(20_000_000, 1, 1, 2, 3, 4),
+        # the last millisecond of January
+        ("b@example.com", "opus"): UsageTotals(55_125_000, 1, 5, 5, 5, 5),
+        ("b@example.com", "sonnet"): UsageTotals(20_500_000, 1, 1, 1, 1, 1),
+        (REMOVED_USER, "sonnet"): UsageTotals(30_333_330, 1, 2, 2, 2, 2),
+        # 40 + 1.1, and a zero-cost event that still counts as a request
+        ("c@example.com", "sonnet"): UsageTotals(41_100_000, 2, 0, 0, 0, 0),
+        ("c@example.com", "haiku"): UsageTotals(2_000_000, 1, 1, 0, 0, 0),
+    }
+
+
+def test_totals_per_month_and_overall(analysis_usage):
+    assert analysis_usage.month_total(NOV) == UsageTotals()
+    assert analysis_usage.month_total(DEC) == UsageTotals()
+    assert analysis_usage.month_total(JAN).cost == 279_808_330
+    assert analysis_usage.month_total(FEB) == UsageTotals(110_000_000, 2, 12, 12, 12, 12)
+    assert analysis_usage.month_total(MAR) == UsageTotals(30_000_000, 2, 2, 2, 2, 2)
+    assert analysis_usage.total.cost == 419_808_330
+    assert analysis_usage.total.requests == 12
+
+
+def test_data_quality_counts_of_january(analysis_usage):
+    quality = analysis_usage.facts(JAN).quality
+    assert quality.to_dict() == {
+        "events_in_file": 12,
+        "events_kept": 8,
+        "events_left_out": 4,
+        "not_on_demand": {"Included in Business": 1, "Mystery kind": 1, "Usage-based, not chargeable": 1},
+        "without_email": 1,
+        "without_model": 0,
+        "unknown_kinds": {"Mystery kind": 1},
+        "unknown_fields": {"newField": 1},
+        "zero_cost": 1,
+        "negative_cost": 0,
+        "non_numeric_cost": 1,
+        "bad_timestamp": 0,
+        "outside_month": 0,
+    }
+    assert analysis_usage.facts(DEC).quality.events_in_file == 0
+    assert analysis_usage.facts(FEB).quality.warnings == 0
+
+
+def test_accessors_for_user_and_model_pages(analysis_usage):
+    assert analysis_usage.user_cost_by_month("b@example.com") == {
+        NOV: 0, DEC: 0, JAN: 75_625_000, FEB: 110_000_000, MAR: 0,
+    }
+    assert [(r.name, r.cost, r.requests) for r in analysis_usage.user_models("b@example.com")] == [
+        ("opus", 155_125_000, 2), ("sonnet", 30_500_000, 2),
+    ]
+    assert analysis_usage.model_cost_by_month("opus") == {NOV: 0, DEC: 0, JAN: 165_875_000, FEB: 100_000_000, MAR: 0}
+    assert [(r.name, r.cost) for r in analysis_usage.model_users("opus")] == [
+        ("b@example.com", 155_125_000), ("a@example.com", 110_750_000),
+    ]
+    assert analysis_usage.model_user_count("sonnet") == 4
+    # a tie in March (15 cents each) ranks by name
+    assert [r.name for r in analysis_usage.month_users(MAR)] == ["a@example.com", "c@example.com"]
+
+
+def test_events_are_streamed_again_from_the_cache(analysis_usage):
+    events = list(analysis_usage.events())
+    assert len(events) == 8 + 2 + 2
+    assert sum(1 for month, _ in events if month == JAN) == 8
+    assert all("userEmail" in e or e["model"] == "sonnet" for _, e in events)
+
+
+def _write(data_dir, month: Month, events, **extra):
+    data_dir.mkdir(parents=True, exist_ok=True)
+    doc = {"month": month.cache_stem, "fetched_at": "2026-05-02T00:00:00Z", "total_events": len(events),
+           "events": events, **extra}
+    (data_dir / f"{month.cache_stem}-usage-based-data.json").write_text(json.dumps(doc))
+
+
+def _event(**changes):
+    event = {"timestamp": str(Month(2026, 4).start_ms + 1000), "userEmail": "x@example.com", "model": "gpt-5",
+             "kind": "Usage-based", "isChargeable": True, "isTokenBasedCall": True,
+             "tokenUsage": {"inputTokens": 1, "outputTokens": 1, "cacheWriteTokens": 0, "cacheReadTokens": 0,
+                            "totalCents": 1.5}}
+    event.update(changes)
+    return {k: v for k, v in event.items() if v is not None}
+
+
+def test_odd_events_are_counted_not_fatal(tmp_path, analysis_settings):
+    april = Month(2026, 4)
+    events = [
+        _event(),
+        _event(timestamp=str(april.end_ms)),           # first millisecond of May: outside the month
+        _event(timestamp="yesterday"),                  # not epoch milliseconds
+        _event(model=None),                             # no model
+        _event(tokenUsage={"totalCents": -2.0}),        # a refund-like negative amount
+        _event(cursorTokenFee="1.0"),                   # the fee is a string
+        _event(userEmail=""),                           # empty email: the removed-user bucket
+    ]
+    _write(tmp_path / "cache", april, events)
+    usage = load_usage(analysis_settings, [april], data_dir=tmp_path / "cache")
+    quality = usage.facts(april).quality
+    assert (quality.events_kept, quality.outside_month, quality.bad_timestamp, quality.without_model,
+            quality.negative_cost, quality.non_numeric_cost, quality.without_email) == (6, 1, 1, 1, 1, 1, 1)
+    assert usage.user_total("x@example.com").cost == 4 * 1_500_000 - 2_000_000
+    assert usage.model_total(UNKNOWN_MODEL).cost == 1_500_000
+    assert usage.user_total(REMOVED_USER).cost == 1_500_000
+
+
+def test_a_malformed_file_is_one_clear_error_naming_it(tmp_path, analysis_settings):
+    april = Month(2026, 4)
+    (tmp_path / "04-2026-usage-based-data.json").write_text("{not json")
+    with pytest.raises(CacheError, match="04-2026-usage-based-data.json"):
+        load_usage(analysis_settings, [april], data_dir=tmp_path)
+
+
+def test_a_file_of_another_month_is_refused(tmp_path, analysis_settings):
+    _write(tmp_path, Month(2026, 4), [_event()])
+    path = tmp_path / "04-2026-usage-based-data.json"
+    doc = json.loads(path.read_text())
+    doc["month"] = "05-2026"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(CacheError, match=r"04-2026-usage-based-data.json says it holds month '05-2026'"):
+        load_usage(analysis_settings, [Month(2026, 4)], data_dir=tmp_path)
+
+
+def test_a_single_month(analysis_settings):
+    usage = load_usage(analysis_settings, [FEB])
+    assert usage.months == [FEB]
+    assert [(r.name, r.cost) for r in usage.users()] == [("b@example.com", 110_000_000)]
+    assert usage.period_label == "February 2026"
