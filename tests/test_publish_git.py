@@ -1,0 +1,195 @@
+"""The git target against a local bare repository as the remote."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+import pytest
+from servers import free_port, run_cli, write_built_site, write_config
+
+FIRST_BUILD = {
+    "billing_dashboard.html": "<h1>Dashboard v1</h1>",
+    "users/index.html": "<h1>Users</h1>",
+    "assets/site.css": "body{}",
+}
+SECOND_BUILD = {
+    "billing_dashboard.html": "<h1>Dashboard v2</h1>",
+    "models/index.html": "<h1>Models</h1>",
+    "assets/site.css": "body{}",
+}
+
+
+def git(*arguments, cwd=None) -> str:
+    return subprocess.run(["git", *arguments], cwd=cwd, check=True, capture_output=True, text=True).stdout
+
+
+@pytest.fixture
+def remote(tmp_path):
+    path = tmp_path / "pages.git"
+    git("init", "--quiet", "--bare", str(path))
+    return path
+
+
+@pytest.fixture
+def project(tmp_path, remote):
+    write_config(tmp_path, {"targets": {"pages": {"type": "git", "remote": "./pages.git", "branch": "gh-pages"}}})
+    return tmp_path
+
+
+def rebuild(project, files, **manifest):
+    shutil.rmtree(project / "site", ignore_errors=True)
+    write_built_site(project / "site", files, **manifest)
+
+
+def branch_files(remote, branch="gh-pages") -> dict[str, str]:
+    names = git("--git-dir", str(remote), "ls-tree", "-r", "--name-only", branch).split()
+    return {name: git("--git-dir", str(remote), "show", f"{branch}:{name}") for name in names}
+
+
+def history(remote, branch="gh-pages") -> list[str]:
+    return git("--git-dir", str(remote), "log", "--format=%s", branch).splitlines()
+
+
+def test_publish_to_a_fresh_remote_creates_the_branch_with_one_commit(project, remote):
+    rebuild(project, FIRST_BUILD)
+
+    result = run_cli("publish", cwd=project)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == (
+        f"Published January 2026 – February 2026 (4 files) to pages ({project / 'pages.git'} branch gh-pages): "
+        "4 added, 0 updated, 0 deleted."
+    )
+    files = branch_files(remote)
+    assert sorted(files) == ["assets/site.css", "billing_dashboard.html", "build-manifest.json", "users/index.html"]
+    assert files["billing_dashboard.html"] == "<h1>Dashboard v1</h1>"
+    assert history(remote) == ["Publish billing report 2026-01..2026-02 (January 2026 – February 2026)"]
+    author = git("--git-dir", str(remote), "log", "-1", "--format=%an <%ae>", "gh-pages").strip()
+    assert author == "billing-reports <billing-reports@localhost>"
+
+
+def test_each_publish_adds_one_commit_on_top_keeping_history(project, remote):
+    rebuild(project, FIRST_BUILD)
+    assert run_cli("publish", cwd=project).returncode == 0
+    first_tip = git("--git-dir", str(remote), "rev-parse", "gh-pages").strip()
+    rebuild(project, SECOND_BUILD, first="2026-02", last="2026-03")
+
+    result = run_cli("publish", cwd=project)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith("1 added, 2 updated, 1 deleted.")
+    assert history(remote) == [
+        "Publish billing report 2026-02..2026-03 (February 2026 – March 2026)",
+        "Publish billing report 2026-01..2026-02 (January 2026 – February 2026)",
+    ]
+    assert git("--git-dir", str(remote), "rev-parse", "gh-pages~1").strip() == first_tip
+    assert sorted(branch_files(remote)) == ["assets/site.css", "billing_dashboard.html", "build-manifest.json", "models/index.html"]
+
+    again = run_cli("publish", cwd=project)  # the same build again: nothing to commit
+    assert again.returncode == 0 and again.stdout.strip().endswith("0 added, 0 updated, 0 deleted.")
+    assert len(history(remote)) == 2
+
+
+def test_dry_run_lists_the_diff_against_the_branch_and_pushes_nothing(project, remote):
+    rebuild(project, FIRST_BUILD)
+    assert run_cli("publish", cwd=project).returncode == 0
+    tip = git("--git-dir", str(remote), "rev-parse", "gh-pages").strip()
+    rebuild(project, SECOND_BUILD)
+
+    result = run_cli("publish", "--dry-run", cwd=project)
+
+    assert result.returncode == 0, result.stderr
+    assert sorted(line.split() for line in result.stdout.splitlines()[1:-1]) == sorted(
+        [["update", "billing_dashboard.html"], ["update", "build-manifest.json"],
+         ["add", "models/index.html"], ["delete", "users/index.html"]]
+    )
+    assert git("--git-dir", str(remote), "rev-parse", "gh-pages").strip() == tip
+
+
+def test_rollback_commits_the_previous_tree_on_top(project, remote):
+    rebuild(project, FIRST_BUILD)
+    assert run_cli("publish", cwd=project).returncode == 0
+    rebuild(project, SECOND_BUILD)
+    assert run_cli("publish", cwd=project).returncode == 0
+
+    result = run_cli("publish", "--rollback", cwd=project)
+
+    assert result.returncode == 0, result.stderr
+    assert branch_files(remote)["billing_dashboard.html"] == "<h1>Dashboard v1</h1>"
+    assert "users/index.html" in branch_files(remote)
+    assert len(history(remote)) == 3 and history(remote)[0].startswith("Roll back billing report")
+
+
+def test_a_missing_branch_on_a_remote_with_other_branches_is_an_error_unless_create_branch(project, remote, tmp_path):
+    seed = tmp_path / "seed"
+    git("init", "--quiet", "-b", "main", str(seed))
+    (seed / "README").write_text("docs\n")
+    git("add", "README", cwd=seed)
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "--quiet", "-m", "init", cwd=seed)
+    git("push", "--quiet", str(remote), "main", cwd=seed)
+    rebuild(project, FIRST_BUILD)
+
+    result = run_cli("publish", cwd=project)
+
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"Error: git remote {project / 'pages.git'} has no branch 'gh-pages' (it has main); "
+        "fix publish.targets.pages.branch or set create_branch: true"
+    )
+    write_config(project, {"targets": {"pages": {"type": "git", "remote": "./pages.git", "create_branch": True}}})
+    assert run_cli("publish", cwd=project).returncode == 0
+    assert sorted(branch_files(remote)) == ["assets/site.css", "billing_dashboard.html", "build-manifest.json", "users/index.html"]
+    assert branch_files(remote, "main") == {"README": "docs\n"}
+
+
+def test_a_missing_repository_is_one_clear_line(tmp_path):
+    write_config(tmp_path, {"targets": {"pages": {"type": "git", "remote": "./nothing-here.git"}}})
+    rebuild(tmp_path, FIRST_BUILD)
+
+    result = run_cli("publish", cwd=tmp_path)
+
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"Error: git remote {tmp_path / 'nothing-here.git'}: no repository there; check publish.targets.pages.remote"
+    )
+
+
+def test_an_unreachable_host_is_one_clear_line(tmp_path):
+    remote = f"http://127.0.0.1:{free_port()}/pages.git"
+    write_config(tmp_path, {"targets": {"pages": {"type": "git", "remote": remote}}})
+    rebuild(tmp_path, FIRST_BUILD)
+
+    result = run_cli("publish", cwd=tmp_path)
+
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"Error: cannot reach git remote {remote} (connection failed); check the remote's host and port, and that it is up"
+    )
+
+
+def test_a_token_is_never_shown_even_in_the_remote_url(tmp_path):
+    remote = f"http://user:hunter2-token@127.0.0.1:{free_port()}/pages.git"
+    write_config(tmp_path, {"targets": {"pages": {"type": "git", "remote": remote, "token_variable": "PAGES_TOKEN"}}})
+    rebuild(tmp_path, FIRST_BUILD)
+
+    result = run_cli("publish", cwd=tmp_path, env={"PAGES_TOKEN": "ghp_supersecret"})
+
+    assert result.returncode == 1
+    assert "hunter2-token" not in result.stderr + result.stdout
+    assert "ghp_supersecret" not in result.stderr + result.stdout
+    assert "cannot reach git remote http://127.0.0.1:" in result.stderr
+
+
+def test_a_missing_git_binary_is_one_clear_line(project, tmp_path):
+    rebuild(project, FIRST_BUILD)
+    empty_bin = tmp_path / "empty-bin"
+    empty_bin.mkdir()
+
+    result = run_cli("publish", cwd=project, env={"PATH": str(empty_bin)})
+
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "Error: git is not installed or not on PATH; install git (Debian: apt-get install git) and publish again"
+    )
