@@ -2,8 +2,9 @@
 
 An e-mail or a model name becomes a lower-case slug of ``a-z 0-9 . _ -``. Two
 names that slug alike (``Ann@x.com`` and ``ann@x.com``, or ``a+b@x`` and
-``a-b@x``) still get different files: the later ones carry a short hash of the
-exact name, so a page's name never depends on which other names exist.
+``a-b@x``) still get different files: the first (all-lower-case names first,
+then A to Z) gets the plain slug, the others carry a short hash of the exact
+name. The same set of names always gets the same file names.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import unicodedata
 from typing import Iterable
 
 _UNSAFE = re.compile(r"[^a-z0-9._-]+")
-_DASHES = re.compile(r"-{2,}")
+#: A run of dashes and dots with at least one dash (``-..-``) becomes one dash.
+_DASHES = re.compile(r"[-.]*-[-.]*")
 #: Long names are cut so that every path stays well inside file-system limits.
 MAX_SLUG_LENGTH = 80
 
@@ -40,14 +42,15 @@ def _short_hash(name: str) -> str:
 class PageNames:
     """Gives each name of one kind (users, models, sections) a unique slug.
 
-    Names are assigned in sorted order, so the same set of names always gets
-    the same slugs. ``reserved`` slugs are never handed out.
+    Names are assigned in a fixed order (all-lower-case names first, then A to
+    Z), so the same set of names always gets the same slugs. ``reserved``
+    slugs are never handed out.
     """
 
     def __init__(self, names: Iterable[str], *, fallback: str, reserved: Iterable[str] = ()) -> None:
         self._slugs: dict[str, str] = {}
         taken = set(reserved)
-        for name in sorted(set(names)):
+        for name in sorted(set(names), key=lambda n: (n != n.lower(), n)):
             base = slugify(name, fallback)
             slug = base
             if slug in taken:

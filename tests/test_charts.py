@@ -1,0 +1,95 @@
+"""Inline SVG charts: accessible, proportional, escaped, marking incomplete months."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from billing_reports.sections import Chart, Series
+from billing_reports.site.charts import BAR_LABEL_WIDTH, chart_rows, nice_ticks, render_chart
+
+SVG = "{http://www.w3.org/2000/svg}"
+DOLLAR = 100_000_000  # micro-cents
+
+
+def _svg(chart: Chart, incomplete=()) -> ET.Element:
+    return ET.fromstring(str(render_chart(chart, id_prefix="c1", incomplete=incomplete)))
+
+
+def test_a_bar_chart_has_a_title_a_description_and_proportional_bars():
+    chart = Chart("top", "Top users", "Spend per user", "bar", ["ann", "bob", "cy"],
+                  [Series("Spend", [200 * DOLLAR, 100 * DOLLAR, 50 * DOLLAR])])
+    svg = _svg(chart)
+    assert svg.get("role") == "img" and svg.get("aria-labelledby") == "c1-title c1-desc"
+    assert svg.find(f"{SVG}title").text == "Top users"
+    assert svg.find(f"{SVG}desc").text == "Spend per user"
+    widths = [float(rect.get("width")) for rect in svg.iter(f"{SVG}rect")]
+    assert widths[0] == pytest.approx(2 * widths[1]) and widths[1] == pytest.approx(2 * widths[2])
+    assert all(float(rect.get("x")) == BAR_LABEL_WIDTH for rect in svg.iter(f"{SVG}rect"))
+    tooltips = [g.find(f"{SVG}title").text for g in svg.iter(f"{SVG}g")]
+    assert tooltips == ["ann: $200.00", "bob: $100.00", "cy: $50.00"]
+
+
+def test_a_line_chart_draws_one_point_per_month_and_marks_the_incomplete_one():
+    chart = Chart("trend", "Trend", "Per month", "line", ["Jan 2026", "Feb 2026", "Mar 2026"],
+                  [Series("Total", [100 * DOLLAR, 300 * DOLLAR, 50 * DOLLAR])])
+    svg = _svg(chart, incomplete={"Mar 2026"})
+    points = list(svg.iter(f"{SVG}circle"))
+    ys = [float(p.get("cy")) for p in points]
+    assert ys[1] < ys[0] < ys[2]  # higher spend is higher up
+    base = max(float(line.get("y1")) for line in svg.iter(f"{SVG}line") if line.get("class") == "grid")
+    # $0 is the bottom grid line; $300 reaches the top tick ($300): heights are proportional.
+    assert (base - ys[0]) * 3 == pytest.approx(base - ys[1], abs=0.2)
+    assert "hollow" in points[2].get("class") and "hollow" not in points[1].get("class")
+    assert [p.find(f"{SVG}title").text for p in points][2] == "Total, Mar 2026: $50.00 (incomplete month)"
+    labels = [t.text for t in svg.iter(f"{SVG}text") if t.get("y") and "$" not in (t.text or "")]
+    assert "Mar 2026*" in labels and "Feb 2026" in labels
+    assert any("partial" in (line.get("class") or "") for line in svg.iter(f"{SVG}line"))
+
+
+def test_a_missing_value_breaks_the_line():
+    chart = Chart("t", "T", "d", "line", ["a", "b", "c", "d"], [Series("s", [1 * DOLLAR, None, 2 * DOLLAR, 3 * DOLLAR])])
+    svg = _svg(chart)
+    assert len(list(svg.iter(f"{SVG}circle"))) == 3
+    polylines = [p.get("points").split() for p in svg.iter(f"{SVG}polyline")]
+    assert [len(points) for points in polylines] == [2]  # only c-d is a segment; a stands alone
+
+
+def test_labels_are_escaped():
+    chart = Chart("t", "<i>T</i>", "a & b", "bar", ["<b>bob</b>&'x"], [Series("s", [DOLLAR])])
+    text = str(render_chart(chart, id_prefix="x"))
+    assert "<b>" not in text and "<i>" not in text
+    assert "&lt;b&gt;bob&lt;/b&gt;&amp;&#39;x" in text
+    ET.fromstring(text)  # still well-formed
+
+
+def test_several_series_get_a_legend_and_distinct_colours():
+    chart = Chart("t", "T", "d", "line", ["a", "b"], [Series(f"user{i}", [i * DOLLAR, DOLLAR]) for i in range(4)])
+    svg = _svg(chart)
+    legend = [t.text for t in svg.iter(f"{SVG}text") if t.get("class") == "legend"]
+    assert legend == ["user0", "user1", "user2", "user3"]
+    colours = {re.search(r"s\d", p.get("class")).group() for p in svg.iter(f"{SVG}polyline")}
+    assert colours == {"s0", "s1", "s2", "s3"}
+
+
+def test_an_empty_chart_says_so():
+    svg = _svg(Chart("t", "T", "d", "bar", [], [Series("s", [])]))
+    assert "No data" in [t.text for t in svg.iter(f"{SVG}text")]
+
+
+@pytest.mark.parametrize(("top", "expected"), [
+    (930, [0, 200, 400, 600, 800, 1000]),
+    (100, [0, 20, 40, 60, 80, 100]),
+    (0.5, [0, 0.1, 0.2, 0.3, 0.4, 0.5]),
+    (0, [0.0, 1.0]),
+    (12, [0, 2.5, 5, 7.5, 10, 12.5]),
+])
+def test_nice_ticks(top, expected):
+    assert nice_ticks(top) == pytest.approx(expected)
+
+
+def test_chart_rows_are_the_numbers_beside_the_chart():
+    chart = Chart("t", "T", "d", "line", ["Jan", "Feb"], [Series("A", [DOLLAR, None]), Series("B", [0, 2 * DOLLAR])])
+    assert chart_rows(chart) == (["", "A", "B"], [["Jan", "$1.00", "$0.00"], ["Feb", "no data", "$2.00"]])

@@ -1,0 +1,306 @@
+"""The static site rendered from hand-made usage and sections: figures, links, escaping, files."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import orjson
+import pytest
+from markupsafe import escape
+
+from billing_reports.errors import BillingReportsError, ConfigError
+from billing_reports.plugins import get_plugin_manager
+from billing_reports import hookimpl
+from billing_reports.sections import Column, Section, Table
+from billing_reports.site import MANIFEST_NAME, build_site
+from billing_reports.usage import REMOVED_USER
+from conftest import SITE_ANN, SITE_ANN_UPPER, SITE_NASTY_USER, SITE_PATHLIKE_MODEL, SITE_PATHLIKE_USER
+
+
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: list[tuple[str, str]] = []
+        self.ids: set[str] = set()
+
+    def handle_starttag(self, tag, attrs):
+        for name, value in attrs:
+            if name in ("href", "src") and value is not None:
+                self.links.append((tag, value))
+            if name == "id" and value:
+                self.ids.add(value)
+
+
+def _parse(path: Path) -> _Links:
+    parser = _Links()
+    parser.feed(path.read_text(encoding="utf-8"))
+    return parser
+
+
+def _pages(site: Path) -> list[Path]:
+    return sorted(site.rglob("*.html"))
+
+
+@pytest.fixture
+def site(site_settings, site_usage, site_sections):
+    return build_site(site_settings, site_usage, site_sections)
+
+
+def _read(site, relative: str) -> str:
+    return (site.site_dir / relative).read_text(encoding="utf-8")
+
+
+def test_the_dashboard_shows_the_summary_cards_and_the_trend(site):
+    page = _read(site, "billing_dashboard.html")
+    cards = re.findall(r'<div class="card-value">(.*?)</div>', page, re.S)
+    assert cards[0] == "$83.90"
+    assert 'href="users/' in cards[1] and escape(SITE_NASTY_USER) in cards[1]
+    assert cards[2] == '<a href="models/claude-4.6-opus.html">claude-4.6-opus</a>'
+    # The trend chart is drawn from the usage when no monthly-trend section exists: $63.50, $20.40, $0.00.
+    trend = page[page.index('id="chart-trend"'):]
+    assert re.findall(r'<td class="num">(\$[\d.,]+)</td>', trend)[:3] == ["$63.50", "$20.40", "$0.00"]
+    # At a glance: the top rows of each section's first table with a link to its page.
+    assert 'href="top-cost-users.html"' in page
+
+
+def test_without_a_summary_section_the_cards_come_from_the_usage(site_settings, site_usage, site_sections):
+    ranked_only = [s for s in site_sections if s.slug != "summary"]
+    built = build_site(site_settings, site_usage, ranked_only)
+    cards = re.findall(r'<div class="card-value">(.*?)</div>', _read(built, "billing_dashboard.html"), re.S)
+    # total, March 2026 (last month: not cached), months analysed, costliest model, top spender
+    assert cards[:3] == ["$83.90", "$0.00", "3"]
+    assert ">claude-4.6-opus</a>" in cards[3]  # 5000 + 2000 cents against gpt-5's 1360
+    assert escape(SITE_NASTY_USER) in cards[4]
+
+
+def test_a_user_page_has_spend_models_and_cost_per_request(site):
+    page = _read(site, "users/ann-example.com.html")
+    cards = re.findall(r'<div class="card-value">(.*?)</div>', page, re.S)
+    assert cards[:3] == ["$32.50", "12", "$2.71"]  # 3250 cents / 12 requests = 270.83 cents
+    assert "rank 2 of 5 users" in page
+    models = page[page.index('id="table-models"'):page.index('id="table-by-month"')]
+    assert models.index("claude-4.6-opus") < models.index("gpt-5")  # costliest first
+    assert '<a href="../models/gpt-5.html">gpt-5</a>' in models
+    assert "61.5%" in models and "38.5%" in models  # 2000 and 1250 of 3250 cents
+    by_month = page[page.index('id="table-by-month"'):]
+    rows = re.findall(r'<tr><td data-sort="(\d{4}-\d\d)">.*?</td><td class="num" data-sort="(\d+)">', by_month)
+    assert rows == [("2026-01", "1250"), ("2026-02", "2000"), ("2026-03", "0")]
+
+
+def test_a_model_page_lists_its_users(site):
+    page = _read(site, "models/gpt-5.html")
+    users = page[page.index('id="table-users"'):page.index('id="table-by-month"')]
+    order = [users.index(name) for name in (SITE_ANN, SITE_ANN_UPPER, escape(REMOVED_USER))]
+    assert order == sorted(order)  # 1250, 100, 10 cents
+    assert "$13.60" in users  # the total row: 1250 + 100 + 10 cents
+
+
+def test_colliding_and_path_like_names_get_distinct_safe_pages(site):
+    users = sorted(p.name for p in (site.site_dir / "users").iterdir())
+    assert len(users) == 5
+    assert "ann-example.com.html" in users
+    upper = [name for name in users if name.startswith("ann-example.com-")]
+    assert len(upper) == 1, users
+    assert f"<h1 class=\"entity\">{SITE_ANN_UPPER}</h1>" in (site.site_dir / "users" / upper[0]).read_text()
+    models = sorted(p.name for p in (site.site_dir / "models").iterdir())
+    assert models == ["claude-4.6-opus.html", "evil-model.html", "gpt-5.html"]
+    assert "x-etc.html" in users
+    for path in site.site_dir.rglob("*"):
+        assert path.resolve().is_relative_to(site.site_dir.resolve())
+
+
+def test_every_internal_link_and_asset_resolves_and_nothing_is_fetched_from_elsewhere(site):
+    pages = _pages(site.site_dir)
+    assert len(pages) >= 15
+    for page in pages:
+        parsed = _parse(page)
+        for tag, target in parsed.links:
+            parts = urlsplit(target)
+            if tag != "a":
+                assert not parts.scheme and not parts.netloc, f"{page.name} loads {target}"
+            if parts.scheme or parts.netloc:
+                continue
+            resolved = (page.parent / unquote(parts.path)).resolve() if parts.path else page
+            assert resolved.is_file(), f"{page.relative_to(site.site_dir)} links to missing {target}"
+            assert resolved.is_relative_to(site.site_dir.resolve())
+            if parts.fragment and resolved == page:
+                assert parts.fragment in parsed.ids, f"{page.name}: no element #{parts.fragment}"
+
+
+def test_every_user_and_model_name_in_a_table_links_to_its_page(site):
+    page = _read(site, "top-cost-users.html")
+    table = page[page.index('id="table-ranked"'):page.index("</table>", page.index('id="table-ranked"'))]
+    links = re.findall(r'<a href="(users/[^"]+)">', table)
+    assert len(links) == 5 and len(set(links)) == 5
+    everyone = _read(site, "users.html")
+    assert len(re.findall(r'<a href="users/', everyone)) == 5
+    models = _read(site, "models.html")
+    assert len(re.findall(r'<a href="models/', models)) == 3
+
+
+def test_names_and_intros_are_escaped(site):
+    for page in _pages(site.site_dir):
+        text = page.read_text()
+        assert "<b>bob</b>" not in text, page
+        assert "<script>alert" not in text, page
+    ranked = _read(site, "top-cost-users.html")
+    assert escape(SITE_NASTY_USER) in ranked
+    assert "<strong>spends</strong>" in ranked  # the intro is Markdown...
+    assert "&lt;script&gt;alert(" in ranked  # ...with raw HTML shown as text
+
+
+def test_every_page_states_the_period_fetched_at_and_incomplete_months(site):
+    for page in _pages(site.site_dir):
+        if page.name == "index.html":
+            continue  # the redirect to the dashboard
+        text = page.read_text()
+        assert "January 2026 – March 2026" in text, page
+        assert "3 Feb 2026, 10:00 UTC to 24 Feb 2026, 16:30 UTC" in text, page
+        assert "February 2026 is incomplete" in text, page
+        assert "No data for March 2026" in text, page
+
+
+def test_incomplete_months_are_flagged_in_tables_and_charts(site):
+    page = _read(site, "users/ann-example.com.html")
+    by_month = page[page.index('id="table-by-month"'):]
+    assert re.search(r"Feb 2026 <span class=\"flag\"[^>]*>incomplete</span>", by_month)
+    assert not re.search(r"Jan 2026 <span class=\"flag\"", by_month)
+    assert ">Feb 2026*</text>" in page  # the chart's axis label
+    assert "hollow" in page
+
+
+def test_every_section_table_has_csv_and_json_downloads(site, site_sections):
+    page = _read(site, "top-cost-users.html")
+    assert 'href="data/top-cost-users--ranked.csv"' in page
+    assert 'href="data/top-cost-users--ranked.json"' in page
+    table = site_sections[0].tables[0]
+    assert _read(site, "data/top-cost-users--ranked.csv") == table.to_csv()
+    assert (site.site_dir / "data/top-cost-users--ranked.json").read_bytes() == table.to_json()
+    assert orjson.loads(table.to_json())[-1]["cost"] == "83.90"
+
+
+def test_the_data_quality_and_about_pages(site):
+    quality = _read(site, "data-quality.html")
+    assert "Included in Business" in quality and "newField" in quality
+    fetches = quality[quality.index('id="table-fetches"'):quality.index("</table>", quality.index('id="table-fetches"'))]
+    assert ">complete<" in fetches and ">incomplete<" in fetches and "missing: not fetched" in fetches
+    about = _read(site, "about.html")
+    for fact in ("tokenUsage.totalCents + cursorTokenFee", "isChargeable", "isTokenBasedCall", "UTC",
+                 "/teams/filtered-usage-events", "3 Feb 2026, 10:00 UTC"):
+        assert fact in about
+
+
+def test_the_manifest_is_written_last_and_lists_every_file(site):
+    manifest = orjson.loads((site.site_dir / MANIFEST_NAME).read_bytes())
+    on_disk = sorted(str(p.relative_to(site.site_dir)) for p in site.site_dir.rglob("*") if p.is_file())
+    assert manifest["files"] == [name for name in on_disk if name != MANIFEST_NAME]
+    assert manifest["period"] == {"first": "2026-01", "last": "2026-03"}
+    assert manifest["index"] == "billing_dashboard.html"
+    assert manifest["built_at"].endswith("Z")
+    newest = max(p.stat().st_mtime_ns for p in site.site_dir.rglob("*") if p.is_file())
+    assert (site.site_dir / MANIFEST_NAME).stat().st_mtime_ns == newest
+
+
+def test_index_html_leads_to_the_dashboard(site, site_settings, site_usage, site_sections, tmp_path):
+    assert 'url=billing_dashboard.html' in _read(site, "index.html")
+    from dataclasses import replace
+
+    plain = build_site(replace(site_settings, output_filename="index.html"), site_usage, site_sections,
+                       site_dir=tmp_path / "plain")
+    assert '<div class="cards">' in (plain.site_dir / "index.html").read_text()
+    assert plain.index_path.name == "index.html"
+
+
+def test_a_user_template_overrides_and_extends_the_default(site_settings, site_usage, site_sections, tmp_path):
+    from dataclasses import replace
+
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "base.html").write_text(
+        '{% extends "default:base.html" %}{% block head %}<meta name="team" content="{{ site.title }}">{% endblock %}'
+    )
+    built = build_site(replace(site_settings, templates_dir=templates), site_usage, site_sections)
+    for page in _pages(built.site_dir):
+        if page.name != "index.html":
+            assert '<meta name="team" content="On-demand AI spend">' in page.read_text(), page
+
+
+def test_a_plugin_can_ship_the_template_its_section_names(site_settings, site_usage, tmp_path):
+    templates = tmp_path / "plugin_templates"
+    templates.mkdir()
+    (templates / "team.html").write_text(
+        '{% extends "section.html" %}{% block before %}<p class="team-note">{{ section.extra.note }}</p>{% endblock %}'
+    )
+
+    class TeamTemplates:
+        @hookimpl
+        def register_template_dirs(self, register):
+            register(templates)
+
+    manager = get_plugin_manager(load_entry_points=False)
+    manager.register(TeamTemplates())
+    section = Section("by-team", "Cost by team", 20, template="team.html", extra={"note": "Teams <from CSV>"},
+                      tables=[Table("teams", "Teams", [Column("team", "Team")], [["core"]])])
+    built = build_site(site_settings, site_usage, [section], manager=manager)
+    assert '<p class="team-note">Teams &lt;from CSV&gt;</p>' in _read(built, "by-team.html")
+
+
+def test_a_failed_build_keeps_the_previous_site(site, site_settings, site_usage, site_sections):
+    before = {p: p.read_bytes() for p in site.site_dir.rglob("*") if p.is_file()}
+    broken = [*site_sections, Section("odd", "Odd", 30, template="no-such-template.html")]
+    with pytest.raises(BillingReportsError, match="no-such-template.html"):
+        build_site(site_settings, site_usage, broken)
+    after = {p: p.read_bytes() for p in site.site_dir.rglob("*") if p.is_file()}
+    assert after == before
+    assert [p.name for p in site.site_dir.parent.iterdir() if p.name.startswith(".site.")] == []
+
+
+def test_a_rebuild_replaces_the_whole_site(site, site_settings, site_usage, site_sections):
+    stale = site.site_dir / "users" / "x-etc.html"
+    assert stale.exists()
+    from billing_reports.usage import OnDemandUsage
+
+    without_one = OnDemandUsage(
+        months=site_usage.months, month_facts=site_usage.month_facts,
+        totals={key: totals for key, totals in site_usage.totals.items() if key[1] != SITE_PATHLIKE_USER},
+    )
+    build_site(site_settings, without_one, site_sections)
+    assert not stale.exists()
+    assert [p.name for p in site.site_dir.parent.iterdir() if p.name.startswith(".site.")] == []
+
+
+def test_a_directory_that_is_not_a_built_site_is_never_replaced(site_settings, site_usage, site_sections):
+    site_settings.site_dir.mkdir()
+    (site_settings.site_dir / "thesis.tex").write_text("precious")
+    with pytest.raises(ConfigError, match="no build-manifest.json"):
+        build_site(site_settings, site_usage, site_sections)
+    assert (site_settings.site_dir / "thesis.tex").read_text() == "precious"
+
+
+def test_a_plugin_failure_is_shown_on_the_dashboard(site_settings, site_usage, site_sections):
+    from billing_reports.plugins import PluginFailure
+
+    built = build_site(site_settings, site_usage, site_sections,
+                       failures=[PluginFailure("cost_by_team", "KeyError: 'team'")])
+    for name in ("billing_dashboard.html", "data-quality.html"):
+        assert "<code>cost_by_team</code>: KeyError: &#39;team&#39;" in _read(built, name)
+
+
+def test_pages_are_rendered_with_one_compiled_template_each(site_settings, site_usage, site_sections, monkeypatch):
+    import jinja2
+
+    compiled: list[str] = []
+    original = jinja2.Environment._load_template
+
+    def counting(self, name, globals):
+        template = original(self, name, globals)
+        compiled.append(name)
+        return template
+
+    monkeypatch.setattr(jinja2.Environment, "_load_template", counting)
+    build_site(site_settings, site_usage, site_sections)
+    # 5 user pages and 3 model pages, but user.html and model.html are looked up once each.
+    assert compiled.count("user.html") == 1 and compiled.count("model.html") == 1
