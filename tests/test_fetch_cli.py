@@ -5,7 +5,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -133,11 +132,11 @@ def test_ctrl_c_midway_ends_with_one_line_and_leaves_the_cache_as_it_was(tmp_pat
     write_cached_month(february, {"month": "02-2026", "fetched_at": "2026-02-10T00:00:00Z", "total_events": 0,
                                   "events": [], "complete": False})
     before = february.read_bytes()
-    command = Path(sys.executable).with_name("billing-reports")
+    command = [sys.executable, "-c", "from billing_reports.cli import main; main()"]  # the console script's code
     with FakeCursorApi(StaticTeam(hand_made_events()), rate_limit_per_minute=None) as api:
         api.slow_next(30, after=2)  # January's two windows answer; February's request hangs
         process = subprocess.Popen(
-            [str(command), "fetch", "--config", str(config), "--end-month", "2026-02"],
+            [*command, "fetch", "--config", str(config), "--end-month", "2026-02"],
             env={**os.environ, **api_env(api)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
         january = cache_path(tmp_path / "cache", JANUARY)
