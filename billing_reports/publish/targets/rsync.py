@@ -1,6 +1,6 @@
 """Publish to a web server's directory on another machine with ``rsync`` over SSH.
 
-``rsync --delete-after --delay-updates``: new and changed files are sent into
+``rsync --checksum --delete-after --delay-updates``: new and changed files (by content) are sent into
 a temporary folder on the server and moved into place together at the end,
 then files the new site no longer has are deleted. Exactly the files of the
 build are published (a filter built from the manifest), so anything else in
@@ -74,7 +74,7 @@ class RsyncTarget(PublishTarget):
             filter_file.write_text(_filter_rules(site.all_files), encoding="utf-8")
             command = [
                 rsync,
-                "--recursive", "--links", "--times",
+                "--recursive", "--links", "--times", "--checksum",
                 "--chmod=D755,F644",
                 "--delete-after", "--delete-excluded", "--delay-updates",
                 f"--filter=merge {filter_file}",
