@@ -55,6 +55,8 @@ def cli() -> None:
 @click.option("--quick", is_flag=True, help=f"Build sizes {QUICK_SIZES} only (default: {FULL_SIZES}).")
 @click.option("--sizes", callback=_sizes, default=None, metavar="N,N,...",
               help="Build sizes in events, e.g. 100k,1M,5M (overrides --quick).")
+@click.option("--repeat", type=click.IntRange(1, 20), default=1, show_default=True,
+              help="Run each build and DuckDB measurement N times; keep the fastest (a shared machine is noisy).")
 @click.option("--months", type=click.IntRange(1, 24), default=6, show_default=True,
               help="Months the generated events spread over.")
 @click.option("--users", type=click.IntRange(1), default=1000, show_default=True)
@@ -75,6 +77,7 @@ def cli() -> None:
 def run(
     quick: bool,
     sizes: list[int] | None,
+    repeat: int,
     months: int,
     users: int,
     models: int,
@@ -106,7 +109,7 @@ def run(
             )
         if not skip_build:
             sections.append(
-                build_report(work_dir, build_sizes, months=months, users=users, models=models,
+                build_report(work_dir, build_sizes, repeat=repeat, months=months, users=users, models=models,
                              with_duckdb=not skip_duckdb, keep=keep, progress=progress)
             )
     finally:

@@ -96,10 +96,23 @@ def run_worker(*arguments: str) -> dict[str, Any]:
     return orjson.loads(lines[-1])
 
 
+def best_of(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """The fastest of repeated measurements, with the highest peak memory any of them reached.
+
+    On a shared machine the fastest run is the one least disturbed by others;
+    memory does not get better by being lucky, so its worst case is kept.
+    """
+    fastest = dict(min(results, key=lambda result: result["seconds"]))
+    fastest["peak_rss_kib"] = max(result["peak_rss_kib"] for result in results)
+    fastest["repeats"] = len(results)
+    return fastest
+
+
 def run_build_benchmark(
     sizes: list[int],
     work_dir: Path,
     *,
+    repeat: int = 1,
     months: int = 6,
     users: int = 1000,
     models: int = 30,
@@ -107,7 +120,12 @@ def run_build_benchmark(
     keep: bool = False,
     progress: Callable[[str], None] = lambda message: None,
 ) -> list[BuildRun]:
-    """Generate, build and measure each size in turn (a size's cache is removed after it unless ``keep``)."""
+    """Generate, build and measure each size in turn (a size's cache is removed after it unless ``keep``).
+
+    Each measurement runs ``repeat`` times in fresh processes; :func:`best_of` keeps the fastest.
+    """
+    if repeat < 1:
+        raise ValueError("repeat must be at least 1")
     month_range = months_in_range(END_MONTH, months)
     runs = []
     for events in sizes:
@@ -120,12 +138,16 @@ def run_build_benchmark(
         generated = generate_cache(data_dir, month_range, events, users=users, models=models)
         generate_seconds = time.perf_counter() - started
         config = write_config(size_dir, data_dir, site_dir)
-        progress(f"building {events:,} events in a fresh process")
-        build = run_worker("build", str(config), END_MONTH.key, str(months))
-        duckdb = None
-        if with_duckdb:
-            progress(f"DuckDB over {events:,} events in a fresh process")
-            duckdb = run_worker("duckdb", str(data_dir))
+        builds, duckdbs = [], []
+        for attempt in range(1, repeat + 1):
+            of = f" ({attempt}/{repeat})" if repeat > 1 else ""
+            progress(f"building {events:,} events in a fresh process{of}")
+            builds.append(run_worker("build", str(config), END_MONTH.key, str(months)))
+            if with_duckdb:
+                progress(f"DuckDB over {events:,} events in a fresh process{of}")
+                duckdbs.append(run_worker("duckdb", str(data_dir)))
+        build = best_of(builds)
+        duckdb = best_of(duckdbs) if duckdbs else None
         runs.append(
             BuildRun(
                 events=events,

@@ -30,14 +30,16 @@ Progress = Callable[[str], None]
 
 def build_table(runs: list[BuildRun]) -> str:
     """The build figures, one row per size."""
-    headers = ["events", "cache MB", "load s", "analyse s", "render s", "build s", "s per 1M",
-               "peak MB", "DuckDB s", "DuckDB MB", "build/DuckDB", "sums agree"]
+    headers = ["events", "cache MB", "users", "pages", "load s", "analyse s", "render s", "build s", "s per 1M",
+               "peak MB", "DuckDB s", "DuckDB MB", "load/DuckDB", "build/DuckDB", "sums agree"]
     rows = []
     for run in runs:
         duck = run.duckdb
         rows.append([
             size_label(run.events),
             format_number(run.cache_bytes / MEGABYTE, 0),
+            format_number(run.build.get("users")),
+            format_number(run.build.get("site_files")),
             format_number(run.phase.get("load")),
             format_number(run.phase.get("analyse")),
             format_number(run.phase.get("render")),
@@ -46,6 +48,7 @@ def build_table(runs: list[BuildRun]) -> str:
             format_number(kilobytes_to_megabytes(run.build["peak_rss_kib"]), 0),
             format_number(duck["seconds"]) if duck else "-",
             format_number(kilobytes_to_megabytes(duck["peak_rss_kib"]), 0) if duck else "-",
+            format_number(ratio(run.phase.get("load") or 0.0, duck["seconds"])) if duck else "-",
             format_number(ratio(run.build_seconds, duck["seconds"])) if duck else "-",
             "yes" if run.agree else "NO",
         ])
@@ -93,6 +96,7 @@ def build_report(
     work_dir: Path,
     sizes: list[int],
     *,
+    repeat: int,
     months: int,
     users: int,
     models: int,
@@ -100,10 +104,10 @@ def build_report(
     keep: bool,
     progress: Progress,
 ) -> str:
-    runs = run_build_benchmark(sizes, work_dir, months=months, users=users, models=models,
+    runs = run_build_benchmark(sizes, work_dir, repeat=repeat, months=months, users=users, models=models,
                                with_duckdb=with_duckdb, keep=keep, progress=progress)
     title = (f"Build from the cache, fetch skipped ({months} months, {users:,} users, {models} models; "
-             f"each size and DuckDB in a fresh process)")
+             f"each size and DuckDB in a fresh process, best of {repeat})")
     lines = [title, "", build_table(runs), ""]
     lines += [verdict.line() for verdict in build_verdicts(runs)]
     return "\n".join(lines)
