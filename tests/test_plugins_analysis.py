@@ -1,0 +1,117 @@
+"""Running section plugins: order, broken plugins named, skipping them, the plugins command."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from billing_reports import Section, hookimpl
+from billing_reports.analysis import run_sections
+from billing_reports.cli import cli
+from billing_reports.errors import PluginError
+from billing_reports.plugins import get_plugin_manager
+
+
+class EarlySection:
+    @hookimpl
+    def register_sections(self, register):
+        register(Section("aaa-first", "First", order=-5))
+        register(Section("between", "Between", order=10))  # same order as top-cost-users: slug decides
+
+
+class Broken:
+    @hookimpl
+    def register_sections(self, usage):
+        raise ZeroDivisionError("no data in this month")
+
+
+class NotASection:
+    @hookimpl
+    def register_sections(self, register):
+        register({"slug": "raw"})
+
+
+class Duplicate:
+    @hookimpl
+    def register_sections(self, register):
+        register(Section("summary", "Another summary", order=1))
+
+
+def _manager(*plugins):
+    manager = get_plugin_manager(load_entry_points=False)
+    for plugin in plugins:
+        manager.register(plugin, name=type(plugin).__name__)
+    return manager
+
+
+def test_sections_are_ordered_by_order_then_slug(analysis_usage, analysis_settings):
+    sections, failures = run_sections(_manager(EarlySection()), analysis_usage, analysis_settings)
+    assert failures == []
+    assert [s.slug for s in sections][:4] == ["aaa-first", "summary", "between", "top-cost-users"]
+
+
+@pytest.mark.parametrize(
+    "plugin, error",
+    [
+        (Broken(), "ZeroDivisionError: no data in this month"),
+        (NotASection(), "TypeError: registered a dict, not a billing_reports.Section"),
+        (Duplicate(), "ValueError: section slug 'summary' is already used by billing_reports.builtin_plugins.summary"),
+    ],
+)
+def test_a_broken_plugin_stops_the_run_by_name(plugin, error, analysis_usage, analysis_settings):
+    with pytest.raises(PluginError) as raised:
+        run_sections(_manager(plugin), analysis_usage, analysis_settings)
+    assert f"plugin {type(plugin).__name__} failed: {error}" in raised.value.message
+    assert "--skip-broken-plugins" in raised.value.message
+
+
+def test_skip_broken_plugins_reports_and_goes_on(analysis_usage, analysis_settings):
+    settings = dataclasses.replace(analysis_settings, skip_broken_plugins=True)
+    sections, failures = run_sections(_manager(Broken()), analysis_usage, settings)
+    assert [(f.name, f.error) for f in failures] == [("Broken", "ZeroDivisionError: no data in this month")]
+    assert len(sections) == 7
+
+
+def test_plugins_dir_files_load_and_import_errors_are_listed(tmp_path, monkeypatch):
+    plugins_dir = tmp_path / "plugins"
+    plugins_dir.mkdir()
+    (plugins_dir / "team_notes.py").write_text(
+        "from billing_reports import Section, hookimpl\n\n"
+        "@hookimpl\ndef register_sections(register, usage):\n"
+        "    register(Section('team-notes', 'Team notes', order=99, intro=f'{len(usage.months)} month(s)'))\n"
+    )
+    (plugins_dir / "typo.py").write_text("import no_such_module_anywhere\n")
+    (tmp_path / "config.yaml").write_text("paths:\n  plugins_dir: plugins\n")
+    result = CliRunner().invoke(cli, ["plugins", "--config", str(tmp_path / "config.yaml")])
+    assert result.exit_code == 0, result.output
+    listed = json.loads(result.output)
+    assert listed[0] == {
+        "name": str(plugins_dir / "team_notes.py"),
+        "hooks": ["register_sections"],
+        "sections": [{"slug": "team-notes", "title": "Team notes", "order": 99}],
+    }
+    assert listed[1]["name"] == str(plugins_dir / "typo.py")
+    assert listed[1]["error"] == "ModuleNotFoundError: No module named 'no_such_module_anywhere'"
+
+
+def test_plugins_all_lists_the_built_ins_with_their_sections(tmp_path):
+    result = CliRunner().invoke(cli, ["plugins", "--all", "--config", str(tmp_path / "none.yaml")])
+    assert result.exit_code == 1  # an explicit --config must exist
+    (tmp_path / "config.yaml").write_text("billing:\n  months_back: 1\n")
+    result = CliRunner().invoke(cli, ["plugins", "--all", "--config", str(tmp_path / "config.yaml")])
+    assert result.exit_code == 0, result.output
+    by_name = {p["name"]: p for p in json.loads(result.output)}
+    summary = by_name["billing_reports.builtin_plugins.summary"]
+    from billing_reports import __version__
+
+    assert summary == {"name": "billing_reports.builtin_plugins.summary", "hooks": ["register_sections"],
+                       "version": __version__,
+                       "sections": [{"slug": "summary", "title": "Summary", "order": 0}]}
+    slugs = sorted(s["slug"] for p in by_name.values() for s in p.get("sections", []))
+    assert slugs == sorted(["summary", "top-cost-users", "users-x-expensive-models", "top-cost-models",
+                            "monthly-trend", "monthly-model-breakdown", "monthly-user-breakdown"])
+    without_all = CliRunner().invoke(cli, ["plugins", "--config", str(tmp_path / "config.yaml")])
+    assert json.loads(without_all.output) == []

@@ -1,0 +1,84 @@
+"""``billing-reports report`` on the hand-computed cache (see tests/test_sections.py for the figures)."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from billing_reports.cli import cli
+
+RANGE = ["--end-month", "2026-03", "--months-back", "5"]
+
+
+def _run(analysis_config, *args):
+    return CliRunner().invoke(cli, ["report", "--config", str(analysis_config), *RANGE, *args])
+
+
+def test_text_report_prints_summary_users_and_models(analysis_config):
+    result = _run(analysis_config)
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert out.startswith("On-demand usage, November 2025 – March 2026\n")
+    assert "Total on-demand spend: $4.20  (November 2025 – March 2026)" in out
+    assert "Top spender:           b@example.com  ($1.86 in total)" in out
+    lines = out.splitlines()
+    header = lines.index("#  User             Spend   Share  Requests  Avg cost / request  Most-used model  Trend")
+    assert lines[header + 2: header + 6] == [
+        "1  b@example.com    $1.86   44.2%         4               $0.46  opus             stopped",
+        "2  a@example.com    $1.46   34.7%         3               $0.49  sonnet           new",
+        "   Other (2 users)  $0.88   21.1%         5               $0.18",
+        "-  ---------------  -----  ------  --------  ------------------  ---------------  -------",
+    ]
+    assert lines[header + 6] == "   Total            $4.20  100.0%        12"
+    assert "Other (2 users)" in out and "Models by on-demand spend" in out
+    assert "Monthly" not in out  # the monthly sections are in --format json / --section
+    assert "Warning: no cache file for 2025-11" in result.stderr
+    assert "Note: 2026-03 is month to date" in result.stderr
+
+
+def test_json_holds_every_section_in_full(analysis_config):
+    result = _run(analysis_config, "--format", "json")
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["period"] == {"first": "2025-11", "last": "2026-03"}
+    assert [s["slug"] for s in document["sections"]] == [
+        "summary", "top-cost-users", "users-x-expensive-models", "top-cost-models",
+        "monthly-trend", "monthly-model-breakdown", "monthly-user-breakdown",
+    ]
+    trend = document["sections"][4]["tables"][0]
+    assert trend["rows"][-1]["projected"] == "0.93"
+    assert trend["total"]["spend"] == "4.20"
+    assert document["months"][2]["quality"]["without_email"] == 1
+    assert document["failures"] == []
+
+
+def test_csv_of_one_table(analysis_config):
+    result = _run(analysis_config, "--format", "csv", "--section", "top-cost-models")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[1] == "1,opus,2.66,63.3,3,0.89,25,35,45,55,160,2"
+    result = _run(analysis_config, "--format", "csv", "--section", "monthly-user-breakdown", "--table", "2026-03")
+    assert result.stdout.splitlines() == [
+        "#,User,Cost,Share,Requests,Top model",
+        "1,a@example.com,0.15,50.0,1,sonnet",
+        "2,c@example.com,0.15,50.0,1,sonnet",
+        ",Total,0.30,100.0,2,",
+    ]
+
+
+def test_wrong_choices_are_one_line_errors(analysis_config):
+    result = _run(analysis_config, "--format", "csv")
+    assert result.exit_code == 2 and "--format csv needs --section SLUG" in result.output
+    result = _run(analysis_config, "--format", "csv", "--section", "nope")
+    assert result.exit_code == 1
+    assert "Error: --section nope: no such section; choose one of summary, top-cost-users" in result.output
+    result = _run(analysis_config, "--format", "csv", "--section", "summary")
+    assert "this section has no table" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_one_section_as_text(analysis_config):
+    result = _run(analysis_config, "--section", "monthly-trend")
+    assert result.exit_code == 0, result.output
+    assert "Projected March 2026: $0.93" in result.stdout
+    assert "2026-03  $0.30  -$0.80  -72.7%         2  month to date                $0.93" in result.stdout
