@@ -7,15 +7,15 @@ One linear function (mkdocs style) that ``billing-reports build`` and
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import pluggy
 
-from .errors import PluginError
+from .analysis import run_sections
 from .fetching import FetchSummary, fetch_months
 from .loader import load_usage
 from .months import Month
-from .plugins import get_plugin_manager
+from .plugins import PluginFailure, get_plugin_manager
 from .progress import FetchReporter
 from .settings import Settings
 from .site import BuiltSite, build_site
@@ -30,7 +30,7 @@ class BuildResult:
     usage: OnDemandUsage
     fetch: FetchSummary | None
     section_count: int
-    plugin_failures: list[Any] = field(default_factory=list)
+    plugin_failures: list[PluginFailure] = field(default_factory=list)
 
     @property
     def missing_months(self) -> list[Month]:
@@ -69,22 +69,13 @@ def build(
     # 2. Load the cache into per (month, user, model) aggregates.
     usage = load_usage(settings, months)
 
-    # 3. Analyse: every registered plugin adds its sections.
-    import_failures: list[Any] = []
+    # 3. Analyse: every registered plugin adds its sections (a broken one stops the build
+    #    unless plugins.skip_broken is set; then the site shows the failure).
+    import_failures: list[PluginFailure] = []
     if manager is None:
         manager = get_plugin_manager(settings.plugins_dir, failures=import_failures)
-    if import_failures and not settings.skip_broken_plugins:
-        failure = import_failures[0]
-        raise PluginError(
-            f"plugin {failure.name} failed to load ({failure.error}); fix it, remove it, "
-            "or set plugins.skip_broken: true in config.yaml to build without it"
-        )
-    from .analysis import run_sections
-
-    sections, section_failures = run_sections(manager, usage, settings)
-    failures = [*import_failures, *section_failures]
+    sections, failures = run_sections(manager, usage, settings, import_failures)
 
     # 4. Render into a temporary directory and swap it in.
-    site_dir = settings.site_dir
-    site = build_site(settings, usage, sections, failures=failures, manager=manager, site_dir=site_dir, demo=demo)
+    site = build_site(settings, usage, sections, failures=failures, manager=manager, demo=demo)
     return BuildResult(site=site, usage=usage, fetch=summary, section_count=len(sections), plugin_failures=failures)

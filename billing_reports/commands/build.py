@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import click
 
 from ..months import Month
@@ -56,9 +58,14 @@ def report(result: BuildResult, *, offline: bool) -> None:
     help="Build a demo site from the built-in fake API's synthetic team: no key, no set-up. "
     "Writes only under paths.demo_dir (default data/demo).",
 )
+@click.option(
+    "--skip-broken-plugins", is_flag=True, default=False,
+    help="Build without a failing plugin's section and show the failure on the site (plugins.skip_broken).",
+)
 @config_option
 @month_range_options
-def build(settings: Settings, months: list[Month], offline: bool, refresh: tuple[Month, ...], demo: bool) -> None:
+def build(settings: Settings, months: list[Month], offline: bool, refresh: tuple[Month, ...], demo: bool,
+          skip_broken_plugins: bool) -> None:
     """Fetch missing months, analyse them and build the static site.
 
     Months not cached yet (or cached before they were over) are fetched first;
@@ -72,6 +79,8 @@ def build(settings: Settings, months: list[Month], offline: bool, refresh: tuple
       billing-reports build
       billing-reports build --offline --months-back 6
     """
+    if skip_broken_plugins:
+        settings = dataclasses.replace(settings, skip_broken_plugins=True)
     if demo:
         if offline or refresh:
             raise click.UsageError("--demo fetches from the built-in fake API; drop --offline and --refresh.")

@@ -1,0 +1,149 @@
+"""`billing-reports build`: offline from the cache, --demo against the fake API, failures keep the old site."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import orjson
+import pytest
+from click.testing import CliRunner
+
+from billing_reports.cache import cache_path, write_cached_month
+from billing_reports.cli import cli
+from billing_reports.months import Month
+
+JAN = Month(2026, 1)
+
+
+def _event(email: str | None, model: str, cents: float, fee: float | None = None, kind: str = "Usage-based") -> dict:
+    event = {
+        "timestamp": str(JAN.start_ms + 3_600_000), "model": model, "kind": kind,
+        "isChargeable": True, "isTokenBasedCall": True,
+        "tokenUsage": {"inputTokens": 1, "outputTokens": 2, "cacheWriteTokens": 3, "cacheReadTokens": 4,
+                       "totalCents": cents},
+    }
+    if email is not None:
+        event["userEmail"] = email
+    if fee is not None:
+        event["cursorTokenFee"] = fee
+    return event
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    """A config whose cache holds January 2026 only: $12.35 + $5.00 on demand, one included event."""
+    monkeypatch.chdir(tmp_path)
+    # If the build contacted the API it would fail: no key, and nothing listens on port 9.
+    monkeypatch.setenv("CURSOR_API_BASE_URL", "http://127.0.0.1:9")
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "billing:\n  months_back: 2\npaths:\n  data_dir: cache\n  site_dir: out/site\n  demo_dir: demo\n"
+        "  plugins_dir: myplugins\n"
+    )
+    (tmp_path / "myplugins").mkdir()
+    events = [_event("ann@example.com", "gpt-5", 1234.5, 0.5), _event(None, "opus", 500),
+              _event("ann@example.com", "gpt-5", 999, kind="Included in Business")]
+    kept = events[:2]
+    write_cached_month(cache_path(tmp_path / "cache", JAN), {
+        "month": JAN.cache_stem, "fetched_at": "2026-02-03T10:00:00Z", "total_events": len(kept), "events": kept,
+        "complete": True,
+        "fetch": {"windows": [], "api_total": 3, "left_out": {"Included in Business": 1}, "requests": 1,
+                  "page_size": 1000},
+    })
+    return tmp_path
+
+
+def _run(*args: str):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def _cards(index: Path) -> list[str]:
+    return re.findall(r'<div class="card-value">(.*?)</div>', index.read_text(), re.S)
+
+
+def test_build_offline_uses_the_cache_and_names_the_missing_month(project):
+    result = _run("build", "--offline", "--config", "config.yaml", "--end-month", "2026-02")
+    assert result.exit_code == 0, result.output
+    index = project / "out" / "site" / "billing_dashboard.html"
+    assert f"Open the dashboard: {index.resolve().as_uri()}" in result.stdout
+    assert "Missing from the cache (counted as zero): February 2026; run `billing-reports fetch`" in result.stderr
+    assert _cards(index)[0] == "$17.35"  # 1234.5 + 0.5 + 500 cents
+    manifest = orjson.loads((project / "out" / "site" / "build-manifest.json").read_bytes())
+    assert manifest["period"] == {"first": "2026-01", "last": "2026-02"}
+    assert manifest["missing_months"] == ["2026-02"]
+    users = sorted(name for name in manifest["files"] if name.startswith("users/"))
+    assert users == ["users/ann-example.com.html", "users/removed-user.html"]
+
+
+def test_build_without_a_key_stops_with_one_line(project):
+    result = CliRunner().invoke(cli, ["build", "--config", "config.yaml", "--end-month", "2026-02"])
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    lines = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(lines) == 1 and "CURSOR_API_KEY" in lines[0]
+    assert not (project / "out" / "site").exists()
+
+
+def test_a_broken_plugin_stops_the_build_and_keeps_the_previous_site(project):
+    assert _run("build", "--offline", "--config", "config.yaml", "--end-month", "2026-01").exit_code == 0
+    manifest = project / "out" / "site" / "build-manifest.json"
+    before = manifest.read_bytes()
+    (project / "myplugins" / "broken.py").write_text(
+        "from billing_reports import hookimpl\n\n@hookimpl\ndef register_sections(register, usage):\n"
+        "    raise RuntimeError('no team file')\n"
+    )
+    result = CliRunner().invoke(cli, ["build", "--offline", "--config", "config.yaml", "--end-month", "2026-01"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "broken.py failed: RuntimeError: no team file" in result.stderr
+    assert manifest.read_bytes() == before
+
+    skipped = _run("build", "--offline", "--skip-broken-plugins", "--config", "config.yaml", "--end-month", "2026-01")
+    assert skipped.exit_code == 0, skipped.output
+    assert "Warning: plugin" in skipped.stderr and "no team file" in skipped.stderr
+    dashboard = (project / "out" / "site" / "billing_dashboard.html").read_text()
+    assert "RuntimeError: no team file" in dashboard
+
+
+def test_a_broken_cache_file_keeps_the_previous_site(project):
+    assert _run("build", "--offline", "--config", "config.yaml", "--end-month", "2026-01").exit_code == 0
+    before = (project / "out" / "site" / "build-manifest.json").read_bytes()
+    cache_path(project / "cache", JAN).write_text('{"month": "01-2026", "events": [')
+    result = CliRunner().invoke(cli, ["build", "--offline", "--config", "config.yaml", "--end-month", "2026-01"])
+    assert result.exit_code == 1
+    assert "01-2026-usage-based-data.json" in result.stderr and "billing-reports fetch --refresh 2026-01" in result.stderr
+    assert (project / "out" / "site" / "build-manifest.json").read_bytes() == before
+    assert [p.name for p in (project / "out").iterdir()] == ["site"]
+
+
+def test_demo_cannot_be_offline(project):
+    result = CliRunner().invoke(cli, ["build", "--demo", "--offline"])
+    assert result.exit_code == 2 and "--demo fetches from the built-in fake API" in result.output
+
+
+@pytest.mark.server
+def test_build_demo_fetches_from_the_fake_api_and_builds_a_full_site(project):
+    result = _run("build", "--demo", "--config", "config.yaml")
+    assert result.exit_code == 0, result.output
+    demo = project / "demo"
+    index = demo / "site" / "billing_dashboard.html"
+    assert f"Open the dashboard: {index.resolve().as_uri()}" in result.stdout
+    assert "Fetched 6 months" in result.stderr
+    # Only the demo directory is written: the user's own site and cache are untouched.
+    assert not (project / "out").exists()
+    assert [p.name for p in (project / "cache").iterdir()] == ["01-2026-usage-based-data.json"]
+
+    emails = set()
+    for path in sorted((demo / "monthly_usage_data").glob("*-usage-based-data.json")):
+        emails |= {event.get("userEmail", "(removed user)") for event in orjson.loads(path.read_bytes())["events"]}
+    manifest = orjson.loads((demo / "site" / "build-manifest.json").read_bytes())
+    assert len([name for name in manifest["files"] if name.startswith("users/")]) == len(emails)
+    assert len(manifest["incomplete_months"]) == 1  # the current month
+    for slug in ("top-cost-users", "users-x-expensive-models", "top-cost-models", "monthly-trend",
+                 "monthly-model-breakdown", "monthly-user-breakdown"):
+        assert f"{slug}.html" in manifest["files"]
+    assert "demo data" in index.read_text()
+
+    again = _run("build", "--demo", "--config", "config.yaml")
+    assert again.exit_code == 0
+    assert "Fetched 1 month" in again.stderr and "5 already cached" in again.stderr
