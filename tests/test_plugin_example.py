@@ -1,0 +1,90 @@
+"""examples/cost-by-team, pip-installed into a temporary directory, found through its entry point.
+
+Teams of the hand-computed cache (tests/fixtures/analysis): Platform = a (145.75c) + c (58.1c),
+Payments = b (185.625c), and the removed user (30.33333c) has no team.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLE = Path(__file__).parent.parent / "examples" / "cost-by-team"
+ANALYSIS_CACHE = Path(__file__).parent / "fixtures" / "analysis" / "cache"
+CLI = Path(sys.executable).parent / "billing-reports"
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> Path:
+    """The example installed (no build isolation, no network) into its own directory."""
+    root = tmp_path_factory.mktemp("cost-by-team")
+    source = root / "source"
+    shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+    target = root / "site-packages"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--no-index",
+         "--target", str(target), str(source)],
+        check=True, capture_output=True, text=True,
+    )
+    return target
+
+
+def _run(installed: Path, config: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(installed), "BILLING_REPORTS_LOAD_ENTRY_POINTS": "1"}
+    env.pop("BILLING_REPORTS_TEAMS_CSV", None)
+    return subprocess.run([str(CLI), *args, "--config", str(config)], env=env, capture_output=True, text=True)
+
+
+@pytest.fixture
+def config(tmp_path) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(f"paths:\n  data_dir: {ANALYSIS_CACHE}\n", encoding="utf-8")
+    shutil.copy(EXAMPLE / "teams.csv", tmp_path / "teams.csv")
+    return path
+
+
+def test_the_installed_plugin_is_listed_with_its_section(installed, config):
+    result = _run(installed, config, "plugins")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [{
+        "name": "cost_by_team",
+        "hooks": ["register_sections"],
+        "version": "1.0.0",
+        "sections": [{"slug": "cost-by-team", "title": "Cost by team", "order": 65}],
+    }]
+
+
+def test_cost_by_team_figures(installed, config):
+    result = _run(installed, config, "report", "--end-month", "2026-03", "--months-back", "5",
+                  "--format", "json", "--section", "cost-by-team")
+    assert result.returncode == 0, result.stderr
+    (section,) = json.loads(result.stdout)["sections"]
+    teams, per_month = section["tables"]
+    assert [list(row.values()) for row in teams["rows"]] == [
+        ["Platform", 2, "2.04", 48.6, 7],
+        ["Payments", 1, "1.86", 44.2, 4],
+        ["(no team)", 1, "0.30", 7.2, 1],
+    ]
+    assert list(teams["total"].values()) == ["Total", 4, "4.20", 100.0, 12]
+    assert [list(row.values()) for row in per_month["rows"]] == [
+        ["Platform", "0.00", "0.00", "1.74", "0.00", "0.30"],
+        ["Payments", "0.00", "0.00", "0.76", "1.10", "0.00"],
+        ["(no team)", "0.00", "0.00", "0.30", "0.00", "0.00"],
+    ]
+
+
+def test_a_broken_team_csv_stops_the_report_naming_the_plugin(installed, config):
+    (config.parent / "teams.csv").write_text("mail,group\na@example.com,Platform\n", encoding="utf-8")
+    result = _run(installed, config, "report", "--end-month", "2026-03", "--months-back", "5")
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1].startswith(
+        f"Error: plugin cost_by_team failed: ValueError: {config.parent / 'teams.csv'}: "
+        "needs a header row with 'email' and 'team' columns."
+    )
+    assert "Traceback" not in result.stderr
