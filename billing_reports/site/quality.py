@@ -80,21 +80,28 @@ def checks_table(usage: OnDemandUsage) -> Table:
 
 
 def left_out_table(usage: OnDemandUsage) -> Table:
-    """Events not counted, by kind: at fetch time (the cache's ``fetch.left_out``) and by the loader."""
-    rows = []
+    """Events not counted, by kind (rows) and month (columns): at fetch time and by the loader."""
+    counts: dict[tuple[str, str], dict[str, int]] = {}
     for month in usage.months:
         facts = usage.facts(month)
         left_out = (facts.fetch or {}).get("left_out") or {}
-        for reason, count in sorted(left_out.items()):
-            rows.append([month.key, "fetch", str(reason), count if isinstance(count, int) else None])
-        for reason, count in sorted(facts.quality.not_on_demand.items()):
-            rows.append([month.key, "loader", reason, count])
+        for stage, found in (("fetch", left_out), ("loader", facts.quality.not_on_demand)):
+            for reason, count in found.items():
+                if isinstance(count, int):
+                    counts.setdefault((stage, str(reason)), {})[month.key] = count
+    incomplete = {m.key for m in usage.incomplete_months}
+    columns = [Column("kind", "Kind"), Column("stage", "Left out at")]
+    columns += [Column(m.key, m.short_label + ("*" if m.key in incomplete else ""), "count") for m in usage.months]
+    columns.append(Column("total", "Total", "count"))
+    rows = []
+    for (stage, reason), by_month in sorted(counts.items(), key=lambda item: (item[0][0], -sum(item[1].values()), item[0][1])):
+        rows.append([reason, stage] + [by_month.get(m.key, 0) for m in usage.months] + [sum(by_month.values())])
     return Table(
         "left-out", "Events left out, by kind",
-        [MONTH, Column("stage", "Left out at"), Column("kind", "Kind"), Column("events", "Events", "count")],
+        columns,
         rows,
-        description="Only Usage-based, chargeable, token-based events are on-demand spend; "
-        "everything else is counted here.",
+        description="Only Usage-based, chargeable, token-based events are on-demand spend; everything else "
+        "is counted here (* an incomplete month).",
     )
 
 

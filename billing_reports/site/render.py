@@ -35,7 +35,7 @@ TREND_SLUG = "monthly-trend"
 GLANCE_ROWS = 5
 #: ...and its first columns (the name and the money, as plugins order them).
 GLANCE_COLUMNS = 4
-STATIC_ASSETS = ("site.css", "site.js")
+STATIC_ASSETS = ("site.css", "site.js", "favicon.svg")
 FIXED_PAGES = {"about", "data-quality", "users", "models", "index"}
 
 

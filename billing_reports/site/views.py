@@ -13,7 +13,7 @@ from typing import Any, Collection, Sequence
 from markupsafe import Markup, escape
 
 from ..months import Month
-from ..sections import Chart, Figure, Table, format_value
+from ..sections import Chart, Column, Figure, Table, format_value
 from .charts import INCOMPLETE_MARK, chart_rows, render_chart
 from .names import PageNames, slugify
 
@@ -129,7 +129,11 @@ def table_view(
     rows, total = table.display_rows()
     if limit is not None:
         rows = rows[:limit]
-    columns = list(table.columns)[:max_columns]
+    keep = glance_columns(table.columns, max_columns) if max_columns else list(range(len(table.columns)))
+    if len(keep) < len(table.columns):
+        rows = [[row[i] for i in keep] for row in rows]
+        total = [total[i] for i in keep] if total is not None else None
+    columns = [table.columns[i] for i in keep]
     kinds = [column.kind for column in columns]
 
     def row_view(row: Sequence[Any]) -> list[CellView]:
@@ -148,6 +152,22 @@ def table_view(
         csv_href=f"{cells.root}{downloads}.csv" if downloads else None,
         json_href=f"{cells.root}{downloads}.json" if downloads else None,
     )
+
+
+def glance_columns(columns: Sequence[Column], limit: int) -> list[int]:
+    """Which columns a short preview keeps: the leading labels (a rank, a name), then money, then the rest.
+
+    >>> kinds = ["model", "count", "count", "money", "count"]
+    >>> glance_columns([Column(str(i), str(i), kind) for i, kind in enumerate(kinds)], 4)
+    [0, 1, 2, 3]
+    >>> kinds = ["count", "user", "money", "percent", "count"]
+    >>> glance_columns([Column(str(i), str(i), kind) for i, kind in enumerate(kinds)], 3)
+    [0, 1, 2]
+    """
+    leading = [i for i in range(min(2, len(columns))) if i == 0 or columns[i].kind not in NUMERIC_KINDS]
+    money = [i for i, column in enumerate(columns) if column.kind == "money" and i not in leading]
+    rest = [i for i in range(len(columns)) if i not in leading and i not in money]
+    return sorted((leading + money + rest)[:limit])
 
 
 @dataclass(frozen=True)
