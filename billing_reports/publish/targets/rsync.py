@@ -13,6 +13,7 @@ supported (use a deploy key without one, or an ssh-agent).
 
 from __future__ import annotations
 
+import re
 import shlex
 import shutil
 import subprocess
@@ -24,6 +25,10 @@ from ... import hookimpl
 from ...errors import PublishError
 from ..site import BuiltSite
 from ..target import Change, Option, PublishTarget, integer_between, text
+
+
+#: ssh's own refusal lists the methods it tried: "Permission denied (publickey,password)."
+_SSH_LOGIN_REFUSED = re.compile(r"permission denied \((publickey|password|keyboard-interactive|hostbased|gssapi)")
 
 
 def _remote_path(value: Any) -> str:
@@ -69,6 +74,7 @@ class RsyncTarget(PublishTarget):
             raise PublishError("rsync is not installed or not on PATH; install it (Debian: apt-get install rsync) and publish again")
         if shutil.which("ssh") is None:
             raise PublishError("ssh is not installed or not on PATH; install it (Debian: apt-get install openssh-client)")
+        self._check_remote_parent()
         with tempfile.TemporaryDirectory(prefix="billing-reports-rsync-") as work:
             filter_file = Path(work) / "filter"
             filter_file.write_text(_filter_rules(site.all_files), encoding="utf-8")
@@ -88,6 +94,17 @@ class RsyncTarget(PublishTarget):
         if result.returncode != 0:
             raise PublishError(self._explain(result.returncode, result.stderr))
         return _changes(result.stdout)
+
+    def _check_remote_parent(self) -> None:
+        """Log in once and check that the remote directory's parent exists (clear errors first)."""
+        parent = str(PurePosixPath(self.config["path"]).parent)
+        login = self._destination().rsplit(":", 1)[0]
+        command = [*self._ssh_command(), "--", login, f"test -d {shlex.quote(parent)}"]
+        result = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        if result.returncode == 1:
+            raise PublishError(f"{self.describe()}: the remote directory's parent does not exist; create it on the server")
+        if result.returncode != 0:
+            raise PublishError(self._explain(result.returncode, result.stderr))
 
     def _ssh_command(self) -> list[str]:
         ssh = ["ssh", "-p", str(self.config["port"]), "-o", "BatchMode=yes", "-o", "ConnectTimeout=15"]
@@ -119,7 +136,7 @@ class RsyncTarget(PublishTarget):
                 f"{where}: the server's host key is not trusted; add it to the known_hosts file "
                 f"(publish.targets.{self.name}.known_hosts or ~/.ssh/known_hosts)"
             )
-        if "permission denied" in said and code == 255 or "too many authentication failures" in said:
+        if _SSH_LOGIN_REFUSED.search(said) or "too many authentication failures" in said:
             return f"{where} refused the SSH login; check publish.targets.{self.name}.user and the key in ssh_key"
         if "rsync: command not found" in said or "rsync: not found" in said:
             return f"{where}: rsync is not installed on the server; install it there"

@@ -1,0 +1,102 @@
+"""``billing-reports serve``: a real server process, fetched over HTTP, stopped with Ctrl-C."""
+
+from __future__ import annotations
+
+import re
+import signal
+import socket
+import subprocess
+import urllib.request
+
+import pytest
+from servers import BILLING_REPORTS, run_cli, write_built_site, write_config
+
+pytestmark = pytest.mark.server
+
+
+def start_serve(project, *arguments):
+    process = subprocess.Popen(
+        [str(BILLING_REPORTS), "serve", *arguments],
+        cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+    )
+    first_line = process.stdout.readline()
+    return process, first_line
+
+
+def stop(process) -> tuple[int, str]:
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=20)
+    return process.returncode, stderr
+
+
+def fetch(url: str) -> tuple[int, str, str]:
+    with urllib.request.urlopen(url, timeout=10) as answer:
+        return answer.status, answer.headers["Content-Type"], answer.read().decode()
+
+
+@pytest.fixture
+def project(tmp_path):
+    write_config(tmp_path, {})
+    write_built_site(
+        tmp_path / "site",
+        {"billing_dashboard.html": "<h1>Preview</h1>", "data/monthly.csv": "month,cost\n", "charts/trend.svg": "<svg/>"},
+    )
+    return tmp_path
+
+
+def test_serve_prints_the_url_serves_the_site_and_stops_on_ctrl_c(project):
+    process, line = start_serve(project, "--port", "0")
+    try:
+        match = re.fullmatch(r"Serving (.+) at (http://127\.0\.0\.1:(\d+)/billing_dashboard\.html)\n", line)
+        assert match, line
+        assert match[1] == str(project / "site")
+        assert fetch(match[2]) == (200, "text/html; charset=utf-8", "<h1>Preview</h1>")
+        base = match[2].rsplit("/", 1)[0]
+        assert fetch(f"{base}/data/monthly.csv") == (200, "text/csv; charset=utf-8", "month,cost\n")
+        assert fetch(f"{base}/charts/trend.svg")[1] == "image/svg+xml"
+    finally:
+        code, stderr = stop(process)
+
+    assert code == 0
+    assert "Traceback" not in stderr
+    assert stderr.strip().endswith("Stopped.")
+    with pytest.raises(OSError):  # the port is closed
+        socket.create_connection(("127.0.0.1", int(match[3])), timeout=1).close()
+
+
+def test_a_port_in_use_is_one_clear_line(project):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+
+        result = run_cli("serve", "--port", str(port), cwd=project, timeout=30)
+
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"Error: port {port} on 127.0.0.1 is already in use; pass --port N for another port, or --port 0 for any free one"
+    )
+
+
+def test_demo_serves_the_demo_site(project):
+    write_built_site(project / "demo" / "site", {"billing_dashboard.html": "<h1>Demo</h1>"})
+
+    process, line = start_serve(project, "--demo", "--port", "0")
+    try:
+        url = line.split(" at ")[1].strip()
+        assert fetch(url)[2] == "<h1>Demo</h1>"
+    finally:
+        stop(process)
+
+
+def test_serving_without_a_built_site_says_which_build_to_run(tmp_path):
+    write_config(tmp_path, {})
+
+    plain = run_cli("serve", "--port", "0", cwd=tmp_path, timeout=30)
+    demo = run_cli("serve", "--demo", "--port", "0", cwd=tmp_path, timeout=30)
+
+    assert (plain.returncode, demo.returncode) == (1, 1)
+    assert plain.stderr.strip() == f"Error: {tmp_path / 'site'}: no built site there; run `billing-reports build` first"
+    assert demo.stderr.strip() == (
+        f"Error: {tmp_path / 'demo' / 'site'}: no built site there; run `billing-reports build --demo` first"
+    )
