@@ -30,7 +30,7 @@ Progress = Callable[[str], None]
 
 def build_table(runs: list[BuildRun]) -> str:
     """The build figures, one row per size."""
-    headers = ["events", "cache MB", "users", "pages", "load s", "analyse s", "render s", "build s", "s per 1M",
+    headers = ["events", "cache MB", "users", "pages", "load s", "analyse s", "render s", "build s", "CPU s", "s per 1M",
                "peak MB", "DuckDB s", "DuckDB MB", "load/DuckDB", "build/DuckDB", "sums agree"]
     rows = []
     for run in runs:
@@ -44,6 +44,7 @@ def build_table(runs: list[BuildRun]) -> str:
             format_number(run.phase.get("analyse")),
             format_number(run.phase.get("render")),
             format_number(run.build_seconds),
+            format_number(run.build.get("cpu_seconds")),
             format_number(seconds_per_million(run.build_seconds, run.events)),
             format_number(kilobytes_to_megabytes(run.build["peak_rss_kib"]), 0),
             format_number(duck["seconds"]) if duck else "-",

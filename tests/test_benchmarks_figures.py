@@ -88,7 +88,7 @@ def _run(events: int, seconds: float, peak_mib: float, *, cost: int = 10, duck_s
         expected_requests=events,
         expected_cost=10,
         build={"phases": {"load": seconds / 2, "analyse": seconds / 4, "render": seconds / 4},
-               "seconds": seconds, "requests": events, "cost": cost,
+               "seconds": seconds, "cpu_seconds": seconds * 0.9, "requests": events, "cost": cost,
                "peak_rss_kib": int(peak_mib * 1024), "import_rss_kib": 40 * 1024},
         duckdb={"seconds": duck_seconds, "requests": events, "cost": 10, "peak_rss_kib": 300 * 1024},
     )
@@ -121,7 +121,7 @@ def test_build_table_shows_the_ratio_to_duckdb_and_agreement():
     assert header.split()[0] == "events" and header.endswith("sums agree")
     # load 2.0 s and build 4.0 s against DuckDB's 2.0 s
     assert first.split()[0] == "1M" and first.split()[-3:] == ["1.00", "2.00", "yes"]
-    assert first.split()[7:10] == ["4.00", "4.00", "900"]  # build s, s per 1M, peak MB
+    assert first.split()[7:11] == ["4.00", "3.60", "4.00", "900"]  # build s, CPU s, s per 1M, peak MB
     assert first.split()[2:4] == ["-", "-"]  # users and pages: not reported by this run
     assert second.split()[-1] == "NO"
 
