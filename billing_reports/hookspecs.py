@@ -31,7 +31,7 @@ def register_publish_targets(register):
 
     :param register: call ``register(kind, target_class)``; ``kind`` is the
         ``type:`` a target has in the ``publish:`` section of ``config.yaml``,
-        ``target_class`` implements :class:`billing_reports.publishing.PublishTarget`.
+        ``target_class`` implements :class:`billing_reports.publish.PublishTarget`.
     :return: nothing.
     """
 

@@ -249,3 +249,75 @@ def test_a_target_scrubs_every_credential_it_read(tmp_path, monkeypatch):
     assert target.scrub("failed with tok-SECRET-42 in the URL") == "failed with *** in the URL"
     with pytest.raises(PublishError, match=r"the key is not set; put BR_TEST_MISSING=\.\.\. in the environment or in \.env"):
         target.require_secret("BR_TEST_MISSING", "the key")
+
+
+# --- through the command line ------------------------------------------------------------------
+
+EXPLODING_PLUGIN = '''
+from billing_reports import hookimpl
+from billing_reports.publish import Change, PublishTarget
+
+
+class Exploding(PublishTarget):
+    def plan(self, site):
+        return [Change("add", name) for name in site.upload_order()]
+
+    def publish(self, site):
+        token = self.require_secret("EXPLODING_TOKEN", "the token")
+        raise RuntimeError(f"upload refused for token {token}")
+
+
+@hookimpl
+def register_publish_targets(register):
+    register("exploding", Exploding)
+'''
+
+
+@pytest.fixture
+def plugin_project(tmp_path):
+    from servers import write_config
+
+    (tmp_path / "my_plugins").mkdir()
+    (tmp_path / "my_plugins" / "exploding.py").write_text(EXPLODING_PLUGIN)
+    write_config(tmp_path, {"targets": {"x": {"type": "exploding"}}}, **{"paths": {"site_dir": "site", "plugins_dir": "my_plugins"}})
+    write_built_site(tmp_path / "site", SITE_FILES)
+    return tmp_path
+
+
+def test_a_plugin_target_from_the_plugins_dir_plans_a_dry_run(plugin_project):
+    from servers import run_cli
+
+    result = run_cli("publish", "--dry-run", cwd=plugin_project)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[1:-1] == [
+        "  add    assets/site.css",
+        "  add    data/monthly.csv",
+        "  add    users/index.html",
+        "  add    billing_dashboard.html",
+        "  add    build-manifest.json",
+    ]
+
+
+def test_an_unexpected_error_in_a_target_is_one_line_with_the_credential_scrubbed(plugin_project):
+    from servers import run_cli
+
+    result = run_cli("publish", cwd=plugin_project, env={"EXPLODING_TOKEN": "tok-9f8e7d"})
+
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "Error: publish target 'x' (exploding) failed: RuntimeError: upload refused for token ***"
+    ]
+    assert "tok-9f8e7d" not in result.stdout + result.stderr
+
+
+def test_rollback_on_a_target_that_keeps_no_previous_site_says_so(plugin_project):
+    from servers import run_cli
+
+    result = run_cli("publish", "--rollback", cwd=plugin_project)
+
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "Error: publish target 'x' (exploding) keeps no previous site, so it cannot roll back; "
+        "publish the older build instead"
+    )

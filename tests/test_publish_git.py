@@ -34,7 +34,7 @@ def remote(tmp_path):
 
 @pytest.fixture
 def project(tmp_path, remote):
-    write_config(tmp_path, {"targets": {"pages": {"type": "git", "remote": "./pages.git", "branch": "gh-pages"}}})
+    write_config(tmp_path, {"targets": {"pages": {"type": "git", "remote": "pages.git", "branch": "gh-pages"}}})
     return tmp_path
 
 
@@ -193,3 +193,25 @@ def test_a_missing_git_binary_is_one_clear_line(project, tmp_path):
     assert result.stderr.strip() == (
         "Error: git is not installed or not on PATH; install git (Debian: apt-get install git) and publish again"
     )
+
+
+@pytest.mark.parametrize(
+    ("remote", "resolved", "shown"),
+    [
+        ("git@github.com:acme/site.git", "git@github.com:acme/site.git", "git@github.com:acme/site.git"),
+        ("https://bot:t0ken@git.example.com/site.git", "https://bot:t0ken@git.example.com/site.git", "https://git.example.com/site.git"),
+        ("ssh://git@git.example.com:2222/site.git", "ssh://git@git.example.com:2222/site.git", "ssh://git.example.com:2222/site.git"),
+        ("sites/pages.git", "{config_dir}/sites/pages.git", "{config_dir}/sites/pages.git"),
+        ("../pages.git", "{parent}/pages.git", "{parent}/pages.git"),
+    ],
+)
+def test_remotes_are_urls_scp_style_or_paths_relative_to_the_config(tmp_path, remote, resolved, shown):
+    from billing_reports.publish.targets.git import GitTarget
+    from billing_reports.settings import settings_from_mapping
+
+    settings = settings_from_mapping({}, tmp_path / "config.yaml")
+    target = GitTarget("pages", GitTarget.with_defaults({"remote": remote}), settings)
+    places = {"config_dir": tmp_path, "parent": tmp_path.parent}
+
+    assert target._remote() == resolved.format(**places)
+    assert target.describe() == shown.format(**places) + " branch gh-pages"

@@ -36,7 +36,9 @@ class TargetEntry:
     config: dict[str, Any]
 
     def create(self, settings: Settings) -> PublishTarget:
-        return self.target_class(self.name, self.config, settings)
+        target = self.target_class(self.name, self.config, settings)
+        target.kind = self.kind
+        return target
 
 
 @dataclass(frozen=True)

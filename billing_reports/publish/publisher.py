@@ -96,7 +96,7 @@ def one_line_errors(target: PublishTarget) -> Iterator[None]:
 
 
 def _kind(target: PublishTarget) -> str:
-    return type(target).__name__
+    return getattr(target, "kind", type(target).__name__)
 
 
 __all__ = ["PublishReport", "one_line_errors", "open_target", "publish_config", "publish_site", "rollback_site"]

@@ -128,6 +128,8 @@ class PublishTarget:
         :param settings: the validated settings (``config_dir`` anchors relative paths).
         """
         self.name = name
+        #: The ``type:`` it was configured with (set by the core; the class name until then).
+        self.kind = type(self).__name__
         self.config = dict(config)
         self.settings = settings
         self.secret_values: list[str] = []

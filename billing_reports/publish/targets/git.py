@@ -32,6 +32,8 @@ from ...errors import PublishError
 from ..site import BuiltSite
 from ..target import Change, Option, PublishTarget, boolean, text, variable_name
 
+#: ``git@github.com:acme/site.git``: a colon before any slash (git's own rule).
+_SCP_LIKE = re.compile(r"^[^/]+:")
 _STATUS = {"A": "add", "M": "update", "T": "update", "D": "delete"}
 
 
@@ -98,10 +100,11 @@ class GitTarget(PublishTarget):
             return f"{self.describe()} serves the site of \"{subject}\" again (new commit {commit[:12]}; history kept)"
 
     def _remote(self) -> str:
+        """A URL or ``host:path`` as written; a local path resolved against config.yaml's folder."""
         remote = self.config["remote"]
-        if remote.startswith(("/", "./", "../", "~")):
-            return str(self.local_path(remote))
-        return remote
+        if "://" in remote or _SCP_LIKE.match(remote):
+            return remote
+        return str(self.local_path(remote))
 
 
 class _Workspace:
