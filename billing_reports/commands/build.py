@@ -55,7 +55,8 @@ def report(result: BuildResult, *, offline: bool) -> None:
 )
 @click.option(
     "--demo", is_flag=True,
-    help="Build a demo site from the built-in fake API's synthetic team: no key, no set-up. "
+    help="Build a demo site from the built-in fake API's synthetic team (its six months, ending with "
+    "the current one): no key, no set-up. "
     "Writes only under paths.demo_dir (default data/demo).",
 )
 @click.option(
