@@ -321,3 +321,26 @@ def test_rollback_on_a_target_that_keeps_no_previous_site_says_so(plugin_project
         "Error: publish target 'x' (exploding) keeps no previous site, so it cannot roll back; "
         "publish the older build instead"
     )
+
+
+def test_the_readme_example_target_registers_and_validates(tmp_path):
+    """The README's publish-target example is real code: docs cannot drift from the protocol."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### A publish target of your own", 1)[1]
+    example = section.split("```python\n", 1)[1].split("```", 1)[0]
+    module: dict = {"__name__": "readme_example"}
+    exec(compile(example, "README.md", "exec"), module)
+
+    manager = get_plugin_manager(load_entry_points=False)
+    manager.register(type("ReadmePlugin", (), {"register_publish_targets": staticmethod(module["register_publish_targets"])})(), name="readme")
+    try:
+        registered = publish_target_kinds(manager)
+    finally:
+        manager.unregister(name="readme")
+
+    target_class = registered["intranet-upload"]
+    assert target_class.validate({}) == ["url: missing; the upload endpoint"]
+    site = load_built_site(write_built_site(tmp_path / "site", SITE_FILES))
+    target = target_class("intranet", target_class.with_defaults({"url": "https://intranet.example.com/up"}), settings_with(tmp_path, {}))
+    assert target.describe() == "https://intranet.example.com/up"
+    assert [change.path for change in target.plan(site)] == site.upload_order()

@@ -124,6 +124,9 @@ class _Workspace:
         self.root = Path(self._temporary.name)
         self.env = self._environment()
         self.git("init", "--quiet", "--bare", str(self.root / "repo.git"), git_dir=False)
+        # The site's bytes exactly as built, whatever the user's global git config says.
+        self.git("config", "core.autocrlf", "false")
+        self.git("config", "core.safecrlf", "false")
         return self
 
     def __exit__(self, *exc_info) -> None:
