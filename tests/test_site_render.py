@@ -304,3 +304,21 @@ def test_pages_are_rendered_with_one_compiled_template_each(site_settings, site_
     build_site(site_settings, site_usage, site_sections)
     # 5 user pages and 3 model pages, but user.html and model.html are looked up once each.
     assert compiled.count("user.html") == 1 and compiled.count("model.html") == 1
+
+
+def test_chart_labels_that_name_users_link_to_their_pages(site):
+    page = _read(site, "top-cost-users.html")
+    chart = page[page.index('id="chart-by-user"'):page.index("</figure>", page.index('id="chart-by-user"'))]
+    assert '<th scope="row"><a href="users/ann-example.com.html">ann@example.com</a></th>' in chart
+    assert len(re.findall(r'<th scope="row"><a href="users/', chart)) == 5
+
+
+def test_a_month_column_of_an_incomplete_month_is_flagged(site_settings, site_usage):
+    months = Table("per-month", "Spend per month",
+                   [Column("user", "User", "user"), Column("2026-01", "Jan 2026", "money"),
+                    Column("2026-02", "Feb 2026", "money")],
+                   [[SITE_ANN, 1_250_000_000, 2_000_000_000]])
+    built = build_site(site_settings, site_usage, [Section("per-month", "Per month", 5, tables=[months])])
+    headers = re.findall(r'<th scope="col"[^>]*>(.*?)</th>', _read(built, "per-month.html"))
+    assert headers[1] == "Jan 2026"
+    assert headers[2].startswith("Feb 2026<abbr class=\"flag-mark\"")

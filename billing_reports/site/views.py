@@ -8,6 +8,7 @@ money ``$1,234.56``. Each cell also carries the value the table sorts by.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any, Collection, Sequence
 
 from markupsafe import Markup, escape
@@ -38,13 +39,14 @@ class SiteMap:
     def model_path(self, name: str) -> str | None:
         return f"models/{self.models.slug(name)}.html" if name in self.models else None
 
-    def incomplete_labels(self) -> set[str]:
+    @cached_property
+    def incomplete_labels(self) -> frozenset[str]:
         """Every way a chart may label an incomplete month (key, label, short label)."""
         labels: set[str] = set()
         for key in self.incomplete:
             month = Month.parse(key)
             labels |= {key, month.label, month.short_label}
-        return labels
+        return frozenset(labels)
 
 
 def _month_text(value: Any) -> tuple[str, bool]:
@@ -70,6 +72,11 @@ class CellRenderer:
         if path is None:
             return escape(text)
         return Markup(f'<a href="{escape(self.root + path)}">{escape(text)}</a>')
+
+    def name_link(self, label: str) -> Markup:
+        """A chart label: a link when it names a user or a model of the site, else text."""
+        path = self.site.user_path(label) or self.site.model_path(label)
+        return self.link(path, label)
 
     def html(self, value: Any, kind: str, *, whole_cents: bool = False) -> Markup:
         if value is None:
@@ -103,6 +110,8 @@ class CellView:
 class ColumnView:
     label: str
     kind: str
+    #: The column holds an incomplete month (a month-by-month table).
+    incomplete: bool = False
 
     @property
     def numeric(self) -> bool:
@@ -155,6 +164,7 @@ def table_view(
         total = [total[i] for i in keep] if total is not None else None
     columns = [table.columns[i] for i in keep]
     kinds = [column.kind for column in columns]
+    incomplete = cells.site.incomplete_labels
 
     def row_view(row: Sequence[Any]) -> list[CellView]:
         return [
@@ -166,7 +176,8 @@ def table_view(
         id=table_id,
         title=table.title,
         description=table.description,
-        columns=[ColumnView(column.label, column.kind) for column in columns],
+        columns=[ColumnView(column.label, column.kind, bool({column.key, column.label} & incomplete))
+                 for column in columns],
         rows=[row_view(row) for row in rows],
         total=row_view(total) if total is not None and limit is None else None,
         csv_href=f"{cells.root}{downloads}.csv" if downloads else None,
@@ -208,11 +219,11 @@ def _readable_months(chart: Chart) -> Chart:
 
 
 def chart_view(chart: Chart, cells: CellRenderer, *, chart_id: str) -> ChartView:
-    incomplete = cells.site.incomplete_labels()
+    incomplete = cells.site.incomplete_labels
     chart = _readable_months(chart)
     header, rows = chart_rows(chart)
     marked = [
-        [escape(row[0]) + (incomplete_flag() if row[0] in incomplete else Markup(""))]
+        [cells.name_link(row[0]) + (incomplete_flag() if row[0] in incomplete else Markup(""))]
         + [escape(value) for value in row[1:]]
         for row in rows
     ]
