@@ -322,3 +322,22 @@ def test_a_month_column_of_an_incomplete_month_is_flagged(site_settings, site_us
     headers = re.findall(r'<th scope="col"[^>]*>(.*?)</th>', _read(built, "per-month.html"))
     assert headers[1] == "Jan 2026"
     assert headers[2].startswith("Feb 2026<abbr class=\"flag-mark\"")
+
+
+def test_the_index_cannot_take_the_name_of_another_page(site_settings, site_usage, site_sections):
+    from dataclasses import replace
+
+    with pytest.raises(ConfigError, match="billing.output_filename: 'about.html' is the name of another page"):
+        build_site(replace(site_settings, output_filename="about.html"), site_usage, site_sections)
+    assert not site_settings.site_dir.exists()
+
+
+def test_the_site_is_readable_by_a_web_server(site):
+    import os
+    import stat
+
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(site.site_dir.stat().st_mode) == 0o777 & ~umask
+    assert stat.S_IMODE((site.site_dir / "users").stat().st_mode) == 0o777 & ~umask
+    assert stat.S_IMODE((site.site_dir / "about.html").stat().st_mode) == 0o666 & ~umask

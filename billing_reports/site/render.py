@@ -14,7 +14,7 @@ import jinja2
 from markupsafe import Markup
 
 from .. import __version__
-from ..errors import BillingReportsError
+from ..errors import BillingReportsError, ConfigError
 from ..months import Month, isoformat_z
 from ..sections import Chart, Figure, Section, Series
 from ..settings import Settings
@@ -106,6 +106,11 @@ class SiteRenderer:
         self.intro = IntroRenderer()
         self.index = drilldown.UsageIndex.of(usage)
         index_stem = settings.output_filename.rsplit(".", 1)[0]
+        if index_stem in FIXED_PAGES - {"index"}:
+            raise ConfigError(
+                f"billing.output_filename: {settings.output_filename!r} is the name of another page of the "
+                "site; choose another name, for example billing_dashboard.html"
+            )
         section_names = PageNames(
             [s.slug for s in self.sections if s.slug != SUMMARY_SLUG], fallback="section",
             reserved=FIXED_PAGES | {index_stem},
