@@ -341,3 +341,12 @@ def test_the_site_is_readable_by_a_web_server(site):
     assert stat.S_IMODE(site.site_dir.stat().st_mode) == 0o777 & ~umask
     assert stat.S_IMODE((site.site_dir / "users").stat().st_mode) == 0o777 & ~umask
     assert stat.S_IMODE((site.site_dir / "about.html").stat().st_mode) == 0o666 & ~umask
+
+
+def test_a_table_of_an_incomplete_month_is_flagged_in_its_title(site_settings, site_usage):
+    tables = [Table(f"m{i}", title, [Column("model", "Model", "model")], [["gpt-5"]])
+              for i, title in enumerate(["January 2026", "February 2026"])]
+    built = build_site(site_settings, site_usage, [Section("monthly", "Monthly", 5, tables=tables)])
+    titles = re.findall(r'<h3 id="table-m\d-title">(.*?)</h3>', _read(built, "monthly.html"))
+    assert titles[0] == "January 2026"
+    assert titles[1].startswith('February 2026 <span class="flag"')

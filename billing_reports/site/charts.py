@@ -14,7 +14,7 @@ from typing import Collection, Sequence
 
 from markupsafe import Markup, escape
 
-from ..money import MICROCENTS_PER_DOLLAR
+from ..money import MICROCENTS_PER_DOLLAR, apportion_cents, format_cents
 from ..sections import Chart, format_value
 
 WIDTH = 640
@@ -47,6 +47,24 @@ def _shown(value: int | float | None, unit: str) -> str:
     return format_value(value, unit) if value is not None else "no data"
 
 
+def shown_values(chart: Chart) -> list[list[str]]:
+    """Each series' values as text. Money is apportioned to whole cents, as tables with a
+    total are, so a chart and the table of the same amounts show the same cents."""
+    shown = []
+    for series in chart.series:
+        values = list(series.values)
+        if chart.unit == "money" and all(isinstance(v, int) for v in values if v is not None):
+            present = [i for i, v in enumerate(values) if v is not None]
+            cents = apportion_cents([values[i] for i in present])
+            texts = ["no data"] * len(values)
+            for i, amount in zip(present, cents):
+                texts[i] = format_cents(amount)
+            shown.append(texts)
+        else:
+            shown.append([_shown(value, chart.unit) for value in values])
+    return shown
+
+
 def _label(label: str, incomplete: Collection[str]) -> str:
     return f"{label}{INCOMPLETE_MARK}" if label in incomplete else label
 
@@ -64,6 +82,7 @@ def _open_svg(chart: Chart, id_prefix: str, height: float) -> list[str]:
 
 def _bar_chart(chart: Chart, id_prefix: str, incomplete: Collection[str]) -> Markup:
     values = list(chart.series[0].values) if chart.series else []
+    texts = shown_values(chart)[0] if chart.series else []
     rows = list(zip(chart.labels, values))
     scaled = [_scaled(value, chart.unit) or 0.0 for _, value in rows]
     top = max([v for v in scaled if v > 0], default=1.0)
@@ -77,7 +96,7 @@ def _bar_chart(chart: Chart, id_prefix: str, incomplete: Collection[str]) -> Mar
         width = max(amount, 0.0) / top * plot
         label = _label(str(label), incomplete)
         short = label if len(label) <= LABEL_CHARS else label[: LABEL_CHARS - 1] + "\u2026"
-        shown = _shown(value, chart.unit)
+        shown = texts[index]
         parts.append(
             f'<g class="bar-row"><title>{escape(label)}: {escape(shown)}</title>'
             f'<text class="axis-label" x="{BAR_LABEL_WIDTH - 8}" y="{y + BAR_ROW / 2 + 4:.1f}" '
@@ -123,6 +142,7 @@ def _line_chart(chart: Chart, id_prefix: str, incomplete: Collection[str]) -> Ma
     height = LINE_HEIGHT + legend_rows * 18
     plot_w, plot_h = WIDTH - left - right, height - top_margin - bottom
     scaled = [[_scaled(v, chart.unit) for v in s.values] for s in series]
+    texts = shown_values(chart)
     present = [v for values in scaled for v in values if v is not None]
     ticks = nice_ticks(max(present, default=0.0))
     low = min(0.0, min(present, default=0.0))
@@ -182,7 +202,7 @@ def _line_chart(chart: Chart, id_prefix: str, incomplete: Collection[str]) -> Ma
             if value is None:
                 continue
             hollow = " hollow" if labels[index] in incomplete else ""
-            shown = _shown(line.values[index], chart.unit)
+            shown = texts[number][index]
             note = " (incomplete month)" if hollow else ""
             parts.append(
                 f'<circle class="point {colour}{hollow}" cx="{x_of(index):.1f}" cy="{y_of(value):.1f}" r="4">'
@@ -205,9 +225,9 @@ def _line_chart(chart: Chart, id_prefix: str, incomplete: Collection[str]) -> Ma
 def chart_rows(chart: Chart) -> tuple[list[str], list[list[str]]]:
     """The chart's numbers as a small table: a header and one row per label."""
     header = [""] + [series.name for series in chart.series]
+    texts = shown_values(chart)
     rows = [
-        [str(label)] + [_shown(series.values[index], chart.unit) if index < len(series.values) else ""
-                        for series in chart.series]
+        [str(label)] + [values[index] if index < len(values) else "" for values in texts]
         for index, label in enumerate(chart.labels)
     ]
     return header, rows

@@ -128,6 +128,8 @@ class TableView:
     total: list[CellView] | None
     csv_href: str | None
     json_href: str | None
+    #: The table is one incomplete month's (its title is the month).
+    incomplete: bool = False
 
     @property
     def body(self) -> Markup:
@@ -182,6 +184,7 @@ def table_view(
         total=row_view(total) if total is not None and limit is None else None,
         csv_href=f"{cells.root}{downloads}.csv" if downloads else None,
         json_href=f"{cells.root}{downloads}.json" if downloads else None,
+        incomplete=table.title in incomplete,
     )
 
 
