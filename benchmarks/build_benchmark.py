@@ -41,6 +41,7 @@ class BuildRun:
     months: int
     generate_seconds: float
     cache_bytes: int
+    largest_month_bytes: int
     expected_requests: int
     expected_cost: int
     build: dict[str, Any]
@@ -49,6 +50,16 @@ class BuildRun:
     @property
     def build_seconds(self) -> float:
         return self.build["seconds"]
+
+    @property
+    def cpu_seconds(self) -> float:
+        """CPU seconds of the build (wall seconds when the worker did not say)."""
+        return self.build.get("cpu_seconds", self.build["seconds"])
+
+    @property
+    def working_memory_kib(self) -> int:
+        """Peak resident memory above what the process held after its imports."""
+        return self.build["peak_rss_kib"] - self.build.get("import_rss_kib", 0)
 
     @property
     def phase(self) -> dict[str, float | None]:
@@ -154,6 +165,7 @@ def run_build_benchmark(
                 months=months,
                 generate_seconds=generate_seconds,
                 cache_bytes=generated.size_bytes,
+                largest_month_bytes=max(month.size_bytes for month in generated.months),
                 expected_requests=generated.on_demand_events,
                 expected_cost=generated.on_demand_cost,
                 build=build,

@@ -58,15 +58,28 @@ def ratio(numerator: float, denominator: float) -> float:
     return numerator / denominator if denominator else math.nan
 
 
-def growth_spread(points: Sequence[tuple[int, float]]) -> float:
-    """How far from linear: the largest over the smallest seconds-per-million of ``(events, seconds)``.
+def marginal_seconds_per_million(points: Sequence[tuple[int, float]]) -> list[float]:
+    """Seconds per extra million events between consecutive sizes of ``(events, seconds)``.
 
-    1.0 is perfectly linear; 1.3 means the worst size costs 30 % more per event than the best.
+    A build costs a fixed part (pages per user and model, imports) plus a part per event; time
+    grows linearly when these marginal costs agree, whatever the fixed part.
+
+    >>> marginal_seconds_per_million([(100_000, 2.4), (1_000_000, 6.0), (5_000_000, 22.0)])
+    [4.0, 4.0]
     """
-    rates = [seconds_per_million(seconds, events) for events, seconds in points if events]
-    if not rates:
+    ordered = sorted(points)
+    return [
+        (later - earlier) * 1_000_000 / (bigger - smaller)
+        for (smaller, earlier), (bigger, later) in zip(ordered, ordered[1:])
+        if bigger > smaller
+    ]
+
+
+def spread(values: Sequence[float]) -> float:
+    """Largest over smallest (1.0: all equal); ``nan`` when empty or not all positive."""
+    if not values or min(values) <= 0:
         return math.nan
-    return max(rates) / min(rates) if min(rates) else math.nan
+    return max(values) / min(values)
 
 
 def kilobytes_to_megabytes(kilobytes: int) -> float:

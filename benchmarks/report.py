@@ -11,11 +11,12 @@ from .figures import (
     Verdict,
     format_number,
     format_table,
-    growth_spread,
+    marginal_seconds_per_million,
     kilobytes_to_megabytes,
     ratio,
     seconds_per_million,
     size_label,
+    spread,
 )
 
 #: The issue's targets for one million events on the 2-core benchmark machine.
@@ -67,23 +68,26 @@ def build_verdicts(runs: list[BuildRun]) -> list[Verdict]:
                                     seconds <= TARGET_SECONDS))
             verdicts.append(Verdict(f"1M events in at most {TARGET_PEAK_MB:,.0f} MB peak", f"{peak:,.0f} MB",
                                     peak <= TARGET_PEAK_MB))
-    if len(runs) > 1:
-        spread = growth_spread([(run.events, run.build_seconds) for run in runs])
-        per_million = ", ".join(
-            f"{size_label(run.events)} {seconds_per_million(run.build_seconds, run.events):.2f}" for run in runs
-        )
+    ordered = sorted(runs, key=lambda run: run.events)
+    if len(ordered) > 2:
+        marginals = marginal_seconds_per_million([(run.events, run.cpu_seconds) for run in ordered])
         verdicts.append(Verdict(
-            f"time linear in events (s per 1M within x{LINEAR_SPREAD:g})",
-            f"s per 1M: {per_million} (x{spread:.2f})",
-            spread <= LINEAR_SPREAD,
+            f"time linear in events (CPU s per extra 1M within x{LINEAR_SPREAD:g})",
+            "CPU s per extra 1M: " + ", ".join(
+                f"{size_label(a.events)}->{size_label(b.events)} {m:.2f}"
+                for a, b, m in zip(ordered, ordered[1:], marginals)
+            ) + f" (x{spread(marginals):.2f})",
+            spread(marginals) <= LINEAR_SPREAD,
         ))
-        smallest, largest = runs[0], runs[-1]
+    if len(ordered) > 1:
+        pair = ordered[-2:]
+        per_month_mb = [run.working_memory_kib / 1024 / (run.largest_month_bytes / MEGABYTE) for run in pair]
         verdicts.append(Verdict(
-            "peak memory bounded by the work",
-            f"{kilobytes_to_megabytes(smallest.build['peak_rss_kib']):,.0f} MB at {size_label(smallest.events)}, "
-            f"{kilobytes_to_megabytes(largest.build['peak_rss_kib']):,.0f} MB at {size_label(largest.events)} "
-            f"(largest month file {largest.cache_bytes / largest.months / MEGABYTE:,.0f} MB)",
-            kilobytes_to_megabytes(largest.build["peak_rss_kib"]) <= TARGET_PEAK_MB * largest.events / TARGET_EVENTS,
+            f"peak memory bounded by the work (grows with the largest month file, within x{LINEAR_SPREAD:g})",
+            "MB above imports per MB of largest month file: " + ", ".join(
+                f"{size_label(run.events)} {ratio_:.1f}" for run, ratio_ in zip(pair, per_month_mb)
+            ),
+            spread(per_month_mb) <= LINEAR_SPREAD,
         ))
     verdicts.append(Verdict(
         "every run adds up to the generated requests and cost",
