@@ -18,7 +18,11 @@ from __future__ import annotations
 
 import gc
 import math
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
+from itertools import repeat
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
@@ -70,6 +74,10 @@ KNOWN_FIELDS = frozenset(
         "userId",
     }
 )
+#: A cache at least this big is loaded by several processes (one month each at a time).
+PARALLEL_MIN_BYTES = 64 * 1024 * 1024
+#: Set to a number of processes to override that choice (``1``: always in this process).
+LOAD_WORKERS_VARIABLE = "BILLING_REPORTS_LOAD_WORKERS"
 NOT_CHARGEABLE = "Usage-based, not chargeable"
 NOT_TOKEN_BASED = "Usage-based, not token-based"
 
@@ -87,12 +95,39 @@ def load_usage(settings: Settings, months: Sequence[Month], *, data_dir: Path | 
     ordered = sorted(set(months))
     totals: dict[tuple[Month, str, str], UsageTotals] = {}
     facts: dict[Month, MonthFacts] = {}
-    for month in ordered:
-        month_facts, cells = load_month(directory, month)
+    month_cells: dict[Month, dict[tuple[str, str], UsageTotals]] = {}
+    for month, (month_facts, cells) in zip(ordered, _load_months(directory, ordered)):
         facts[month] = month_facts
-        for (user, model), values in cells.items():
-            totals[(month, user, model)] = UsageTotals(*values)
-    return OnDemandUsage(months=ordered, totals=totals, month_facts=facts, data_dir=directory)
+        month_cells[month] = {key: UsageTotals(*values) for key, values in cells.items()}
+        totals.update(((month, user, model), t) for (user, model), t in month_cells[month].items())
+    return OnDemandUsage(months=ordered, totals=totals, month_facts=facts, data_dir=directory, month_cells=month_cells)
+
+
+def _load_months(data_dir: Path, months: list[Month]) -> Iterator[tuple[MonthFacts, dict[tuple[str, str], list[int]]]]:
+    """``load_month`` for each month, in order: in worker processes when the cache is big.
+
+    Decoding JSON is the bulk of the work and months are independent, so a big
+    cache is spread over one process per CPU (each returns only its month's
+    aggregates); a small one is read here, where starting processes would cost more.
+    """
+    workers = load_workers(data_dir, months)
+    if workers <= 1:
+        return (load_month(data_dir, month) for month in months)
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        return iter(list(pool.map(load_month, repeat(data_dir), months)))
+
+
+def load_workers(data_dir: Path, months: Sequence[Month]) -> int:
+    """How many processes load the cache: 1 unless it is big (``LOAD_WORKERS_VARIABLE`` overrides)."""
+    sizes = [path.stat().st_size for path in (cache_path(data_dir, m) for m in months) if path.is_file()]
+    forced = os.environ.get(LOAD_WORKERS_VARIABLE, "").strip()
+    if forced.isdigit() and int(forced) > 0:
+        wanted = int(forced)
+    elif sum(sizes) >= PARALLEL_MIN_BYTES and "fork" in multiprocessing.get_all_start_methods():
+        wanted = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    else:
+        wanted = 1
+    return max(1, min(wanted, len(sizes)))
 
 
 def load_month(data_dir: Path, month: Month) -> tuple[MonthFacts, dict[tuple[str, str], list[int]]]:

@@ -15,8 +15,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
+from operator import add
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Iterable, Iterator, Mapping, NamedTuple
 
 from .months import Month
 
@@ -27,12 +28,11 @@ REMOVED_USER = "(removed user)"
 UNKNOWN_MODEL = "(unknown model)"
 
 
-@dataclass(frozen=True)
-class UsageTotals:
-    """What a set of on-demand events adds up to."""
+class UsageTotals(NamedTuple):
+    """What a set of on-demand events adds up to (an immutable tuple: cheap to build and sum)."""
 
+    #: On-demand cost in micro-cents: ``tokenUsage.totalCents + cursorTokenFee``.
     cost: int = 0
-    """On-demand cost in micro-cents: ``tokenUsage.totalCents + cursorTokenFee``."""
     requests: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
@@ -50,22 +50,14 @@ class UsageTotals:
             return None
         return (2 * self.cost + self.requests) // (2 * self.requests)
 
-    def __add__(self, other: "UsageTotals") -> "UsageTotals":
-        return UsageTotals(
-            self.cost + other.cost,
-            self.requests + other.requests,
-            self.input_tokens + other.input_tokens,
-            self.output_tokens + other.output_tokens,
-            self.cache_write_tokens + other.cache_write_tokens,
-            self.cache_read_tokens + other.cache_read_tokens,
-        )
+    def __add__(self, other: "UsageTotals") -> "UsageTotals":  # type: ignore[override]
+        """Field by field (not tuple concatenation)."""
+        return UsageTotals(*map(add, self, other))
 
     @classmethod
     def sum(cls, totals: Iterable["UsageTotals"]) -> "UsageTotals":
-        result = cls()
-        for item in totals:
-            result = result + item
-        return result
+        """Field-by-field sum of any number of totals (zero for none)."""
+        return _sum(totals)
 
 
 ZERO = UsageTotals()
@@ -205,6 +197,9 @@ class OnDemandUsage:
     month_facts: dict[Month, MonthFacts] = field(default_factory=dict)
     #: Where the cache files are (``events()`` reads them again).
     data_dir: Path | None = None
+    #: The same totals as ``month -> (user, model) -> totals`` when the loader has them
+    #: (saves regrouping ``totals``); ``None``: derived from ``totals``.
+    month_cells: dict[Month, dict[tuple[str, str], UsageTotals]] | None = field(default=None, repr=False)
 
     # --- the period -------------------------------------------------------------
 
@@ -245,39 +240,63 @@ class OnDemandUsage:
         return [m for m in self.months if self.facts(m).cached and not self.facts(m).complete]
 
     # --- whole-range aggregates -----------------------------------------------------
+    #
+    # Everything below is derived once, lazily, from ``totals`` regrouped per month
+    # (``Month`` hashes in Python, so the big dict is walked month by month and
+    # never re-hashed per entry); coarse sums come from finer ones.
+
+    @cached_property
+    def _cells(self) -> dict[Month, dict[tuple[str, str], UsageTotals]]:
+        """``month -> (user, model) -> totals``: the loader's own shape."""
+        if self.month_cells is not None:
+            return self.month_cells
+        cells: dict[Month, dict[tuple[str, str], UsageTotals]] = {}
+        for (month, user, model), t in self.totals.items():
+            cells.setdefault(month, {})[(user, model)] = t
+        return cells
+
+    @cached_property
+    def _index(self) -> "_Index":
+        """Nested look-ups built once, so per-user and per-model accessors never scan everything."""
+        index = _Index()
+        user_model_rows: dict[tuple[str, str], list[UsageTotals]] = defaultdict(list)
+        for month, cells in self._cells.items():
+            user_models: dict[str, dict[str, UsageTotals]] = {}
+            model_users: dict[str, dict[str, UsageTotals]] = {}
+            for key, t in cells.items():
+                user, model = key
+                user_model_rows[key].append(t)
+                found = user_models.get(user)
+                if found is None:
+                    user_models[user] = {model: t}
+                else:
+                    found[model] = t
+                found = model_users.get(model)
+                if found is None:
+                    model_users[model] = {user: t}
+                else:
+                    found[user] = t
+            index.month_user_models[month] = user_models
+            index.month_model_users[month] = model_users
+            index.month_users[month] = {u: _sum(m.values()) for u, m in user_models.items()}
+            index.month_models[month] = {m: _sum(u.values()) for m, u in model_users.items()}
+            index.month_total[month] = _sum(index.month_models[month].values())
+        for (user, model), rows in user_model_rows.items():
+            t = rows[0] if len(rows) == 1 else _sum(rows)
+            index.user_models.setdefault(user, {})[model] = t
+            index.model_users.setdefault(model, {})[user] = t
+        index.users = {user: _sum(models.values()) for user, models in index.user_models.items()}
+        index.models = {model: _sum(users.values()) for model, users in index.model_users.items()}
+        return index
 
     @cached_property
     def total(self) -> UsageTotals:
         """Everything in range."""
-        return UsageTotals.sum(self.totals.values())
-
-    @cached_property
-    def _by_month(self) -> dict[Month, UsageTotals]:
-        return _sum_by(self.totals, lambda key: key[0])
-
-    @cached_property
-    def _by_user(self) -> dict[str, UsageTotals]:
-        return _sum_by(self.totals, lambda key: key[1])
-
-    @cached_property
-    def _by_model(self) -> dict[str, UsageTotals]:
-        return _sum_by(self.totals, lambda key: key[2])
-
-    @cached_property
-    def _by_user_model(self) -> dict[tuple[str, str], UsageTotals]:
-        return _sum_by(self.totals, lambda key: (key[1], key[2]))
-
-    @cached_property
-    def _by_month_user(self) -> dict[tuple[Month, str], UsageTotals]:
-        return _sum_by(self.totals, lambda key: (key[0], key[1]))
-
-    @cached_property
-    def _by_month_model(self) -> dict[tuple[Month, str], UsageTotals]:
-        return _sum_by(self.totals, lambda key: (key[0], key[2]))
+        return _sum(self._index.month_total.values())
 
     def month_total(self, month: Month) -> UsageTotals:
         """Everything in ``month`` (zero for an empty or missing month)."""
-        return self._by_month.get(month, ZERO)
+        return self._index.month_total.get(month, ZERO)
 
     def by_month(self) -> dict[Month, UsageTotals]:
         """Every month in range, oldest first, with its totals (zero when empty)."""
@@ -285,48 +304,49 @@ class OnDemandUsage:
 
     def by_user(self) -> dict[str, UsageTotals]:
         """Per user over the whole range."""
-        return dict(self._by_user)
+        return dict(self._index.users)
 
     def by_model(self) -> dict[str, UsageTotals]:
         """Per model over the whole range."""
-        return dict(self._by_model)
+        return dict(self._index.models)
 
     def users(self) -> list[Ranked]:
         """Users with on-demand usage, ranked (cost high to low, then name)."""
-        return rank(self._by_user)
+        return rank(self._index.users)
 
     def models(self) -> list[Ranked]:
         """Models with on-demand usage, ranked (cost high to low, then name)."""
-        return rank(self._by_model)
+        return rank(self._index.models)
 
     @property
     def user_names(self) -> list[str]:
         """Users A to Z."""
-        return sorted(self._by_user)
+        return sorted(self._index.users)
 
     @property
     def model_names(self) -> list[str]:
         """Models A to Z."""
-        return sorted(self._by_model)
+        return sorted(self._index.models)
 
     # --- one month ----------------------------------------------------------------------
 
     def month_users(self, month: Month) -> list[Ranked]:
         """Users of ``month``, ranked."""
-        return rank({user: t for (m, user), t in self._by_month_user.items() if m == month})
+        return rank(self._index.month_users.get(month, {}))
 
     def month_models(self, month: Month) -> list[Ranked]:
         """Models of ``month``, ranked."""
-        return rank({model: t for (m, model), t in self._by_month_model.items() if m == month})
+        return rank(self._index.month_models.get(month, {}))
 
     # --- one user (the site's user pages) -------------------------------------------------
 
     def user_total(self, user: str) -> UsageTotals:
-        return self._by_user.get(user, ZERO)
+        return self._index.users.get(user, ZERO)
 
     def user_by_month(self, user: str) -> dict[Month, UsageTotals]:
         """The user's totals for every month in range (zero when idle)."""
-        return {month: self._by_month_user.get((month, user), ZERO) for month in self.months}
+        month_users = self._index.month_users
+        return {month: month_users.get(month, {}).get(user, ZERO) for month in self.months}
 
     def user_cost_by_month(self, user: str) -> dict[Month, int]:
         """The user's spend (micro-cents) for every month in range."""
@@ -335,10 +355,8 @@ class OnDemandUsage:
     def user_models(self, user: str, month: Month | None = None) -> list[Ranked]:
         """The models a user used (in ``month``, or over the range) with cost and requests, ranked."""
         if month is None:
-            found = {model: t for (u, model), t in self._by_user_model.items() if u == user}
-        else:
-            found = {model: t for (m, u, model), t in self.totals.items() if u == user and m == month}
-        return rank(found)
+            return rank(self._index.user_models.get(user, {}))
+        return rank(self._index.month_user_models.get(month, {}).get(user, {}))
 
     def top_model_of_user(self, user: str, month: Month | None = None) -> str | None:
         """The user's most-used model: most requests, then most cost, then name A to Z."""
@@ -347,11 +365,12 @@ class OnDemandUsage:
     # --- one model (the site's model pages) -----------------------------------------------
 
     def model_total(self, model: str) -> UsageTotals:
-        return self._by_model.get(model, ZERO)
+        return self._index.models.get(model, ZERO)
 
     def model_by_month(self, model: str) -> dict[Month, UsageTotals]:
         """The model's totals for every month in range (zero when unused)."""
-        return {month: self._by_month_model.get((month, model), ZERO) for month in self.months}
+        month_models = self._index.month_models
+        return {month: month_models.get(month, {}).get(model, ZERO) for month in self.months}
 
     def model_cost_by_month(self, model: str) -> dict[Month, int]:
         """The model's spend (micro-cents) for every month in range."""
@@ -360,14 +379,12 @@ class OnDemandUsage:
     def model_users(self, model: str, month: Month | None = None) -> list[Ranked]:
         """The users of a model (in ``month``, or over the range) with cost and requests, ranked."""
         if month is None:
-            found = {user: t for (user, m), t in self._by_user_model.items() if m == model}
-        else:
-            found = {user: t for (mo, user, m), t in self.totals.items() if m == model and mo == month}
-        return rank(found)
+            return rank(self._index.model_users.get(model, {}))
+        return rank(self._index.month_model_users.get(month, {}).get(model, {}))
 
     def model_user_count(self, model: str) -> int:
         """How many distinct users used the model in range."""
-        return sum(1 for (_, m) in self._by_user_model if m == model)
+        return len(self._index.model_users.get(model, {}))
 
     # --- single events, for a plugin that needs them ----------------------------------------
 
@@ -386,17 +403,25 @@ class OnDemandUsage:
         return iter_kept_events(self.data_dir, cached)
 
 
-def _sum_by(totals: Mapping[tuple[Month, str, str], UsageTotals], key_of) -> dict:
-    grouped: dict[Any, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0, 0])
-    for key, t in totals.items():
-        acc = grouped[key_of(key)]
-        acc[0] += t.cost
-        acc[1] += t.requests
-        acc[2] += t.input_tokens
-        acc[3] += t.output_tokens
-        acc[4] += t.cache_write_tokens
-        acc[5] += t.cache_read_tokens
-    return {key: UsageTotals(*values) for key, values in grouped.items()}
+@dataclass
+class _Index:
+    users: dict[str, UsageTotals] = field(default_factory=dict)
+    models: dict[str, UsageTotals] = field(default_factory=dict)
+    user_models: dict[str, dict[str, UsageTotals]] = field(default_factory=dict)
+    model_users: dict[str, dict[str, UsageTotals]] = field(default_factory=dict)
+    month_total: dict[Month, UsageTotals] = field(default_factory=dict)
+    month_users: dict[Month, dict[str, UsageTotals]] = field(default_factory=dict)
+    month_models: dict[Month, dict[str, UsageTotals]] = field(default_factory=dict)
+    month_user_models: dict[Month, dict[str, dict[str, UsageTotals]]] = field(default_factory=dict)
+    month_model_users: dict[Month, dict[str, dict[str, UsageTotals]]] = field(default_factory=dict)
+
+
+def _sum(rows: Iterable[UsageTotals]) -> UsageTotals:
+    """Field-by-field sum (the additions run in C)."""
+    rows = list(rows)
+    if len(rows) == 1:
+        return rows[0]
+    return UsageTotals(*map(sum, zip(*rows))) if rows else ZERO
 
 
 def _most_used(ranked: list[Ranked]) -> str | None:

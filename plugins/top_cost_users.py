@@ -73,7 +73,10 @@ def top_cost_users_section(usage: OnDemandUsage, limit: int) -> Section:
         by_month = usage.user_cost_by_month(entry.name)
         month_rows.append([entry.name, *(by_month[m] for m in months), entry.cost])
     if rest:
-        rest_by_month = [sum(usage.user_cost_by_month(r.name)[m] for r in rest) for m in months]
+        rest_by_month = [0] * len(months)
+        for r in rest:
+            for i, cost in enumerate(usage.user_cost_by_month(r.name).values()):
+                rest_by_month[i] += cost
         month_rows.append([other_label(len(rest)), *rest_by_month, rest_totals.cost])
     per_month = Table(
         slug="per-month",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import datetime, timezone
 
 import pytest
@@ -155,3 +156,35 @@ def test_a_single_month(analysis_settings):
     assert usage.months == [FEB]
     assert [(r.name, r.cost) for r in usage.users()] == [("b@example.com", 110_000_000)]
     assert usage.period_label == "February 2026"
+
+
+def test_loading_in_worker_processes_gives_the_same_usage(analysis_settings, analysis_usage, monkeypatch):
+    from billing_reports import loader
+
+    monkeypatch.setenv(loader.LOAD_WORKERS_VARIABLE, "2")
+    assert loader.load_workers(analysis_settings.data_dir, analysis_usage.months) == 2
+    parallel = load_usage(analysis_settings, analysis_usage.months)
+    assert parallel.totals == analysis_usage.totals
+    assert [parallel.facts(m).to_dict() for m in parallel.months] == [
+        analysis_usage.facts(m).to_dict() for m in analysis_usage.months
+    ]
+
+
+def test_a_broken_file_read_by_a_worker_is_the_same_one_line_error(tmp_path, analysis_settings, monkeypatch):
+    from billing_reports import loader
+
+    monkeypatch.setenv(loader.LOAD_WORKERS_VARIABLE, "2")
+    _write(tmp_path, Month(2026, 3), [_event()])
+    (tmp_path / "04-2026-usage-based-data.json").write_text('{"month": "04-2026"}')
+    with pytest.raises(CacheError, match="04-2026-usage-based-data.json has no 'fetched_at' key"):
+        load_usage(analysis_settings, [Month(2026, 3), Month(2026, 4)], data_dir=tmp_path)
+
+
+def test_small_caches_load_in_this_process(analysis_settings, analysis_usage, monkeypatch):
+    from billing_reports import loader
+
+    monkeypatch.delenv(loader.LOAD_WORKERS_VARIABLE, raising=False)
+    assert loader.load_workers(analysis_settings.data_dir, analysis_usage.months) == 1
+    monkeypatch.setattr(loader, "PARALLEL_MIN_BYTES", 1)
+    assert loader.load_workers(analysis_settings.data_dir, analysis_usage.months) == min(
+        4, len(os.sched_getaffinity(0)))
