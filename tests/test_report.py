@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from click.testing import CliRunner
 
@@ -82,3 +83,22 @@ def test_one_section_as_text(analysis_config):
     assert result.exit_code == 0, result.output
     assert "Projected March 2026: $0.93" in result.stdout
     assert "2026-03  $0.30  -$0.80  -72.7%         2  month to date                $0.93" in result.stdout
+
+
+def test_demo_reports_every_month_of_the_demo_cache(tmp_path):
+    import shutil
+
+    config = tmp_path / "config.yaml"
+    config.write_text("paths:\n  demo_dir: demo\n", encoding="utf-8")
+    runner = CliRunner()
+    missing = runner.invoke(cli, ["report", "--config", str(config), "--demo"])
+    assert missing.exit_code == 2
+    assert f"no demo data in {tmp_path / 'demo' / 'monthly_usage_data'}; run `billing-reports build --demo` first" \
+        in missing.output
+    shutil.copytree(Path(__file__).parent / "fixtures" / "analysis" / "cache", tmp_path / "demo" / "monthly_usage_data")
+    result = runner.invoke(cli, ["report", "--config", str(config), "--demo", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    # the four cached months (December 2025 to March 2026), whatever today's date
+    assert document["period"] == {"first": "2025-12", "last": "2026-03"}
+    assert document["sections"][0]["figures"][0]["display"] == "$4.20"

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import click
 import orjson
 
 from ..analysis import run_sections
+from ..cache import CACHE_SUFFIX, month_of_cache_path
 from ..errors import ConfigError
 from ..loader import load_usage
 from ..months import Month
@@ -32,8 +34,10 @@ TEXT_SECTIONS = (("summary", None), ("top-cost-users", ("ranking",)), ("top-cost
               help="With --format csv: which table of the section (default: its first).")
 @click.option("--skip-broken-plugins", is_flag=True, default=False,
               help="Report a failing plugin and go on without its section (plugins.skip_broken).")
+@click.option("--demo", is_flag=True, default=False,
+              help="Report on the demo data that `billing-reports build --demo` fetched (all its months).")
 def report(settings: Settings, months: list[Month], output_format: str, section_slug: str | None,
-           table_slug: str | None, skip_broken_plugins: bool) -> None:
+           table_slug: str | None, skip_broken_plugins: bool, demo: bool) -> None:
     """Print the analysis of the cached months: summary, top users and top models.
 
     Reads the cache only (run `billing-reports fetch` first). Money is in
@@ -43,6 +47,8 @@ def report(settings: Settings, months: list[Month], output_format: str, section_
         raise click.UsageError("--format csv needs --section SLUG (and --table SLUG for a section with several tables)")
     if skip_broken_plugins:
         settings = dataclasses.replace(settings, skip_broken_plugins=True)
+    if demo:
+        settings, months = _demo(settings)
     import_failures: list[PluginFailure] = []
     manager = get_plugin_manager(settings.plugins_dir, failures=import_failures)
     usage = load_usage(settings, months)
@@ -73,6 +79,20 @@ def report(settings: Settings, months: list[Month], output_format: str, section_
             if found:
                 blocks.append(render_section(found[0], tables=tables))
         click.echo("\n\n".join(blocks))
+
+
+def _demo(settings: Settings) -> tuple[Settings, list[Month]]:
+    """The demo cache (under ``paths.demo_dir``) and every month it holds."""
+    data_dir = Path(settings.demo_dir) / "monthly_usage_data"
+    found = []
+    for path in sorted(data_dir.glob(f"*{CACHE_SUFFIX}")):
+        try:
+            found.append(month_of_cache_path(path))
+        except ValueError:
+            continue
+    if not found:
+        raise click.UsageError(f"no demo data in {data_dir}; run `billing-reports build --demo` first")
+    return dataclasses.replace(settings, data_dir=data_dir), sorted(found)
 
 
 def _warn_about_months(usage) -> None:
