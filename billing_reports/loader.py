@@ -172,14 +172,21 @@ def _month_facts(payload: dict[str, Any], path: Path, month: Month) -> MonthFact
             f"Cache file {path} has a 'fetched_at' that is not an ISO date-time "
             f"({payload['fetched_at']!r}); run `billing-reports fetch --refresh {month.key}`."
         ) from None
+    fetch = dict(payload.get("fetch") or {})
+    quality = DataQuality(events_in_file=len(payload["events"]))
+    # kinds the fetch left out that this version does not know: a new kind may be new spend
+    left_out = fetch.get("left_out")
+    for kind, count in (left_out.items() if isinstance(left_out, dict) else ()):
+        if kind not in KNOWN_KINDS and kind not in (NOT_CHARGEABLE, NOT_TOKEN_BASED) and type(count) is int:
+            quality.unknown_kinds[kind] = quality.unknown_kinds.get(kind, 0) + count
     return MonthFacts(
         month,
         path=path,
         cached=True,
         fetched_at=fetched_at,
         complete=bool(payload.get("complete", False)),
-        fetch=dict(payload.get("fetch") or {}),
-        quality=DataQuality(events_in_file=len(payload["events"])),
+        fetch=fetch,
+        quality=quality,
     )
 
 

@@ -80,7 +80,8 @@ class DataQuality:
     without_email: int = 0
     #: Kept events without a ``model`` (attributed to :data:`UNKNOWN_MODEL`).
     without_model: int = 0
-    #: Events whose ``kind`` is none of :data:`billing_reports.loader.KNOWN_KINDS`, by kind.
+    #: Events whose ``kind`` is none of :data:`billing_reports.loader.KNOWN_KINDS`, by kind:
+    #: in the file, and among the events the fetch left out (``fetch.left_out``).
     unknown_kinds: dict[str, int] = field(default_factory=dict)
     #: Event fields the loader does not know, by field name (events carrying each).
     unknown_fields: dict[str, int] = field(default_factory=dict)
