@@ -52,3 +52,13 @@ def test_reserved_slugs_are_never_given():
     names = PageNames(["index", "about"], fallback="section", reserved={"index"})
     assert names.slug("about") == "about"
     assert names.slug("index").startswith("index-")
+
+
+@pytest.mark.parametrize("module_name", ["names", "charts", "views"])
+def test_the_examples_in_the_site_docstrings_hold(module_name):
+    import doctest
+    import importlib
+
+    module = importlib.import_module(f"billing_reports.site.{module_name}")
+    result = doctest.testmod(module)
+    assert result.attempted > 0 and result.failed == 0

@@ -189,19 +189,21 @@ def table_view(
 
 
 def glance_columns(columns: Sequence[Column], limit: int) -> list[int]:
-    """Which columns a short preview keeps: the leading labels (a rank, a name), then money, then the rest.
+    """Which columns a short preview keeps: the leading labels (a rank, a name), the first money
+    column, shares, other money, then the rest.
 
     >>> kinds = ["model", "count", "count", "money", "count"]
     >>> glance_columns([Column(str(i), str(i), kind) for i, kind in enumerate(kinds)], 4)
     [0, 1, 2, 3]
-    >>> kinds = ["count", "user", "money", "percent", "count"]
-    >>> glance_columns([Column(str(i), str(i), kind) for i, kind in enumerate(kinds)], 3)
-    [0, 1, 2]
+    >>> kinds = ["count", "user", "money", "money", "percent"]
+    >>> glance_columns([Column(str(i), str(i), kind) for i, kind in enumerate(kinds)], 4)
+    [0, 1, 2, 4]
     """
     leading = [i for i in range(min(2, len(columns))) if i == 0 or columns[i].kind not in NUMERIC_KINDS]
     money = [i for i, column in enumerate(columns) if column.kind == "money" and i not in leading]
-    rest = [i for i in range(len(columns)) if i not in leading and i not in money]
-    return sorted((leading + money + rest)[:limit])
+    percent = [i for i, column in enumerate(columns) if column.kind == "percent" and i not in leading]
+    rest = [i for i in range(len(columns)) if i not in leading + money + percent]
+    return sorted((leading + money[:1] + percent + money[1:] + rest)[:limit])
 
 
 @dataclass(frozen=True)
