@@ -350,3 +350,19 @@ def test_a_table_of_an_incomplete_month_is_flagged_in_its_title(site_settings, s
     titles = re.findall(r'<h3 id="table-m\d-title">(.*?)</h3>', _read(built, "monthly.html"))
     assert titles[0] == "January 2026"
     assert titles[1].startswith('February 2026 <span class="flag"')
+
+
+def test_a_later_build_removes_what_a_killed_build_left_behind(site_settings, site_usage, site_sections):
+    import os
+    import time
+
+    parent = site_settings.site_dir.parent
+    old = parent / ".site.building-killed"
+    recent = parent / ".site.building-running"
+    for leftover in (old, recent):
+        (leftover / "users").mkdir(parents=True)
+    day_ago = time.time() - 25 * 3600
+    os.utime(old, (day_ago, day_ago))
+    build_site(site_settings, site_usage, site_sections)
+    assert not old.exists()
+    assert recent.exists()  # may be another build still running

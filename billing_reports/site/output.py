@@ -15,6 +15,7 @@ import ctypes.util
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -23,6 +24,8 @@ import orjson
 from ..errors import ConfigError
 
 MANIFEST_NAME = "build-manifest.json"
+#: A build directory left behind by a killed build is removed by a later build after this long.
+STALE_SECONDS = 24 * 60 * 60
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
 
@@ -69,12 +72,24 @@ class SiteOutput:
     def __enter__(self) -> "SiteOutput":
         check_site_dir(self.site_dir)
         self.site_dir.parent.mkdir(parents=True, exist_ok=True)
+        self._remove_stale()
         self.root = Path(tempfile.mkdtemp(prefix=f".{self.site_dir.name}.building-", dir=self.site_dir.parent))
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(self.root, 0o777 & ~umask)
         self._made.add(self.root)
         return self
+
+    def _remove_stale(self) -> None:
+        """Remove temporary directories that a killed build (``kill -9``, power loss) left behind."""
+        now = time.time()
+        for pattern in (f".{self.site_dir.name}.building-*", f".{self.site_dir.name}.old-*"):
+            for leftover in self.site_dir.parent.glob(pattern):
+                try:
+                    if leftover.is_dir() and now - leftover.stat().st_mtime > STALE_SECONDS:
+                        shutil.rmtree(leftover, ignore_errors=True)
+                except OSError:
+                    pass
 
     def __exit__(self, *exc_info: Any) -> None:
         if self.root is not None and self.root.exists():
