@@ -10,15 +10,20 @@ from .sections import Section, Table, format_value
 NUMERIC_KINDS = frozenset({"money", "count", "percent", "decimal"})
 
 
-def render_table(table: Table) -> str:
+def render_table(table: Table, columns: Sequence[str] | None = None) -> str:
     """``table`` as aligned text: a header, a rule, the rows, a rule and the total row.
 
     Money is shown as apportioned whole cents (``Table.display_rows``), so the
-    rows add up to the total exactly as printed.
+    rows add up to the total exactly as printed. ``columns``: keys of the
+    columns to show, in the table's order (default: all).
     """
     rows, total = table.display_rows()
-    kinds = [column.kind for column in table.columns]
-    lines = [[column.label for column in table.columns]]
+    keep = [i for i, column in enumerate(table.columns) if columns is None or column.key in columns]
+    rows = [[row[i] for i in keep] for row in rows]
+    total = [total[i] for i in keep] if total is not None else None
+    shown = [table.columns[i] for i in keep]
+    kinds = [column.kind for column in shown]
+    lines = [[column.label for column in shown]]
     body = [_cells(row, kinds) for row in rows]
     footer = [_cells(total, kinds)] if total is not None else []
     widths = [max(len(line[i]) for line in lines + body + footer) for i in range(len(kinds))]
@@ -42,10 +47,13 @@ def _cells(row: Sequence, kinds: Sequence[str]) -> list[str]:
     return [format_value(value, kind, whole_cents=True) for value, kind in zip(row, kinds)]
 
 
-def render_section(section: Section, *, tables: Sequence[str] | None = None) -> str:
+def render_section(
+    section: Section, *, tables: Sequence[str] | None = None, columns: Sequence[str] | None = None
+) -> str:
     """A section: its title, its figures as ``label: value (note)``, then its tables.
 
-    ``tables``: slugs of the tables to show (default: all).
+    ``tables``: slugs of the tables to show (default: all); ``columns``: keys of
+    the columns to show in them (default: all).
     """
     out = [section.title, "=" * len(section.title)]
     if section.figures:
@@ -56,7 +64,7 @@ def render_section(section: Section, *, tables: Sequence[str] | None = None) -> 
     for table in section.tables:
         if tables is not None and table.slug not in tables:
             continue
-        out += ["", table.title, render_table(table)]
+        out += ["", table.title, render_table(table, columns)]
     return "\n".join(out)
 
 

@@ -41,8 +41,15 @@ def users_x_expensive_models_section(usage: OnDemandUsage, rule: ExpensiveModelR
     models = expensive_models(usage, rule)
     chosen = set(models)
     tables = []
+    used: set[str] = set()
     for model in models:
-        tables.append(_model_users_table(usage, model, limit))
+        base = slug = f"model-{slug_of(model)}"
+        copy = 1
+        while slug in used:  # two names that slug alike ("GPT 5", "gpt-5") still get two tables
+            copy += 1
+            slug = f"{base}-{copy}"
+        used.add(slug)
+        tables.append(_model_users_table(usage, model, limit, slug))
     tables.append(_cross_reference_table(usage, chosen, limit))
 
     expensive_cost = sum(usage.model_total(model).cost for model in models)
@@ -86,7 +93,7 @@ def users_x_expensive_models_section(usage: OnDemandUsage, rule: ExpensiveModelR
     )
 
 
-def _model_users_table(usage: OnDemandUsage, model: str, limit: int) -> Table:
+def _model_users_table(usage: OnDemandUsage, model: str, limit: int, slug: str) -> Table:
     ranked = usage.model_users(model)
     shown, rest = cut(ranked, limit)
     model_total = usage.model_total(model)
@@ -99,7 +106,7 @@ def _model_users_table(usage: OnDemandUsage, model: str, limit: int) -> Table:
         rows.append([None, other_label(len(rest)), rest_totals.cost, share(rest_totals.cost, model_total.cost),
                      rest_totals.requests, rest_totals.average_cost])
     return Table(
-        slug=f"model-{slug_of(model)}",
+        slug=slug,
         title=model,
         columns=[
             Column("rank", "#", "count"),

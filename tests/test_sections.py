@@ -188,3 +188,36 @@ def test_every_section_is_json_and_every_table_csv(sections):
         orjson.dumps(section.to_dict(), default=str)
         for table in section.tables:
             assert table.to_csv().splitlines()[0] == ",".join(c.label for c in table.columns)
+
+
+def test_expensive_models_by_rule_and_by_name(analysis_usage):
+    from billing_reports.settings import ExpensiveModelRule
+    from billing_reports.builtin_plugins.users_x_expensive_models import (
+        expensive_models, users_x_expensive_models_section)
+
+    # cost per request: opus 88.625c (3 requests), sonnet 18.99c (8), haiku 2c (1)
+    assert expensive_models(analysis_usage, ExpensiveModelRule(count=3)) == ["opus", "sonnet", "haiku"]
+    assert expensive_models(analysis_usage, ExpensiveModelRule(count=3, min_requests=2)) == ["opus", "sonnet"]
+    assert expensive_models(analysis_usage, ExpensiveModelRule(count=1, min_requests=9)) == []
+    named = users_x_expensive_models_section(analysis_usage, ExpensiveModelRule(models=("haiku", "HAIKU")), 2)
+    assert [t.slug for t in named.tables] == ["model-haiku", "model-haiku-2", "cross-reference"]
+    # a named model nobody used: an empty table that still has its (zero) total
+    assert shown(named.tables[1]) == [[None, "Total", "0.00", None, "0", None]]
+    assert shown(named.table("cross-reference"))[0] == [
+        "1", "c@example.com", "0.58", "0.02", "0.56", "3.4", "1", "25.0", "1 of 2"]
+
+
+def test_trend_signal(analysis_usage):
+    from billing_reports.builtin_plugins._common import trend_signal
+    from billing_reports.months import Month
+
+    feb, mar = Month(2026, 2), Month(2026, 3)
+    # March is incomplete (10 of 31 days): it is compared at 3.1 times its month to date
+    assert trend_signal(analysis_usage, {feb: 31_000_000, mar: 10_000_000}) == "steady"   # 31c vs 31c
+    assert trend_signal(analysis_usage, {feb: 28_200_000, mar: 10_000_000}) == "steady"   # 31 <= 28.2 * 1.1
+    assert trend_signal(analysis_usage, {feb: 28_100_000, mar: 10_000_000}) == "rising"   # 31 > 28.1 * 1.1
+    assert trend_signal(analysis_usage, {feb: 34_400_000, mar: 10_000_000}) == "steady"   # 31 >= 34.4 * 0.9
+    assert trend_signal(analysis_usage, {feb: 34_500_000, mar: 10_000_000}) == "falling"  # 31 < 34.5 * 0.9
+    assert trend_signal(analysis_usage, {feb: 0, mar: 10_000_000}) == "new"
+    assert trend_signal(analysis_usage, {feb: 10_000_000, mar: 0}) == "stopped"
+    assert trend_signal(analysis_usage, {}) == ""

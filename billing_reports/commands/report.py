@@ -19,8 +19,14 @@ from ..settings import Settings
 from ..terminal import render_section
 from .options import config_option, month_range_options
 
-#: What the text report shows: (section slug, its tables; None = all).
-TEXT_SECTIONS = (("summary", None), ("top-cost-users", ("ranking",)), ("top-cost-models", ("ranking",)))
+#: What the text report shows: (section slug, its tables, their columns; None = all).
+#: The models' token kinds stay in --format json/csv: the terminal gets their total.
+TEXT_SECTIONS = (
+    ("summary", None, None),
+    ("top-cost-users", ("ranking",), None),
+    ("top-cost-models", ("ranking",),
+     ("rank", "model", "spend", "share", "requests", "average_cost", "total_tokens", "users")),
+)
 
 
 @click.command()
@@ -74,10 +80,10 @@ def report(settings: Settings, months: list[Month], output_format: str, section_
     else:
         click.echo(f"On-demand usage, {usage.period_label}\n")
         blocks = []
-        for slug, tables in TEXT_SECTIONS if section_slug is None else ((section_slug, None),):
+        for slug, tables, columns in TEXT_SECTIONS if section_slug is None else ((section_slug, None, None),):
             found = [s for s in sections if s.slug == slug]
             if found:
-                blocks.append(render_section(found[0], tables=tables))
+                blocks.append(render_section(found[0], tables=tables, columns=columns))
         click.echo("\n\n".join(blocks))
 
 
