@@ -366,3 +366,46 @@ def test_a_later_build_removes_what_a_killed_build_left_behind(site_settings, si
     build_site(site_settings, site_usage, site_sections)
     assert not old.exists()
     assert recent.exists()  # may be another build still running
+
+
+@pytest.mark.parametrize("exchange", [True, False], ids=["renameat2-exchange", "rename-dance"])
+def test_the_new_site_is_swapped_in_with_or_without_an_atomic_exchange(
+        exchange, site_settings, site_usage, site_sections, monkeypatch):
+    from billing_reports.site import output
+
+    build_site(site_settings, site_usage, site_sections)
+    (site_settings.site_dir / "stale.html").write_text("from the previous build")
+    if not exchange:
+        monkeypatch.setattr(output, "_exchange", lambda first, second: False)
+    built = build_site(site_settings, site_usage, site_sections)
+    assert not (built.site_dir / "stale.html").exists()
+    assert (built.site_dir / "build-manifest.json").is_file()
+    assert sorted(p.name for p in site_settings.site_dir.parent.iterdir()) == ["site"]
+
+
+def test_the_stylesheet_can_be_replaced_too(site_settings, site_usage, site_sections, tmp_path):
+    from dataclasses import replace
+
+    templates = tmp_path / "look"
+    templates.mkdir()
+    (templates / "site.css").write_text("body { background: #fdf6e3; }\n")
+    built = build_site(replace(site_settings, templates_dir=templates), site_usage, site_sections)
+    assert _read(built, "assets/site.css") == "body { background: #fdf6e3; }\n"
+
+
+def test_a_missing_templates_dir_is_a_config_error(site_settings, site_usage, site_sections, tmp_path):
+    from dataclasses import replace
+
+    with pytest.raises(ConfigError, match="paths.templates_dir: .*nowhere is not a directory"):
+        build_site(replace(site_settings, templates_dir=tmp_path / "nowhere"), site_usage, site_sections)
+
+
+def test_a_broken_override_template_is_one_line_naming_it(site_settings, site_usage, site_sections, tmp_path):
+    from dataclasses import replace
+
+    templates = tmp_path / "broken"
+    templates.mkdir()
+    (templates / "about.html").write_text("{% extends 'default:base.html' %}{% block main %}{{ nope.x }}{% endblock %}")
+    with pytest.raises(BillingReportsError, match=r"template 'about.html' failed on page about.html: 'nope' is undefined"):
+        build_site(replace(site_settings, templates_dir=templates), site_usage, site_sections)
+    assert not site_settings.site_dir.exists()
