@@ -116,9 +116,12 @@ def test_a_broken_cache_file_keeps_the_previous_site(project):
     assert [p.name for p in (project / "out").iterdir()] == ["site"]
 
 
-def test_demo_cannot_be_offline(project):
+def test_contradictory_options_are_refused(project):
     result = CliRunner().invoke(cli, ["build", "--demo", "--offline"])
     assert result.exit_code == 2 and "--demo fetches from the built-in fake API" in result.output
+    result = CliRunner().invoke(cli, ["build", "--offline", "--refresh", "2026-01"])
+    assert result.exit_code == 2 and "--offline never fetches" in result.output
+    assert not (project / "out").exists()
 
 
 @pytest.mark.server

@@ -80,6 +80,8 @@ def build(settings: Settings, months: list[Month], offline: bool, refresh: tuple
       billing-reports build
       billing-reports build --offline --months-back 6
     """
+    if offline and refresh:
+        raise click.UsageError("--refresh fetches months again; --offline never fetches: use one or the other.")
     if skip_broken_plugins:
         settings = dataclasses.replace(settings, skip_broken_plugins=True)
     if demo:
