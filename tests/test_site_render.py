@@ -409,3 +409,17 @@ def test_a_broken_override_template_is_one_line_naming_it(site_settings, site_us
     with pytest.raises(BillingReportsError, match=r"template 'about.html' failed on page about.html: 'nope' is undefined"):
         build_site(replace(site_settings, templates_dir=templates), site_usage, site_sections)
     assert not site_settings.site_dir.exists()
+
+
+def test_a_period_without_any_data_still_builds_a_clear_site(site_settings):
+    from billing_reports.months import Month
+    from billing_reports.usage import OnDemandUsage
+
+    empty = OnDemandUsage(months=[Month(2026, 1)])
+    built = build_site(site_settings, empty, [])
+    page = _read(built, "billing_dashboard.html")
+    assert re.findall(r'<div class="card-value">(.*?)</div>', page, re.S) == ["$0.00", "$0.00", "1", "—", "—"]
+    assert "No data for January 2026" in page
+    assert "no data fetched yet" in page
+    assert not (built.site_dir / "users").exists()
+    assert "Nothing to show for this period." in _read(built, "users.html")
