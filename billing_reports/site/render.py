@@ -6,7 +6,7 @@ usage, then each page is rendered once and written once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterable, Sequence
 
@@ -26,14 +26,14 @@ from .names import PageNames, slugify
 from .output import SiteOutput
 from .quality import data_quality_section, fetches_table, when
 from .views import (
-    CellRenderer, SiteMap, chart_view, figure_view, incomplete_flag, table_view, unique_ids,
+    CellRenderer, SiteMap, chart_view, figure_view, table_view, unique_ids,
 )
 
 SUMMARY_SLUG = "summary"
 TREND_SLUG = "monthly-trend"
 #: Rows of each section's first table shown on the dashboard.
 GLANCE_ROWS = 5
-#: ...and its first columns (the name and the money, as plugins order them).
+#: ...and at most this many of its columns (see ``views.glance_columns``).
 GLANCE_COLUMNS = 4
 STATIC_ASSETS = ("site.css", "site.js", "favicon.svg")
 FIXED_PAGES = {"about", "data-quality", "users", "models", "index"}
@@ -62,11 +62,6 @@ class SiteInfo:
     nav: list[NavItem]
     index: str
     demo: bool = False
-
-
-@dataclass
-class RenderedSite:
-    pages: list[str] = field(default_factory=list)
 
 
 def _fetched_text(usage: OnDemandUsage) -> str:
@@ -197,23 +192,30 @@ class SiteRenderer:
 
     # --- pages ------------------------------------------------------------------------------
 
-    def render(self, output: SiteOutput) -> RenderedSite:
-        rendered = RenderedSite()
+    def render(self, output: SiteOutput) -> None:
+        """Write every page, asset and download of the site into ``output``."""
         top = CellRenderer(self.site_map, "")
-        nested = CellRenderer(self.site_map, "../")
-
         for name in STATIC_ASSETS:
             output.write_text(f"assets/{name}", template_source(self.environment, name))
-
         self.render_dashboard(output, top)
+        self.render_sections(output, top)
+        self.render_drilldowns(output, CellRenderer(self.site_map, "../"))
+        self.render_reference_pages(output, top)
+        if self.settings.output_filename != "index.html":
+            self.render_page(output, "index.html", "redirect.html", "index", title=self.info.title)
+
+    def render_sections(self, output: SiteOutput, cells: CellRenderer) -> None:
+        """One page per plugin section (the summary is the dashboard), with its downloads."""
         for section in self.sections:
             path = self.site_map.sections.get(section.slug)
             if path is None:
                 continue
-            context = self.section_context(section, top, page_slug=path[:-5], output=output)
+            context = self.section_context(section, cells, page_slug=path.removesuffix(".html"), output=output)
             self.render_page(output, path, section.template or "section.html", section.slug,
                              title=section.title, **context)
 
+    def render_drilldowns(self, output: SiteOutput, cells: CellRenderer) -> None:
+        """A page per user and per model (one compiled template each)."""
         user_ranks = drilldown.ranks([r.name for r in rank(
             {user: UsageTotals.sum(models.values()) for user, models in self.index.user_model.items()})])
         model_ranks = drilldown.ranks([r.name for r in rank(
@@ -221,27 +223,24 @@ class SiteRenderer:
         for user, slug in self.site_map.users.items():
             section = drilldown.user_section(user, self.usage, self.index, user_ranks)
             self.render_page(output, f"users/{slug}.html", "user.html", "users", title=user,
-                             kind="User", **self.section_context(section, nested, page_slug=None, output=None))
+                             **self.section_context(section, cells, page_slug=None, output=None))
         for model, slug in self.site_map.models.items():
             section = drilldown.model_section(model, self.usage, self.index, model_ranks)
             self.render_page(output, f"models/{slug}.html", "model.html", "models", title=model,
-                             kind="Model", **self.section_context(section, nested, page_slug=None, output=None))
+                             **self.section_context(section, cells, page_slug=None, output=None))
 
+    def render_reference_pages(self, output: SiteOutput, cells: CellRenderer) -> None:
+        """All users, all models, data quality, about."""
         for section, current in ((drilldown.users_directory(self.usage, self.index), "users"),
                                  (drilldown.models_directory(self.usage, self.index), "models"),
                                  (data_quality_section(self.usage), "data-quality")):
             template = "data_quality.html" if current == "data-quality" else "section.html"
             self.render_page(output, f"{current}.html", template, current, title=section.title,
                              failures=self.failures,
-                             **self.section_context(section, top, page_slug=current, output=output))
-
+                             **self.section_context(section, cells, page_slug=current, output=output))
         self.render_page(output, "about.html", "about.html", "about", title="About these figures",
-                         settings=self.settings, fetches=table_view(fetches_table(self.usage), top,
-                                                                     table_id="table-fetches"))
-        if self.settings.output_filename != "index.html":
-            self.render_page(output, "index.html", "redirect.html", "index", title=self.info.title)
-        rendered.pages = [f for f in output.files if f.endswith(".html")]
-        return rendered
+                         settings=self.settings,
+                         fetches=table_view(fetches_table(self.usage), cells, table_id="table-fetches"))
 
     def render_dashboard(self, output: SiteOutput, cells: CellRenderer) -> None:
         summary = next((s for s in self.sections if s.slug == SUMMARY_SLUG), None)
@@ -307,4 +306,4 @@ def manifest_fields(usage: OnDemandUsage, settings: Settings, built_at: datetime
     }
 
 
-__all__ = ["SiteRenderer", "incomplete_flag", "manifest_fields", "ordered_sections"]
+__all__ = ["SiteRenderer", "manifest_fields", "ordered_sections"]
