@@ -423,3 +423,12 @@ def test_a_period_without_any_data_still_builds_a_clear_site(site_settings):
     assert "no data fetched yet" in page
     assert not (built.site_dir / "users").exists()
     assert "Nothing to show for this period." in _read(built, "users.html")
+
+
+def test_publish_accepts_the_built_site(site):
+    from billing_reports.publish.site import load_built_site
+
+    published = load_built_site(site.site_dir)
+    assert published.index == "billing_dashboard.html"
+    assert set(published.files) == set(site.manifest["files"])
+    assert (published.first_month.key, published.last_month.key) == ("2026-01", "2026-03")
