@@ -78,6 +78,8 @@ KNOWN_FIELDS = frozenset(
 PARALLEL_MIN_BYTES = 64 * 1024 * 1024
 #: Set to a number of processes to override that choice (``1``: always in this process).
 LOAD_WORKERS_VARIABLE = "BILLING_REPORTS_LOAD_WORKERS"
+#: An amount of this many cents or more (10 billion dollars) is not believed: not a number.
+AMOUNT_LIMIT_CENTS = 1e12
 NOT_CHARGEABLE = "Usage-based, not chargeable"
 NOT_TOKEN_BASED = "Usage-based, not token-based"
 
@@ -209,6 +211,7 @@ def aggregate_events(
     known_shapes: dict[tuple[str, ...], bool] = {}
     shape_is_known = known_shapes.get
     on_demand = ON_DEMAND_KIND
+    limit = AMOUNT_LIMIT_CENTS
     kept = 0
     for event in events:
         try:
@@ -244,7 +247,7 @@ def aggregate_events(
                 # The API's amounts have at most a few decimals: rounding their sum
                 # to micro-cents is as exact as converting each one.
                 cost = to_microcents(cents + fee)
-                if cost > 0 and known:
+                if cost > 0 and known and -limit < cents < limit and -limit < fee < limit:
                     kept += 1
                     cell = get_cell((user, model))
                     if cell is None:
@@ -337,7 +340,7 @@ def _inspect(event: Any, start_ms: int, end_ms: int, quality: DataQuality) -> Ev
 
 
 def _is_amount(value: Any) -> bool:
-    return type(value) in (int, float) and math.isfinite(value) and abs(value) < 1e12
+    return type(value) in (int, float) and math.isfinite(value) and abs(value) < AMOUNT_LIMIT_CENTS
 
 
 def iter_kept_events(data_dir: Path, months: Iterable[Month]) -> Iterator[tuple[Month, dict[str, Any]]]:

@@ -189,3 +189,12 @@ def test_small_caches_load_in_this_process(analysis_settings, analysis_usage, mo
     monkeypatch.setattr(loader, "PARALLEL_MIN_BYTES", 1)
     assert loader.load_workers(analysis_settings.data_dir, analysis_usage.months) == min(
         4, len(os.sched_getaffinity(0)))
+
+
+def test_absurd_amounts_are_not_believed(tmp_path, analysis_settings):
+    april = Month(2026, 4)
+    events = [_event(), _event(tokenUsage={"totalCents": 2e12}), _event(cursorTokenFee=-5e12)]
+    _write(tmp_path, april, events)
+    usage = load_usage(analysis_settings, [april], data_dir=tmp_path)
+    assert usage.facts(april).quality.non_numeric_cost == 2
+    assert usage.total.cost == 1_500_000
