@@ -88,6 +88,10 @@ def test_a_user_page_has_spend_models_and_cost_per_request(site):
     by_month = page[page.index('id="table-by-month"'):]
     rows = re.findall(r'<tr><td data-sort="(\d{4}-\d\d)">.*?</td><td class="num" data-sort="(\d+)">', by_month)
     assert rows == [("2026-01", "1250"), ("2026-02", "2000"), ("2026-03", "0")]
+    assert 'href="../data/users/ann-example.com--models.csv"' in page
+    csv_lines = _read(site, "data/users/ann-example.com--models.csv").splitlines()
+    assert csv_lines == ["Model,On-demand cost,Requests,Avg cost / request,Share of cost",
+                         "claude-4.6-opus,20.00,2,10.00,61.5", "gpt-5,12.50,10,1.25,38.5", "Total,32.50,12,,"]
 
 
 def test_a_model_page_lists_its_users(site):

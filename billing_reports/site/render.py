@@ -170,7 +170,10 @@ class SiteRenderer:
 
     def section_context(self, section: Section, cells: CellRenderer, *, page_slug: str | None,
                         output: SiteOutput | None) -> dict[str, Any]:
-        """Views of a section's figures, charts and tables; writes the tables' CSV/JSON when asked."""
+        """Views of a section's figures, charts and tables; writes the tables' CSV/JSON when asked.
+
+        Downloads of the page ``users/ann`` are ``data/users/ann--TABLE.csv`` and ``.json``.
+        """
         table_ids = unique_ids([t.slug for t in section.tables], "table")
         tables = []
         for table, table_id in zip(section.tables, table_ids):
@@ -223,11 +226,11 @@ class SiteRenderer:
         for user, slug in self.site_map.users.items():
             section = drilldown.user_section(user, self.usage, self.index, user_ranks)
             self.render_page(output, f"users/{slug}.html", "user.html", "users", title=user,
-                             **self.section_context(section, cells, page_slug=None, output=None))
+                             **self.section_context(section, cells, page_slug=f"users/{slug}", output=output))
         for model, slug in self.site_map.models.items():
             section = drilldown.model_section(model, self.usage, self.index, model_ranks)
             self.render_page(output, f"models/{slug}.html", "model.html", "models", title=model,
-                             **self.section_context(section, cells, page_slug=None, output=None))
+                             **self.section_context(section, cells, page_slug=f"models/{slug}", output=output))
 
     def render_reference_pages(self, output: SiteOutput, cells: CellRenderer) -> None:
         """All users, all models, data quality, about."""
