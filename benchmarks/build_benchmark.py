@@ -22,6 +22,7 @@ import orjson
 
 from billing_reports.months import Month, months_in_range
 
+from .memory import TreeMemorySampler
 from .synthetic_cache import generate_cache
 
 REPOSITORY = Path(__file__).resolve().parent.parent
@@ -87,24 +88,35 @@ def write_config(work_dir: Path, data_dir: Path, site_dir: Path) -> Path:
 
 
 def run_worker(*arguments: str) -> dict[str, Any]:
-    """Run ``python -m benchmarks.worker ARGUMENTS`` in a fresh process; return its JSON line."""
+    """Run ``python -m benchmarks.worker ARGUMENTS`` in a fresh process; return its JSON line.
+
+    ``peak_rss_kib`` becomes the peak of the worker's whole process tree (the loader may decode
+    in worker processes), sampled from /proc; the worker's own figure stays as ``self_peak_rss_kib``.
+    """
     environment = dict(os.environ)
     environment["PYTHONPATH"] = os.pathsep.join(
         [str(REPOSITORY), *filter(None, [environment.get("PYTHONPATH")])]
     )
-    completed = subprocess.run(
+    process = subprocess.Popen(
         [sys.executable, "-m", "benchmarks.worker", *arguments],
         cwd=REPOSITORY,
         env=environment,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        check=False,
     )
-    lines = completed.stdout.strip().splitlines()
-    if completed.returncode != 0 or not lines:
-        detail = (completed.stderr.strip().splitlines() or ["no output"])[-1]
-        raise WorkerFailed(f"benchmark worker {arguments[0]} failed ({completed.returncode}): {detail}")
-    return orjson.loads(lines[-1])
+    with TreeMemorySampler(process.pid) as sampler:
+        stdout, stderr = process.communicate()
+    lines = stdout.strip().splitlines()
+    if process.returncode != 0 or not lines:
+        detail = (stderr.strip().splitlines() or ["no output"])[-1]
+        raise WorkerFailed(f"benchmark worker {arguments[0]} failed ({process.returncode}): {detail}")
+    result = orjson.loads(lines[-1])
+    # The whole process tree at its worst moment, or the largest single process if sampling missed it.
+    result["self_peak_rss_kib"] = result["peak_rss_kib"]
+    result["tree_peak_kib"] = sampler.peak_kib
+    result["peak_rss_kib"] = max(sampler.peak_kib, result["peak_rss_kib"], result.get("children_peak_rss_kib", 0))
+    return result
 
 
 def best_of(results: list[dict[str, Any]]) -> dict[str, Any]:
