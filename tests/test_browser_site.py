@@ -23,6 +23,8 @@ from billing_reports.settings import Settings
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+#: Absolute URLs of every link on the page, HTML and SVG (an SVG ``<a>``'s ``href`` is not a string).
+LINKS = "links => links.map(a => new URL(a.getAttribute('href'), document.baseURI).href)"
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +89,7 @@ def crawl(chromium_browser, demo_site, site_server) -> Crawl:
             page.wait_for_url(site_server + manifest["index"])
             result.links[name] = {page.url}
             continue
-        result.links[name] = set(page.eval_on_selector_all("a[href]", "links => links.map(a => a.href)"))
+        result.links[name] = set(page.eval_on_selector_all("a[href]", LINKS))
     context.close()
     return result
 

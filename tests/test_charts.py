@@ -102,3 +102,11 @@ def test_money_is_apportioned_so_the_chart_shows_the_cents_its_table_shows():
     assert chart_rows(chart)[1] == [["Jan", "$0.01"], ["Feb", "$0.01"], ["Mar", "$0.00"]]
     titles = [c.find(f"{SVG}title").text for c in _svg(chart).iter(f"{SVG}circle")]
     assert titles == ["A, Jan: $0.01", "A, Feb: $0.01", "A, Mar: $0.00"]
+
+
+def test_bar_labels_link_where_a_page_exists():
+    chart = Chart("t", "T", "d", "bar", ["ann", "nobody"], [Series("s", [2 * DOLLAR, DOLLAR])])
+    svg = ET.fromstring(str(render_chart(
+        chart, id_prefix="c", href_of=lambda label: "users/ann.html" if label == "ann" else None)))
+    links = list(svg.iter(f"{SVG}a"))
+    assert [(a.get("href"), a.find(f"{SVG}text").text) for a in links] == [("users/ann.html", "ann")]

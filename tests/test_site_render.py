@@ -436,3 +436,9 @@ def test_publish_accepts_the_built_site(site):
     assert published.index == "billing_dashboard.html"
     assert set(published.files) == set(site.manifest["files"])
     assert (published.first_month.key, published.last_month.key) == ("2026-01", "2026-03")
+
+
+def test_bar_chart_labels_link_to_user_pages(site):
+    page = _read(site, "top-cost-users.html")
+    svg = page[page.index('<svg class="chart chart-bar"'):page.index("</svg>")]
+    assert svg.count('<a href="users/') == 5

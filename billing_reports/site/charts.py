@@ -10,7 +10,7 @@ dark themes both apply. The page shows the chart's numbers in a table beside it.
 from __future__ import annotations
 
 import math
-from typing import Collection, Sequence
+from typing import Callable, Collection, Sequence
 
 from markupsafe import Markup, escape
 
@@ -27,10 +27,17 @@ LABEL_CHARS = 30
 INCOMPLETE_MARK = "*"
 
 
-def render_chart(chart: Chart, *, id_prefix: str, incomplete: Collection[str] = ()) -> Markup:
-    """The chart as an ``<svg>`` element; ``incomplete`` lists labels of incomplete months."""
+def render_chart(
+    chart: Chart, *, id_prefix: str, incomplete: Collection[str] = (),
+    href_of: Callable[[str], str | None] = lambda label: None,
+) -> Markup:
+    """The chart as an ``<svg>`` element.
+
+    ``incomplete`` lists labels of incomplete months; ``href_of`` gives the page a bar's
+    label links to (a user's or a model's), or ``None``.
+    """
     if chart.kind == "bar":
-        return _bar_chart(chart, id_prefix, incomplete)
+        return _bar_chart(chart, id_prefix, incomplete, href_of)
     return _line_chart(chart, id_prefix, incomplete)
 
 
@@ -80,7 +87,8 @@ def _open_svg(chart: Chart, id_prefix: str, height: float) -> list[str]:
     ]
 
 
-def _bar_chart(chart: Chart, id_prefix: str, incomplete: Collection[str]) -> Markup:
+def _bar_chart(chart: Chart, id_prefix: str, incomplete: Collection[str],
+               href_of: Callable[[str], str | None]) -> Markup:
     values = list(chart.series[0].values) if chart.series else []
     texts = shown_values(chart)[0] if chart.series else []
     rows = list(zip(chart.labels, values))
@@ -94,13 +102,18 @@ def _bar_chart(chart: Chart, id_prefix: str, incomplete: Collection[str]) -> Mar
     for index, ((label, value), amount) in enumerate(zip(rows, scaled)):
         y = 4 + index * BAR_ROW
         width = max(amount, 0.0) / top * plot
+        href = href_of(str(label))
         label = _label(str(label), incomplete)
         short = label if len(label) <= LABEL_CHARS else label[: LABEL_CHARS - 1] + "\u2026"
         shown = texts[index]
-        parts.append(
-            f'<g class="bar-row"><title>{escape(label)}: {escape(shown)}</title>'
+        name = (
             f'<text class="axis-label" x="{BAR_LABEL_WIDTH - 8}" y="{y + BAR_ROW / 2 + 4:.1f}" '
             f'text-anchor="end">{escape(short)}</text>'
+        )
+        if href:
+            name = f'<a href="{escape(href)}">{name}</a>'
+        parts.append(
+            f'<g class="bar-row"><title>{escape(label)}: {escape(shown)}</title>{name}'
             f'<rect class="bar s0" x="{BAR_LABEL_WIDTH}" y="{y + 3}" width="{width:.1f}" '
             f'height="{BAR_ROW - 8}" rx="2"/>'
             f'<text class="bar-value" x="{BAR_LABEL_WIDTH + width + 6:.1f}" '

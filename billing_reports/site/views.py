@@ -73,6 +73,11 @@ class CellRenderer:
             return escape(text)
         return Markup(f'<a href="{escape(self.root + path)}">{escape(text)}</a>')
 
+    def name_href(self, label: str) -> str | None:
+        """The page of the user or model a chart label names, relative to this page (or ``None``)."""
+        path = self.site.user_path(label) or self.site.model_path(label)
+        return self.root + path if path else None
+
     def name_link(self, label: str) -> Markup:
         """A chart label: a link when it names a user or a model of the site, else text."""
         path = self.site.user_path(label) or self.site.model_path(label)
@@ -236,7 +241,7 @@ def chart_view(chart: Chart, cells: CellRenderer, *, chart_id: str) -> ChartView
         id=chart_id,
         title=chart.title,
         description=chart.description,
-        svg=render_chart(chart, id_prefix=chart_id, incomplete=incomplete),
+        svg=render_chart(chart, id_prefix=chart_id, incomplete=incomplete, href_of=cells.name_href),
         header=header,
         rows=marked,
         has_incomplete=any(str(label) in incomplete for label in chart.labels),
