@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +13,8 @@ from billing_reports.errors import CacheError
 from billing_reports.loader import load_usage
 from billing_reports.months import Month
 from billing_reports.usage import REMOVED_USER, UNKNOWN_MODEL, UsageTotals
+
+ANALYSIS_CACHE = Path(__file__).parent / "fixtures" / "analysis" / "cache"
 
 NOV, DEC, JAN, FEB, MAR = Month(2025, 11), Month(2025, 12), Month(2026, 1), Month(2026, 2), Month(2026, 3)
 
@@ -198,3 +201,67 @@ def test_absurd_amounts_are_not_believed(tmp_path, analysis_settings):
     usage = load_usage(analysis_settings, [april], data_dir=tmp_path)
     assert usage.facts(april).quality.non_numeric_cost == 2
     assert usage.total.cost == 1_500_000
+
+
+def _general_path(path, month):
+    """What the general (dict) path makes of a cache file."""
+    from billing_reports.cache import read_cached_month
+    from billing_reports.loader import aggregate_events
+    from billing_reports.usage import DataQuality
+
+    payload = read_cached_month(path)
+    quality = DataQuality(events_in_file=len(payload["events"]))
+    cells = {}
+    aggregate_events(payload["events"], month, quality, cells)
+    return cells, quality
+
+
+def test_typed_fast_path_knows_exactly_the_known_fields():
+    from billing_reports.loader import KNOWN_FIELDS, _TypedEvent
+
+    assert set(_TypedEvent.__struct_fields__) == KNOWN_FIELDS
+
+
+def test_typed_and_general_paths_agree_on_odd_but_well_typed_events(tmp_path):
+    from billing_reports.loader import _read_typed, load_month
+
+    april = Month(2026, 4)
+    events = [
+        _event(),
+        _event(userEmail="y@example.com", cursorTokenFee=0.25, model="opus"),
+        _event(userEmail=None),                                   # removed user
+        _event(userEmail=""),                                     # empty email: removed user too
+        _event(timestamp=str(april.end_ms)),                      # outside the month
+        _event(timestamp="yesterday"),                            # not epoch milliseconds
+        _event(model=""),                                         # no model
+        _event(kind="Included in Business"),
+        _event(kind="Brand-new kind"),
+        _event(isChargeable=False),
+        _event(isTokenBasedCall=False),
+        _event(tokenUsage={"totalCents": 0}),                     # zero cost
+        _event(tokenUsage={"totalCents": -2.5, "inputTokens": 3}),  # negative cost
+        _event(tokenUsage={"totalCents": 3e12}),                  # not believable
+        _event(maxMode=True, chargedCents=1.5, isHeadless=False, requestsCosts=2),
+    ]
+    _write(tmp_path, april, events, complete=True)
+    path = tmp_path / "04-2026-usage-based-data.json"
+    assert _read_typed(path) is not None  # this file takes the typed path
+    facts, typed_cells = load_month(tmp_path, april)
+    general_cells, general_quality = _general_path(path, april)
+    assert typed_cells == general_cells
+    assert facts.quality.to_dict() == general_quality.to_dict()
+    # and what they agree on, by hand
+    # 1.5c each: plain, outside the month, bad timestamp, maxMode; 0c; -2.5c (3 input tokens)
+    assert typed_cells[("x@example.com", "gpt-5")] == [3_500_000, 6, 7, 4, 0, 0]
+    assert typed_cells[(REMOVED_USER, "gpt-5")] == [3_000_000, 2, 2, 2, 0, 0]
+    assert typed_cells[("x@example.com", UNKNOWN_MODEL)] == [1_500_000, 1, 1, 1, 0, 0]
+    # left out: two other kinds, not chargeable, not token-based, the absurd amount
+    assert facts.quality.events_kept == 15 - 5
+    assert (facts.quality.zero_cost, facts.quality.negative_cost, facts.quality.non_numeric_cost) == (1, 1, 1)
+
+
+def test_a_file_with_surprises_takes_the_general_path(tmp_path):
+    from billing_reports.loader import _read_typed
+
+    assert _read_typed(ANALYSIS_CACHE / "01-2026-usage-based-data.json") is None  # "newField", "abc" cents
+    assert _read_typed(ANALYSIS_CACHE / "02-2026-usage-based-data.json") is not None
