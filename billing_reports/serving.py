@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import functools
 import http.server
+import signal
 import threading
 from pathlib import Path
 
@@ -62,13 +63,18 @@ class PreviewServer:
         return f"http://{HOST}:{self.port}/{self.index}"
 
     def serve_forever(self) -> None:
-        """Serve until Ctrl-C (or :meth:`close` from another thread); always closes the socket."""
+        """Serve until Ctrl-C or SIGTERM (or :meth:`close` from another thread); always closes the socket."""
+        previous = None
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.signal(signal.SIGTERM, _interrupt)
         try:
             self.httpd.serve_forever(poll_interval=0.2)
         except KeyboardInterrupt:
             pass
         finally:
             self.httpd.server_close()
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
 
     def close(self) -> None:
         self.httpd.shutdown()
@@ -83,6 +89,10 @@ class PreviewServer:
 
     def __exit__(self, *exc_info) -> None:
         self.close()
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 def site_index(site_dir: Path, *, fallback: str, build_hint: str) -> str:

@@ -23,8 +23,8 @@ def start_serve(project, *arguments):
     return process, first_line
 
 
-def stop(process) -> tuple[int, str]:
-    process.send_signal(signal.SIGINT)
+def stop(process, how=signal.SIGINT) -> tuple[int, str]:
+    process.send_signal(how)
     _, stderr = process.communicate(timeout=20)
     return process.returncode, stderr
 
@@ -62,6 +62,17 @@ def test_serve_prints_the_url_serves_the_site_and_stops_on_ctrl_c(project):
     assert stderr.strip().endswith("Stopped.")
     with pytest.raises(OSError):  # the port is closed
         socket.create_connection(("127.0.0.1", int(match[3])), timeout=1).close()
+
+
+def test_sigterm_stops_it_cleanly_too(project):
+    process, line = start_serve(project, "--port", "0")
+    url = line.split(" at ")[1].strip()
+    assert fetch(url)[0] == 200
+
+    code, stderr = stop(process, signal.SIGTERM)
+
+    assert code == 0
+    assert stderr.strip().endswith("Stopped.") and "Traceback" not in stderr
 
 
 def test_a_port_in_use_is_one_clear_line(project):
