@@ -89,6 +89,12 @@ def test_rollback_serves_the_previous_site_and_rolling_back_again_undoes_it(proj
         assert forward.returncode == 0
         assert http.get("billing_dashboard.html") == (200, "<h1>Dashboard v2</h1>")
 
+        # publishing the live build again changes nothing, so the previous site stays for a rollback
+        again = run_cli("publish", cwd=project)
+        assert again.stdout.strip().endswith("0 added, 0 updated, 0 deleted.")
+        assert run_cli("publish", "--rollback", cwd=project).returncode == 0
+        assert http.get("billing_dashboard.html") == (200, "<h1>Dashboard v1</h1>")
+
 
 def test_rollback_without_a_previous_site_is_one_clear_line(project):
     rebuild(project, FIRST_BUILD)

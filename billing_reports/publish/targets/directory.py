@@ -67,6 +67,8 @@ class DirectoryTarget(PublishTarget):
         if not live.parent.is_dir():
             raise PublishError(f"{live.parent}: no such directory; create it (the web server's root) and publish again")
         changes = self.plan(site)
+        if not changes and live.is_dir():
+            return []  # already live: keep the previous site for --rollback
         incoming = self._copy_beside(site)
         try:
             if live.exists():
