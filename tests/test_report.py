@@ -102,3 +102,21 @@ def test_demo_reports_every_month_of_the_demo_cache(tmp_path):
     # the four cached months (December 2025 to March 2026), whatever today's date
     assert document["period"] == {"first": "2025-12", "last": "2026-03"}
     assert document["sections"][0]["figures"][0]["display"] == "$4.20"
+
+
+def test_a_plugin_that_fails_to_import_stops_the_report_unless_skipped(tmp_path):
+    cache = Path(__file__).parent / "fixtures" / "analysis" / "cache"
+    (tmp_path / "plugins").mkdir()
+    (tmp_path / "plugins" / "typo.py").write_text("from billing_reports import hookimp\n")
+    config = tmp_path / "config.yaml"
+    config.write_text(f"paths:\n  data_dir: {cache}\n  plugins_dir: plugins\n", encoding="utf-8")
+    runner = CliRunner()
+    args = ["report", "--config", str(config), *RANGE]
+    failed = runner.invoke(cli, args)
+    assert failed.exit_code == 1
+    assert failed.stderr.splitlines()[-1].startswith(
+        f"Error: plugin {tmp_path / 'plugins' / 'typo.py'} failed: ImportError: cannot import name 'hookimp'")
+    skipped = runner.invoke(cli, [*args, "--skip-broken-plugins"])
+    assert skipped.exit_code == 0, skipped.output
+    assert f"Warning: plugin {tmp_path / 'plugins' / 'typo.py'} skipped: ImportError" in skipped.stderr
+    assert "Total on-demand spend: $4.20" in skipped.stdout
