@@ -43,11 +43,14 @@ def run_sections(
         found: list[Any] = []
         try:
             call_with(hookimpl, register=found.append, **arguments)
+            own: set[str] = set()
             for section in found:
                 if not isinstance(section, Section):
                     raise TypeError(f"registered a {type(section).__name__}, not a billing_reports.Section")
-                if section.slug in owners:
-                    raise ValueError(f"section slug {section.slug!r} is already used by {owners[section.slug]}")
+                if section.slug in owners or section.slug in own:
+                    raise ValueError(
+                        f"section slug {section.slug!r} is already used by {owners.get(section.slug, name)}")
+                own.add(section.slug)
                 section.to_dict()  # every table must add up and be JSON-ready now, not at render time
         except Exception as error:  # a plugin's bug is reported by name, never a traceback
             failures.append(PluginFailure(name, f"{type(error).__name__}: {error}"))

@@ -34,6 +34,13 @@ class NotASection:
         register({"slug": "raw"})
 
 
+class TwiceTheSame:
+    @hookimpl
+    def register_sections(self, register):
+        register(Section("notes", "Notes", order=1))
+        register(Section("notes", "More notes", order=2))
+
+
 class Duplicate:
     @hookimpl
     def register_sections(self, register):
@@ -59,6 +66,7 @@ def test_sections_are_ordered_by_order_then_slug(analysis_usage, analysis_settin
         (Broken(), "ZeroDivisionError: no data in this month"),
         (NotASection(), "TypeError: registered a dict, not a billing_reports.Section"),
         (Duplicate(), "ValueError: section slug 'summary' is already used by billing_reports.builtin_plugins.summary"),
+        (TwiceTheSame(), "ValueError: section slug 'notes' is already used by TwiceTheSame"),
     ],
 )
 def test_a_broken_plugin_stops_the_run_by_name(plugin, error, analysis_usage, analysis_settings):
