@@ -65,14 +65,18 @@ def run_rate_projection(usage: OnDemandUsage, month: Month, amount: int) -> int 
 
 
 def comparable_last_months(usage: OnDemandUsage) -> tuple[Month, Month] | None:
-    """The last two months in range (previous, latest), or ``None`` with a single month."""
-    if len(usage.months) < 2:
+    """The last two fetched months in range (previous, latest); ``None`` with fewer than two.
+
+    A month without a cache file is no evidence of a fall to zero, so it is skipped.
+    """
+    fetched = [month for month in usage.months if usage.facts(month).cached]
+    if len(fetched) < 2:
         return None
-    return usage.months[-2], usage.months[-1]
+    return fetched[-2], fetched[-1]
 
 
 def trend_signal(usage: OnDemandUsage, by_month: dict[Month, int]) -> str:
-    """Rising or falling: the latest month against the one before.
+    """Rising or falling: the latest fetched month against the fetched one before.
 
     An incomplete latest month is compared at its projected month-end (see
     :func:`run_rate_projection`). More than 10 % up is ``rising``, more than

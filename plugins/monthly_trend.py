@@ -35,12 +35,14 @@ def monthly_trend_section(usage: OnDemandUsage) -> Section:
     for month in usage.months:
         totals = usage.month_total(month)
         cost = totals.cost
-        change = None if previous is None else cost - previous
-        growth = None if not previous else round((cost - previous) * 100 / previous, 1)
+        fetched = usage.facts(month).cached
+        # a month without a cache file is not a fall to zero: no change to or from it
+        change = None if previous is None or not fetched else cost - previous
+        growth = None if not previous or not fetched else round((cost - previous) * 100 / previous, 1)
         projected = run_rate_projection(usage, month, cost)
         projections.append(projected)
         rows.append([month.key, cost, change, growth, totals.requests, month_status(usage, month), projected])
-        previous = cost
+        previous = cost if fetched else None
     total = usage.total
     table = Table(
         slug="months",
@@ -57,7 +59,8 @@ def monthly_trend_section(usage: OnDemandUsage) -> Section:
         rows=rows,
         total=["Total", total.cost, None, None, total.requests, None, None],
         description=(
-            "Change and growth: against the month before. An incomplete month (fetched before it "
+            "Change and growth: against the month before (none next to a month not fetched). "
+            "An incomplete month (fetched before it "
             "was over) shows its month-to-date spend and a projection at the run rate so far: spend "
             "divided by the time from the month's start to when the data was fetched, times the "
             "whole month."

@@ -117,7 +117,7 @@ def test_monthly_trend_with_a_projected_incomplete_month(sections):
     assert shown(section.table("months")) == [
         # month, spend, change, growth, requests, status, projected month-end
         ["2025-11", "0.00", None, None, "0", "not fetched", None],
-        ["2025-12", "0.00", "0.00", None, "0", "complete", None],
+        ["2025-12", "0.00", None, None, "0", "complete", None],  # no change from a month not fetched
         ["2026-01", "2.80", "2.80", None, "8", "complete", None],
         ["2026-02", "1.10", "-1.70", "-60.7", "2", "complete", None],
         # 30c over 10 of 31 days: 93c at the run rate
@@ -221,3 +221,18 @@ def test_trend_signal(analysis_usage):
     assert trend_signal(analysis_usage, {feb: 0, mar: 10_000_000}) == "new"
     assert trend_signal(analysis_usage, {feb: 10_000_000, mar: 0}) == "stopped"
     assert trend_signal(analysis_usage, {}) == ""
+
+
+def test_months_not_fetched_are_no_evidence_of_a_fall(analysis_settings):
+    from billing_reports.builtin_plugins._common import trend_signal
+    from billing_reports.builtin_plugins.monthly_trend import monthly_trend_section
+    from billing_reports.loader import load_usage
+    from billing_reports.months import Month, months_in_range
+
+    # January to April 2026: April has no cache file
+    usage = load_usage(analysis_settings, months_in_range(Month(2026, 4), 4))
+    assert trend_signal(usage, usage.user_cost_by_month("b@example.com")) == "stopped"  # Feb 110c, Mar 0c
+    rows = shown(monthly_trend_section(usage).table("months"))
+    assert rows[3] == ["2026-04", "0.00", None, None, "0", "not fetched", None]
+    one_fetched = load_usage(analysis_settings, [Month(2025, 12), Month(2026, 5)])  # May has no file
+    assert trend_signal(one_fetched, one_fetched.user_cost_by_month("a@example.com")) == ""
