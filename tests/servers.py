@@ -71,6 +71,17 @@ def _tail(log: Path | None) -> str:
     return log.read_text(errors="replace")[-2000:]
 
 
+def _die_with_parent() -> None:
+    """In the server's process: get SIGTERM when pytest dies, so no server outlives a killed run (Linux)."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except Exception:  # not Linux: the fixtures' finally still stops the server
+        pass
+
+
 def _stop(process: subprocess.Popen) -> None:
     if process.poll() is None:
         process.terminate()
@@ -161,7 +172,8 @@ class SeaweedS3:
         ]
         with open(self.log, "wb") as log:
             self.process = subprocess.Popen(
-                command, cwd=self.work_dir, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+                command, cwd=self.work_dir, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                preexec_fn=_die_with_parent,
             )
         wait_for_port(s3, self.process, timeout=60, log=self.log)
         self._wait_until_answering()
@@ -251,7 +263,8 @@ class SshServer:
             Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege-separation directory
         with open(self.log, "wb") as log:
             self.process = subprocess.Popen(
-                [SSHD, "-D", "-e", "-f", str(config)], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+                [SSHD, "-D", "-e", "-f", str(config)], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                preexec_fn=_die_with_parent,
             )
         wait_for_port(self.port, self.process, timeout=20, log=self.log)
         return self
