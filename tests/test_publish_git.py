@@ -177,17 +177,27 @@ def test_an_unreachable_host_is_one_clear_line(tmp_path):
     )
 
 
-def test_a_token_is_never_shown_even_in_the_remote_url(tmp_path):
-    remote = f"http://user:hunter2-token@127.0.0.1:{free_port()}/pages.git"
+def test_a_token_is_never_shown(tmp_path):
+    remote = f"http://127.0.0.1:{free_port()}/pages.git"
     write_config(tmp_path, {"targets": {"pages": {"type": "git", "remote": remote, "token_variable": "PAGES_TOKEN"}}})
     rebuild(tmp_path, FIRST_BUILD)
 
     result = run_cli("publish", cwd=tmp_path, env={"PAGES_TOKEN": "ghp_supersecret"})
 
     assert result.returncode == 1
-    assert "hunter2-token" not in result.stderr + result.stdout
     assert "ghp_supersecret" not in result.stderr + result.stdout
     assert "cannot reach git remote http://127.0.0.1:" in result.stderr
+
+
+def test_a_token_written_into_the_remote_url_is_refused_without_showing_it(tmp_path):
+    write_config(tmp_path, {"targets": {"pages": {"type": "git", "remote": "https://bot:hunter2-token@git.example.com/site.git"}}})
+    rebuild(tmp_path, FIRST_BUILD)
+
+    result = run_cli("publish", cwd=tmp_path)
+
+    assert result.returncode == 1
+    assert "publish.targets.pages.remote: has a password or token in it; credentials never go in config.yaml" in result.stderr
+    assert "hunter2-token" not in result.stderr + result.stdout
 
 
 def test_a_missing_git_binary_is_one_clear_line(project, tmp_path):
@@ -223,3 +233,41 @@ def test_remotes_are_urls_scp_style_or_paths_relative_to_the_config(tmp_path, re
 
     assert target._remote() == resolved.format(**places)
     assert target.describe() == shown.format(**places) + " branch gh-pages"
+
+
+# --- over SSH, against the real sshd of the rsync tests --------------------------------------------
+
+
+def ssh_target(remote, ssh_server, key):
+    return {
+        "type": "git",
+        "remote": f"ssh://{ssh_server.user}@127.0.0.1:{ssh_server.port}{remote}",
+        "ssh_key": str(key),
+        "known_hosts": str(ssh_server.known_hosts),
+    }
+
+
+@pytest.mark.server
+def test_publish_over_ssh_with_the_deploy_key(tmp_path, remote, ssh_server):
+    write_config(tmp_path, {"targets": {"pages": ssh_target(remote, ssh_server, ssh_server.client_key)}})
+    rebuild(tmp_path, FIRST_BUILD)
+
+    result = run_cli("publish", cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert branch_files(remote)["billing_dashboard.html"] == "<h1>Dashboard v1</h1>"
+
+
+@pytest.mark.server
+def test_a_key_the_server_refuses_is_one_clear_line(tmp_path, remote, ssh_server):
+    write_config(tmp_path, {"targets": {"pages": ssh_target(remote, ssh_server, ssh_server.other_key)}})
+    rebuild(tmp_path, FIRST_BUILD)
+
+    result = run_cli("publish", cwd=tmp_path)
+
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"Error: git remote ssh://127.0.0.1:{ssh_server.port}{remote} refused the credentials while trying to "
+        f"reach the remote; check ssh_key {ssh_server.other_key}"
+    )
+    assert git("--git-dir", str(remote), "branch", "--list").strip() == ""

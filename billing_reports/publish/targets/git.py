@@ -9,7 +9,8 @@ Nothing is checked out: the commit is built from the site directory in a
 temporary repository and pushed, so the remote moves in one step or not at all.
 ``--rollback`` pushes a new commit restoring the tree before the last one.
 
-Credentials: an SSH key file (``ssh_key``) for ``git@``/``ssh://`` remotes, or
+Credentials: an SSH key file (``ssh_key``, with an optional ``known_hosts``
+file for the server's host key) for ``git@``/``ssh://`` remotes, or
 a token for HTTPS remotes from the variable ``token_variable`` names
 (environment or ``.env``), handed to git through ``GIT_ASKPASS``, never on a
 command line.
@@ -52,12 +53,24 @@ class GitTarget(PublishTarget):
         "branch": Option(_branch, default="gh-pages", help="the branch to commit the site to"),
         "create_branch": Option(boolean, default=False, help="create the branch if the remote lacks it"),
         "ssh_key": Option(text, help="a private key file for an SSH remote"),
+        "known_hosts": Option(text, help="a known_hosts file with the SSH server's host key (strict checking)"),
         "token_variable": Option(variable_name, help="env variable with an HTTPS token (GitHub/GitLab)"),
         "username": Option(text, default="x-access-token", help="the HTTPS user name sent with the token"),
         "author_name": Option(text, default="billing-reports", help="the commit author's name"),
         "author_email": Option(text, default="billing-reports@localhost", help="the commit author's email"),
     }
     supports_rollback = True
+
+    @classmethod
+    def validate(cls, config):
+        problems = super().validate(config)
+        remote = config.get("remote")
+        if isinstance(remote, str) and re.match(r"^[a-z][a-z0-9+.-]*://[^/@]*:[^/@]*@", remote, re.IGNORECASE):
+            problems.append(
+                "remote: has a password or token in it; credentials never go in config.yaml: remove it and "
+                "set token_variable to the name of an environment variable holding it"
+            )
+        return problems
 
     def describe(self) -> str:
         return f"{_shown_remote(self._remote())} branch {self.config['branch']}"
@@ -122,11 +135,15 @@ class _Workspace:
         self.executable = executable
         self._temporary = tempfile.TemporaryDirectory(prefix="billing-reports-git-")
         self.root = Path(self._temporary.name)
-        self.env = self._environment()
-        self.git("init", "--quiet", "--bare", str(self.root / "repo.git"), git_dir=False)
-        # The site's bytes exactly as built, whatever the user's global git config says.
-        self.git("config", "core.autocrlf", "false")
-        self.git("config", "core.safecrlf", "false")
+        try:
+            self.env = self._environment()
+            self.git("init", "--quiet", "--bare", str(self.root / "repo.git"), git_dir=False)
+            # The site's bytes exactly as built, whatever the user's global git config says.
+            self.git("config", "core.autocrlf", "false")
+            self.git("config", "core.safecrlf", "false")
+        except BaseException:
+            self._temporary.cleanup()
+            raise
         return self
 
     def __exit__(self, *exc_info) -> None:
@@ -151,8 +168,12 @@ class _Workspace:
             if not key.is_file():
                 raise PublishError(f"{key}: no such SSH key file; fix publish.targets.{self.target.name}.ssh_key")
             ssh += ["-i", str(key), "-o", "IdentitiesOnly=yes"]
-            env["GIT_SSH_COMMAND"] = shlex.join(ssh)
-        elif "GIT_SSH_COMMAND" not in env and "GIT_SSH" not in env:
+        if config.get("known_hosts"):
+            known_hosts = self.target.local_path(config["known_hosts"])
+            if not known_hosts.is_file():
+                raise PublishError(f"{known_hosts}: no such known_hosts file; fix publish.targets.{self.target.name}.known_hosts")
+            ssh += ["-o", f"UserKnownHostsFile={known_hosts}", "-o", "StrictHostKeyChecking=yes"]
+        if config.get("ssh_key") or config.get("known_hosts") or ("GIT_SSH_COMMAND" not in env and "GIT_SSH" not in env):
             env["GIT_SSH_COMMAND"] = shlex.join(ssh)
         if config.get("token_variable"):
             token = self.target.require_secret(config["token_variable"], "the git token")
@@ -243,7 +264,9 @@ class _Workspace:
             return f"cannot reach git remote {remote}: unknown host; check publish.targets.{self.target.name}.remote and the network"
         if any(s in said for s in ("connection refused", "timed out", "no route to host", "failed to connect", "network is unreachable", "connection closed")):
             return f"cannot reach git remote {remote} (connection failed); check the remote's host and port, and that it is up"
-        if any(s in said for s in ("authentication failed", "permission denied", "could not read username", "could not read password", "invalid username or password", "host key verification failed", "403", "401")):
+        if "host key verification failed" in said:
+            return f"git remote {remote}: the server's host key is not trusted; add it to ~/.ssh/known_hosts (ssh-keyscan)"
+        if any(s in said for s in ("authentication failed", "permission denied", "could not read username", "could not read password", "invalid username or password", "403", "401")):
             return f"git remote {remote} refused the credentials while trying to {operation}; check {credential}"
         if any(s in said for s in ("does not appear to be a git repository", "repository not found", "not found", "no such file or directory")):
             return f"git remote {remote}: no repository there; check publish.targets.{self.target.name}.remote"
