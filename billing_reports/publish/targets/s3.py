@@ -138,7 +138,9 @@ class S3Target(PublishTarget):
                 arguments["ContinuationToken"] = token
             page = self._call("list the bucket", client.list_objects_v2, **arguments)
             for item in page.get("Contents", []):
-                objects[item["Key"][len(start) :]] = item.get("ETag", "").strip('"')
+                relative_path = item["Key"][len(start) :]
+                if relative_path and not relative_path.endswith("/"):  # not a console's "folder" marker
+                    objects[relative_path] = item.get("ETag", "").strip('"')
             if not page.get("IsTruncated"):
                 return objects
             token = page.get("NextContinuationToken")
