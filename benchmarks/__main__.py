@@ -127,15 +127,18 @@ def run(
 @click.option("--models", type=click.IntRange(1), default=30, show_default=True)
 @click.option("--stray-fraction", type=click.FloatRange(0, 1, max_open=True), default=0.0, show_default=True,
               help="Share of events in the files that are not on-demand (an old seed-era cache).")
+@click.option("--unknown-field-share", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Share of on-demand events with a field no API documentation names.")
 @click.option("--seed", type=int, default=2026, show_default=True)
 def generate(data_dir: Path, events: int, months: int, end_month: Month, users: int, models: int,
-             stray_fraction: float, seed: int) -> None:
+             stray_fraction: float, unknown_field_share: float, seed: int) -> None:
     """Write a synthetic cache of EVENTS events into DATA_DIR (for a build: paths.data_dir)."""
     from .synthetic_cache import generate_cache
 
     generated = generate_cache(
         data_dir, months_in_range(end_month, months), events,
-        users=users, models=models, stray_fraction=stray_fraction, seed=seed,
+        users=users, models=models, stray_fraction=stray_fraction,
+        unknown_field_share=unknown_field_share, seed=seed,
     )
     click.echo(
         f"Wrote {size_label(generated.events)} events ({generated.size_bytes / 1e6:,.0f} MB) "

@@ -14,7 +14,10 @@ file"), as ``billing-reports fetch`` would have written it for a large team:
   ``cursorTokenFee``, some carry ``chargedCents`` (newest API docs); costs are
   fractional cents with five decimals;
 - ``stray_fraction`` (default 0) mixes non-on-demand events into ``events``, as
-  an older seed-era cache holds them, to exercise the loader's filter.
+  an older seed-era cache holds them, to exercise the loader's filter;
+  ``unknown_field_share`` (default 0) gives that share of the on-demand events a
+  field no API documentation names (``experimentalRoutingTier``), as a newer API
+  may send, to measure the loader's careful path.
 
 It is fast enough for millions of events: every event is one of a few thousand
 pre-serialised bodies (model, kind, tokens, cost) joined with a timestamp and a
@@ -76,6 +79,8 @@ TOKEN_FEE_CENTS_PER_TOKEN = 25 / 1_000_000
 #: Distinct pre-serialised event bodies per model.
 BODIES_PER_MODEL = 48
 PAGE_SIZE = 1000
+#: A field no version of the API documentation names (see ``unknown_field_share``).
+UNKNOWN_FIELD = b',"experimentalRoutingTier":"fast"'
 
 
 @dataclass(frozen=True)
@@ -94,6 +99,8 @@ class GeneratedMonth:
     removed_user_events: int
     #: On-demand events without a ``cursorTokenFee``.
     events_without_fee: int
+    #: On-demand events carrying the undocumented field.
+    events_with_unknown_field: int
     api_total: int
     left_out: dict[str, int]
     size_bytes: int
@@ -169,6 +176,7 @@ def generate_cache(
     models: int = 30,
     removed_user_share: float = 0.03,
     stray_fraction: float = 0.0,
+    unknown_field_share: float = 0.0,
     seed: int = 2026,
     processes: int | None = None,
 ) -> GeneratedCache:
@@ -183,12 +191,14 @@ def generate_cache(
         raise ValueError("events must be >= 0, users and models >= 1")
     if not 0 <= stray_fraction < 1:
         raise ValueError("stray_fraction must be in [0, 1)")
+    if not 0 <= unknown_field_share <= 1:
+        raise ValueError("unknown_field_share must be in [0, 1]")
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     share, remainder = divmod(events, len(months))
     jobs = [
         (data_dir, month, share + (index < remainder), users, models, removed_user_share,
-         stray_fraction, seed, index)
+         stray_fraction, unknown_field_share, seed, index)
         for index, month in enumerate(months)
     ]
     workers = min(processes or os.cpu_count() or 1, len(jobs))
@@ -207,9 +217,11 @@ def generate_cache(
 
 
 def _generate_month_job(job: tuple) -> GeneratedMonth:
-    data_dir, month, count, users, models, removed_user_share, stray_fraction, seed, index = job
+    (data_dir, month, count, users, models, removed_user_share, stray_fraction, unknown_field_share,
+     seed, index) = job
     team = _make_team(users, models, removed_user_share, seed)
-    return _generate_month(data_dir, month, count, team, stray_fraction, random.Random(f"{seed}:{index}"))
+    return _generate_month(data_dir, month, count, team, stray_fraction, unknown_field_share,
+                           random.Random(f"{seed}:{index}"))
 
 
 def _make_team(users: int, models: int, removed_user_share: float, seed: int) -> _Team:
@@ -302,6 +314,7 @@ def _generate_month(
     count: int,
     team: _Team,
     stray_fraction: float,
+    unknown_field_share: float,
     rng: random.Random,
 ) -> GeneratedMonth:
     strays = round(count * stray_fraction)
@@ -315,6 +328,9 @@ def _generate_month(
     user_fragments, bodies = team.user_fragments, team.bodies
     removed_events = sum(1 for user in users[:on_demand] if user in team.removed)
     fragments = [bodies[index][0] for index in body_indices]
+    unknown = round(on_demand * unknown_field_share)
+    for position in rng.sample(range(on_demand), unknown):
+        fragments[position] += UNKNOWN_FIELD
     if strays:
         fragments += rng.choices(team.stray_bodies, k=strays)
         pairs = list(zip(users, fragments))
@@ -332,7 +348,8 @@ def _generate_month(
     # What the fetch left out: the other kinds, in proportion to the kept events.
     kept_share = 1 - sum(LEFT_OUT_SHARES.values())
     team_total = math.ceil(on_demand / kept_share) if on_demand else 0
-    left_out = {kind: round(team_total * share) for kind, share in LEFT_OUT_SHARES.items()}
+    # As fetch writes it: sorted by kind.
+    left_out = {kind: round(team_total * LEFT_OUT_SHARES[kind]) for kind in sorted(LEFT_OUT_SHARES)}
     api_total = count + sum(left_out.values())
     windows = _windows(month, timestamps, api_total, count)
     fetched_at = isoformat_z(month.end + timedelta(days=1, hours=9))
@@ -361,6 +378,7 @@ def _generate_month(
         on_demand_cost=cost,
         removed_user_events=removed_events,
         events_without_fee=without_fee,
+        events_with_unknown_field=unknown,
         api_total=api_total,
         left_out=left_out,
         size_bytes=size,
