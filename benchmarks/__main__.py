@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import sys
 import tempfile
@@ -16,6 +17,7 @@ import click
 
 from billing_reports.months import Month, months_in_range
 
+from .build_benchmark import WorkerFailed
 from .figures import parse_size, size_label
 from .report import build_report, fetch_report
 
@@ -59,15 +61,18 @@ def cli() -> None:
               help="Run each build and DuckDB measurement N times; keep the fastest (a shared machine is noisy).")
 @click.option("--months", type=click.IntRange(1, 24), default=6, show_default=True,
               help="Months the generated events spread over.")
-@click.option("--users", type=click.IntRange(1), default=1000, show_default=True)
-@click.option("--models", type=click.IntRange(1), default=30, show_default=True)
+@click.option("--users", type=click.IntRange(1), default=1000, show_default=True,
+              help="Team members in the generated caches (each gets a page on the site).")
+@click.option("--models", type=click.IntRange(1), default=30, show_default=True,
+              help="Models in the generated caches (each gets a page on the site).")
 @click.option("--fetch-events", callback=_size, default="50k", show_default=True,
               help="Events in the month fetched from the fake API.")
 @click.option("--rate-limit", type=click.IntRange(1), default=600, show_default=True,
               help="The fake API's requests per minute.")
 @click.option("--delay", type=click.FloatRange(0), default=0.1, show_default=True,
               help="billing.request_delay_seconds for the fetch.")
-@click.option("--page-size", type=click.IntRange(1, 1000), default=1000, show_default=True)
+@click.option("--page-size", type=click.IntRange(1, 1000), default=1000, show_default=True,
+              help="billing.page_size for the fetch.")
 @click.option("--skip-fetch", is_flag=True, help="Leave out the fetch benchmark.")
 @click.option("--skip-build", is_flag=True, help="Leave out the build benchmark.")
 @click.option("--skip-duckdb", is_flag=True, help="Leave out the DuckDB yardstick.")
@@ -92,6 +97,11 @@ def run(
     keep: bool,
 ) -> None:
     """Run the benchmarks and print a small table of figures."""
+    if not skip_build and not skip_duckdb and importlib.util.find_spec("duckdb") is None:
+        raise click.ClickException(
+            "DuckDB (the yardstick) is not installed: run .venv/bin/pip install -e '.[bench]', "
+            "or pass --skip-duckdb"
+        )
     build_sizes = sizes or [parse_size(part) for part in (QUICK_SIZES if quick else FULL_SIZES).split(",")]
     temporary = work_dir is None
     work_dir = Path(tempfile.mkdtemp(prefix="billing-reports-bench-")) if temporary else work_dir
@@ -112,10 +122,14 @@ def run(
                 build_report(work_dir, build_sizes, repeat=repeat, months=months, users=users, models=models,
                              with_duckdb=not skip_duckdb, keep=keep, progress=progress)
             )
+    except WorkerFailed as error:
+        raise click.ClickException(str(error)) from None
     finally:
         if temporary and not keep:
             shutil.rmtree(work_dir, ignore_errors=True)
     click.echo("\n\n".join(sections))
+    if keep:
+        click.echo(f"\nCaches and sites kept in {work_dir}", err=True)
 
 
 @cli.command()
