@@ -339,3 +339,86 @@ def write_config(directory: Path, publish: dict, **sections) -> Path:
     path = directory / "config.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     return path
+
+
+# --- git over smart HTTP with a token ----------------------------------------------------------------
+
+
+class GitHttpServer:
+    """``git http-backend`` behind HTTP basic auth (user + token), serving the bare repos in ``root``.
+
+    Like a GitHub/GitLab HTTPS remote: without the right token every request is answered 401.
+    """
+
+    def __init__(self, root: Path, user: str, token: str) -> None:
+        import base64
+
+        expected = "Basic " + base64.b64encode(f"{user}:{token}".encode()).decode()
+        git = shutil.which("git")
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 (the stdlib's names)
+                self._backend()
+
+            def do_POST(self):  # noqa: N802
+                self._backend()
+
+            def log_message(self, format, *args):  # noqa: A002
+                pass
+
+            def _backend(self):
+                if self.headers.get("Authorization") != expected:
+                    self.send_response(401)
+                    self.send_header("WWW-Authenticate", 'Basic realm="git"')
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                path, _, query = self.path.partition("?")
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                environment = {
+                    "PATH": os.environ.get("PATH", ""),
+                    "GIT_PROJECT_ROOT": str(root),
+                    "GIT_HTTP_EXPORT_ALL": "1",
+                    "PATH_INFO": path,
+                    "QUERY_STRING": query,
+                    "REQUEST_METHOD": self.command,
+                    "CONTENT_TYPE": self.headers.get("Content-Type", ""),
+                    "CONTENT_LENGTH": str(len(body)),
+                    "REMOTE_USER": user,
+                    "REMOTE_ADDR": HOST,
+                }
+                if self.headers.get("Content-Encoding"):
+                    environment["HTTP_CONTENT_ENCODING"] = self.headers["Content-Encoding"]
+                if self.headers.get("Git-Protocol"):
+                    environment["GIT_PROTOCOL"] = self.headers["Git-Protocol"]
+                output = subprocess.run([git, "http-backend"], input=body, env=environment, capture_output=True).stdout
+                head, _, payload = output.partition(b"\r\n\r\n")
+                status, headers = 200, []
+                for line in head.decode("latin-1").split("\r\n"):
+                    name, _, value = line.partition(":")
+                    if name.lower() == "status":
+                        status = int(value.split()[0])
+                    elif name:
+                        headers.append((name, value.strip()))
+                self.send_response(status)
+                for name, value in headers:
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+        self.httpd = http.server.ThreadingHTTPServer((HOST, 0), Handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.httpd.server_address[1]}"
+
+    def __enter__(self) -> "GitHttpServer":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join()

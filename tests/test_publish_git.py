@@ -271,3 +271,32 @@ def test_a_key_the_server_refuses_is_one_clear_line(tmp_path, remote, ssh_server
         f"reach the remote; check ssh_key {ssh_server.other_key}"
     )
     assert git("--git-dir", str(remote), "branch", "--list").strip() == ""
+
+
+# --- over HTTPS-style smart HTTP with a token --------------------------------------------------------
+
+
+def test_publish_over_http_with_a_token_from_dotenv_and_a_wrong_token_refused(tmp_path, remote):
+    from servers import GitHttpServer
+
+    with GitHttpServer(tmp_path, user="x-access-token", token="tok-right-7c1") as server:
+        target = {"type": "git", "remote": f"{server.url}/pages.git", "token_variable": "PAGES_TOKEN"}
+        write_config(tmp_path, {"targets": {"pages": target}})
+        rebuild(tmp_path, FIRST_BUILD)
+
+        wrong = run_cli("publish", cwd=tmp_path, env={"PAGES_TOKEN": "tok-wrong-3b2"})
+
+        assert wrong.returncode == 1
+        assert wrong.stderr.strip() == (
+            f"Error: git remote {server.url}/pages.git refused the credentials while trying to reach the remote; "
+            "check the token in PAGES_TOKEN"
+        )
+        assert "tok-wrong-3b2" not in wrong.stdout + wrong.stderr
+
+        (tmp_path / ".env").write_text("PAGES_TOKEN=tok-right-7c1\n")
+        right = run_cli("publish", cwd=tmp_path, env={"PAGES_TOKEN": ""})
+
+        assert right.returncode == 0, right.stderr
+        assert "tok-right-7c1" not in right.stdout + right.stderr
+    assert branch_files(remote)["billing_dashboard.html"] == "<h1>Dashboard v1</h1>"
+    assert history(remote) == ["Publish billing report 2026-01..2026-02 (January 2026 – February 2026)"]
