@@ -220,3 +220,19 @@ def test_an_unreachable_endpoint_is_one_clear_line(tmp_path, monkeypatch):
     assert result.stderr.strip() == (
         f"Error: cannot reach S3 at {endpoint}; check publish.targets.b.endpoint_url and that the server is up"
     )
+
+
+def test_without_boto3_the_error_says_which_extra_to_install(tmp_path, monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "boto3", None)  # as if it were not installed
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "key")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    write_config(tmp_path, {"targets": {"b": {"type": "s3", "bucket": "site"}}})
+    write_built_site(tmp_path / "site", FIRST_BUILD)
+
+    from billing_reports.errors import PublishError
+
+    with pytest.raises(PublishError) as caught:
+        publish_site(load_settings(tmp_path / "config.yaml"))
+    assert caught.value.message == (
+        "the s3 publish target needs boto3; install it with: pip install 'billing-reports[s3]'"
+    )
