@@ -76,6 +76,8 @@ def cli() -> None:
 @click.option("--skip-fetch", is_flag=True, help="Leave out the fetch benchmark.")
 @click.option("--skip-build", is_flag=True, help="Leave out the build benchmark.")
 @click.option("--skip-duckdb", is_flag=True, help="Leave out the DuckDB yardstick.")
+@click.option("--rebuild", is_flag=True,
+              help="Time a build that replaces an existing site (as every build after the first does).")
 @click.option("--work-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where caches and sites are generated (default: a temporary directory, removed).")
 @click.option("--keep", is_flag=True, help="Keep the generated caches and sites in --work-dir.")
@@ -93,6 +95,7 @@ def run(
     skip_fetch: bool,
     skip_build: bool,
     skip_duckdb: bool,
+    rebuild: bool,
     work_dir: Path | None,
     keep: bool,
 ) -> None:
@@ -120,7 +123,7 @@ def run(
         if not skip_build:
             sections.append(
                 build_report(work_dir, build_sizes, repeat=repeat, months=months, users=users, models=models,
-                             with_duckdb=not skip_duckdb, keep=keep, progress=progress)
+                             with_duckdb=not skip_duckdb, rebuild=rebuild, keep=keep, progress=progress)
             )
     except WorkerFailed as error:
         raise click.ClickException(str(error)) from None

@@ -140,12 +140,15 @@ def run_build_benchmark(
     users: int = 1000,
     models: int = 30,
     with_duckdb: bool = True,
+    rebuild: bool = False,
     keep: bool = False,
     progress: Callable[[str], None] = lambda message: None,
 ) -> list[BuildRun]:
     """Generate, build and measure each size in turn (a size's cache is removed after it unless ``keep``).
 
     Each measurement runs ``repeat`` times in fresh processes; :func:`best_of` keeps the fastest.
+    ``rebuild``: time a build that replaces an existing site (the old one is removed) instead of
+    the first build into an empty ``site_dir``.
     """
     if repeat < 1:
         raise ValueError("repeat must be at least 1")
@@ -165,7 +168,8 @@ def run_build_benchmark(
         for attempt in range(1, repeat + 1):
             of = f" ({attempt}/{repeat})" if repeat > 1 else ""
             progress(f"building {events:,} events in a fresh process{of}")
-            builds.append(run_worker("build", str(config), END_MONTH.key, str(months)))
+            builds.append(run_worker("build", str(config), END_MONTH.key, str(months),
+                                     *(["rebuild"] if rebuild else [])))
             if with_duckdb:
                 progress(f"DuckDB over {events:,} events in a fresh process{of}")
                 duckdbs.append(run_worker("duckdb", str(data_dir)))

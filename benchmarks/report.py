@@ -106,12 +106,14 @@ def build_report(
     users: int,
     models: int,
     with_duckdb: bool,
+    rebuild: bool,
     keep: bool,
     progress: Progress,
 ) -> str:
     runs = run_build_benchmark(sizes, work_dir, repeat=repeat, months=months, users=users, models=models,
-                               with_duckdb=with_duckdb, keep=keep, progress=progress)
-    title = (f"Build from the cache, fetch skipped ({months} months, {users:,} users, {models} models; "
+                               with_duckdb=with_duckdb, rebuild=rebuild, keep=keep, progress=progress)
+    what = "Rebuild over an existing site" if rebuild else "Build from the cache"
+    title = (f"{what}, fetch skipped ({months} months, {users:,} users, {models} models; "
              f"each size and DuckDB in a fresh process, best of {repeat})")
     lines = [title, "", build_table(runs), ""]
     lines += [verdict.line() for verdict in build_verdicts(runs)]

@@ -37,3 +37,12 @@ def test_a_small_run_prints_the_build_table(tmp_path):
     assert row.split()[-1] == "yes"  # build found exactly the generated requests and cost
     assert "met     every run adds up to the generated requests and cost: 3k yes" in result.stdout
     assert list(tmp_path.iterdir()) == []  # the size's cache and site were removed
+
+
+def test_rebuild_times_a_build_that_replaces_a_site(tmp_path):
+    result = CliRunner().invoke(
+        cli, ["run", "--skip-fetch", "--skip-duckdb", "--rebuild", "--sizes", "2k", "--months", "1",
+              "--users", "5", "--models", "2", "--work-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("Rebuild over an existing site, fetch skipped (1 months, 5 users, 2 models;")
+    assert "every run adds up to the generated requests and cost: 2k yes" in result.stdout
