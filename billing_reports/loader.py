@@ -26,9 +26,12 @@ import gc
 import math
 import multiprocessing
 import os
+import re
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
+from functools import lru_cache
 from itertools import repeat
+from operator import attrgetter, is_not
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence, Union
 
@@ -150,7 +153,7 @@ def load_month(data_dir: Path, month: Month) -> tuple[MonthFacts, dict[tuple[str
         cells: dict[tuple[str, str], list[int]] = {}
         if typed is not None:
             month_facts = _month_facts(typed, path, month)
-            aggregate_typed_events(typed["events"], month, month_facts.quality, cells)
+            aggregate_typed_events(typed["events"], month, month_facts.quality, cells, typed["extra_fields"])
             return month_facts, cells
         payload = read_cached_month(path)
         month_facts = _month_facts(payload, path, month)
@@ -166,8 +169,9 @@ def load_month(data_dir: Path, month: Month) -> tuple[MonthFacts, dict[tuple[str
 # A cache file written by ``fetch`` has one shape; msgspec decodes it straight into
 # typed structs, checking every type and refusing unknown fields in C, about twice
 # as fast as decoding to dicts, and leaving the per-event loop little to check.
-# Any surprise (an unknown field, a string where a number belongs, a broken file)
-# sends the whole file down the general path above, which reports or counts it.
+# An undocumented field is learnt and counted; any other surprise (a string where a
+# number belongs, a broken file) sends the whole file down the general path above,
+# which reports or counts it.
 
 
 class _TypedTokenUsage(msgspec.Struct):
@@ -204,28 +208,71 @@ class _TypedEvent(msgspec.Struct, forbid_unknown_fields=True):
     userId: Any = None
 
 
-class _TypedCacheFile(msgspec.Struct):
-    month: str
-    fetched_at: str
-    total_events: int
-    events: list[_TypedEvent]
-    complete: bool = False
-    fetch: dict = msgspec.field(default_factory=dict)
+def _cache_file_type(event_type: type) -> type:
+    return msgspec.defstruct(
+        "_TypedCacheFile",
+        [
+            ("month", str),
+            ("fetched_at", str),
+            ("total_events", int),
+            ("events", list[event_type]),
+            ("complete", bool, False),
+            ("fetch", dict, msgspec.field(default_factory=dict)),
+        ],
+    )
 
 
-_typed_decoder = msgspec.json.Decoder(_TypedCacheFile)
+#: Undocumented event fields a file may carry and still take the typed path.
+MAX_EXTRA_FIELDS = 16
+_UNKNOWN_EVENT_FIELD = re.compile(r"^Object contains unknown field `(.*)` - at `\$\.events\[\d+\]`$")
+
+
+@lru_cache(maxsize=32)
+def _typed_decoder(extra_fields: tuple[str, ...] = ()) -> msgspec.json.Decoder:
+    """A decoder for cache files whose events may also carry ``extra_fields`` (undocumented ones).
+
+    Each extra field becomes an attribute ``extra_N`` that stays ``msgspec.UNSET``
+    where an event lacks it, so the loader can count the events that carry it.
+    """
+    event_type = _TypedEvent
+    if extra_fields:
+        event_type = msgspec.defstruct(
+            "_TypedEventWithExtras",
+            [(f"extra_{index}", Any, msgspec.UNSET) for index in range(len(extra_fields))],
+            bases=(_TypedEvent,),
+            forbid_unknown_fields=True,
+            rename={f"extra_{index}": name for index, name in enumerate(extra_fields)},
+        )
+    return msgspec.json.Decoder(_cache_file_type(event_type))
 
 
 def _read_typed(path: Path) -> dict[str, Any] | None:
-    """The cache file as a payload of typed events, or ``None`` when it needs the general path."""
+    """The cache file as a payload of typed events, or ``None`` when it needs the general path.
+
+    An undocumented event field does not send the file away: the decoder learns
+    it (``extra_fields`` of the payload) and decodes again, up to ``MAX_EXTRA_FIELDS``.
+    """
     try:
-        typed = _typed_decoder.decode(path.read_bytes())
-    except (OSError, msgspec.DecodeError, msgspec.ValidationError):
+        raw = path.read_bytes()
+    except OSError:
         return None
+    extra_fields: tuple[str, ...] = ()
+    while True:
+        try:
+            typed = _typed_decoder(extra_fields).decode(raw)
+            break
+        except msgspec.ValidationError as error:  # (a kind of DecodeError: catch it first)
+            unknown = _UNKNOWN_EVENT_FIELD.match(str(error))
+            if unknown is None or len(extra_fields) >= MAX_EXTRA_FIELDS or unknown[1] in extra_fields:
+                return None
+            extra_fields += (unknown[1],)
+        except msgspec.DecodeError:  # not JSON: the general path names the file
+            return None
     if typed.total_events != len(typed.events):
         return None
     return {"month": typed.month, "fetched_at": typed.fetched_at, "total_events": typed.total_events,
-            "events": typed.events, "complete": typed.complete, "fetch": typed.fetch}
+            "events": typed.events, "complete": typed.complete, "fetch": typed.fetch,
+            "extra_fields": extra_fields}
 
 
 def aggregate_typed_events(
@@ -233,8 +280,17 @@ def aggregate_typed_events(
     month: Month,
     quality: DataQuality,
     cells: dict[tuple[str, str], list[int]],
+    extra_fields: tuple[str, ...] = (),
 ) -> None:
-    """:func:`aggregate_events` for typed events: the same sums and counts, fewer checks per event."""
+    """:func:`aggregate_events` for typed events: the same sums and counts, fewer checks per event.
+
+    ``extra_fields``: the undocumented fields the decoder learnt (``_read_typed``);
+    the events carrying each are counted as unknown fields.
+    """
+    for index, name in enumerate(extra_fields):
+        carrying = sum(map(is_not, map(attrgetter(f"extra_{index}"), events), repeat(msgspec.UNSET)))
+        if carrying:
+            quality.unknown_fields[name] = quality.unknown_fields.get(name, 0) + carrying
     start_ms, end_ms = month.start_ms, month.end_ms
     to_microcents = microcents
     get_cell = cells.get
@@ -273,8 +329,12 @@ def aggregate_typed_events(
                         continue
         except (ValueError, OverflowError):
             pass
-        # unusual: the careful path decides on the event as a plain dict (absent fields as defaults)
-        values = _inspect(msgspec.to_builtins(event), start_ms, end_ms, quality)
+        # unusual: the careful path decides on the event as a plain dict (absent fields as
+        # defaults; the extra fields are counted above already)
+        plain = msgspec.to_builtins(event)
+        for name in extra_fields:
+            plain.pop(name, None)
+        values = _inspect(plain, start_ms, end_ms, quality)
         if values is None:
             continue
         kept += 1

@@ -265,3 +265,29 @@ def test_a_file_with_surprises_takes_the_general_path(tmp_path):
 
     assert _read_typed(ANALYSIS_CACHE / "01-2026-usage-based-data.json") is None  # "newField", "abc" cents
     assert _read_typed(ANALYSIS_CACHE / "02-2026-usage-based-data.json") is not None
+
+
+def test_undocumented_fields_are_learnt_and_counted_on_the_typed_path(tmp_path):
+    from billing_reports.loader import _read_typed, load_month
+
+    april = Month(2026, 4)
+    events = [
+        _event(),
+        _event(newField=1),
+        _event(otherField="x"),
+        {**_event(), "newField": None},                      # null still counts as carrying it
+        _event(newField=2, kind="Brand-new kind"),           # dropped, but its field is still counted
+        _event(otherField=[1], tokenUsage={"totalCents": 0}),  # unusual (zero cost) and carrying a field
+        _event(userEmail=None, newField=3),
+    ]
+    _write(tmp_path, april, events)
+    path = tmp_path / "04-2026-usage-based-data.json"
+    typed = _read_typed(path)
+    assert typed is not None and typed["extra_fields"] == ("newField", "otherField")
+    facts, typed_cells = load_month(tmp_path, april)
+    general_cells, general_quality = _general_path(path, april)
+    assert typed_cells == general_cells
+    assert facts.quality.to_dict() == general_quality.to_dict()
+    assert facts.quality.unknown_fields == {"newField": 4, "otherField": 2}
+    # four at 1.5c and the zero-cost one; the other kind is dropped, the removed user is apart
+    assert typed_cells[("x@example.com", "gpt-5")] == [4 * 1_500_000, 5, 4, 4, 0, 0]
