@@ -90,8 +90,10 @@ def write_config(work_dir: Path, data_dir: Path, site_dir: Path) -> Path:
 def run_worker(*arguments: str) -> dict[str, Any]:
     """Run ``python -m benchmarks.worker ARGUMENTS`` in a fresh process; return its JSON line.
 
-    ``peak_rss_kib`` becomes the peak of the worker's whole process tree (the loader may decode
-    in worker processes), sampled from /proc; the worker's own figure stays as ``self_peak_rss_kib``.
+    ``peak_rss_kib`` becomes the peak PSS of the worker's whole process tree (the loader may decode
+    in worker processes), sampled from /proc. The worker's own ``ru_maxrss`` is kept as
+    ``self_peak_rss_kib`` for information only: Linux carries the high-water mark across fork and
+    exec, so it starts at this harness's resident size and overstates a small build.
     """
     environment = dict(os.environ)
     environment["PYTHONPATH"] = os.pathsep.join(
@@ -112,10 +114,8 @@ def run_worker(*arguments: str) -> dict[str, Any]:
         detail = (stderr.strip().splitlines() or ["no output"])[-1]
         raise WorkerFailed(f"benchmark worker {arguments[0]} failed ({process.returncode}): {detail}")
     result = orjson.loads(lines[-1])
-    # The whole process tree at its worst moment, or the largest single process if sampling missed it.
     result["self_peak_rss_kib"] = result["peak_rss_kib"]
-    result["tree_peak_kib"] = sampler.peak_kib
-    result["peak_rss_kib"] = max(sampler.peak_kib, result["peak_rss_kib"], result.get("children_peak_rss_kib", 0))
+    result["peak_rss_kib"] = sampler.peak_kib
     return result
 
 

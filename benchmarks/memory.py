@@ -6,8 +6,8 @@ tree at the worst moment. :class:`TreeMemorySampler` polls the tree in a
 thread and keeps the highest sum of PSS (proportional set size: a page shared
 by forked workers is counted once in total, not once per process), falling
 back to RSS where ``smaps_rollup`` is not readable. Sampling can miss a spike
-shorter than its interval; the harness therefore also keeps each process's own
-``ru_maxrss`` and reports the larger figure.
+shorter than its interval (50 ms); ``ru_maxrss`` is no substitute, as Linux
+carries it across fork and exec (a worker starts at its parent's size).
 """
 
 from __future__ import annotations

@@ -6,13 +6,14 @@ the timed build replaces a site built just before) and
 ``python -m benchmarks.worker duckdb DATA_DIR`` runs the DuckDB yardstick. Each
 prints one JSON object on its last stdout line: the phase times in seconds, the
 figures it computed (so the harness can check that everyone agrees) and the
-process's peak resident memory (``ru_maxrss``, KiB; its children's largest
-separately) plus the resident memory after imports, before any work. CPU
-seconds include finished children.
+process's own peak resident memory (``ru_maxrss``, KiB; its children's largest
+separately; the harness samples the whole process tree itself) plus its memory
+after imports, before any work. CPU seconds include finished children.
 """
 
 from __future__ import annotations
 
+import os
 import resource
 import sys
 import time
@@ -42,9 +43,10 @@ def children_peak_rss_kib() -> int:
 
 
 def current_rss_kib() -> int:
-    with open("/proc/self/statm", encoding="ascii") as statm:
-        pages = int(statm.read().split()[1])
-    return pages * resource.getpagesize() // 1024
+    """This process's memory now (PSS, like the harness's samples of the process tree)."""
+    from benchmarks.memory import process_memory_kib
+
+    return process_memory_kib(os.getpid())
 
 
 def measure_build(config_path: Path, end_month: str, months_back: int, *, rebuild: bool = False) -> dict[str, Any]:

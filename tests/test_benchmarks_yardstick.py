@@ -64,7 +64,8 @@ def test_a_tiny_build_benchmark_runs_end_to_end_in_fresh_processes(tmp_path):
     assert run.build["requests"] == run.duckdb["requests"] == 2000
     assert run.build["cost"] == run.duckdb["cost"] == run.expected_cost
     assert run.agree
-    assert run.build["peak_rss_kib"] >= run.build["import_rss_kib"] > 0
+    # sampled from /proc while the worker ran: at least one sample saw the interpreter
+    assert run.build["peak_rss_kib"] > 10 * 1024 and run.build["import_rss_kib"] > 0
     assert run.phase["load"] > 0
     assert len(progress) == 3
     assert not any(tmp_path.iterdir())  # the size's cache and site are removed afterwards
