@@ -2,14 +2,44 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import click
 
 from . import __version__
 
+#: Subcommands in the order of the workflow: name -> (module, attribute). Each module is
+#: imported only when its command runs (or --help lists it), so a command loads only what it uses.
+COMMANDS = {
+    "fetch": ("billing_reports.commands.fetch", "fetch"),
+    "report": ("billing_reports.commands.report", "report"),
+    "build": ("billing_reports.commands.build", "build"),
+    "serve": ("billing_reports.commands.serve", "serve"),
+    "publish": ("billing_reports.commands.publish", "publish"),
+    "plugins": ("billing_reports.commands.plugins", "plugins_command"),
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+
+class WorkflowGroup(click.Group):
+    """A group that lists its commands in workflow order and imports each one on demand."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [*COMMANDS, *sorted(set(self.commands) - set(COMMANDS))]
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.commands or name not in COMMANDS:
+            return self.commands.get(name)
+        module_name, attribute = COMMANDS[name]
+        command = getattr(importlib.import_module(module_name), attribute)
+        self.add_command(command, name)
+        return command
+
+
+@click.group(
+    cls=WorkflowGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(__version__, prog_name="billing-reports")
 def cli() -> None:
     """Where does our AI-coding money go?
@@ -37,24 +67,3 @@ def main() -> None:
         sys.exit(error.exit_code)
     except click.exceptions.Exit as done:
         sys.exit(done.exit_code)
-
-
-from .commands.publish import publish as publish_command  # noqa: E402
-from .commands.serve import serve as serve_command  # noqa: E402
-
-cli.add_command(publish_command)
-cli.add_command(serve_command)
-
-from .commands.fetch import fetch as fetch_command  # noqa: E402
-
-cli.add_command(fetch_command)
-
-from .commands.build import build as build_command  # noqa: E402
-
-cli.add_command(build_command)
-
-from .commands.report import report as report_command  # noqa: E402
-from .commands.plugins import plugins_command  # noqa: E402
-
-cli.add_command(report_command)
-cli.add_command(plugins_command)
