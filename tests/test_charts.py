@@ -92,7 +92,7 @@ def test_nice_ticks(top, expected):
 
 def test_chart_rows_are_the_numbers_beside_the_chart():
     chart = Chart("t", "T", "d", "line", ["Jan", "Feb"], [Series("A", [DOLLAR, None]), Series("B", [0, 2 * DOLLAR])])
-    assert chart_rows(chart) == (["", "A", "B"], [["Jan", "$1.00", "$0.00"], ["Feb", "no data", "$2.00"]])
+    assert chart_rows(chart) == (["", "A", "B"], [["Jan", "$1.00", "$0.00"], ["Feb", "—", "$2.00"]])
 
 
 def test_money_is_apportioned_so_the_chart_shows_the_cents_its_table_shows():

@@ -51,7 +51,7 @@ def _scaled(value: int | float | None, unit: str) -> float | None:
 
 
 def _shown(value: int | float | None, unit: str) -> str:
-    return format_value(value, unit) if value is not None else "no data"
+    return format_value(value, unit) if value is not None else "—"
 
 
 def shown_values(chart: Chart) -> list[list[str]]:
@@ -63,7 +63,7 @@ def shown_values(chart: Chart) -> list[list[str]]:
         if chart.unit == "money" and all(isinstance(v, int) for v in values if v is not None):
             present = [i for i, v in enumerate(values) if v is not None]
             cents = apportion_cents([values[i] for i in present])
-            texts = ["no data"] * len(values)
+            texts = ["—"] * len(values)
             for i, amount in zip(present, cents):
                 texts[i] = format_cents(amount)
             shown.append(texts)
