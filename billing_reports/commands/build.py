@@ -10,17 +10,9 @@ from ..months import Month
 from ..pipeline import BuildResult, build as run_build
 from ..progress import make_reporter
 from ..settings import Settings
-from .options import config_option, month_range_options
+from .options import config_option, month_range_options, parse_months
 
 
-def _parse_months(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[Month, ...]:
-    months = []
-    for value in values:
-        try:
-            months.append(Month.parse(value))
-        except ValueError:
-            raise click.BadParameter(f"expected a month as YYYY-MM (for example 2026-01), got {value!r}")
-    return tuple(months)
 
 
 def _months(months: list[Month]) -> str:
@@ -50,7 +42,7 @@ def report(result: BuildResult, *, offline: bool) -> None:
 @click.command()
 @click.option("--offline", is_flag=True, help="Build from the cache alone; never contact the API (no key needed).")
 @click.option(
-    "--refresh", multiple=True, metavar="YYYY-MM", callback=_parse_months,
+    "--refresh", multiple=True, metavar="YYYY-MM", callback=parse_months,
     help="Fetch this month again even if it is cached (repeat for several).",
 )
 @click.option(

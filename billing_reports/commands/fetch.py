@@ -8,17 +8,9 @@ from ..fetching import fetch_months
 from ..months import Month
 from ..progress import make_reporter
 from ..settings import Settings
-from .options import config_option, month_range_options
+from .options import config_option, month_range_options, parse_months
 
 
-def _parse_months(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[Month, ...]:
-    months = []
-    for value in values:
-        try:
-            months.append(Month.parse(value))
-        except ValueError:
-            raise click.BadParameter(f"expected a month as YYYY-MM (for example 2026-01), got {value!r}")
-    return tuple(months)
 
 
 @click.command()
@@ -26,7 +18,7 @@ def _parse_months(ctx: click.Context, param: click.Parameter, values: tuple[str,
     "--refresh",
     multiple=True,
     metavar="YYYY-MM",
-    callback=_parse_months,
+    callback=parse_months,
     help="Fetch this month again even if it is cached (repeat for several; "
     "a month outside the range is fetched too). Also replaces a broken cache file.",
 )

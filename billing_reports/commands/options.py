@@ -13,13 +13,20 @@ from ..settings import Settings, load_settings
 DEFAULT_CONFIG = "config.yaml"
 
 
-def _parse_month(ctx, param, value):
-    if value is None:
-        return None
+def _month(value: str) -> Month:
     try:
         return Month.parse(value)
     except ValueError:
-        raise click.BadParameter(f"expected a month as YYYY-MM (for example 2026-01), got {value!r}")
+        raise click.BadParameter(f"expected a month as YYYY-MM (for example 2026-01), got {value!r}") from None
+
+
+def _parse_month(ctx: click.Context, param: click.Parameter, value: str | None) -> Month | None:
+    return None if value is None else _month(value)
+
+
+def parse_months(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[Month, ...]:
+    """Click callback of a repeatable ``YYYY-MM`` option (``--refresh``)."""
+    return tuple(_month(value) for value in values)
 
 
 def config_option(command):
