@@ -290,6 +290,11 @@ class OnDemandUsage:
         index.models = {model: _sum(users.values()) for model, users in index.model_users.items()}
         return index
 
+    @property
+    def breakdown(self) -> "_Index":
+        """The nested per-month, per-user and per-model totals behind the accessors (read-only)."""
+        return self._index
+
     @cached_property
     def total(self) -> UsageTotals:
         """Everything in range."""

@@ -10,7 +10,6 @@ work is linear in their number however many users and models there are.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 
 from ..months import Month
@@ -35,20 +34,18 @@ class UsageIndex:
 
     @classmethod
     def of(cls, usage: OnDemandUsage) -> "UsageIndex":
-        user_month: dict = defaultdict(dict)
-        user_model: dict = defaultdict(dict)
-        model_month: dict = defaultdict(dict)
-        model_user: dict = defaultdict(dict)
-        for (month, user, model), totals in usage.totals.items():
-            for table, outer, inner in (
-                (user_month, user, month),
-                (user_model, user, model),
-                (model_month, model, month),
-                (model_user, model, user),
-            ):
-                row = table[outer]
-                row[inner] = row[inner] + totals if inner in row else totals
-        return cls(dict(user_month), dict(user_model), dict(model_month), dict(model_user))
+        """The usage's own per-user and per-model look-ups, plus their months turned inside out
+        (``Month`` hashes in Python: walking the few months beats re-keying every total)."""
+        index = usage.breakdown
+        user_month: dict[str, dict[Month, UsageTotals]] = {}
+        model_month: dict[str, dict[Month, UsageTotals]] = {}
+        for month, users in index.month_users.items():
+            for user, totals in users.items():
+                user_month.setdefault(user, {})[month] = totals
+        for month, models in index.month_models.items():
+            for model, totals in models.items():
+                model_month.setdefault(model, {})[month] = totals
+        return cls(user_month, index.user_models, model_month, index.model_users)
 
 
 def _share(part: int, whole: int) -> float | None:

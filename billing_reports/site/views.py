@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import Any, Collection, Sequence
+from typing import Any, Collection, NamedTuple, Sequence
 
 from markupsafe import Markup, escape
 
@@ -19,6 +19,7 @@ from .charts import INCOMPLETE_MARK, chart_rows, render_chart
 from .names import PageNames, slugify
 
 NUMERIC_KINDS = {"money", "count", "percent", "decimal"}
+NAMED_KINDS = {"user", "model", "month"}
 INCOMPLETE_NOTE = "fetched before the month ended: its figures may still grow"
 
 
@@ -67,6 +68,8 @@ class CellRenderer:
     def __init__(self, site: SiteMap, root: str) -> None:
         self.site = site
         self.root = root
+        #: Cells of names and months, rendered once per value: the same thousand names fill every page.
+        self._named: dict[tuple[Any, str], Markup] = {}
 
     def link(self, path: str | None, text: str) -> Markup:
         if path is None:
@@ -86,6 +89,18 @@ class CellRenderer:
     def html(self, value: Any, kind: str, *, whole_cents: bool = False) -> Markup:
         if value is None:
             return Markup("")
+        if kind in NUMERIC_KINDS:
+            # Formatted numbers ($1,234.56, 12.5%) hold no character that needs escaping.
+            return Markup(format_value(value, kind, whole_cents=whole_cents))
+        if kind in NAMED_KINDS:
+            key = (value, kind)
+            cell = self._named.get(key)
+            if cell is None:
+                cell = self._named[key] = self._named_html(value, kind)
+            return cell
+        return escape(format_value(value, kind, whole_cents=whole_cents))
+
+    def _named_html(self, value: Any, kind: str) -> Markup:
         if kind == "user":
             return self.link(self.site.user_path(str(value)), str(value))
         if kind == "model":
@@ -94,7 +109,7 @@ class CellRenderer:
             text, is_month = _month_text(value)
             flag = incomplete_flag() if is_month and str(value) in self.site.incomplete else Markup("")
             return escape(text) + flag
-        return escape(format_value(value, kind, whole_cents=whole_cents))
+        raise ValueError(kind)
 
     @staticmethod
     def sort_key(value: Any, kind: str) -> str:
@@ -105,8 +120,7 @@ class CellRenderer:
         return str(value).lower()
 
 
-@dataclass(frozen=True)
-class CellView:
+class CellView(NamedTuple):
     html: Markup
     sort: str
 
@@ -139,10 +153,12 @@ class TableView:
     @property
     def body(self) -> Markup:
         """The ``<tr>`` rows of ``<tbody>``, built in one pass (the big tables make this the hot path)."""
-        numeric = [' class="num"' if column.numeric else "" for column in self.columns]
+        # A numeric column's sort key is a number's repr (or empty): nothing in it needs escaping.
+        cells = [(' class="num"', str) if column.numeric else ("", escape) for column in self.columns]
         return Markup("\n".join(
             "<tr>" + "".join(
-                f'<td{numeric[i]} data-sort="{escape(cell.sort)}">{cell.html}</td>' for i, cell in enumerate(row)
+                f'<td{numeric} data-sort="{quote(cell.sort)}">{cell.html}</td>'
+                for (numeric, quote), cell in zip(cells, row)
             ) + "</tr>"
             for row in self.rows
         ))
