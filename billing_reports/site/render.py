@@ -26,7 +26,7 @@ from .names import PageNames, slugify
 from .output import SiteOutput
 from .quality import data_quality_section, fetches_table, when
 from .views import (
-    CellRenderer, SiteMap, chart_view, figure_view, table_view, unique_ids,
+    CellRenderer, SiteMap, chart_view, figure_view, table_downloads, table_view, unique_ids,
 )
 
 SUMMARY_SLUG = "summary"
@@ -178,11 +178,13 @@ class SiteRenderer:
         tables = []
         for table, table_id in zip(section.tables, table_ids):
             stem = None
+            display = table.display_rows()
             if page_slug is not None and output is not None:
                 stem = f"data/{page_slug}--{table_id.removeprefix('table-')}"
-                output.write_text(stem + ".csv", table.to_csv())
-                output.write_bytes(stem + ".json", table.to_json())
-            tables.append(table_view(table, cells, table_id=table_id, downloads=stem))
+                csv_text, json_bytes = table_downloads(table, display)
+                output.write_text(stem + ".csv", csv_text)
+                output.write_bytes(stem + ".json", json_bytes)
+            tables.append(table_view(table, cells, table_id=table_id, downloads=stem, display=display))
         charts = [chart_view(chart, cells, chart_id=chart_id)
                   for chart, chart_id in zip(section.charts, unique_ids([c.slug for c in section.charts], "chart"))]
         return {

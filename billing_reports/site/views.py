@@ -7,12 +7,16 @@ money ``$1,234.56``. Each cell also carries the value the table sorts by.
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any, Collection, NamedTuple, Sequence
 
+import orjson
 from markupsafe import Markup, escape
 
+from ..money import cents_to_dollars
 from ..months import Month
 from ..sections import Chart, Column, Figure, Table, format_value
 from .charts import INCOMPLETE_MARK, chart_rows, render_chart
@@ -176,9 +180,11 @@ class TableView:
 def table_view(
     table: Table, cells: CellRenderer, *, table_id: str, downloads: str | None = None,
     limit: int | None = None, max_columns: int | None = None,
+    display: tuple[list[list[Any]], list[Any] | None] | None = None,
 ) -> TableView:
-    """A table ready for ``_table.html``; ``downloads`` is the root-relative file stem of its CSV/JSON."""
-    rows, total = table.display_rows()
+    """A table ready for ``_table.html``; ``downloads`` is the root-relative file stem of its CSV/JSON;
+    ``display``: ``table.display_rows()`` when the caller has it already."""
+    rows, total = display if display is not None else table.display_rows()
     if limit is not None:
         rows = rows[:limit]
     keep = glance_columns(table.columns, max_columns) if max_columns else list(range(len(table.columns)))
@@ -207,6 +213,33 @@ def table_view(
         json_href=f"{cells.root}{downloads}.json" if downloads else None,
         incomplete=table.title in incomplete,
     )
+
+
+def table_downloads(table: Table, display: tuple[list[list[Any]], list[Any] | None]) -> tuple[str, bytes]:
+    """``table.to_csv()`` and ``table.to_json()``, byte for byte, from its ``display_rows()``
+    (rounded once per table for the page and both files, not three times)."""
+    rows, total = display
+    money = [column.kind == "money" for column in table.columns]
+    keys = [column.key for column in table.columns]
+    exported = [
+        dict(zip(keys, [_dollars(value) if is_money and value is not None else value
+                        for is_money, value in zip(money, row)]))
+        for row in (rows if total is None else [*rows, total])
+    ]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow([column.label for column in table.columns])
+    writer.writerows([["" if value is None else value for value in row.values()] for row in exported])
+    return buffer.getvalue(), orjson.dumps(exported, default=str)
+
+
+def _dollars(cents: Any) -> Any:
+    """``str(cents_to_dollars(cents))`` for whole cents, without a Decimal (the CSV and the JSON
+    both write that text)."""
+    if type(cents) is not int:
+        return cents_to_dollars(cents)
+    dollars, rest = divmod(abs(cents), 100)
+    return f"{'-' if cents < 0 else ''}{dollars}.{rest:02d}"
 
 
 def glance_columns(columns: Sequence[Column], limit: int) -> list[int]:
