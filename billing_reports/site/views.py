@@ -16,7 +16,7 @@ from typing import Any, Collection, NamedTuple, Sequence
 import orjson
 from markupsafe import Markup, escape
 
-from ..money import cents_to_dollars
+from ..money import cents_to_dollars, format_cents
 from ..months import Month
 from ..sections import Chart, Column, Figure, Table, format_value
 from .charts import INCOMPLETE_MARK, chart_rows, render_chart
@@ -74,6 +74,7 @@ class CellRenderer:
         self.root = root
         #: Cells of names and months, rendered once per value: the same thousand names fill every page.
         self._named: dict[tuple[Any, str], Markup] = {}
+        self._named_cells: dict[tuple[Any, str], CellView] = {}
 
     def link(self, path: str | None, text: str) -> Markup:
         if path is None:
@@ -96,7 +97,7 @@ class CellRenderer:
         if kind in NUMERIC_KINDS:
             # Formatted numbers ($1,234.56, 12.5%) hold no character that needs escaping.
             return Markup(format_value(value, kind, whole_cents=whole_cents))
-        if kind in NAMED_KINDS:
+        if kind in NAMED_KINDS and type(value) is str:
             key = (value, kind)
             cell = self._named.get(key)
             if cell is None:
@@ -114,6 +115,18 @@ class CellRenderer:
             flag = incomplete_flag() if is_month and str(value) in self.site.incomplete else Markup("")
             return escape(text) + flag
         raise ValueError(kind)
+
+    def cell(self, value: Any, kind: str) -> "CellView":
+        """A table cell of display rows (money in whole cents): its HTML and its sort key."""
+        if kind == "money" and type(value) is int:  # the most common cell, made directly
+            return CellView(Markup(format_cents(value)), repr(value))
+        if kind in NAMED_KINDS and type(value) is str:  # the same names on every page
+            key = (value, kind)
+            found = self._named_cells.get(key)
+            if found is None:
+                found = self._named_cells[key] = CellView(self.html(value, kind), self.sort_key(value, kind))
+            return found
+        return CellView(self.html(value, kind, whole_cents=True), self.sort_key(value, kind))
 
     @staticmethod
     def sort_key(value: Any, kind: str) -> str:
@@ -196,10 +209,7 @@ def table_view(
     incomplete = cells.site.incomplete_labels
 
     def row_view(row: Sequence[Any]) -> list[CellView]:
-        return [
-            CellView(cells.html(value, kind, whole_cents=True), cells.sort_key(value, kind))
-            for value, kind in zip(row, kinds)
-        ]
+        return [cells.cell(value, kind) for value, kind in zip(row, kinds)]
 
     return TableView(
         id=table_id,
