@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from datetime import datetime, timezone
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -442,3 +444,33 @@ def test_bar_chart_labels_link_to_user_pages(site):
     page = _read(site, "top-cost-users.html")
     svg = page[page.index('<svg class="chart chart-bar"'):page.index("</svg>")]
     assert svg.count('<a href="users/') == 5
+
+
+def test_pages_rendered_by_a_forked_process_are_the_same_files(site_settings, site_usage, site_sections, monkeypatch):
+    from billing_reports.site import render
+
+    built_at = datetime(2026, 2, 1, tzinfo=timezone.utc)
+    serial = build_site(site_settings, site_usage, site_sections, built_at=built_at,
+                        site_dir=site_settings.site_dir.parent / "serial")
+    monkeypatch.setattr(render, "PARALLEL_MIN_PAGES", 0)
+    monkeypatch.setattr(render, "_cpus", lambda: 2)
+    forked = build_site(site_settings, site_usage, site_sections, built_at=built_at,
+                        site_dir=site_settings.site_dir.parent / "forked")
+    assert forked.manifest == serial.manifest
+    for name in serial.manifest["files"]:
+        assert (forked.site_dir / name).read_bytes() == (serial.site_dir / name).read_bytes(), name
+
+
+def test_a_template_error_in_the_forked_process_fails_the_build(site_settings, site_usage, site_sections,
+                                                                 monkeypatch, tmp_path):
+    from billing_reports.site import render
+
+    monkeypatch.setattr(render, "PARALLEL_MIN_PAGES", 0)
+    monkeypatch.setattr(render, "_cpus", lambda: 2)
+    templates = tmp_path / "broken-templates"
+    templates.mkdir()
+    (templates / "model.html").write_text('{% extends "section.html" %}{% block main %}{{ nothing.at.all }}{% endblock %}')
+    settings = dataclasses.replace(site_settings, templates_dir=templates)
+    with pytest.raises(BillingReportsError, match="model.html"):
+        build_site(settings, site_usage, site_sections)
+    assert not site_settings.site_dir.exists()

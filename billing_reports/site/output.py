@@ -66,6 +66,7 @@ class SiteOutput:
     def __init__(self, site_dir: Path) -> None:
         self.site_dir = Path(site_dir)
         self.files: list[str] = []
+        self._names: set[str] = set()  # the same, to look up (thousands of files)
         self._made: set[Path] = set()
         self.root: Path | None = None
 
@@ -110,10 +111,20 @@ class SiteOutput:
         self.write_bytes(relative, text.encode("utf-8"))
 
     def write_bytes(self, relative: str, data: bytes) -> None:
-        if relative in self.files or relative == MANIFEST_NAME:
-            raise ValueError(f"the site already has a file {relative!r}")
+        self._claim(relative)
         self._target(relative).write_bytes(data)
         self.files.append(relative)
+
+    def _claim(self, relative: str) -> None:
+        if relative in self._names or relative == MANIFEST_NAME:
+            raise ValueError(f"the site already has a file {relative!r}")
+        self._names.add(relative)
+
+    def add_written(self, relatives: list[str]) -> None:
+        """Files another process wrote into this site (the forked half of the page renderer)."""
+        for relative in relatives:
+            self._claim(relative)
+        self.files.extend(relatives)
 
     def publish(self, manifest: dict[str, Any]) -> dict[str, Any]:
         """Write ``build-manifest.json`` (last), then swap the new site in; return the manifest."""

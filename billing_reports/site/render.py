@@ -6,6 +6,9 @@ usage, then each page is rendered once and written once.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterable, Sequence
@@ -37,6 +40,8 @@ GLANCE_ROWS = 5
 GLANCE_COLUMNS = 4
 STATIC_ASSETS = ("site.css", "site.js", "favicon.svg")
 FIXED_PAGES = {"about", "data-quality", "users", "models", "index"}
+#: From this many user and model pages on, a second process renders half of them (when there is a CPU).
+PARALLEL_MIN_PAGES = 200
 
 
 @dataclass(frozen=True)
@@ -220,19 +225,41 @@ class SiteRenderer:
                              title=section.title, **context)
 
     def render_drilldowns(self, output: SiteOutput, cells: CellRenderer) -> None:
-        """A page per user and per model (one compiled template each)."""
+        """A page per user and per model (one compiled template each).
+
+        With thousands of pages and a second CPU, a forked process renders every
+        other page into the same directory meanwhile (pages are independent).
+        """
         user_ranks = drilldown.ranks([r.name for r in rank(
             {user: UsageTotals.sum(models.values()) for user, models in self.index.user_model.items()})])
         model_ranks = drilldown.ranks([r.name for r in rank(
             {model: UsageTotals.sum(users.values()) for model, users in self.index.model_user.items()})])
-        for user, slug in self.site_map.users.items():
-            section = drilldown.user_section(user, self.usage, self.index, user_ranks)
-            self.render_page(output, f"users/{slug}.html", "user.html", "users", title=user,
-                             **self.section_context(section, cells, page_slug=f"users/{slug}", output=output))
-        for model, slug in self.site_map.models.items():
-            section = drilldown.model_section(model, self.usage, self.index, model_ranks)
-            self.render_page(output, f"models/{slug}.html", "model.html", "models", title=model,
-                             **self.section_context(section, cells, page_slug=f"models/{slug}", output=output))
+        pages = [("users", user, slug) for user, slug in self.site_map.users.items()]
+        pages += [("models", model, slug) for model, slug in self.site_map.models.items()]
+        ranks = {"users": user_ranks, "models": model_ranks}
+        if len(pages) < PARALLEL_MIN_PAGES or _cpus() < 2 or "fork" not in multiprocessing.get_all_start_methods():
+            self.render_drilldown_pages(output, cells, pages, ranks)
+            return
+        global _FORKED
+        _FORKED = (self, output, cells, pages[1::2], ranks)
+        try:
+            with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
+                forked = pool.submit(_render_forked_pages)
+                self.render_drilldown_pages(output, cells, pages[0::2], ranks)
+                output.add_written(forked.result())
+        finally:
+            _FORKED = None
+
+    def render_drilldown_pages(self, output: SiteOutput, cells: CellRenderer,
+                               pages: list[tuple[str, str, str]], ranks: dict[str, dict[str, int]]) -> None:
+        """``pages``: ``("users" or "models", name, slug)``."""
+        for kind, name, slug in pages:
+            if kind == "users":
+                section = drilldown.user_section(name, self.usage, self.index, ranks[kind])
+            else:
+                section = drilldown.model_section(name, self.usage, self.index, ranks[kind])
+            self.render_page(output, f"{kind}/{slug}.html", f"{kind[:-1]}.html", kind, title=name,
+                             **self.section_context(section, cells, page_slug=f"{kind}/{slug}", output=output))
 
     def render_reference_pages(self, output: SiteOutput, cells: CellRenderer) -> None:
         """All users, all models, data quality, about."""
@@ -295,6 +322,23 @@ class SiteRenderer:
             [m.key for m in self.usage.months],
             [Series("On-demand cost", [self.usage.month_total(m).cost for m in self.usage.months])],
         )
+
+
+#: What the forked page renderer works on (set just before the fork, so nothing is pickled).
+_FORKED: tuple[SiteRenderer, SiteOutput, CellRenderer, list[tuple[str, str, str]], dict[str, dict[str, int]]] | None = None
+
+
+def _render_forked_pages() -> list[str]:
+    """In the forked process: render its share of the pages; return the files it wrote."""
+    assert _FORKED is not None
+    renderer, output, cells, pages, ranks = _FORKED
+    output.files = []
+    renderer.render_drilldown_pages(output, cells, pages, ranks)
+    return output.files
+
+
+def _cpus() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def manifest_fields(usage: OnDemandUsage, settings: Settings, built_at: datetime) -> dict[str, Any]:
