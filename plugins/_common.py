@@ -64,6 +64,12 @@ def run_rate_projection(usage: OnDemandUsage, month: Month, amount: int) -> int 
     return (2 * amount * month_ms + elapsed_ms) // (2 * elapsed_ms)
 
 
+def elapsed_days(month: Month, fetched_at) -> float:
+    """Days of ``month`` that had passed when the data was fetched (the run rate's basis)."""
+    moment = min(fetched_at, month.end)
+    return max((moment - month.start).total_seconds(), 0) / 86_400
+
+
 def comparable_last_months(usage: OnDemandUsage) -> tuple[Month, Month] | None:
     """The last two fetched months in range (previous, latest); ``None`` with fewer than two.
 

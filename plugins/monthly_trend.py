@@ -5,7 +5,7 @@ from __future__ import annotations
 from billing_reports import Chart, Column, Figure, Section, Series, Table, hookimpl
 from billing_reports.usage import OnDemandUsage
 
-from ._common import run_rate_projection
+from ._common import elapsed_days, run_rate_projection
 
 SLUG = "monthly-trend"
 ORDER = 40
@@ -26,8 +26,9 @@ def month_status(usage: OnDemandUsage, month) -> str:
 def monthly_trend_section(usage: OnDemandUsage) -> Section:
     """One row per month in range: spend, change and growth against the month before, status, projection.
 
-    Change and growth compare the amounts as they are (month to date for an
-    incomplete month); the projected month-end is beside them, never mixed in.
+    Change and growth compare a month with the month before. For an incomplete
+    month they compare its projected month-end, so a month still in progress
+    does not read as a fall; its spend column stays the month-to-date amount.
     """
     rows = []
     previous: int | None = None
@@ -35,14 +36,17 @@ def monthly_trend_section(usage: OnDemandUsage) -> Section:
     for month in usage.months:
         totals = usage.month_total(month)
         cost = totals.cost
-        fetched = usage.facts(month).cached
-        # a month without a cache file is not a fall to zero: no change to or from it
-        change = None if previous is None or not fetched else cost - previous
-        growth = None if not previous or not fetched else round((cost - previous) * 100 / previous, 1)
+        facts = usage.facts(month)
         projected = run_rate_projection(usage, month, cost)
         projections.append(projected)
+        compared = projected if projected is not None else cost
+        # a month without a cache file is not a fall to zero: no change to or from it, and
+        # an incomplete month without a projection has nothing comparable yet
+        comparable = facts.cached and (facts.complete or projected is not None)
+        change = None if previous is None or not comparable else compared - previous
+        growth = None if not previous or not comparable else round((compared - previous) * 100 / previous, 1)
         rows.append([month.key, cost, change, growth, totals.requests, month_status(usage, month), projected])
-        previous = cost if fetched else None
+        previous = cost if facts.cached else None
     total = usage.total
     table = Table(
         slug="months",
@@ -60,23 +64,25 @@ def monthly_trend_section(usage: OnDemandUsage) -> Section:
         total=["Total", total.cost, None, None, total.requests, None, None],
         description=(
             "Change and growth: against the month before (none next to a month not fetched). "
-            "An incomplete month (fetched before it "
-            "was over) shows its month-to-date spend and a projection at the run rate so far: spend "
-            "divided by the time from the month's start to when the data was fetched, times the "
-            "whole month."
+            "An incomplete month (fetched before it was over) shows its month-to-date spend and a "
+            "projection at the run rate so far: spend divided by the time from the month's start to "
+            "when the data was fetched, times the whole month; its change and growth compare that "
+            "projection, so a month in progress does not look like a fall."
         ),
     )
     figures = []
-    cached = [m for m in usage.months if usage.facts(m).cached]
-    if cached:
-        average = (2 * sum(usage.month_total(m).cost for m in cached) + len(cached)) // (2 * len(cached))
-        figures.append(Figure("Average per month", average, "money", f"over {len(cached)} fetched month(s)"))
+    complete = [m for m in usage.months if usage.facts(m).cached and usage.facts(m).complete]
+    if complete:
+        # a month still in progress would drag the average down: complete months only
+        average = (2 * sum(usage.month_total(m).cost for m in complete) + len(complete)) // (2 * len(complete))
+        figures.append(Figure("Average per month", average, "money", f"over {len(complete)} complete month(s)"))
     for month, projected in zip(usage.months, projections):
         if projected is not None:
             fetched_at = usage.facts(month).fetched_at
             figures.append(Figure(
                 f"Projected {month.label}", projected, "money",
-                f"month to date at the run rate up to {fetched_at:%Y-%m-%d %H:%M} UTC",
+                f"at the run rate of {elapsed_days(month, fetched_at):.1f} of {month.days} days, "
+                f"fetched {fetched_at:%-d %b %Y, %H:%M} UTC",
             ))
     labels = [m.key for m in usage.months]
     series = [Series("Spend", [usage.month_total(m).cost for m in usage.months])]

@@ -82,7 +82,7 @@ def test_one_section_as_text(analysis_config):
     result = _run(analysis_config, "--section", "monthly-trend")
     assert result.exit_code == 0, result.output
     assert "Projected March 2026: $0.93" in result.stdout
-    assert "2026-03  $0.30  -$0.80  -72.7%         2  month to date                $0.93" in result.stdout
+    assert "2026-03  $0.30  -$0.17  -15.5%         2  month to date                $0.93" in result.stdout
 
 
 def test_demo_reports_every_month_of_the_demo_cache(tmp_path):

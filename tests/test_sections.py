@@ -120,12 +120,13 @@ def test_monthly_trend_with_a_projected_incomplete_month(sections):
         ["2025-12", "0.00", None, None, "0", "complete", None],  # no change from a month not fetched
         ["2026-01", "2.80", "2.80", None, "8", "complete", None],
         ["2026-02", "1.10", "-1.70", "-60.7", "2", "complete", None],
-        # 30c over 10 of 31 days: 93c at the run rate
-        ["2026-03", "0.30", "-0.80", "-72.7", "2", "month to date", "0.93"],
+        # 30c over 10 of 31 days: 93c at the run rate; change and growth compare that projection
+        # with February: 93c - 110c = -17c, -17 / 110 = -15.5 %
+        ["2026-03", "0.30", "-0.17", "-15.5", "2", "month to date", "0.93"],
         ["Total", "4.20", None, None, "12", None, None],
     ]
     assert [(f.label, f.display()) for f in section.figures] == [
-        ("Average per month", "$1.05"),          # 419.80833c over the 4 fetched months
+        ("Average per month", "$1.30"),          # (0 + 279.80833 + 110)c / 3 complete months = 129.94c
         ("Projected March 2026", "$0.93"),
     ]
     chart = section.charts[0]
