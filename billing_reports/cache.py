@@ -57,7 +57,9 @@ def _fix_hint(path: Path) -> str:
 
 
 def _broken(path: Path, what: str) -> CacheError:
-    return CacheError(f"Cache file {path} {what}; {_fix_hint(path)} to download it again.")
+    return CacheError(
+        f"Cache file {path} {what}; {_fix_hint(path)} to download it again.", path=path, problem=what
+    )
 
 
 def read_cached_month(path: Path) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
+from .errors import CacheError
 from .fakeapi import DEMO_REQUEST_DELAY_SECONDS, DEMO_SERVER_OPTIONS, FakeCursorApi, demo_team
 from .pipeline import BuildResult, build
 from .progress import FetchReporter
@@ -39,11 +40,22 @@ def build_demo(
     """Build the demo site: the demo team's months (six, ending with the current month)."""
     team = demo_team()
     with FakeCursorApi(team, **DEMO_SERVER_OPTIONS) as api:
-        return build(
-            demo_settings(settings, api.base_url),
-            list(team.months),
-            api_key=api.api_key,
-            reporter=reporter,
-            demo=True,
-            say=say,
-        )
+        try:
+            return build(
+                demo_settings(settings, api.base_url),
+                list(team.months),
+                api_key=api.api_key,
+                reporter=reporter,
+                demo=True,
+                say=say,
+            )
+        except CacheError as error:
+            # `fetch --refresh` works on the real cache, not the demo's: say what mends the demo
+            if error.problem is None:
+                raise
+            raise CacheError(
+                f"Demo cache file {error.path} {error.problem}; delete {settings.demo_dir} and run "
+                "`billing-reports build --demo` again.",
+                path=error.path,
+                problem=error.problem,
+            ) from None

@@ -12,7 +12,16 @@ class ConfigError(BillingReportsError):
 
 
 class CacheError(BillingReportsError):
-    """A cache file cannot be read or has the wrong shape."""
+    """A cache file cannot be read or has the wrong shape.
+
+    ``path`` and ``problem`` (what is wrong with it) let a caller word the fix
+    for its own context, as ``build --demo`` does.
+    """
+
+    def __init__(self, message: str, *, path=None, problem: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+        self.problem = problem
 
 
 class ApiError(BillingReportsError):

@@ -153,3 +153,16 @@ def test_build_demo_fetches_from_the_fake_api_and_builds_a_full_site(project):
     plural = "s" if incomplete > 1 else ""
     assert f"Fetched {incomplete} month{plural} " in again.stderr
     assert f"{6 - incomplete} already cached" in again.stderr
+
+
+def test_a_broken_demo_cache_file_names_the_fix_that_mends_the_demo(project):
+    assert _run("build", "--demo", "--config", "config.yaml").exit_code == 0
+    broken = sorted((project / "demo" / "monthly_usage_data").glob("*-usage-based-data.json"))[0]
+    broken.write_text('{"month": ')
+    result = CliRunner().invoke(cli, ["build", "--demo", "--config", "config.yaml"])
+    assert result.exit_code == 1
+    message = result.output.strip().splitlines()[-1]
+    assert message.startswith(f"Error: Demo cache file {broken} is not valid JSON")
+    assert f"delete {project / 'demo'} and run `billing-reports build --demo` again" in message
+    assert "fetch --refresh" not in message  # that mends the real cache, not the demo's
+    assert broken.read_text() == '{"month": '  # reported, never silently overwritten
