@@ -6,10 +6,12 @@ swaps it in when complete; the last file written is ``build-manifest.json``.
 
 from __future__ import annotations
 
+import gc
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import pluggy
 
@@ -57,13 +59,25 @@ def build_site(
     site_dir = Path(site_dir or settings.site_dir)
     built_at = built_at or utc_now()
     environment = template_environment(settings.templates_dir, plugin_template_dirs(manager))
-    with SiteOutput(site_dir) as output:
+    with SiteOutput(site_dir) as output, _collector_skips_what_exists():
         renderer = SiteRenderer(
             environment, settings, usage, sections, failures=failures, built_at=built_at, demo=demo
         )
         renderer.render(output)
         manifest = output.publish(manifest_fields(usage, settings, built_at))
     return BuiltSite(site_dir, manifest)
+
+
+@contextmanager
+def _collector_skips_what_exists() -> Iterator[None]:
+    """The usage and the sections outlive the render: ``gc.freeze()`` spares the collector from
+    walking them again on each full collection (thousands of pages make many), and leaves them
+    shared with the process that renders half of the pages (no copy-on-write of their headers)."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 __all__ = ["MANIFEST_NAME", "BuiltSite", "build_site"]
