@@ -75,6 +75,20 @@ def marginal_seconds_per_million(points: Sequence[tuple[int, float]]) -> list[fl
     ]
 
 
+def steepening(values: Sequence[float]) -> float:
+    """How much a marginal cost rises from one size to the next: the largest later/earlier ratio.
+
+    At most 1.0 when it never rises (a fixed part spread over more events makes it fall, which
+    is still at most linear); ``nan`` with fewer than two values or one not positive.
+
+    >>> steepening([8.0, 5.0]), steepening([4.0, 4.0]), steepening([4.0, 6.0, 6.0])
+    (0.625, 1.0, 1.5)
+    """
+    if len(values) < 2 or min(values) <= 0:
+        return math.nan
+    return max(later / earlier for earlier, later in zip(values, values[1:]))
+
+
 def spread(values: Sequence[float]) -> float:
     """Largest over smallest (1.0: all equal); ``nan`` when empty or not all positive."""
     if not values or min(values) <= 0:
