@@ -474,3 +474,21 @@ def test_a_template_error_in_the_forked_process_fails_the_build(site_settings, s
     with pytest.raises(BillingReportsError, match="model.html"):
         build_site(settings, site_usage, site_sections)
     assert not site_settings.site_dir.exists()
+
+
+def test_the_dashboard_previews_the_newest_months_of_a_table_by_month(site_settings, site_usage):
+    months = [f"2025-{m:02d}" for m in range(1, 13)] + ["2026-01", "2026-02"]
+    trend = Table("trend", "Monthly trend", [Column("month", "Month", "month"), Column("cost", "Spend", "money")],
+                  [[key, (i + 1) * 100_000_000] for i, key in enumerate(months)])
+    ranked = Table("ranked", "Ranked", [Column("user", "User", "user"), Column("cost", "Spend", "money")],
+                   [[f"user{i}@x.com", (20 - i) * 100_000_000] for i in range(8)])
+    built = build_site(site_settings, site_usage, [Section("trend", "Trend", 5, tables=[trend]),
+                                                   Section("ranked", "Ranked", 6, tables=[ranked])])
+    page = _read(built, "billing_dashboard.html")
+    glance = page[page.index('id="glance-trend"'):page.index("</table>", page.index('id="glance-trend"'))]
+    # The last five months, oldest first: February 2026 (incomplete) is the last row shown.
+    assert re.findall(r'<tr><td data-sort="(\d{4}-\d\d)">', glance) == [
+        "2025-10", "2025-11", "2025-12", "2026-01", "2026-02"]
+    assert "All 14 rows" in page
+    other = page[page.index('id="glance-ranked"'):page.index("</table>", page.index('id="glance-ranked"'))]
+    assert re.findall(r'data-sort="(user\d)@x.com"', other) == ["user0", "user1", "user2", "user3", "user4"]

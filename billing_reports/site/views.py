@@ -196,10 +196,13 @@ def table_view(
     display: tuple[list[list[Any]], list[Any] | None] | None = None,
 ) -> TableView:
     """A table ready for ``_table.html``; ``downloads`` is the root-relative file stem of its CSV/JSON;
-    ``display``: ``table.display_rows()`` when the caller has it already."""
+    ``display``: ``table.display_rows()`` when the caller has it already. ``limit`` keeps the first
+    rows, or the last ones of a table by month (first column of kind ``month``, oldest first)."""
     rows, total = display if display is not None else table.display_rows()
     if limit is not None:
-        rows = rows[:limit]
+        # Months run oldest first: a preview keeps the newest (the one a reader wants), in order.
+        by_month = bool(table.columns) and table.columns[0].kind == "month"
+        rows = (rows[-limit:] if limit else []) if by_month else rows[:limit]
     keep = glance_columns(table.columns, max_columns) if max_columns else list(range(len(table.columns)))
     if len(keep) < len(table.columns):
         rows = [[row[i] for i in keep] for row in rows]
