@@ -492,3 +492,20 @@ def test_the_dashboard_previews_the_newest_months_of_a_table_by_month(site_setti
     assert "All 14 rows" in page
     other = page[page.index('id="glance-ranked"'):page.index("</table>", page.index('id="glance-ranked"'))]
     assert re.findall(r'data-sort="(user\d)@x.com"', other) == ["user0", "user1", "user2", "user3", "user4"]
+
+
+def test_the_preview_of_a_monthly_breakdown_names_its_month_and_flags_it_incomplete(site_settings, site_usage):
+    def breakdown(slug: str, title: str) -> Table:
+        return Table(slug, title, [Column("model", "Model", "model"), Column("cost", "Cost", "money")],
+                     [["gpt-5", 100_000_000]])
+
+    newest_incomplete = Section("by-model", "Monthly model breakdown", 5,
+                                tables=[breakdown("2026-02", "February 2026"), breakdown("2026-01", "January 2026")])
+    newest_complete = Section("by-user", "Monthly user breakdown", 6, tables=[breakdown("2026-01", "January 2026")])
+    not_by_month = Section("ranked", "Ranked", 7, tables=[breakdown("ranked", "Models by spend")])
+    built = build_site(site_settings, site_usage, [newest_incomplete, newest_complete, not_by_month])
+    page = _read(built, "billing_dashboard.html")
+    headings = dict(re.findall(r'<section class="glance">\s*<h2><a href="([^"]+)">[^<]*</a>(.*?)</h2>', page, re.S))
+    assert headings["by-model.html"].startswith(' <span class="glance-month">February 2026</span> <span class="flag"')
+    assert headings["by-user.html"] == ' <span class="glance-month">January 2026</span>'
+    assert headings["ranked.html"] == ""

@@ -19,7 +19,7 @@ from markupsafe import Markup
 from .. import __version__
 from ..errors import BillingReportsError, ConfigError
 from ..months import Month, isoformat_z
-from ..sections import Chart, Figure, Section, Series
+from ..sections import Chart, Figure, Section, Series, Table
 from ..settings import Settings
 from ..usage import OnDemandUsage, UsageTotals, rank
 from . import drilldown
@@ -286,12 +286,17 @@ class SiteRenderer:
             if path is None or not section.tables:
                 continue
             table = section.tables[0]
+            view = table_view(table, cells, table_id=f"glance-{slugify(section.slug)}",
+                              limit=GLANCE_ROWS, max_columns=GLANCE_COLUMNS)
+            month = self.table_month(table)
             glances.append({
                 "title": section.title,
                 "path": path,
-                "table": table_view(table, cells, table_id=f"glance-{slugify(section.slug)}",
-                                    limit=GLANCE_ROWS, max_columns=GLANCE_COLUMNS),
+                "table": view,
                 "more": max(len(table.rows) - GLANCE_ROWS, 0),
+                # A table of one month (``2026-11``, "November 2026"): the preview says which, and if incomplete.
+                "month": view.title if month else None,
+                "incomplete": bool(month) and (view.incomplete or month.key in self.site_map.incomplete),
             })
         summary_context = (
             self.section_context(summary, cells, page_slug="summary", output=output) if summary else
@@ -303,6 +308,13 @@ class SiteRenderer:
             trend=chart_view(trend, cells, chart_id="chart-trend"), glances=glances,
             failures=self.failures, **summary_context,
         )
+
+    def table_month(self, table: Table) -> Month | None:
+        """The month a table is about, from its slug (``2026-11``) or its title ("November 2026")."""
+        try:
+            return Month.parse(table.slug)
+        except ValueError:
+            return next((m for m in self.usage.months if m.label == table.title), None)
 
     def fallback_figures(self) -> list[Figure]:
         """Cards computed from the usage when no plugin supplies a ``summary`` section."""
