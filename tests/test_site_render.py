@@ -509,3 +509,16 @@ def test_the_preview_of_a_monthly_breakdown_names_its_month_and_flags_it_incompl
     assert headings["by-model.html"].startswith(' <span class="glance-month">February 2026</span> <span class="flag"')
     assert headings["by-user.html"] == ' <span class="glance-month">January 2026</span>'
     assert headings["ranked.html"] == ""
+
+
+def test_an_incomplete_month_column_is_marked_once(site, site_settings, site_usage):
+    quality = _read(site, "data-quality.html")
+    left_out = quality[quality.index('id="table-left-out"'):quality.index("</thead>", quality.index('id="table-left-out"'))]
+    headers = re.findall(r'<th scope="col"[^>]*>(.*?)</th>', left_out)
+    assert headers[2] == "Jan 2026"
+    assert headers[3] == 'Feb 2026<abbr class="flag-mark" title="incomplete month: fetched before it was over">*</abbr>'
+    # A plugin's label that carries the mark itself is not marked a second time.
+    marked = Table("per-month", "Per month", [Column("2026-02", "Feb 2026*", "count")], [[1]])
+    built = build_site(site_settings, site_usage, [Section("per-month", "Per month", 5, tables=[marked])])
+    header = re.findall(r'<th scope="col"[^>]*>(.*?)</th>', _read(built, "per-month.html"))[0]
+    assert re.sub(r"<[^>]+>", "", header) == "Feb 2026*"

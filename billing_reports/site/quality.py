@@ -89,9 +89,9 @@ def left_out_table(usage: OnDemandUsage) -> Table:
             for reason, count in found.items():
                 if isinstance(count, int):
                     counts.setdefault((stage, str(reason)), {})[month.key] = count
-    incomplete = {m.key for m in usage.incomplete_months}
     columns = [Column("kind", "Kind"), Column("stage", "Left out at")]
-    columns += [Column(m.key, m.short_label + ("*" if m.key in incomplete else ""), "count") for m in usage.months]
+    # The page marks an incomplete month's column itself (its key is the month's).
+    columns += [Column(m.key, m.short_label, "count") for m in usage.months]
     columns.append(Column("total", "Total", "count"))
     rows = []
     for (stage, reason), by_month in sorted(counts.items(), key=lambda item: (item[0][0], -sum(item[1].values()), item[0][1])):

@@ -218,14 +218,22 @@ def table_view(
         id=table_id,
         title=table.title,
         description=table.description,
-        columns=[ColumnView(column.label, column.kind, bool({column.key, column.label} & incomplete))
-                 for column in columns],
+        columns=[_column_view(column, incomplete) for column in columns],
         rows=[row_view(row) for row in rows],
         total=row_view(total) if total is not None and limit is None else None,
         csv_href=f"{cells.root}{downloads}.csv" if downloads else None,
         json_href=f"{cells.root}{downloads}.json" if downloads else None,
         incomplete=table.title in incomplete,
     )
+
+
+def _column_view(column: Column, incomplete: Collection[str]) -> ColumnView:
+    """A column's header; one of an incomplete month is flagged once, even if its label carries the mark."""
+    label = column.label
+    flagged = bool({column.key, label, label.removesuffix(INCOMPLETE_MARK)} & incomplete)
+    if flagged:
+        label = label.removesuffix(INCOMPLETE_MARK).rstrip()
+    return ColumnView(label, column.kind, flagged)
 
 
 def table_downloads(table: Table, display: tuple[list[list[Any]], list[Any] | None]) -> tuple[str, bytes]:
