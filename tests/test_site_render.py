@@ -16,7 +16,7 @@ from markupsafe import escape
 from billing_reports.errors import BillingReportsError, ConfigError
 from billing_reports.plugins import get_plugin_manager
 from billing_reports import hookimpl
-from billing_reports.sections import Column, Section, Table
+from billing_reports.sections import Chart, Column, Section, Series, Table
 from billing_reports.site import MANIFEST_NAME, build_site
 from billing_reports.usage import REMOVED_USER
 from conftest import SITE_ANN, SITE_ANN_UPPER, SITE_NASTY_USER, SITE_PATHLIKE_MODEL, SITE_PATHLIKE_USER
@@ -522,3 +522,14 @@ def test_an_incomplete_month_column_is_marked_once(site, site_settings, site_usa
     built = build_site(site_settings, site_usage, [Section("per-month", "Per month", 5, tables=[marked])])
     header = re.findall(r'<th scope="col"[^>]*>(.*?)</th>', _read(built, "per-month.html"))[0]
     assert re.sub(r"<[^>]+>", "", header) == "Feb 2026*"
+
+
+def test_series_that_name_users_or_models_link_to_their_pages_in_the_chart_table(site_settings, site_usage):
+    chart = Chart("top", "Monthly spend of the top users", "Per month", "line", ["2026-01", "2026-02"],
+                  [Series(SITE_ANN, [1, 2]), Series("gpt-5", [3, 4]), Series("Everyone else", [5, 6])])
+    built = build_site(site_settings, site_usage, [Section("top", "Top", 5, charts=[chart])])
+    page = _read(built, "top.html")
+    head = page[page.index("<thead>", page.index('id="chart-top"')):page.index("</thead>", page.index('id="chart-top"'))]
+    assert re.findall(r'<th scope="col"[^>]*>(.*?)</th>', head) == [
+        "", f'<a href="users/ann-example.com.html">{SITE_ANN}</a>', '<a href="models/gpt-5.html">gpt-5</a>',
+        "Everyone else"]

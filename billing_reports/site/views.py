@@ -287,7 +287,8 @@ class ChartView:
     title: str
     description: str
     svg: Markup
-    header: list[str]
+    #: The data table's column heads: series names, linked when they name a user or model of the site.
+    header: list[Markup]
     rows: list[list[Markup]]
     has_incomplete: bool
 
@@ -312,7 +313,8 @@ def chart_view(chart: Chart, cells: CellRenderer, *, chart_id: str) -> ChartView
         title=chart.title,
         description=chart.description,
         svg=render_chart(chart, id_prefix=chart_id, incomplete=incomplete, href_of=cells.name_href),
-        header=header,
+        # A Chart says not what its series are: a series named like a user or model page links to it.
+        header=[escape(header[0])] + [cells.name_link(name) for name in header[1:]],
         rows=marked,
         has_incomplete=any(str(label) in incomplete for label in chart.labels),
     )
