@@ -110,3 +110,24 @@ def test_bar_labels_link_where_a_page_exists():
         chart, id_prefix="c", href_of=lambda label: "users/ann.html" if label == "ann" else None)))
     links = list(svg.iter(f"{SVG}a"))
     assert [(a.get("href"), a.find(f"{SVG}text").text) for a in links] == [("users/ann.html", "ann")]
+
+
+def test_the_legend_shows_long_model_names_whole():
+    names = ["claude-4.6-opus-high-thinking", "claude-4.5-sonnet", "gpt-5", "auto", "gpt-5-codex"]
+    chart = Chart("t", "T", "d", "line", ["a", "b"], [Series(name, [DOLLAR, DOLLAR]) for name in names])
+    svg = _svg(chart)
+    legend = [t for t in svg.iter(f"{SVG}text") if t.get("class") == "legend"]
+    assert [t.text for t in legend] == names
+    # Fewer columns, so that a column is wide enough for the longest name at ~6.6 px a character.
+    xs = sorted({float(t.get("x")) for t in legend})
+    assert len(xs) == 2 and xs[1] - xs[0] >= 17 + 6.6 * len(names[0])
+    # The plot moves down to make room for the extra legend rows.
+    assert min(float(c.get("cy")) for c in svg.iter(f"{SVG}circle")) > max(float(t.get("y")) for t in legend)
+
+
+def test_a_name_too_long_for_any_legend_row_is_cut_with_a_tooltip():
+    name = "a-model-with-a-name-that-goes-on-and-on-" * 3
+    svg = _svg(Chart("t", "T", "d", "line", ["a"], [Series(name, [DOLLAR]), Series("b", [DOLLAR])]))
+    legend = [t for t in svg.iter(f"{SVG}text") if t.get("class") == "legend"]
+    assert legend[0].text.endswith("\u2026") and legend[0].find(f"{SVG}title").text == name
+    assert legend[1].text == "b"

@@ -25,6 +25,10 @@ LINE_HEIGHT = 260
 LABEL_CHARS = 30
 #: Marks an incomplete month in axis labels; the caption explains it.
 INCOMPLETE_MARK = "*"
+#: Width of one character of a 12px legend label (generous for system-ui), and of a swatch and its gap.
+LEGEND_CHAR = 6.6
+LEGEND_SWATCH = 17
+LEGEND_ROW = 18
 
 
 def render_chart(
@@ -149,11 +153,13 @@ def _tick_text(value: float, unit: str, step: float) -> str:
 def _line_chart(chart: Chart, id_prefix: str, incomplete: Collection[str]) -> Markup:
     labels = [str(label) for label in chart.labels]
     series = list(chart.series)
-    legend_rows = math.ceil(len(series) / 3) if len(series) > 1 else 0
-    top_margin = 14 + legend_rows * 18
     left, right, bottom = 74, 36, 40
-    height = LINE_HEIGHT + legend_rows * 18
-    plot_w, plot_h = WIDTH - left - right, height - top_margin - bottom
+    plot_w = WIDTH - left - right
+    legend_columns, legend_chars = _legend_layout([line.name for line in series], plot_w)
+    legend_rows = math.ceil(len(series) / legend_columns) if len(series) > 1 else 0
+    top_margin = 14 + legend_rows * LEGEND_ROW
+    height = LINE_HEIGHT + legend_rows * LEGEND_ROW
+    plot_h = height - top_margin - bottom
     scaled = [[_scaled(v, chart.unit) for v in s.values] for s in series]
     texts = shown_values(chart)
     present = [v for values in scaled for v in values if v is not None]
@@ -224,15 +230,33 @@ def _line_chart(chart: Chart, id_prefix: str, incomplete: Collection[str]) -> Ma
         parts.append("</g>")
     if legend_rows:
         for number, line in enumerate(series):
-            x = left + (number % 3) * (plot_w / 3)
-            y = 12 + (number // 3) * 18
-            name = line.name if len(line.name) <= 26 else line.name[:25] + "\u2026"
+            x = left + (number % legend_columns) * (plot_w / legend_columns)
+            y = 12 + (number // legend_columns) * LEGEND_ROW
+            name = escape(line.name)
+            if len(line.name) > legend_chars:  # only past a whole row's width; the tooltip has it all
+                name = escape(line.name[: legend_chars - 1] + "\u2026") + Markup(f"<title>{name}</title>")
             parts.append(
                 f'<rect class="swatch s{number % 8}" x="{x:.1f}" y="{y - 9}" width="12" height="12" rx="2"/>'
-                f'<text class="legend" x="{x + 17:.1f}" y="{y + 1}">{escape(name)}</text>'
+                f'<text class="legend" x="{x + LEGEND_SWATCH:.1f}" y="{y + 1}">{name}</text>'
             )
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+def _legend_layout(names: Sequence[str], width: float) -> tuple[int, int]:
+    """Legend columns (3, 2 or 1) so that every name shows whole, and the characters a column holds.
+
+    >>> _legend_layout(["gpt-5", "auto"], 530)
+    (3, 22)
+    >>> _legend_layout(["claude-4.6-opus-high-thinking", "gpt-5"], 530)
+    (2, 36)
+    """
+    longest = max((len(name) for name in names), default=0)
+    for columns in (3, 2, 1):
+        fits = int((width / columns - LEGEND_SWATCH - 8) / LEGEND_CHAR)
+        if longest <= fits or columns == 1:
+            return columns, fits
+    raise AssertionError("unreachable")
 
 
 def chart_rows(chart: Chart) -> tuple[list[str], list[list[str]]]:
