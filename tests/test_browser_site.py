@@ -223,3 +223,35 @@ def test_tables_are_readable_without_javascript(chromium_browser, site_server):
     assert page.locator("p.filter").is_hidden()  # the filter box needs JavaScript: not shown without it
     assert page.locator("#table-all-users thead button").count() == 0
     context.close()
+
+
+#: Per wide table: the name links that wrap onto a second line, and whether it overflows its card
+#: instead of scrolling inside it.
+WIDE_TABLES = """() => ({
+  wrapped: [...document.querySelectorAll('table.data td a[href*="users/"], table.data td a[href*="models/"]')].filter(a => a.getClientRects().length > 1)
+    .map(a => a.textContent),
+  overflowing: [...document.querySelectorAll(".table-block")]
+    .filter(block => block.querySelector(".table-scroll") &&
+            block.querySelector(".table-scroll").getBoundingClientRect().right > block.getBoundingClientRect().right)
+    .map(block => block.querySelector("h3").textContent),
+  unscrollable: [...document.querySelectorAll(".table-scroll")]
+    .filter(s => s.scrollWidth > s.clientWidth && getComputedStyle(s).overflowX !== "auto").length,
+  page: document.documentElement.scrollWidth,
+})"""
+
+
+@pytest.mark.parametrize("width", [1300, 390], ids=["desktop", "phone"])
+def test_names_in_wide_tables_stay_whole_and_the_tables_scroll_in_their_card(chromium_browser, site_server, width):
+    context = chromium_browser.new_context(viewport={"width": width, "height": 900}, is_mobile=width < 500)
+    page = context.new_page()
+    for name in ("top-cost-models.html", "data-quality.html", "top-cost-users.html"):
+        page.goto(site_server + name)
+        found = page.evaluate(WIDE_TABLES)
+        assert found["wrapped"] == [], f"{name} at {width}px breaks names inside: {found['wrapped']}"
+        assert found["overflowing"] == [] and found["unscrollable"] == 0, f"{name} at {width}px: {found}"
+        assert found["page"] <= width, f"{name} is {found['page']}px wide at {width}px"
+    if width == 1300:
+        page.goto(site_server + "data-quality.html")
+        # The loader checks' ten count columns fit beside the month at 1300 px: their headings wrap.
+        assert page.eval_on_selector("#table-loader-checks", "t => t.parentElement.scrollWidth <= t.parentElement.clientWidth")
+    context.close()

@@ -533,3 +533,11 @@ def test_series_that_name_users_or_models_link_to_their_pages_in_the_chart_table
     assert re.findall(r'<th scope="col"[^>]*>(.*?)</th>', head) == [
         "", f'<a href="users/ann-example.com.html">{SITE_ANN}</a>', '<a href="models/gpt-5.html">gpt-5</a>',
         "Everyone else"]
+
+
+def test_name_cells_are_marked_so_that_names_do_not_break(site):
+    page = _read(site, "top-cost-users.html")
+    table = page[page.index('id="table-ranked"'):page.index("</table>", page.index('id="table-ranked"'))]
+    assert re.findall(r'<tr><td class="name" data-sort="[^"]*"><a href="users/', table)
+    assert '<td class="name">Total</td>' in table  # the total row's label sits in the name column
+    assert "table.data td.name { white-space: nowrap;" in _read(site, "assets/site.css")

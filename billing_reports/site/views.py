@@ -24,6 +24,8 @@ from .names import PageNames, slugify
 
 NUMERIC_KINDS = {"money", "count", "percent", "decimal"}
 NAMED_KINDS = {"user", "model", "month"}
+#: Cells of these kinds never break inside a name (``claude-4.6-`` / ``opus-`` ...): a wide table scrolls instead.
+UNBROKEN_KINDS = {"user", "model"}
 INCOMPLETE_NOTE = "fetched before the month ended: its figures may still grow"
 
 
@@ -153,6 +155,13 @@ class ColumnView:
     def numeric(self) -> bool:
         return self.kind in NUMERIC_KINDS
 
+    @property
+    def cell_class(self) -> str:
+        """The ``class`` attribute of the column's cells (with its leading space), or ``""``."""
+        if self.kind in NUMERIC_KINDS:
+            return ' class="num"'
+        return ' class="name"' if self.kind in UNBROKEN_KINDS else ""
+
 
 @dataclass(frozen=True)
 class TableView:
@@ -171,11 +180,11 @@ class TableView:
     def body(self) -> Markup:
         """The ``<tr>`` rows of ``<tbody>``, built in one pass (the big tables make this the hot path)."""
         # A numeric column's sort key is a number's repr (or empty): nothing in it needs escaping.
-        cells = [(' class="num"', str) if column.numeric else ("", escape) for column in self.columns]
+        cells = [(column.cell_class, str if column.numeric else escape) for column in self.columns]
         return Markup("\n".join(
             "<tr>" + "".join(
-                f'<td{numeric} data-sort="{quote(cell.sort)}">{cell.html}</td>'
-                for (numeric, quote), cell in zip(cells, row)
+                f'<td{attrs} data-sort="{quote(cell.sort)}">{cell.html}</td>'
+                for (attrs, quote), cell in zip(cells, row)
             ) + "</tr>"
             for row in self.rows
         ))
@@ -185,8 +194,8 @@ class TableView:
         """The total row's ``<tr>`` (empty without a total)."""
         if self.total is None:
             return Markup("")
-        numeric = [' class="num"' if column.numeric else "" for column in self.columns]
-        return Markup("<tr>" + "".join(f"<td{numeric[i]}>{cell.html}</td>" for i, cell in enumerate(self.total))
+        classes = [column.cell_class for column in self.columns]
+        return Markup("<tr>" + "".join(f"<td{classes[i]}>{cell.html}</td>" for i, cell in enumerate(self.total))
                       + "</tr>")
 
 
