@@ -131,3 +131,12 @@ def test_a_name_too_long_for_any_legend_row_is_cut_with_a_tooltip():
     legend = [t for t in svg.iter(f"{SVG}text") if t.get("class") == "legend"]
     assert legend[0].text.endswith("\u2026") and legend[0].find(f"{SVG}title").text == name
     assert legend[1].text == "b"
+
+
+def test_legend_names_of_users_or_models_link_to_their_pages():
+    chart = Chart("t", "T", "d", "line", ["a"], [Series("gpt-5", [DOLLAR]), Series("Everyone else", [DOLLAR])])
+    svg = ET.fromstring(str(render_chart(
+        chart, id_prefix="c", href_of=lambda name: "models/gpt-5.html" if name == "gpt-5" else None)))
+    links = [(a.get("href"), a.find(f"{SVG}text").text) for a in svg.iter(f"{SVG}a")]
+    assert links == [("models/gpt-5.html", "gpt-5")]
+    assert "Everyone else" in [t.text for t in svg.iter(f"{SVG}text") if t.get("class") == "legend"]

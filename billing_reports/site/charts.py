@@ -42,7 +42,7 @@ def render_chart(
     """
     if chart.kind == "bar":
         return _bar_chart(chart, id_prefix, incomplete, href_of)
-    return _line_chart(chart, id_prefix, incomplete)
+    return _line_chart(chart, id_prefix, incomplete, href_of)
 
 
 def _scaled(value: int | float | None, unit: str) -> float | None:
@@ -150,7 +150,8 @@ def _tick_text(value: float, unit: str, step: float) -> str:
     return f"{value:,.{decimals}f}"
 
 
-def _line_chart(chart: Chart, id_prefix: str, incomplete: Collection[str]) -> Markup:
+def _line_chart(chart: Chart, id_prefix: str, incomplete: Collection[str],
+                href_of: Callable[[str], str | None] = lambda label: None) -> Markup:
     labels = [str(label) for label in chart.labels]
     series = list(chart.series)
     left, right, bottom = 74, 36, 40
@@ -235,9 +236,12 @@ def _line_chart(chart: Chart, id_prefix: str, incomplete: Collection[str]) -> Ma
             name = escape(line.name)
             if len(line.name) > legend_chars:  # only past a whole row's width; the tooltip has it all
                 name = escape(line.name[: legend_chars - 1] + "\u2026") + Markup(f"<title>{name}</title>")
+            text = f'<text class="legend" x="{x + LEGEND_SWATCH:.1f}" y="{y + 1}">{name}</text>'
+            href = href_of(line.name)
+            if href:  # a series of a user or a model: its name links to its page, as a bar's label does
+                text = f'<a href="{escape(href)}">{text}</a>'
             parts.append(
-                f'<rect class="swatch s{number % 8}" x="{x:.1f}" y="{y - 9}" width="12" height="12" rx="2"/>'
-                f'<text class="legend" x="{x + LEGEND_SWATCH:.1f}" y="{y + 1}">{name}</text>'
+                f'<rect class="swatch s{number % 8}" x="{x:.1f}" y="{y - 9}" width="12" height="12" rx="2"/>{text}'
             )
     parts.append("</svg>")
     return Markup("".join(parts))
