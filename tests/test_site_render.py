@@ -541,3 +541,11 @@ def test_name_cells_are_marked_so_that_names_do_not_break(site):
     assert re.findall(r'<tr><td class="name" data-sort="[^"]*"><a href="users/', table)
     assert '<td class="name">Total</td>' in table  # the total row's label sits in the name column
     assert "table.data td.name { white-space: nowrap;" in _read(site, "assets/site.css")
+
+
+def test_a_chart_of_many_series_puts_its_numbers_under_it(site_settings, site_usage):
+    many = Chart("many", "Top models per month", "d", "line", ["2026-01"], [Series(f"m{i}", [i]) for i in range(3)])
+    one = Chart("one", "Spend per month", "d", "line", ["2026-01"], [Series("Spend", [1])])
+    built = build_site(site_settings, site_usage, [Section("charts", "Charts", 5, charts=[many, one])])
+    layouts = re.findall(r'<figure class="chart-block" id="([^"]+)">.*?<div class="([^"]+)">', _read(built, "charts.html"), re.S)
+    assert layouts == [("chart-many", "chart-layout stacked"), ("chart-one", "chart-layout")]

@@ -301,6 +301,11 @@ class ChartView:
     rows: list[list[Markup]]
     has_incomplete: bool
 
+    @property
+    def stacked(self) -> bool:
+        """More than two series: the data table goes under the chart, where all its columns fit."""
+        return len(self.header) > 3
+
 
 def _readable_months(chart: Chart) -> Chart:
     """The chart with ``2026-01`` labels shown as ``Jan 2026``."""
