@@ -540,7 +540,7 @@ def test_name_cells_are_marked_so_that_names_do_not_break(site):
     table = page[page.index('id="table-ranked"'):page.index("</table>", page.index('id="table-ranked"'))]
     assert re.findall(r'<tr><td class="name" data-sort="[^"]*"><a href="users/', table)
     assert '<td class="name">Total</td>' in table  # the total row's label sits in the name column
-    assert "table.data td.name { white-space: nowrap;" in _read(site, "assets/site.css")
+    assert "table.data td.name, table.data th a { white-space: nowrap;" in _read(site, "assets/site.css")
 
 
 def test_a_chart_of_many_series_puts_its_numbers_under_it(site_settings, site_usage):
