@@ -8,6 +8,7 @@ the month and window it was fetching (the ``context``) and never contains the ke
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -23,6 +24,8 @@ from billing_reports.ratelimit import RequestStartLimiter, Sleep
 USAGE_EVENTS_PATH = "/teams/filtered-usage-events"
 #: Cap of one backoff step (the documented steps are 1, 2, 4, 8, 16 s).
 MAX_BACKOFF_SECONDS = 60.0
+#: A ``Retry-After`` longer than this stops the run instead of leaving a scheduled job asleep.
+MAX_RETRY_AFTER_SECONDS = 300.0
 USER_AGENT = f"billing-reports/{__version__}"
 
 #: ``on_retry(context, reason, delay_seconds)``: told before each backoff sleep.
@@ -41,16 +44,18 @@ def backoff_seconds(retry_number: int) -> float:
 def retry_after_seconds(value: str | None) -> float | None:
     """Seconds a ``Retry-After`` header asks for (delta-seconds or an HTTP date), else ``None``.
 
-    >>> retry_after_seconds("7"), retry_after_seconds("soon"), retry_after_seconds(None)
-    (7.0, None, None)
+    >>> retry_after_seconds("7"), retry_after_seconds("soon"), retry_after_seconds(None), retry_after_seconds("inf")
+    (7.0, None, None, None)
     """
     if not value:
         return None
     value = value.strip()
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     try:
         moment = parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -145,6 +150,11 @@ class CursorAdminClient:
                 retries += 1
                 self.stats.retries += 1
                 delay = failure.delay if failure.delay is not None else backoff_seconds(retries)
+                if delay > MAX_RETRY_AFTER_SECONDS:
+                    raise ApiError(
+                        f"{where}: {failure.reason}; the API asks to wait {delay:,.0f} s (Retry-After) "
+                        "before the next request; run the command again later"
+                    ) from None
                 if self.on_retry is not None:
                     self.on_retry(where, failure.reason, delay)
                 self._sleep(delay)

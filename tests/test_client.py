@@ -60,6 +60,24 @@ def test_retry_after_is_honoured(api, fake_clock):
     assert retry_after_seconds("0") == 0 and retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT") == 0
 
 
+def test_a_retry_after_that_is_not_a_finite_number_falls_back_to_the_backoff(api, fake_clock):
+    api.fail_next(429, retry_after="inf")
+    api.fail_next(429, retry_after="nan")
+    first_page(make_client(api, fake_clock))
+    assert fake_clock.sleeps == [1, 2]
+
+
+def test_a_retry_after_too_long_for_a_scheduled_job_stops_the_run(api, fake_clock):
+    api.fail_next(429, retry_after=100_000)
+    with pytest.raises(ApiError) as raised:
+        first_page(make_client(api, fake_clock))
+    assert raised.value.message == (
+        "January 2026, window 2/2, page 1: rate limited (429); the API asks to wait 100,000 s "
+        "(Retry-After) before the next request; run the command again later"
+    )
+    assert fake_clock.sleeps == []
+
+
 def test_it_gives_up_after_max_retries_naming_month_window_and_page(api, fake_clock):
     api.fail_next(429, times=6)
     client = make_client(api, fake_clock, max_retries=5)
