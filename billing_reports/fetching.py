@@ -276,6 +276,9 @@ def _fetch_window(
             page += 1
         if len(totals) == 1 and len(events) == next(iter(totals)):
             return events, len(events)
+        if attempt == 1:
+            reported = " then ".join(str(total) for total in sorted(totals))
+            reporter.retrying(where, f"the API reported {reported} events but sent {len(events)}", 0)
     reported = " then ".join(str(total) for total in sorted(totals))
     raise ApiError(
         f"{where}: the API reported {reported} events but sent {len(events)}, twice in a row; "

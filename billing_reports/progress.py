@@ -52,7 +52,7 @@ def _month_done(month: Month, kept: int, complete: bool) -> str:
 
 
 def _retry_line(where: str, reason: str, delay: float) -> str:
-    return f"{where}: {reason}; retrying in {delay:g} s..."
+    return f"{where}: {reason}; retrying {f'in {delay:g} s' if delay else 'now'}..."
 
 
 class LogReporter(SilentReporter):

@@ -173,11 +173,16 @@ def test_a_broken_cache_file_stops_the_run_before_any_request_and_is_kept(settin
     assert read_cached_month(path)["total_events"] == 1
 
 
-def test_a_window_short_of_events_is_fetched_again_once(settings, api, fake_clock, now):
+def test_a_window_short_of_events_is_fetched_again_once_saying_why(settings, api, fake_clock, now):
     api.short_page_next(1)
-    fetch(settings, api, fake_clock, now)
+    lines = []
+    fetch(settings, api, fake_clock, now, reporter=LogReporter(lines.append))
     assert read_cached_month(cache_path(settings.data_dir, JANUARY))["total_events"] == 7
     assert len(api.requests) == 5 + 5 + 2  # window 1 twice
+    assert (
+        "January 2026, window 1/2 (2026-01-01T00:00:00.000Z to 2026-01-30T23:59:59.999Z): the API reported "
+        "9 events but sent 8; retrying now..."
+    ) in lines
 
 
 def test_a_window_short_twice_fails_naming_month_and_window_and_writes_nothing(settings, api, fake_clock, now):
