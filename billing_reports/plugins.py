@@ -135,32 +135,38 @@ def describe_plugins(manager: pluggy.PluginManager, *, include_builtins: bool = 
         if plugin is None or (is_builtin(name) and not include_builtins):
             continue
         hooks = sorted(caller.name for caller in manager.get_hookcallers(plugin) or ())
-        entry: dict = {"name": name, "hooks": hooks}
         version = versions.get(id(plugin)) or (_own_version() if is_builtin(name) else None)
-        if version:
-            entry["version"] = version
-        if "register_sections" in hooks and usage is not None:
-            entry.update(_sections_of(manager, plugin, usage, settings))
+        entry: dict = {"name": name, "version": version, "hooks": hooks, "sections": []}
+        try:
+            if "register_sections" in hooks and usage is not None:
+                entry["sections"] = [
+                    {"slug": getattr(s, "slug", None), "title": getattr(s, "title", None),
+                     "order": getattr(s, "order", None)}
+                    for s in _registered(manager, plugin, "register_sections", usage=usage, settings=settings)
+                ]
+            if "register_publish_targets" in hooks:
+                entry["publish_targets"] = sorted(
+                    kind for kind, _ in _registered(manager, plugin, "register_publish_targets")
+                )
+        except Exception as error:  # listing must not crash on a broken plugin
+            entry["error"] = f"{type(error).__name__}: {error}"
         described.append(entry)
     return sorted(described, key=lambda entry: entry["name"])
 
 
-def _sections_of(manager: pluggy.PluginManager, plugin: object, usage, settings) -> dict:
+def _registered(manager: pluggy.PluginManager, plugin: object, hook_name: str, **arguments) -> list:
+    """What ``plugin``'s own implementation of ``hook_name`` passes to ``register``
+    (one item, or a tuple of the arguments when it passes several)."""
     found: list = []
-    for hookimpl in manager.hook.register_sections.get_hookimpls():
-        if hookimpl.plugin is not plugin:
-            continue
-        try:
-            hookimpl.function(**{
-                name: {"register": found.append, "usage": usage, "settings": settings}[name]
-                for name in hookimpl.argnames
-            })
-        except Exception as error:  # listing must not crash on a broken plugin
-            return {"sections": [], "error": f"{type(error).__name__}: {error}"}
-    return {"sections": [
-        {"slug": getattr(s, "slug", None), "title": getattr(s, "title", None), "order": getattr(s, "order", None)}
-        for s in found
-    ]}
+
+    def register(*items):
+        found.append(items[0] if len(items) == 1 else items)
+
+    for hookimpl in getattr(manager.hook, hook_name).get_hookimpls():
+        if hookimpl.plugin is plugin:
+            available = {"register": register, **arguments}
+            hookimpl.function(**{name: available[name] for name in hookimpl.argnames})
+    return found
 
 
 def _own_version() -> str:

@@ -98,6 +98,7 @@ def test_plugins_dir_files_load_and_import_errors_are_listed(tmp_path, monkeypat
     listed = json.loads(result.output)
     assert listed[0] == {
         "name": str(plugins_dir / "team_notes.py"),
+        "version": None,  # a plain file has no distribution to take a version from
         "hooks": ["register_sections"],
         "sections": [{"slug": "team-notes", "title": "Team notes", "order": 99}],
     }
@@ -121,5 +122,10 @@ def test_plugins_all_lists_the_built_ins_with_their_sections(tmp_path):
     slugs = sorted(s["slug"] for p in by_name.values() for s in p.get("sections", []))
     assert slugs == sorted(["summary", "top-cost-users", "users-x-expensive-models", "top-cost-models",
                             "monthly-trend", "monthly-model-breakdown", "monthly-user-breakdown"])
+    directory = by_name["billing_reports.publish.targets.directory"]
+    assert (directory["hooks"], directory["sections"], directory["publish_targets"]) == (
+        ["register_publish_targets"], [], ["directory"])
+    assert sorted(kind for p in by_name.values() for kind in p.get("publish_targets", [])) == [
+        "directory", "git", "rsync", "s3"]
     without_all = CliRunner().invoke(cli, ["plugins", "--config", str(tmp_path / "config.yaml")])
     assert json.loads(without_all.output) == []
