@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from typing import Sequence
 
 from .sections import Section, Table, format_value
@@ -48,14 +49,22 @@ def _cells(row: Sequence, kinds: Sequence[str]) -> list[str]:
 
 
 def render_section(
-    section: Section, *, tables: Sequence[str] | None = None, columns: Sequence[str] | None = None
+    section: Section,
+    *,
+    tables: Sequence[str] | None = None,
+    columns: Sequence[str] | None = None,
+    intro: bool = False,
 ) -> str:
-    """A section: its title, its figures as ``label: value (note)``, then its tables.
+    """A section: its title, its intro (with ``intro``, or when it has nothing else to
+    show), its figures as ``label: value (note)``, then its tables.
 
     ``tables``: slugs of the tables to show (default: all); ``columns``: keys of
     the columns to show in them (default: all).
     """
     out = [section.title, "=" * len(section.title)]
+    if section.intro and (intro or not (section.figures or section.tables)):
+        paragraphs = [" ".join(p.split()) for p in section.intro.split("\n\n") if p.strip()]
+        out += [textwrap.fill(paragraph, width=100) for paragraph in paragraphs] + [""]
     if section.figures:
         width = max(len(figure.label) for figure in section.figures)
         for figure in section.figures:

@@ -83,6 +83,21 @@ def test_one_section_as_text(analysis_config):
     assert result.exit_code == 0, result.output
     assert "Projected March 2026: $0.93" in result.stdout
     assert "2026-03  $0.30  -$0.17  -15.5%         2  month to date                $0.93" in result.stdout
+    # one section asked for by name comes with its intro, under the title
+    assert result.stdout.startswith(
+        "On-demand usage, November 2025 – March 2026\n\nMonthly billing trend\n=====================\n"
+        "Total on-demand spend per month with the change from the month before.\n\n"
+    )
+
+
+def test_a_section_with_only_an_intro_still_says_something():
+    from billing_reports import Section
+    from billing_reports.terminal import render_section
+
+    hint = "No team mapping yet: create *teams.csv*\nwith the columns email,team."
+    assert render_section(Section("cost-by-team", "Cost by team", 80, intro=hint)) == (
+        "Cost by team\n============\nNo team mapping yet: create *teams.csv* with the columns email,team.\n"
+    )
 
 
 def test_demo_reports_every_month_of_the_demo_cache(tmp_path):

@@ -83,7 +83,8 @@ def report(settings: Settings, months: list[Month], output_format: str, section_
         for slug, tables, columns in TEXT_SECTIONS if section_slug is None else ((section_slug, None, None),):
             found = [s for s in sections if s.slug == slug]
             if found:
-                blocks.append(render_section(found[0], tables=tables, columns=columns))
+                blocks.append(render_section(found[0], tables=tables, columns=columns,
+                                             intro=section_slug is not None))
         click.echo("\n\n".join(blocks))
 
 
