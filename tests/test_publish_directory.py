@@ -215,6 +215,37 @@ def test_a_missing_parent_directory_is_one_clear_line(tmp_path):
     )
 
 
+def test_dry_run_refuses_a_missing_parent_directory_as_publish_does(tmp_path):
+    write_config(tmp_path, {"targets": {"intranet": {"type": "directory", "path": "no/such/billing"}}})
+    write_built_site(tmp_path / "site", FIRST_BUILD)
+    expected = f"Error: {tmp_path / 'no' / 'such'}: no such directory; create it (the web server's root) and publish again"
+
+    dry_run = run_cli("publish", "--dry-run", cwd=tmp_path)
+    publish = run_cli("publish", cwd=tmp_path)
+
+    assert (dry_run.returncode, dry_run.stderr.strip()) == (1, expected)
+    assert "would change" not in dry_run.stdout
+    assert (publish.returncode, publish.stderr.strip()) == (1, expected)
+    assert not (tmp_path / "no").exists()
+
+
+def test_dry_run_refuses_a_live_path_that_is_a_file_as_publish_does(project):
+    live = project / "www" / "billing"
+    live.write_text("not a site")
+    rebuild(project, FIRST_BUILD)
+    expected = (
+        f"Error: {live}: exists and is not a directory; move it away or change publish.targets.intranet.path"
+    )
+
+    dry_run = run_cli("publish", "--dry-run", cwd=project)
+    publish = run_cli("publish", cwd=project)
+
+    assert (dry_run.returncode, dry_run.stderr.strip()) == (1, expected)
+    assert "would change" not in dry_run.stdout
+    assert (publish.returncode, publish.stderr.strip()) == (1, expected)
+    assert live.read_text() == "not a site"
+
+
 def test_publish_demo_publishes_the_demo_site(project):
     write_built_site(project / "demo" / "site", {"billing_dashboard.html": "<h1>Demo</h1>"})
 

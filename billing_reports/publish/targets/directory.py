@@ -47,7 +47,23 @@ class DirectoryTarget(PublishTarget):
     def describe(self) -> str:
         return str(self.live)
 
+    def check(self) -> None:
+        """Refuse, in one line, a destination that a publish could not swap a site into.
+
+        Both :meth:`plan` (``--dry-run``) and :meth:`publish` call it, so a dry
+        run never promises a publish that is bound to fail.
+        """
+        live = self.live
+        if live.exists() and not live.is_dir():
+            raise PublishError(f"{live}: exists and is not a directory; move it away or change publish.targets.{self.name}.path")
+        if not live.parent.is_dir():
+            raise PublishError(f"{live.parent}: no such directory; create it (the web server's root) and publish again")
+
     def plan(self, site: BuiltSite) -> list[Change]:
+        self.check()
+        return self._changes(site)
+
+    def _changes(self, site: BuiltSite) -> list[Change]:
         live = self.live
         published = _files_under(live) if live.is_dir() else set()
         changes = []
@@ -61,12 +77,9 @@ class DirectoryTarget(PublishTarget):
         return changes
 
     def publish(self, site: BuiltSite) -> list[Change]:
+        self.check()
         live = self.live
-        if live.exists() and not live.is_dir():
-            raise PublishError(f"{live}: exists and is not a directory; move it away or change publish.targets.{self.name}.path")
-        if not live.parent.is_dir():
-            raise PublishError(f"{live.parent}: no such directory; create it (the web server's root) and publish again")
-        changes = self.plan(site)
+        changes = self._changes(site)
         if not changes and live.is_dir():
             return []  # already live: keep the previous site for --rollback
         incoming = self._copy_beside(site)
