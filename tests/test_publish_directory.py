@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+from pathlib import Path
 
 import pytest
 from servers import StaticHttpServer, run_cli, write_built_site, write_config
@@ -158,6 +159,80 @@ def test_an_interrupted_publish_leaves_the_previous_site_and_no_leftovers(projec
 
     assert (live / "billing_dashboard.html").read_text() == "<h1>Dashboard v1</h1>"
     assert sorted(p.name for p in (project / "www").iterdir()) == ["billing"]
+
+
+def test_keeping_the_previous_site_failing_after_the_swap_says_so_and_keeps_the_old_site(project, monkeypatch):
+    live = project / "www" / "billing"
+    previous = project / "www" / ".billing.previous"
+    settings = load_settings(project / "config.yaml")
+    rebuild(project, FIRST_BUILD)
+    publish_site(settings)
+    rebuild(project, SECOND_BUILD)
+    real_rename = directory_target.os.rename
+
+    def rename_refusing_previous(source, destination):
+        if Path(destination) == previous:
+            raise OSError(errno.EACCES, "Permission denied")
+        real_rename(source, destination)
+
+    monkeypatch.setattr(directory_target.os, "rename", rename_refusing_previous)
+    with StaticHttpServer(live) as http:
+        with pytest.raises(PublishError) as failure:
+            publish_site(settings)
+
+        assert http.get("billing_dashboard.html") == (200, "<h1>Dashboard v2</h1>")  # the swap did happen
+    left = [p for p in (project / "www").iterdir() if p.name != "billing"]
+    assert len(left) == 1 and left[0].name.startswith(".billing.incoming-")
+    assert (left[0] / "billing_dashboard.html").read_text() == "<h1>Dashboard v1</h1>"  # the old site, not deleted
+    assert failure.value.message == (
+        f"{live}: the new site is live, but keeping the replaced site as .billing.previous failed "
+        f"(Permission denied); it is left in {left[0].name}: rename it to .billing.previous for --rollback "
+        f"and check permissions of {live.parent}"
+    )
+    assert "cannot swap" not in failure.value.message
+
+
+def test_a_swap_that_fails_leaves_the_live_site_and_says_so(project, monkeypatch):
+    live = project / "www" / "billing"
+    settings = load_settings(project / "config.yaml")
+    rebuild(project, FIRST_BUILD)
+    publish_site(settings)
+    rebuild(project, SECOND_BUILD)
+
+    def exchange_refused(first, second):
+        raise OSError(errno.EBUSY, "Device or resource busy")
+
+    monkeypatch.setattr(directory_target, "_exchange", exchange_refused)
+    with pytest.raises(PublishError) as failure:
+        publish_site(settings)
+
+    assert failure.value.message == (
+        f"{live}: cannot swap the new site in (Device or resource busy); the live site is unchanged; "
+        f"check permissions of {live.parent}"
+    )
+    assert (live / "billing_dashboard.html").read_text() == "<h1>Dashboard v1</h1>"
+    assert sorted(p.name for p in (project / "www").iterdir()) == ["billing"]  # the new copy is cleaned up
+
+
+def test_the_rename_fallback_puts_the_live_site_back_when_the_swap_fails(tmp_path, monkeypatch):
+    old, new = tmp_path / "live", tmp_path / "incoming"
+    old.mkdir()
+    new.mkdir()
+    (old / "page.html").write_text("old")
+    real_rename = directory_target.os.rename
+
+    def rename_failing_into_live(source, destination):
+        if Path(source) == new:
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+        real_rename(source, destination)
+
+    monkeypatch.setattr(directory_target, "_renameat2", None)
+    monkeypatch.setattr(directory_target.os, "rename", rename_failing_into_live)
+    with pytest.raises(OSError):
+        directory_target._exchange(new, old)
+
+    assert (old / "page.html").read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["incoming", "live"]
 
 
 def test_dry_run_lists_the_changes_and_changes_nothing(project):

@@ -83,15 +83,30 @@ class DirectoryTarget(PublishTarget):
         if not changes and live.is_dir():
             return []  # already live: keep the previous site for --rollback
         incoming = self._copy_beside(site)
-        try:
-            if live.exists():
-                _exchange(incoming, live)  # incoming now holds the site that was live
-                self._keep_as_previous(incoming)
-            else:
+        if not live.exists():
+            try:
                 os.rename(incoming, live)
+            except OSError as error:
+                shutil.rmtree(incoming, ignore_errors=True)  # the new copy; nothing was live
+                raise PublishError(f"{live}: cannot move the new site in ({error.strerror}); check permissions of {live.parent}") from None
+            return changes
+        try:
+            replaced = _exchange(incoming, live)  # where the site that was live is now
         except OSError as error:
-            shutil.rmtree(incoming, ignore_errors=True)
-            raise PublishError(f"{live}: cannot swap the new site in ({error.strerror}); check permissions of {live.parent}") from None
+            shutil.rmtree(incoming, ignore_errors=True)  # still the new copy: the old site is live
+            raise PublishError(
+                f"{live}: cannot swap the new site in ({error.strerror}); the live site is unchanged; "
+                f"check permissions of {live.parent}"
+            ) from None
+        # From here the new site is live and ``replaced`` is the only copy of the old one: never delete it.
+        try:
+            self._keep_as_previous(replaced)
+        except OSError as error:
+            raise PublishError(
+                f"{live}: the new site is live, but keeping the replaced site as {self.previous.name} failed "
+                f"({error.strerror}); it is left in {replaced.name}: rename it to {self.previous.name} for --rollback "
+                f"and check permissions of {live.parent}"
+            ) from None
         return changes
 
     def rollback(self) -> str:
@@ -100,11 +115,14 @@ class DirectoryTarget(PublishTarget):
             raise PublishError(f"{live}: no previous site ({previous.name} is missing); nothing to roll back to")
         try:
             if live.is_dir():
-                _exchange(previous, live)
+                replaced = _exchange(previous, live)
             else:
                 os.rename(previous, live)
+                replaced = previous
         except OSError as error:
             raise PublishError(f"{live}: cannot swap the previous site back ({error.strerror}); check permissions") from None
+        if replaced != previous:
+            return f"{live} serves the previous site again; the one replaced is left in {replaced.name} (rename it to {previous.name} to roll back again)"
         return f"{live} serves the previous site again; the one replaced is kept as {previous.name} (roll back again to undo)"
 
     def _copy_beside(self, site: BuiltSite) -> Path:
@@ -152,19 +170,33 @@ def _files_under(directory: Path) -> set[str]:
     }
 
 
-def _exchange(first: Path, second: Path) -> None:
-    """Atomically swap two directories (Linux); elsewhere, two renames in a row."""
+def _exchange(first: Path, second: Path) -> Path:
+    """Swap two directories: atomically on Linux; elsewhere, renames in a row.
+
+    :return: where what was at ``second`` is now: ``first``, or the parking
+        place when the fallback's last rename failed (``second`` is swapped
+        all the same).
+    :raises OSError: nothing was swapped (both are where they were).
+    """
     if _renameat2 is not None:
         result = _renameat2(_AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE)
         if result == 0:
-            return
+            return first
         code = ctypes.get_errno()
         if code not in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP):
             raise OSError(code, os.strerror(code), str(second))
     parked = second.with_name(second.name + ".swapping")
     os.rename(second, parked)
-    os.rename(first, second)
-    os.rename(parked, first)
+    try:
+        os.rename(first, second)
+    except OSError:
+        os.rename(parked, second)  # put it back: nothing swapped
+        raise
+    try:
+        os.rename(parked, first)
+    except OSError:
+        return parked
+    return first
 
 
 def _load_renameat2():
