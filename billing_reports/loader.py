@@ -109,10 +109,13 @@ def load_usage(settings: Settings, months: Sequence[Month], *, data_dir: Path | 
     totals: dict[tuple[Month, str, str], UsageTotals] = {}
     facts: dict[Month, MonthFacts] = {}
     month_cells: dict[Month, dict[tuple[str, str], UsageTotals]] = {}
-    for month, (month_facts, cells) in zip(ordered, _load_months(directory, ordered)):
-        facts[month] = month_facts
-        month_cells[month] = {key: UsageTotals(*values) for key, values in cells.items()}
-        totals.update(((month, user, model), t) for (user, model), t in month_cells[month].items())
+    # Trick: the collector stays paused while the results are unpickled and regrouped too:
+    # the ~100,000 tuples made here form no cycles, and its passes over them cost ~0.1 s.
+    with _collector_paused():
+        for month, (month_facts, cells) in zip(ordered, _load_months(directory, ordered)):
+            facts[month] = month_facts
+            month_cells[month] = {key: UsageTotals(*values) for key, values in cells.items()}
+            totals.update(((month, user, model), t) for (user, model), t in month_cells[month].items())
     return OnDemandUsage(months=ordered, totals=totals, month_facts=facts, data_dir=directory, month_cells=month_cells)
 
 
