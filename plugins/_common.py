@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from billing_reports import Column
+from billing_reports import Chart, Column, Series
 from billing_reports.months import Month
 from billing_reports.usage import OnDemandUsage, Ranked, UsageTotals
 
@@ -138,3 +138,18 @@ def month_note(usage: OnDemandUsage, month: Month) -> str:
     if not usage.month_total(month).requests:
         return "No on-demand usage this month."
     return "" if facts.complete else "Month to date: the month was not over when it was fetched."
+
+
+def monthly_spend_chart(kind: str, months, names, cost_by_month) -> Chart:
+    """A line per ranked user or model (``kind``: "users"/"models"): its spend in each month.
+
+    ``cost_by_month(name)`` gives the name's spend per month, in ``months`` order.
+    """
+    return Chart(
+        slug="per-month",
+        title=f"Monthly spend of the top {kind}",
+        description=f"On-demand spend per month of the top {len(names)} {kind}.",
+        kind="line",
+        labels=[m.key for m in months],
+        series=[Series(name, list(cost_by_month(name).values())) for name in names],
+    )

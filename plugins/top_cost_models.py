@@ -5,7 +5,7 @@ from __future__ import annotations
 from billing_reports import Chart, Column, Section, Series, Table, hookimpl
 from billing_reports.usage import OnDemandUsage
 
-from ._common import month_columns, share
+from ._common import month_columns, monthly_spend_chart, share
 
 SLUG = "top-cost-models"
 ORDER = 30
@@ -83,15 +83,8 @@ def top_cost_models_section(usage: OnDemandUsage) -> Section:
             series=[Series("Spend", [e.cost for e in ranked])],
         ))
     if ranked and len(months) > 1:
-        followed = ranked[:CHART_MODELS]
-        charts.append(Chart(
-            slug="per-month",
-            title="Monthly spend of the top models",
-            description=f"On-demand spend per month of the top {len(followed)} models.",
-            kind="line",
-            labels=[m.key for m in months],
-            series=[Series(e.name, list(usage.model_cost_by_month(e.name).values())) for e in followed],
-        ))
+        followed = [e.name for e in ranked[:CHART_MODELS]]
+        charts.append(monthly_spend_chart("models", months, followed, usage.model_cost_by_month))
     return Section(
         slug=SLUG,
         title="Top cost models",

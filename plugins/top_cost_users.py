@@ -6,7 +6,7 @@ from billing_reports import Chart, Column, Section, Series, Table, hookimpl
 from billing_reports.settings import Settings
 from billing_reports.usage import OnDemandUsage, UsageTotals
 
-from ._common import cut, month_columns, other_label, share, trend_signal
+from ._common import cut, month_columns, monthly_spend_chart, other_label, share, trend_signal
 
 SLUG = "top-cost-users"
 ORDER = 10
@@ -98,15 +98,8 @@ def top_cost_users_section(usage: OnDemandUsage, limit: int) -> Section:
         ),
     ]
     if len(months) > 1 and shown:
-        followed = shown[:CHART_USERS]
-        charts.append(Chart(
-            slug="per-month",
-            title="Monthly spend of the top users",
-            description=f"On-demand spend per month of the top {len(followed)} users.",
-            kind="line",
-            labels=[m.key for m in months],
-            series=[Series(e.name, list(usage.user_cost_by_month(e.name).values())) for e in followed],
-        ))
+        followed = [e.name for e in shown[:CHART_USERS]]
+        charts.append(monthly_spend_chart("users", months, followed, usage.user_cost_by_month))
     return Section(
         slug=SLUG,
         title="Top cost users",
