@@ -32,7 +32,6 @@ import bisect
 import math
 import os
 import random
-import tempfile
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -43,7 +42,7 @@ from typing import Sequence
 
 import orjson
 
-from billing_reports.cache import cache_path
+from billing_reports.cache import cache_path, write_atomically
 from billing_reports.money import microcents
 from billing_reports.months import Month, isoformat_z
 
@@ -369,7 +368,7 @@ def _generate_month(
         }
     )[1:]
     path = cache_path(data_dir, month)
-    size = _write_atomically(path, [header, b',"events":[', events_json, b"],", trailer])
+    size = write_atomically(path, [header, b',"events":[', events_json, b"],", trailer])
     return GeneratedMonth(
         month=month,
         path=path,
@@ -403,22 +402,6 @@ def _windows(month: Month, timestamps_desc: list[int], api_total: int, kept: int
         assigned += total
         windows.append({"startDate": window.start_ms, "endDate": window.end_ms, "api_total": total})
     return windows
-
-
-def _write_atomically(path: Path, chunks: Sequence[bytes]) -> int:
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            for chunk in chunks:
-                handle.write(chunk)
-        os.replace(tmp_name, path)
-    except BaseException:
-        try:
-            os.unlink(tmp_name)
-        except FileNotFoundError:
-            pass
-        raise
-    return sum(len(chunk) for chunk in chunks)
 
 
 __all__ = ["GeneratedCache", "GeneratedMonth", "generate_cache", "model_names", "user_email", "zipf_weights"]

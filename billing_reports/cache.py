@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import orjson
 
@@ -109,19 +109,24 @@ def check_payload(payload: Any, path: Path) -> None:
 
 
 def write_cached_month(path: Path, payload: dict[str, Any]) -> None:
-    """Write ``payload`` to ``path`` atomically: temp file in the same directory, fsync, replace.
+    """Write ``payload`` to ``path`` atomically (see :func:`write_atomically`)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomically(path, [orjson.dumps(payload)])
+
+
+def write_atomically(path: Path, chunks: Sequence[bytes]) -> int:
+    """Write ``chunks`` to ``path``: temp file in the same directory, fsync, replace; return the size.
 
     On any failure (including ``KeyboardInterrupt``) the temp file is removed and an existing
     ``path`` is left untouched.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = orjson.dumps(payload)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.chmod(tmp_name, _FILE_MODE)  # mkstemp makes 0600; cache files are ordinary files
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            for chunk in chunks:
+                handle.write(chunk)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp_name, path)
@@ -132,6 +137,7 @@ def write_cached_month(path: Path, payload: dict[str, Any]) -> None:
             pass
         raise
     _fsync_dir(path.parent)
+    return sum(len(chunk) for chunk in chunks)
 
 
 def _fsync_dir(directory: Path) -> None:
