@@ -21,7 +21,8 @@ from typing import Callable
 from billing_reports.cache import cache_path, read_cached_month
 from billing_reports.fakeapi.server import FakeCursorApi
 from billing_reports.fakeapi.team import SyntheticTeam
-from billing_reports.fetching import fetch_months, is_on_demand
+from billing_reports.fetching import fetch_months
+from billing_reports.on_demand import is_on_demand
 from billing_reports.months import Month
 from billing_reports.settings import settings_from_mapping
 

@@ -21,6 +21,7 @@ from billing_reports.cache import cache_path, read_cached_month, write_cached_mo
 from billing_reports.client import CursorAdminClient
 from billing_reports.errors import ApiError, ConfigError
 from billing_reports.months import Month, Window, isoformat_z, parse_isoformat_z, utc_now
+from billing_reports.on_demand import NO_KIND, is_on_demand, left_out_label
 from billing_reports.progress import FetchReporter, SilentReporter
 from billing_reports.ratelimit import RequestStartLimiter, Sleep
 from billing_reports.settings import API_KEY_VARIABLE, Settings
@@ -28,27 +29,6 @@ from billing_reports.settings import API_KEY_VARIABLE, Settings
 #: The API aggregates hourly and late events still arrive: a month is complete only when its fetch
 #: started at least this long after it ended.
 SETTLING_TIME = timedelta(days=1)
-ON_DEMAND_KIND = "Usage-based"
-NOT_CHARGEABLE = "Usage-based, not chargeable"
-NOT_TOKEN_BASED = "Usage-based, not token-based"
-NO_KIND = "(no kind)"
-
-
-def is_on_demand(event: dict[str, Any]) -> bool:
-    """On-demand spend: ``kind == "Usage-based"`` and chargeable and token-based."""
-    return (
-        event.get("kind") == ON_DEMAND_KIND
-        and event.get("isChargeable") is True
-        and event.get("isTokenBasedCall") is True
-    )
-
-
-def left_out_label(event: dict[str, Any]) -> str:
-    """The ``fetch.left_out`` bucket of an event that is not on-demand spend."""
-    kind = event.get("kind")
-    if kind == ON_DEMAND_KIND:
-        return NOT_CHARGEABLE if event.get("isChargeable") is not True else NOT_TOKEN_BASED
-    return kind if isinstance(kind, str) and kind else NO_KIND
 
 
 def is_complete(month: Month, fetched_at: datetime) -> bool:
@@ -291,8 +271,6 @@ __all__ = [
     "fetch_month",
     "fetch_months",
     "is_complete",
-    "is_on_demand",
-    "left_out_label",
     "missing_key_error",
     "plan_fetch",
 ]

@@ -41,11 +41,10 @@ from .cache import cache_path, read_cached_month
 from .errors import CacheError
 from .money import MICROCENTS_PER_CENT, microcents
 from .months import Month, parse_isoformat_z
+from .on_demand import NOT_CHARGEABLE, NOT_TOKEN_BASED, ON_DEMAND_KIND
 from .settings import Settings
 from .usage import REMOVED_USER, UNKNOWN_MODEL, DataQuality, MonthFacts, OnDemandUsage, UsageTotals
 
-#: The only kind that is on-demand spend (with ``isChargeable`` and ``isTokenBasedCall``).
-ON_DEMAND_KIND = "Usage-based"
 #: Kinds the Cursor API is known to send; any other is counted as unknown.
 KNOWN_KINDS = frozenset(
     {
@@ -91,8 +90,6 @@ PARALLEL_MIN_BYTES = 64 * 1024 * 1024
 LOAD_WORKERS_VARIABLE = "BILLING_REPORTS_LOAD_WORKERS"
 #: An amount of this many cents or more (10 billion dollars) is not believed: not a number.
 AMOUNT_LIMIT_CENTS = 1e12
-NOT_CHARGEABLE = "Usage-based, not chargeable"
-NOT_TOKEN_BASED = "Usage-based, not token-based"
 
 #: ``(user, model, cost, input, output, cache write, cache read)`` of one kept event.
 EventValues = tuple[str, str, int, int, int, int, int]
@@ -360,15 +357,7 @@ def aggregate_typed_events(
         if values is None:
             continue
         kept += 1
-        user, model, cost, *tokens = values
-        cell = get_cell((user, model))
-        if cell is None:
-            cells[(user, model)] = [cost, 1, *tokens]
-        else:
-            cell[0] += cost
-            cell[1] += 1
-            for index, count in enumerate(tokens, start=2):
-                cell[index] += count
+        _add_event(cells, values)
     quality.events_kept += kept
     quality.without_email += without_email
 
@@ -491,18 +480,22 @@ def aggregate_events(
         if values is None:
             continue
         kept += 1
-        user, model, cost, input_tokens, output_tokens, write_tokens, read_tokens = values
-        cell = get_cell((user, model))
-        if cell is None:
-            cells[(user, model)] = [cost, 1, input_tokens, output_tokens, write_tokens, read_tokens]
-        else:
-            cell[0] += cost
-            cell[1] += 1
-            cell[2] += input_tokens
-            cell[3] += output_tokens
-            cell[4] += write_tokens
-            cell[5] += read_tokens
+        _add_event(cells, values)
     quality.events_kept += kept
+
+
+def _add_event(cells: dict[tuple[str, str], list[int]], values: EventValues) -> None:
+    """Add one event that ``_inspect`` kept to its ``(user, model)`` cell (the rare, careful path;
+    the fast loops above do the same inline, where a call per event would cost)."""
+    user, model, cost, *tokens = values
+    cell = cells.get((user, model))
+    if cell is None:
+        cells[(user, model)] = [cost, 1, *tokens]
+        return
+    cell[0] += cost
+    cell[1] += 1
+    for index, count in enumerate(tokens, start=2):
+        cell[index] += count
 
 
 def _inspect(event: Any, start_ms: int, end_ms: int, quality: DataQuality) -> EventValues | None:

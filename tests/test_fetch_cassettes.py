@@ -20,7 +20,8 @@ from conftest import FakeClock, hand_made_events, utc
 
 from billing_reports.cache import cache_path, read_cached_month
 from billing_reports.fakeapi import FakeCursorApi, StaticTeam, SyntheticTeam
-from billing_reports.fetching import fetch_months, is_on_demand
+from billing_reports.fetching import fetch_months
+from billing_reports.on_demand import is_on_demand
 from billing_reports.months import Month
 from billing_reports.settings import DEFAULT_BASE_URL, Settings
 
