@@ -16,7 +16,7 @@ import os
 import shutil
 import tempfile
 import time
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -67,8 +67,9 @@ class SiteOutput:
         self.site_dir = Path(site_dir)
         self.files: list[str] = []
         self._names: set[str] = set()  # the same, to look up (thousands of files)
-        self._made: set[Path] = set()
+        self._made: set[str] = set()  # directories made, as paths
         self.root: Path | None = None
+        self._root_text = ""
 
     def __enter__(self) -> "SiteOutput":
         check_site_dir(self.site_dir)
@@ -78,7 +79,8 @@ class SiteOutput:
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(self.root, 0o777 & ~umask)
-        self._made.add(self.root)
+        self._root_text = str(self.root)
+        self._made.add(self._root_text)
         return self
 
     def _remove_stale(self) -> None:
@@ -96,15 +98,17 @@ class SiteOutput:
         if self.root is not None and self.root.exists():
             shutil.rmtree(self.root, ignore_errors=True)
 
-    def _target(self, relative: str) -> Path:
-        parts = PurePosixPath(relative).parts
-        if not parts or relative.startswith("/") or ".." in parts:
+    def _target(self, relative: str) -> str:
+        """The file's path in the build directory (its directory made); plain strings, as thousands
+        of files are written."""
+        if relative in ("", ".") or relative.startswith("/") or ".." in relative.split("/"):
             raise ValueError(f"not a relative path inside the site: {relative!r}")
         assert self.root is not None, "use SiteOutput as a context manager"
-        target = self.root.joinpath(*parts)
-        if target.parent not in self._made:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            self._made.add(target.parent)
+        target = os.path.join(self._root_text, relative)
+        parent = os.path.dirname(target)
+        if parent not in self._made:
+            os.makedirs(parent, exist_ok=True)
+            self._made.add(parent)
         return target
 
     def write_text(self, relative: str, text: str) -> None:
@@ -112,7 +116,8 @@ class SiteOutput:
 
     def write_bytes(self, relative: str, data: bytes) -> None:
         self._claim(relative)
-        self._target(relative).write_bytes(data)
+        with open(self._target(relative), "wb") as file:
+            file.write(data)
         self.files.append(relative)
 
     def _claim(self, relative: str) -> None:

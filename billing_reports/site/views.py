@@ -11,7 +11,7 @@ import csv
 import io
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import Any, Collection, NamedTuple, Sequence
+from typing import Any, Collection, Sequence
 
 import orjson
 from markupsafe import Markup, escape
@@ -26,6 +26,8 @@ NUMERIC_KINDS = {"money", "count", "percent", "decimal"}
 NAMED_KINDS = {"user", "model", "month"}
 #: Cells of these kinds never break inside a name (``claude-4.6-`` / ``opus-`` ...): a wide table scrolls instead.
 UNBROKEN_KINDS = {"user", "model"}
+#: The ``class`` attribute of a table cell by its column's kind (with its leading space).
+CELL_CLASSES = {**dict.fromkeys(NUMERIC_KINDS, ' class="num"'), **dict.fromkeys(UNBROKEN_KINDS, ' class="name"')}
 INCOMPLETE_NOTE = "fetched before the month ended: its figures may still grow"
 
 
@@ -76,7 +78,7 @@ class CellRenderer:
         self.root = root
         #: Cells of names and months, rendered once per value: the same thousand names fill every page.
         self._named: dict[tuple[Any, str], Markup] = {}
-        self._named_cells: dict[tuple[Any, str], CellView] = {}
+        self._named_cells: dict[tuple[Any, str], str] = {}
 
     def link(self, path: str | None, text: str) -> Markup:
         if path is None:
@@ -118,17 +120,21 @@ class CellRenderer:
             return escape(text) + flag
         raise ValueError(kind)
 
-    def cell(self, value: Any, kind: str) -> "CellView":
-        """A table cell of display rows (money in whole cents): its HTML and its sort key."""
+    def td(self, value: Any, kind: str) -> str:
+        """A body cell of display rows (money in whole cents): its ``<td>`` with the sort key."""
         if kind == "money" and type(value) is int:  # the most common cell, made directly
-            return CellView(Markup(format_cents(value)), repr(value))
+            return f'<td class="num" data-sort="{value!r}">{format_cents(value)}</td>'
         if kind in NAMED_KINDS and type(value) is str:  # the same names on every page
             key = (value, kind)
             found = self._named_cells.get(key)
             if found is None:
-                found = self._named_cells[key] = CellView(self.html(value, kind), self.sort_key(value, kind))
+                found = self._named_cells[key] = self._td(value, kind)
             return found
-        return CellView(self.html(value, kind, whole_cents=True), self.sort_key(value, kind))
+        return self._td(value, kind)
+
+    def _td(self, value: Any, kind: str) -> str:
+        sort = escape(self.sort_key(value, kind))
+        return f'<td{CELL_CLASSES.get(kind, "")} data-sort="{sort}">{self.html(value, kind, whole_cents=True)}</td>'
 
     @staticmethod
     def sort_key(value: Any, kind: str) -> str:
@@ -137,11 +143,6 @@ class CellRenderer:
         if kind in NUMERIC_KINDS and isinstance(value, (int, float)):
             return repr(value)
         return str(value).lower()
-
-
-class CellView(NamedTuple):
-    html: Markup
-    sort: str
 
 
 @dataclass(frozen=True)
@@ -155,13 +156,6 @@ class ColumnView:
     def numeric(self) -> bool:
         return self.kind in NUMERIC_KINDS
 
-    @property
-    def cell_class(self) -> str:
-        """The ``class`` attribute of the column's cells (with its leading space), or ``""``."""
-        if self.kind in NUMERIC_KINDS:
-            return ' class="num"'
-        return ' class="name"' if self.kind in UNBROKEN_KINDS else ""
-
 
 @dataclass(frozen=True)
 class TableView:
@@ -169,34 +163,15 @@ class TableView:
     title: str
     description: str
     columns: list[ColumnView]
-    rows: list[list[CellView]]
-    total: list[CellView] | None
+    #: The ``<tr>`` rows of ``<tbody>``, each cell with its ``data-sort`` key.
+    body: Markup
+    row_count: int
+    #: The total row's ``<tr>`` (``None`` without a total).
+    footer: Markup | None
     csv_href: str | None
     json_href: str | None
     #: The table is one incomplete month's (its title is the month).
     incomplete: bool = False
-
-    @property
-    def body(self) -> Markup:
-        """The ``<tr>`` rows of ``<tbody>``, built in one pass (the big tables make this the hot path)."""
-        # A numeric column's sort key is a number's repr (or empty): nothing in it needs escaping.
-        cells = [(column.cell_class, str if column.numeric else escape) for column in self.columns]
-        return Markup("\n".join(
-            "<tr>" + "".join(
-                f'<td{attrs} data-sort="{quote(cell.sort)}">{cell.html}</td>'
-                for (attrs, quote), cell in zip(cells, row)
-            ) + "</tr>"
-            for row in self.rows
-        ))
-
-    @property
-    def footer(self) -> Markup:
-        """The total row's ``<tr>`` (empty without a total)."""
-        if self.total is None:
-            return Markup("")
-        classes = [column.cell_class for column in self.columns]
-        return Markup("<tr>" + "".join(f"<td{classes[i]}>{cell.html}</td>" for i, cell in enumerate(self.total))
-                      + "</tr>")
 
 
 def table_view(
@@ -219,17 +194,22 @@ def table_view(
     columns = [table.columns[i] for i in keep]
     kinds = [column.kind for column in columns]
     incomplete = cells.site.incomplete_labels
-
-    def row_view(row: Sequence[Any]) -> list[CellView]:
-        return [cells.cell(value, kind) for value, kind in zip(row, kinds)]
-
+    # The hot path of the big tables: each row in one pass, each cell one string.
+    td = cells.td
+    body = "\n".join(["<tr>" + "".join(map(td, row, kinds)) + "</tr>" for row in rows])
+    footer = None
+    if total is not None and limit is None:
+        footer = Markup("<tr>" + "".join(
+            f'<td{CELL_CLASSES.get(kind, "")}>{cells.html(value, kind, whole_cents=True)}</td>'
+            for value, kind in zip(total, kinds)) + "</tr>")
     return TableView(
         id=table_id,
         title=table.title,
         description=table.description,
         columns=[_column_view(column, incomplete) for column in columns],
-        rows=[row_view(row) for row in rows],
-        total=row_view(total) if total is not None and limit is None else None,
+        body=Markup(body),
+        row_count=len(rows),
+        footer=footer,
         csv_href=f"{cells.root}{downloads}.csv" if downloads else None,
         json_href=f"{cells.root}{downloads}.json" if downloads else None,
         incomplete=table.title in incomplete,
