@@ -122,8 +122,13 @@ class CellRenderer:
 
     def td(self, value: Any, kind: str) -> str:
         """A body cell of display rows (money in whole cents): its ``<td>`` with the sort key."""
-        if kind == "money" and type(value) is int:  # the most common cell, made directly
+        # The common numbers, made directly (their text needs no escaping).
+        if type(value) is int and kind == "money":
             return f'<td class="num" data-sort="{value!r}">{format_cents(value)}</td>'
+        if type(value) is int and kind == "count":
+            return f'<td class="num" data-sort="{value!r}">{value:,}</td>'
+        if type(value) is float and kind == "percent":
+            return f'<td class="num" data-sort="{value!r}">{value:,.1f}%</td>'
         if kind in NAMED_KINDS and type(value) is str:  # the same names on every page
             key = (value, kind)
             found = self._named_cells.get(key)
