@@ -115,11 +115,12 @@ def write_cached_month(path: Path, payload: dict[str, Any]) -> None:
     write_atomically(path, [orjson.dumps(payload)])
 
 
-def write_atomically(path: Path, chunks: Sequence[bytes]) -> int:
+def write_atomically(path: Path, chunks: Sequence[bytes], *, durable: bool = True) -> int:
     """Write ``chunks`` to ``path``: temp file in the same directory, fsync, replace; return the size.
 
     On any failure (including ``KeyboardInterrupt``) the temp file is removed and an existing
-    ``path`` is left untouched.
+    ``path`` is left untouched. ``durable=False`` skips the fsyncs, for a file that may be
+    lost in a power cut (one that can be made again).
     """
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -127,8 +128,9 @@ def write_atomically(path: Path, chunks: Sequence[bytes]) -> int:
         with os.fdopen(fd, "wb") as handle:
             for chunk in chunks:
                 handle.write(chunk)
-            handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
         os.replace(tmp_name, path)
     except BaseException:
         try:
@@ -136,7 +138,8 @@ def write_atomically(path: Path, chunks: Sequence[bytes]) -> int:
         except FileNotFoundError:
             pass
         raise
-    _fsync_dir(path.parent)
+    if durable:
+        _fsync_dir(path.parent)
     return sum(len(chunk) for chunk in chunks)
 
 

@@ -17,7 +17,9 @@ Speed matters (a million events load in seconds):
   a dict keyed by ``(user, model)`` tuples; anything unusual falls back to
   :func:`_inspect`, which decides carefully and counts what it finds; both
   paths give the same sums and counts (the tests compare them);
-- a big cache is spread over one process per CPU, a month at a time.
+- a big cache is spread over one process per CPU, a month at a time;
+- a month is decoded once: its result is kept as a summary (``month_summary``)
+  and read instead while the cache file is unchanged.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ import msgspec
 from .cache import cache_path, read_cached_month
 from .errors import CacheError
 from .money import MICROCENTS_PER_CENT, microcents
+from .month_summary import keep_summary, read_summary
 from .months import Month, parse_isoformat_z
 from .on_demand import NOT_CHARGEABLE, NOT_TOKEN_BASED, ON_DEMAND_KIND
 from .settings import Settings
@@ -119,19 +122,37 @@ def load_usage(settings: Settings, months: Sequence[Month], *, data_dir: Path | 
 def _load_months(data_dir: Path, months: list[Month]) -> Iterator[tuple[MonthFacts, dict[tuple[str, str], list[int]]]]:
     """``load_month`` for each month, in order: in worker processes when the cache is big.
 
-    Decoding JSON is the bulk of the work and months are independent, so a big
-    cache is spread over one process per CPU (each returns only its month's
-    aggregates); a small one is read here, where starting processes would cost more.
+    Months whose cache file is unchanged since it was last decoded come from their
+    summaries (``month_summary``). Decoding the others is the bulk of the work and
+    months are independent, so a big cache is spread over one process per CPU (each
+    returns only its month's aggregates); a small one is read here, where starting
+    processes would cost more.
     """
-    workers = load_workers(data_dir, months)
+    loaded: dict[Month, tuple[MonthFacts, dict[tuple[str, str], list[int]]]] = {}
+    for month in months:
+        path = cache_path(data_dir, month)
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            loaded[month] = MonthFacts(month, path=path, cached=False), {}
+            continue
+        except OSError:
+            continue  # (decoding names the file and the trouble)
+        summary = read_summary(data_dir, month, path, stat)
+        if summary is not None:
+            loaded[month] = summary
+    to_decode = [month for month in months if month not in loaded]
+    workers = load_workers(data_dir, to_decode)
     if workers <= 1:
-        return (load_month(data_dir, month) for month in months)
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-        return iter(list(pool.map(load_month, repeat(data_dir), months)))
+        loaded.update((month, decode_month(data_dir, month)) for month in to_decode)
+    else:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            loaded.update(zip(to_decode, pool.map(decode_month, repeat(data_dir), to_decode)))
+    return (loaded[month] for month in months)
 
 
 def load_workers(data_dir: Path, months: Sequence[Month]) -> int:
-    """How many processes load the cache: 1 unless it is big (``LOAD_WORKERS_VARIABLE`` overrides)."""
+    """How many processes decode ``months``: 1 unless their cache is big (``LOAD_WORKERS_VARIABLE`` overrides)."""
     sizes = [path.stat().st_size for path in (cache_path(data_dir, m) for m in months) if path.is_file()]
     forced = os.environ.get(LOAD_WORKERS_VARIABLE, "").strip()
     if forced.isdigit() and int(forced) > 0:
@@ -144,23 +165,41 @@ def load_workers(data_dir: Path, months: Sequence[Month]) -> int:
 
 
 def load_month(data_dir: Path, month: Month) -> tuple[MonthFacts, dict[tuple[str, str], list[int]]]:
-    """One month's facts and its aggregates ``(user, model) -> [cost, requests, in, out, cw, cr]``."""
+    """One month's facts and its aggregates ``(user, model) -> [cost, requests, in, out, cw, cr]``:
+    from its summary when the cache file is unchanged since it was decoded, else decoded."""
     path = cache_path(data_dir, month)
-    if not path.exists():
+    try:
+        summary = read_summary(data_dir, month, path, path.stat())
+    except OSError:
+        summary = None
+    return summary if summary is not None else decode_month(data_dir, month)
+
+
+def decode_month(data_dir: Path, month: Month) -> tuple[MonthFacts, dict[tuple[str, str], list[int]]]:
+    """:func:`load_month` from the cache file's events, always; then keeps the month's summary."""
+    path = cache_path(data_dir, month)
+    try:
+        stat = path.stat()  # before reading: a change while decoding makes the summary not match
+    except FileNotFoundError:
         return MonthFacts(month, path=path, cached=False), {}
+    except OSError:
+        stat = None
     with _collector_paused():
         typed = _read_typed(path)
         cells: dict[tuple[str, str], list[int]] = {}
         if typed is not None:
             month_facts = _month_facts(typed, path, month)
             aggregate_typed_events(typed["events"], month, month_facts.quality, cells, typed["extra_fields"])
-            return month_facts, cells
-        payload = read_cached_month(path)
-        month_facts = _month_facts(payload, path, month)
-        events = payload["events"]
-        del payload  # only the events list stays alive, and only until this month is summed
-        aggregate_events(events, month, month_facts.quality, cells)
-        del events
+        else:
+            payload = read_cached_month(path)
+            month_facts = _month_facts(payload, path, month)
+            events = payload["events"]
+            del payload  # only the events list stays alive, and only until this month is summed
+            aggregate_events(events, month, month_facts.quality, cells)
+            del events
+        del typed
+    if stat is not None:
+        keep_summary(data_dir, month, stat, month_facts, cells)
     return month_facts, cells
 
 
@@ -584,6 +623,7 @@ __all__ = [
     "ON_DEMAND_KIND",
     "aggregate_events",
     "iter_kept_events",
+    "decode_month",
     "load_month",
     "load_usage",
 ]

@@ -256,13 +256,30 @@ import pytest as _analysis_pytest
 ANALYSIS_CACHE = _analysis_pathlib.Path(__file__).parent / "fixtures" / "analysis" / "cache"
 
 
+@_analysis_pytest.fixture(scope="session", autouse=True)
+def _the_fixture_cache_stays_untouched():
+    """Tests load copies of the hand-computed cache (``copy_analysis_cache``), never the files in the
+    repository, where a load would leave month summaries behind."""
+    yield
+    leftovers = sorted(str(path) for path in ANALYSIS_CACHE.iterdir() if not path.name.endswith(".json"))
+    assert not leftovers, f"a test loaded the fixture cache in place, leaving {leftovers}"
+
+
+def copy_analysis_cache(directory):
+    """A copy of the hand-computed cache in ``directory``: loading it may add month summaries, and
+    the repository stays untouched. (Fresh copies are too new to be summarised: loads decode them.)"""
+    import shutil
+
+    return _analysis_pathlib.Path(shutil.copytree(ANALYSIS_CACHE, directory))
+
+
 @_analysis_pytest.fixture
 def analysis_config(tmp_path):
     """A config.yaml over the hand-computed cache: top 2 spenders, the 1 costliest model is expensive."""
     config = tmp_path / "config.yaml"
     config.write_text(
         "billing:\n  top_spenders_count: 2\n"
-        f"paths:\n  data_dir: {ANALYSIS_CACHE}\n"
+        f"paths:\n  data_dir: {copy_analysis_cache(tmp_path / 'analysis-cache')}\n"
         "analysis:\n  expensive_models:\n    count: 1\n",
         encoding="utf-8",
     )

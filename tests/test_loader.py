@@ -223,7 +223,7 @@ def test_typed_fast_path_knows_exactly_the_known_fields():
 
 
 def test_typed_and_general_paths_agree_on_odd_but_well_typed_events(tmp_path):
-    from billing_reports.loader import _read_typed, load_month
+    from billing_reports.loader import _read_typed, decode_month
 
     april = Month(2026, 4)
     events = [
@@ -246,7 +246,7 @@ def test_typed_and_general_paths_agree_on_odd_but_well_typed_events(tmp_path):
     _write(tmp_path, april, events, complete=True)
     path = tmp_path / "04-2026-usage-based-data.json"
     assert _read_typed(path) is not None  # this file takes the typed path
-    facts, typed_cells = load_month(tmp_path, april)
+    facts, typed_cells = decode_month(tmp_path, april)
     general_cells, general_quality = _general_path(path, april)
     assert typed_cells == general_cells
     assert facts.quality.to_dict() == general_quality.to_dict()
@@ -268,7 +268,7 @@ def test_a_file_with_surprises_takes_the_general_path(tmp_path):
 
 
 def test_undocumented_fields_are_learnt_and_counted_on_the_typed_path(tmp_path):
-    from billing_reports.loader import _read_typed, load_month
+    from billing_reports.loader import _read_typed, decode_month
 
     april = Month(2026, 4)
     events = [
@@ -284,7 +284,7 @@ def test_undocumented_fields_are_learnt_and_counted_on_the_typed_path(tmp_path):
     path = tmp_path / "04-2026-usage-based-data.json"
     typed = _read_typed(path)
     assert typed is not None and typed["extra_fields"] == ("newField", "otherField")
-    facts, typed_cells = load_month(tmp_path, april)
+    facts, typed_cells = decode_month(tmp_path, april)
     general_cells, general_quality = _general_path(path, april)
     assert typed_cells == general_cells
     assert facts.quality.to_dict() == general_quality.to_dict()

@@ -14,9 +14,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import copy_analysis_cache
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "cost-by-team"
-ANALYSIS_CACHE = Path(__file__).parent / "fixtures" / "analysis" / "cache"
 CLI = Path(sys.executable).parent / "billing-reports"
 
 
@@ -46,7 +46,7 @@ def _run(installed: Path, config: Path, *args: str) -> subprocess.CompletedProce
 @pytest.fixture
 def config(tmp_path) -> Path:
     path = tmp_path / "config.yaml"
-    path.write_text(f"paths:\n  data_dir: {ANALYSIS_CACHE}\n", encoding="utf-8")
+    path.write_text(f"paths:\n  data_dir: {copy_analysis_cache(tmp_path / 'cache')}\n", encoding="utf-8")
     shutil.copy(EXAMPLE / "teams.csv", tmp_path / "teams.csv")
     return path
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from click.testing import CliRunner
+from conftest import copy_analysis_cache
 
 from billing_reports.cli import cli
 
@@ -101,8 +101,6 @@ def test_a_section_with_only_an_intro_still_says_something():
 
 
 def test_demo_reports_every_month_of_the_demo_cache(tmp_path):
-    import shutil
-
     config = tmp_path / "config.yaml"
     config.write_text("paths:\n  demo_dir: demo\n", encoding="utf-8")
     runner = CliRunner()
@@ -110,7 +108,7 @@ def test_demo_reports_every_month_of_the_demo_cache(tmp_path):
     assert missing.exit_code == 2
     assert f"no demo data in {tmp_path / 'demo' / 'monthly_usage_data'}; run `billing-reports build --demo` first" \
         in missing.output
-    shutil.copytree(Path(__file__).parent / "fixtures" / "analysis" / "cache", tmp_path / "demo" / "monthly_usage_data")
+    copy_analysis_cache(tmp_path / "demo" / "monthly_usage_data")
     result = runner.invoke(cli, ["report", "--config", str(config), "--demo", "--format", "json"])
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
@@ -120,7 +118,7 @@ def test_demo_reports_every_month_of_the_demo_cache(tmp_path):
 
 
 def test_a_plugin_that_fails_to_import_stops_the_report_unless_skipped(tmp_path):
-    cache = Path(__file__).parent / "fixtures" / "analysis" / "cache"
+    cache = copy_analysis_cache(tmp_path / "cache")
     (tmp_path / "plugins").mkdir()
     (tmp_path / "plugins" / "typo.py").write_text("from billing_reports import hookimp\n")
     config = tmp_path / "config.yaml"
