@@ -33,7 +33,7 @@ Progress = Callable[[str], None]
 def build_table(runs: list[BuildRun]) -> str:
     """The build figures, one row per size."""
     headers = ["events", "cache MB", "users", "pages", "load s", "analyse s", "render s", "build s", "CPU s", "s per 1M",
-               "peak MB", "DuckDB s", "DuckDB MB", "load/DuckDB", "build/DuckDB", "sums agree"]
+               "peak MB", "again s", "DuckDB s", "DuckDB MB", "load/DuckDB", "build/DuckDB", "sums agree"]
     rows = []
     for run in runs:
         duck = run.duckdb
@@ -49,6 +49,7 @@ def build_table(runs: list[BuildRun]) -> str:
             format_number(run.build.get("cpu_seconds")),
             format_number(seconds_per_million(run.build_seconds, run.events)),
             format_number(kilobytes_to_megabytes(run.build["peak_rss_kib"]), 0),
+            format_number(run.again["seconds"]) if run.again else "-",
             format_number(duck["seconds"]) if duck else "-",
             format_number(kilobytes_to_megabytes(duck["peak_rss_kib"]), 0) if duck else "-",
             format_number(ratio(run.phase.get("load") or 0.0, duck["seconds"])) if duck else "-",
@@ -116,7 +117,9 @@ def build_report(
     what = "Rebuild over an existing site" if rebuild else "Build from the cache"
     title = (f"{what}, fetch skipped ({months} months, {users:,} users, {models} models; "
              f"each size and DuckDB in a fresh process, best of {repeat})")
-    lines = [title, "", build_table(runs), ""]
+    lines = [title, "", build_table(runs),
+             "build s: no month summaries, every event decoded; again s: the same build once more, every month "
+             "read from the summary the first left (a monthly build whose past months did not change)", ""]
     lines += [verdict.line() for verdict in build_verdicts(runs)]
     return "\n".join(lines)
 

@@ -63,9 +63,11 @@ def test_a_tiny_build_benchmark_runs_end_to_end_in_fresh_processes(tmp_path):
     assert run.events == 2000 and run.expected_requests == 2000
     assert run.build["requests"] == run.duckdb["requests"] == 2000
     assert run.build["cost"] == run.duckdb["cost"] == run.expected_cost
+    # built again from the month summaries the first build left: the very same sums
+    assert (run.again["requests"], run.again["cost"]) == (2000, run.expected_cost)
     assert run.agree
     # sampled from /proc while the worker ran: at least one sample saw the interpreter
     assert run.build["peak_rss_kib"] > 10 * 1024 and run.build["import_rss_kib"] > 0
     assert run.phase["load"] > 0
-    assert len(progress) == 3
+    assert len(progress) == 4  # generate, build, build again, DuckDB
     assert not any(tmp_path.iterdir())  # the size's cache and site are removed afterwards
