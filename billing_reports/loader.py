@@ -29,6 +29,7 @@ import math
 import multiprocessing
 import os
 import re
+import time
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from functools import lru_cache
@@ -94,6 +95,9 @@ LOAD_WORKERS_VARIABLE = "BILLING_REPORTS_LOAD_WORKERS"
 #: An amount of this many cents or more (10 billion dollars) is not believed: not a number.
 AMOUNT_LIMIT_CENTS = 1e12
 
+#: ``(user, model) -> [cost, requests, input, output, cache write, cache read]`` of one month
+#: (tuples when they come from a month summary).
+MonthCells = dict[tuple[str, str], Sequence[int]]
 #: ``(user, model, cost, input, output, cache write, cache read)`` of one kept event.
 EventValues = tuple[str, str, int, int, int, int, int]
 
@@ -119,7 +123,7 @@ def load_usage(settings: Settings, months: Sequence[Month], *, data_dir: Path | 
     return OnDemandUsage(months=ordered, totals=totals, month_facts=facts, data_dir=directory, month_cells=month_cells)
 
 
-def _load_months(data_dir: Path, months: list[Month]) -> Iterator[tuple[MonthFacts, dict[tuple[str, str], list[int]]]]:
+def _load_months(data_dir: Path, months: list[Month]) -> Iterator[tuple[MonthFacts, MonthCells]]:
     """``load_month`` for each month, in order: in worker processes when the cache is big.
 
     Months whose cache file is unchanged since it was last decoded come from their
@@ -128,27 +132,26 @@ def _load_months(data_dir: Path, months: list[Month]) -> Iterator[tuple[MonthFac
     returns only its month's aggregates); a small one is read here, where starting
     processes would cost more.
     """
-    loaded: dict[Month, tuple[MonthFacts, dict[tuple[str, str], list[int]]]] = {}
+    summarised: dict[Month, tuple[MonthFacts, MonthCells]] = {}  # (and the months without a file)
     for month in months:
         path = cache_path(data_dir, month)
         try:
-            stat = path.stat()
-        except FileNotFoundError:
-            loaded[month] = MonthFacts(month, path=path, cached=False), {}
-            continue
-        except OSError:
-            continue  # (decoding names the file and the trouble)
-        summary = read_summary(data_dir, month, path, stat)
+            summary = read_summary(data_dir, month, path, path.stat())
+        except OSError:  # (as ``Path.exists()`` says: any trouble finding the file is no file)
+            summary = MonthFacts(month, path=path, cached=False), {}
         if summary is not None:
-            loaded[month] = summary
-    to_decode = [month for month in months if month not in loaded]
+            summarised[month] = summary
+    to_decode = [month for month in months if month not in summarised]
     workers = load_workers(data_dir, to_decode)
     if workers <= 1:
-        loaded.update((month, decode_month(data_dir, month)) for month in to_decode)
-    else:
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-            loaded.update(zip(to_decode, pool.map(decode_month, repeat(data_dir), to_decode)))
-    return (loaded[month] for month in months)
+        # one month at a time, in order: only one month's cells are alive beside the caller's totals
+        for month in months:
+            yield summarised.pop(month) if month in summarised else decode_month(data_dir, month)
+        return
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        decoded = dict(zip(to_decode, pool.map(decode_month, repeat(data_dir), to_decode)))
+    for month in months:
+        yield summarised.pop(month) if month in summarised else decoded.pop(month)
 
 
 def load_workers(data_dir: Path, months: Sequence[Month]) -> int:
@@ -164,7 +167,7 @@ def load_workers(data_dir: Path, months: Sequence[Month]) -> int:
     return max(1, min(wanted, len(sizes)))
 
 
-def load_month(data_dir: Path, month: Month) -> tuple[MonthFacts, dict[tuple[str, str], list[int]]]:
+def load_month(data_dir: Path, month: Month) -> tuple[MonthFacts, MonthCells]:
     """One month's facts and its aggregates ``(user, model) -> [cost, requests, in, out, cw, cr]``:
     from its summary when the cache file is unchanged since it was decoded, else decoded."""
     path = cache_path(data_dir, month)
@@ -178,12 +181,11 @@ def load_month(data_dir: Path, month: Month) -> tuple[MonthFacts, dict[tuple[str
 def decode_month(data_dir: Path, month: Month) -> tuple[MonthFacts, dict[tuple[str, str], list[int]]]:
     """:func:`load_month` from the cache file's events, always; then keeps the month's summary."""
     path = cache_path(data_dir, month)
+    checked_at = time.time()
     try:
         stat = path.stat()  # before reading: a change while decoding makes the summary not match
-    except FileNotFoundError:
+    except OSError:  # (as ``Path.exists()`` says: any trouble finding the file is no file)
         return MonthFacts(month, path=path, cached=False), {}
-    except OSError:
-        stat = None
     with _collector_paused():
         typed = _read_typed(path)
         cells: dict[tuple[str, str], list[int]] = {}
@@ -198,8 +200,7 @@ def decode_month(data_dir: Path, month: Month) -> tuple[MonthFacts, dict[tuple[s
             aggregate_events(events, month, month_facts.quality, cells)
             del events
         del typed
-    if stat is not None:
-        keep_summary(data_dir, month, stat, month_facts, cells)
+    keep_summary(data_dir, month, stat, checked_at, month_facts, cells)
     return month_facts, cells
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import time
 
@@ -9,27 +11,37 @@ import pytest
 from conftest import copy_analysis_cache
 
 from billing_reports import loader, month_summary
+from billing_reports.cache import write_atomically, write_cached_month
+from billing_reports.errors import CacheError
 from billing_reports.loader import load_usage
 from billing_reports.month_summary import SUMMARY_DIR, summary_path
 from billing_reports.months import Month, months_in_range
+from billing_reports.usage import DataQuality
 
 MONTHS = months_in_range(Month(2026, 3), 5)  # November 2025 (no file) to March 2026
-JAN = Month(2026, 1)
+JAN, APRIL = Month(2026, 1), Month(2026, 4)
 
 
-def _load(cache):
-    return load_usage(None, MONTHS, data_dir=cache)
+def _load(cache, months=MONTHS):
+    return load_usage(None, months, data_dir=cache)
 
 
 def _facts(usage):
     return {month.key: usage.facts(month).to_dict() for month in usage.months}
 
 
-def _forbid_decoding(monkeypatch):
-    def refuse(*args):
-        raise AssertionError("a month was decoded although its summary matches")
+@pytest.fixture
+def decoded(monkeypatch):
+    """The months ``decode_month`` is asked for (in this process)."""
+    asked: list[str] = []
+    real = loader.decode_month
 
-    monkeypatch.setattr(loader, "decode_month", refuse)
+    def counting(data_dir, month):
+        asked.append(month.key)
+        return real(data_dir, month)
+
+    monkeypatch.setattr(loader, "decode_month", counting)
+    return asked
 
 
 @pytest.fixture
@@ -39,18 +51,90 @@ def cache(tmp_path, monkeypatch):
     return copy_analysis_cache(tmp_path / "cache")
 
 
-def test_an_unchanged_month_comes_from_its_summary_with_the_same_sums_and_counts(cache, monkeypatch):
-    decoded = _load(cache)
-    assert sorted(p.name for p in (cache / SUMMARY_DIR).iterdir()) == [
-        "01-2026.json", "02-2026.json", "03-2026.json", "12-2025.json"]  # November has no file
+def _odd_april(cache):
+    """A month file where every data-quality count is non-zero and ``fetched_at`` has microseconds."""
+    base = {"timestamp": str(APRIL.start_ms + 1000), "userEmail": "x@example.com", "model": "gpt-5",
+            "kind": "Usage-based", "isChargeable": True, "isTokenBasedCall": True,
+            "tokenUsage": {"inputTokens": 1, "outputTokens": 2, "cacheWriteTokens": 3, "cacheReadTokens": 4,
+                           "totalCents": 1.5}}
+    events = [
+        base,
+        {**base, "timestamp": str(APRIL.end_ms)},                   # outside the month
+        {**base, "timestamp": "yesterday"},                         # bad timestamp
+        {**base, "model": ""},                                      # without model
+        {**base, "userEmail": None},                                # without email
+        {**base, "tokenUsage": {"totalCents": 0}},                  # zero cost
+        {**base, "tokenUsage": {"totalCents": -2.5}},               # negative cost
+        {**base, "cursorTokenFee": "1.0"},                          # not a number
+        {**base, "kind": "Brand-new kind"},                         # unknown kind, not on demand
+        {**base, "isChargeable": False},                            # not on demand
+        {**base, "newField": 1},                                    # unknown field
+    ]
+    write_cached_month(cache / f"{APRIL.cache_stem}-usage-based-data.json", {
+        "month": APRIL.cache_stem, "fetched_at": "2026-05-02T10:11:12.345678Z", "total_events": len(events),
+        "events": events, "complete": True, "fetch": {"left_out": {"Another kind": 3}, "page_size": 1000}})
 
-    _forbid_decoding(monkeypatch)
-    summarised = _load(cache)
-    assert summarised.totals == decoded.totals
-    # January's file is the odd one (unknown fields and kinds, a cost that is not a number...)
-    assert decoded.facts(JAN).quality.warnings > 0
-    assert _facts(summarised) == _facts(decoded)
-    assert summarised.facts(JAN).fetched_at == decoded.facts(JAN).fetched_at
+
+def test_an_unchanged_month_comes_from_its_summary_with_the_same_sums_and_counts(cache, decoded):
+    _odd_april(cache)
+    months = [*MONTHS, APRIL]
+    first = _load(cache, months)
+    assert decoded == ["2025-12", "2026-01", "2026-02", "2026-03", "2026-04"]  # November has no file
+    assert sorted(p.name for p in (cache / SUMMARY_DIR).iterdir()) == [
+        "01-2026.json", "02-2026.json", "03-2026.json", "04-2026.json", "12-2025.json"]
+    quality = first.facts(APRIL).quality
+    assert all(getattr(quality, field.name) for field in dataclasses.fields(DataQuality)), quality
+
+    decoded.clear()
+    again = _load(cache, months)
+    assert decoded == []
+    assert again.totals == first.totals
+    assert _facts(again) == _facts(first)
+    assert again.facts(APRIL).fetched_at == first.facts(APRIL).fetched_at
+    assert again.facts(APRIL).fetched_at.microsecond == 345678
+
+
+def _doctor(cache, month, change):
+    """Rewrite ``month``'s summary through ``change(summary as JSON)``."""
+    path = summary_path(cache, month)
+    summary = json.loads(path.read_bytes())
+    change(summary)
+    path.write_text(json.dumps(summary), encoding="utf-8")
+
+
+def _cost_plus_one_dollar(summary):
+    summary["cells"][0][2] += 100_000_000
+
+
+def test_a_matching_summary_is_what_the_totals_come_from(cache):
+    before = _load(cache).month_total(JAN).cost
+    _doctor(cache, JAN, _cost_plus_one_dollar)
+    assert _load(cache).month_total(JAN).cost == before + 100_000_000  # (the doctored summary was read)
+
+
+@pytest.mark.parametrize("damage", [
+    "garbage", "other rules", "other file", "short row", "float sum", "unknown key", "bad fetched_at"])
+def test_a_damaged_or_foreign_summary_is_ignored_and_made_again(cache, decoded, damage):
+    first = _load(cache)
+    changes = {
+        "other rules": lambda s: s.update(rules="another loader"),
+        "other file": lambda s: s["source"].__setitem__(2, s["source"][2] - 1),  # another change time
+        "short row": lambda s: s["cells"][0].pop(),
+        "float sum": lambda s: s["cells"][0].__setitem__(3, 1.5),
+        "unknown key": lambda s: s.update(extra=1),
+        "bad fetched_at": lambda s: s["facts"].update(fetched_at="noon"),
+    }
+    if damage == "garbage":
+        summary_path(cache, JAN).write_bytes(b'{"rules": "')
+    else:
+        # a dollar more as well: if the damaged summary were used, the totals would show it
+        _doctor(cache, JAN, lambda s: (_cost_plus_one_dollar(s), changes[damage](s)))
+    decoded.clear()
+    again = _load(cache)
+    assert decoded == ["2026-01"]
+    assert again.totals == first.totals and _facts(again) == _facts(first)
+    decoded.clear()
+    assert _load(cache).totals == first.totals and decoded == []  # made again, and now it matches
 
 
 def test_a_cache_file_changed_since_is_decoded_again_even_with_its_size_and_mtime_kept(cache):
@@ -68,40 +152,76 @@ def test_a_cache_file_changed_since_is_decoded_again_even_with_its_size_and_mtim
     assert after - before == 800 * 1_000_000  # 800 cents more, in micro-cents
 
 
-def test_a_file_changed_moments_ago_gets_no_summary_yet(tmp_path):
+def test_a_refetched_month_is_decoded_again(cache, decoded):
+    before = _load(cache).month_total(JAN).cost
+    path = cache / "01-2026-usage-based-data.json"
+    payload = json.loads(path.read_text(encoding="utf-8"))
+    payload["events"][0]["tokenUsage"]["totalCents"] += 1
+    write_cached_month(path, payload)  # what ``fetch --refresh 2026-01`` does
+    decoded.clear()
+    assert _load(cache).month_total(JAN).cost == before + 1_000_000
+    assert decoded == ["2026-01"]
+
+
+def test_a_file_replaced_while_it_is_decoded_is_decoded_again_next_time(cache, decoded, monkeypatch):
+    monkeypatch.setattr(month_summary, "SETTLE_SECONDS", float("-inf"))  # this rule apart: the stamp alone
+    path = cache / "01-2026-usage-based-data.json"
+    payload = json.loads(path.read_text(encoding="utf-8"))
+    original = loader._read_typed
+
+    def replaced_first(file):
+        if file == path:
+            monkeypatch.setattr(loader, "_read_typed", original)
+            payload["events"][0]["tokenUsage"]["totalCents"] += 1
+            write_atomically(path, [json.dumps(payload).encode()])  # after the stat, before the read
+        return original(file)
+
+    monkeypatch.setattr(loader, "_read_typed", replaced_first)
+    first = _load(cache).month_total(JAN).cost  # the new file's figures, summarised under the old stamp
+    decoded.clear()
+    assert _load(cache).month_total(JAN).cost == first
+    assert decoded == ["2026-01"]  # the old stamp matches no file: decoded again
+
+
+def test_a_summarised_file_that_breaks_later_still_stops_the_load_with_its_name(cache):
+    _load(cache)
+    path = cache / "01-2026-usage-based-data.json"
+    path.write_text("{not json", encoding="utf-8")
+    with pytest.raises(CacheError, match="01-2026-usage-based-data.json"):
+        _load(cache)
+
+
+def test_a_file_changed_moments_ago_gets_no_summary_until_it_has_settled(tmp_path, monkeypatch):
     cache = copy_analysis_cache(tmp_path / "cache")  # just copied: changed now
     _load(cache)
     assert not (cache / SUMMARY_DIR).exists()
+    later = time.time() + month_summary.SETTLE_SECONDS + 1
+    monkeypatch.setattr(loader.time, "time", lambda: later)
+    _load(cache)
+    assert len(list((cache / SUMMARY_DIR).iterdir())) == 4
 
 
-@pytest.mark.parametrize("damage", ["garbage", "other rules", "other file"])
-def test_a_damaged_or_foreign_summary_is_ignored_and_made_again(cache, monkeypatch, damage):
-    decoded = _load(cache)
-    summary = summary_path(cache, JAN)
-    if damage == "garbage":
-        summary.write_bytes(b'{"rules": "')
-    elif damage == "other rules":
-        monkeypatch.setattr(month_summary, "rules_fingerprint", lambda: "another loader")
-    else:
-        (cache / "01-2026-usage-based-data.json").rename(cache / "moved.json")
-        (cache / "moved.json").rename(cache / "01-2026-usage-based-data.json")  # a new change time
-
-    again = _load(cache)
-    assert again.totals == decoded.totals and _facts(again) == _facts(decoded)
-    _forbid_decoding(monkeypatch)
-    assert _load(cache).totals == decoded.totals  # the summary was written anew and now matches
+def test_no_summary_where_the_loader_code_cannot_be_read(cache, decoded, monkeypatch):
+    monkeypatch.setattr(month_summary, "rules_fingerprint", lambda: None)
+    first = _load(cache)
+    assert not (cache / SUMMARY_DIR).exists()
+    decoded.clear()
+    assert _load(cache).totals == first.totals and len(decoded) == 4
 
 
-def test_a_summary_that_cannot_be_written_costs_nothing_but_time(cache, monkeypatch):
+def test_a_summary_that_cannot_be_written_costs_nothing_but_time(cache, decoded):
     (cache / SUMMARY_DIR).write_text("not a directory", encoding="utf-8")
     first = _load(cache)
-    assert _load(cache).totals == first.totals
+    decoded.clear()
+    assert _load(cache).totals == first.totals and len(decoded) == 4
     assert (cache / SUMMARY_DIR).read_text(encoding="utf-8") == "not a directory"
 
 
 def test_a_big_cache_decoded_by_worker_processes_leaves_summaries_too(cache, monkeypatch):
     monkeypatch.setenv(loader.LOAD_WORKERS_VARIABLE, "2")
-    decoded = _load(cache)
-    monkeypatch.delenv(loader.LOAD_WORKERS_VARIABLE)
-    _forbid_decoding(monkeypatch)
-    assert _load(cache).totals == decoded.totals
+    first = _load(cache)
+    written = {path.name: path.stat().st_mtime_ns for path in (cache / SUMMARY_DIR).iterdir()}
+    assert len(written) == 4
+    time.sleep(0.05)
+    assert _load(cache).totals == first.totals
+    assert {path.name: path.stat().st_mtime_ns for path in (cache / SUMMARY_DIR).iterdir()} == written
