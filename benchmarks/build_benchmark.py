@@ -127,6 +127,18 @@ def run_worker(*arguments: str) -> dict[str, Any]:
     return result
 
 
+def _start_clean(site_dir: Path, rebuild: bool) -> None:
+    """Each build into an empty site directory (unless ``rebuild``), with no other writes pending:
+    the cache just generated and the sites just removed are flushed first, not during the build."""
+    if not rebuild:
+        shutil.rmtree(site_dir, ignore_errors=True)
+    os.sync()
+
+
+def _stamps(directory: Path) -> dict[str, int]:
+    return {path.name: path.stat().st_mtime_ns for path in directory.glob("*.json")}
+
+
 def _wait_until_settled(data_dir: Path) -> None:
     """Wait until the cache files just written are old enough to be summarised."""
     newest = max(max(path.stat().st_mtime, path.stat().st_ctime) for path in data_dir.glob("*.json"))
@@ -179,19 +191,23 @@ def run_build_benchmark(
         generate_seconds = time.perf_counter() - started
         config = write_config(size_dir, data_dir, site_dir)
         _wait_until_settled(data_dir)
+        summaries = data_dir / month_summary.SUMMARY_DIR
+        build_arguments = ("build", str(config), END_MONTH.key, str(months), *(["rebuild"] if rebuild else []))
         builds, agains, duckdbs = [], [], []
         for attempt in range(1, repeat + 1):
             of = f" ({attempt}/{repeat})" if repeat > 1 else ""
             progress(f"building {events:,} events in a fresh process{of}")
-            shutil.rmtree(data_dir / month_summary.SUMMARY_DIR, ignore_errors=True)
-            builds.append(run_worker("build", str(config), END_MONTH.key, str(months),
-                                     *(["rebuild"] if rebuild else [])))
-            summaries = len(list((data_dir / month_summary.SUMMARY_DIR).glob("*.json")))
-            if summaries != months:
-                raise WorkerFailed(f"the build left {summaries} month summaries, not {months}")
+            shutil.rmtree(summaries, ignore_errors=True)
+            _start_clean(site_dir, rebuild)
+            builds.append(run_worker(*build_arguments))
+            left = _stamps(summaries)
+            if len(left) != months:
+                raise WorkerFailed(f"the build left {len(left)} month summaries, not {months}")
             progress(f"building {events:,} events again, from the month summaries{of}")
-            agains.append(run_worker("build", str(config), END_MONTH.key, str(months),
-                                     *(["rebuild"] if rebuild else [])))
+            _start_clean(site_dir, rebuild)
+            agains.append(run_worker(*build_arguments))
+            if _stamps(summaries) != left:
+                raise WorkerFailed("the build again decoded a month instead of reading its summary")
             if with_duckdb:
                 progress(f"DuckDB over {events:,} events in a fresh process{of}")
                 duckdbs.append(run_worker("duckdb", str(data_dir)))
