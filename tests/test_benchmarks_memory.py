@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from benchmarks.memory import TreeMemorySampler, descendants, process_memory_kib
+from benchmarks.memory import TreeMemorySampler, _descendants_by_scan, descendants, process_memory_kib
 
 CHILDREN_HOLDING_64_MB = """
 import multiprocessing, sys, time
@@ -39,3 +39,18 @@ def test_descendants_and_memory_of_a_running_child():
         child.kill()
         child.wait()
     assert process_memory_kib(child.pid) == 0  # gone
+
+
+def test_the_children_files_and_the_scan_of_proc_find_the_same_grandchildren():
+    tree = subprocess.Popen(["bash", "-c", "sleep 5 & (sleep 5 & wait) & wait"])
+    try:
+        import time
+
+        deadline = time.monotonic() + 5
+        while len(descendants(tree.pid)) < 3 and time.monotonic() < deadline:  # two sleeps, a subshell
+            time.sleep(0.02)
+        assert len(descendants(tree.pid)) >= 3
+        assert sorted(descendants(tree.pid)) == sorted(_descendants_by_scan(tree.pid))
+    finally:
+        tree.kill()
+        tree.wait()
