@@ -108,11 +108,37 @@ def test_every_internal_link_resolves(crawl, demo_site, site_server):
     checked = 0
     for page, links in crawl.links.items():
         for link in links:
+            if link.startswith("data:"):  # a user page's own downloads (tested below)
+                assert page.startswith("users/") and link.startswith(
+                    ("data:text/csv;charset=utf-8;base64,", "data:application/json;base64,")), (page, link[:60])
+                continue
             assert link.startswith(site_server), f"{page} links outside the site: {link}"
             target = demo_site / unquote(urlsplit(link).path).lstrip("/")
             assert target.is_file(), f"{page} links to missing {link}"
             checked += 1
     assert checked > 500
+
+
+@pytest.mark.parametrize("served", [True, False], ids=["over HTTP", "from disk"])
+def test_a_user_pages_downloads_save_the_tables_as_named_files(chromium_browser, demo_site, site_server, served):
+    """A user page holds its tables' CSV and JSON itself: a click saves them under their own names."""
+    first_user = min(path.name for path in (demo_site / "users").iterdir())
+    context = chromium_browser.new_context(accept_downloads=True)
+    page = context.new_page()
+    page.goto(site_server + "users/" + first_user if served else (demo_site / "users" / first_user).as_uri())
+    with page.expect_download() as csv_download:
+        page.click(".table-block:has(#table-models) a:text-is('CSV')")
+    with page.expect_download() as json_download:
+        page.click(".table-block:has(#table-by-month) a:text-is('JSON')")
+    stem = first_user.removesuffix(".html")
+    assert csv_download.value.suggested_filename == f"{stem}--models.csv"
+    assert json_download.value.suggested_filename == f"{stem}--by-month.json"
+    csv_text = Path(csv_download.value.path()).read_text(encoding="utf-8")
+    assert csv_text.splitlines()[0] == "Model,On-demand cost,Requests,Avg cost / request,Share of cost"
+    assert csv_text.splitlines()[-1].startswith("Total,")
+    months = orjson.loads(Path(json_download.value.path()).read_bytes())
+    assert months[-1]["month"] == "Total" and len(months) == 7  # six demo months and the total
+    context.close()
 
 
 def test_the_site_works_from_disk(chromium_browser, demo_site):

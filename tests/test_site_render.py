@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import re
 from datetime import datetime, timezone
@@ -90,10 +91,17 @@ def test_a_user_page_has_spend_models_and_cost_per_request(site):
     by_month = page[page.index('id="table-by-month"'):]
     rows = re.findall(r'<tr><td data-sort="(\d{4}-\d\d)">.*?</td><td class="num" data-sort="(\d+)">', by_month)
     assert rows == [("2026-01", "1250"), ("2026-02", "2000"), ("2026-03", "0")]
-    assert 'href="../data/users/ann-example.com--models.csv"' in page
-    csv_lines = _read(site, "data/users/ann-example.com--models.csv").splitlines()
+    # a user page carries its downloads itself (data: links), as files of their own names
+    csv_link = re.search(r'<a href="data:text/csv;charset=utf-8;base64,([^"]+)" '
+                         r'download="ann-example.com--models.csv">CSV</a>', page)
+    csv_lines = base64.b64decode(csv_link[1]).decode("utf-8").splitlines()
     assert csv_lines == ["Model,On-demand cost,Requests,Avg cost / request,Share of cost",
                          "claude-4.6-opus,20.00,2,10.00,61.5", "gpt-5,12.50,10,1.25,38.5", "Total,32.50,12,,"]
+    json_link = re.search(r'<a href="data:application/json;base64,([^"]+)" '
+                          r'download="ann-example.com--by-month.json">JSON</a>', page)
+    assert [row["month"] for row in orjson.loads(base64.b64decode(json_link[1]))] == [
+        "2026-01", "2026-02", "2026-03", "Total"]
+    assert not (site.site_dir / "data" / "users").exists()
 
 
 def test_a_model_page_lists_its_users(site):

@@ -29,7 +29,7 @@ from .names import PageNames, slugify
 from .output import SiteOutput
 from .quality import data_quality_section, fetches_table, when
 from .views import (
-    CellRenderer, SiteMap, chart_view, figure_view, table_downloads, table_view, unique_ids,
+    CellRenderer, Downloads, SiteMap, chart_view, figure_view, table_downloads, table_view, unique_ids,
 )
 
 SUMMARY_SLUG = "summary"
@@ -174,22 +174,28 @@ class SiteRenderer:
         output.write_text(path, html)
 
     def section_context(self, section: Section, cells: CellRenderer, *, page_slug: str | None,
-                        output: SiteOutput | None) -> dict[str, Any]:
+                        output: SiteOutput | None, embed_downloads: bool = False) -> dict[str, Any]:
         """Views of a section's figures, charts and tables; writes the tables' CSV/JSON when asked.
 
-        Downloads of the page ``users/ann`` are ``data/users/ann--TABLE.csv`` and ``.json``.
+        Downloads of the page ``models/opus`` are ``data/models/opus--TABLE.csv`` and ``.json``;
+        ``embed_downloads`` puts them in the page instead (``data:`` links named ``opus--TABLE.csv``):
+        a user page's tables are small, and a file each would make most of the site's files.
         """
         table_ids = unique_ids([t.slug for t in section.tables], "table")
         tables = []
         for table, table_id in zip(section.tables, table_ids):
-            stem = None
+            downloads = None
             display = table.display_rows()
             if page_slug is not None and output is not None:
                 stem = f"data/{page_slug}--{table_id.removeprefix('table-')}"
                 csv_text, json_bytes = table_downloads(table, display)
-                output.write_text(stem + ".csv", csv_text)
-                output.write_bytes(stem + ".json", json_bytes)
-            tables.append(table_view(table, cells, table_id=table_id, downloads=stem, display=display))
+                if embed_downloads:
+                    downloads = Downloads.embedded(stem.rsplit("/", 1)[-1], csv_text, json_bytes)
+                else:
+                    output.write_text(stem + ".csv", csv_text)
+                    output.write_bytes(stem + ".json", json_bytes)
+                    downloads = Downloads.files(cells.root, stem)
+            tables.append(table_view(table, cells, table_id=table_id, downloads=downloads, display=display))
         charts = [chart_view(chart, cells, chart_id=chart_id)
                   for chart, chart_id in zip(section.charts, unique_ids([c.slug for c in section.charts], "chart"))]
         return {
@@ -259,7 +265,8 @@ class SiteRenderer:
             else:
                 section = drilldown.model_section(name, self.usage, self.index, ranks[kind])
             self.render_page(output, f"{kind}/{slug}.html", f"{kind[:-1]}.html", kind, title=name,
-                             **self.section_context(section, cells, page_slug=f"{kind}/{slug}", output=output))
+                             **self.section_context(section, cells, page_slug=f"{kind}/{slug}", output=output,
+                                                    embed_downloads=kind == "users"))
 
     def render_reference_pages(self, output: SiteOutput, cells: CellRenderer) -> None:
         """All users, all models, data quality, about."""

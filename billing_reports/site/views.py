@@ -7,6 +7,7 @@ money ``$1,234.56``. Each cell also carries the value the table sorts by.
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 from dataclasses import dataclass, field, replace
@@ -177,14 +178,42 @@ class TableView:
     json_href: str | None
     #: The table is one incomplete month's (its title is the month).
     incomplete: bool = False
+    #: The names the downloads are saved under (``download`` attributes).
+    csv_name: str | None = None
+    json_name: str | None = None
+
+
+@dataclass(frozen=True)
+class Downloads:
+    """Where a table's CSV and JSON are: files of the site, or (for a small table) in the page itself."""
+
+    csv_href: str
+    json_href: str
+    csv_name: str
+    json_name: str
+
+    @classmethod
+    def files(cls, root: str, stem: str) -> "Downloads":
+        """``data/users/ann--models.csv`` and ``.json`` (``stem``), from a page ``root`` deep."""
+        return cls(f"{root}{stem}.csv", f"{root}{stem}.json",
+                   f"{stem.rsplit('/', 1)[-1]}.csv", f"{stem.rsplit('/', 1)[-1]}.json")
+
+    @classmethod
+    def embedded(cls, name: str, csv_text: str, json_bytes: bytes) -> "Downloads":
+        """``data:`` links holding the files (``name``: their name without extension): no file to write."""
+        return cls(
+            "data:text/csv;charset=utf-8;base64," + base64.b64encode(csv_text.encode("utf-8")).decode("ascii"),
+            "data:application/json;base64," + base64.b64encode(json_bytes).decode("ascii"),
+            f"{name}.csv", f"{name}.json",
+        )
 
 
 def table_view(
-    table: Table, cells: CellRenderer, *, table_id: str, downloads: str | None = None,
+    table: Table, cells: CellRenderer, *, table_id: str, downloads: Downloads | None = None,
     limit: int | None = None, max_columns: int | None = None,
     display: tuple[list[list[Any]], list[Any] | None] | None = None,
 ) -> TableView:
-    """A table ready for ``_table.html``; ``downloads`` is the root-relative file stem of its CSV/JSON;
+    """A table ready for ``_table.html``, with links to its CSV/JSON ``downloads``;
     ``display``: ``table.display_rows()`` when the caller has it already. ``limit`` keeps the first
     rows, or the last ones of a table by month (first column of kind ``month``, oldest first)."""
     rows, total = display if display is not None else table.display_rows()
@@ -215,9 +244,11 @@ def table_view(
         body=Markup(body),
         row_count=len(rows),
         footer=footer,
-        csv_href=f"{cells.root}{downloads}.csv" if downloads else None,
-        json_href=f"{cells.root}{downloads}.json" if downloads else None,
+        csv_href=downloads.csv_href if downloads else None,
+        json_href=downloads.json_href if downloads else None,
         incomplete=table.title in incomplete,
+        csv_name=downloads.csv_name if downloads else None,
+        json_name=downloads.json_name if downloads else None,
     )
 
 
@@ -345,4 +376,4 @@ def unique_ids(slugs: Collection[str], prefix: str) -> list[str]:
     return ids
 
 
-__all__ = ["CellRenderer", "SiteMap", "chart_view", "figure_view", "table_view", "INCOMPLETE_MARK"]
+__all__ = ["CellRenderer", "Downloads", "SiteMap", "chart_view", "figure_view", "table_view", "INCOMPLETE_MARK"]
