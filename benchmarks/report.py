@@ -32,7 +32,7 @@ Progress = Callable[[str], None]
 
 def build_table(runs: list[BuildRun]) -> str:
     """The build figures, one row per size."""
-    headers = ["events", "cache MB", "users", "pages", "load s", "analyse s", "render s", "build s", "CPU s", "s per 1M",
+    headers = ["events", "cache MB", "users", "files", "load s", "analyse s", "render s", "build s", "CPU s", "s per 1M",
                "peak MB", "again s", "DuckDB s", "DuckDB MB", "load/DuckDB", "build/DuckDB", "sums agree"]
     rows = []
     for run in runs:

@@ -145,7 +145,7 @@ def test_build_table_shows_the_ratio_to_duckdb_and_agreement():
     # load 2.0 s and build 4.0 s against DuckDB's 2.0 s
     assert first.split()[0] == "1M" and first.split()[-3:] == ["1.00", "2.00", "yes"]
     assert first.split()[7:11] == ["4.00", "3.60", "4.00", "900"]  # build s, CPU s, s per 1M, peak MB
-    assert first.split()[2:4] == ["-", "-"]  # users and pages: not reported by this run
+    assert first.split()[2:4] == ["-", "-"]  # users and files: not reported by this run
     assert second.split()[-1] == "NO"
 
 
