@@ -104,6 +104,18 @@ def test_a_user_page_has_spend_models_and_cost_per_request(site):
     assert not (site.site_dir / "data" / "users").exists()
 
 
+def test_a_user_table_too_big_to_carry_gets_files_like_other_tables(site_settings, site_usage, site_sections,
+                                                                       tmp_path, monkeypatch):
+    from billing_reports.site import render
+
+    monkeypatch.setattr(render, "EMBED_MAX_BYTES", 0)
+    built = build_site(site_settings, site_usage, site_sections, site_dir=tmp_path / "site")
+    page = _read(built, "users/ann-example.com.html")
+    assert 'href="../data/users/ann-example.com--models.csv" download="ann-example.com--models.csv"' in page
+    assert _read(built, "data/users/ann-example.com--models.csv").startswith("Model,On-demand cost,")
+    assert "data:text/csv" not in page
+
+
 def test_a_model_page_lists_its_users(site):
     page = _read(site, "models/gpt-5.html")
     users = page[page.index('id="table-users"'):page.index('id="table-by-month"')]

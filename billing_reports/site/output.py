@@ -101,7 +101,7 @@ class SiteOutput:
     def _target(self, relative: str) -> str:
         """The file's path in the build directory (its directory made); plain strings, as thousands
         of files are written."""
-        if relative in ("", ".") or relative.startswith("/") or ".." in relative.split("/"):
+        if any(part in ("", ".", "..") for part in relative.split("/")):  # ("/a", "a/", "a//b", "./a" too)
             raise ValueError(f"not a relative path inside the site: {relative!r}")
         assert self.root is not None, "use SiteOutput as a context manager"
         target = os.path.join(self._root_text, relative)

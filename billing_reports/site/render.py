@@ -40,6 +40,9 @@ GLANCE_ROWS = 5
 GLANCE_COLUMNS = 4
 STATIC_ASSETS = ("site.css", "site.js", "favicon.svg")
 FIXED_PAGES = {"about", "data-quality", "users", "models", "index"}
+#: A user page's table whose CSV and JSON are bigger than this together gets files in ``data/``, as
+#: other pages' tables do (a page should not grow by more than its downloads' worth).
+EMBED_MAX_BYTES = 64 * 1024
 #: From this many user and model pages on, a second process renders half of them (when there is a CPU).
 PARALLEL_MIN_PAGES = 200
 
@@ -178,8 +181,9 @@ class SiteRenderer:
         """Views of a section's figures, charts and tables; writes the tables' CSV/JSON when asked.
 
         Downloads of the page ``models/opus`` are ``data/models/opus--TABLE.csv`` and ``.json``;
-        ``embed_downloads`` puts them in the page instead (``data:`` links named ``opus--TABLE.csv``):
-        a user page's tables are small, and a file each would make most of the site's files.
+        ``embed_downloads`` puts them in the page instead (``data:`` links named ``ann--TABLE.csv``
+        on the page ``users/ann``) up to ``EMBED_MAX_BYTES``: a user page's tables are small, and
+        a file each would make most of the site's files.
         """
         table_ids = unique_ids([t.slug for t in section.tables], "table")
         tables = []
@@ -189,7 +193,7 @@ class SiteRenderer:
             if page_slug is not None and output is not None:
                 stem = f"data/{page_slug}--{table_id.removeprefix('table-')}"
                 csv_text, json_bytes = table_downloads(table, display)
-                if embed_downloads:
+                if embed_downloads and len(csv_text) + len(json_bytes) <= EMBED_MAX_BYTES:
                     downloads = Downloads.embedded(stem.rsplit("/", 1)[-1], csv_text, json_bytes)
                 else:
                     output.write_text(stem + ".csv", csv_text)

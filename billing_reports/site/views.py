@@ -194,7 +194,7 @@ class Downloads:
 
     @classmethod
     def files(cls, root: str, stem: str) -> "Downloads":
-        """``data/users/ann--models.csv`` and ``.json`` (``stem``), from a page ``root`` deep."""
+        """``data/models/opus--users.csv`` and ``.json`` (``stem``), from a page ``root`` deep."""
         return cls(f"{root}{stem}.csv", f"{root}{stem}.json",
                    f"{stem.rsplit('/', 1)[-1]}.csv", f"{stem.rsplit('/', 1)[-1]}.json")
 
