@@ -237,7 +237,9 @@ def _fetch_window(
         events: list[Any] = []
         totals: set[int] = set()
         page = 1
+        num_pages: Any = None
         while True:
+            reporter.page_requested(month, index, count, page, num_pages if isinstance(num_pages, int) else None)
             answer = client.filtered_usage_events(
                 start_ms=window.start_ms, end_ms=window.end_ms, page=page, page_size=page_size, context=where
             )

@@ -16,6 +16,8 @@ class FetchReporter(Protocol):
     def month_cached(self, month: Month) -> None: ...
     def month_not_started(self, month: Month) -> None: ...
     def month_started(self, month: Month, window_count: int) -> None: ...
+    def page_requested(self, month: Month, window_index: int, window_count: int, page: int,
+                       num_pages: int | None) -> None: ...
     def page_fetched(self, month: Month, window_index: int, window_count: int, page: int,
                      num_pages: int) -> None: ...
     def retrying(self, where: str, reason: str, delay: float) -> None: ...
@@ -33,6 +35,11 @@ class SilentReporter:
 
     def month_started(self, month: Month, window_count: int) -> None:
         pass
+
+    def page_requested(self, month: Month, window_index: int, window_count: int, page: int,
+                       num_pages: int | None) -> None:
+        """``page`` is about to be requested (the pacing wait, if any, comes next); ``num_pages``:
+        the window's page count as the previous page said, ``None`` before its first page."""
 
     def page_fetched(self, month: Month, window_index: int, window_count: int, page: int, num_pages: int) -> None:
         pass
@@ -56,7 +63,8 @@ def _retry_line(where: str, reason: str, delay: float) -> str:
 
 
 class LogReporter(SilentReporter):
-    """One log line per page, the seed's "Fetching page 3/12 for January 2026..."."""
+    """One log line per page as it is requested, the seed's "Fetching page 3/12 for January 2026..."
+    (the first page of a window, whose count is not known yet: "Fetching page 1 for ...")."""
 
     def __init__(self, echo: Callable[[str], Any] | None = None) -> None:
         self.echo = echo or (lambda line: click.echo(line, err=True))
@@ -67,9 +75,11 @@ class LogReporter(SilentReporter):
     def month_not_started(self, month: Month) -> None:
         self.echo(f"{month.label}: not started yet, nothing to fetch")
 
-    def page_fetched(self, month: Month, window_index: int, window_count: int, page: int, num_pages: int) -> None:
+    def page_requested(self, month: Month, window_index: int, window_count: int, page: int,
+                       num_pages: int | None) -> None:
         window = f" (window {window_index}/{window_count})" if window_count > 1 else ""
-        self.echo(f"Fetching page {page}/{max(num_pages, 1)} for {month.label}{window}...")
+        of = f"/{max(num_pages, page)}" if num_pages is not None else ""
+        self.echo(f"Fetching page {page}{of} for {month.label}{window}...")
 
     def retrying(self, where: str, reason: str, delay: float) -> None:
         self.echo(_retry_line(where, reason, delay))
@@ -80,6 +90,10 @@ class LogReporter(SilentReporter):
 
 class ProgressBarReporter(LogReporter):
     """A ``click.progressbar`` per month, its length growing as windows report their page counts."""
+
+    def page_requested(self, month: Month, window_index: int, window_count: int, page: int,
+                       num_pages: int | None) -> None:
+        pass  # the bar moves when the page has arrived
 
     def __init__(self, file: TextIO | None = None) -> None:
         self.file = file or sys.stderr

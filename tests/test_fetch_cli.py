@@ -56,10 +56,10 @@ def test_fetch_writes_the_months_in_range_and_prints_a_summary(config, api):
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("Fetched 2 months (8 on-demand events), 0 already cached; 3 requests, ")
     assert result.stderr.splitlines() == [
-        "Fetching page 1/1 for January 2026 (window 1/2)...",
-        "Fetching page 1/1 for January 2026 (window 2/2)...",
+        "Fetching page 1 for January 2026 (window 1/2)...",
+        "Fetching page 1 for January 2026 (window 2/2)...",
         "January 2026: 7 on-demand events kept",
-        "Fetching page 1/1 for February 2026...",
+        "Fetching page 1 for February 2026...",
         "February 2026: 1 on-demand event kept",
     ]
     data_dir = config.parent / "cache"

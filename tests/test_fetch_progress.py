@@ -39,11 +39,14 @@ def test_the_bar_grows_as_windows_report_their_pages_and_ends_full():
 def test_log_lines_name_the_window_only_when_a_month_has_several():
     lines = []
     reporter = LogReporter(lines.append)
-    reporter.page_fetched(JANUARY, 1, 2, 3, 12)
-    reporter.page_fetched(Month(2026, 2), 1, 1, 3, 12)
+    reporter.page_requested(JANUARY, 1, 2, 3, 12)
+    reporter.page_fetched(JANUARY, 1, 2, 3, 12)  # (a line as it is requested, none when it arrives)
+    reporter.page_requested(Month(2026, 2), 1, 1, 1, None)  # the first page: the count is not known yet
+    reporter.page_requested(Month(2026, 2), 1, 1, 3, 12)
     reporter.month_cached(JANUARY)
     assert lines == [
         "Fetching page 3/12 for January 2026 (window 1/2)...",
+        "Fetching page 1 for February 2026...",
         "Fetching page 3/12 for February 2026...",
         "January 2026: already cached",
     ]

@@ -243,13 +243,15 @@ def test_progress_lines_and_the_key_stays_out_of_output_and_cache(settings, api,
     api.fail_next(429)
     fetch(settings, api, fake_clock, now, months=(JANUARY, FEBRUARY), reporter=LogReporter(lines.append))
     assert lines == [
+        # each line as the page is requested: the retry follows the page it is about
+        "Fetching page 1 for January 2026 (window 1/2)...",
         "January 2026, window 1/2 (2026-01-01T00:00:00.000Z to 2026-01-30T23:59:59.999Z), page 1: "
         "rate limited (429); retrying in 1 s...",
-        *[f"Fetching page {page}/5 for January 2026 (window 1/2)..." for page in range(1, 6)],
-        "Fetching page 1/2 for January 2026 (window 2/2)...",
+        *[f"Fetching page {page}/5 for January 2026 (window 1/2)..." for page in range(2, 6)],
+        "Fetching page 1 for January 2026 (window 2/2)...",
         "Fetching page 2/2 for January 2026 (window 2/2)...",
         "January 2026: 7 on-demand events kept",
-        "Fetching page 1/1 for February 2026...",
+        "Fetching page 1 for February 2026...",
         "February 2026: 1 on-demand event kept",
     ]
     everything = "\n".join(lines).encode() + b"".join(p.read_bytes() for p in settings.data_dir.iterdir())
