@@ -334,3 +334,41 @@ def test_list_shows_the_targets_and_the_default(project):
     result = run_cli("publish", "--list", cwd=project)
 
     assert result.stdout.strip() == f"intranet (default): directory {project / 'www' / 'billing'}"
+
+
+def _left_behind(parent: Path, name: str, days_old: float) -> Path:
+    """A working directory as a killed run leaves it, last changed ``days_old`` days ago."""
+    import os
+    import time
+
+    leftover = parent / name
+    (leftover / "users").mkdir(parents=True)
+    (leftover / "users" / "a.html").write_text("a copy")
+    moment = time.time() - days_old * 24 * 3600
+    os.utime(leftover, (moment, moment))
+    return leftover
+
+
+def test_copies_a_killed_publish_left_behind_are_removed_once_a_day_old(project):
+    www = project / "www"
+    old_copy = _left_behind(www, ".billing.incoming-k1ll3d", 2)
+    old_discard = _left_behind(www, ".billing.discarded-k1ll3d", 2)
+    fresh_copy = _left_behind(www, ".billing.incoming-busy", 0.1)  # another publish may still own it
+    other = _left_behind(www, ".other.incoming-x", 2)  # not this target's
+    rebuild(project, FIRST_BUILD)
+    publish_here(project)
+    assert not old_copy.exists() and not old_discard.exists()
+    assert fresh_copy.exists() and other.exists()
+    assert (www / "billing" / "billing_dashboard.html").read_text() == "<h1>Dashboard v1</h1>"
+
+
+def test_build_directories_a_killed_build_left_behind_are_removed_once_a_day_old(tmp_path):
+    from billing_reports.site.output import SiteOutput
+
+    old_build = _left_behind(tmp_path, ".site.building-k1ll3d", 2)
+    old_site = _left_behind(tmp_path, ".site.old-k1ll3d", 2)
+    fresh = _left_behind(tmp_path, ".site.building-busy", 0.1)
+    with SiteOutput(tmp_path / "site") as output:
+        output.write_text("index.html", "<p>hi</p>")
+        output.publish({})
+    assert not old_build.exists() and not old_site.exists() and fresh.exists()

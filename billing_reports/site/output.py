@@ -15,17 +15,15 @@ import ctypes.util
 import os
 import shutil
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from ..errors import ConfigError
+from ..leftovers import remove_stale
 
 MANIFEST_NAME = "build-manifest.json"
-#: A build directory left behind by a killed build is removed by a later build after this long.
-STALE_SECONDS = 24 * 60 * 60
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
 
@@ -84,15 +82,8 @@ class SiteOutput:
         return self
 
     def _remove_stale(self) -> None:
-        """Remove temporary directories that a killed build (``kill -9``, power loss) left behind."""
-        now = time.time()
-        for pattern in (f".{self.site_dir.name}.building-*", f".{self.site_dir.name}.old-*"):
-            for leftover in self.site_dir.parent.glob(pattern):
-                try:
-                    if leftover.is_dir() and now - leftover.stat().st_mtime > STALE_SECONDS:
-                        shutil.rmtree(leftover, ignore_errors=True)
-                except OSError:
-                    pass
+        """Remove build directories that a killed build (``kill -9``, power loss) left behind."""
+        remove_stale(self.site_dir.parent, (f".{self.site_dir.name}.building-*", f".{self.site_dir.name}.old-*"))
 
     def __exit__(self, *exc_info: Any) -> None:
         if self.root is not None and self.root.exists():

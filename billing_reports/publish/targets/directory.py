@@ -5,7 +5,8 @@ The new site is copied into a hidden directory beside the live one
 atomic ``rename`` (Linux ``renameat2(RENAME_EXCHANGE)``; elsewhere two quick
 renames). The site that was live is kept as ``.billing.previous`` for
 ``publish --rollback``, which swaps the two back. A copy that fails leaves
-the live site untouched.
+the live site untouched; a copy a killed publish left behind is removed by a
+later publish once it is a day old.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 
 from ... import hookimpl
 from ...errors import PublishError
+from ...leftovers import remove_stale
 from ..site import BuiltSite
 from ..target import Change, Option, PublishTarget, text
 
@@ -127,6 +129,8 @@ class DirectoryTarget(PublishTarget):
 
     def _copy_beside(self, site: BuiltSite) -> Path:
         live = self.live
+        # copies and discarded sites a killed publish left behind
+        remove_stale(live.parent, (f".{live.name}.incoming-*", f".{live.name}.discarded-*"))
         try:
             incoming = Path(tempfile.mkdtemp(prefix=f".{live.name}.incoming-", dir=live.parent))
         except OSError as error:

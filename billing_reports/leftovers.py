@@ -1,0 +1,33 @@
+"""Hidden working directories a killed run (``kill -9``, a power cut) left beside a target.
+
+Builds and directory publishes work in ``.NAME.something-XXXX`` folders next to
+the real one and remove them when done; only a process that dies without
+running its clean-up leaves one behind. The next run removes those older than
+:data:`STALE_SECONDS`: old enough that no run still at work can own them.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+from typing import Iterable
+
+#: A working directory left behind is removed by a later run after this long.
+STALE_SECONDS = 24 * 60 * 60
+
+
+def remove_stale(parent: Path, patterns: Iterable[str]) -> None:
+    """Remove the directories in ``parent`` matching ``patterns`` (globs) last changed over
+    :data:`STALE_SECONDS` ago; what cannot be removed stays, silently."""
+    now = time.time()
+    for pattern in patterns:
+        for leftover in parent.glob(pattern):
+            try:
+                if leftover.is_dir() and not leftover.is_symlink() and now - leftover.stat().st_mtime > STALE_SECONDS:
+                    shutil.rmtree(leftover, ignore_errors=True)
+            except OSError:
+                pass
+
+
+__all__ = ["STALE_SECONDS", "remove_stale"]
