@@ -288,17 +288,32 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-class StaticHttpServer:
-    """Serves ``directory`` (looked up again on every request, like nginx) from a thread."""
+class _ThreadedHttpServer:
+    """An HTTP server on a free loopback port, serving from a thread while the ``with`` lasts."""
 
-    def __init__(self, directory: Path) -> None:
-        handler = functools.partial(_QuietHandler, directory=str(directory))
+    def __init__(self, handler) -> None:
         self.httpd = http.server.ThreadingHTTPServer((HOST, 0), handler)
         self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     @property
     def url(self) -> str:
         return f"http://{HOST}:{self.httpd.server_address[1]}"
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join()
+
+
+class StaticHttpServer(_ThreadedHttpServer):
+    """Serves ``directory`` (looked up again on every request, like nginx) from a thread."""
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__(functools.partial(_QuietHandler, directory=str(directory)))
 
     def get(self, path: str) -> tuple[int, str]:
         """(status, body) of ``GET /path``."""
@@ -308,14 +323,19 @@ class StaticHttpServer:
         except urllib.error.HTTPError as error:
             return error.code, ""
 
-    def __enter__(self) -> "StaticHttpServer":
-        self.thread.start()
-        return self
 
-    def __exit__(self, *exc_info) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join()
+# --- two small builds, the second changing, adding and dropping files ---------------------------------
+
+FIRST_BUILD = {
+    "billing_dashboard.html": "<h1>Dashboard v1</h1>",
+    "users/index.html": "<h1>Users</h1>",
+    "assets/site.css": "body{}",
+}
+SECOND_BUILD = {
+    "billing_dashboard.html": "<h1>Dashboard v2</h1>",
+    "models/index.html": "<h1>Models</h1>",
+    "assets/site.css": "body{}",
+}
 
 
 # --- the command line as a user runs it --------------------------------------------------------------
@@ -344,7 +364,7 @@ def write_config(directory: Path, publish: dict, **sections) -> Path:
 # --- git over smart HTTP with a token ----------------------------------------------------------------
 
 
-class GitHttpServer:
+class GitHttpServer(_ThreadedHttpServer):
     """``git http-backend`` behind HTTP basic auth (user + token), serving the bare repos in ``root``.
 
     Like a GitHub/GitLab HTTPS remote: without the right token every request is answered 401.
@@ -407,18 +427,4 @@ class GitHttpServer:
                 self.end_headers()
                 self.wfile.write(payload)
 
-        self.httpd = http.server.ThreadingHTTPServer((HOST, 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://{HOST}:{self.httpd.server_address[1]}"
-
-    def __enter__(self) -> "GitHttpServer":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join()
+        super().__init__(Handler)

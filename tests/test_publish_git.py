@@ -7,19 +7,7 @@ import shutil
 import subprocess
 
 import pytest
-from servers import free_port, run_cli, write_built_site, write_config
-
-FIRST_BUILD = {
-    "billing_dashboard.html": "<h1>Dashboard v1</h1>",
-    "users/index.html": "<h1>Users</h1>",
-    "assets/site.css": "body{}",
-}
-SECOND_BUILD = {
-    "billing_dashboard.html": "<h1>Dashboard v2</h1>",
-    "models/index.html": "<h1>Models</h1>",
-    "assets/site.css": "body{}",
-}
-
+from servers import FIRST_BUILD, SECOND_BUILD, free_port, run_cli, write_built_site, write_config
 
 def git(*arguments, cwd=None) -> str:
     return subprocess.run(["git", *arguments], cwd=cwd, check=True, capture_output=True, text=True).stdout

@@ -5,21 +5,9 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from servers import free_port, run_cli, write_built_site, write_config
+from servers import FIRST_BUILD, SECOND_BUILD, free_port, run_cli, write_built_site, write_config
 
 pytestmark = pytest.mark.server
-
-FIRST_BUILD = {
-    "billing_dashboard.html": "<h1>Dashboard v1</h1>",
-    "users/index.html": "<h1>Users</h1>",
-    "assets/site.css": "body{}",
-}
-SECOND_BUILD = {
-    "billing_dashboard.html": "<h1>Dashboard v2</h1>",
-    "models/index.html": "<h1>Models</h1>",
-    "assets/site.css": "body{}",
-}
-
 
 @pytest.fixture
 def project(tmp_path, ssh_server):
