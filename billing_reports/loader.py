@@ -134,13 +134,9 @@ def _load_months(data_dir: Path, months: list[Month]) -> Iterator[tuple[MonthFac
     """
     summarised: dict[Month, tuple[MonthFacts, MonthCells]] = {}  # (and the months without a file)
     for month in months:
-        path = cache_path(data_dir, month)
-        try:
-            summary = read_summary(data_dir, month, path, path.stat())
-        except OSError:  # (as ``Path.exists()`` says: any trouble finding the file is no file)
-            summary = MonthFacts(month, path=path, cached=False), {}
-        if summary is not None:
-            summarised[month] = summary
+        found = _without_decoding(data_dir, month)
+        if found is not None:
+            summarised[month] = found
     to_decode = [month for month in months if month not in summarised]
     workers = load_workers(data_dir, to_decode)
     if workers <= 1:
@@ -170,12 +166,18 @@ def load_workers(data_dir: Path, months: Sequence[Month]) -> int:
 def load_month(data_dir: Path, month: Month) -> tuple[MonthFacts, MonthCells]:
     """One month's facts and its aggregates ``(user, model) -> [cost, requests, in, out, cw, cr]``:
     from its summary when the cache file is unchanged since it was decoded, else decoded."""
+    found = _without_decoding(data_dir, month)
+    return found if found is not None else decode_month(data_dir, month)
+
+
+def _without_decoding(data_dir: Path, month: Month) -> tuple[MonthFacts, MonthCells] | None:
+    """The month from its summary, or as missing when it has no cache file; ``None``: decode it."""
     path = cache_path(data_dir, month)
     try:
-        summary = read_summary(data_dir, month, path, path.stat())
-    except OSError:
-        summary = None
-    return summary if summary is not None else decode_month(data_dir, month)
+        stat = path.stat()
+    except OSError:  # (as ``Path.exists()`` says: any trouble finding the file is no file)
+        return MonthFacts(month, path=path, cached=False), {}
+    return read_summary(data_dir, month, path, stat)
 
 
 def decode_month(data_dir: Path, month: Month) -> tuple[MonthFacts, dict[tuple[str, str], list[int]]]:
