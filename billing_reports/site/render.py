@@ -194,7 +194,7 @@ class SiteRenderer:
                 stem = f"data/{page_slug}--{table_id.removeprefix('table-')}"
                 csv_text, json_bytes = table_downloads(table, display)
                 if embed_downloads and len(csv_text) + len(json_bytes) <= EMBED_MAX_BYTES:
-                    downloads = Downloads.embedded(stem.rsplit("/", 1)[-1], csv_text, json_bytes)
+                    downloads = Downloads.embedded(stem, csv_text, json_bytes)
                 else:
                     output.write_text(stem + ".csv", csv_text)
                     output.write_bytes(stem + ".json", json_bytes)

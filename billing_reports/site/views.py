@@ -195,12 +195,14 @@ class Downloads:
     @classmethod
     def files(cls, root: str, stem: str) -> "Downloads":
         """``data/models/opus--users.csv`` and ``.json`` (``stem``), from a page ``root`` deep."""
-        return cls(f"{root}{stem}.csv", f"{root}{stem}.json",
-                   f"{stem.rsplit('/', 1)[-1]}.csv", f"{stem.rsplit('/', 1)[-1]}.json")
+        name = stem.rsplit("/", 1)[-1]
+        return cls(f"{root}{stem}.csv", f"{root}{stem}.json", f"{name}.csv", f"{name}.json")
 
     @classmethod
-    def embedded(cls, name: str, csv_text: str, json_bytes: bytes) -> "Downloads":
-        """``data:`` links holding the files (``name``: their name without extension): no file to write."""
+    def embedded(cls, stem: str, csv_text: str, json_bytes: bytes) -> "Downloads":
+        """``data:`` links holding the files that would be at ``stem`` (saved under the same names):
+        no file to write."""
+        name = stem.rsplit("/", 1)[-1]
         return cls(
             "data:text/csv;charset=utf-8;base64," + base64.b64encode(csv_text.encode("utf-8")).decode("ascii"),
             "data:application/json;base64," + base64.b64encode(json_bytes).decode("ascii"),
