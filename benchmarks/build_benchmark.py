@@ -141,7 +141,7 @@ def _stamps(directory: Path) -> dict[str, int]:
 
 def _wait_until_settled(data_dir: Path) -> None:
     """Wait until the cache files just written are old enough to be summarised."""
-    newest = max(max(path.stat().st_mtime, path.stat().st_ctime) for path in data_dir.glob("*.json"))
+    newest = max(max(stat.st_mtime, stat.st_ctime) for stat in (path.stat() for path in data_dir.glob("*.json")))
     time.sleep(max(0.0, newest + month_summary.SETTLE_SECONDS + 0.1 - time.time()))
 
 
