@@ -2,14 +2,15 @@
 
 The API reports cost in fractional cents (``20.18232``). Every amount in this
 project is an ``int`` of **micro-cents** (millionths of a cent), so sums never
-drift; amounts are rounded only for display, and a table's displayed rows are
-apportioned so that they add up to the displayed total to the cent.
+drift. One figure, one value: an amount is shown as its exact value rounded half
+up to the cent (:func:`format_money`), the same wherever it appears; no row is
+ever nudged to make a column add up. Downloads carry the exact amount
+(:func:`exact_dollars`), so a spreadsheet's SUM lands on the shown total.
 """
 
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Sequence
 
 MICROCENTS_PER_CENT = 1_000_000
 MICROCENTS_PER_DOLLAR = 100 * MICROCENTS_PER_CENT
@@ -32,24 +33,6 @@ def round_to_cents(amount: int) -> int:
     return quotient if amount >= 0 else -quotient
 
 
-def apportion_cents(amounts: Sequence[int]) -> list[int]:
-    """Round micro-cent amounts to cents so that they sum to the rounded total.
-
-    Largest-remainder method: every amount is floored to cents, then the cents
-    still missing from ``round_to_cents(sum(amounts))`` go, one each, to the
-    amounts that lost the most to flooring (ties: earlier rows first).
-    """
-    floors = [amount // MICROCENTS_PER_CENT for amount in amounts]
-    missing = round_to_cents(sum(amounts)) - sum(floors)
-    by_remainder = sorted(
-        range(len(amounts)),
-        key=lambda i: (-(amounts[i] - floors[i] * MICROCENTS_PER_CENT), i),
-    )
-    for i in by_remainder[:missing]:
-        floors[i] += 1
-    return floors
-
-
 def cents_to_dollars(cents: int) -> Decimal:
     """Whole cents as an exact Decimal of dollars (for CSV and JSON)."""
     return (Decimal(cents) / 100).quantize(Decimal("0.01"))
@@ -67,6 +50,13 @@ def format_money(amount: int) -> str:
     return format_cents(round_to_cents(amount))
 
 
+def exact_dollars(amount: int) -> str:
+    """Micro-cents as exact dollars with all 8 decimals (``123456789`` -> ``1.23456789``):
+    the unrounded amount a CSV or JSON download carries."""
+    dollars, rest = divmod(abs(amount), MICROCENTS_PER_DOLLAR)
+    return f"{'-' if amount < 0 else ''}{dollars}.{rest:08d}"
+
+
 def to_dollars(amount: int) -> Decimal:
     """Micro-cents as exact Decimal dollars (not rounded)."""
     return Decimal(amount) / MICROCENTS_PER_DOLLAR
@@ -75,8 +65,8 @@ def to_dollars(amount: int) -> Decimal:
 __all__ = [
     "MICROCENTS_PER_CENT",
     "MICROCENTS_PER_DOLLAR",
-    "apportion_cents",
     "cents_to_dollars",
+    "exact_dollars",
     "format_cents",
     "format_money",
     "microcents",

@@ -16,7 +16,7 @@ from typing import Any, Literal, Sequence
 
 import orjson
 
-from .money import apportion_cents, cents_to_dollars, format_cents, round_to_cents
+from .money import exact_dollars, format_cents, round_to_cents
 
 #: How a value is shown. ``user`` and ``model`` cells link to their pages on the site;
 #: ``month`` cells hold a ``YYYY-MM`` key; ``percent`` cells hold a float (12.5 = 12.5 %).
@@ -31,12 +31,18 @@ class Column:
     kind: ValueKind = "text"
 
 
+#: The footnote under a table whose rounded rows do not add up to its rounded total.
+ROUNDED_SEPARATELY = "Amounts are rounded to the cent one by one, so the rows may not add up to the total exactly."
+
+
 @dataclass(frozen=True)
 class Table:
     """Rows of values in ``columns`` order, optionally closed by a total row.
 
-    When ``total`` is given, each money column's rows are rounded to cents by
-    apportionment so that they add up exactly to the total shown.
+    Every money value is shown as its exact amount rounded half up to the cent,
+    the total too: rows are never nudged to make a column add up (where they do
+    not, :meth:`rounded_separately` says so and a footnote tells the reader).
+    Downloads (:meth:`to_csv`, :meth:`to_json`) carry the exact amounts.
     """
 
     slug: str
@@ -47,54 +53,64 @@ class Table:
     description: str = ""
 
     def display_rows(self) -> tuple[list[list[Any]], list[Any] | None]:
-        """Rows and total with money as whole cents (apportioned when there is a total)."""
+        """Rows and total with money as whole cents, each rounded on its own."""
+        money = [index for index, column in enumerate(self.columns) if column.kind == "money"]
         rows = [list(row) for row in self.rows]
         total = list(self.total) if self.total is not None else None
-        for index, column in enumerate(self.columns):
-            if column.kind != "money":
-                continue
-            amounts = [row[index] for row in rows]
-            present = [i for i, amount in enumerate(amounts) if amount is not None]
-            if total is not None and total[index] is not None:
-                cents = apportion_cents([amounts[i] for i in present])
-                total[index] = round_to_cents(total[index])
-                if sum(cents) != total[index]:
-                    raise ValueError(
-                        f"table {self.slug!r}: rows of {column.key!r} do not add up to its total"
-                    )
-            else:
-                cents = [round_to_cents(amounts[i]) for i in present]
-            for i, value in zip(present, cents):
-                rows[i][index] = value
+        for line in (rows if total is None else [*rows, total]):
+            for index in money:
+                if line[index] is not None:
+                    line[index] = round_to_cents(line[index])
         return rows, total
 
-    def export_rows(self) -> list[dict[str, Any]]:
-        """Rows (then the total row, if any) as dicts, money as Decimal dollars."""
-        rows, total = self.display_rows()
-        if total is not None:
-            rows.append(total)
+    def rounded_separately(self, display: tuple[list[list[Any]], list[Any] | None] | None = None) -> bool:
+        """Whether a money column's shown rows do not add up to its shown total (``display``:
+        :meth:`display_rows`, when the caller has it)."""
+        rows, total = display if display is not None else self.display_rows()
+        if total is None:
+            return False
+        return any(
+            total[index] is not None and sum(row[index] or 0 for row in rows) != total[index]
+            for index, column in enumerate(self.columns)
+            if column.kind == "money"
+        )
+
+    def export_columns(self) -> list[tuple[str, str]]:
+        """``(JSON key, CSV heading)`` per column; money columns name their unit (``spend_usd``,
+        ``Spend (USD)``)."""
         return [
-            {
-                column.key: cents_to_dollars(value)
-                if column.kind == "money" and value is not None
-                else value
-                for column, value in zip(self.columns, row)
-            }
-            for row in rows
+            (f"{column.key}_usd", f"{column.label} (USD)") if column.kind == "money" else (column.key, column.label)
+            for column in self.columns
         ]
 
-    def to_csv(self) -> str:
-        """The table as CSV for a spreadsheet: a header of column labels, money in dollars."""
+    def export_rows(self) -> list[dict[str, Any]]:
+        """Rows (then the total row, if any) as dicts; money as exact dollars, unrounded
+        (``"1234.56789012"``), so a spreadsheet's SUM lands on the shown total."""
+        keys = [key for key, _ in self.export_columns()]
+        money = [column.kind == "money" for column in self.columns]
+        lines = self.rows if self.total is None else [*self.rows, self.total]
+        return [
+            dict(zip(keys, [exact_dollars(value) if is_money and value is not None else value
+                            for is_money, value in zip(money, line)]))
+            for line in lines
+        ]
+
+    def downloads(self) -> tuple[str, bytes]:
+        """:meth:`to_csv` and :meth:`to_json` from one export of the rows."""
+        exported = self.export_rows()
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow([column.label for column in self.columns])
-        for row in self.export_rows():
-            writer.writerow(["" if value is None else value for value in row.values()])
-        return buffer.getvalue()
+        writer.writerow([heading for _, heading in self.export_columns()])
+        writer.writerows([["" if value is None else value for value in row.values()] for row in exported])
+        return buffer.getvalue(), orjson.dumps(exported)
+
+    def to_csv(self) -> str:
+        """The table as CSV for a spreadsheet: a header of column labels, money in exact dollars."""
+        return self.downloads()[0]
 
     def to_json(self) -> bytes:
-        """The table as a JSON array of row objects (money as dollar strings)."""
-        return orjson.dumps(self.export_rows(), default=str)
+        """The table as a JSON array of row objects (money as exact dollar strings)."""
+        return self.downloads()[1]
 
 
 @dataclass(frozen=True)
@@ -193,19 +209,21 @@ def _table_dict(table: Table) -> dict[str, Any]:
         "columns": [{"key": c.key, "label": c.label, "kind": c.kind} for c in table.columns],
         "rows": rows[: len(table.rows)],
         "total": rows[-1] if table.total is not None else None,
+        "rounded_separately": table.rounded_separately(),
     }
 
 
 def _json_value(value: Any, kind: str) -> Any:
     if kind == "money" and isinstance(value, int):
-        return cents_to_dollars(round_to_cents(value))
+        return exact_dollars(value)
     return value
 
 
 def format_value(value: Any, kind: str, *, whole_cents: bool = False) -> str:
     """Text of a value for people: ``$1,234.56``, ``12,345``, ``12.5%``.
 
-    ``whole_cents``: a money value already rounded to cents (from ``display_rows``).
+    ``whole_cents``: a money value already rounded to cents (from ``display_rows``); any other
+    money value is micro-cents, shown rounded half up to the cent.
     """
     if value is None:
         return ""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 from typing import Sequence
 
-from .sections import Section, Table, format_value
+from .sections import ROUNDED_SEPARATELY, Section, Table, format_value
 
 #: Value kinds shown right-aligned (numbers line up on their last digit).
 NUMERIC_KINDS = frozenset({"money", "count", "percent", "decimal"})
@@ -14,11 +14,13 @@ NUMERIC_KINDS = frozenset({"money", "count", "percent", "decimal"})
 def render_table(table: Table, columns: Sequence[str] | None = None) -> str:
     """``table`` as aligned text: a header, a rule, the rows, a rule and the total row.
 
-    Money is shown as apportioned whole cents (``Table.display_rows``), so the
-    rows add up to the total exactly as printed. ``columns``: keys of the
-    columns to show, in the table's order (default: all).
+    Money is shown as each amount rounded to the cent (``Table.display_rows``), the
+    same cents as on the site; where the rows then do not add up to the total, a
+    footnote says so. ``columns``: keys of the columns to show, in the table's
+    order (default: all).
     """
-    rows, total = table.display_rows()
+    display = table.display_rows()
+    rows, total = display
     keep = [i for i, column in enumerate(table.columns) if columns is None or column.key in columns]
     rows = [[row[i] for i in keep] for row in rows]
     total = [total[i] for i in keep] if total is not None else None
@@ -41,6 +43,8 @@ def render_table(table: Table, columns: Sequence[str] | None = None) -> str:
         out.append("(no rows)")
     if footer:
         out += [rule, fmt(footer[0])]
+    if table.rounded_separately(display):
+        out.append(ROUNDED_SEPARATELY)
     return "\n".join(out)
 
 

@@ -95,10 +95,10 @@ def test_chart_rows_are_the_numbers_beside_the_chart():
     assert chart_rows(chart) == (["", "A", "B"], [["Jan", "$1.00", "$0.00"], ["Feb", "—", "$2.00"]])
 
 
-def test_money_is_apportioned_so_the_chart_shows_the_cents_its_table_shows():
-    # 0.5 + 0.5 + 0.5 cents: rounded one by one, 1 + 1 + 1 = 3 cents; their total is 1.5 -> 2 cents.
+def test_money_is_rounded_one_by_one_so_the_chart_shows_the_cents_every_table_shows():
+    # 0.5 + 0.5 + 0.4 cents: each rounds half up on its own (1, 1, 0), never apportioned
     half_cent = 500_000
-    chart = Chart("t", "T", "d", "line", ["Jan", "Feb", "Mar"], [Series("A", [half_cent] * 3)])
+    chart = Chart("t", "T", "d", "line", ["Jan", "Feb", "Mar"], [Series("A", [half_cent, half_cent, 400_000])])
     assert chart_rows(chart)[1] == [["Jan", "$0.01"], ["Feb", "$0.01"], ["Mar", "$0.00"]]
     titles = [c.find(f"{SVG}title").text for c in _svg(chart).iter(f"{SVG}circle")]
     assert titles == ["A, Jan: $0.01", "A, Feb: $0.01", "A, Mar: $0.00"]

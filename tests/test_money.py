@@ -1,6 +1,6 @@
 import pytest
 
-from billing_reports.money import apportion_cents, format_cents, format_money, microcents, round_to_cents
+from billing_reports.money import exact_dollars, format_cents, format_money, microcents, round_to_cents
 
 
 def test_fractional_cents_sum_exactly_where_floats_drift():
@@ -23,22 +23,20 @@ def test_dollars_are_shown_with_thousands_separators():
 
 
 @pytest.mark.parametrize(
-    "amounts",
+    "amount, text",
     [
-        [333_333, 333_333, 333_334],
-        [1_005_000] * 7,
-        [2_600_000, -1_500_000, 4_400_000],
-        [123_456_789, 987_654_321, 5],
-        [],
+        (0, "0.00000000"),
+        (1, "0.00000001"),
+        (123_456_789, "1.23456789"),
+        (-500_000, "-0.00500000"),
+        (123_456_789_012_345, "1234567.89012345"),
     ],
 )
-def test_apportioned_rows_add_up_to_the_rounded_total(amounts):
-    cents = apportion_cents(amounts)
-    assert sum(cents) == round_to_cents(sum(amounts))
-    # no row moves by a cent or more from its exact value
-    assert all(abs(c * 1_000_000 - a) < 1_000_000 for c, a in zip(cents, amounts))
+def test_exact_dollars_carry_every_micro_cent(amount, text):
+    assert exact_dollars(amount) == text
 
 
-def test_apportioning_gives_the_missing_cent_to_the_largest_remainder():
-    # 0.4 + 0.4 + 0.7 = 1.5 -> 2 cents; floors are 0, 0, 0; remainders 0.7 > 0.4 = 0.4 (earlier first)
-    assert apportion_cents([400_000, 400_000, 700_000]) == [1, 0, 1]
+def test_each_amount_is_rounded_on_its_own_never_nudged():
+    # 0.4 + 0.4 + 0.7 cents: each rounds to 0, 0, 1 cent; their total 1.5 rounds to 2
+    assert [round_to_cents(a) for a in (400_000, 400_000, 700_000)] == [0, 0, 1]
+    assert round_to_cents(1_500_000) == 2

@@ -48,8 +48,9 @@ def test_json_holds_every_section_in_full(analysis_config):
         "monthly-trend", "monthly-model-breakdown", "monthly-user-breakdown",
     ]
     trend = document["sections"][4]["tables"][0]
-    assert trend["rows"][-1]["projected"] == "0.93"
-    assert trend["total"]["spend"] == "4.20"
+    # unrounded dollars: 30 cents over 10 of 31 days -> 93 cents; the total 419.80833 cents
+    assert trend["rows"][-1]["projected_usd"] == "0.93000000"
+    assert trend["total"]["spend_usd"] == "4.19808330"
     assert document["months"][2]["quality"]["without_email"] == 1
     assert document["failures"] == []
 
@@ -57,13 +58,15 @@ def test_json_holds_every_section_in_full(analysis_config):
 def test_csv_of_one_table(analysis_config):
     result = _run(analysis_config, "--format", "csv", "--section", "top-cost-models")
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines()[1] == "1,opus,2.66,63.3,3,0.89,25,35,45,55,160,2"
+    # exact dollars (265.875 cents; 88.625 cents per request), unit in the heading
+    assert result.stdout.splitlines()[0].startswith("#,Model,Spend (USD),")
+    assert result.stdout.splitlines()[1] == "1,opus,2.65875000,63.3,3,0.88625000,25,35,45,55,160,2"
     result = _run(analysis_config, "--format", "csv", "--section", "monthly-user-breakdown", "--table", "2026-03")
     assert result.stdout.splitlines() == [
-        "#,User,Cost,Share,Requests,Top model",
-        "1,a@example.com,0.15,50.0,1,sonnet",
-        "2,c@example.com,0.15,50.0,1,sonnet",
-        ",Total,0.30,100.0,2,",
+        "#,User,Cost (USD),Share,Requests,Top model",
+        "1,a@example.com,0.15000000,50.0,1,sonnet",
+        "2,c@example.com,0.15000000,50.0,1,sonnet",
+        ",Total,0.30000000,100.0,2,",
     ]
 
 

@@ -9,7 +9,7 @@ The cache (micro-cents in brackets):
   2026-03  incomplete, fetched 2026-03-11 (10 of 31 days): a sonnet 15c, c sonnet 15c (a tie) = 30c
 Per user: b 185.625c (4 req), a 145.75c (3), c 58.1c (4), (removed user) 30.33333c (1); total 419.80833c.
 top_spenders_count = 2; the expensive model is the 1 costliest per request: opus (265.875c / 3).
-Displayed money is apportioned: rows add up to the shown total.
+Displayed money is each amount rounded half up to the cent on its own (never apportioned).
 """
 
 from __future__ import annotations
@@ -28,9 +28,14 @@ def sections(analysis_usage, analysis_settings):
 
 
 def shown(table):
-    """Rows and total as exported (money as dollar strings, rounded/apportioned)."""
-    rows = [[str(v) if v is not None else None for v in row.values()] for row in table.export_rows()]
-    return rows
+    """Rows and total as shown (money as dollar strings, each rounded to the cent on its own)."""
+    rows, total = table.display_rows()
+    money = [column.kind == "money" for column in table.columns]
+    return [
+        [None if value is None else f"{value / 100:.2f}" if is_money else str(value)
+         for is_money, value in zip(money, row)]
+        for row in (rows if total is None else [*rows, total])
+    ]
 
 
 def test_built_in_slugs_in_order(sections):
@@ -188,7 +193,8 @@ def test_every_section_is_json_and_every_table_csv(sections):
     for section in sections.values():
         orjson.dumps(section.to_dict(), default=str)
         for table in section.tables:
-            assert table.to_csv().splitlines()[0] == ",".join(c.label for c in table.columns)
+            headings = [f"{c.label} (USD)" if c.kind == "money" else c.label for c in table.columns]
+            assert table.to_csv().splitlines()[0] == ",".join(headings)
 
 
 def test_expensive_models_by_rule_and_by_name(analysis_usage):
@@ -237,3 +243,25 @@ def test_months_not_fetched_are_no_evidence_of_a_fall(analysis_settings):
     assert rows[3] == ["2026-04", "0.00", None, None, "0", "not fetched", None]
     one_fetched = load_usage(analysis_settings, [Month(2025, 12), Month(2026, 5)])  # May has no file
     assert trend_signal(one_fetched, one_fetched.user_cost_by_month("a@example.com")) == ""
+
+
+def test_rows_are_never_nudged_and_a_footnote_says_when_they_do_not_add_up():
+    from decimal import Decimal
+
+    from billing_reports.sections import ROUNDED_SEPARATELY, Column, Table
+    from billing_reports.terminal import render_table
+
+    # 0.4 + 0.4 + 0.7 cents = 1.5 cents: shown 0, 0 and 1 cent, the total 2 cents
+    table = Table("t", "T", [Column("user", "User", "user"), Column("spend", "Spend", "money")],
+                  [["a", 400_000], ["b", 400_000], ["c", 700_000]], total=["Total", 1_500_000])
+    assert table.display_rows() == ([["a", 0], ["b", 0], ["c", 1]], ["Total", 2])
+    assert table.rounded_separately()
+    assert render_table(table).splitlines()[-1] == ROUNDED_SEPARATELY
+    # the download carries exact amounts: a spreadsheet's SUM is the total, to the micro-cent
+    lines = [line.split(",") for line in table.to_csv().splitlines()]
+    assert lines[0] == ["User", "Spend (USD)"]
+    assert sum(Decimal(amount) for _, amount in lines[1:-1]) == Decimal(lines[-1][1]) == Decimal("0.015")
+
+    adding_up = Table("t", "T", table.columns, [["a", 1_000_000], ["b", 2_000_000]], total=["Total", 3_000_000])
+    assert not adding_up.rounded_separately()
+    assert ROUNDED_SEPARATELY not in render_table(adding_up)

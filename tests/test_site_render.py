@@ -95,8 +95,9 @@ def test_a_user_page_has_spend_models_and_cost_per_request(site):
     csv_link = re.search(r'<a href="data:text/csv;charset=utf-8;base64,([^"]+)" '
                          r'download="ann-example.com--models.csv">CSV</a>', page)
     csv_lines = base64.b64decode(csv_link[1]).decode("utf-8").splitlines()
-    assert csv_lines == ["Model,On-demand cost,Requests,Avg cost / request,Share of cost",
-                         "claude-4.6-opus,20.00,2,10.00,61.5", "gpt-5,12.50,10,1.25,38.5", "Total,32.50,12,,"]
+    assert csv_lines == ["Model,On-demand cost (USD),Requests,Avg cost / request (USD),Share of cost",
+                         "claude-4.6-opus,20.00000000,2,10.00000000,61.5", "gpt-5,12.50000000,10,1.25000000,38.5",
+                         "Total,32.50000000,12,,"]
     json_link = re.search(r'<a href="data:application/json;base64,([^"]+)" '
                           r'download="ann-example.com--by-month.json">JSON</a>', page)
     assert [row["month"] for row in orjson.loads(base64.b64decode(json_link[1]))] == [
@@ -112,7 +113,7 @@ def test_a_user_table_too_big_to_carry_gets_files_like_other_tables(site_setting
     built = build_site(site_settings, site_usage, site_sections, site_dir=tmp_path / "site")
     page = _read(built, "users/ann-example.com.html")
     assert 'href="../data/users/ann-example.com--models.csv" download="ann-example.com--models.csv"' in page
-    assert _read(built, "data/users/ann-example.com--models.csv").startswith("Model,On-demand cost,")
+    assert _read(built, "data/users/ann-example.com--models.csv").startswith("Model,On-demand cost (USD),")
     assert "data:text/csv" not in page
 
 
@@ -205,7 +206,7 @@ def test_every_section_table_has_csv_and_json_downloads(site, site_sections):
     table = site_sections[0].tables[0]
     assert _read(site, "data/top-cost-users--ranked.csv") == table.to_csv()
     assert (site.site_dir / "data/top-cost-users--ranked.json").read_bytes() == table.to_json()
-    assert orjson.loads(table.to_json())[-1]["cost"] == "83.90"
+    assert orjson.loads(table.to_json())[-1]["cost_usd"] == "83.90000000"
 
 
 def test_the_data_quality_and_about_pages(site):

@@ -14,7 +14,7 @@ from typing import Callable, Collection, Sequence
 
 from markupsafe import Markup, escape
 
-from ..money import MICROCENTS_PER_DOLLAR, apportion_cents, format_cents
+from ..money import MICROCENTS_PER_DOLLAR
 from ..sections import Chart, format_value
 
 WIDTH = 640
@@ -59,21 +59,9 @@ def _shown(value: int | float | None, unit: str) -> str:
 
 
 def shown_values(chart: Chart) -> list[list[str]]:
-    """Each series' values as text. Money is apportioned to whole cents, as tables with a
-    total are, so a chart and the table of the same amounts show the same cents."""
-    shown = []
-    for series in chart.series:
-        values = list(series.values)
-        if chart.unit == "money" and all(isinstance(v, int) for v in values if v is not None):
-            present = [i for i, v in enumerate(values) if v is not None]
-            cents = apportion_cents([values[i] for i in present])
-            texts = ["—"] * len(values)
-            for i, amount in zip(present, cents):
-                texts[i] = format_cents(amount)
-            shown.append(texts)
-        else:
-            shown.append([_shown(value, chart.unit) for value in values])
-    return shown
+    """Each series' values as text: money rounded to the cent on its own, exactly as every
+    table shows the same amount."""
+    return [[_shown(value, chart.unit) for value in series.values] for series in chart.series]
 
 
 def _label(label: str, incomplete: Collection[str]) -> str:

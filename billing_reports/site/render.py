@@ -29,7 +29,7 @@ from .names import PageNames, slugify
 from .output import SiteOutput
 from .quality import data_quality_section, fetches_table, when
 from .views import (
-    CellRenderer, Downloads, SiteMap, chart_view, figure_view, table_downloads, table_view, unique_ids,
+    CellRenderer, Downloads, SiteMap, chart_view, figure_view, table_view, unique_ids,
 )
 
 SUMMARY_SLUG = "summary"
@@ -192,7 +192,7 @@ class SiteRenderer:
             display = table.display_rows()
             if page_slug is not None and output is not None:
                 stem = f"data/{page_slug}--{table_id.removeprefix('table-')}"
-                csv_text, json_bytes = table_downloads(table, display)
+                csv_text, json_bytes = table.downloads()
                 if embed_downloads and len(csv_text) + len(json_bytes) <= EMBED_MAX_BYTES:
                     downloads = Downloads.embedded(stem, csv_text, json_bytes)
                 else:

@@ -8,18 +8,15 @@ money ``$1,234.56``. Each cell also carries the value the table sorts by.
 from __future__ import annotations
 
 import base64
-import csv
-import io
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any, Collection, Sequence
 
-import orjson
 from markupsafe import Markup, escape
 
-from ..money import cents_to_dollars, format_cents
+from ..money import format_cents
 from ..months import Month
-from ..sections import Chart, Column, Figure, Table, format_value
+from ..sections import ROUNDED_SEPARATELY, Chart, Column, Figure, Table, format_value
 from .charts import INCOMPLETE_MARK, chart_rows, render_chart
 from .names import PageNames, slugify
 
@@ -181,6 +178,8 @@ class TableView:
     #: The names the downloads are saved under (``download`` attributes).
     csv_name: str | None = None
     json_name: str | None = None
+    #: The footnote under the table when its rounded rows do not add up to its rounded total.
+    rounding_note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -218,7 +217,9 @@ def table_view(
     """A table ready for ``_table.html``, with links to its CSV/JSON ``downloads``;
     ``display``: ``table.display_rows()`` when the caller has it already. ``limit`` keeps the first
     rows, or the last ones of a table by month (first column of kind ``month``, oldest first)."""
-    rows, total = display if display is not None else table.display_rows()
+    display = display if display is not None else table.display_rows()
+    rows, total = display
+    rounding_note = ROUNDED_SEPARATELY if limit is None and table.rounded_separately(display) else None
     if limit is not None:
         # Months run oldest first: a preview keeps the newest (the one a reader wants), in order.
         by_month = bool(table.columns) and table.columns[0].kind == "month"
@@ -251,6 +252,7 @@ def table_view(
         incomplete=table.title in incomplete,
         csv_name=downloads.csv_name if downloads else None,
         json_name=downloads.json_name if downloads else None,
+        rounding_note=rounding_note,
     )
 
 
@@ -261,33 +263,6 @@ def _column_view(column: Column, incomplete: Collection[str]) -> ColumnView:
     if flagged:
         label = label.removesuffix(INCOMPLETE_MARK).rstrip()
     return ColumnView(label, column.kind, flagged)
-
-
-def table_downloads(table: Table, display: tuple[list[list[Any]], list[Any] | None]) -> tuple[str, bytes]:
-    """``table.to_csv()`` and ``table.to_json()``, byte for byte, from its ``display_rows()``
-    (rounded once per table for the page and both files, not three times)."""
-    rows, total = display
-    money = [column.kind == "money" for column in table.columns]
-    keys = [column.key for column in table.columns]
-    exported = [
-        dict(zip(keys, [_dollars(value) if is_money and value is not None else value
-                        for is_money, value in zip(money, row)]))
-        for row in (rows if total is None else [*rows, total])
-    ]
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([column.label for column in table.columns])
-    writer.writerows([["" if value is None else value for value in row.values()] for row in exported])
-    return buffer.getvalue(), orjson.dumps(exported, default=str)
-
-
-def _dollars(cents: Any) -> Any:
-    """``str(cents_to_dollars(cents))`` for whole cents, without a Decimal (the CSV and the JSON
-    both write that text)."""
-    if type(cents) is not int:
-        return cents_to_dollars(cents)
-    dollars, rest = divmod(abs(cents), 100)
-    return f"{'-' if cents < 0 else ''}{dollars}.{rest:02d}"
 
 
 def glance_columns(columns: Sequence[Column], limit: int) -> list[int]:
