@@ -8,15 +8,20 @@ from __future__ import annotations
 
 import os
 import tempfile
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Sequence
 
 import orjson
 
 from billing_reports.errors import CacheError
-from billing_reports.months import Month
+from billing_reports.months import Month, parse_isoformat_z
 
 CACHE_SUFFIX = "-usage-based-data.json"
+
+#: The API aggregates hourly and late events still arrive: a month is complete only when its fetch
+#: started at least this long after it ended.
+SETTLING_TIME = timedelta(days=1)
 
 #: The seed's four keys and their JSON types (``bool`` is not an acceptable ``int``).
 SEED_KEYS: dict[str, type] = {"month": str, "fetched_at": str, "total_events": int, "events": list}
@@ -29,6 +34,22 @@ def _file_mode() -> int:
 
 
 _FILE_MODE = _file_mode()
+
+
+def is_complete(month: Month, fetched_at: datetime) -> bool:
+    """Whether a fetch that started at ``fetched_at`` saw all of ``month`` (it ended a day before)."""
+    return fetched_at >= month.end + SETTLING_TIME
+
+
+def cached_complete(month: Month, payload: dict[str, Any]) -> bool:
+    """Whether a cache file holds all of ``month``: its ``complete`` flag; a file in the seed's own
+    format (no flag) is complete when it was fetched at least a day after the month ended."""
+    if isinstance(payload.get("complete"), bool):
+        return payload["complete"]
+    try:
+        return is_complete(month, parse_isoformat_z(payload["fetched_at"]))
+    except (KeyError, TypeError, ValueError):
+        return True  # no way to tell; keep the user's file rather than overwrite it
 
 
 def cache_path(data_dir: Path, month: Month) -> Path:

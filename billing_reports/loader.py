@@ -40,14 +40,17 @@ from typing import Any, Iterable, Iterator, Sequence, Union
 
 import msgspec
 
-from .cache import cache_path, read_cached_month
+from .cache import cache_path, cached_complete, read_cached_month
 from .errors import CacheError
-from .money import MICROCENTS_PER_CENT, microcents
+from .money import MICROCENTS_PER_CENT
 from .month_summary import keep_summary, read_summary
-from .months import Month, parse_isoformat_z
-from .on_demand import NOT_CHARGEABLE, NOT_TOKEN_BASED, ON_DEMAND_KIND
+from .months import DAY_MS, Month, parse_isoformat_z
+from .on_demand import (
+    CHARGED_TOLERANCE, NOT_CHARGEABLE, NOT_TOKEN_BASED, ON_DEMAND_KIND, charged_differs, event_cost, is_on_demand,
+    left_out_label,
+)
 from .settings import Settings
-from .usage import REMOVED_USER, UNKNOWN_MODEL, DataQuality, MonthFacts, OnDemandUsage, UsageTotals
+from .usage import REMOVED_USER, UNKNOWN_MODEL, DataQuality, LedgerKey, MonthFacts, OnDemandUsage, UsageTotals
 
 #: Kinds the Cursor API is known to send; any other is counted as unknown.
 KNOWN_KINDS = frozenset(
@@ -95,11 +98,15 @@ LOAD_WORKERS_VARIABLE = "BILLING_REPORTS_LOAD_WORKERS"
 #: An amount of this many cents or more (10 billion dollars) is not believed: not a number.
 AMOUNT_LIMIT_CENTS = 1e12
 
-#: ``(user, model) -> [cost, requests, input, output, cache write, cache read]`` of one month
-#: (tuples when they come from a month summary).
-MonthCells = dict[tuple[str, str], Sequence[int]]
-#: ``(user, model, cost, input, output, cache write, cache read)`` of one kept event.
-EventValues = tuple[str, str, int, int, int, int, int]
+#: Events whose ``chargedCents`` differs from their parts that the data-quality page lists.
+CHARGED_EXAMPLES = 5
+
+#: One month's ledger: ``(day, user, model, max mode) -> [charged, requests, input, output,
+#: cache write, cache read, list cost, token fee]`` (the order of ``UsageTotals``; tuples when
+#: they come from a month summary).
+LedgerCells = dict[LedgerKey, Sequence[int]]
+#: One kept event: its ledger key and its sums (as in ``LedgerCells``).
+EventValues = tuple[LedgerKey, tuple[int, ...]]
 
 
 def load_usage(settings: Settings, months: Sequence[Month], *, data_dir: Path | None = None) -> OnDemandUsage:
@@ -110,20 +117,18 @@ def load_usage(settings: Settings, months: Sequence[Month], *, data_dir: Path | 
     """
     directory = Path(data_dir if data_dir is not None else settings.data_dir)
     ordered = sorted(set(months))
-    totals: dict[tuple[Month, str, str], UsageTotals] = {}
+    ledger: dict[LedgerKey, UsageTotals] = {}
     facts: dict[Month, MonthFacts] = {}
-    month_cells: dict[Month, dict[tuple[str, str], UsageTotals]] = {}
     # Trick: the collector stays paused while the results are unpickled and regrouped too:
     # the ~100,000 tuples made here form no cycles, and its passes over them cost ~0.1 s.
     with _collector_paused():
         for month, (month_facts, cells) in zip(ordered, _load_months(directory, ordered)):
             facts[month] = month_facts
-            month_cells[month] = {key: UsageTotals(*values) for key, values in cells.items()}
-            totals.update(((month, user, model), t) for (user, model), t in month_cells[month].items())
-    return OnDemandUsage(months=ordered, totals=totals, month_facts=facts, data_dir=directory, month_cells=month_cells)
+            ledger.update(zip(cells, map(UsageTotals._make, cells.values())))
+    return OnDemandUsage(months=ordered, ledger=ledger, month_facts=facts, data_dir=directory)
 
 
-def _load_months(data_dir: Path, months: list[Month]) -> Iterator[tuple[MonthFacts, MonthCells]]:
+def _load_months(data_dir: Path, months: list[Month]) -> Iterator[tuple[MonthFacts, LedgerCells]]:
     """``load_month`` for each month, in order: in worker processes when the cache is big.
 
     Months whose cache file is unchanged since it was last decoded come from their
@@ -132,7 +137,7 @@ def _load_months(data_dir: Path, months: list[Month]) -> Iterator[tuple[MonthFac
     returns only its month's aggregates); a small one is read here, where starting
     processes would cost more.
     """
-    summarised: dict[Month, tuple[MonthFacts, MonthCells]] = {}  # (and the months without a file)
+    summarised: dict[Month, tuple[MonthFacts, LedgerCells]] = {}  # (and the months without a file)
     for month in months:
         found = _without_decoding(data_dir, month)
         if found is not None:
@@ -163,14 +168,14 @@ def load_workers(data_dir: Path, months: Sequence[Month]) -> int:
     return max(1, min(wanted, len(sizes)))
 
 
-def load_month(data_dir: Path, month: Month) -> tuple[MonthFacts, MonthCells]:
+def load_month(data_dir: Path, month: Month) -> tuple[MonthFacts, LedgerCells]:
     """One month's facts and its aggregates ``(user, model) -> [cost, requests, in, out, cw, cr]``:
     from its summary when the cache file is unchanged since it was decoded, else decoded."""
     found = _without_decoding(data_dir, month)
     return found if found is not None else decode_month(data_dir, month)
 
 
-def _without_decoding(data_dir: Path, month: Month) -> tuple[MonthFacts, MonthCells] | None:
+def _without_decoding(data_dir: Path, month: Month) -> tuple[MonthFacts, LedgerCells] | None:
     """The month from its summary, or as missing when it has no cache file; ``None``: decode it."""
     path = cache_path(data_dir, month)
     try:
@@ -180,7 +185,7 @@ def _without_decoding(data_dir: Path, month: Month) -> tuple[MonthFacts, MonthCe
     return read_summary(data_dir, month, path, stat)
 
 
-def decode_month(data_dir: Path, month: Month) -> tuple[MonthFacts, dict[tuple[str, str], list[int]]]:
+def decode_month(data_dir: Path, month: Month) -> tuple[MonthFacts, dict[LedgerKey, list[int]]]:
     """:func:`load_month` from the cache file's events, always; then keeps the month's summary."""
     path = cache_path(data_dir, month)
     checked_at = time.time()
@@ -190,7 +195,7 @@ def decode_month(data_dir: Path, month: Month) -> tuple[MonthFacts, dict[tuple[s
         return MonthFacts(month, path=path, cached=False), {}
     with _collector_paused():
         typed = _read_typed(path)
-        cells: dict[tuple[str, str], list[int]] = {}
+        cells: dict[LedgerKey, list[int]] = {}
         if typed is not None:
             month_facts = _month_facts(typed, path, month)
             aggregate_typed_events(typed["events"], month, month_facts.quality, cells, typed["extra_fields"])
@@ -218,6 +223,7 @@ def decode_month(data_dir: Path, month: Month) -> tuple[MonthFacts, dict[tuple[s
 
 class _TypedTokenUsage(msgspec.Struct):
     totalCents: float
+    discountPercentOff: float = 0.0
     inputTokens: int = 0
     outputTokens: int = 0
     cacheWriteTokens: int = 0
@@ -238,7 +244,7 @@ class _TypedEvent(msgspec.Struct, forbid_unknown_fields=True):
     maxMode: Any = None
     requestsCosts: Any = None
     isHeadless: Any = None
-    chargedCents: Any = None
+    chargedCents: Union[float, None] = None
     isFreeBugbot: Any = None
     serviceAccountId: Any = None
     serviceAccountName: Any = None
@@ -258,7 +264,7 @@ def _cache_file_type(event_type: type) -> type:
             ("fetched_at", str),
             ("total_events", int),
             ("events", list[event_type]),
-            ("complete", bool, False),
+            ("complete", Union[bool, None], None),  # (absent from a file in the seed's own format)
             ("fetch", dict, msgspec.field(default_factory=dict)),
         ],
     )
@@ -321,11 +327,14 @@ def aggregate_typed_events(
     events: list[_TypedEvent],
     month: Month,
     quality: DataQuality,
-    cells: dict[tuple[str, str], list[int]],
+    cells: LedgerCells,
     extra_fields: tuple[str, ...] = (),
 ) -> None:
-    """:func:`aggregate_events` for typed events: the same sums and counts, fewer checks per event.
+    """:func:`aggregate_events` for typed events: the same cells and counts, fewer checks per event.
 
+    An ordinary event (on-demand, believable amounts, a timestamp in the month,
+    a positive cost) is priced and summed inline here; any other takes
+    :func:`_inspect`, the careful path, exactly as :func:`aggregate_events` would.
     ``extra_fields``: the undocumented fields the decoder learnt (``_read_typed``);
     the events carrying each are counted as unknown fields.
     """
@@ -334,19 +343,15 @@ def aggregate_typed_events(
         if carrying:
             quality.unknown_fields[name] = quality.unknown_fields.get(name, 0) + carrying
     start_ms, end_ms = month.start_ms, month.end_ms
-    # Trick: the API's timestamps are 13-digit strings of milliseconds; two such strings
-    # compare like the numbers they spell, so an ASCII-digit string of the bounds' length
-    # is compared as text against the bounds (no ``int()`` per event). Any other string
-    # (another length, a sign, spaces, underscores, non-ASCII digits) takes ``int()`` as before.
-    start_text, end_text = str(start_ms), str(end_ms)
-    text_length = len(start_text) if len(start_text) == len(end_text) else -1
     scale = MICROCENTS_PER_CENT
+    tolerance = CHARGED_TOLERANCE
     removed_user = REMOVED_USER
     get_cell = cells.get
     on_demand = ON_DEMAND_KIND
     limit = AMOUNT_LIMIT_CENTS
     kept = 0
     without_email = 0
+    with_charged = 0
     for event in events:
         try:
             if event.kind == on_demand and event.isChargeable and event.isTokenBasedCall:
@@ -354,39 +359,50 @@ def aggregate_typed_events(
                 usage = event.tokenUsage
                 cents = usage.totalCents
                 fee = event.cursorTokenFee
-                timestamp = event.timestamp
+                discount = usage.discountPercentOff
+                charged_cents = event.chargedCents
+                timestamp = int(event.timestamp)
                 if (
                     model
                     and -limit < cents < limit
                     and -limit < fee < limit
-                    and (
-                        start_text <= timestamp < end_text
-                        if len(timestamp) == text_length and timestamp.isascii() and timestamp.isdigit()
-                        else start_ms <= int(timestamp) < end_ms
-                    )
+                    and 0 <= discount <= 100
+                    and (charged_cents is None or -limit < charged_cents < limit)
+                    and start_ms <= timestamp < end_ms
                 ):
-                    # Trick: ``microcents`` inlined (a call per event costs more than the rounding).
-                    cost = round((cents + fee) * scale)
-                    if cost > 0:
+                    # Trick: the cost rule (``on_demand.event_cost``) inlined, a call per event
+                    # costing more than the arithmetic; the tests hold both to the same figures.
+                    list_cost = round((cents + fee) * scale)
+                    formula = round((cents * (1 - discount / 100) + fee) * scale) if discount else list_cost
+                    charged = formula if charged_cents is None else round(charged_cents * scale)
+                    if charged > 0:
                         kept += 1
+                        if charged_cents is not None:
+                            with_charged += 1
+                            if not -tolerance <= charged - formula <= tolerance:
+                                _note_charged_difference(quality, event.timestamp, event.userEmail, model,
+                                                         charged, formula)
                         user = event.userEmail
                         # Trick: an event of a removed user (no email, ~1.5 %) is otherwise
                         # ordinary: it is summed here under REMOVED_USER and counted exactly as
-                        # ``_inspect`` would, instead of taking the slow plain-dict path.
+                        # ``_inspect`` would, instead of taking the careful path.
                         if not user:
                             user = removed_user
                             without_email += 1
-                        cell = get_cell((user, model))
+                        key = (timestamp // DAY_MS, user, model, event.maxMode is True)
+                        cell = get_cell(key)
                         if cell is None:
-                            cells[(user, model)] = [cost, 1, usage.inputTokens, usage.outputTokens,
-                                                    usage.cacheWriteTokens, usage.cacheReadTokens]
+                            cells[key] = [charged, 1, usage.inputTokens, usage.outputTokens, usage.cacheWriteTokens,
+                                          usage.cacheReadTokens, list_cost, round(fee * scale)]
                         else:
-                            cell[0] += cost
+                            cell[0] += charged
                             cell[1] += 1
                             cell[2] += usage.inputTokens
                             cell[3] += usage.outputTokens
                             cell[4] += usage.cacheWriteTokens
                             cell[5] += usage.cacheReadTokens
+                            cell[6] += list_cost
+                            cell[7] += round(fee * scale)
                         continue
         except (ValueError, OverflowError):
             pass
@@ -395,13 +411,16 @@ def aggregate_typed_events(
         plain = msgspec.to_builtins(event)
         for name in extra_fields:
             plain.pop(name, None)
-        values = _inspect(plain, start_ms, end_ms, quality)
-        if values is None:
-            continue
-        kept += 1
-        _add_event(cells, values)
+        if plain.get("chargedCents", 0) is None:
+            del plain["chargedCents"]  # (the typed default: the event has none)
+        values = _inspect(plain, month, quality)
+        if values is not None:
+            kept += 1
+            _add_event(cells, values)
     quality.events_kept += kept
     quality.without_email += without_email
+    quality.with_charged += with_charged
+    quality.without_charged = quality.events_kept - quality.with_charged
 
 
 @contextmanager
@@ -442,106 +461,50 @@ def _month_facts(payload: dict[str, Any], path: Path, month: Month) -> MonthFact
         path=path,
         cached=True,
         fetched_at=fetched_at,
-        complete=bool(payload.get("complete", False)),
+        complete=cached_complete(month, payload),
         fetch=fetch,
         quality=quality,
     )
 
 
-def aggregate_events(
-    events: Iterable[Any],
-    month: Month,
-    quality: DataQuality,
-    cells: dict[tuple[str, str], list[int]],
-) -> None:
-    """Add ``events`` (one month's cached events) into ``cells`` and count what is odd in ``quality``.
+def aggregate_events(events: Iterable[Any], month: Month, quality: DataQuality, cells: LedgerCells) -> None:
+    """Add ``events`` (one month's cached events, plain dicts) into the ledger ``cells`` and
+    count what is odd in ``quality``: every event decided by :func:`_inspect`.
 
-    ``cells`` maps ``(user, model)`` to ``[cost, requests, input, output,
-    cache write, cache read]`` (cost in micro-cents).
+    ``cells`` maps ``(day, user, model, max mode)`` to ``[charged, requests, input,
+    output, cache write, cache read, list cost, token fee]`` (money in micro-cents).
     """
-    start_ms, end_ms = month.start_ms, month.end_ms
-    known_fields = KNOWN_FIELDS
-    to_microcents = microcents
-    get_cell = cells.get
-    # Field names are checked once per distinct key order (cheaper than a set test per event).
-    known_shapes: dict[tuple[str, ...], bool] = {}
-    shape_is_known = known_shapes.get
-    on_demand = ON_DEMAND_KIND
-    limit = AMOUNT_LIMIT_CENTS
     kept = 0
     for event in events:
-        try:
-            usage = event["tokenUsage"]
-            cents = usage["totalCents"]
-            fee = event.get("cursorTokenFee", 0)
-            input_tokens = usage.get("inputTokens", 0)
-            output_tokens = usage.get("outputTokens", 0)
-            write_tokens = usage.get("cacheWriteTokens", 0)
-            read_tokens = usage.get("cacheReadTokens", 0)
-            user = event["userEmail"]
-            model = event["model"]
-            if (
-                event["kind"] == on_demand
-                and event["isChargeable"] is True
-                and event["isTokenBasedCall"] is True
-                and (type(cents) is float or type(cents) is int)
-                and (type(fee) is float or type(fee) is int)
-                and type(input_tokens) is int
-                and type(output_tokens) is int
-                and type(write_tokens) is int
-                and type(read_tokens) is int
-                and type(user) is str
-                and user
-                and type(model) is str
-                and model
-                and start_ms <= int(event["timestamp"]) < end_ms
-            ):
-                shape = tuple(event)
-                known = shape_is_known(shape)
-                if known is None:
-                    known = known_shapes[shape] = known_fields.issuperset(shape)
-                # The API's amounts have at most a few decimals: rounding their sum
-                # to micro-cents is as exact as converting each one.
-                cost = to_microcents(cents + fee)
-                if cost > 0 and known and -limit < cents < limit and -limit < fee < limit:
-                    kept += 1
-                    cell = get_cell((user, model))
-                    if cell is None:
-                        cells[(user, model)] = [cost, 1, input_tokens, output_tokens, write_tokens, read_tokens]
-                    else:
-                        cell[0] += cost
-                        cell[1] += 1
-                        cell[2] += input_tokens
-                        cell[3] += output_tokens
-                        cell[4] += write_tokens
-                        cell[5] += read_tokens
-                    continue
-        except (KeyError, TypeError, ValueError, AttributeError, OverflowError):
-            pass
-        values = _inspect(event, start_ms, end_ms, quality)
-        if values is None:
-            continue
-        kept += 1
-        _add_event(cells, values)
+        values = _inspect(event, month, quality)
+        if values is not None:
+            kept += 1
+            _add_event(cells, values)
     quality.events_kept += kept
+    quality.without_charged = quality.events_kept - quality.with_charged
 
 
-def _add_event(cells: dict[tuple[str, str], list[int]], values: EventValues) -> None:
-    """Add one event that ``_inspect`` kept to its ``(user, model)`` cell (the rare, careful path;
-    the fast loops above do the same inline, where a call per event would cost)."""
-    user, model, cost, *tokens = values
-    cell = cells.get((user, model))
+def _add_event(cells: LedgerCells, values: EventValues) -> None:
+    """Add one event that ``_inspect`` kept to its ledger cell (the careful path; the typed
+    loop above does the same inline, where a call per event would cost)."""
+    key, sums = values
+    cell = cells.get(key)
     if cell is None:
-        cells[(user, model)] = [cost, 1, *tokens]
+        cells[key] = list(sums)
         return
-    cell[0] += cost
-    cell[1] += 1
-    for index, count in enumerate(tokens, start=2):
-        cell[index] += count
+    for index, amount in enumerate(sums):
+        cell[index] += amount
 
 
-def _inspect(event: Any, start_ms: int, end_ms: int, quality: DataQuality) -> EventValues | None:
-    """Decide about an unusual event carefully: its values if it counts, else ``None``; count the oddities."""
+def _inspect(event: Any, month: Month, quality: DataQuality) -> EventValues | None:
+    """Decide about one event carefully: its ledger key and sums if it counts, else ``None``;
+    count the oddities in ``quality``.
+
+    The on-demand rule and the cost rule are :mod:`billing_reports.on_demand`'s. A kept
+    event whose timestamp is missing or outside the file's month still counts in that
+    month (the month's total is the file's): on the month's first or last day, the
+    nearer one, and the data-quality page counts it.
+    """
     if not isinstance(event, dict):
         quality.non_numeric_cost += 1
         return None
@@ -551,21 +514,24 @@ def _inspect(event: Any, start_ms: int, end_ms: int, quality: DataQuality) -> Ev
     kind_name = kind if isinstance(kind, str) else repr(kind)
     if kind_name not in KNOWN_KINDS:
         quality.unknown_kinds[kind_name] = quality.unknown_kinds.get(kind_name, 0) + 1
-    reason = None
-    if kind != ON_DEMAND_KIND:
-        reason = kind_name
-    elif event.get("isChargeable") is not True:
-        reason = NOT_CHARGEABLE
-    elif event.get("isTokenBasedCall") is not True:
-        reason = NOT_TOKEN_BASED
-    if reason is not None:
+    if not is_on_demand(event):
+        reason = left_out_label(event)
         quality.not_on_demand[reason] = quality.not_on_demand.get(reason, 0) + 1
         return None
 
     usage = event.get("tokenUsage")
     fee = event.get("cursorTokenFee")
     fee = 0 if fee is None else fee
-    if not isinstance(usage, dict) or not _is_amount(usage.get("totalCents")) or not _is_amount(fee):
+    discount = usage.get("discountPercentOff") if isinstance(usage, dict) else None
+    discount = 0 if discount is None else discount
+    charged_cents = event.get("chargedCents")
+    if (
+        not isinstance(usage, dict)
+        or not _is_amount(usage.get("totalCents"))
+        or not _is_amount(fee)
+        or not _is_amount(discount)
+        or not (charged_cents is None or _is_amount(charged_cents))
+    ):
         quality.non_numeric_cost += 1
         return None
     tokens = [usage.get(name, 0) for name in ("inputTokens", "outputTokens", "cacheWriteTokens", "cacheReadTokens")]
@@ -573,10 +539,10 @@ def _inspect(event: Any, start_ms: int, end_ms: int, quality: DataQuality) -> Ev
     if not all(type(count) is int for count in tokens):
         quality.non_numeric_cost += 1
         return None
-    cost = microcents(usage["totalCents"] + fee)
-    if cost == 0:
+    cost = event_cost(usage["totalCents"], fee, discount, charged_cents)
+    if cost.charged == 0:
         quality.zero_cost += 1
-    elif cost < 0:
+    elif cost.charged < 0:
         quality.negative_cost += 1
 
     user = event.get("userEmail")
@@ -587,16 +553,38 @@ def _inspect(event: Any, start_ms: int, end_ms: int, quality: DataQuality) -> Ev
     if not isinstance(model, str) or not model:
         model = UNKNOWN_MODEL
         quality.without_model += 1
+    if charged_cents is not None:
+        quality.with_charged += 1
+        if charged_differs(cost):
+            _note_charged_difference(quality, event.get("timestamp"), event.get("userEmail"), model,
+                                     cost.charged, cost.formula)
+    first_day, last_day = month.start_ms // DAY_MS, month.end_ms // DAY_MS - 1
     try:
-        timestamp = int(event["timestamp"])
+        timestamp = event["timestamp"]
+        if isinstance(timestamp, bool):
+            raise TypeError
+        day = int(timestamp) // DAY_MS
     except (KeyError, TypeError, ValueError, OverflowError):
         quality.bad_timestamp += 1
+        day = first_day
     else:
-        if isinstance(event["timestamp"], bool):
-            quality.bad_timestamp += 1
-        elif not start_ms <= timestamp < end_ms:
+        if not first_day <= day <= last_day:
             quality.outside_month += 1
-    return (user, model, cost, *tokens)  # type: ignore[return-value]
+            day = first_day if day < first_day else last_day
+    key = (day, user, model, event.get("maxMode") is True)
+    return key, (cost.charged, 1, *tokens, cost.list, cost.token_fee)
+
+
+def _note_charged_difference(quality: DataQuality, timestamp: Any, user: Any, model: str,
+                             charged: int, formula: int) -> None:
+    """Count an event whose ``chargedCents`` is further than 0.01 cent from its parts' formula,
+    keeping the first few for the data-quality page."""
+    quality.charged_differs += 1
+    if len(quality.charged_differs_examples) < CHARGED_EXAMPLES:
+        quality.charged_differs_examples.append({
+            "timestamp": str(timestamp), "user": user if isinstance(user, str) and user else REMOVED_USER,
+            "model": model, "charged": charged, "formula": formula,
+        })
 
 
 def _is_amount(value: Any) -> bool:
@@ -613,10 +601,9 @@ def iter_kept_events(data_dir: Path, months: Iterable[Month]) -> Iterator[tuple[
         if not path.exists():
             continue
         events = read_cached_month(path)["events"]
-        start_ms, end_ms = month.start_ms, month.end_ms
         scratch = DataQuality()
         for event in events:
-            if _inspect(event, start_ms, end_ms, scratch) is not None:
+            if _inspect(event, month, scratch) is not None:
                 yield month, event
 
 

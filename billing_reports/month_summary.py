@@ -2,8 +2,8 @@
 
 Decoding a month of events is most of a build's work, yet a complete month's
 cache file never changes. After the loader has read one, it writes the result
-(the month's facts, data-quality counts and ``(user, model)`` sums, about 1 MB
-for 15,000 cells) to ``<data_dir>/.summaries/MM-YYYY.json``; a later build reads
+(the month's facts, data-quality counts and its ledger cells: sums per ``(day,
+user, model, max mode)``) to ``<data_dir>/.summaries/MM-YYYY.json``; a later build reads
 that instead of the events while the cache file is the very same file.
 
 "The very same file" is checked without reading it: its size, modification and
@@ -29,7 +29,7 @@ import msgspec
 from . import __version__
 from .cache import write_atomically
 from .months import Month, parse_isoformat_z
-from .usage import DataQuality, MonthFacts
+from .usage import DataQuality, LedgerKey, MonthFacts
 
 #: The folder of summaries inside the data directory (hidden: the cache files are what users read).
 SUMMARY_DIR = ".summaries"
@@ -38,8 +38,9 @@ SETTLE_SECONDS = 2.0
 #: The modules whose code decides the sums and counts: a summary made by other code is not used.
 RULE_MODULES = ("loader.py", "on_demand.py", "money.py", "usage.py", "months.py", "cache.py", "month_summary.py")
 
-#: ``(user, model) -> [cost, requests, input, output, cache write, cache read]``: the loader's sums.
-Cells = dict[tuple[str, str], Sequence[int]]
+#: ``(day, user, model, max mode) -> [charged, requests, input, output, cache write, cache read,
+#: list cost, token fee]``: the loader's ledger cells of one month.
+Cells = dict[LedgerKey, Sequence[int]]
 
 
 class _Facts(msgspec.Struct, forbid_unknown_fields=True):
@@ -53,8 +54,9 @@ class _Summary(msgspec.Struct, forbid_unknown_fields=True):
     rules: str
     source: list[int]
     facts: _Facts
-    #: ``[user, model, cost, requests, input, output, cache write, cache read]`` (types checked on reading).
-    cells: list[tuple[str, str, int, int, int, int, int, int]]
+    #: ``[day, user, model, max mode, charged, requests, input, output, cache write, cache read,
+    #: list cost, token fee]`` (types checked on reading).
+    cells: list[tuple[int, str, str, bool, int, int, int, int, int, int, int, int]]
 
 
 _DECODER = msgspec.json.Decoder(_Summary)
@@ -106,7 +108,7 @@ def read_summary(data_dir: Path, month: Month, path: Path, stat: os.stat_result)
         )
     except (OSError, ValueError):  # none yet, or damaged (msgspec's errors are ValueErrors): decode the file
         return None
-    return month_facts, {(row[0], row[1]): row[2:] for row in summary.cells}
+    return month_facts, {row[:4]: row[4:] for row in summary.cells}
 
 
 def keep_summary(
@@ -130,7 +132,7 @@ def keep_summary(
             fetch=facts.fetch,
             quality=facts.quality,
         ),
-        cells=[(user, model, *sums) for (user, model), sums in cells.items()],  # type: ignore[misc]
+        cells=[(*key, *sums) for key, sums in cells.items()],  # type: ignore[misc]
     )
     path = summary_path(data_dir, month)
     try:

@@ -1,9 +1,12 @@
 """The loaded on-demand usage: aggregates only, never the events themselves.
 
 :func:`billing_reports.loader.load_usage` builds an :class:`OnDemandUsage` by
-streaming the monthly cache; analysis plugins and the site read it through the
-small accessors below. Money is ``int`` micro-cents everywhere (see
-:mod:`billing_reports.money`).
+streaming the monthly cache into one **ledger**: sums per UTC day x user x model
+x max mode (charged and list cost, token fee, requests, tokens by kind). Every
+other figure (a month, a user, a model, a day, a user's day) is a sum of ledger
+cells, so the same quantity is the same number wherever it is shown. Analysis
+plugins and the site read it through the small accessors below. Money is ``int``
+micro-cents everywhere (see :mod:`billing_reports.money`).
 
 Orders are stable and documented so that ties rank the same way on every run:
 users and models are ranked by cost (highest first), then by name (A to Z).
@@ -11,6 +14,7 @@ users and models are ranked by cost (highest first), then by name (A to Z).
 
 from __future__ import annotations
 
+import heapq
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,7 +23,7 @@ from operator import add
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, NamedTuple
 
-from .months import Month
+from .months import DAY_MS, Month
 
 #: The user an event without ``userEmail`` is attributed to (users removed from
 #: the team): a visible bucket, counted in every total and shown in user tables.
@@ -28,16 +32,31 @@ REMOVED_USER = "(removed user)"
 UNKNOWN_MODEL = "(unknown model)"
 
 
+#: One cell of the ledger: ``(day, user, model, max mode)``; ``day`` is the UTC day as days since
+#: 1970-01-01 (``epoch_ms // DAY_MS``).
+LedgerKey = tuple[int, str, str, bool]
+
+
 class UsageTotals(NamedTuple):
     """What a set of on-demand events adds up to (an immutable tuple: cheap to build and sum)."""
 
-    #: On-demand cost in micro-cents: ``tokenUsage.totalCents + cursorTokenFee``.
+    #: On-demand cost in micro-cents, as billed: ``chargedCents``, else ``totalCents x (1 -
+    #: discount) + cursorTokenFee`` (:func:`billing_reports.on_demand.event_cost`).
     cost: int = 0
     requests: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
     cache_write_tokens: int = 0
     cache_read_tokens: int = 0
+    #: Before any discount: ``totalCents + cursorTokenFee`` (micro-cents).
+    list_cost: int = 0
+    #: The Cursor token fee alone (micro-cents; part of both costs).
+    token_fee: int = 0
+
+    @property
+    def discount(self) -> int:
+        """What discounts took off the list cost (micro-cents): list cost minus cost."""
+        return self.list_cost - self.cost
 
     @property
     def total_tokens(self) -> int:
@@ -93,8 +112,16 @@ class DataQuality:
     non_numeric_cost: int = 0
     #: Kept events whose ``timestamp`` is missing or not epoch milliseconds.
     bad_timestamp: int = 0
-    #: Kept events whose timestamp lies outside the file's month (counted in the file's month).
+    #: Kept events whose timestamp lies outside the file's month (counted in the file's month,
+    #: on its nearer first or last day; a missing timestamp on its first day).
     outside_month: int = 0
+    #: Kept events with and without ``chargedCents`` (without: priced from their parts).
+    with_charged: int = 0
+    without_charged: int = 0
+    #: Kept events whose ``chargedCents`` is further than 0.01 cent from ``totalCents x (1 -
+    #: discount) + fee``, and the first few of them (timestamp, user, model, charged, formula).
+    charged_differs: int = 0
+    charged_differs_examples: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def events_left_out(self) -> int:
@@ -113,6 +140,7 @@ class DataQuality:
             + self.non_numeric_cost
             + self.bad_timestamp
             + self.outside_month
+            + self.charged_differs
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -130,6 +158,10 @@ class DataQuality:
             "non_numeric_cost": self.non_numeric_cost,
             "bad_timestamp": self.bad_timestamp,
             "outside_month": self.outside_month,
+            "with_charged": self.with_charged,
+            "without_charged": self.without_charged,
+            "charged_differs": self.charged_differs,
+            "charged_differs_examples": [dict(example) for example in self.charged_differs_examples],
         }
 
 
@@ -186,21 +218,34 @@ def rank(totals: Mapping[str, UsageTotals]) -> list[Ranked]:
     return [Ranked(name, value) for name, value in sorted(totals.items(), key=lambda kv: (-kv[1].cost, kv[0]))]
 
 
+@dataclass(frozen=True)
+class UserDay:
+    """One user's spend on one UTC day (the biggest of them are the Daily page's spikes)."""
+
+    user: str
+    day: int
+    totals: UsageTotals
+    #: The model the user spent most on that day (ties: name A to Z).
+    top_model: str
+
+    @property
+    def cost(self) -> int:
+        return self.totals.cost
+
+
 @dataclass
 class OnDemandUsage:
-    """Cached on-demand usage for a range of months, aggregated per (month, user, model)."""
+    """Cached on-demand usage for a range of months: the ledger and everything summed from it."""
 
     #: The months in range, oldest first, including months with no cache file.
     months: list[Month]
-    #: ``(month, user, model) -> totals``; users without email are :data:`REMOVED_USER`.
-    totals: dict[tuple[Month, str, str], UsageTotals] = field(default_factory=dict)
+    #: ``(day, user, model, max mode) -> totals``: the ledger. Users without email are
+    #: :data:`REMOVED_USER`; every cell's day lies in a month of ``months``.
+    ledger: dict[LedgerKey, UsageTotals] = field(default_factory=dict)
     #: One entry per month in range.
     month_facts: dict[Month, MonthFacts] = field(default_factory=dict)
     #: Where the cache files are (``events()`` reads them again).
     data_dir: Path | None = None
-    #: The same totals as ``month -> (user, model) -> totals`` when the loader has them
-    #: (saves regrouping ``totals``); ``None``: derived from ``totals``.
-    month_cells: dict[Month, dict[tuple[str, str], UsageTotals]] | None = field(default=None, repr=False)
 
     # --- the period -------------------------------------------------------------
 
@@ -242,19 +287,33 @@ class OnDemandUsage:
 
     # --- whole-range aggregates -----------------------------------------------------
     #
-    # Everything below is derived once, lazily, from ``totals`` regrouped per month
-    # (``Month`` hashes in Python, so the big dict is walked month by month and
-    # never re-hashed per entry); coarse sums come from finer ones.
+    # Everything below is derived once, lazily, from the ledger: first regrouped per
+    # month as ``(user, model) -> totals`` (what the monthly sections read), then per
+    # user and per model; coarse sums come from finer ones.
+
+    @cached_property
+    def _month_of_day(self) -> dict[int, Month]:
+        """Each UTC day of the months in range, with its month."""
+        return {day: month for month in self.months for day in month_days(month)}
 
     @cached_property
     def _cells(self) -> dict[Month, dict[tuple[str, str], UsageTotals]]:
-        """``month -> (user, model) -> totals``: the loader's own shape."""
-        if self.month_cells is not None:
-            return self.month_cells
-        cells: dict[Month, dict[tuple[str, str], UsageTotals]] = {}
-        for (month, user, model), t in self.totals.items():
-            cells.setdefault(month, {})[(user, model)] = t
-        return cells
+        """``month -> (user, model) -> totals``: the ledger summed over days and max mode."""
+        month_of = self._month_of_day
+        groups: dict[Month, dict[tuple[str, str], list[UsageTotals]]] = {month: {} for month in self.months}
+        for (day, user, model, _max_mode), t in self.ledger.items():
+            month_groups = groups[month_of[day]]
+            found = month_groups.get((user, model))
+            if found is None:
+                month_groups[(user, model)] = [t]
+            else:
+                found.append(t)
+        return {month: {key: _sum(rows) for key, rows in cells.items()} for month, cells in groups.items()}
+
+    @property
+    def totals(self) -> dict[tuple[Month, str, str], UsageTotals]:
+        """``(month, user, model) -> totals`` (the ledger summed over days and max mode)."""
+        return {(month, user, model): t for month, cells in self._cells.items() for (user, model), t in cells.items()}
 
     @cached_property
     def _index(self) -> "_Index":
@@ -392,6 +451,91 @@ class OnDemandUsage:
         """How many distinct users used the model in range."""
         return len(self._index.model_users.get(model, {}))
 
+    # --- days (the daily chart, the Daily page) -----------------------------------------------
+
+    @property
+    def days(self) -> list[int]:
+        """Every UTC day of the months in range (days since 1970-01-01), oldest first."""
+        return list(self._month_of_day)
+
+    @cached_property
+    def _day_index(self) -> "_DayIndex":
+        """Per day, per (user, day) and per (model, day) sums: one pass over the ledger."""
+        by_day: dict[int, list[UsageTotals]] = {}
+        user_days: dict[str, dict[int, int]] = {}
+        model_days: dict[str, dict[int, int]] = {}
+        for (day, user, model, _max_mode), t in self.ledger.items():
+            found = by_day.get(day)
+            if found is None:
+                by_day[day] = [t]
+            else:
+                found.append(t)
+            costs = user_days.get(user)
+            if costs is None:
+                user_days[user] = {day: t.cost}
+            else:
+                costs[day] = costs.get(day, 0) + t.cost
+            costs = model_days.get(model)
+            if costs is None:
+                model_days[model] = {day: t.cost}
+            else:
+                costs[day] = costs.get(day, 0) + t.cost
+        return _DayIndex({day: _sum(rows) for day, rows in by_day.items()}, user_days, model_days)
+
+    def day_total(self, day: int) -> UsageTotals:
+        """Everything on ``day`` (zero for an idle or unfetched day: see :meth:`day_fetched`)."""
+        return self._day_index.day_totals.get(day, ZERO)
+
+    def by_day(self) -> dict[int, UsageTotals]:
+        """Every day of the months in range, oldest first, with its totals (zero when idle)."""
+        day_totals = self._day_index.day_totals
+        return {day: day_totals.get(day, ZERO) for day in self._month_of_day}
+
+    def user_cost_by_day(self, user: str) -> dict[int, int]:
+        """The user's spend (micro-cents) on each day they spent anything."""
+        return dict(self._day_index.user_days.get(user, {}))
+
+    def model_cost_by_day(self, model: str) -> dict[int, int]:
+        """The model's spend (micro-cents) on each day it was used."""
+        return dict(self._day_index.model_days.get(model, {}))
+
+    def day_fetched(self, day: int) -> bool:
+        """Whether the day's month has a cache file (else its figures are unknown, not zero)."""
+        month = self._month_of_day.get(day)
+        return month is not None and self.facts(month).cached
+
+    def day_partial(self, day: int) -> bool:
+        """Whether the day was not over when its month was last fetched (its figures may grow),
+        or lies after that fetch (nothing of it is known yet)."""
+        month = self._month_of_day.get(day)
+        if month is None:
+            return False
+        facts = self.facts(month)
+        if not facts.cached or facts.complete or facts.fetched_at is None:
+            return False
+        fetched_ms = int(facts.fetched_at.timestamp() * 1000)
+        return (day + 1) * DAY_MS > fetched_ms
+
+    def biggest_user_days(self, limit: int) -> list[UserDay]:
+        """The ``limit`` costliest (user, day) pairs, highest first (ties: day, then user), each with
+        the model the user spent most on that day."""
+        candidates = [(-cost, day, user) for user, costs in self._day_index.user_days.items()
+                      for day, cost in costs.items()]
+        chosen = {(user, day) for _, day, user in heapq.nsmallest(limit, candidates)}
+        rows: dict[tuple[str, int], list[UsageTotals]] = {key: [] for key in chosen}
+        model_costs: dict[tuple[str, int], dict[str, int]] = {key: {} for key in chosen}
+        for (day, user, model, _max_mode), t in self.ledger.items():
+            found = rows.get((user, day))
+            if found is not None:
+                found.append(t)
+                costs = model_costs[(user, day)]
+                costs[model] = costs.get(model, 0) + t.cost
+        found_days = [
+            UserDay(user, day, _sum(totals), min(model_costs[(user, day)].items(), key=lambda mc: (-mc[1], mc[0]))[0])
+            for (user, day), totals in rows.items()
+        ]
+        return sorted(found_days, key=lambda d: (-d.cost, d.day, d.user))
+
     # --- single events, for a plugin that needs them ----------------------------------------
 
     def events(self) -> Iterator[tuple[Month, dict[str, Any]]]:
@@ -407,6 +551,18 @@ class OnDemandUsage:
             return iter(())
         cached = [month for month in self.months if self.facts(month).cached]
         return iter_kept_events(self.data_dir, cached)
+
+
+@dataclass
+class _DayIndex:
+    day_totals: dict[int, UsageTotals]
+    user_days: dict[str, dict[int, int]]
+    model_days: dict[str, dict[int, int]]
+
+
+def month_days(month: Month) -> range:
+    """The UTC days of ``month`` (days since 1970-01-01)."""
+    return range(month.start_ms // DAY_MS, month.end_ms // DAY_MS)
 
 
 @dataclass
@@ -437,6 +593,7 @@ def _most_used(ranked: list[Ranked]) -> str | None:
 
 
 __all__ = [
+    "LedgerKey",
     "REMOVED_USER",
     "UNKNOWN_MODEL",
     "DataQuality",
@@ -444,5 +601,7 @@ __all__ = [
     "OnDemandUsage",
     "Ranked",
     "UsageTotals",
+    "UserDay",
+    "month_days",
     "rank",
 ]

@@ -24,7 +24,7 @@ if _REPOSITORY not in _sys.path:
 # A fake clock for the limiter, the backoff and the fake API's rate limit (no test really waits),
 # and a hand-made January/February 2026 whose expected fetch results are worked out by hand in
 # tests/test_fetching.py.
-from datetime import datetime as _datetime, timezone as _timezone
+from datetime import date as _date, datetime as _datetime, timezone as _timezone
 
 import pytest as _pytest
 
@@ -160,7 +160,13 @@ CHROMIUM_ARGS = [
 
 def _totals(cost_cents: int, requests: int) -> _UsageTotals:
     return _UsageTotals(cost=cost_cents * 1_000_000, requests=requests, input_tokens=requests * 100,
-                        output_tokens=requests * 10, cache_write_tokens=requests, cache_read_tokens=requests * 2)
+                        output_tokens=requests * 10, cache_write_tokens=requests, cache_read_tokens=requests * 2,
+                        list_cost=cost_cents * 1_000_000)
+
+
+def site_day(year: int, month: int, day: int) -> int:
+    """A UTC day as the ledger keys it (days since 1970-01-01)."""
+    return (_date(year, month, day) - _date(1970, 1, 1)).days
 
 
 @_pytest.fixture
@@ -172,15 +178,18 @@ def site_usage() -> _OnDemandUsage:
     Total $83.90: January $63.50, February $20.40, March $0.00.
     """
     jan, feb, mar = _Month(2026, 1), _Month(2026, 2), _Month(2026, 3)
+    jan_5, jan_20, feb_2, feb_10 = (site_day(2026, 1, 5), site_day(2026, 1, 20), site_day(2026, 2, 2),
+                                    site_day(2026, 2, 10))
     return _OnDemandUsage(
         months=[jan, feb, mar],
-        totals={
-            (jan, SITE_ANN, "gpt-5"): _totals(1250, 10),
-            (jan, SITE_ANN_UPPER, "gpt-5"): _totals(100, 1),
-            (jan, SITE_NASTY_USER, "claude-4.6-opus"): _totals(5000, 4),
-            (feb, SITE_ANN, "claude-4.6-opus"): _totals(2000, 2),
-            (feb, _REMOVED_USER, "gpt-5"): _totals(10, 1),
-            (feb, SITE_PATHLIKE_USER, SITE_PATHLIKE_MODEL): _totals(30, 3),
+        ledger={
+            (jan_5, SITE_ANN, "gpt-5", False): _totals(1000, 8),
+            (jan_20, SITE_ANN, "gpt-5", False): _totals(250, 2),
+            (jan_5, SITE_ANN_UPPER, "gpt-5", False): _totals(100, 1),
+            (jan_20, SITE_NASTY_USER, "claude-4.6-opus", True): _totals(5000, 4),
+            (feb_2, SITE_ANN, "claude-4.6-opus", False): _totals(2000, 2),
+            (feb_10, _REMOVED_USER, "gpt-5", False): _totals(10, 1),
+            (feb_10, SITE_PATHLIKE_USER, SITE_PATHLIKE_MODEL, False): _totals(30, 3),
         },
         month_facts={
             jan: _MonthFacts(

@@ -134,7 +134,7 @@ def test_a_user_pages_downloads_save_the_tables_as_named_files(chromium_browser,
     assert csv_download.value.suggested_filename == f"{stem}--models.csv"
     assert json_download.value.suggested_filename == f"{stem}--by-month.json"
     csv_text = Path(csv_download.value.path()).read_text(encoding="utf-8")
-    assert csv_text.splitlines()[0] == "Model,On-demand cost,Requests,Avg cost / request,Share of cost"
+    assert csv_text.splitlines()[0] == "Model,On-demand cost (USD),Requests,Avg cost / request (USD),Share of cost"
     assert csv_text.splitlines()[-1].startswith("Total,")
     months = orjson.loads(Path(json_download.value.path()).read_bytes())
     assert months[-1]["month"] == "Total" and len(months) == 7  # six demo months and the total

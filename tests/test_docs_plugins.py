@@ -55,9 +55,10 @@ def test_register_sections_example(tmp_path, analysis_usage, analysis_settings):
     # the removed user spent 30.33333 cents, all in January 2026
     assert section.figures[0].display() == "$0.30"
     exported = section.table("months").export_rows()
-    assert [(row["month"], str(row["spend"])) for row in exported] == [
-        ("2025-11", "0.00"), ("2025-12", "0.00"), ("2026-01", "0.30"), ("2026-02", "0.00"),
-        ("2026-03", "0.00"), ("Total", "0.30"),
+    # exact dollars in the downloads: 30.33333 cents
+    assert [(row["month"], row["spend_usd"]) for row in exported] == [
+        ("2025-11", "0.00000000"), ("2025-12", "0.00000000"), ("2026-01", "0.30333330"), ("2026-02", "0.00000000"),
+        ("2026-03", "0.00000000"), ("Total", "0.30333330"),
     ]
 
 

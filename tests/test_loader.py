@@ -11,7 +11,7 @@ import pytest
 
 from billing_reports.errors import CacheError
 from billing_reports.loader import load_usage
-from billing_reports.months import Month
+from billing_reports.months import DAY_MS, Month
 from billing_reports.usage import REMOVED_USER, UNKNOWN_MODEL, UsageTotals
 
 ANALYSIS_CACHE = Path(__file__).parent / "fixtures" / "analysis" / "cache"
@@ -33,16 +33,16 @@ def test_every_cell_of_january_to_the_micro_cent(analysis_usage):
     january = {(user, model): t for (month, user, model), t in analysis_usage.totals.items() if month == JAN}
     assert january == {
         # 100.5 + 10.25 fee; the first millisecond of January
-        ("a@example.com", "opus"): UsageTotals(110_750_000, 1, 10, 20, 30, 40),
+        ("a@example.com", "opus"): UsageTotals(110_750_000, 1, 10, 20, 30, 40, 110_750_000, 10_250_000),
         # no cursorTokenFee: it counts 0
-        ("a@example.com", "sonnet"): UsageTotals(20_000_000, 1, 1, 2, 3, 4),
+        ("a@example.com", "sonnet"): UsageTotals(20_000_000, 1, 1, 2, 3, 4, 20_000_000, 0),
         # the last millisecond of January
-        ("b@example.com", "opus"): UsageTotals(55_125_000, 1, 5, 5, 5, 5),
-        ("b@example.com", "sonnet"): UsageTotals(20_500_000, 1, 1, 1, 1, 1),
-        (REMOVED_USER, "sonnet"): UsageTotals(30_333_330, 1, 2, 2, 2, 2),
+        ("b@example.com", "opus"): UsageTotals(55_125_000, 1, 5, 5, 5, 5, 55_125_000, 5_000_000),
+        ("b@example.com", "sonnet"): UsageTotals(20_500_000, 1, 1, 1, 1, 1, 20_500_000, 500_000),
+        (REMOVED_USER, "sonnet"): UsageTotals(30_333_330, 1, 2, 2, 2, 2, 30_333_330, 0),
         # 40 + 1.1, and a zero-cost event that still counts as a request
-        ("c@example.com", "sonnet"): UsageTotals(41_100_000, 2, 0, 0, 0, 0),
-        ("c@example.com", "haiku"): UsageTotals(2_000_000, 1, 1, 0, 0, 0),
+        ("c@example.com", "sonnet"): UsageTotals(41_100_000, 2, 0, 0, 0, 0, 41_100_000, 1_100_000),
+        ("c@example.com", "haiku"): UsageTotals(2_000_000, 1, 1, 0, 0, 0, 2_000_000, 0),
     }
 
 
@@ -50,8 +50,8 @@ def test_totals_per_month_and_overall(analysis_usage):
     assert analysis_usage.month_total(NOV) == UsageTotals()
     assert analysis_usage.month_total(DEC) == UsageTotals()
     assert analysis_usage.month_total(JAN).cost == 279_808_330
-    assert analysis_usage.month_total(FEB) == UsageTotals(110_000_000, 2, 12, 12, 12, 12)
-    assert analysis_usage.month_total(MAR) == UsageTotals(30_000_000, 2, 2, 2, 2, 2)
+    assert analysis_usage.month_total(FEB) == UsageTotals(110_000_000, 2, 12, 12, 12, 12, 110_000_000, 0)
+    assert analysis_usage.month_total(MAR) == UsageTotals(30_000_000, 2, 2, 2, 2, 2, 30_000_000, 500_000)
     assert analysis_usage.total.cost == 419_808_330
     assert analysis_usage.total.requests == 12
 
@@ -73,6 +73,10 @@ def test_data_quality_counts_of_january(analysis_usage):
         "non_numeric_cost": 1,
         "bad_timestamp": 0,
         "outside_month": 0,
+        "with_charged": 0,
+        "without_charged": 8,
+        "charged_differs": 0,
+        "charged_differs_examples": [],
     }
     assert analysis_usage.facts(DEC).quality.events_in_file == 0
     assert analysis_usage.facts(FEB).quality.warnings == 0
@@ -252,9 +256,14 @@ def test_typed_and_general_paths_agree_on_odd_but_well_typed_events(tmp_path):
     assert facts.quality.to_dict() == general_quality.to_dict()
     # and what they agree on, by hand
     # 1.5c each: plain, outside the month, bad timestamp, maxMode; 0c; -2.5c (3 input tokens)
-    assert typed_cells[("x@example.com", "gpt-5")] == [3_500_000, 6, 7, 4, 0, 0]
-    assert typed_cells[(REMOVED_USER, "gpt-5")] == [3_000_000, 2, 2, 2, 0, 0]
-    assert typed_cells[("x@example.com", UNKNOWN_MODEL)] == [1_500_000, 1, 1, 1, 0, 0]
+    first, last = april.start_ms // DAY_MS, april.end_ms // DAY_MS - 1
+    # plain, bad timestamp (the month's first day), 0c, -2.5c (3 input tokens)
+    assert typed_cells[(first, "x@example.com", "gpt-5", False)] == [500_000, 4, 5, 2, 0, 0, 500_000, 0]
+    assert typed_cells[(last, "x@example.com", "gpt-5", False)] == [1_500_000, 1, 1, 1, 0, 0, 1_500_000, 0]  # May
+    assert typed_cells[(first, "x@example.com", "gpt-5", True)] == [1_500_000, 1, 1, 1, 0, 0, 1_500_000, 0]
+    assert typed_cells[(first, "y@example.com", "opus", False)] == [1_750_000, 1, 1, 1, 0, 0, 1_750_000, 250_000]
+    assert typed_cells[(first, REMOVED_USER, "gpt-5", False)] == [3_000_000, 2, 2, 2, 0, 0, 3_000_000, 0]
+    assert typed_cells[(first, "x@example.com", UNKNOWN_MODEL, False)] == [1_500_000, 1, 1, 1, 0, 0, 1_500_000, 0]
     # left out: two other kinds, not chargeable, not token-based, the absurd amount
     assert facts.quality.events_kept == 15 - 5
     assert (facts.quality.zero_cost, facts.quality.negative_cost, facts.quality.non_numeric_cost) == (1, 1, 1)
@@ -290,4 +299,5 @@ def test_undocumented_fields_are_learnt_and_counted_on_the_typed_path(tmp_path):
     assert facts.quality.to_dict() == general_quality.to_dict()
     assert facts.quality.unknown_fields == {"newField": 4, "otherField": 2}
     # four at 1.5c and the zero-cost one; the other kind is dropped, the removed user is apart
-    assert typed_cells[("x@example.com", "gpt-5")] == [4 * 1_500_000, 5, 4, 4, 0, 0]
+    day = april.start_ms // DAY_MS
+    assert typed_cells[(day, "x@example.com", "gpt-5", False)] == [4 * 1_500_000, 5, 4, 4, 0, 0, 4 * 1_500_000, 0]

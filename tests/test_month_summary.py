@@ -69,6 +69,8 @@ def _odd_april(cache):
         {**base, "kind": "Brand-new kind"},                         # unknown kind, not on demand
         {**base, "isChargeable": False},                            # not on demand
         {**base, "newField": 1},                                    # unknown field
+        {**base, "chargedCents": 1.5},                              # with chargedCents (as its parts)
+        {**base, "chargedCents": 1.25},                             # chargedCents differs from its parts
     ]
     write_cached_month(cache / f"{APRIL.cache_stem}-usage-based-data.json", {
         "month": APRIL.cache_stem, "fetched_at": "2026-05-02T10:11:12.345678Z", "total_events": len(events),
@@ -103,7 +105,7 @@ def _doctor(cache, month, change):
 
 
 def _cost_plus_one_dollar(summary):
-    summary["cells"][0][2] += 100_000_000
+    summary["cells"][0][4] += 100_000_000  # [day, user, model, max mode, charged, ...]
 
 
 def test_a_matching_summary_is_what_the_totals_come_from(cache):
@@ -120,7 +122,7 @@ def test_a_damaged_or_foreign_summary_is_ignored_and_made_again(cache, decoded, 
         "other rules": lambda s: s.update(rules="another loader"),
         "other file": lambda s: s["source"].__setitem__(2, s["source"][2] - 1),  # another change time
         "short row": lambda s: s["cells"][0].pop(),
-        "float sum": lambda s: s["cells"][0].__setitem__(3, 1.5),
+        "float sum": lambda s: s["cells"][0].__setitem__(5, 1.5),
         "unknown key": lambda s: s.update(extra=1),
         "bad fetched_at": lambda s: s["facts"].update(fetched_at="noon"),
     }

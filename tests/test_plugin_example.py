@@ -68,16 +68,17 @@ def test_cost_by_team_figures(installed, config):
     assert result.returncode == 0, result.stderr
     (section,) = json.loads(result.stdout)["sections"]
     teams, per_month = section["tables"]
+    # exact dollars (cents by hand: a 145.75 + c 58.1 = 203.85; b 185.625; the removed user 30.33333)
     assert [list(row.values()) for row in teams["rows"]] == [
-        ["Platform", 2, "2.04", 48.6, 7],
-        ["Payments", 1, "1.86", 44.2, 4],
-        ["(no team)", 1, "0.30", 7.2, 1],
+        ["Platform", 2, "2.03850000", 48.6, 7],
+        ["Payments", 1, "1.85625000", 44.2, 4],
+        ["(no team)", 1, "0.30333330", 7.2, 1],
     ]
-    assert list(teams["total"].values()) == ["Total", 4, "4.20", 100.0, 12]
+    assert list(teams["total"].values()) == ["Total", 4, "4.19808330", 100.0, 12]
     assert [list(row.values()) for row in per_month["rows"]] == [
-        ["Platform", "0.00", "0.00", "1.74", "0.00", "0.30"],
-        ["Payments", "0.00", "0.00", "0.76", "1.10", "0.00"],
-        ["(no team)", "0.00", "0.00", "0.30", "0.00", "0.00"],
+        ["Platform", "0.00000000", "0.00000000", "1.73850000", "0.00000000", "0.30000000"],
+        ["Payments", "0.00000000", "0.00000000", "0.75625000", "1.10000000", "0.00000000"],
+        ["(no team)", "0.00000000", "0.00000000", "0.30333330", "0.00000000", "0.00000000"],
     ]
 
 

@@ -1,11 +1,15 @@
-"""The site writes a table's CSV/JSON from its display rows: byte for byte ``to_csv()``/``to_json()``."""
+"""A table's CSV/JSON downloads carry every amount exactly (micro-cents as 8-decimal dollars)."""
 
 from __future__ import annotations
 
+import csv
+import io
+from decimal import Decimal
+
+import orjson
 import pytest
 
 from billing_reports.sections import Column, Table
-from billing_reports.site.views import table_downloads
 
 MONEY = Column("cost", "Cost", "money")
 
@@ -19,5 +23,18 @@ MONEY = Column("cost", "Cost", "money")
     Table("t", "Same key twice", [Column("k", "First"), Column("k", "Second", "money")], [["a", 5]]),
     Table("t", "Empty", [MONEY], [], total=[0]),
 ])
-def test_downloads_equal_the_tables_own_exports(table: Table) -> None:
-    assert table_downloads(table, table.display_rows()) == (table.to_csv(), table.to_json())
+def test_downloads_carry_the_exact_amounts(table: Table) -> None:
+    csv_text, json_bytes = table.downloads()
+    assert (csv_text, json_bytes) == (table.to_csv(), table.to_json())
+    lines = list(csv.reader(io.StringIO(csv_text)))
+    assert lines[0] == [f"{c.label} (USD)" if c.kind == "money" else c.label for c in table.columns]
+    expected = [*table.rows, *([table.total] if table.total is not None else [])]
+    records = orjson.loads(json_bytes)
+    assert len(lines) - 1 == len(records) == len(expected)
+    for line, record, row in zip(lines[1:], records, expected):
+        for index, column in enumerate(table.columns):
+            if column.kind != "money" or row[index] is None:
+                continue
+            key = f"{column.key}_usd"
+            # dollars x 10^8 = micro-cents, to the last one, in both files
+            assert Decimal(line[index]) * 10**8 == Decimal(record[key]) * 10**8 == row[index]

@@ -215,7 +215,7 @@ def test_the_data_quality_and_about_pages(site):
     fetches = quality[quality.index('id="table-fetches"'):quality.index("</table>", quality.index('id="table-fetches"'))]
     assert ">complete<" in fetches and ">incomplete<" in fetches and "missing: not fetched" in fetches
     about = _read(site, "about.html")
-    for fact in ("tokenUsage.totalCents + cursorTokenFee", "isChargeable", "isTokenBasedCall", "UTC",
+    for fact in ("chargedCents", "tokenUsage.totalCents × (1 − discountPercentOff / 100) + cursorTokenFee", "isChargeable", "isTokenBasedCall", "UTC",
                  "/teams/filtered-usage-events", "3 Feb 2026, 10:00 UTC"):
         assert fact in about
 
@@ -292,7 +292,7 @@ def test_a_rebuild_replaces_the_whole_site(site, site_settings, site_usage, site
 
     without_one = OnDemandUsage(
         months=site_usage.months, month_facts=site_usage.month_facts,
-        totals={key: totals for key, totals in site_usage.totals.items() if key[1] != SITE_PATHLIKE_USER},
+        ledger={key: totals for key, totals in site_usage.ledger.items() if key[1] != SITE_PATHLIKE_USER},
     )
     build_site(site_settings, without_one, site_sections)
     assert not stale.exists()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 
 from ..sections import Column, Section, Table
 from ..usage import OnDemandUsage
@@ -79,6 +79,59 @@ def checks_table(usage: OnDemandUsage) -> Table:
     )
 
 
+def charged_table(usage: OnDemandUsage) -> Table:
+    """Per month: how the kept events were priced, the discount given, and ``chargedCents`` that
+    differs from its parts."""
+    rows = []
+    for month in usage.months:
+        facts = usage.facts(month)
+        q = facts.quality
+        if not facts.cached:
+            rows.append([month.key] + [None] * 6)
+            continue
+        totals = usage.month_total(month)
+        rows.append([month.key, q.with_charged, q.without_charged, totals.list_cost, totals.cost,
+                     totals.discount, q.charged_differs])
+    return Table(
+        "charged", "How events were priced",
+        [MONTH, Column("with_charged", "With chargedCents", "count"),
+         Column("without_charged", "Priced from their parts", "count"),
+         Column("list_cost", "List cost", "money"), Column("charged", "Charged", "money"),
+         Column("discount", "Discount given", "money"),
+         Column("charged_differs", "chargedCents differs", "count")],
+        rows,
+        description="An event costs its chargedCents where it has one, else totalCents × (1 − "
+        "discountPercentOff/100) + cursorTokenFee. The list cost is before any discount (totalCents + "
+        "cursorTokenFee); the discount given is list cost minus charged. “chargedCents differs” counts "
+        "events whose chargedCents is more than 0.01 cent away from their parts (listed below).",
+    )
+
+
+def charged_differences_table(usage: OnDemandUsage) -> Table:
+    """The first events of each month whose ``chargedCents`` differs from their parts."""
+    rows = []
+    for month in usage.months:
+        for example in usage.facts(month).quality.charged_differs_examples:
+            rows.append([month.key, _event_time(example.get("timestamp")), example.get("user"),
+                         example.get("model"), example.get("charged"), example.get("formula")])
+    return Table(
+        "charged-differs", "chargedCents that differs from its parts",
+        [MONTH, Column("timestamp", "Event time"), Column("user", "User", "user"), Column("model", "Model", "model"),
+         Column("charged", "chargedCents", "money"), Column("formula", "From its parts", "money")],
+        rows,
+        description="The first few of each month; the event is counted at its chargedCents, what Cursor bills.",
+    )
+
+
+def _event_time(timestamp: object) -> str:
+    """An event's ``timestamp`` (epoch ms as text) as ``3 Apr 2026, 12:00:00.000 UTC``, or as it was."""
+    try:
+        moment = datetime.fromtimestamp(int(str(timestamp)) / 1000, tz=timezone.utc)
+    except (ValueError, OverflowError, OSError):
+        return str(timestamp)
+    return moment.strftime("%d %b %Y, %H:%M:%S.") + f"{moment.microsecond // 1000:03d} UTC"
+
+
 def left_out_table(usage: OnDemandUsage) -> Table:
     """Events not counted, by kind (rows) and month (columns): at fetch time and by the loader."""
     counts: dict[tuple[str, str], dict[str, int]] = {}
@@ -123,12 +176,13 @@ def data_quality_section(usage: OnDemandUsage) -> Section:
     missing = [m.label for m in usage.missing_months]
     intro = (
         "Where every number comes from: for each month, when it was fetched, whether it was complete, "
-        "how many events were kept and why the others were left out."
+        "how many events were kept and why the others were left out, and how they were priced."
     )
     if missing:
         intro += "\n\n**No cached data** for " + ", ".join(missing) + ": run `billing-reports fetch` " \
                  "(or `billing-reports build` without `--offline`)."
     return Section(
         "data-quality", "Data quality", 0, intro=intro,
-        tables=[fetches_table(usage), checks_table(usage), left_out_table(usage), unknown_table(usage)],
+        tables=[fetches_table(usage), checks_table(usage), charged_table(usage), charged_differences_table(usage),
+                left_out_table(usage), unknown_table(usage)],
     )

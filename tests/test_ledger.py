@@ -1,0 +1,207 @@
+"""The day-grained ledger: the cost rule (chargedCents, discounts), UTC days, both decoding paths.
+
+Every figure below is computed by hand from the events written in each test.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import date, datetime, timezone
+
+import pytest
+
+from billing_reports.cache import read_cached_month
+from billing_reports.loader import _read_typed, aggregate_events, decode_month, load_usage
+from billing_reports.months import Month
+from billing_reports.on_demand import charged_differs, event_cost
+from billing_reports.usage import REMOVED_USER, DataQuality, UsageTotals
+
+APRIL = Month(2026, 4)
+
+
+def _ms(*parts: int) -> str:
+    return str(int(datetime(*parts, tzinfo=timezone.utc).timestamp() * 1000))
+
+
+def _day(year: int, month: int, day: int) -> int:
+    return (date(year, month, day) - date(1970, 1, 1)).days
+
+
+def _event(timestamp: str, user: str | None, model: str, cents: float, **changes):
+    event = {"timestamp": timestamp, "userEmail": user, "model": model, "kind": "Usage-based",
+             "isChargeable": True, "isTokenBasedCall": True,
+             "tokenUsage": {"inputTokens": 1, "outputTokens": 2, "cacheWriteTokens": 3, "cacheReadTokens": 4,
+                            "totalCents": cents}}
+    for key, value in changes.items():
+        if key == "discount":
+            event["tokenUsage"]["discountPercentOff"] = value
+        else:
+            event[key] = value
+    return {key: value for key, value in event.items() if value is not None}
+
+
+def _write(directory, month, events, **extra):
+    directory.mkdir(parents=True, exist_ok=True)
+    document = {"month": month.cache_stem, "fetched_at": "2026-05-03T00:00:00Z", "total_events": len(events),
+                "events": events, "complete": True, **extra}
+    path = directory / f"{month.cache_stem}-usage-based-data.json"
+    path.write_text(json.dumps(document))
+    return path
+
+
+def _general(path, month):
+    quality = DataQuality(events_in_file=len(read_cached_month(path)["events"]))
+    cells: dict = {}
+    aggregate_events(read_cached_month(path)["events"], month, quality, cells)
+    return cells, quality
+
+
+APRIL_EVENTS = [
+    # the docs' example: 40.167 c at 10 % off plus the 1.18 c fee, billed 37.33 c (the formula: 37.3303)
+    _event(_ms(2026, 4, 3), "ann@example.com", "opus", 40.167, discount=10, cursorTokenFee=1.18, chargedCents=37.33),
+    # the day's last millisecond belongs to 2 April; no chargedCents: 20 c at 20 % off + 1 c fee = 17 c
+    _event(str(int(_ms(2026, 4, 3)) - 1), "ann@example.com", "opus", 20, discount=20, cursorTokenFee=1),
+    # max mode is a cell of its own; chargedCents 12.5 c where its parts say 10 c: billed 12.5 c, and noted
+    _event(_ms(2026, 4, 3, 12), "ann@example.com", "opus", 10, maxMode=True, chargedCents=12.5),
+    # the older format: 5 c, the last millisecond of 3 April
+    _event(str(int(_ms(2026, 4, 4)) - 1), "bob@example.com", "gpt-5", 5),
+    # included usage with chargedCents is never on-demand spend
+    {**_event(_ms(2026, 4, 3), "bob@example.com", "gpt-5", 8, chargedCents=8), "kind": "Included in Business",
+     "isChargeable": False},
+    # a removed user's event, billed 3 c
+    _event(_ms(2026, 4, 3), None, "gpt-5", 3, chargedCents=3),
+]
+
+
+@pytest.fixture
+def april(tmp_path):
+    return load_usage(None, [APRIL], data_dir=_write(tmp_path / "cache", APRIL, APRIL_EVENTS).parent)
+
+
+def test_the_cost_rule_of_the_docs_example():
+    cost = event_cost(40.167, 1.18, 10, 37.33)
+    assert (cost.charged, cost.list, cost.token_fee, cost.formula) == (37_330_000, 41_347_000, 1_180_000, 37_330_300)
+    assert not charged_differs(cost)
+    # without chargedCents or discount: the seed's totalCents + cursorTokenFee
+    assert event_cost(20.18, 1.18) == (21_360_000, 21_360_000, 1_180_000, None)
+    assert charged_differs(event_cost(10, 0, 0, 10.011)) and not charged_differs(event_cost(10, 0, 0, 10.01))
+
+
+def test_every_ledger_cell_by_hand(april):
+    apr2, apr3 = _day(2026, 4, 2), _day(2026, 4, 3)
+    tokens = (1, 2, 3, 4)
+    assert april.ledger == {
+        (apr2, "ann@example.com", "opus", False): UsageTotals(17_000_000, 1, *tokens, 21_000_000, 1_000_000),
+        (apr3, "ann@example.com", "opus", False): UsageTotals(37_330_000, 1, *tokens, 41_347_000, 1_180_000),
+        (apr3, "ann@example.com", "opus", True): UsageTotals(12_500_000, 1, *tokens, 10_000_000, 0),
+        (apr3, "bob@example.com", "gpt-5", False): UsageTotals(5_000_000, 1, *tokens, 5_000_000, 0),
+        (apr3, REMOVED_USER, "gpt-5", False): UsageTotals(3_000_000, 1, *tokens, 3_000_000, 0),
+    }
+
+
+def test_days_months_and_discount_add_up_from_the_ledger(april):
+    apr2, apr3 = _day(2026, 4, 2), _day(2026, 4, 3)
+    assert april.day_total(apr2).cost == 17_000_000
+    assert april.day_total(apr3).cost == 57_830_000  # 37.33 + 12.5 + 5 + 3
+    assert len(april.by_day()) == 30 and april.by_day()[_day(2026, 4, 1)] == UsageTotals()
+    total = april.month_total(APRIL)
+    assert (total.cost, total.list_cost, total.token_fee, total.requests) == (74_830_000, 80_347_000, 2_180_000, 5)
+    assert total.discount == 5_517_000  # 4.017 + 4 - 2.5 (the event billed above its list cost)
+    assert april.user_cost_by_day("ann@example.com") == {apr2: 17_000_000, apr3: 49_830_000}
+    assert april.model_cost_by_day("gpt-5") == {apr3: 8_000_000}
+    [biggest, second] = april.biggest_user_days(2)
+    assert (biggest.user, biggest.day, biggest.cost, biggest.top_model) == ("ann@example.com", apr3, 49_830_000, "opus")
+    assert (second.user, second.day, second.cost) == ("ann@example.com", apr2, 17_000_000)
+
+
+def test_data_quality_counts_charged_cents(april):
+    quality = april.facts(APRIL).quality
+    assert (quality.with_charged, quality.without_charged, quality.charged_differs) == (3, 2, 1)
+    assert quality.charged_differs_examples == [{
+        "timestamp": _ms(2026, 4, 3, 12), "user": "ann@example.com", "model": "opus",
+        "charged": 12_500_000, "formula": 10_000_000,
+    }]
+    assert quality.not_on_demand == {"Included in Business": 1}
+
+
+HOSTILE = [
+    {"chargedCents": None},                  # null: as if absent
+    {"chargedCents": "1.0"},                 # a string: not a number, left out
+    {"chargedCents": 2e13},                  # not believable
+    {"chargedCents": 0},                     # billed nothing: counted as zero cost
+    {"chargedCents": -1.5},                  # a credit
+    {"discount": 150},                       # more than everything off: a negative cost, counted
+    {"discount": -10},
+    {"discount": "10"},
+    {"discount": None},
+    {"maxMode": "yes"},                      # not true: not max mode
+    {"timestamp": _ms(2026, 5, 1)},          # the next month's first millisecond: April's last day
+    {"timestamp": str(int(_ms(2026, 4, 1)) - 1)},  # the month before: April's first day
+    {"timestamp": "1_775_001_600_000"},
+    {"timestamp": " 1775001600000"},
+    {"timestamp": "soon"},
+    {"cursorTokenFee": None},
+    {"userEmail": ""},
+]
+
+
+@pytest.mark.parametrize("changes", HOSTILE, ids=[json.dumps(h) for h in HOSTILE])
+def test_both_decoding_paths_agree_on_hostile_events(tmp_path, changes):
+    changes = dict(changes)
+    events = [_event(_ms(2026, 4, 9), "ann@example.com", "opus", 7.25, cursorTokenFee=0.5),
+              _event(_ms(2026, 4, 9), "ann@example.com", "opus", 4.0, chargedCents=3.5),
+              _event(changes.pop("timestamp", _ms(2026, 4, 9, 5)), "ann@example.com", "opus", 4.0, **changes)]
+    path = _write(tmp_path, APRIL, events)
+    facts, cells = decode_month(tmp_path, APRIL)
+    general_cells, general_quality = _general(path, APRIL)
+    assert {key: list(value) for key, value in cells.items()} == general_cells
+    assert facts.quality.to_dict() == general_quality.to_dict()
+
+
+def test_both_paths_price_random_events_by_the_one_rule(tmp_path):
+    generator = random.Random(10)
+    events, expected = [], 0
+    for index in range(400):
+        cents = round(generator.uniform(0.01, 90), generator.choice([0, 2, 5]))
+        changes = {}
+        if generator.random() < 0.5:
+            changes["cursorTokenFee"] = round(generator.uniform(0, 3), 2)
+        if generator.random() < 0.3:
+            changes["discount"] = generator.choice([5, 10, 12.5, 20])
+        if generator.random() < 0.6:
+            changes["chargedCents"] = round(cents * (1 - changes.get("discount", 0) / 100)
+                                            + changes.get("cursorTokenFee", 0), 2)
+        events.append(_event(str(APRIL.start_ms + index * 3_600_000), "ann@example.com", "opus", cents, **changes))
+        expected += event_cost(cents, changes.get("cursorTokenFee", 0), changes.get("discount", 0),
+                               changes.get("chargedCents")).charged
+    path = _write(tmp_path, APRIL, events)
+    assert _read_typed(path) is not None  # the fast path
+    facts, cells = decode_month(tmp_path, APRIL)
+    general_cells, _ = _general(path, APRIL)
+    assert sum(cell[0] for cell in cells.values()) == expected == sum(cell[0] for cell in general_cells.values())
+    assert {key: list(value) for key, value in cells.items()} == general_cells
+    # chargedCents rounded to the cent lies within 0.005 c of its parts, inside the 0.01 c tolerance
+    assert facts.quality.charged_differs == 0
+
+@pytest.mark.parametrize("fetched_at, complete", [
+    ("2026-05-02T00:00:00Z", True),   # a day after April ended
+    ("2026-05-01T23:59:59Z", False),  # not yet: late events could still arrive
+])
+def test_a_seed_format_file_is_complete_a_day_after_its_month(tmp_path, fetched_at, complete):
+    events = [_event(_ms(2026, 4, 9), "ann@example.com", "opus", 7.25)]
+    path = tmp_path / f"{APRIL.cache_stem}-usage-based-data.json"
+    path.write_text(json.dumps({"month": APRIL.cache_stem, "fetched_at": fetched_at, "total_events": 1,
+                                "events": events}))
+    usage = load_usage(None, [APRIL], data_dir=tmp_path)
+    assert usage.facts(APRIL).complete is complete
+    assert usage.month_total(APRIL).cost == 7_250_000
+
+
+def test_the_data_quality_page_shows_how_events_were_priced(april):
+    from billing_reports.site.quality import charged_differences_table, charged_table
+
+    # with/without chargedCents, list cost, charged, discount given (list - charged), differing
+    assert charged_table(april).rows == [["2026-04", 3, 2, 80_347_000, 74_830_000, 5_517_000, 1]]
+    assert charged_differences_table(april).rows == [
+        ["2026-04", "03 Apr 2026, 12:00:00.000 UTC", "ann@example.com", "opus", 12_500_000, 10_000_000]]
