@@ -185,6 +185,8 @@ def load_settings(config_path: str | os.PathLike[str] = "config.yaml", *, must_e
             mark = getattr(error, "problem_mark", None)
             where = f" at line {mark.line + 1}" if mark else ""
             raise ConfigError(f"{path}: not valid YAML{where}; fix the syntax and run again") from None
+        except ValueError as error:  # YAML's dates: an unquoted 2026-02-30
+            raise ConfigError(f"{path}: a date or time in it does not exist ({error}); fix it and run again") from None
     elif not must_exist:
         raw = {}
     else:

@@ -79,3 +79,9 @@ def test_cli_shows_config_problems_without_a_traceback(tmp_path):
     assert result.exit_code == 1
     assert "billing.page_size: expected an integer from 1 to 1000, found 0" in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_yaml_date_that_does_not_exist_is_a_one_line_error(tmp_path):
+    # YAML reads an unquoted 2026-02-30 as a date and fails outside its own error type.
+    with pytest.raises(ConfigError, match=r"config.yaml: a date or time in it does not exist \(day is out of range"):
+        load_settings(write(tmp_path, "billing:\n  cycle_start: 2026-02-30\n"))
