@@ -16,6 +16,7 @@ import yaml
 from dotenv import dotenv_values
 
 from .errors import ConfigError
+from .periods import cycle_start_day
 
 API_KEY_VARIABLE = "CURSOR_API_KEY"
 BASE_URL_VARIABLE = "CURSOR_API_BASE_URL"
@@ -42,6 +43,9 @@ class Settings:
     output_filename: str = "billing_dashboard.html"
     top_spenders_count: int = 20
     request_delay_seconds: float = 3.0
+    #: The epoch day (see ``periods``) on which a billing cycle starts, any cycle;
+    #: ``None``: not configured.
+    cycle_start: int | None = None
     api_base_url: str = DEFAULT_BASE_URL
     timeout_seconds: float = 60.0
     max_retries: int = 5
@@ -129,14 +133,19 @@ def _model_names(value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _as_written(value: Any) -> Any:
+    """Kept as written for now; checked after the loop, where the error wording is its own."""
+    return value
+
+
 def _mapping(value: Any) -> dict:
     if not isinstance(value, dict):
         raise ValueError("a mapping")
     return value
 
 
-#: section -> key -> (Settings field, check). ``None`` values are allowed for
-#: the optional directories.
+#: section -> key -> (Settings field, check). ``None`` is allowed for the fields of
+#: ``OPTIONAL_FIELDS`` (the optional directories, the cycle start).
 SCHEMA: dict[str, dict[str, tuple[str, Check]]] = {
     "billing": {
         "months_back": ("months_back", _integer(1, 120)),
@@ -144,6 +153,7 @@ SCHEMA: dict[str, dict[str, tuple[str, Check]]] = {
         "output_filename": ("output_filename", _html_filename),
         "top_spenders_count": ("top_spenders_count", _integer(1)),
         "request_delay_seconds": ("request_delay_seconds", _number(0)),
+        "cycle_start": ("cycle_start", _as_written),
     },
     "api": {
         "base_url": ("api_base_url", _url),
@@ -170,7 +180,7 @@ EXPENSIVE_MODELS_SCHEMA: dict[str, Check] = {
     "models": _model_names,
 }
 PATH_FIELDS = {"data_dir", "site_dir", "demo_dir", "plugins_dir", "templates_dir"}
-OPTIONAL_FIELDS = {"plugins_dir", "templates_dir"}
+OPTIONAL_FIELDS = {"plugins_dir", "templates_dir", "cycle_start"}
 
 
 def load_settings(config_path: str | os.PathLike[str] = "config.yaml", *, must_exist: bool = True) -> Settings:
@@ -185,6 +195,8 @@ def load_settings(config_path: str | os.PathLike[str] = "config.yaml", *, must_e
             mark = getattr(error, "problem_mark", None)
             where = f" at line {mark.line + 1}" if mark else ""
             raise ConfigError(f"{path}: not valid YAML{where}; fix the syntax and run again") from None
+        except ValueError as error:  # YAML's dates: an unquoted 2026-02-30
+            raise ConfigError(f"{path}: a date or time in it does not exist ({error}); fix it and run again") from None
     elif not must_exist:
         raw = {}
     else:
@@ -230,6 +242,8 @@ def settings_from_mapping(raw: Any, path: Path) -> Settings:
 
     if "expensive_models" in values:
         values["expensive_models"] = _expensive_rule(values["expensive_models"], errors)
+    if values.get("cycle_start") is not None:
+        values["cycle_start"] = _cycle_start(values["cycle_start"], errors)
 
     if errors:
         lines = "\n".join(f"  {error}" for error in errors)
@@ -268,6 +282,15 @@ def _expensive_rule(raw: dict, errors: list[str]) -> ExpensiveModelRule:
         except ValueError as expected:
             errors.append(f"analysis.expensive_models.{key}: expected {expected}, found {_shown(value)}")
     return ExpensiveModelRule(**fields)
+
+
+def _cycle_start(raw: Any, errors: list[str]) -> int | None:
+    """``billing.cycle_start`` as an epoch day: a date, or a timestamp at 00:00:00 UTC."""
+    try:
+        return cycle_start_day(raw)
+    except ValueError as problem:  # "expected ..., found ..."
+        errors.append(f"billing.cycle_start: {problem}")
+        return None
 
 
 def _read_dotenv(config_dir: Path) -> dict[str, str]:

@@ -79,3 +79,50 @@ def test_cli_shows_config_problems_without_a_traceback(tmp_path):
     assert result.exit_code == 1
     assert "billing.page_size: expected an integer from 1 to 1000, found 0" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    "written",
+    ["2026-01-17", "'2026-01-17'", "2026-01-17T00:00:00Z", "'2026-01-17T00:00:00Z'", "2026-01-17 01:00:00+01:00"],
+)
+def test_the_cycle_start_is_a_day_as_a_yaml_date_a_string_or_a_midnight_timestamp(tmp_path, written):
+    settings = load_settings(write(tmp_path, f"billing:\n  cycle_start: {written}\n"))
+    assert settings.cycle_start == 20470  # 2026-01-17: days since 1970-01-01
+
+
+def test_the_cycle_start_is_not_configured_by_default(tmp_path):
+    assert load_settings(write(tmp_path, "")).cycle_start is None
+    assert load_settings(write(tmp_path, "billing:\n  cycle_start: null\n")).cycle_start is None
+
+
+@pytest.mark.parametrize(
+    "written, found",
+    [
+        ("2026-01-17T08:30:00Z", "found 2026-01-17T08:30:00Z"),  # a YAML timestamp
+        ("'2026-01-17T08:30:00Z'", "found '2026-01-17T08:30:00Z'"),  # a string
+    ],
+)
+def test_a_cycle_start_not_at_midnight_utc_is_refused_with_the_other_problems(tmp_path, written, found):
+    path = write(tmp_path, f"billing:\n  cycle_start: {written}\n  page_size: 0\n")
+    with pytest.raises(ConfigError) as raised:
+        load_settings(path)
+    lines = [line.strip() for line in raised.value.message.splitlines()]
+    assert "2 problem(s)" in lines[0]
+    assert (
+        "billing.cycle_start: expected a cycle start at 00:00:00 UTC (billing cycles are whole UTC days), "
+        f"{found}" in lines
+    )
+
+
+@pytest.mark.parametrize("written, found", [("soon", "'soon'"), ("17", "17"), ("'2026-02-30'", "'2026-02-30'")])
+def test_a_cycle_start_that_is_no_date_names_the_key_and_the_forms_it_takes(tmp_path, written, found):
+    with pytest.raises(ConfigError) as raised:
+        load_settings(write(tmp_path, f"billing:\n  cycle_start: {written}\n"))
+    assert "billing.cycle_start: expected a " in raised.value.message
+    assert f"found {found}" in raised.value.message
+
+
+def test_a_yaml_date_that_does_not_exist_is_a_one_line_error(tmp_path):
+    # YAML reads an unquoted 2026-02-30 as a date and fails outside its own error type.
+    with pytest.raises(ConfigError, match=r"config.yaml: a date or time in it does not exist \(day is out of range"):
+        load_settings(write(tmp_path, "billing:\n  cycle_start: 2026-02-30\n"))
