@@ -146,16 +146,22 @@ def run(
               help="Share of events in the files that are not on-demand (an old seed-era cache).")
 @click.option("--unknown-field-share", type=click.FloatRange(0, 1), default=0.0, show_default=True,
               help="Share of on-demand events with a field no API documentation names.")
+@click.option("--older-format-share", type=click.FloatRange(0, 1), default=0.2, show_default=True,
+              help="Share of on-demand events in the older API format (no chargedCents, no discount).")
+@click.option("--discount-share", type=click.FloatRange(0, 1), default=0.15, show_default=True,
+              help="Share of the newest-format events with a discountPercentOff.")
 @click.option("--seed", type=int, default=2026, show_default=True)
 def generate(data_dir: Path, events: int, months: int, end_month: Month, users: int, models: int,
-             stray_fraction: float, unknown_field_share: float, seed: int) -> None:
+             stray_fraction: float, unknown_field_share: float, older_format_share: float,
+             discount_share: float, seed: int) -> None:
     """Write a synthetic cache of EVENTS events into DATA_DIR (for a build: paths.data_dir)."""
     from .synthetic_cache import generate_cache
 
     generated = generate_cache(
         data_dir, months_in_range(end_month, months), events,
         users=users, models=models, stray_fraction=stray_fraction,
-        unknown_field_share=unknown_field_share, seed=seed,
+        unknown_field_share=unknown_field_share, older_format_share=older_format_share,
+        discount_share=discount_share, seed=seed,
     )
     click.echo(
         f"Wrote {size_label(generated.events)} events ({generated.size_bytes / 1e6:,.0f} MB) "

@@ -4,7 +4,9 @@ DuckDB reads every ``*-usage-based-data.json`` of a data directory with
 ``read_json``, unnests the events, keeps the on-demand ones (``kind ==
 "Usage-based"`` and chargeable and token-based), and aggregates them per
 (month, user, model), then monthly per user and monthly per model, with costs
-in exact micro-cents like the project's. DuckDB is a benchmark dependency only
+in exact micro-cents by the project's cost rule (``on_demand.event_cost``:
+``chargedCents``, else ``totalCents x (1 - discountPercentOff/100) +
+cursorTokenFee``). DuckDB is a benchmark dependency only
 (the ``bench`` extra), so it is imported when the yardstick runs.
 """
 
@@ -23,7 +25,8 @@ REMOVED_USER = "(removed user)"
 EVENT_TYPE = (
     "STRUCT(userEmail VARCHAR, model VARCHAR, kind VARCHAR, isChargeable BOOLEAN,"
     " isTokenBasedCall BOOLEAN, tokenUsage STRUCT(inputTokens BIGINT, outputTokens BIGINT,"
-    " cacheWriteTokens BIGINT, cacheReadTokens BIGINT, totalCents DOUBLE), cursorTokenFee DOUBLE)[]"
+    " cacheWriteTokens BIGINT, cacheReadTokens BIGINT, totalCents DOUBLE, discountPercentOff DOUBLE),"
+    " cursorTokenFee DOUBLE, chargedCents DOUBLE)[]"
 )
 
 
@@ -64,8 +67,10 @@ def usage_query(data_dir: Path) -> str:
                coalesce(event.userEmail, '{REMOVED_USER}') AS user_email,
                event.model AS model,
                count(*) AS requests,
-               sum(round(event.tokenUsage.totalCents * 1e6)::BIGINT
-                   + coalesce(round(event.cursorTokenFee * 1e6)::BIGINT, 0)) AS cost,
+               sum(coalesce(round(event.chargedCents * 1e6),
+                            round((event.tokenUsage.totalCents
+                                   * (1 - coalesce(event.tokenUsage.discountPercentOff, 0) / 100)
+                                   + coalesce(event.cursorTokenFee, 0)) * 1e6))::BIGINT) AS cost,
                sum(event.tokenUsage.inputTokens) AS input_tokens,
                sum(event.tokenUsage.outputTokens) AS output_tokens,
                sum(event.tokenUsage.cacheWriteTokens) AS cache_write_tokens,

@@ -11,8 +11,13 @@ file"), as ``billing-reports fetch`` would have written it for a large team:
   counted in ``fetch.left_out``, so ``fetch.api_total`` and the windows' totals
   add up exactly as the contract says;
 - the users removed from the team send no ``userEmail``; some events carry no
-  ``cursorTokenFee``, some carry ``chargedCents`` (newest API docs); costs are
-  fractional cents with five decimals;
+  ``cursorTokenFee`` (never Cursor's own models, and a share of the others);
+  costs are fractional cents with five decimals;
+- most events are in the newest API format, with ``chargedCents`` (what Cursor
+  bills, rounded to the cent as in the docs' example) and, on
+  ``discount_share`` of them, a ``tokenUsage.discountPercentOff``; the
+  ``older_format_share`` rest carry neither (cost ``totalCents +
+  cursorTokenFee``), as a history fetched over the years mixes both;
 - ``stray_fraction`` (default 0) mixes non-on-demand events into ``events``, as
   an older seed-era cache holds them, to exercise the loader's filter;
   ``unknown_field_share`` (default 0) gives that share of the on-demand events a
@@ -23,7 +28,8 @@ It is fast enough for millions of events: every event is one of a few thousand
 pre-serialised bodies (model, kind, tokens, cost) joined with a timestamp and a
 user, written as bytes; months are generated in parallel processes. The
 returned :class:`GeneratedCache` says what was written (counts and exact
-micro-cent totals) so a benchmark can check the figures it measures.
+micro-cent totals, by the cost rule of ``billing_reports.on_demand``) so a
+benchmark can check the figures it measures.
 """
 
 from __future__ import annotations
@@ -38,13 +44,14 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from itertools import accumulate
 from pathlib import Path
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import orjson
 
 from billing_reports.cache import cache_path, write_atomically
-from billing_reports.money import microcents
+from billing_reports.money import MICROCENTS_PER_CENT
 from billing_reports.months import Month, isoformat_z
+from billing_reports.on_demand import event_cost
 
 #: The on-demand kind; every other kind is left out of the cache.
 ON_DEMAND_KIND = "Usage-based"
@@ -73,8 +80,14 @@ KNOWN_MODELS: tuple[tuple[str, float], ...] = (
     ("gpt-5-mini", 25.0),
     ("claude-4.6-opus-max", 1500.0),
 )
+#: Cursor's own models: the Cursor token fee never applies to them.
+CURSOR_OWN_MODELS = frozenset({"composer-1", "grok-code-fast-1"})
 #: The Cursor token fee: $0.25 per million tokens, in cents per token.
 TOKEN_FEE_CENTS_PER_TOKEN = 25 / 1_000_000
+#: Events of a third-party model that carry the fee.
+FEE_SHARE = 0.8
+#: The ``discountPercentOff`` values a discounted event carries.
+DISCOUNTS_PERCENT = (10, 20)
 #: Distinct pre-serialised event bodies per model.
 BODIES_PER_MODEL = 48
 PAGE_SIZE = 1000
@@ -92,12 +105,19 @@ class GeneratedMonth:
     events: int
     #: On-demand events among them (what the build counts as requests).
     on_demand_events: int
-    #: Exact on-demand cost of the file, ``totalCents + cursorTokenFee``, micro-cents.
+    #: Exact on-demand cost of the file by the cost rule (``on_demand.event_cost``: ``chargedCents``,
+    #: else ``totalCents x (1 - discount) + cursorTokenFee``), micro-cents.
     on_demand_cost: int
+    #: The same before any discount and without ``chargedCents``: ``totalCents + cursorTokenFee``.
+    on_demand_list_cost: int
     #: Events of removed users (no ``userEmail``) among the on-demand ones.
     removed_user_events: int
     #: On-demand events without a ``cursorTokenFee``.
     events_without_fee: int
+    #: On-demand events in the newest format, with ``chargedCents``.
+    events_with_charged_cents: int
+    #: On-demand events with a ``tokenUsage.discountPercentOff`` (all of them have ``chargedCents``).
+    events_with_discount: int
     #: On-demand events carrying the undocumented field.
     events_with_unknown_field: int
     api_total: int
@@ -128,8 +148,26 @@ class GeneratedCache:
         return sum(month.on_demand_cost for month in self.months)
 
     @property
+    def on_demand_list_cost(self) -> int:
+        return sum(month.on_demand_list_cost for month in self.months)
+
+    @property
     def size_bytes(self) -> int:
         return sum(month.size_bytes for month in self.months)
+
+
+class _Body(NamedTuple):
+    """One pre-serialised on-demand event body and what it counts for."""
+
+    fragment: bytes
+    model_index: int
+    #: Micro-cents by the cost rule (what the loader must sum).
+    cost: int
+    #: Micro-cents before any discount, ``totalCents + cursorTokenFee``.
+    list_cost: int
+    has_fee: bool
+    has_charged_cents: bool
+    has_discount: bool
 
 
 @dataclass(frozen=True)
@@ -140,8 +178,7 @@ class _Team:
     user_cum_weights: tuple[float, ...]
     removed: frozenset[int]
     models: tuple[str, ...]
-    #: (body fragment, model index, on-demand cost in micro-cents, has fee, is on-demand)
-    bodies: tuple[tuple[bytes, int, int, bool, bool], ...] = field(repr=False)
+    bodies: tuple[_Body, ...] = field(repr=False)
     body_cum_weights: tuple[float, ...] = field(repr=False)
     stray_bodies: tuple[bytes, ...] = field(repr=False)
 
@@ -176,10 +213,15 @@ def generate_cache(
     removed_user_share: float = 0.03,
     stray_fraction: float = 0.0,
     unknown_field_share: float = 0.0,
+    older_format_share: float = 0.2,
+    discount_share: float = 0.15,
     seed: int = 2026,
     processes: int | None = None,
 ) -> GeneratedCache:
     """Write ``events`` events spread over ``months`` into ``data_dir``; return what was written.
+
+    ``older_format_share`` of the on-demand events are in the older format (no ``chargedCents``,
+    no discount); ``discount_share`` of the newest-format ones carry ``discountPercentOff``.
 
     Months get equal shares of the events (the first months take the remainder).
     The result depends only on the arguments (not on ``processes``).
@@ -190,14 +232,16 @@ def generate_cache(
         raise ValueError("events must be >= 0, users and models >= 1")
     if not 0 <= stray_fraction < 1:
         raise ValueError("stray_fraction must be in [0, 1)")
-    if not 0 <= unknown_field_share <= 1:
-        raise ValueError("unknown_field_share must be in [0, 1]")
+    for name, share in (("unknown_field_share", unknown_field_share), ("older_format_share", older_format_share),
+                        ("discount_share", discount_share)):
+        if not 0 <= share <= 1:
+            raise ValueError(f"{name} must be in [0, 1]")
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     share, remainder = divmod(events, len(months))
     jobs = [
         (data_dir, month, share + (index < remainder), users, models, removed_user_share,
-         stray_fraction, unknown_field_share, seed, index)
+         stray_fraction, unknown_field_share, older_format_share, discount_share, seed, index)
         for index, month in enumerate(months)
     ]
     workers = min(processes or os.cpu_count() or 1, len(jobs))
@@ -217,13 +261,14 @@ def generate_cache(
 
 def _generate_month_job(job: tuple) -> GeneratedMonth:
     (data_dir, month, count, users, models, removed_user_share, stray_fraction, unknown_field_share,
-     seed, index) = job
-    team = _make_team(users, models, removed_user_share, seed)
+     older_format_share, discount_share, seed, index) = job
+    team = _make_team(users, models, removed_user_share, older_format_share, discount_share, seed)
     return _generate_month(data_dir, month, count, team, stray_fraction, unknown_field_share,
                            random.Random(f"{seed}:{index}"))
 
 
-def _make_team(users: int, models: int, removed_user_share: float, seed: int) -> _Team:
+def _make_team(users: int, models: int, removed_user_share: float, older_format_share: float,
+               discount_share: float, seed: int) -> _Team:
     rng = random.Random(f"{seed}:team")
     removed_count = min(users - 1, round(users * removed_user_share)) if users > 1 else 0
     # Removed users are anywhere in the ranking, not only the heaviest or lightest.
@@ -241,9 +286,10 @@ def _make_team(users: int, models: int, removed_user_share: float, seed: int) ->
     body_weights = []
     for model_index, (name, price) in enumerate(zip(names, prices)):
         for _ in range(BODIES_PER_MODEL):
-            bodies.append(_on_demand_body(rng, model_index, name, price))
+            bodies.append(_on_demand_body(rng, model_index, name, price, older_format_share, discount_share))
             body_weights.append(model_weights[model_index] / BODIES_PER_MODEL)
-    strays = tuple(_stray_body(rng, rng.choice(names), kind) for kind in LEFT_OUT_SHARES for _ in range(4))
+    strays = tuple(_stray_body(rng, rng.choice(names), kind, older_format_share)
+                   for kind in LEFT_OUT_SHARES for _ in range(4))
     return _Team(
         user_fragments=user_fragments,
         user_cum_weights=user_cum,
@@ -264,7 +310,8 @@ def _tokens(rng: random.Random) -> dict[str, int]:
     }
 
 
-def _on_demand_body(rng: random.Random, model_index: int, model: str, price: float) -> tuple:
+def _on_demand_body(rng: random.Random, model_index: int, model: str, price: float,
+                    older_format_share: float, discount_share: float) -> _Body:
     tokens = _tokens(rng)
     per_token = price / 1_000_000
     total_cents = round(
@@ -273,6 +320,7 @@ def _on_demand_body(rng: random.Random, model_index: int, model: str, price: flo
            + 1.25 * tokens["cacheWriteTokens"] + 0.1 * tokens["cacheReadTokens"]),
         5,
     )
+    usage: dict = {**tokens, "totalCents": total_cents}
     event: dict = {
         "model": model,
         "kind": ON_DEMAND_KIND,
@@ -281,20 +329,26 @@ def _on_demand_body(rng: random.Random, model_index: int, model: str, price: flo
         "isTokenBasedCall": True,
         "isChargeable": True,
         "isHeadless": rng.random() < 0.05,
-        "tokenUsage": {**tokens, "totalCents": total_cents},
+        "tokenUsage": usage,
     }
-    has_fee = rng.random() < 0.75
-    cost = microcents(total_cents)
+    newest = rng.random() >= older_format_share
+    discount = 0
+    if newest and rng.random() < discount_share:
+        discount = usage["discountPercentOff"] = rng.choice(DISCOUNTS_PERCENT)
+    has_fee = model not in CURSOR_OWN_MODELS and rng.random() < FEE_SHARE
+    fee = 0.0
     if has_fee:
-        fee = round(sum(tokens.values()) * TOKEN_FEE_CENTS_PER_TOKEN, 5)
-        event["cursorTokenFee"] = fee
-        cost += microcents(fee)
-    if rng.random() < 0.3:
-        event["chargedCents"] = round(total_cents + event.get("cursorTokenFee", 0), 5)
-    return orjson.dumps(event)[1:-1], model_index, cost, has_fee, True
+        fee = event["cursorTokenFee"] = round(sum(tokens.values()) * TOKEN_FEE_CENTS_PER_TOKEN, 5)
+    charged = None
+    if newest:
+        # What Cursor bills, rounded to the cent as in the docs' example (within half a cent).
+        billed = event_cost(total_cents, fee, discount).charged
+        charged = event["chargedCents"] = round(billed / MICROCENTS_PER_CENT, 2)
+    cost = event_cost(total_cents, fee, discount, charged)
+    return _Body(orjson.dumps(event)[1:-1], model_index, cost.charged, cost.list, has_fee, newest, discount > 0)
 
 
-def _stray_body(rng: random.Random, model: str, left_out_key: str) -> bytes:
+def _stray_body(rng: random.Random, model: str, left_out_key: str, older_format_share: float) -> bytes:
     """A non-on-demand event of the kind that ``left_out_key`` counts."""
     kind, token_based, chargeable = left_out_key, rng.random() < 0.9, False
     if left_out_key == "Usage-based, not chargeable":
@@ -303,7 +357,11 @@ def _stray_body(rng: random.Random, model: str, left_out_key: str) -> bytes:
         kind, token_based, chargeable = ON_DEMAND_KIND, False, True
     event: dict = {"model": model, "kind": kind, "isTokenBasedCall": token_based, "isChargeable": chargeable}
     if token_based:
-        event["tokenUsage"] = {**_tokens(rng), "totalCents": round(rng.uniform(0, 30), 5)}
+        total_cents = round(rng.uniform(0, 30), 5)
+        event["tokenUsage"] = {**_tokens(rng), "totalCents": total_cents}
+        # Included usage carries chargedCents too in the newest format: it is never on-demand spend.
+        if kind == "Included in Business" and rng.random() >= older_format_share:
+            event["chargedCents"] = round(total_cents, 2)
     return orjson.dumps(event)[1:-1]
 
 
@@ -326,7 +384,7 @@ def _generate_month(
     body_indices = rng.choices(range(len(team.bodies)), cum_weights=team.body_cum_weights, k=on_demand)
     user_fragments, bodies = team.user_fragments, team.bodies
     removed_events = sum(1 for user in users[:on_demand] if user in team.removed)
-    fragments = [bodies[index][0] for index in body_indices]
+    fragments = [bodies[index].fragment for index in body_indices]
     unknown = round(on_demand * unknown_field_share)
     for position in rng.sample(range(on_demand), unknown):
         fragments[position] += UNKNOWN_FIELD
@@ -341,8 +399,11 @@ def _generate_month(
     )
 
     body_counts = Counter(body_indices)
-    cost = sum(bodies[index][2] * times for index, times in body_counts.items())
-    without_fee = sum(times for index, times in body_counts.items() if not bodies[index][3])
+    cost = sum(bodies[index].cost * times for index, times in body_counts.items())
+    list_cost = sum(bodies[index].list_cost * times for index, times in body_counts.items())
+    without_fee = sum(times for index, times in body_counts.items() if not bodies[index].has_fee)
+    with_charged = sum(times for index, times in body_counts.items() if bodies[index].has_charged_cents)
+    with_discount = sum(times for index, times in body_counts.items() if bodies[index].has_discount)
 
     # What the fetch left out: the other kinds, in proportion to the kept events.
     kept_share = 1 - sum(LEFT_OUT_SHARES.values())
@@ -375,8 +436,11 @@ def _generate_month(
         events=count,
         on_demand_events=on_demand,
         on_demand_cost=cost,
+        on_demand_list_cost=list_cost,
         removed_user_events=removed_events,
         events_without_fee=without_fee,
+        events_with_charged_cents=with_charged,
+        events_with_discount=with_discount,
         events_with_unknown_field=unknown,
         api_total=api_total,
         left_out=left_out,

@@ -1,7 +1,8 @@
 """The synthetic cache generator writes the project's cache format, with the counts it claims.
 
 Every expectation is computed independently from the written files (stdlib ``json``,
-the project's ``microcents``), never taken from the generator's own bookkeeping.
+the project's ``microcents``, the cost rule written out below), never taken from the
+generator's own bookkeeping.
 """
 
 from __future__ import annotations
@@ -12,7 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.synthetic_cache import LEFT_OUT_SHARES, generate_cache, model_names, user_email, zipf_weights
+from benchmarks.synthetic_cache import (
+    CURSOR_OWN_MODELS,
+    LEFT_OUT_SHARES,
+    generate_cache,
+    model_names,
+    user_email,
+    zipf_weights,
+)
 from billing_reports.cache import cache_path, read_cached_month
 from billing_reports.money import microcents
 from billing_reports.months import Month
@@ -28,8 +36,18 @@ def _is_on_demand(event: dict) -> bool:
     return event["kind"] == "Usage-based" and event["isChargeable"] and event["isTokenBasedCall"]
 
 
+def _formula_cents(event: dict) -> float:
+    usage = event["tokenUsage"]
+    return usage["totalCents"] * (1 - usage.get("discountPercentOff", 0) / 100) + event.get("cursorTokenFee", 0)
+
+
 def _cost(event: dict) -> int:
-    return microcents(event["tokenUsage"]["totalCents"]) + microcents(event.get("cursorTokenFee", 0))
+    """The cost rule (reference page): ``chargedCents`` where the event has it, else the formula."""
+    return microcents(event["chargedCents"] if "chargedCents" in event else _formula_cents(event))
+
+
+def _list_cost(event: dict) -> int:
+    return microcents(event["tokenUsage"]["totalCents"] + event.get("cursorTokenFee", 0))
 
 
 @pytest.fixture(scope="module")
@@ -83,8 +101,11 @@ def test_claimed_cost_is_the_exact_sum_of_the_written_events(small_cache):
     for claimed in generated.months:
         events = _read(claimed.path)["events"]
         assert claimed.on_demand_cost == sum(_cost(event) for event in events)
+        assert claimed.on_demand_list_cost == sum(_list_cost(event) for event in events)
         assert claimed.on_demand_events == len(events)
     assert generated.on_demand_cost == sum(m.on_demand_cost for m in generated.months) > 0
+    # The discounts bill less than list.
+    assert generated.on_demand_list_cost == sum(m.on_demand_list_cost for m in generated.months) > generated.on_demand_cost
 
 
 def test_fetch_facts_add_up_as_the_contract_says(small_cache):
@@ -141,6 +162,8 @@ def test_stray_events_are_not_on_demand_and_counted_apart(tmp_path):
     assert len(on_demand) == generated.months[0].on_demand_events == 1800
     assert generated.months[0].on_demand_cost == sum(_cost(event) for event in on_demand)
     assert {event["kind"] for event in events} - {"Usage-based"}
+    # Included usage carries chargedCents in the newest format: a filter must still leave it out.
+    assert any(event["kind"] == "Included in Business" and "chargedCents" in event for event in events)
 
 
 def test_a_share_of_events_can_carry_an_undocumented_field(tmp_path):
@@ -158,6 +181,7 @@ def test_a_share_of_events_can_carry_an_undocumented_field(tmp_path):
     settings = settings_from_mapping({"paths": {"data_dir": str(tmp_path)}}, tmp_path / "config.yaml")
     usage = loader.load_usage(settings, [Month(2026, 1)])
     assert usage.facts(Month(2026, 1)).quality.unknown_fields == {"experimentalRoutingTier": 10}
+    # The careful path applies the cost rule too (not generated.on_demand_list_cost).
     assert usage.total.cost == generated.on_demand_cost
 
 
@@ -177,10 +201,51 @@ def test_the_loader_finds_exactly_the_generated_totals(small_cache):
     data_dir, generated = small_cache
     settings = settings_from_mapping({"paths": {"data_dir": str(data_dir)}}, data_dir / "config.yaml")
     usage = loader.load_usage(settings, THREE_MONTHS)
-    assert usage.total.cost == generated.on_demand_cost
     assert usage.total.requests == generated.on_demand_events
     removed = sum(t.requests for (_, user, _), t in usage.totals.items() if user == "(removed user)")
     assert removed == sum(month.removed_user_events for month in generated.months) > 0
+    # The cost rule (chargedCents, else the discounted formula), not the list cost
+    # (generated.on_demand_list_cost, what a loader ignoring chargedCents and discounts sums).
+    assert usage.total.cost == generated.on_demand_cost
+
+
+def test_most_events_are_in_the_newest_format_with_charged_cents(small_cache):
+    _, generated = small_cache
+    events = [event for month in generated.months for event in _read(month.path)["events"]]
+    charged = [event for event in events if "chargedCents" in event]
+    discounted = [event for event in events if "discountPercentOff" in event["tokenUsage"]]
+    # 20 % in the older format by default (drawn per pre-serialised body, so loosely).
+    assert 0.6 <= len(charged) / len(events) <= 0.95
+    assert len(charged) == sum(month.events_with_charged_cents for month in generated.months)
+    assert 0 < len(discounted) == sum(month.events_with_discount for month in generated.months)
+    assert {event["tokenUsage"]["discountPercentOff"] for event in discounted} <= {10, 20}
+    assert all("chargedCents" in event for event in discounted)
+    for event in charged:
+        assert abs(event["chargedCents"] - _formula_cents(event)) < 0.01, event
+        assert event["chargedCents"] == round(event["chargedCents"], 2), event
+
+
+def test_the_token_fee_is_never_on_cursors_own_models(tmp_path):
+    generated = generate_cache(tmp_path, [Month(2026, 1)], 5000, users=20, models=9, seed=8)
+    events = _read(generated.months[0].path)["events"]
+    own = [event for event in events if event["model"] in CURSOR_OWN_MODELS]
+    assert {event["model"] for event in own} == {"composer-1", "grok-code-fast-1"}
+    assert not any("cursorTokenFee" in event for event in own)
+    assert any("cursorTokenFee" in event for event in events if event["model"] == "gpt-5")
+
+
+def test_the_format_mix_is_a_parameter(tmp_path):
+    older = generate_cache(tmp_path / "older", [Month(2026, 1)], 500, users=10, models=3, older_format_share=1.0)
+    events = _read(older.months[0].path)["events"]
+    assert not any("chargedCents" in event or "discountPercentOff" in event["tokenUsage"] for event in events)
+    assert older.on_demand_cost == older.on_demand_list_cost == sum(_list_cost(event) for event in events)
+    newest = generate_cache(tmp_path / "newest", [Month(2026, 1)], 500, users=10, models=3,
+                            older_format_share=0.0, discount_share=1.0)
+    events = _read(newest.months[0].path)["events"]
+    assert all("chargedCents" in event and "discountPercentOff" in event["tokenUsage"] for event in events)
+    assert newest.months[0].events_with_discount == 500
+    with pytest.raises(ValueError):
+        generate_cache(tmp_path, [Month(2026, 1)], 10, discount_share=1.5)
 
 
 def test_zipf_weights_and_model_names():
@@ -194,3 +259,15 @@ def test_bad_arguments_are_refused(tmp_path):
         generate_cache(tmp_path, [], 10)
     with pytest.raises(ValueError):
         generate_cache(tmp_path, [Month(2026, 1)], 10, stray_fraction=1.0)
+
+
+def test_the_generate_command_takes_the_format_mix(tmp_path):
+    from click.testing import CliRunner
+
+    from benchmarks.__main__ import cli
+
+    result = CliRunner().invoke(cli, ["generate", str(tmp_path), "--events", "300", "--months", "1", "--users", "5",
+                                      "--models", "2", "--older-format-share", "1", "--discount-share", "0"])
+    assert result.exit_code == 0, result.output
+    [path] = tmp_path.iterdir()
+    assert not any("chargedCents" in event for event in _read(path)["events"])

@@ -41,14 +41,16 @@ def test_duckdb_sums_match_a_plain_python_sum_of_the_files(tmp_path):
                 continue
             stem = payload["month"]
             expected_requests[stem] += 1
-            expected_cost[stem] += microcents(event["tokenUsage"]["totalCents"]) + microcents(
-                event.get("cursorTokenFee", 0))
+            # The cost rule: chargedCents, else totalCents x (1 - discount) + fee.
+            usage = event["tokenUsage"]
+            expected_cost[stem] += microcents(event["chargedCents"]) if "chargedCents" in event else microcents(
+                usage["totalCents"] * (1 - usage.get("discountPercentOff", 0) / 100) + event.get("cursorTokenFee", 0))
             user_months.add((stem, event.get("userEmail", "(removed user)")))
             model_months.add((stem, event["model"]))
 
     assert {stem: figures.requests for stem, figures in result.months.items()} == dict(expected_requests)
     assert {stem: figures.cost for stem, figures in result.months.items()} == dict(expected_cost)
-    assert result.cost == generated.on_demand_cost
+    assert result.cost == generated.on_demand_cost < generated.on_demand_list_cost
     assert result.requests == generated.on_demand_events < generated.events
     assert result.user_month_rows == len(user_months)
     assert result.model_month_rows == len(model_months)

@@ -7,8 +7,10 @@ import pytest
 import requests
 from conftest import epoch_ms, hand_made_events, utc
 
-from billing_reports.fakeapi import FakeCursorApi, StaticTeam, SyntheticTeam, demo_team
+from billing_reports.fakeapi import DEFAULT_MODELS, FakeCursorApi, StaticTeam, SyntheticTeam, demo_team, on_demand_totals
+from billing_reports.money import microcents
 from billing_reports.months import Month
+from billing_reports.on_demand import is_on_demand
 
 pytestmark = pytest.mark.server
 
@@ -195,3 +197,116 @@ def test_the_demo_team_covers_six_months_with_thousands_of_on_demand_events():
     assert 3000 <= on_demand <= 4500
     assert team.month_events(Month(2026, 3)) == []
     assert math.isclose(len(team.month_events(Month(2026, 2))), 5000 * 19 / 28, rel_tol=0.1)
+
+
+# --- the newest event format, mixed with the older one (reference: "Cost, discounts and chargedCents") ---
+
+
+@pytest.fixture(scope="module")
+def mixed_month() -> list[dict]:
+    team = SyntheticTeam(users=10, removed_users=2, events_per_month=6000, months=[JANUARY],
+                         now=lambda: utc("2026-06-01T00:00:00"))
+    return team.month_events(JANUARY)
+
+
+def _on_demand(events: list[dict]) -> list[dict]:
+    return [e for e in events if e["kind"] == "Usage-based" and e["isChargeable"] and e["isTokenBasedCall"]]
+
+
+def _formula_cents(event: dict) -> float:
+    """``totalCents x (1 - discountPercentOff/100) + cursorTokenFee``, written out here, not imported."""
+    usage = event["tokenUsage"]
+    return usage["totalCents"] * (1 - usage.get("discountPercentOff", 0) / 100) + event.get("cursorTokenFee", 0)
+
+
+def test_most_on_demand_events_carry_charged_cents_the_rest_are_in_the_older_format(mixed_month):
+    on_demand = _on_demand(mixed_month)
+    newest = [e for e in on_demand if "chargedCents" in e]
+    older = [e for e in on_demand if "chargedCents" not in e]
+    # 20 % of events in the older format by default.
+    assert 0.72 <= len(newest) / len(on_demand) <= 0.88
+    assert older
+    assert not any("discountPercentOff" in e["tokenUsage"] or "serviceAccountId" in e for e in older)
+    # isFreeBugbot is gone from the newest docs: only older-format events carry it.
+    assert any("isFreeBugbot" in e for e in older)
+    assert not any("isFreeBugbot" in e for e in mixed_month if "chargedCents" in e)
+
+
+def test_charged_cents_is_the_formula_rounded_to_the_cent(mixed_month):
+    charged = [e for e in mixed_month if "chargedCents" in e]
+    assert charged
+    for event in charged:
+        assert abs(event["chargedCents"] - _formula_cents(event)) < 0.01, event
+        assert event["chargedCents"] == round(event["chargedCents"], 2), event
+    # Rounded, not copied: most differ from the unrounded formula (5-decimal totals).
+    assert sum(e["chargedCents"] != _formula_cents(e) for e in charged) > len(charged) / 2
+
+
+def test_some_events_are_discounted_and_billed_below_list(mixed_month):
+    discounted = [e for e in _on_demand(mixed_month) if "discountPercentOff" in e["tokenUsage"]]
+    assert len(discounted) >= 0.05 * len(_on_demand(mixed_month))
+    assert {e["tokenUsage"]["discountPercentOff"] for e in discounted} == {10, 20}
+    assert all("chargedCents" in e for e in discounted)
+    list_cents = lambda e: e["tokenUsage"]["totalCents"] + e.get("cursorTokenFee", 0)  # noqa: E731
+    assert all(e["chargedCents"] < list_cents(e) for e in discounted if e["tokenUsage"]["totalCents"] >= 0.1)
+
+
+def test_service_account_events_are_headless_and_carry_an_email(mixed_month):
+    team = SyntheticTeam(users=10, removed_users=2, events_per_month=0, months=[JANUARY])
+    owners = {account.id: account.owner.email for account in team.service_accounts}
+    current = {m.email for m in team.members if not m.is_removed}
+    headless = [e for e in mixed_month if "serviceAccountId" in e]
+    assert len(headless) >= 50
+    assert {e["serviceAccountId"] for e in headless} == set(owners)
+    for event in headless:
+        assert event["isHeadless"] is True
+        assert event["serviceAccountName"]
+        assert event["userEmail"] == owners[event["serviceAccountId"]] in current
+    # A newest-format field: every on-demand one is billed with chargedCents.
+    assert _on_demand(headless) and all("chargedCents" in e for e in _on_demand(headless))
+
+
+def test_the_token_fee_is_sent_for_third_party_models_only(mixed_month):
+    composer = _on_demand([e for e in mixed_month if e["model"] == "composer-1"])
+    assert len(composer) >= 50
+    assert not any("cursorTokenFee" in e for e in composer)
+    assert any("cursorTokenFee" in e for e in _on_demand(mixed_month) if e["model"] == "claude-4.5-sonnet")
+    assert next(m for m in DEFAULT_MODELS if m.name == "composer-1").token_fee is False
+
+
+def test_not_chargeable_events_can_carry_charged_cents_too(mixed_month):
+    included = [e for e in mixed_month if e["kind"] == "Included in Business" and "chargedCents" in e]
+    assert len(included) >= 50
+    assert not any(is_on_demand(e) for e in included)
+    assert not any("cursorTokenFee" in e for e in included)
+    for event in included:
+        assert abs(event["chargedCents"] - _formula_cents(event)) < 0.01
+    # Errored, aborted and free requests are not billed: no chargedCents.
+    unbilled = [e for e in mixed_month if e["kind"] in ("Errored, Not Charged", "Aborted, Not Charged", "Free")]
+    assert unbilled and not any("chargedCents" in e for e in unbilled)
+
+
+def test_on_demand_totals_follow_the_cost_rule(mixed_month):
+    totals = on_demand_totals(mixed_month)
+    on_demand = _on_demand(mixed_month)
+    cost = sum(microcents(e["chargedCents"]) if "chargedCents" in e else
+               microcents(e["tokenUsage"]["totalCents"] + e.get("cursorTokenFee", 0)) for e in on_demand)
+    list_cost = sum(microcents(e["tokenUsage"]["totalCents"] + e.get("cursorTokenFee", 0)) for e in on_demand)
+    assert totals == (len(on_demand), cost, list_cost)
+    assert totals.cost < totals.list_cost  # the discounts
+    team = SyntheticTeam(users=10, removed_users=2, events_per_month=6000, months=[JANUARY],
+                         now=lambda: utc("2026-06-01T00:00:00"))
+    assert team.on_demand_totals(JANUARY) == totals
+
+
+def test_the_format_mix_is_a_parameter():
+    make = lambda **shares: SyntheticTeam(events_per_month=2000, months=[JANUARY],  # noqa: E731
+                                          now=lambda: utc("2026-06-01T00:00:00"), **shares).month_events(JANUARY)
+    older = make(older_format_share=1.0)
+    assert not any("chargedCents" in e or "serviceAccountId" in e or "discountPercentOff" in e.get("tokenUsage", {})
+                   for e in older)
+    newest = _on_demand(make(older_format_share=0.0, discount_share=0.0, service_account_share=0.0))
+    assert all("chargedCents" in e for e in newest)
+    assert not any("discountPercentOff" in e["tokenUsage"] or "serviceAccountId" in e for e in newest)
+    # Without a discount, chargedCents is the seed's totalCents + cursorTokenFee, to the cent.
+    assert all(e["chargedCents"] == round(_formula_cents(e), 2) for e in newest)

@@ -19,7 +19,7 @@ import vcr
 from conftest import FakeClock, hand_made_events, utc
 
 from billing_reports.cache import cache_path, read_cached_month
-from billing_reports.fakeapi import FakeCursorApi, StaticTeam, SyntheticTeam
+from billing_reports.fakeapi import FakeCursorApi, StaticTeam, SyntheticTeam, on_demand_totals
 from billing_reports.fetching import fetch_months
 from billing_reports.on_demand import is_on_demand
 from billing_reports.months import Month
@@ -100,6 +100,12 @@ def test_a_synthetic_month_replayed_matches_the_generator(tmp_path):
         sum(int(e["timestamp"]) > december.windows()[0].end_ms for e in served),
     ]
     assert summary.requests == sum(max(1, -(-w["api_total"] // 300)) for w in payload["fetch"]["windows"])
+    # Recorded from the fake as it is now: both event formats, kept exactly as sent.
+    kept = payload["events"]
+    assert any("chargedCents" in e for e in kept) and any("chargedCents" not in e for e in kept)
+    assert any("discountPercentOff" in e["tokenUsage"] for e in kept)
+    assert any("serviceAccountId" in e and e["isHeadless"] and "userEmail" in e for e in kept)
+    assert on_demand_totals(kept) == team.on_demand_totals(december)
 
 
 def test_no_cassette_holds_a_key_or_an_authorization_header():

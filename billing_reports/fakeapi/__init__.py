@@ -9,7 +9,18 @@ For tests, the demo (``billing-reports build --demo``) and plugin authors::
 """
 
 from billing_reports.fakeapi.server import DEFAULT_FAKE_KEY, FakeCursorApi, RecordedRequest, error_body
-from billing_reports.fakeapi.team import DEFAULT_MODELS, KIND_MIX, ModelPrice, StaticTeam, SyntheticTeam, TeamMember, demo_team
+from billing_reports.fakeapi.team import (
+    DEFAULT_MODELS,
+    KIND_MIX,
+    ModelPrice,
+    OnDemandTotals,
+    ServiceAccount,
+    StaticTeam,
+    SyntheticTeam,
+    TeamMember,
+    demo_team,
+    on_demand_totals,
+)
 
 #: Server options for the demo: no practical rate limit, so a demo fetch takes seconds.
 DEMO_SERVER_OPTIONS = {"rate_limit_per_minute": 60_000}
@@ -24,10 +35,13 @@ __all__ = [
     "KIND_MIX",
     "FakeCursorApi",
     "ModelPrice",
+    "OnDemandTotals",
     "RecordedRequest",
+    "ServiceAccount",
     "StaticTeam",
     "SyntheticTeam",
     "TeamMember",
     "demo_team",
     "error_body",
+    "on_demand_totals",
 ]

@@ -3,6 +3,13 @@
 Everything follows from the ``seed``: the same team serves the same events on every machine. Each
 month's events are generated once (on first request) and kept sorted by timestamp, so a window of a
 100k-event month is served with two bisections and a slice.
+
+Events come in both formats a real team's history mixes (see the reference page, "Cost, discounts
+and ``chargedCents``"): most in the **newest** one, with ``chargedCents`` (what Cursor bills,
+rounded to the cent like the docs' example), a ``tokenUsage.discountPercentOff`` on some, and
+service-account events (``serviceAccountId``, ``serviceAccountName``, ``isHeadless``, still with a
+``userEmail``); the rest in the **older** one, with neither (cost ``totalCents + cursorTokenFee``).
+``cursorTokenFee`` is only ever sent for third-party models, never for Cursor's own.
 """
 
 from __future__ import annotations
@@ -12,9 +19,11 @@ import math
 import random
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, NamedTuple, Sequence
 
+from billing_reports.money import MICROCENTS_PER_CENT
 from billing_reports.months import Month, months_in_range, utc_now
+from billing_reports.on_demand import event_cost, is_on_demand
 
 Now = Callable[[], datetime]
 
@@ -33,6 +42,9 @@ class ModelPrice:
     #: How often members pick it, relative to the other models.
     popularity: float = 1.0
     max_mode: bool = False
+    #: Whether the Cursor token fee applies: third-party models (and Auto, which routes to them),
+    #: never Cursor's own models.
+    token_fee: bool = True
 
 
 DEFAULT_MODELS: tuple[ModelPrice, ...] = (
@@ -43,6 +55,7 @@ DEFAULT_MODELS: tuple[ModelPrice, ...] = (
     ModelPrice("gemini-2.5-pro", 125, 1000, 0, 31, popularity=1.0),
     ModelPrice("o3", 200, 800, 0, 50, popularity=0.5),
     ModelPrice("auto", 125, 600, 0, 25, popularity=2.0),
+    ModelPrice("composer-1", 125, 1000, 0, 12.5, popularity=0.8, token_fee=False),
 )
 
 #: (kind, isChargeable, isTokenBasedCall, share of all events). The first row is on-demand spend.
@@ -59,6 +72,11 @@ KIND_MIX: tuple[tuple[str, bool, bool, float], ...] = (
 
 #: The Cursor token fee in cents per million tokens (sent as ``cursorTokenFee`` when it applies).
 TOKEN_FEE_CENTS_PER_MTOK = 25.0
+#: The ``discountPercentOff`` values a discounted event carries.
+DISCOUNTS_PERCENT = (10, 20)
+#: Kinds that are not on-demand spend yet carry ``chargedCents`` in the newest format (the docs'
+#: "Included in Business" example has 8); errored, aborted and free requests carry none.
+INCLUDED_KINDS = frozenset({"Included in Business", "Included in Pro"})
 
 
 @dataclass(frozen=True)
@@ -73,6 +91,54 @@ class TeamMember:
     activity: float
 
 
+@dataclass(frozen=True)
+class ServiceAccount:
+    """A service account: its events are headless and carry its owner's ``userEmail``."""
+
+    id: str
+    name: str
+    owner: TeamMember
+
+
+@dataclass(frozen=True)
+class EventFormat:
+    """Which fields a synthetic team's events carry, each as a share of the events it applies to."""
+
+    #: Events in the older format: no ``chargedCents``, no discount, no service account.
+    older_format_share: float
+    #: Newest-format token-based events with a ``tokenUsage.discountPercentOff``.
+    discount_share: float
+    #: Newest-format events sent by a service account.
+    service_account_share: float
+    #: Chargeable events of a model with the token fee that carry ``cursorTokenFee``.
+    fee_share: float
+
+
+class OnDemandTotals(NamedTuple):
+    """What a list of events adds up to under the cost rule (``on_demand.event_cost``)."""
+
+    requests: int
+    #: Micro-cents billed: ``chargedCents``, else ``totalCents x (1 - discount) + cursorTokenFee``.
+    cost: int
+    #: Micro-cents before any discount: ``totalCents + cursorTokenFee``.
+    list_cost: int
+
+
+def on_demand_totals(events: Iterable[dict[str, Any]]) -> OnDemandTotals:
+    """Requests, cost and list cost of the on-demand events among ``events`` (a test's expectation)."""
+    requests = cost = list_cost = 0
+    for event in events:
+        if not is_on_demand(event):
+            continue
+        usage = event["tokenUsage"]
+        money = event_cost(usage["totalCents"], event.get("cursorTokenFee", 0),
+                           usage.get("discountPercentOff", 0), event.get("chargedCents"))
+        requests += 1
+        cost += money.charged
+        list_cost += money.list
+    return OnDemandTotals(requests, cost, list_cost)
+
+
 class SyntheticTeam:
     """A team whose usage the fake API serves.
 
@@ -83,7 +149,12 @@ class SyntheticTeam:
     :param months: the months with usage; default the ``months_count`` months ending with the
         current month of ``now``.
     :param now: the clock; no event is later than ``now()`` (the current month is partial).
-    :param fee_share: share of on-demand events that carry ``cursorTokenFee``.
+    :param fee_share: share of chargeable events of third-party models that carry ``cursorTokenFee``.
+    :param older_format_share: share of events in the older format (no ``chargedCents``, no
+        discount, no service account), as months fetched before mid-2026 hold them.
+    :param discount_share: share of newest-format token-based events with ``discountPercentOff``.
+    :param service_accounts: service accounts, each owned by a current member.
+    :param service_account_share: share of newest-format events sent by a service account.
     """
 
     def __init__(
@@ -98,6 +169,10 @@ class SyntheticTeam:
         months_count: int = 6,
         now: Now = utc_now,
         fee_share: float = 0.6,
+        older_format_share: float = 0.2,
+        discount_share: float = 0.15,
+        service_accounts: int = 2,
+        service_account_share: float = 0.05,
     ) -> None:
         if users < 1 or not 0 <= removed_users <= users:
             raise ValueError("need at least one user and 0 <= removed_users <= users")
@@ -107,11 +182,12 @@ class SyntheticTeam:
         self.models = tuple(models)
         self.events_per_month = events_per_month
         self.now = now
-        self.fee_share = fee_share
+        self.event_format = EventFormat(older_format_share, discount_share, service_account_share, fee_share)
         self.months = tuple(sorted(months)) if months is not None else tuple(
             months_in_range(Month.of(now()), months_count)
         )
         self.members = _members(seed, users, removed_users)
+        self.service_accounts = _service_accounts(seed, self.members, service_accounts)
         self._month_cache: dict[Month, tuple[list[int], list[dict[str, Any]]]] = {}
 
     # --- what the server asks -------------------------------------------------------
@@ -137,6 +213,10 @@ class SyntheticTeam:
         """All events of ``month`` up to now (the fetch of that month must return exactly these)."""
         return self.events_between(month.start_ms, month.end_ms - 1)
 
+    def on_demand_totals(self, month: Month) -> OnDemandTotals:
+        """What ``month``'s on-demand events up to now add up to, under the cost rule."""
+        return on_demand_totals(self.month_events(month))
+
     # --- generation ------------------------------------------------------------------
 
     def _month(self, month: Month) -> tuple[list[int], list[dict[str, Any]]]:
@@ -161,7 +241,7 @@ class SyntheticTeam:
         models = rng.choices(self.models, weights=[m.popularity for m in self.models], k=count)
         kinds = rng.choices(KIND_MIX, weights=[k[3] for k in KIND_MIX], k=count)
         events = [
-            _event(rng, stamp, member, model, kind, self.fee_share)
+            _event(rng, stamp, member, model, kind, self.event_format, self.service_accounts)
             for stamp, member, model, kind in zip(stamps, members, models, kinds)
         ]
         return stamps, events
@@ -213,17 +293,42 @@ def _members(seed: int, users: int, removed: int) -> tuple[TeamMember, ...]:
     return tuple(members)
 
 
+def _service_accounts(seed: int, members: Sequence[TeamMember], count: int) -> tuple[ServiceAccount, ...]:
+    rng = random.Random(f"{seed}/service-accounts")
+    owners = [member for member in members if not member.is_removed]
+    if not owners:
+        return ()
+    names = ["ci-code-review", "nightly-refactor", "docs-bot", "release-notes", "dependency-updates"]
+    return tuple(
+        ServiceAccount(
+            id=f"sa_{rng.getrandbits(40):010x}",
+            name=names[index % len(names)] + ("" if index < len(names) else f"-{index // len(names) + 1}"),
+            owner=owners[index % len(owners)],
+        )
+        for index in range(count)
+    )
+
+
 def _event(
     rng: random.Random,
     stamp: int,
     member: TeamMember,
     model: ModelPrice,
     kind: tuple[str, bool, bool, float],
-    fee_share: float,
+    event_format: EventFormat,
+    service_accounts: Sequence[ServiceAccount],
 ) -> dict[str, Any]:
     name, chargeable, token_based, _ = kind
+    newest = rng.random() >= event_format.older_format_share
+    service_account = (
+        rng.choice(service_accounts)
+        if newest and service_accounts and rng.random() < event_format.service_account_share
+        else None
+    )
     event: dict[str, Any] = {"timestamp": str(stamp)}
-    if not member.is_removed:
+    if service_account is not None:
+        event["userEmail"] = service_account.owner.email
+    elif not member.is_removed:
         event["userEmail"] = member.email
     max_mode = model.max_mode and rng.random() < 0.5
     event.update(
@@ -233,8 +338,11 @@ def _event(
         requestsCosts=round(rng.choice((0.5, 1, 1, 2, 4)) * (2 if max_mode else 1), 2),
         isTokenBasedCall=token_based,
         isChargeable=chargeable,
-        isHeadless=rng.random() < 0.05,
+        isHeadless=service_account is not None or rng.random() < 0.05,
     )
+    if service_account is not None:
+        event["serviceAccountId"] = service_account.id
+        event["serviceAccountName"] = service_account.name
     if token_based:
         input_tokens = int(rng.lognormvariate(8.5, 1.0))
         output_tokens = int(rng.lognormvariate(6.5, 1.0))
@@ -252,20 +360,25 @@ def _event(
             "cacheReadTokens": cache_read,
             "totalCents": total_cents,
         }
-        if rng.random() < 0.03:
-            usage["discountPercentOff"] = 10
+        discount = 0
+        if newest and rng.random() < event_format.discount_share:
+            discount = usage["discountPercentOff"] = rng.choice(DISCOUNTS_PERCENT)
         event["tokenUsage"] = usage
         fee = 0.0
-        if chargeable and rng.random() < fee_share:
+        if chargeable and model.token_fee and rng.random() < event_format.fee_share:
             tokens = input_tokens + output_tokens + cache_write + cache_read
             fee = round(tokens * TOKEN_FEE_CENTS_PER_MTOK / 1e6, 5)
             event["cursorTokenFee"] = fee
-        if chargeable:
-            event["chargedCents"] = round(total_cents + fee, 5)
+        if newest and (chargeable or name in INCLUDED_KINDS):
+            # What Cursor bills, rounded to the cent as in the docs' example (40.167 cents, 10 %
+            # off, fee 1.18: 37.33): within half a cent of the formula.
+            billed = event_cost(total_cents, fee, discount).charged
+            event["chargedCents"] = round(billed / MICROCENTS_PER_CENT, 2)
     # Fields of some doc versions, and one nobody documented: a client must keep them as sent.
     roll = rng.random()
     if roll < 0.1:
-        event["isFreeBugbot"] = False
+        if not newest:  # gone from the newest docs
+            event["isFreeBugbot"] = False
     elif roll < 0.15:
         event["conversationId"] = f"conv_{rng.getrandbits(48):012x}"
     elif roll < 0.17:
@@ -278,16 +391,20 @@ def _epoch_ms(moment: datetime) -> int:
 
 
 def demo_team(now: Now = utc_now, *, seed: int = 2026) -> SyntheticTeam:
-    """The demo company: 25 members (3 removed), 7 models, 6 months, ~3,600 on-demand events a month."""
+    """The demo company: 25 members (3 removed), 2 service accounts, 8 models, 6 months, ~3,600 on-demand events a month."""
     return SyntheticTeam(seed=seed, users=25, removed_users=3, events_per_month=5000, months_count=6, now=now)
 
 
 __all__ = [
     "DEFAULT_MODELS",
     "KIND_MIX",
+    "EventFormat",
     "ModelPrice",
+    "OnDemandTotals",
+    "ServiceAccount",
     "StaticTeam",
     "SyntheticTeam",
     "TeamMember",
     "demo_team",
+    "on_demand_totals",
 ]
