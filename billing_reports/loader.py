@@ -45,6 +45,7 @@ from .errors import CacheError
 from .money import MICROCENTS_PER_CENT
 from .month_summary import keep_summary, read_summary
 from .months import DAY_MS, Month, parse_isoformat_z
+from .periods import ReportRange
 from .on_demand import (
     CHARGED_TOLERANCE, NOT_CHARGEABLE, NOT_TOKEN_BASED, ON_DEMAND_KIND, charged_differs, event_cost, is_on_demand,
     left_out_label,
@@ -109,8 +110,10 @@ LedgerCells = dict[LedgerKey, Sequence[int]]
 EventValues = tuple[LedgerKey, tuple[int, ...]]
 
 
-def load_usage(settings: Settings, months: Sequence[Month], *, data_dir: Path | None = None) -> OnDemandUsage:
-    """Load the cached months of ``months`` (oldest first) from ``data_dir`` (default: the config's).
+def load_usage(settings: Settings, months: Sequence[Month], *, data_dir: Path | None = None,
+               report_range: ReportRange | None = None) -> OnDemandUsage:
+    """Load the cached months of ``months`` (oldest first) from ``data_dir`` (default: the config's);
+    with ``report_range``, keep only its days (``months`` are then the months it touches).
 
     A month without a cache file is recorded as missing (its totals are zero);
     a cache file that cannot be read or has the wrong shape raises ``CacheError``.
@@ -125,7 +128,23 @@ def load_usage(settings: Settings, months: Sequence[Month], *, data_dir: Path | 
         for month, (month_facts, cells) in zip(ordered, _load_months(directory, ordered)):
             facts[month] = month_facts
             ledger.update(zip(cells, map(UsageTotals._make, cells.values())))
-    return OnDemandUsage(months=ordered, ledger=ledger, month_facts=facts, data_dir=directory)
+    if report_range is not None and not report_range.whole_months:
+        first_day, last_day = report_range.first_day, report_range.last_day
+        ledger = {key: totals for key, totals in ledger.items() if first_day <= key[0] <= last_day}
+    return OnDemandUsage(months=ordered, ledger=ledger, month_facts=facts, data_dir=directory,
+                         report_range=report_range)
+
+
+def require_cached_data(usage: OnDemandUsage) -> None:
+    """Refuse a report of a range without a single cached month (its figures would read $0)."""
+    if any(usage.facts(month).cached for month in usage.months):
+        return
+    first, last = usage.months[0], usage.months[-1]
+    months = first.label if first == last else f"{first.label} – {last.label}"
+    raise CacheError(
+        f"No cached data for {months}: run `billing-reports fetch --end-month {last.key} "
+        f"--months-back {len(usage.months)}` (or `billing-reports build` without --offline) first."
+    )
 
 
 def _load_months(data_dir: Path, months: list[Month]) -> Iterator[tuple[MonthFacts, LedgerCells]]:
@@ -616,4 +635,5 @@ __all__ = [
     "decode_month",
     "load_month",
     "load_usage",
+    "require_cached_data",
 ]

@@ -210,6 +210,48 @@ def _check_range(first_day: int, last_day: int) -> None:
         )
 
 
+# --- what a report covers ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReportRange:
+    """The UTC days a report covers (``first_day`` to ``last_day``, inclusive) and the grain its
+    trend is cut at (``cycle_start`` is needed for the grain ``cycle``)."""
+
+    first_day: int
+    last_day: int
+    grain: Grain = "month"
+    cycle_start: int | None = None
+
+    def __post_init__(self) -> None:
+        _check_range(self.first_day, self.last_day)
+
+    @classmethod
+    def of_months(cls, months: "list[Month]", grain: Grain = "month", cycle_start: int | None = None) -> "ReportRange":
+        """Every day of ``months`` (oldest first)."""
+        return cls(months[0].start_ms // DAY_MS, months[-1].end_ms // DAY_MS - 1, grain, cycle_start)
+
+    @property
+    def months(self) -> list[Month]:
+        """The calendar months the range touches (whose cache files it reads)."""
+        return months_touched(self.first_day, self.last_day)
+
+    @property
+    def whole_months(self) -> bool:
+        """Whether the range starts on a month's first day and ends on a month's last day."""
+        months = self.months
+        return (self.first_day, self.last_day) == (months[0].start_ms // DAY_MS, months[-1].end_ms // DAY_MS - 1)
+
+    def periods(self) -> list[Period]:
+        """The range cut at its grain (the first and last period clipped to it)."""
+        return cut_periods(self.grain, self.first_day, self.last_day, cycle_start=self.cycle_start)
+
+    @property
+    def label(self) -> str:
+        """``5 Jan – 10 Feb 2026``."""
+        return _span(date_of_day(self.first_day), date_of_day(self.last_day))
+
+
 # --- billing cycles --------------------------------------------------------------
 
 
@@ -297,6 +339,7 @@ __all__ = [
     "GRAINS",
     "Grain",
     "Period",
+    "ReportRange",
     "cut_periods",
     "cycle_containing",
     "cycle_start_day",

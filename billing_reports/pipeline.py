@@ -13,8 +13,9 @@ import pluggy
 
 from .analysis import run_sections
 from .fetching import FetchSummary, fetch_months
-from .loader import load_usage
+from .loader import load_usage, require_cached_data
 from .months import Month
+from .periods import ReportRange
 from .plugins import PluginFailure, get_plugin_manager
 from .progress import FetchReporter
 from .settings import Settings
@@ -45,6 +46,7 @@ def build(
     settings: Settings,
     months: Sequence[Month],
     *,
+    report_range: ReportRange | None = None,
     offline: bool = False,
     api_key: str | None = None,
     refresh: Iterable[Month] = (),
@@ -57,8 +59,9 @@ def build(
 
     The previous site stays untouched unless every step succeeds. Raises the
     ``billing_reports.errors`` kinds (one line each): ``ConfigError`` (no key),
-    ``ApiError``, ``CacheError``, ``PluginError`` (a broken plugin when
-    ``plugins.skip_broken`` is false).
+    ``ApiError``, ``CacheError`` (also: no month of the range is cached), ``PluginError``
+    (a broken plugin when ``plugins.skip_broken`` is false). ``report_range``: the days
+    and the trend's grain (default: every day of ``months``, by month).
     """
     # 1. Fetch: only months that are not cached, or cached before they were over.
     summary = None
@@ -66,8 +69,10 @@ def build(
         summary = fetch_months(settings, months, api_key=api_key, refresh=refresh, reporter=reporter)
         say(summary.describe())
 
-    # 2. Load the cache into per (month, user, model) aggregates.
-    usage = load_usage(settings, months)
+    # 2. Load the cache into the ledger (per UTC day, user, model, max mode); a range with
+    #    no cached month at all is refused, the previous site untouched.
+    usage = load_usage(settings, months, report_range=report_range)
+    require_cached_data(usage)
 
     # 3. Analyse: every registered plugin adds its sections (a broken one stops the build
     #    unless plugins.skip_broken is set; then the site shows the failure).
@@ -79,3 +84,4 @@ def build(
     # 4. Render into a temporary directory and swap it in.
     site = build_site(settings, usage, sections, failures=failures, manager=manager, demo=demo)
     return BuildResult(site=site, usage=usage, fetch=summary, section_count=len(sections), plugin_failures=failures)
+

@@ -19,8 +19,11 @@ import orjson
 from .money import exact_dollars, format_cents, round_to_cents
 
 #: How a value is shown. ``user`` and ``model`` cells link to their pages on the site;
-#: ``month`` cells hold a ``YYYY-MM`` key; ``percent`` cells hold a float (12.5 = 12.5 %).
-ValueKind = Literal["text", "money", "count", "percent", "decimal", "month", "user", "model"]
+#: ``month`` cells hold a ``YYYY-MM`` key; ``percent`` cells hold a float (12.5 = 12.5 %);
+#: ``change`` is money and ``growth`` a percentage shown with their sign (``+$4.30``, ``-1.2%``).
+ValueKind = Literal["text", "money", "change", "count", "percent", "growth", "decimal", "month", "user", "model"]
+#: The kinds whose values are micro-cents (rounded to the cent for display, exact dollars in downloads).
+MONEY_KINDS = frozenset({"money", "change"})
 ChartKind = Literal["bar", "line"]
 
 
@@ -54,7 +57,7 @@ class Table:
 
     def display_rows(self) -> tuple[list[list[Any]], list[Any] | None]:
         """Rows and total with money as whole cents, each rounded on its own."""
-        money = [index for index, column in enumerate(self.columns) if column.kind == "money"]
+        money = [index for index, column in enumerate(self.columns) if column.kind in MONEY_KINDS]
         rows = [list(row) for row in self.rows]
         total = list(self.total) if self.total is not None else None
         for line in (rows if total is None else [*rows, total]):
@@ -72,14 +75,15 @@ class Table:
         return any(
             total[index] is not None and sum(row[index] or 0 for row in rows) != total[index]
             for index, column in enumerate(self.columns)
-            if column.kind == "money"
+            if column.kind in MONEY_KINDS
         )
 
     def export_columns(self) -> list[tuple[str, str]]:
         """``(JSON key, CSV heading)`` per column; money columns name their unit (``spend_usd``,
         ``Spend (USD)``)."""
         return [
-            (f"{column.key}_usd", f"{column.label} (USD)") if column.kind == "money" else (column.key, column.label)
+            (f"{column.key}_usd", f"{column.label} (USD)") if column.kind in MONEY_KINDS
+            else (column.key, column.label)
             for column in self.columns
         ]
 
@@ -87,7 +91,7 @@ class Table:
         """Rows (then the total row, if any) as dicts; money as exact dollars, unrounded
         (``"1234.56789012"``), so a spreadsheet's SUM lands on the shown total."""
         keys = [key for key, _ in self.export_columns()]
-        money = [column.kind == "money" for column in self.columns]
+        money = [column.kind in MONEY_KINDS for column in self.columns]
         lines = self.rows if self.total is None else [*self.rows, self.total]
         return [
             dict(zip(keys, [exact_dollars(value) if is_money and value is not None else value
@@ -214,7 +218,7 @@ def _table_dict(table: Table) -> dict[str, Any]:
 
 
 def _json_value(value: Any, kind: str) -> Any:
-    if kind == "money" and isinstance(value, int):
+    if kind in MONEY_KINDS and isinstance(value, int):
         return exact_dollars(value)
     return value
 
@@ -229,6 +233,11 @@ def format_value(value: Any, kind: str, *, whole_cents: bool = False) -> str:
         return ""
     if kind == "money":
         return format_cents(value if whole_cents else round_to_cents(value))
+    if kind == "change":
+        cents = value if whole_cents else round_to_cents(value)
+        return ("+" if cents > 0 else "") + format_cents(cents)
+    if kind == "growth":
+        return f"{value:+,.1f}%" if value else "0.0%"
     if kind == "count":
         return f"{value:,}"
     if kind == "percent":
@@ -238,4 +247,4 @@ def format_value(value: Any, kind: str, *, whole_cents: bool = False) -> str:
     return str(value)
 
 
-__all__ = ["Chart", "Column", "Figure", "Section", "Series", "Table", "format_value"]
+__all__ = ["MONEY_KINDS", "Chart", "Column", "Figure", "Section", "Series", "Table", "format_value"]

@@ -8,7 +8,7 @@ from typing import Sequence
 from .sections import ROUNDED_SEPARATELY, Section, Table, format_value
 
 #: Value kinds shown right-aligned (numbers line up on their last digit).
-NUMERIC_KINDS = frozenset({"money", "count", "percent", "decimal"})
+NUMERIC_KINDS = frozenset({"money", "change", "count", "percent", "growth", "decimal"})
 
 
 def render_table(table: Table, columns: Sequence[str] | None = None) -> str:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, NamedTuple
 
 from .months import DAY_MS, Month
+from .periods import Period, ReportRange
 
 #: The user an event without ``userEmail`` is attributed to (users removed from
 #: the team): a visible bucket, counted in every total and shown in user tables.
@@ -246,8 +247,38 @@ class OnDemandUsage:
     month_facts: dict[Month, MonthFacts] = field(default_factory=dict)
     #: Where the cache files are (``events()`` reads them again).
     data_dir: Path | None = None
+    #: The days asked for and the trend's grain (``None``: every day of ``months``, by month).
+    report_range: ReportRange | None = None
 
     # --- the period -------------------------------------------------------------
+
+    @cached_property
+    def range(self) -> ReportRange:
+        """The days covered (every day of ``months`` unless a narrower range was asked for) and the
+        grain of the trend."""
+        return self.report_range or ReportRange.of_months(self.months)
+
+    @property
+    def grain(self) -> str:
+        """The trend's grain: ``day``, ``week``, ``month`` or ``cycle``."""
+        return self.range.grain
+
+    def periods(self) -> list[Period]:
+        """The covered days cut at the trend's grain, oldest first (the first and last clipped)."""
+        return self.range.periods()
+
+    def period_total(self, period: Period) -> UsageTotals:
+        """Everything in ``period`` (a sum of its days)."""
+        day_totals = self._day_index.day_totals
+        return _sum([day_totals[day] for day in range(period.first_day, period.last_day + 1) if day in day_totals])
+
+    def period_fetched(self, period: Period) -> bool:
+        """Whether every day of ``period`` lies in a month with a cache file."""
+        return all(self.day_fetched(day) for day in (period.first_day, period.last_day))
+
+    def period_partial(self, period: Period) -> bool:
+        """Whether the period's figures may still grow: its last day was not over at the last fetch."""
+        return self.day_partial(period.last_day)
 
     @property
     def first_month(self) -> Month:
@@ -265,7 +296,10 @@ class OnDemandUsage:
 
     @property
     def period_label(self) -> str:
-        """``January 2026`` or ``January 2026 – March 2026``."""
+        """``January 2026``, ``January 2026 – March 2026``, or the days (``5 Jan – 10 Feb 2026``)
+        of a range that does not cover whole months."""
+        if not self.range.whole_months:
+            return self.range.label
         first, last = self.period
         return first.label if first == last else f"{first.label} – {last.label}"
 
@@ -455,8 +489,8 @@ class OnDemandUsage:
 
     @property
     def days(self) -> list[int]:
-        """Every UTC day of the months in range (days since 1970-01-01), oldest first."""
-        return list(self._month_of_day)
+        """Every UTC day covered (days since 1970-01-01), oldest first."""
+        return list(range(self.range.first_day, self.range.last_day + 1))
 
     @cached_property
     def _day_index(self) -> "_DayIndex":
@@ -487,9 +521,9 @@ class OnDemandUsage:
         return self._day_index.day_totals.get(day, ZERO)
 
     def by_day(self) -> dict[int, UsageTotals]:
-        """Every day of the months in range, oldest first, with its totals (zero when idle)."""
+        """Every day covered, oldest first, with its totals (zero when idle: see :meth:`day_fetched`)."""
         day_totals = self._day_index.day_totals
-        return {day: day_totals.get(day, ZERO) for day in self._month_of_day}
+        return {day: day_totals.get(day, ZERO) for day in self.days}
 
     def user_cost_by_day(self, user: str) -> dict[int, int]:
         """The user's spend (micro-cents) on each day they spent anything."""

@@ -44,24 +44,30 @@ def month_columns(months: Sequence[Month]) -> list[Column]:
 
 
 def run_rate_projection(usage: OnDemandUsage, month: Month, amount: int) -> int | None:
-    """Project ``amount`` (spent so far in an incomplete ``month``) to the month's end.
+    """Project ``amount`` (spent so far in an incomplete ``month``) to the month's end
+    (:func:`projection_to` over the month's milliseconds)."""
+    return projection_to(usage, month, month.start_ms, month.end_ms, amount)
 
-    Run rate: spend so far divided by the time elapsed from the month's start
-    to ``fetched_at`` (when the data was fetched), applied to the whole month.
-    ``None`` for a complete or missing month, or when ``fetched_at`` is not after
-    the month's start. Fetched after the month's end (but before it counts as
-    complete), the projection is the amount itself.
+
+def projection_to(usage: OnDemandUsage, month: Month, start_ms: int, end_ms: int, amount: int) -> int | None:
+    """Project ``amount``, spent from ``start_ms`` until ``month`` was last fetched, to ``end_ms``.
+
+    Run rate: spend so far divided by the time elapsed from ``start_ms`` to
+    ``fetched_at`` (when ``month``, the month of the span's end, was fetched), applied
+    to the whole span. ``None`` when that month is complete or missing, or when
+    ``fetched_at`` is not after ``start_ms``. Fetched after the span's end (but
+    before the month counts as complete), the projection is the amount itself.
     """
     facts = usage.facts(month)
     if not facts.cached or facts.complete or facts.fetched_at is None:
         return None
     fetched_ms = int(facts.fetched_at.timestamp() * 1000)
-    month_ms = month.end_ms - month.start_ms
-    elapsed_ms = min(fetched_ms, month.end_ms) - month.start_ms
+    span_ms = end_ms - start_ms
+    elapsed_ms = min(fetched_ms, end_ms) - start_ms
     if elapsed_ms <= 0:
         return None
     # integer arithmetic, rounded half up: exact to the micro-cent
-    return (2 * amount * month_ms + elapsed_ms) // (2 * elapsed_ms)
+    return (2 * amount * span_ms + elapsed_ms) // (2 * elapsed_ms)
 
 
 def elapsed_days(month: Month, fetched_at) -> float:

@@ -1,14 +1,25 @@
-"""Monthly billing trend: total per month, month-over-month change, an incomplete month projected."""
+"""The billing trend: total per period (month by default; day, ISO week or billing cycle with
+``--by``), the signed change from the period before, a period in progress projected."""
 
 from __future__ import annotations
 
 from billing_reports import Chart, Column, Figure, Section, Series, Table, hookimpl
+from billing_reports.months import Month
+from billing_reports.periods import Period
 from billing_reports.usage import OnDemandUsage
 
-from ._common import elapsed_days, run_rate_projection
+from ._common import elapsed_days, projection_to
 
 SLUG = "monthly-trend"
 ORDER = 40
+
+#: Per grain: the section's title, the period's noun and its column heading.
+GRAIN_WORDS = {
+    "month": ("Monthly billing trend", "month", "Month"),
+    "week": ("Weekly billing trend", "week", "Week"),
+    "day": ("Daily billing trend", "day", "Day"),
+    "cycle": ("Billing-cycle trend", "billing cycle", "Billing cycle"),
+}
 
 
 @hookimpl
@@ -23,78 +34,108 @@ def month_status(usage: OnDemandUsage, month) -> str:
     return "complete" if facts.complete else "month to date"
 
 
-def monthly_trend_section(usage: OnDemandUsage) -> Section:
-    """One row per month in range: spend, change and growth against the month before, status, projection.
+def period_status(usage: OnDemandUsage, period: Period) -> str:
+    """``not fetched``, ``to date`` (its last day was not over when fetched), ``part: 5–10 Jan
+    2026`` (cut by the range), or ``complete``."""
+    if not usage.period_fetched(period):
+        return "not fetched"
+    if usage.period_partial(period):
+        return "month to date" if period.grain == "month" and not period.clipped else "to date"
+    if period.clipped:
+        return f"part: {period.covered_label}"
+    return "complete"
 
-    Change and growth compare a month with the month before. For an incomplete
-    month they compare its projected month-end, so a month still in progress
-    does not read as a fall; its spend column stays the month-to-date amount.
+
+def period_projection(usage: OnDemandUsage, period: Period, amount: int) -> int | None:
+    """A period in progress projected to its end at the run rate so far (``None`` otherwise)."""
+    if not usage.period_partial(period):
+        return None
+    return projection_to(usage, Month.of_ms(period.end_ms - 1), period.start_ms, period.end_ms, amount)
+
+
+def monthly_trend_section(usage: OnDemandUsage) -> Section:
+    """One row per period: spend, signed change and growth against the period before, requests,
+    status, and for a period in progress its projected end and the change at that projection.
+
+    Change and growth compare two complete, whole periods only: a period in progress
+    or cut by the range would read as a fall. The change of a period in progress is
+    given at its projection, in a column that says so.
     """
-    rows = []
+    title, noun, heading = GRAIN_WORDS[usage.grain]
+    periods = usage.periods()
+    by_month = usage.grain == "month" and usage.range.whole_months
+    rows, spends, projections = [], [], []
     previous: int | None = None
-    projections: list[int | None] = []
-    for month in usage.months:
-        totals = usage.month_total(month)
-        cost = totals.cost
-        facts = usage.facts(month)
-        projected = run_rate_projection(usage, month, cost)
+    for period in periods:
+        totals = usage.period_total(period)
+        fetched = usage.period_fetched(period)
+        cost = totals.cost if fetched else None
+        projected = period_projection(usage, period, totals.cost) if fetched else None
+        whole = fetched and not period.clipped and not usage.period_partial(period)
+        change = cost - previous if whole and previous is not None else None
+        growth = round(change * 100 / previous, 1) if change is not None and previous else None
+        change_at_projection = projected - previous if projected is not None and previous is not None else None
+        rows.append([period.key if by_month else period.label, cost, change, growth,
+                     totals.requests if fetched else None, period_status(usage, period), projected,
+                     change_at_projection])
+        spends.append(cost)
         projections.append(projected)
-        compared = projected if projected is not None else cost
-        # a month without a cache file is not a fall to zero: no change to or from it, and
-        # an incomplete month without a projection has nothing comparable yet
-        comparable = facts.cached and (facts.complete or projected is not None)
-        change = None if previous is None or not comparable else compared - previous
-        growth = None if not previous or not comparable else round((compared - previous) * 100 / previous, 1)
-        rows.append([month.key, cost, change, growth, totals.requests, month_status(usage, month), projected])
-        previous = cost if facts.cached else None
+        previous = cost if whole else None
     total = usage.total
     table = Table(
-        slug="months",
-        title="On-demand spend per month",
+        slug="months" if by_month else "periods",
+        title=f"On-demand spend per {noun}",
         columns=[
-            Column("month", "Month", "month"),
+            Column("month" if by_month else "period", heading, "month" if by_month else "text"),
             Column("spend", "Spend", "money"),
-            Column("change", "Change", "money"),
-            Column("growth", "Growth", "percent"),
+            Column("change", f"Change from the {noun} before", "change"),
+            Column("growth", "Growth", "growth"),
             Column("requests", "Requests", "count"),
             Column("status", "Status", "text"),
-            Column("projected", "Projected month-end", "money"),
+            Column("projected", f"Projected {noun} end", "money"),
+            Column("change_at_projection", "Change at the projection", "change"),
         ],
         rows=rows,
-        total=["Total", total.cost, None, None, total.requests, None, None],
+        total=["Total", total.cost, None, None, total.requests, None, None, None],
         description=(
-            "Change and growth: against the month before (none next to a month not fetched). "
-            "An incomplete month (fetched before it was over) shows its month-to-date spend and a "
-            "projection at the run rate so far: spend divided by the time from the month's start to "
-            "when the data was fetched, times the whole month; its change and growth compare that "
-            "projection, so a month in progress does not look like a fall."
+            f"Change and growth: a complete {noun} against the complete {noun} before (none beside a "
+            f"{noun} not fetched, in progress or cut short by the range). A {noun} in progress (its last "
+            f"day was not over when the data was fetched) shows its spend to date and a projection at the "
+            f"run rate so far: spend divided by the time from the {noun}'s start to the fetch, times the "
+            f"whole {noun}; \u201cChange at the projection\u201d compares that projection with the {noun} "
+            "before. A period not fetched is blank, never $0."
         ),
     )
     figures = []
-    complete = [m for m in usage.months if usage.facts(m).cached and usage.facts(m).complete]
-    if complete:
-        # a month still in progress would drag the average down: complete months only
-        average = (2 * sum(usage.month_total(m).cost for m in complete) + len(complete)) // (2 * len(complete))
-        figures.append(Figure("Average per month", average, "money", f"over {len(complete)} complete month(s)"))
-    for month, projected in zip(usage.months, projections):
+    whole = [p for p, spend in zip(periods, spends)
+             if spend is not None and not p.clipped and not usage.period_partial(p)]
+    if whole:
+        # a period still in progress would drag the average down: whole, complete periods only
+        amounts = [usage.period_total(p).cost for p in whole]
+        average = (2 * sum(amounts) + len(amounts)) // (2 * len(amounts))
+        figures.append(Figure(f"Average per {noun}", average, "money",
+                              f"over {len(amounts)} complete {noun}{'s' if len(amounts) != 1 else ''}"))
+    for period, projected in zip(periods, projections):
         if projected is not None:
-            fetched_at = usage.facts(month).fetched_at
-            figures.append(Figure(
-                f"Projected {month.label}", projected, "money",
-                f"at the run rate of {elapsed_days(month, fetched_at):.1f} of {month.days} days, "
-                f"fetched {fetched_at:%-d %b %Y, %H:%M} UTC",
-            ))
-    labels = [m.key for m in usage.months]
-    series = [Series("Spend", [usage.month_total(m).cost for m in usage.months])]
+            fetched_at = usage.facts(Month.of_ms(period.end_ms - 1)).fetched_at
+            if by_month:
+                month = Month.of_ms(period.start_ms)
+                note = (f"at the run rate of {elapsed_days(month, fetched_at):.1f} of {month.days} days, "
+                        f"fetched {fetched_at:%-d %b %Y, %H:%M} UTC")
+            else:
+                note = f"at the run rate so far, fetched {fetched_at:%-d %b %Y, %H:%M} UTC"
+            figures.append(Figure(f"Projected {period.label}", projected, "money", note))
+    labels = [p.key if by_month else p.short_label for p in periods]
+    series = [Series("Spend", spends)]
     if any(p is not None for p in projections):
-        series.append(Series("Projected month-end", projections))
+        series.append(Series(f"Projected {noun} end", projections))
     return Section(
         slug=SLUG,
-        title="Monthly billing trend",
+        title=title,
         order=ORDER,
-        intro="Total on-demand spend per month with the change from the month before.",
+        intro=f"Total on-demand spend per {noun} with the change from the {noun} before.",
         figures=figures,
         tables=[table],
-        charts=[Chart("months", "On-demand spend per month", "Total on-demand spend in each month.",
-                      "line", labels, series)],
+        charts=[Chart("months" if by_month else "periods", f"On-demand spend per {noun}",
+                      f"Total on-demand spend in each {noun}.", "line", labels, series)],
     )

@@ -85,7 +85,12 @@ def test_one_section_as_text(analysis_config):
     result = _run(analysis_config, "--section", "monthly-trend")
     assert result.exit_code == 0, result.output
     assert "Projected March 2026: $0.93" in result.stdout
-    assert "2026-03  $0.30  -$0.17  -15.5%         2  month to date                $0.93" in result.stdout
+    lines = result.stdout.splitlines()
+    # a signed change; the month to date compared only at its projection, in the column that says so
+    assert "2026-02  $1.10                        -$1.70  -60.7%         2  complete" in lines
+    assert ("2026-03  $0.30                                               2  month to date"
+            "                $0.93                    -$0.17") in lines
+    assert "2025-11                                                         not fetched" in lines
     # one section asked for by name comes with its intro, under the title
     assert result.stdout.startswith(
         "On-demand usage, November 2025 – March 2026\n\nMonthly billing trend\n=====================\n"

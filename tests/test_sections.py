@@ -30,7 +30,7 @@ def sections(analysis_usage, analysis_settings):
 def shown(table):
     """Rows and total as shown (money as dollar strings, each rounded to the cent on its own)."""
     rows, total = table.display_rows()
-    money = [column.kind == "money" for column in table.columns]
+    money = [column.kind in ("money", "change") for column in table.columns]
     return [
         [None if value is None else f"{value / 100:.2f}" if is_money else str(value)
          for is_money, value in zip(money, row)]
@@ -120,22 +120,26 @@ def test_top_cost_models(sections):
 def test_monthly_trend_with_a_projected_incomplete_month(sections):
     section = sections["monthly-trend"]
     assert shown(section.table("months")) == [
-        # month, spend, change, growth, requests, status, projected month-end
-        ["2025-11", "0.00", None, None, "0", "not fetched", None],
-        ["2025-12", "0.00", None, None, "0", "complete", None],  # no change from a month not fetched
-        ["2026-01", "2.80", "2.80", None, "8", "complete", None],
-        ["2026-02", "1.10", "-1.70", "-60.7", "2", "complete", None],
-        # 30c over 10 of 31 days: 93c at the run rate; change and growth compare that projection
-        # with February: 93c - 110c = -17c, -17 / 110 = -15.5 %
-        ["2026-03", "0.30", "-0.17", "-15.5", "2", "month to date", "0.93"],
-        ["Total", "4.20", None, None, "12", None, None],
+        # month, spend, change, growth, requests, status, projected month end, change at the projection
+        ["2025-11", None, None, None, None, "not fetched", None, None],  # unknown, never $0
+        ["2025-12", "0.00", None, None, "0", "complete", None, None],    # no change from a month not fetched
+        ["2026-01", "2.80", "2.80", None, "8", "complete", None, None],  # no growth from nothing
+        ["2026-02", "1.10", "-1.70", "-60.7", "2", "complete", None, None],
+        # 30c over 10 of 31 days: 93c at the run rate; only the column that says so compares that
+        # projection with February: 93c - 110c = -17c
+        ["2026-03", "0.30", None, None, "2", "month to date", "0.93", "-0.17"],
+        ["Total", "4.20", None, None, "12", None, None, None],
     ]
+    assert [column.label for column in section.table("months").columns][2:] == [
+        "Change from the month before", "Growth", "Requests", "Status", "Projected month end",
+        "Change at the projection"]
     assert [(f.label, f.display()) for f in section.figures] == [
         ("Average per month", "$1.30"),          # (0 + 279.80833 + 110)c / 3 complete months = 129.94c
         ("Projected March 2026", "$0.93"),
     ]
     chart = section.charts[0]
-    assert [s.name for s in chart.series] == ["Spend", "Projected month-end"]
+    assert [s.name for s in chart.series] == ["Spend", "Projected month end"]
+    assert list(chart.series[0].values) == [None, 0, 279_808_330, 110_000_000, 30_000_000]
     assert list(chart.series[1].values) == [None, None, None, None, 93_000_000]
 
 
@@ -193,7 +197,7 @@ def test_every_section_is_json_and_every_table_csv(sections):
     for section in sections.values():
         orjson.dumps(section.to_dict(), default=str)
         for table in section.tables:
-            headings = [f"{c.label} (USD)" if c.kind == "money" else c.label for c in table.columns]
+            headings = [f"{c.label} (USD)" if c.kind in ("money", "change") else c.label for c in table.columns]
             assert table.to_csv().splitlines()[0] == ",".join(headings)
 
 
@@ -240,7 +244,7 @@ def test_months_not_fetched_are_no_evidence_of_a_fall(analysis_settings):
     usage = load_usage(analysis_settings, months_in_range(Month(2026, 4), 4))
     assert trend_signal(usage, usage.user_cost_by_month("b@example.com")) == "stopped"  # Feb 110c, Mar 0c
     rows = shown(monthly_trend_section(usage).table("months"))
-    assert rows[3] == ["2026-04", "0.00", None, None, "0", "not fetched", None]
+    assert rows[3] == ["2026-04", None, None, None, None, "not fetched", None, None]  # unknown, not $0
     one_fetched = load_usage(analysis_settings, [Month(2025, 12), Month(2026, 5)])  # May has no file
     assert trend_signal(one_fetched, one_fetched.user_cost_by_month("a@example.com")) == ""
 

@@ -7,10 +7,11 @@ import dataclasses
 import click
 
 from ..months import Month
+from ..periods import ReportRange
 from ..pipeline import BuildResult, build as run_build
 from ..progress import make_reporter
 from ..settings import Settings
-from .options import config_option, month_range_options, parse_months
+from .options import config_option, parse_months, report_range_options
 
 
 
@@ -56,9 +57,9 @@ def report(result: BuildResult, *, offline: bool) -> None:
     help="Build without a failing plugin's section and show the failure on the site (plugins.skip_broken).",
 )
 @config_option
-@month_range_options
-def build(settings: Settings, months: list[Month], offline: bool, refresh: tuple[Month, ...], demo: bool,
-          skip_broken_plugins: bool) -> None:
+@report_range_options
+def build(settings: Settings, months: list[Month], report_range: ReportRange, offline: bool,
+          refresh: tuple[Month, ...], demo: bool, skip_broken_plugins: bool) -> None:
     """Fetch missing months, analyse them and build the static site.
 
     Months not cached yet (or cached before they were over) are fetched first;
@@ -71,6 +72,7 @@ def build(settings: Settings, months: list[Month], offline: bool, refresh: tuple
       billing-reports build --demo
       billing-reports build
       billing-reports build --offline --months-back 6
+      billing-reports build --since 2026-01-17 --until 2026-02-16 --by day
     """
     if offline and refresh:
         raise click.UsageError("--refresh fetches months again; --offline never fetches: use one or the other.")
@@ -85,7 +87,8 @@ def build(settings: Settings, months: list[Month], offline: bool, refresh: tuple
         result = build_demo(settings, reporter=make_reporter(), say=lambda line: click.echo(line, err=True))
     else:
         result = run_build(
-            settings, months, offline=offline, api_key=None if offline else settings.api_key,
+            settings, months, report_range=report_range, offline=offline,
+            api_key=None if offline else settings.api_key,
             refresh=refresh, reporter=make_reporter(), say=lambda line: click.echo(line, err=True),
         )
     report(result, offline=offline)

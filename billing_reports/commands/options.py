@@ -7,7 +7,9 @@ from pathlib import Path
 
 import click
 
-from ..months import Month, current_month, months_in_range
+from ..errors import BillingReportsError
+from ..months import DAY_MS, Month, current_month, months_in_range, utc_now
+from ..periods import GRAINS, ReportRange, date_of_day, parse_day
 from ..settings import Settings, load_settings
 
 DEFAULT_CONFIG = "config.yaml"
@@ -71,3 +73,61 @@ def month_range_options(command):
     return wrapper
 
 
+
+
+def _parse_day(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        return parse_day(value)
+    except ValueError as problem:
+        raise click.BadParameter(str(problem)) from None
+
+
+def report_range_options(command):
+    """The range options of ``build`` and ``report``: ``--months-back``/``--end-month``, or
+    ``--since``/``--until`` (days), and ``--by`` (the trend's grain). The command receives
+    ``months`` (the cache months the range touches) and ``report_range``."""
+
+    @click.option("--since", callback=_parse_day, metavar="YYYY-MM-DD", default=None,
+                  help="The first UTC day to cover (with --until; instead of --months-back/--end-month).")
+    @click.option("--until", callback=_parse_day, metavar="YYYY-MM-DD", default=None,
+                  help="The last UTC day to cover, inclusive (default with --since: today).")
+    @click.option("--by", "grain", type=click.Choice([g for g in GRAINS if g != "range"]), default="month",
+                  show_default=True,
+                  help="The trend's grain: day, ISO week, calendar month, or billing cycle (billing.cycle_start).")
+    @month_range_options
+    @functools.wraps(command)
+    def wrapper(*args, settings: Settings, months: list[Month], since: int | None, until: int | None, grain: str,
+                **kwargs):
+        ctx = click.get_current_context()
+        by_months = any(ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE
+                        for name in ("months_back", "end_month"))
+        if (since is not None or until is not None) and by_months:
+            raise click.UsageError("give either --since/--until (days) or --months-back/--end-month (months)")
+        if until is not None and since is None:
+            raise click.UsageError("--until needs --since (the first day to cover)")
+        if grain == "cycle" and settings.cycle_start is None:
+            raise click.UsageError("--by cycle needs billing.cycle_start in config.yaml (the day any billing cycle "
+                                   "starts, e.g. 2026-01-17)")
+        today = utc_now_day()
+        if since is not None:
+            last = until if until is not None else max(today, since)
+            if last < since:
+                raise click.UsageError(f"--until {date_of_day(last)} is before --since {date_of_day(since)}")
+            report_range = ReportRange(since, last, grain, settings.cycle_start)  # type: ignore[arg-type]
+        else:
+            report_range = ReportRange.of_months(months, grain, settings.cycle_start)  # type: ignore[arg-type]
+        if report_range.first_day > today:
+            raise BillingReportsError(
+                f"{report_range.label} lies wholly in the future (today is {date_of_day(today)}, UTC): "
+                "nothing has been used yet; choose a range that has begun."
+            )
+        return command(*args, settings=settings, months=report_range.months, report_range=report_range, **kwargs)
+
+    return wrapper
+
+
+def utc_now_day() -> int:
+    """Today's UTC day (days since 1970-01-01)."""
+    return int(utc_now().timestamp() * 1000) // DAY_MS

@@ -11,13 +11,14 @@ import orjson
 from ..analysis import run_sections
 from ..cache import CACHE_SUFFIX, month_of_cache_path
 from ..errors import ConfigError
-from ..loader import load_usage
+from ..loader import load_usage, require_cached_data
 from ..months import Month
+from ..periods import ReportRange
 from ..plugins import PluginFailure, get_plugin_manager
 from ..sections import Section
 from ..settings import Settings
 from ..terminal import render_section
-from .options import config_option, month_range_options
+from .options import config_option, report_range_options
 
 #: What the text report shows: (section slug, its tables, their columns; None = all).
 #: The models' token kinds stay in --format json/csv: the terminal gets their total.
@@ -31,7 +32,7 @@ TEXT_SECTIONS = (
 
 @click.command()
 @config_option
-@month_range_options
+@report_range_options
 @click.option("--format", "output_format", type=click.Choice(["text", "json", "csv"]), default="text",
               show_default=True, help="text: aligned tables; json: every section in full; csv: one table.")
 @click.option("--section", "section_slug", metavar="SLUG", default=None,
@@ -42,12 +43,19 @@ TEXT_SECTIONS = (
               help="Report a failing plugin and go on without its section (plugins.skip_broken).")
 @click.option("--demo", is_flag=True, default=False,
               help="Report on the demo data that `billing-reports build --demo` fetched (all its months).")
-def report(settings: Settings, months: list[Month], output_format: str, section_slug: str | None,
-           table_slug: str | None, skip_broken_plugins: bool, demo: bool) -> None:
+def report(settings: Settings, months: list[Month], report_range: ReportRange, output_format: str,
+           section_slug: str | None, table_slug: str | None, skip_broken_plugins: bool, demo: bool) -> None:
     """Print the analysis of the cached months: summary, top users and top models.
 
     Reads the cache only (run `billing-reports fetch` first). Money is in
-    dollars; every table's rows add up to its total.
+    dollars, each amount rounded to the cent (CSV and JSON: exact). With --by
+    day, week or cycle, the trend at that grain is printed too.
+
+    \b
+    Examples:
+      billing-reports report --months-back 3
+      billing-reports report --since 2026-11-01 --by day
+      billing-reports report --format csv --section top-cost-models
     """
     if output_format == "csv" and section_slug is None:
         raise click.UsageError("--format csv needs --section SLUG (and --table SLUG for a section with several tables)")
@@ -55,9 +63,11 @@ def report(settings: Settings, months: list[Month], output_format: str, section_
         settings = dataclasses.replace(settings, skip_broken_plugins=True)
     if demo:
         settings, months = _demo(settings)
+        report_range = ReportRange.of_months(months, report_range.grain, report_range.cycle_start)
     import_failures: list[PluginFailure] = []
     manager = get_plugin_manager(settings.plugins_dir, failures=import_failures)
-    usage = load_usage(settings, months)
+    usage = load_usage(settings, months, report_range=report_range)
+    require_cached_data(usage)
     _warn_about_months(usage)
     sections, failures = run_sections(manager, usage, settings, import_failures)
     for failure in failures:
@@ -80,7 +90,10 @@ def report(settings: Settings, months: list[Month], output_format: str, section_
     else:
         click.echo(f"On-demand usage, {usage.period_label}\n")
         blocks = []
-        for slug, tables, columns in TEXT_SECTIONS if section_slug is None else ((section_slug, None, None),):
+        chosen = TEXT_SECTIONS if section_slug is None else ((section_slug, None, None),)
+        if section_slug is None and report_range.grain != "month":  # --by: the trend at that grain
+            chosen = (*chosen, ("monthly-trend", None, None))
+        for slug, tables, columns in chosen:
             found = [s for s in sections if s.slug == slug]
             if found:
                 blocks.append(render_section(found[0], tables=tables, columns=columns,

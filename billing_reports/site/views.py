@@ -20,7 +20,7 @@ from ..sections import ROUNDED_SEPARATELY, Chart, Column, Figure, Table, format_
 from .charts import INCOMPLETE_MARK, chart_rows, render_chart
 from .names import PageNames, slugify
 
-NUMERIC_KINDS = {"money", "count", "percent", "decimal"}
+NUMERIC_KINDS = {"money", "change", "count", "percent", "growth", "decimal"}
 NAMED_KINDS = {"user", "model", "month"}
 #: Cells of these kinds never break inside a name (``claude-4.6-`` / ``opus-`` ...): a wide table scrolls instead.
 UNBROKEN_KINDS = {"user", "model"}

@@ -1,0 +1,132 @@
+"""--since/--until and --by: any range of days, the trend at any grain, refused ranges.
+
+The hand-computed cache (tests/fixtures/analysis/cache), its on-demand events by UTC day:
+  1 Jan a opus 110.75c · 2 Jan a sonnet 20c · 3 Jan b sonnet 20.5c · 4 Jan (removed user) 30.33333c
+  5 Jan c sonnet 41.1c · 8 Jan c sonnet 0c · 9 Jan c haiku 2c · 31 Jan 23:59:59.999 b opus 55.125c
+  1 Feb 00:00 b opus 100c · 2 Feb b sonnet 10c · 2 Mar c sonnet 15c · 3 Mar a sonnet 15c
+March was fetched on 11 March (incomplete); November 2025 has no file.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from billing_reports.cli import cli
+
+
+def _run(config, *args):
+    return CliRunner().invoke(cli, ["report", "--config", str(config), *args])
+
+
+def _trend(config, *args):
+    result = _run(config, *args, "--format", "json", "--section", "monthly-trend")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)["sections"][0]["tables"][0]
+
+
+def test_days_of_a_range_each_with_its_total(analysis_config):
+    table = _trend(analysis_config, "--since", "2026-01-01", "--until", "2026-01-10", "--by", "day")
+    assert [(row["period"], row["spend_usd"], row["requests"]) for row in table["rows"]] == [
+        ("1 Jan 2026", "1.10750000", 1), ("2 Jan 2026", "0.20000000", 1), ("3 Jan 2026", "0.20500000", 1),
+        ("4 Jan 2026", "0.30333330", 1), ("5 Jan 2026", "0.41100000", 1), ("6 Jan 2026", "0.00000000", 0),
+        ("7 Jan 2026", "0.00000000", 0), ("8 Jan 2026", "0.00000000", 1), ("9 Jan 2026", "0.02000000", 1),
+        ("10 Jan 2026", "0.00000000", 0),
+    ]
+    assert table["total"]["spend_usd"] == "2.24683330"  # 224.68333 cents
+    # signed changes between whole days: 20c - 110.75c, then +0.5c
+    assert [row["change_usd"] for row in table["rows"][1:3]] == ["-0.90750000", "0.00500000"]
+
+
+def test_report_by_day_prints_every_days_total(analysis_config):
+    result = _run(analysis_config, "--since", "2026-01-30", "--until", "2026-02-02", "--by", "day")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("On-demand usage, 30 Jan – 2 Feb 2026\n")
+    days = [line.split("  ")[0] for line in result.stdout.splitlines()
+            if line[:2].strip().isdigit() and "2026" in line[:12]]
+    assert days == ["30 Jan 2026", "31 Jan 2026", "1 Feb 2026", "2 Feb 2026"]
+    lines = result.stdout.splitlines()
+    # the last millisecond of 31 January and the first of 1 February, each on its own day
+    assert any(line.startswith("31 Jan 2026") and "$0.55" in line and "+$0.55" in line for line in lines)
+    assert any(line.startswith("1 Feb 2026") and "$1.00" in line and "+$0.45" in line for line in lines)
+
+
+def test_iso_weeks_clipped_to_the_range(analysis_config):
+    table = _trend(analysis_config, "--since", "2026-01-01", "--until", "2026-01-31", "--by", "week")
+    assert [(row["period"], row["spend_usd"], row["status"]) for row in table["rows"]] == [
+        ("Week 1, 2026 (29 Dec 2025 – 4 Jan 2026)", "1.81583330", "part: 1–4 Jan 2026"),
+        ("Week 2, 2026 (5–11 Jan)", "0.43100000", "complete"),
+        ("Week 3, 2026 (12–18 Jan)", "0.00000000", "complete"),
+        ("Week 4, 2026 (19–25 Jan)", "0.00000000", "complete"),
+        ("Week 5, 2026 (26 Jan – 1 Feb)", "0.55125000", "part: 26–31 Jan 2026"),
+    ]
+    # no change beside a week cut short by the range: it would read as a fall
+    assert [row["change_usd"] for row in table["rows"]] == [None, None, "-0.43100000", "0.00000000", None]
+
+
+def test_billing_cycles_starting_the_17th_add_up_exactly(analysis_config):
+    text = analysis_config.read_text(encoding="utf-8").replace("billing:\n", "billing:\n  cycle_start: 2026-01-17\n")
+    analysis_config.write_text(text, encoding="utf-8")
+    table = _trend(analysis_config, "--since", "2026-01-01", "--until", "2026-03-31", "--by", "cycle")
+    rows = [(row["period"], row["spend_usd"], row["status"], row["projected_usd"]) for row in table["rows"]]
+    assert rows == [
+        ("Cycle 17 Dec 2025 – 16 Jan 2026", "2.24683330", "part: 1–16 Jan 2026", None),
+        ("Cycle 17 Jan – 16 Feb 2026", "1.65125000", "complete", None),
+        # fetched on 11 March: 30c in the 22 days from 17 Feb, over the cycle's 28 days = 38.181818c
+        ("Cycle 17 Feb – 16 Mar 2026", "0.30000000", "to date", "0.38181818"),
+        ("Cycle 17 Mar – 16 Apr 2026", "0.00000000", "to date", None),  # began after the fetch
+    ]
+    assert table["total"]["spend_usd"] == "4.19808330"  # every cent of the three months, once
+
+
+def test_by_cycle_needs_the_cycle_start(analysis_config):
+    result = _run(analysis_config, "--by", "cycle")
+    assert result.exit_code == 2
+    assert "--by cycle needs billing.cycle_start in config.yaml" in result.output
+
+
+@pytest.mark.parametrize("args", [
+    ["--since", "2027-01-01"],
+    ["--since", "2027-01-01", "--until", "2027-02-10"],
+    ["--end-month", "2027-03", "--months-back", "2"],
+])
+def test_a_range_wholly_in_the_future_is_refused(analysis_config, args):
+    result = _run(analysis_config, *args)
+    assert result.exit_code == 1
+    assert "lies wholly in the future" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_a_range_with_no_cached_month_is_refused(analysis_config):
+    result = _run(analysis_config, "--end-month", "2024-02", "--months-back", "2")
+    assert result.exit_code == 1
+    assert result.output.strip() == (
+        "Error: No cached data for January 2024 – February 2024: run `billing-reports fetch "
+        "--end-month 2024-02 --months-back 2` (or `billing-reports build` without --offline) first."
+    )
+
+
+def test_build_refuses_a_range_without_data_and_keeps_the_previous_site(analysis_config, tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "billing_dashboard.html").write_text("the previous site", encoding="utf-8")
+    text = analysis_config.read_text(encoding="utf-8").replace("paths:\n", f"paths:\n  site_dir: {site}\n")
+    analysis_config.write_text(text, encoding="utf-8")
+    result = CliRunner().invoke(cli, ["build", "--config", str(analysis_config), "--offline",
+                                       "--end-month", "2024-02", "--months-back", "2"])
+    assert result.exit_code == 1 and "No cached data for January 2024 – February 2024" in result.output
+    assert [p.name for p in site.iterdir()] == ["billing_dashboard.html"]
+    assert (site / "billing_dashboard.html").read_text(encoding="utf-8") == "the previous site"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--since", "2026-01-10", "--until", "2026-01-01"], "--until 2026-01-01 is before --since 2026-01-10"),
+    (["--until", "2026-01-01"], "--until needs --since"),
+    (["--since", "2026-01-01", "--months-back", "2"], "give either --since/--until"),
+    (["--since", "2026-02-30"], "not a day of the calendar"),
+])
+def test_bad_ranges_are_one_clear_error(analysis_config, args, message):
+    result = _run(analysis_config, *args)
+    assert result.exit_code == 2 and message in result.output
