@@ -79,3 +79,15 @@ def test_cli_shows_config_problems_without_a_traceback(tmp_path):
     assert result.exit_code == 1
     assert "billing.page_size: expected an integer from 1 to 1000, found 0" in result.output
     assert "Traceback" not in result.output
+
+
+def test_fetch_overlap_hours_defaults_to_a_day_and_must_be_a_non_negative_number(tmp_path):
+    assert load_settings(write(tmp_path, "")).fetch_overlap_hours == 24.0
+    assert load_settings(write(tmp_path, "fetch:\n  overlap_hours: 6.5\n")).fetch_overlap_hours == 6.5
+    assert load_settings(write(tmp_path, "fetch:\n  overlap_hours: 0\n")).fetch_overlap_hours == 0.0
+    for bad, shown in (("-1", "-1"), ("a day", "'a day'"), (".inf", "inf"), ("true", "True")):
+        with pytest.raises(ConfigError) as raised:
+            load_settings(write(tmp_path, f"fetch:\n  overlap_hours: {bad}\n"))
+        assert f"fetch.overlap_hours: expected a number of at least 0, found {shown}" in raised.value.message
+    with pytest.raises(ConfigError, match=r"fetch\.overlap_hour: unknown key; expected one of overlap_hours"):
+        load_settings(write(tmp_path, "fetch:\n  overlap_hour: 6\n"))
