@@ -51,8 +51,6 @@ class FetchSummary:
     """What a fetch did."""
 
     months_fetched: list[Month] = field(default_factory=list)
-    #: Fetched months requested only from their cut-off on (a span of their cache file replaced).
-    months_refreshed: list[Month] = field(default_factory=list)
     months_cached: list[Month] = field(default_factory=list)
     #: Fetched months still marked incomplete (the current month, or one that ended < 1 day ago).
     months_incomplete: list[Month] = field(default_factory=list)
@@ -64,6 +62,8 @@ class FetchSummary:
     rate_limited: int = 0
     retries: int = 0
     seconds: float = 0.0
+    #: Fetched months requested only from their cut-off on (a span of their cache file replaced).
+    months_refreshed: list[Month] = field(default_factory=list)
 
     def describe(self) -> str:
         """One line for the user.
@@ -73,7 +73,8 @@ class FetchSummary:
         """
         fetched = len(self.months_fetched)
         refreshed = f"; {len(self.months_refreshed)} refreshed since the last fetch" if self.months_refreshed else ""
-        parts = [f"Fetched {fetched} month{'s' if fetched != 1 else ''} ({self.events_kept:,} on-demand events{refreshed})"]
+        parts = [f"Fetched {fetched} month{'s' if fetched != 1 else ''} "
+                 f"({self.events_kept:,} on-demand events{refreshed})"]
         parts.append(f"{len(self.months_cached)} already cached")
         if self.months_incomplete:
             parts.append(f"{len(self.months_incomplete)} incomplete (fetched again next run)")

@@ -68,10 +68,6 @@ def _month_done(month: Month, kept: int, complete: bool) -> str:
     return line
 
 
-def _refresh_line(month: Month, since: datetime, overlap_hours: float) -> str:
-    return f"Refreshing {month.label} from {since:%Y-%m-%d %H:%M} UTC (overlap {overlap_hours:g} h)..."
-
-
 def _retry_line(where: str, reason: str, delay: float) -> str:
     return f"{where}: {reason}; retrying {f'in {delay:g} s' if delay else 'now'}..."
 
@@ -90,7 +86,7 @@ class LogReporter(SilentReporter):
         self.echo(f"{month.label}: not started yet, nothing to fetch")
 
     def month_refreshing(self, month: Month, since: datetime, overlap_hours: float) -> None:
-        self.echo(_refresh_line(month, since, overlap_hours))
+        self.echo(f"Refreshing {month.label} from {since:%Y-%m-%d %H:%M} UTC (overlap {overlap_hours:g} h)...")
 
     def month_fetched_whole(self, month: Month, reason: str) -> None:
         self.echo(f"Fetching {month.label} whole: {reason}...")

@@ -23,6 +23,7 @@ from typing import Any
 
 from billing_reports.months import Month, Window, epoch_ms, parse_isoformat_z, windows_between
 
+
 @dataclass(frozen=True)
 class FetchScope:
     """What one fetch of ``month`` requests, and what it keeps of the month's cache file."""
@@ -107,7 +108,8 @@ def _cut_off(month: Month, cached: dict[str, Any], *, overlap_ms: int, now_ms: i
         return month.start_ms, f"its cache file's window records cannot be trusted ({problem})"
     wanted_ms = epoch_ms(parse_isoformat_z(cached["fetched_at"])) - overlap_ms
     if wanted_ms <= month.start_ms:
-        return month.start_ms, f"the overlap of {overlap_ms / 3_600_000:g} h before its last fetch reaches back to its start"
+        overlap = f"{overlap_ms / 3_600_000:g} h"
+        return month.start_ms, f"the overlap of {overlap} before its last fetch reaches back to its start"
     cut_ms = max(record["startDate"] for record in records if record["startDate"] <= wanted_ms)
     for number, record in enumerate(records, start=1):
         if record["startDate"] >= cut_ms:

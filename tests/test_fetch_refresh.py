@@ -151,16 +151,17 @@ def test_a_refresh_requests_only_the_pages_since_the_cut_off(settings, api, fake
     assert list(payload)[:4] == ["month", "fetched_at", "total_events", "events"]
 
 
-def test_the_overlap_comes_from_fetch_overlap_hours(settings, api, fake_clock, now):
-    settings = dataclasses.replace(settings, fetch_overlap_hours=6)
+@pytest.mark.parametrize("hours, since", [(6, "04:00"), (0.5, "09:30"), (0, "10:00")])
+def test_the_overlap_comes_from_fetch_overlap_hours(settings, api, fake_clock, now, hours, since):
+    settings = dataclasses.replace(settings, fetch_overlap_hours=hours)
     fetch(settings, api, fake_clock, now)
     api.clear_requests()
     now.moment = NEXT_DAY
     lines = []
     fetch(settings, api, fake_clock, now, reporter=LogReporter(lines.append))
-    assert lines[0] == "Refreshing March 2026 from 2026-03-20 04:00 UTC (overlap 6 h)..."
+    assert lines[0] == f"Refreshing March 2026 from 2026-03-20 {since} UTC (overlap {hours:g} h)..."
     assert {r.body["startDate"] for r in api.requests if r.body["page"] == 1} == {
-        epoch_ms("2026-03-20T04:00:00"), epoch_ms("2026-03-21T04:00:00")}
+        epoch_ms(f"2026-03-20T{since}:00"), epoch_ms(f"2026-03-21T{since}:00")}
     assert_adds_up(cached(settings), api, now)
 
 
