@@ -1,10 +1,12 @@
 """Fetch months of usage events from the Cursor Admin API into the monthly cache.
 
 For each month: skip it when its cache file is complete (unless ``refresh`` names it); otherwise
-request each of its windows (``Month.windows()``, both bounds inclusive, no overlap) page by page
-until ``hasNextPage`` is false, check the events against ``totalUsageEventsCount`` (one refetch of
-the window, then a clear failure), keep the on-demand events and count the others by kind, and write
-the month's cache file atomically. A cache file that cannot be read stops the run before any request.
+decide what to request (``refresh.plan_scope``: the whole month, or for a cached incomplete month
+only from ``fetch.overlap_hours`` before its last fetch on), request each window of that (both
+bounds inclusive, no overlap, at most 30 days) page by page until ``hasNextPage`` is false, check
+the events against ``totalUsageEventsCount`` (one refetch of the window, then a clear failure), keep
+the on-demand events and count the others by kind, and write the month's cache file atomically once
+every window has arrived. A cache file that cannot be read stops the run before any request.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from billing_reports.errors import ApiError, ConfigError
 from billing_reports.months import Month, Window, isoformat_z, parse_isoformat_z, utc_now
 from billing_reports.on_demand import NO_KIND, is_on_demand, left_out_label
 from billing_reports.progress import FetchReporter, SilentReporter
+from billing_reports.refresh import FetchScope, plan_scope
 from billing_reports.ratelimit import RequestStartLimiter, Sleep
 from billing_reports.settings import API_KEY_VARIABLE, Settings
 
@@ -59,6 +62,8 @@ class FetchSummary:
     rate_limited: int = 0
     retries: int = 0
     seconds: float = 0.0
+    #: Fetched months requested only from their cut-off on (a span of their cache file replaced).
+    months_refreshed: list[Month] = field(default_factory=list)
 
     def describe(self) -> str:
         """One line for the user.
@@ -67,7 +72,9 @@ class FetchSummary:
         'Fetched 1 month (1,523 on-demand events), 1 already cached; 4 requests, 0 rate-limited (429), 9.0 s.'
         """
         fetched = len(self.months_fetched)
-        parts = [f"Fetched {fetched} month{'s' if fetched != 1 else ''} ({self.events_kept:,} on-demand events)"]
+        refreshed = f"; {len(self.months_refreshed)} refreshed since the last fetch" if self.months_refreshed else ""
+        parts = [f"Fetched {fetched} month{'s' if fetched != 1 else ''} "
+                 f"({self.events_kept:,} on-demand events{refreshed})"]
         parts.append(f"{len(self.months_cached)} already cached")
         if self.months_incomplete:
             parts.append(f"{len(self.months_incomplete)} incomplete (fetched again next run)")
@@ -162,11 +169,21 @@ def fetch_months(
             session=session,
             on_retry=reporter.retrying,
         )
+        refresh = set(refresh)
         try:
             for month in plan.to_fetch:
-                payload = fetch_month(client, month, page_size=settings.page_size, reporter=reporter, now=now)
-                write_cached_month(cache_path(settings.data_dir, month), payload)
+                path = cache_path(settings.data_dir, month)
+                # read again, one month at a time: a big month is held only while it is fetched
+                cached = None if month in refresh or not path.exists() else read_cached_month(path)
+                started = parse_isoformat_z(isoformat_z(now()))  # to the second, as fetched_at records it
+                scope = plan_scope(month, cached, started=started, complete=is_complete(month, started),
+                                   overlap_hours=settings.fetch_overlap_hours, refresh=month in refresh)
+                del cached  # the events the fetch replaces are not kept while it runs
+                payload = fetch_month(client, scope, page_size=settings.page_size, reporter=reporter)
+                write_cached_month(path, payload)
                 summary.months_fetched.append(month)
+                if not scope.whole:
+                    summary.months_refreshed.append(month)
                 summary.events_kept += payload["total_events"]
                 if not payload["complete"]:
                     summary.months_incomplete.append(month)
@@ -182,41 +199,60 @@ def fetch_months(
 
 def fetch_month(
     client: CursorAdminClient,
-    month: Month,
+    scope: FetchScope,
     *,
     page_size: int,
     reporter: FetchReporter | None = None,
-    now: Callable[[], datetime] = utc_now,
 ) -> dict[str, Any]:
-    """Fetch all of ``month``; return its cache payload (see docs/architecture.md)."""
+    """Fetch the windows of ``scope``; return the month's cache payload (see docs/architecture.md):
+    the window records and events ``scope`` keeps, then those fetched. Nothing is returned before
+    every window has arrived."""
     reporter = reporter or SilentReporter()
-    started = now()
-    requests_before = client.stats.requests
-    windows = month.windows()
-    reporter.month_started(month, len(windows))
-    kept: list[dict[str, Any]] = []
-    left_out: Counter[str] = Counter()
-    window_facts = []
-    for index, window in enumerate(windows, start=1):
-        where = f"{month.label}, window {index}/{len(windows)} ({window})"
-        events, api_total = _fetch_window(client, month, window, where, page_size, reporter, index, len(windows))
-        window_facts.append({"startDate": window.start_ms, "endDate": window.end_ms, "api_total": api_total})
+    month = scope.month
+    fetched_at = isoformat_z(scope.started)
+    if not scope.whole:
+        reporter.month_refreshing(month, scope.since, scope.overlap_hours)
+    elif scope.whole_reason:
+        reporter.month_fetched_whole(month, scope.whole_reason)
+    reporter.month_started(month, len(scope.windows))
+    kept = list(scope.kept_events)
+    window_records = list(scope.kept_windows)
+    for index, window in enumerate(scope.windows, start=1):
+        where = f"{month.label}, window {index}/{len(scope.windows)} ({window})"
+        requests_before = client.stats.requests
+        events, api_total = _fetch_window(
+            client, month, window, where, page_size, reporter, index, len(scope.windows))
+        kept_here = 0
+        left_out: Counter[str] = Counter()
         for event in events:
             if isinstance(event, dict) and is_on_demand(event):
                 kept.append(event)
+                kept_here += 1
             else:
                 left_out[left_out_label(event) if isinstance(event, dict) else NO_KIND] += 1
-    return {
-        "month": month.cache_stem,
-        "fetched_at": isoformat_z(started),
-        "total_events": len(kept),
-        "events": kept,
-        "complete": is_complete(month, started),
-        "fetch": {
-            "windows": window_facts,
-            "api_total": sum(w["api_total"] for w in window_facts),
+        window_records.append({
+            "startDate": window.start_ms,
+            "endDate": window.end_ms,
+            "fetched_at": fetched_at,
+            "api_total": api_total,
+            "kept": kept_here,
             "left_out": dict(sorted(left_out.items())),
             "requests": client.stats.requests - requests_before,
+        })
+    left_out_total: Counter[str] = Counter()
+    for record in window_records:
+        left_out_total.update(record["left_out"])
+    return {
+        "month": month.cache_stem,
+        "fetched_at": fetched_at,
+        "total_events": len(kept),
+        "events": kept,
+        "complete": scope.complete,
+        "fetch": {
+            "windows": window_records,
+            "api_total": sum(record["api_total"] for record in window_records),
+            "left_out": dict(sorted((kind, count) for kind, count in left_out_total.items() if count)),
+            "requests": sum(record["requests"] for record in window_records),
             "page_size": page_size,
         },
     }

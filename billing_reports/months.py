@@ -117,16 +117,26 @@ class Month:
         A window ends 1 ms before the next begins, so an event at exactly
         00:00:00.000 or 23:59:59.999 falls in exactly one window.
         """
-        windows = []
-        start = self.start_ms
-        while start < self.end_ms:
-            stop = min(start + max_days * DAY_MS, self.end_ms)
-            windows.append(Window(start, stop - 1))
-            start = stop
-        return windows
+        return windows_between(self.start_ms, self.end_ms, max_days)
 
     def __str__(self) -> str:
         return self.key
+
+
+def windows_between(start_ms: int, stop_ms: int, max_days: int = MAX_WINDOW_DAYS) -> list[Window]:
+    """Inclusive request windows covering ``start_ms`` up to ``stop_ms`` (exclusive), each at most
+    ``max_days`` long, the last one ending 1 ms before ``stop_ms``; none when the range is empty.
+
+    >>> [str(w) for w in windows_between(0, 2 * DAY_MS, max_days=1)]
+    ['1970-01-01T00:00:00.000Z to 1970-01-01T23:59:59.999Z', '1970-01-02T00:00:00.000Z to 1970-01-02T23:59:59.999Z']
+    """
+    windows = []
+    start = start_ms
+    while start < stop_ms:
+        stop = min(start + max_days * DAY_MS, stop_ms)
+        windows.append(Window(start, stop - 1))
+        start = stop
+    return windows
 
 
 def months_in_range(end: Month, months_back: int) -> list[Month]:
@@ -161,6 +171,11 @@ def _iso(epoch_ms: int) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def epoch_ms(moment: datetime) -> int:
+    """Epoch milliseconds of ``moment`` (naive datetimes are UTC)."""
+    return _ms(_utc(moment))
+
+
 def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -174,4 +189,4 @@ def parse_isoformat_z(text: str) -> datetime:
     return _utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
 
 
-__all__ = ["DAY_MS", "MAX_WINDOW_DAYS", "Month", "Window", "current_month", "months_in_range"]
+__all__ = ["DAY_MS", "MAX_WINDOW_DAYS", "Month", "Window", "current_month", "months_in_range", "windows_between"]

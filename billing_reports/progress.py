@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from typing import Any, Callable, Protocol, TextIO
 
 import click
@@ -15,6 +16,8 @@ class FetchReporter(Protocol):
 
     def month_cached(self, month: Month) -> None: ...
     def month_not_started(self, month: Month) -> None: ...
+    def month_refreshing(self, month: Month, since: datetime, overlap_hours: float) -> None: ...
+    def month_fetched_whole(self, month: Month, reason: str) -> None: ...
     def month_started(self, month: Month, window_count: int) -> None: ...
     def page_requested(self, month: Month, window_index: int, window_count: int, page: int,
                        num_pages: int | None) -> None: ...
@@ -32,6 +35,13 @@ class SilentReporter:
 
     def month_not_started(self, month: Month) -> None:
         pass
+
+    def month_refreshing(self, month: Month, since: datetime, overlap_hours: float) -> None:
+        """A cached incomplete month is fetched again only from ``since`` on (``overlap_hours``
+        before its last fetch started)."""
+
+    def month_fetched_whole(self, month: Month, reason: str) -> None:
+        """A cached month is fetched again whole, for ``reason`` (a phrase: "--refresh names it")."""
 
     def month_started(self, month: Month, window_count: int) -> None:
         pass
@@ -74,6 +84,12 @@ class LogReporter(SilentReporter):
 
     def month_not_started(self, month: Month) -> None:
         self.echo(f"{month.label}: not started yet, nothing to fetch")
+
+    def month_refreshing(self, month: Month, since: datetime, overlap_hours: float) -> None:
+        self.echo(f"Refreshing {month.label} from {since:%Y-%m-%d %H:%M} UTC (overlap {overlap_hours:g} h)...")
+
+    def month_fetched_whole(self, month: Month, reason: str) -> None:
+        self.echo(f"Fetching {month.label} whole: {reason}...")
 
     def page_requested(self, month: Month, window_index: int, window_count: int, page: int,
                        num_pages: int | None) -> None:

@@ -7,6 +7,7 @@ file are relative to the file itself.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +50,8 @@ class Settings:
     api_base_url: str = DEFAULT_BASE_URL
     timeout_seconds: float = 60.0
     max_retries: int = 5
+    #: An incomplete month's next fetch starts this long before the last one started (late events).
+    fetch_overlap_hours: float = 24.0
     data_dir: Path = Path("data/monthly_usage_data")
     site_dir: Path = Path("data/site")
     demo_dir: Path = Path("data/demo")
@@ -94,7 +97,7 @@ def _integer(low: int, high: int | None = None) -> Check:
 
 def _number(low: float) -> Check:
     def check(value: Any) -> float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < low:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value < math.inf:
             raise ValueError(f"a number of at least {low:g}")
         return float(value)
 
@@ -159,6 +162,9 @@ SCHEMA: dict[str, dict[str, tuple[str, Check]]] = {
         "base_url": ("api_base_url", _url),
         "timeout_seconds": ("timeout_seconds", _number(0.1)),
         "max_retries": ("max_retries", _integer(0, 10)),
+    },
+    "fetch": {
+        "overlap_hours": ("fetch_overlap_hours", _number(0)),
     },
     "paths": {
         "data_dir": ("data_dir", _text),

@@ -75,8 +75,14 @@ def test_a_month_is_fetched_window_by_window_and_page_by_page(settings, api, fak
     assert payload["complete"] is True
     assert payload["fetch"] == {
         "windows": [
-            {"startDate": JANUARY.start_ms, "endDate": JANUARY.windows()[0].end_ms, "api_total": 9},
-            {"startDate": JANUARY.windows()[1].start_ms, "endDate": JANUARY.end_ms - 1, "api_total": 3},
+            {"startDate": JANUARY.start_ms, "endDate": JANUARY.windows()[0].end_ms,
+             "fetched_at": "2026-03-05T00:00:00Z", "api_total": 9, "kept": 5,
+             "left_out": {"Included in Business": 1, "Some Future Kind": 1, "Usage-based, not chargeable": 1,
+                          "Usage-based, not token-based": 1},
+             "requests": 5},
+            {"startDate": JANUARY.windows()[1].start_ms, "endDate": JANUARY.end_ms - 1,
+             "fetched_at": "2026-03-05T00:00:00Z", "api_total": 3, "kept": 2,
+             "left_out": {"Errored, Not Charged": 1}, "requests": 2},
         ],
         "api_total": 12,
         "left_out": {"Errored, Not Charged": 1, "Included in Business": 1, "Some Future Kind": 1,

@@ -126,3 +126,15 @@ def test_a_yaml_date_that_does_not_exist_is_a_one_line_error(tmp_path):
     # YAML reads an unquoted 2026-02-30 as a date and fails outside its own error type.
     with pytest.raises(ConfigError, match=r"config.yaml: a date or time in it does not exist \(day is out of range"):
         load_settings(write(tmp_path, "billing:\n  cycle_start: 2026-02-30\n"))
+
+
+def test_fetch_overlap_hours_defaults_to_a_day_and_must_be_a_non_negative_number(tmp_path):
+    assert load_settings(write(tmp_path, "")).fetch_overlap_hours == 24.0
+    assert load_settings(write(tmp_path, "fetch:\n  overlap_hours: 6.5\n")).fetch_overlap_hours == 6.5
+    assert load_settings(write(tmp_path, "fetch:\n  overlap_hours: 0\n")).fetch_overlap_hours == 0.0
+    for bad, shown in (("-1", "-1"), ("a day", "'a day'"), (".inf", "inf"), ("true", "True")):
+        with pytest.raises(ConfigError) as raised:
+            load_settings(write(tmp_path, f"fetch:\n  overlap_hours: {bad}\n"))
+        assert f"fetch.overlap_hours: expected a number of at least 0, found {shown}" in raised.value.message
+    with pytest.raises(ConfigError, match=r"fetch\.overlap_hour: unknown key; expected one of overlap_hours"):
+        load_settings(write(tmp_path, "fetch:\n  overlap_hour: 6\n"))
