@@ -14,12 +14,12 @@ from __future__ import annotations
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Callable, Iterable, Sequence
 
 import requests
 
-from billing_reports.cache import cache_path, read_cached_month, write_cached_month
+from billing_reports.cache import cache_path, cached_complete, is_complete, read_cached_month, write_cached_month
 from billing_reports.client import CursorAdminClient
 from billing_reports.errors import ApiError, ConfigError
 from billing_reports.months import Month, Window, isoformat_z, parse_isoformat_z, utc_now
@@ -28,16 +28,6 @@ from billing_reports.progress import FetchReporter, SilentReporter
 from billing_reports.refresh import FetchScope, plan_scope
 from billing_reports.ratelimit import RequestStartLimiter, Sleep
 from billing_reports.settings import API_KEY_VARIABLE, Settings
-
-#: The API aggregates hourly and late events still arrive: a month is complete only when its fetch
-#: started at least this long after it ended.
-SETTLING_TIME = timedelta(days=1)
-
-
-def is_complete(month: Month, fetched_at: datetime) -> bool:
-    """Whether a fetch that started at ``fetched_at`` saw all of ``month`` (it ended a day before)."""
-    return fetched_at >= month.end + SETTLING_TIME
-
 
 def missing_key_error() -> ConfigError:
     return ConfigError(
@@ -112,20 +102,11 @@ def plan_fetch(settings: Settings, months: Iterable[Month], *, refresh: Iterable
             to_fetch.append(month)
             continue
         payload = read_cached_month(path)
-        if _cached_complete(month, payload):
+        if cached_complete(month, payload):
             cached.append(month)
         else:
             to_fetch.append(month)
     return FetchPlan(to_fetch, cached, not_started)
-
-
-def _cached_complete(month: Month, payload: dict[str, Any]) -> bool:
-    if isinstance(payload.get("complete"), bool):
-        return payload["complete"]
-    try:  # a seed-format file: judge by when it was fetched
-        return is_complete(month, parse_isoformat_z(payload["fetched_at"]))
-    except ValueError:
-        return True  # no way to tell; keep the user's file rather than overwrite it
 
 
 def fetch_months(

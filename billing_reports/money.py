@@ -10,7 +10,7 @@ ever nudged to make a column add up. Downloads carry the exact amount
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 MICROCENTS_PER_CENT = 1_000_000
 MICROCENTS_PER_DOLLAR = 100 * MICROCENTS_PER_CENT

@@ -67,7 +67,7 @@ def plan_scope(
     """The scope of a fetch of ``month`` that starts at ``started`` (to the second).
 
     ``cached`` is the month's checked cache payload (``None``: no file, or not to be read);
-    ``complete`` whether this fetch makes the month complete (``fetching.is_complete``);
+    ``complete`` whether this fetch makes the month complete (``cache.is_complete``);
     ``refresh`` whether ``--refresh`` names the month. Never raises for what a cache file holds:
     whatever cannot be cut safely is fetched whole.
     """

@@ -17,7 +17,8 @@ from conftest import FakeClock, hand_made_events, utc
 from billing_reports.cache import cache_path, read_cached_month, write_cached_month
 from billing_reports.errors import ApiError, CacheError, ConfigError
 from billing_reports.fakeapi import FakeCursorApi, StaticTeam
-from billing_reports.fetching import fetch_months, is_complete
+from billing_reports.cache import is_complete
+from billing_reports.fetching import fetch_months
 from billing_reports.months import Month
 from billing_reports.progress import LogReporter
 from billing_reports.settings import Settings

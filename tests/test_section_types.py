@@ -2,7 +2,6 @@ import csv
 import io
 
 import orjson
-import pytest
 
 from billing_reports import Column, Figure, Section, Table
 
