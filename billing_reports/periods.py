@@ -50,6 +50,15 @@ def parse_day(text: str) -> int:
         raise ValueError(f"expected a day as YYYY-MM-DD, found {text!r}, which is not a day of the calendar") from None
 
 
+def day_text(label: str) -> str:
+    """A day ``2026-11-29`` as people read it, ``Sun 29 Nov 2026`` (any other text as it is)."""
+    try:
+        day = date.fromisoformat(label)
+    except ValueError:
+        return label
+    return f"{calendar.day_abbr[day.weekday()]} {day.day} {calendar.month_abbr[day.month]} {day.year}"
+
+
 # --- periods -------------------------------------------------------------------
 
 
@@ -344,6 +353,7 @@ __all__ = [
     "cycle_containing",
     "cycle_start_day",
     "date_of_day",
+    "day_text",
     "day_of_date",
     "day_of_ms",
     "months_touched",

@@ -17,14 +17,17 @@ from typing import Any, Literal, Sequence
 import orjson
 
 from .money import exact_dollars, format_cents, round_to_cents
+from .periods import day_text
 
 #: How a value is shown. ``user`` and ``model`` cells link to their pages on the site;
 #: ``month`` cells hold a ``YYYY-MM`` key; ``percent`` cells hold a float (12.5 = 12.5 %);
-#: ``change`` is money and ``growth`` a percentage shown with their sign (``+$4.30``, ``-1.2%``).
-ValueKind = Literal["text", "money", "change", "count", "percent", "growth", "decimal", "month", "user", "model"]
+#: ``change`` is money and ``growth`` a percentage shown with their sign (``+$4.30``, ``-1.2%``);
+#: ``day`` cells hold a UTC day ``YYYY-MM-DD`` (shown ``Sun 29 Nov 2026``).
+ValueKind = Literal["text", "money", "change", "count", "percent", "growth", "decimal", "month", "day", "user",
+                    "model"]
 #: The kinds whose values are micro-cents (rounded to the cent for display, exact dollars in downloads).
 MONEY_KINDS = frozenset({"money", "change"})
-ChartKind = Literal["bar", "line"]
+ChartKind = Literal["bar", "line", "daily"]
 
 
 @dataclass(frozen=True)
@@ -141,7 +144,10 @@ class Chart:
     """A chart the site draws as inline SVG; ``labels`` are the x categories.
 
     ``bar`` charts rank categories (one series), ``line`` charts follow
-    months (one line per series). ``unit`` is the kind of every value.
+    months (one line per series), ``daily`` charts draw one column per UTC day
+    (labels ``YYYY-MM-DD``, the first series; weekends and days still in progress
+    told apart; ``None``: a day not fetched, left blank). ``unit`` is the kind of
+    every value.
     """
 
     slug: str
@@ -238,6 +244,8 @@ def format_value(value: Any, kind: str, *, whole_cents: bool = False) -> str:
         return ("+" if cents > 0 else "") + format_cents(cents)
     if kind == "growth":
         return f"{value:+,.1f}%" if value else "0.0%"
+    if kind == "day":
+        return day_text(str(value))
     if kind == "count":
         return f"{value:,}"
     if kind == "percent":

@@ -21,9 +21,9 @@ from datetime import datetime
 from functools import cached_property
 from operator import add
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, NamedTuple
+from typing import Any, Iterable, Iterator, Mapping, NamedTuple, Sequence
 
-from .months import DAY_MS, Month
+from .months import DAY_MS, Month, utc_now
 from .periods import Period, ReportRange
 
 #: The user an event without ``userEmail`` is attributed to (users removed from
@@ -549,6 +549,27 @@ class OnDemandUsage:
             return False
         fetched_ms = int(facts.fetched_at.timestamp() * 1000)
         return (day + 1) * DAY_MS > fetched_ms
+
+    def day_begun(self, day: int) -> bool:
+        """Whether the day had begun when its month was last fetched (a month not fetched: whether
+        it has begun by now). A day that had not is unknown, not a quiet day."""
+        month = self._month_of_day.get(day)
+        if month is None:
+            return False
+        facts = self.facts(month)
+        moment = facts.fetched_at if facts.cached and not facts.complete else None
+        if facts.cached and moment is None:
+            return True
+        moment_ms = int((moment or utc_now()).timestamp() * 1000)
+        return day * DAY_MS <= moment_ms
+
+    def chart_days(self, limit: int = 60) -> list[int]:
+        """The last ``limit`` covered days that had begun (see :meth:`day_begun`): a daily chart's days."""
+        return [day for day in self.days if self.day_begun(day)][-limit:]
+
+    def daily_costs(self, days: Sequence[int], cost_by_day: Mapping[int, int]) -> list[int | None]:
+        """``cost_by_day`` on each of ``days``: 0 on a quiet day, ``None`` on a day not fetched."""
+        return [cost_by_day.get(day, 0) if self.day_fetched(day) else None for day in days]
 
     def biggest_user_days(self, limit: int) -> list[UserDay]:
         """The ``limit`` costliest (user, day) pairs, highest first (ties: day, then user), each with

@@ -15,6 +15,24 @@ def register_sections(register, usage: OnDemandUsage) -> None:
     register(summary_section(usage))
 
 
+#: The card of the period in progress, per trend grain other than the month (which has its own).
+PERIOD_NOUNS = {"day": "Today's spend", "week": "This week's spend", "cycle": "This billing cycle's spend"}
+
+
+def current_period_figures(usage: OnDemandUsage) -> list[Figure]:
+    """With ``--by day|week|cycle``: the last period's spend so far."""
+    if usage.grain not in PERIOD_NOUNS:
+        return []
+    period = usage.periods()[-1]
+    if not usage.period_fetched(period):
+        note = f"{period.label}: not fetched yet"
+    elif usage.period_partial(period):
+        note = f"{period.label}, so far"
+    else:
+        note = period.label
+    return [Figure(PERIOD_NOUNS[usage.grain], usage.period_total(period).cost, "money", note)]
+
+
 def summary_section(usage: OnDemandUsage) -> Section:
     """Total spend, the last month's spend, months analysed, costliest model, top spender."""
     last = usage.last_month
@@ -33,6 +51,7 @@ def summary_section(usage: OnDemandUsage) -> Section:
     figures = [
         Figure("Total on-demand spend", usage.total.cost, "money", usage.period_label),
         Figure("Current month spend", usage.month_total(last).cost, "money", last_note),
+        *current_period_figures(usage),
         Figure("Months analysed", len(usage.months), "count", months_note),
         Figure(
             "Costliest model",
@@ -53,8 +72,9 @@ def summary_section(usage: OnDemandUsage) -> Section:
         order=ORDER,
         intro=(
             f"On-demand (usage-based) spend of the team from {usage.period_label}: every event with "
-            "`kind` *Usage-based* that is chargeable and token-based, costed as "
-            "`tokenUsage.totalCents + cursorTokenFee`. Included usage is not counted."
+            "`kind` *Usage-based* that is chargeable and token-based, costed at what Cursor bills "
+            "(`chargedCents`, else `tokenUsage.totalCents` less its discount plus `cursorTokenFee`). "
+            "Included usage is not counted."
         ),
         figures=figures,
     )

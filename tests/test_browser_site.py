@@ -149,7 +149,7 @@ def test_the_site_works_from_disk(chromium_browser, demo_site):
     page.wait_for_url("**/billing_dashboard.html")  # index.html leads to the dashboard
     page.click(".glance a[href^='users/']")
     assert "/users/" in page.url
-    assert page.inner_text("h1.entity") and page.locator("svg.chart").count() == 1
+    assert page.inner_text("h1.entity") and page.locator("svg.chart").count() == 2  # monthly and daily
     page.close()
     assert crawl.console_errors == [] and crawl.outside_requests == [] and crawl.failed == []
 

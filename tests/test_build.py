@@ -143,7 +143,7 @@ def test_build_demo_fetches_from_the_fake_api_and_builds_a_full_site(project):
     assert len([name for name in manifest["files"] if name.startswith("users/")]) == len(emails)
     incomplete = len(manifest["incomplete_months"])
     assert 1 <= incomplete <= 2  # the current month (and the last one, on the first day of a month)
-    for slug in ("top-cost-users", "users-x-expensive-models", "top-cost-models", "monthly-trend",
+    for slug in ("top-cost-users", "users-x-expensive-models", "top-cost-models", "monthly-trend", "daily",
                  "monthly-model-breakdown", "monthly-user-breakdown"):
         assert f"{slug}.html" in manifest["files"]
     assert "demo data" in index.read_text()

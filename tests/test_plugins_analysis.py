@@ -80,7 +80,7 @@ def test_skip_broken_plugins_reports_and_goes_on(analysis_usage, analysis_settin
     settings = dataclasses.replace(analysis_settings, skip_broken_plugins=True)
     sections, failures = run_sections(_manager(Broken()), analysis_usage, settings)
     assert [(f.name, f.error) for f in failures] == [("Broken", "ZeroDivisionError: no data in this month")]
-    assert len(sections) == 7
+    assert len(sections) == 8  # every built-in section but the broken one
 
 
 def test_plugins_dir_files_load_and_import_errors_are_listed(tmp_path, monkeypatch):
@@ -121,7 +121,7 @@ def test_plugins_all_lists_the_built_ins_with_their_sections(tmp_path):
                        "sections": [{"slug": "summary", "title": "Summary", "order": 0}]}
     slugs = sorted(s["slug"] for p in by_name.values() for s in p.get("sections", []))
     assert slugs == sorted(["summary", "top-cost-users", "users-x-expensive-models", "top-cost-models",
-                            "monthly-trend", "monthly-model-breakdown", "monthly-user-breakdown"])
+                            "monthly-trend", "daily", "monthly-model-breakdown", "monthly-user-breakdown"])
     directory = by_name["billing_reports.publish.targets.directory"]
     assert (directory["hooks"], directory["sections"], directory["publish_targets"]) == (
         ["register_publish_targets"], [], ["directory"])

@@ -9,12 +9,15 @@ dark themes both apply. The page shows the chart's numbers in a table beside it.
 
 from __future__ import annotations
 
+import calendar
 import math
+from datetime import date
 from typing import Callable, Collection, Sequence
 
 from markupsafe import Markup, escape
 
 from ..money import MICROCENTS_PER_DOLLAR
+from ..periods import day_text
 from ..sections import Chart, format_value
 
 WIDTH = 640
@@ -42,6 +45,8 @@ def render_chart(
     """
     if chart.kind == "bar":
         return _bar_chart(chart, id_prefix, incomplete, href_of)
+    if chart.kind == "daily":
+        return _daily_chart(chart, id_prefix, incomplete)
     return _line_chart(chart, id_prefix, incomplete, href_of)
 
 
@@ -231,6 +236,76 @@ def _line_chart(chart: Chart, id_prefix: str, incomplete: Collection[str],
             parts.append(
                 f'<rect class="swatch s{number % 8}" x="{x:.1f}" y="{y - 9}" width="12" height="12" rx="2"/>{text}'
             )
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def _daily_chart(chart: Chart, id_prefix: str, partial: Collection[str]) -> Markup:
+    """One column per UTC day of the first series: weekends in their own shade, a day still in
+    progress (``partial``: its figures may grow) hollow, a day not fetched left blank."""
+    labels = [str(label) for label in chart.labels]
+    values = list(chart.series[0].values) if chart.series else []
+    texts = shown_values(chart)[0] if chart.series else []
+    left, right, bottom, top_margin = 74, 16, 40, 30
+    height = LINE_HEIGHT
+    plot_w, plot_h = WIDTH - left - right, height - top_margin - bottom
+    scaled = [_scaled(value, chart.unit) for value in values]
+    ticks = nice_ticks(max([v for v in scaled if v is not None], default=0.0))
+    high = ticks[-1] or 1.0
+    slot = plot_w / max(len(labels), 1)
+    bar = max(slot * 0.72, 1.0)
+    parts = _open_svg(chart, id_prefix, height)
+    step = ticks[1] - ticks[0] if len(ticks) > 1 else 1.0
+    for tick in ticks:
+        y = top_margin + plot_h - tick / high * plot_h
+        parts.append(
+            f'<line class="grid" x1="{left}" x2="{WIDTH - right}" y1="{y:.1f}" y2="{y:.1f}"/>'
+            f'<text class="axis-label" x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">'
+            f"{escape(_tick_text(tick, chart.unit, step))}</text>"
+        )
+    every = max(1, math.ceil(len(labels) / 8))
+    for index, (label, value, amount, shown) in enumerate(zip(labels, values, scaled, texts)):
+        x = left + index * slot + (slot - bar) / 2
+        # every ``every``-th day, and the last one unless it would crowd the one before
+        if index % every == 0 or (index == len(labels) - 1 and index % every > every / 2):
+            try:
+                day = date.fromisoformat(label)
+                axis = f"{day.day} {calendar.month_abbr[day.month]}"
+            except ValueError:
+                axis = label
+            anchor = "end" if index == len(labels) - 1 and index else "middle"  # the last one stays inside
+            parts.append(f'<text class="axis-label" x="{x + (bar if anchor == "end" else bar / 2):.1f}" '
+                         f'y="{height - bottom + 18}" text-anchor="{anchor}">{escape(axis)}</text>')
+        if value is None:
+            parts.append(f'<g class="day missing"><title>{escape(day_text(label))}: not fetched</title>'
+                         f'<rect class="missing" x="{x:.1f}" y="{top_margin + plot_h - 2:.1f}" '
+                         f'width="{bar:.1f}" height="2"/></g>')
+            continue
+        classes = "day-bar s0"
+        notes = []
+        try:
+            if date.fromisoformat(label).weekday() >= 5:
+                classes += " weekend"
+                notes.append("weekend")
+        except ValueError:
+            pass
+        if label in partial:
+            classes += " partial"
+            notes.append("in progress: the day was not over when fetched")
+        column = max(amount or 0.0, 0.0) / high * plot_h
+        note = f" ({'; '.join(notes)})" if notes else ""
+        parts.append(
+            f'<g class="day"><title>{escape(day_text(label))}: {escape(shown)}{escape(note)}</title>'
+            f'<rect class="{classes}" x="{x:.1f}" y="{top_margin + plot_h - column:.1f}" '
+            f'width="{bar:.1f}" height="{max(column, 0.5):.1f}"/></g>'
+        )
+    # the key: what the shades mean
+    key = [("day-bar s0", "weekday"), ("day-bar s0 weekend", "weekend"), ("day-bar s0 partial", "in progress")]
+    x = left
+    for classes, name in key:
+        parts.append(f'<rect class="{classes}" x="{x}" y="8" width="12" height="12" rx="2"/>'
+                     f'<text class="legend" x="{x + LEGEND_SWATCH}" y="18">{name}</text>')
+        x += LEGEND_SWATCH + len(name) * LEGEND_CHAR + 18
     parts.append("</svg>")
     return Markup("".join(parts))
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..months import Month
+from ..periods import date_of_day
 from ..sections import Chart, Column, Figure, Section, Series, Table
 from ..usage import OnDemandUsage, UsageTotals, rank
 
@@ -64,6 +65,22 @@ def _monthly_chart(slug: str, name: str, usage: OnDemandUsage, by_month: dict[Mo
     )
 
 
+#: Days a daily chart covers: the last of the period (a page stays light however long the period).
+DAILY_CHART_DAYS = 60
+
+
+def daily_chart(slug: str, name: str, usage: OnDemandUsage, days: list[int], cost_by_day: dict[int, int]) -> Chart:
+    """``name``'s spend on each of ``days`` (a daily chart: weekends and a day in progress told apart)."""
+    return Chart(
+        slug=slug,
+        title=f"Daily on-demand spend: {name}",
+        description=f"On-demand cost of {name} on each UTC day of the last {len(days)} days of the period.",
+        kind="daily",
+        labels=[date_of_day(day).isoformat() for day in days],
+        series=[Series("On-demand cost", usage.daily_costs(days, cost_by_day))],
+    )
+
+
 def _monthly_table(usage: OnDemandUsage, by_month: dict[Month, UsageTotals], total: UsageTotals,
                    top_of_month: dict[Month, str] | None = None, top_label: str = "") -> Table:
     columns = [MONTH, COST, REQUESTS, AVERAGE]
@@ -82,8 +99,11 @@ def _monthly_table(usage: OnDemandUsage, by_month: dict[Month, UsageTotals], tot
     return Table("by-month", "By month", columns, rows, total=total_row)
 
 
-def user_section(user: str, usage: OnDemandUsage, index: UsageIndex, rank_of: dict[str, int]) -> Section:
-    """The drill-down page of one user: spend per month, models used, cost per request."""
+def user_section(user: str, usage: OnDemandUsage, index: UsageIndex, rank_of: dict[str, int],
+                 days: list[int] | None = None) -> Section:
+    """The drill-down page of one user: spend per month and per day (``days``: the daily chart's,
+    default the last :data:`DAILY_CHART_DAYS`), models used, cost per request."""
+    days = usage.chart_days(DAILY_CHART_DAYS) if days is None else days
     by_month = index.user_month.get(user, {})
     by_model = index.user_model.get(user, {})
     total = UsageTotals.sum(by_model.values())
@@ -107,13 +127,16 @@ def user_section(user: str, usage: OnDemandUsage, index: UsageIndex, rank_of: di
             Figure("Avg cost / request", total.average_cost, "money"),
             Figure("Most-used model", most_used, "model"),
         ],
-        charts=[_monthly_chart("monthly-spend", user, usage, by_month)],
+        charts=[_monthly_chart("monthly-spend", user, usage, by_month),
+                daily_chart("daily-spend", user, usage, days, usage.user_cost_by_day(user))],
         tables=[models_table, _monthly_table(usage, by_month, total)],
     )
 
 
-def model_section(model: str, usage: OnDemandUsage, index: UsageIndex, rank_of: dict[str, int]) -> Section:
-    """The drill-down page of one model: spend per month, its top users."""
+def model_section(model: str, usage: OnDemandUsage, index: UsageIndex, rank_of: dict[str, int],
+                  days: list[int] | None = None) -> Section:
+    """The drill-down page of one model: spend per month and per day, its top users."""
+    days = usage.chart_days(DAILY_CHART_DAYS) if days is None else days
     by_month = index.model_month.get(model, {})
     by_user = index.model_user.get(model, {})
     total = UsageTotals.sum(by_user.values())
@@ -142,7 +165,8 @@ def model_section(model: str, usage: OnDemandUsage, index: UsageIndex, rank_of: 
             Figure("Avg cost / request", total.average_cost, "money"),
             Figure("Users", len(by_user), "count"),
         ],
-        charts=[_monthly_chart("monthly-spend", model, usage, by_month)],
+        charts=[_monthly_chart("monthly-spend", model, usage, by_month),
+                daily_chart("daily-spend", model, usage, days, usage.model_cost_by_day(model))],
         tables=[users_table, _monthly_table(usage, by_month, total), tokens_table],
     )
 

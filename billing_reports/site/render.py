@@ -19,6 +19,7 @@ from markupsafe import Markup
 from .. import __version__
 from ..errors import BillingReportsError, ConfigError
 from ..months import Month, isoformat_z
+from ..periods import date_of_day
 from ..sections import Chart, Figure, Section, Series, Table
 from ..settings import Settings
 from ..usage import OnDemandUsage, UsageTotals, rank
@@ -124,7 +125,10 @@ class SiteRenderer:
             models=PageNames(self.index.model_user, fallback="model", reserved={"index"}),
             sections={slug: f"{name}.html" for slug, name in section_names.items()},
             incomplete=frozenset(m.key for m in usage.incomplete_months),
+            partial_days=frozenset(date_of_day(day).isoformat() for day in usage.days if usage.day_partial(day)),
         )
+        #: The days of every daily chart (the dashboard's, each user's and model's).
+        self.chart_days = usage.chart_days(drilldown.DAILY_CHART_DAYS)
         nav = [NavItem("index", "Dashboard", settings.output_filename)]
         nav += [NavItem(s.slug, s.title, self.site_map.sections[s.slug])
                 for s in self.sections if s.slug in self.site_map.sections]
@@ -265,9 +269,9 @@ class SiteRenderer:
         """``pages``: ``("users" or "models", name, slug)``."""
         for kind, name, slug in pages:
             if kind == "users":
-                section = drilldown.user_section(name, self.usage, self.index, ranks[kind])
+                section = drilldown.user_section(name, self.usage, self.index, ranks[kind], self.chart_days)
             else:
-                section = drilldown.model_section(name, self.usage, self.index, ranks[kind])
+                section = drilldown.model_section(name, self.usage, self.index, ranks[kind], self.chart_days)
             self.render_page(output, f"{kind}/{slug}.html", f"{kind[:-1]}.html", kind, title=name,
                              **self.section_context(section, cells, page_slug=f"{kind}/{slug}", output=output,
                                                     embed_downloads=kind == "users"))
@@ -314,9 +318,12 @@ class SiteRenderer:
             {"section": None, "intro": Markup(""), "figures": [], "charts": [], "tables": []}
         )
         summary_context["figures"] = [figure_view(f, cells) for f in figures]
+        daily = drilldown.daily_chart("daily", "the team", self.usage, self.chart_days,
+                                      {day: self.usage.day_total(day).cost for day in self.chart_days})
         self.render_page(
             output, self.settings.output_filename, "dashboard.html", "index", title=self.info.title,
             trend=chart_view(trend, cells, chart_id="chart-trend"), glances=glances,
+            daily=chart_view(daily, cells, chart_id="chart-daily"),
             failures=self.failures, **summary_context,
         )
 

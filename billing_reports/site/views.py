@@ -17,11 +17,12 @@ from markupsafe import Markup, escape
 from ..money import format_cents
 from ..months import Month
 from ..sections import ROUNDED_SEPARATELY, Chart, Column, Figure, Table, format_value
+from ..periods import day_text
 from .charts import INCOMPLETE_MARK, chart_rows, render_chart
 from .names import PageNames, slugify
 
 NUMERIC_KINDS = {"money", "change", "count", "percent", "growth", "decimal"}
-NAMED_KINDS = {"user", "model", "month"}
+NAMED_KINDS = {"user", "model", "month", "day"}
 #: Cells of these kinds never break inside a name (``claude-4.6-`` / ``opus-`` ...): a wide table scrolls instead.
 UNBROKEN_KINDS = {"user", "model"}
 #: The ``class`` attribute of a table cell by its column's kind (with its leading space).
@@ -39,6 +40,8 @@ class SiteMap:
     sections: dict[str, str] = field(default_factory=dict)
     #: Month keys (``2026-02``) of incomplete months.
     incomplete: frozenset[str] = frozenset()
+    #: Days (``2026-02-14``) not over when their month was last fetched: their figures may grow.
+    partial_days: frozenset[str] = frozenset()
 
     def user_path(self, name: str) -> str | None:
         return f"users/{self.users.slug(name)}.html" if name in self.users else None
@@ -62,6 +65,11 @@ def _month_text(value: Any) -> tuple[str, bool]:
     except ValueError:
         return str(value), False
     return month.short_label, True
+
+
+#: Beside a day that was not over when its data was fetched.
+IN_PROGRESS_FLAG = Markup(' <span class="flag" title="the day was not over when its data was fetched: its figures '
+                          'may still grow">in progress</span>')
 
 
 def incomplete_flag() -> Markup:
@@ -116,6 +124,9 @@ class CellRenderer:
             text, is_month = _month_text(value)
             flag = incomplete_flag() if is_month and str(value) in self.site.incomplete else Markup("")
             return escape(text) + flag
+        if kind == "day":
+            flag = IN_PROGRESS_FLAG if str(value) in self.site.partial_days else Markup("")
+            return escape(day_text(str(value))) + flag
         raise ValueError(kind)
 
     def td(self, value: Any, kind: str) -> str:
@@ -221,8 +232,8 @@ def table_view(
     rows, total = display
     rounding_note = ROUNDED_SEPARATELY if limit is None and table.rounded_separately(display) else None
     if limit is not None:
-        # Months run oldest first: a preview keeps the newest (the one a reader wants), in order.
-        by_month = bool(table.columns) and table.columns[0].kind == "month"
+        # Months and days run oldest first: a preview keeps the newest (the ones a reader wants), in order.
+        by_month = bool(table.columns) and table.columns[0].kind in ("month", "day")
         rows = (rows[-limit:] if limit else []) if by_month else rows[:limit]
     keep = glance_columns(table.columns, max_columns) if max_columns else list(range(len(table.columns)))
     if len(keep) < len(table.columns):
@@ -307,6 +318,8 @@ def _readable_months(chart: Chart) -> Chart:
 
 
 def chart_view(chart: Chart, cells: CellRenderer, *, chart_id: str) -> ChartView:
+    if chart.kind == "daily":
+        return _daily_chart_view(chart, cells, chart_id=chart_id)
     incomplete = cells.site.incomplete_labels
     chart = _readable_months(chart)
     header, rows = chart_rows(chart)
@@ -324,6 +337,22 @@ def chart_view(chart: Chart, cells: CellRenderer, *, chart_id: str) -> ChartView
         header=[escape(header[0])] + [cells.name_link(name) for name in header[1:]],
         rows=marked,
         has_incomplete=any(str(label) in incomplete for label in chart.labels),
+    )
+
+
+def _daily_chart_view(chart: Chart, cells: CellRenderer, *, chart_id: str) -> ChartView:
+    """A daily chart: its days in the table as ``Sun 29 Nov 2026``, a day in progress flagged."""
+    partial = cells.site.partial_days
+    header, rows = chart_rows(chart)
+    marked = [[cells.html(row[0], "day")] + [escape(value) for value in row[1:]] for row in rows]
+    return ChartView(
+        id=chart_id,
+        title=chart.title,
+        description=chart.description,
+        svg=render_chart(chart, id_prefix=chart_id, incomplete=partial),
+        header=[escape(name) for name in header],
+        rows=marked,
+        has_incomplete=False,
     )
 
 
