@@ -38,9 +38,17 @@ def cut(ranked: Sequence[Ranked], limit: int) -> tuple[list[Ranked], list[Ranked
     return list(ranked[:limit]), list(ranked[limit:])
 
 
-def month_columns(months: Sequence[Month]) -> list[Column]:
-    """One money column per month, keyed ``YYYY-MM``, labelled ``Jan 2026``."""
-    return [Column(month.key, month.short_label, "money") for month in months]
+def month_columns(months: Sequence[Month], usage: OnDemandUsage | None = None) -> list[Column]:
+    """One money column per month, keyed ``YYYY-MM``, labelled ``Jan 2026`` (``Jan 2026 (not
+    fetched)`` for a month without a cache file, when ``usage`` is given)."""
+    return [Column(month.key, month.short_label + (" (not fetched)" if usage and not usage.facts(month).cached
+                                                   else ""), "money") for month in months]
+
+
+def fetched_costs(usage: OnDemandUsage, months: Sequence[Month], cost_of_month) -> list[int | None]:
+    """``cost_of_month(month)`` for each of ``months``; ``None`` for a month not fetched (unknown: a
+    blank cell, a gap in a chart, never a $0 that reads as a quiet month)."""
+    return [cost_of_month(month) if usage.facts(month).cached else None for month in months]
 
 
 def run_rate_projection(usage: OnDemandUsage, month: Month, amount: int) -> int | None:
@@ -146,10 +154,11 @@ def month_note(usage: OnDemandUsage, month: Month) -> str:
     return "" if facts.complete else "Month to date: the month was not over when it was fetched."
 
 
-def monthly_spend_chart(kind: str, months, names, cost_by_month) -> Chart:
+def monthly_spend_chart(kind: str, months, names, cost_by_month, usage: OnDemandUsage | None = None) -> Chart:
     """A line per ranked user or model (``kind``: "users"/"models"): its spend in each month.
 
-    ``cost_by_month(name)`` gives the name's spend per month, in ``months`` order.
+    ``cost_by_month(name)`` gives the name's spend per month, in ``months`` order; with
+    ``usage``, a month not fetched is a gap.
     """
     return Chart(
         slug="per-month",
@@ -157,5 +166,6 @@ def monthly_spend_chart(kind: str, months, names, cost_by_month) -> Chart:
         description=f"On-demand spend per month of the top {len(names)} {kind}.",
         kind="line",
         labels=[m.key for m in months],
-        series=[Series(name, list(cost_by_month(name).values())) for name in names],
+        series=[Series(name, list(cost_by_month(name).values()) if usage is None else
+                       fetched_costs(usage, months, cost_by_month(name).__getitem__)) for name in names],
     )

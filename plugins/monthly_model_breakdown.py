@@ -43,7 +43,7 @@ def monthly_model_breakdown_section(usage: OnDemandUsage) -> Section:
             columns=COLUMNS,
             rows=rows,
             total=["Total", t.input_tokens, t.output_tokens, t.cache_write_tokens, t.cache_read_tokens,
-                   t.total_tokens, t.requests, t.cost],
+                   t.total_tokens, t.requests, t.cost] if usage.facts(month).cached else None,  # unknown: no $0
             description=month_note(usage, month),
         ))
     return Section(

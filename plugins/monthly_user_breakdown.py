@@ -45,7 +45,7 @@ def monthly_user_breakdown_section(usage: OnDemandUsage, limit: int) -> Section:
             ],
             rows=rows,
             total=[None, "Total", month_total.cost, 100.0 if month_total.cost else None,
-                   month_total.requests, None],
+                   month_total.requests, None] if usage.facts(month).cached else None,  # unknown: no $0
             description=month_note(usage, month),
         ))
     return Section(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from billing_reports import Chart, Column, Section, Series, Table, hookimpl
 from billing_reports.usage import OnDemandUsage
 
-from ._common import month_columns, monthly_spend_chart, share
+from ._common import fetched_costs, month_columns, monthly_spend_chart, share
 
 SLUG = "top-cost-models"
 ORDER = 30
@@ -63,13 +63,13 @@ def top_cost_models_section(usage: OnDemandUsage) -> Section:
     month_rows = []
     for entry in ranked:
         by_month = usage.model_cost_by_month(entry.name)
-        month_rows.append([entry.name, *(by_month[m] for m in months), entry.cost])
+        month_rows.append([entry.name, *fetched_costs(usage, months, by_month.__getitem__), entry.cost])
     per_month = Table(
         slug="per-month",
         title="Spend per model per month",
-        columns=[Column("model", "Model", "model"), *month_columns(months), Column("total", "Total", "money")],
+        columns=[Column("model", "Model", "model"), *month_columns(months, usage), Column("total", "Total", "money")],
         rows=month_rows,
-        total=["Total", *(usage.month_total(m).cost for m in months), total.cost],
+        total=["Total", *fetched_costs(usage, months, lambda m: usage.month_total(m).cost), total.cost],
         description="Is a model's cost growing? Each model's on-demand spend in each month.",
     )
     charts = []
@@ -84,7 +84,7 @@ def top_cost_models_section(usage: OnDemandUsage) -> Section:
         ))
     if ranked and len(months) > 1:
         followed = [e.name for e in ranked[:CHART_MODELS]]
-        charts.append(monthly_spend_chart("models", months, followed, usage.model_cost_by_month))
+        charts.append(monthly_spend_chart("models", months, followed, usage.model_cost_by_month, usage))
     return Section(
         slug=SLUG,
         title="Top cost models",

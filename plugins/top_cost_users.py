@@ -6,7 +6,7 @@ from billing_reports import Chart, Column, Section, Series, Table, hookimpl
 from billing_reports.settings import Settings
 from billing_reports.usage import OnDemandUsage, UsageTotals
 
-from ._common import cut, month_columns, monthly_spend_chart, other_label, share, trend_signal
+from ._common import cut, fetched_costs, month_columns, monthly_spend_chart, other_label, share, trend_signal
 
 SLUG = "top-cost-users"
 ORDER = 10
@@ -71,19 +71,21 @@ def top_cost_users_section(usage: OnDemandUsage, limit: int) -> Section:
     month_rows = []
     for entry in shown:
         by_month = usage.user_cost_by_month(entry.name)
-        month_rows.append([entry.name, *(by_month[m] for m in months), entry.cost])
+        month_rows.append([entry.name, *fetched_costs(usage, months, by_month.__getitem__), entry.cost])
     if rest:
         rest_by_month = [0] * len(months)
         for r in rest:
             for i, cost in enumerate(usage.user_cost_by_month(r.name).values()):
                 rest_by_month[i] += cost
-        month_rows.append([other_label(len(rest)), *rest_by_month, rest_totals.cost])
+        rest_of_month = dict(zip(months, rest_by_month))
+        month_rows.append([other_label(len(rest)), *fetched_costs(usage, months, rest_of_month.__getitem__),
+                           rest_totals.cost])
     per_month = Table(
         slug="per-month",
         title="Spend per user per month",
-        columns=[Column("user", "User", "user"), *month_columns(months), Column("total", "Total", "money")],
+        columns=[Column("user", "User", "user"), *month_columns(months, usage), Column("total", "Total", "money")],
         rows=month_rows,
-        total=["Total", *(usage.month_total(m).cost for m in months), total.cost],
+        total=["Total", *fetched_costs(usage, months, lambda m: usage.month_total(m).cost), total.cost],
         description="Is a user's spend growing? Each user's on-demand spend in each month.",
     )
 
@@ -99,7 +101,7 @@ def top_cost_users_section(usage: OnDemandUsage, limit: int) -> Section:
     ]
     if len(months) > 1 and shown:
         followed = [e.name for e in shown[:CHART_USERS]]
-        charts.append(monthly_spend_chart("users", months, followed, usage.user_cost_by_month))
+        charts.append(monthly_spend_chart("users", months, followed, usage.user_cost_by_month, usage))
     return Section(
         slug=SLUG,
         title="Top cost users",

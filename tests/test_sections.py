@@ -66,17 +66,19 @@ def test_top_cost_users(sections):
         [None, "Other (2 users)", "0.88", "21.1", "5", "0.18", None, ""],
         [None, "Total", "4.20", "100.0", "12", None, None, None],
     ]
+    # November 2025 has no cache file: unknown (blank), never $0.00
     assert shown(section.table("per-month")) == [
-        ["b@example.com", "0.00", "0.00", "0.76", "1.10", "0.00", "1.86"],
-        ["a@example.com", "0.00", "0.00", "1.31", "0.00", "0.15", "1.46"],
-        ["Other (2 users)", "0.00", "0.00", "0.73", "0.00", "0.15", "0.88"],
-        ["Total", "0.00", "0.00", "2.80", "1.10", "0.30", "4.20"],
+        ["b@example.com", None, "0.00", "0.76", "1.10", "0.00", "1.86"],
+        ["a@example.com", None, "0.00", "1.31", "0.00", "0.15", "1.46"],
+        ["Other (2 users)", None, "0.00", "0.73", "0.00", "0.15", "0.88"],
+        ["Total", None, "0.00", "2.80", "1.10", "0.30", "4.20"],
     ]
+    assert section.table("per-month").columns[1].label == "Nov 2025 (not fetched)"
     bar, line = section.charts
     assert (bar.kind, list(bar.labels), list(bar.series[0].values)) == (
         "bar", ["b@example.com", "a@example.com"], [185_625_000, 145_750_000])
     assert line.kind == "line" and list(line.labels) == ["2025-11", "2025-12", "2026-01", "2026-02", "2026-03"]
-    assert list(line.series[1].values) == [0, 0, 130_750_000, 0, 15_000_000]
+    assert list(line.series[1].values) == [None, 0, 130_750_000, 0, 15_000_000]  # a gap for November
 
 
 def test_users_x_expensive_models(sections):
@@ -109,10 +111,10 @@ def test_top_cost_models(sections):
         [None, "Total", "4.20", "100.0", "12", None, "34", "44", "55", "66", "199", "4"],
     ]
     assert shown(section.table("per-month")) == [
-        ["opus", "0.00", "0.00", "1.66", "1.00", "0.00", "2.66"],
-        ["sonnet", "0.00", "0.00", "1.12", "0.10", "0.30", "1.52"],
-        ["haiku", "0.00", "0.00", "0.02", "0.00", "0.00", "0.02"],
-        ["Total", "0.00", "0.00", "2.80", "1.10", "0.30", "4.20"],
+        ["opus", None, "0.00", "1.66", "1.00", "0.00", "2.66"],
+        ["sonnet", None, "0.00", "1.12", "0.10", "0.30", "1.52"],
+        ["haiku", None, "0.00", "0.02", "0.00", "0.00", "0.02"],
+        ["Total", None, "0.00", "2.80", "1.10", "0.30", "4.20"],
     ]
     assert [c.kind for c in section.charts] == ["bar", "line"]
 
@@ -165,6 +167,7 @@ def test_monthly_model_breakdown(sections):
     assert shown(section.table("2025-12")) == [["Total", "0", "0", "0", "0", "0", "0", "0.00"]]
     assert section.table("2025-12").description == "No on-demand usage this month."
     assert section.table("2025-11").description.startswith("Not fetched yet")
+    assert section.table("2025-11").total is None and shown(section.table("2025-11")) == []  # no $0.00 total
     assert section.table("2026-03").description.startswith("Month to date")
 
 

@@ -54,7 +54,8 @@ def _share(part: int, whole: int) -> float | None:
 
 
 def _monthly_chart(slug: str, name: str, usage: OnDemandUsage, by_month: dict[Month, UsageTotals]) -> Chart:
-    costs = [by_month.get(month, UsageTotals()).cost for month in usage.months]
+    # a month not fetched is a gap, never a fall to $0
+    costs = [by_month.get(month, UsageTotals()).cost if usage.facts(month).cached else None for month in usage.months]
     return Chart(
         slug=slug,
         title=f"Monthly on-demand spend: {name}",
@@ -89,7 +90,10 @@ def _monthly_table(usage: OnDemandUsage, by_month: dict[Month, UsageTotals], tot
     rows = []
     for month in usage.months:
         totals = by_month.get(month, UsageTotals())
-        row = [month.key, totals.cost, totals.requests, totals.average_cost]
+        if usage.facts(month).cached:
+            row = [month.key, totals.cost, totals.requests, totals.average_cost]
+        else:  # unknown: blank cells, the month flagged "not fetched"
+            row = [month.key, None, None, None]
         if top_of_month is not None:
             row.append(top_of_month.get(month))
         rows.append(row)

@@ -125,6 +125,7 @@ class SiteRenderer:
             models=PageNames(self.index.model_user, fallback="model", reserved={"index"}),
             sections={slug: f"{name}.html" for slug, name in section_names.items()},
             incomplete=frozenset(m.key for m in usage.incomplete_months),
+            missing=frozenset(m.key for m in usage.missing_months),
             partial_days=frozenset(date_of_day(day).isoformat() for day in usage.days if usage.day_partial(day)),
         )
         #: The days of every daily chart (the dashboard's, each user's and model's).

@@ -40,6 +40,8 @@ class SiteMap:
     sections: dict[str, str] = field(default_factory=dict)
     #: Month keys (``2026-02``) of incomplete months.
     incomplete: frozenset[str] = frozenset()
+    #: Month keys of months in range without a cache file (their figures are unknown).
+    missing: frozenset[str] = frozenset()
     #: Days (``2026-02-14``) not over when their month was last fetched: their figures may grow.
     partial_days: frozenset[str] = frozenset()
 
@@ -67,6 +69,9 @@ def _month_text(value: Any) -> tuple[str, bool]:
     return month.short_label, True
 
 
+#: Beside a month without a cache file: its blank figures are unknown, not zero.
+NOT_FETCHED_FLAG = Markup(' <span class="flag" title="no cache file for this month: its figures are unknown, not '
+                          'zero; run billing-reports fetch">not fetched</span>')
 #: Beside a day that was not over when its data was fetched.
 IN_PROGRESS_FLAG = Markup(' <span class="flag" title="the day was not over when its data was fetched: its figures '
                           'may still grow">in progress</span>')
@@ -123,6 +128,8 @@ class CellRenderer:
         if kind == "month":
             text, is_month = _month_text(value)
             flag = incomplete_flag() if is_month and str(value) in self.site.incomplete else Markup("")
+            if is_month and str(value) in self.site.missing:
+                flag = NOT_FETCHED_FLAG
             return escape(text) + flag
         if kind == "day":
             flag = IN_PROGRESS_FLAG if str(value) in self.site.partial_days else Markup("")
