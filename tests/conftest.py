@@ -164,6 +164,16 @@ def _totals(cost_cents: int, requests: int) -> _UsageTotals:
                         list_cost=cost_cents * 1_000_000)
 
 
+class Now:
+    """A clock a test sets: ``now.moment = ...``; calling it tells the time."""
+
+    def __init__(self, moment):
+        self.moment = moment
+
+    def __call__(self):
+        return self.moment
+
+
 def site_day(year: int, month: int, day: int) -> int:
     """A UTC day as the ledger keys it (days since 1970-01-01)."""
     return (_date(year, month, day) - _date(1970, 1, 1)).days

@@ -10,7 +10,7 @@ import dataclasses
 import math
 
 import pytest
-from conftest import epoch_ms, usage_event, utc
+from conftest import Now, epoch_ms, usage_event, utc
 
 from billing_reports.cache import cache_path, read_cached_month, write_cached_month
 from billing_reports.errors import ApiError
@@ -39,14 +39,6 @@ def march_events() -> list[dict]:
         events.append(usage_event(when, kind="Included in Business" if left_out else "Usage-based",
                                   chargeable=not left_out, total_cents=float(hour)))
     return events
-
-
-class Now:
-    def __init__(self, moment):
-        self.moment = moment
-
-    def __call__(self):
-        return self.moment
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import os
 
 import orjson
 import pytest
-from conftest import FakeClock, hand_made_events, utc
+from conftest import FakeClock, Now, hand_made_events, utc
 
 from billing_reports.cache import cache_path, read_cached_month, write_cached_month
 from billing_reports.errors import ApiError, CacheError, ConfigError
@@ -27,14 +27,6 @@ pytestmark = pytest.mark.server
 
 JANUARY, FEBRUARY = Month(2026, 1), Month(2026, 2)
 AFTER_FEBRUARY = utc("2026-03-05T00:00:00")
-
-
-class Now:
-    def __init__(self, moment):
-        self.moment = moment
-
-    def __call__(self):
-        return self.moment
 
 
 @pytest.fixture
