@@ -36,6 +36,9 @@ def test_days_of_a_range_each_with_its_total(analysis_config):
         ("10 Jan 2026", "0.00000000", 0),
     ]
     assert table["total"]["spend_usd"] == "2.24683330"  # 224.68333 cents
+    document = json.loads(_run(analysis_config, "--since", "2026-01-01", "--until", "2026-01-10", "--by", "day",
+                               "--format", "json").stdout)
+    assert document["range"] == {"since": "2026-01-01", "until": "2026-01-10", "by": "day"}
     # signed changes between whole days: 20c - 110.75c, then +0.5c
     assert [row["change_usd"] for row in table["rows"][1:3]] == ["-0.90750000", "0.00500000"]
 

@@ -13,7 +13,7 @@ from ..cache import CACHE_SUFFIX, month_of_cache_path
 from ..errors import ConfigError
 from ..loader import load_usage, require_cached_data
 from ..months import Month
-from ..periods import ReportRange
+from ..periods import ReportRange, date_of_day
 from ..plugins import PluginFailure, get_plugin_manager
 from ..sections import Section
 from ..settings import Settings
@@ -78,6 +78,8 @@ def report(settings: Settings, months: list[Month], report_range: ReportRange, o
     if output_format == "json":
         document = {
             "period": {"first": usage.first_month.key, "last": usage.last_month.key},
+            "range": {"since": date_of_day(usage.range.first_day).isoformat(),
+                      "until": date_of_day(usage.range.last_day).isoformat(), "by": usage.grain},
             "months": [usage.facts(m).to_dict() for m in usage.months],
             "sections": [section.to_dict() for section in sections],
             "failures": [dataclasses.asdict(f) for f in failures],
