@@ -141,6 +141,8 @@ def require_cached_data(usage: OnDemandUsage) -> None:
         return
     first, last = usage.months[0], usage.months[-1]
     months = first.label if first == last else f"{first.label} – {last.label}"
+    if len(usage.months) == 1 and not usage.range.whole_months:
+        months = f"{usage.range.label} ({first.label})"
     raise CacheError(
         f"No cached data for {months}: run `billing-reports fetch --end-month {last.key} "
         f"--months-back {len(usage.months)}` (or `billing-reports build` without --offline) first."

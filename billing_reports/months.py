@@ -152,8 +152,15 @@ def months_in_range(end: Month, months_back: int) -> list[Month]:
     return months[::-1]
 
 
+def describe_months(months: "list[Month]", *, limit: int = 6) -> str:
+    """``2026-01, 2026-02`` or, for many, ``24 months, 2020-01 to 2021-12`` (a warning stays one line)."""
+    if len(months) <= limit:
+        return ", ".join(month.key for month in months)
+    return f"{len(months)} months, {months[0].key} to {months[-1].key}"
+
+
 def current_month(now: datetime | None = None) -> Month:
-    return Month.of(now or datetime.now(timezone.utc))
+    return Month.of(now or utc_now())
 
 
 def _utc(moment: datetime) -> datetime:
@@ -177,7 +184,14 @@ def epoch_ms(moment: datetime) -> int:
 
 
 def utc_now() -> datetime:
+    """The clock (tests set ``billing_reports.months.utc_now``; :func:`today` and
+    :func:`current_month` follow it)."""
     return datetime.now(timezone.utc)
+
+
+def today() -> int:
+    """Today's UTC day, as days since 1970-01-01."""
+    return int(utc_now().timestamp() * 1000) // DAY_MS
 
 
 def isoformat_z(moment: datetime) -> str:

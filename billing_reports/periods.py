@@ -253,7 +253,11 @@ class ReportRange:
 
     def periods(self) -> list[Period]:
         """The range cut at its grain (the first and last period clipped to it)."""
-        return cut_periods(self.grain, self.first_day, self.last_day, cycle_start=self.cycle_start)
+        return self.periods_of(self.grain)
+
+    def periods_of(self, grain: Grain) -> list[Period]:
+        """The range cut at ``grain``."""
+        return cut_periods(grain, self.first_day, self.last_day, cycle_start=self.cycle_start)
 
     @property
     def label(self) -> str:

@@ -23,7 +23,7 @@ from operator import add
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, NamedTuple, Sequence
 
-from .months import DAY_MS, Month, utc_now
+from .months import DAY_MS, Month, today
 from .periods import Period, ReportRange
 
 #: The user an event without ``userEmail`` is attributed to (users removed from
@@ -311,8 +311,15 @@ class OnDemandUsage:
 
     @property
     def missing_months(self) -> list[Month]:
-        """Months in range without a cache file."""
-        return [month for month in self.months if not self.facts(month).cached]
+        """Months in range that have begun but have no cache file (fetch them)."""
+        day = today()
+        return [month for month in self.months if not self.facts(month).cached and month.start_ms // DAY_MS <= day]
+
+    @property
+    def future_months(self) -> list[Month]:
+        """Months in range that have not begun yet (nothing to fetch; no cache file)."""
+        day = today()
+        return [month for month in self.months if not self.facts(month).cached and month.start_ms // DAY_MS > day]
 
     @property
     def incomplete_months(self) -> list[Month]:
@@ -557,11 +564,11 @@ class OnDemandUsage:
         if month is None:
             return False
         facts = self.facts(month)
-        moment = facts.fetched_at if facts.cached and not facts.complete else None
-        if facts.cached and moment is None:
+        if not facts.cached:
+            return day <= today()
+        if facts.complete or facts.fetched_at is None:
             return True
-        moment_ms = int((moment or utc_now()).timestamp() * 1000)
-        return day * DAY_MS <= moment_ms
+        return day * DAY_MS <= int(facts.fetched_at.timestamp() * 1000)
 
     def chart_days(self, limit: int = 60) -> list[int]:
         """The last ``limit`` covered days that had begun (see :meth:`day_begun`): a daily chart's days."""

@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 from billing_reports import Chart, Column, Figure, Section, Series, Table, hookimpl
-from billing_reports.months import Month
-from billing_reports.periods import Period
+from billing_reports.months import DAY_MS, Month, today
+from billing_reports.periods import Period, date_of_day
 from billing_reports.usage import OnDemandUsage
 
 from ._common import elapsed_days, projection_to
@@ -35,22 +35,35 @@ def month_status(usage: OnDemandUsage, month) -> str:
 
 
 def period_status(usage: OnDemandUsage, period: Period) -> str:
-    """``not fetched``, ``to date`` (its last day was not over when fetched), ``part: 5–10 Jan
-    2026`` (cut by the range), or ``complete``."""
+    """``not begun``, ``not fetched``, ``to date`` (its last day was not over when fetched),
+    ``part: 5–10 Jan 2026`` (cut by the range), or ``complete``."""
+    if period.first_day > today():
+        return "not begun"
     if not usage.period_fetched(period):
         return "not fetched"
     if usage.period_partial(period):
-        return "month to date" if period.grain == "month" and not period.clipped else "to date"
+        if period.first_day != period.full_first_day:  # the range began inside it
+            return f"part: from {period.covered_label.split(' – ')[0]}, to date"
+        return "month to date" if period.grain == "month" else "to date"
     if period.clipped:
         return f"part: {period.covered_label}"
     return "complete"
 
 
 def period_projection(usage: OnDemandUsage, period: Period, amount: int) -> int | None:
-    """A period in progress projected to its end at the run rate so far (``None`` otherwise)."""
+    """A period in progress projected to the end of the whole period (not only of the range) at the
+    run rate so far; ``None`` for any other period."""
     if not usage.period_partial(period):
         return None
-    return projection_to(usage, Month.of_ms(period.end_ms - 1), period.start_ms, period.end_ms, amount)
+    whole_end_ms = (period.full_last_day + 1) * DAY_MS
+    return projection_to(usage, Month.of_ms(period.end_ms - 1), period.start_ms, whole_end_ms, amount)
+
+
+def chart_label(usage: OnDemandUsage, period: Period) -> str:
+    """A period's label on the chart's axis: ``W48 2026 (to date)``, ``17 May 2026 (part)``."""
+    if usage.period_partial(period):
+        return f"{period.short_label} (to date)"
+    return f"{period.short_label} (part)" if period.clipped else period.short_label
 
 
 def monthly_trend_section(usage: OnDemandUsage) -> Section:
@@ -75,18 +88,30 @@ def monthly_trend_section(usage: OnDemandUsage) -> Section:
         change = cost - previous if whole and previous is not None else None
         growth = round(change * 100 / previous, 1) if change is not None and previous else None
         change_at_projection = projected - previous if projected is not None and previous is not None else None
-        rows.append([period.key if by_month else period.label, cost, change, growth,
-                     totals.requests if fetched else None, period_status(usage, period), projected,
-                     change_at_projection])
+        if by_month:
+            named = [period.key]
+        elif period.grain == "day":
+            named = [date_of_day(period.first_day).isoformat()]
+        else:  # the label, and the days covered (sortable in a spreadsheet)
+            named = [period.label, date_of_day(period.first_day).isoformat(), date_of_day(period.last_day).isoformat()]
+        rows.append([*named, cost, change, growth, totals.requests if fetched else None,
+                     period_status(usage, period), projected, change_at_projection])
         spends.append(cost)
         projections.append(projected)
         previous = cost if whole else None
     total = usage.total
+    if by_month:
+        named_columns = [Column("month", heading, "month")]
+    elif usage.grain == "day":
+        named_columns = [Column("day", heading, "day")]
+    else:
+        named_columns = [Column("period", heading, "text"), Column("from", "From", "day"), Column("to", "To", "day")]
+    blank = [None] * (len(named_columns) - 1)
     table = Table(
         slug="months" if by_month else "periods",
         title=f"On-demand spend per {noun}",
         columns=[
-            Column("month" if by_month else "period", heading, "month" if by_month else "text"),
+            *named_columns,
             Column("spend", "Spend", "money"),
             Column("change", f"Change from the {noun} before", "change"),
             Column("growth", "Growth", "growth"),
@@ -96,14 +121,15 @@ def monthly_trend_section(usage: OnDemandUsage) -> Section:
             Column("change_at_projection", "Change at the projection", "change"),
         ],
         rows=rows,
-        total=["Total", total.cost, None, None, total.requests, None, None, None],
+        total=["Total", *blank, total.cost, None, None, total.requests, None, None, None],
         description=(
             f"Change and growth: a complete {noun} against the complete {noun} before (none beside a "
             f"{noun} not fetched, in progress or cut short by the range). A {noun} in progress (its last "
             f"day was not over when the data was fetched) shows its spend to date and a projection at the "
-            f"run rate so far: spend divided by the time from the {noun}'s start to the fetch, times the "
-            f"whole {noun}; \u201cChange at the projection\u201d compares that projection with the {noun} "
-            "before. A period not fetched is blank, never $0."
+            f"run rate so far: spend divided by the time from the {noun}'s start (or the range's) to the "
+            f"fetch, times the time to the whole {noun}'s end; \u201cChange at the projection\u201d compares "
+            f"that projection with the {noun} before. A period not fetched is blank, never $0; \u201cpart\u201d "
+            "marks a period the range covers only in part."
         ),
     )
     figures = []
@@ -125,7 +151,7 @@ def monthly_trend_section(usage: OnDemandUsage) -> Section:
             else:
                 note = f"at the run rate so far, fetched {fetched_at:%-d %b %Y, %H:%M} UTC"
             figures.append(Figure(f"Projected {period.label}", projected, "money", note))
-    labels = [p.key if by_month else p.short_label for p in periods]
+    labels = [p.key if by_month else chart_label(usage, p) for p in periods]
     series = [Series("Spend", spends)]
     if any(p is not None for p in projections):
         series.append(Series(f"Projected {noun} end", projections))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from billing_reports import Figure, Section, hookimpl
 from billing_reports.money import format_money
+from billing_reports.months import today
 from billing_reports.usage import OnDemandUsage
 
 SLUG = "summary"
@@ -15,34 +16,43 @@ def register_sections(register, usage: OnDemandUsage) -> None:
     register(summary_section(usage))
 
 
-#: The card of the period in progress, per trend grain other than the month (which has its own).
-PERIOD_NOUNS = {"day": "Today's spend", "week": "This week's spend", "cycle": "This billing cycle's spend"}
+#: The card of the period in progress, per trend grain other than the month (which has its own):
+#: its label when the period holds today, and when it is only the last one of the range.
+PERIOD_CARDS = {
+    "day": ("Today's spend", "Last day in range"),
+    "week": ("This week's spend", "Last week in range"),
+    "cycle": ("This billing cycle's spend", "Last billing cycle in range"),
+}
+
+
+def period_figure(usage: OnDemandUsage, period, current_label: str, last_label: str) -> Figure:
+    """A period's spend as a card: labelled as the current one only if it holds today; blank (never
+    $0) if it was not fetched; its note says what it covers."""
+    label = current_label if period.full_first_day <= today() <= period.full_last_day else last_label
+    covered = period.covered_label if period.clipped else period.label
+    if not usage.period_fetched(period):
+        return Figure(label, None, "money", f"{covered}: not fetched yet")
+    so_far = "month to date" if period.grain == "month" else "so far"
+    note = f"{covered}, {so_far}" if usage.period_partial(period) else covered
+    if period.clipped and not usage.period_partial(period):
+        note += f" (part of {period.label})"
+    return Figure(label, usage.period_total(period).cost, "money", note)
 
 
 def current_period_figures(usage: OnDemandUsage) -> list[Figure]:
-    """With ``--by day|week|cycle``: the last period's spend so far."""
-    if usage.grain not in PERIOD_NOUNS:
+    """With ``--by day|week|cycle``: the last period that has begun, so far."""
+    if usage.grain not in PERIOD_CARDS:
         return []
-    period = usage.periods()[-1]
-    if not usage.period_fetched(period):
-        note = f"{period.label}: not fetched yet"
-    elif usage.period_partial(period):
-        note = f"{period.label}, so far"
-    else:
-        note = period.label
-    return [Figure(PERIOD_NOUNS[usage.grain], usage.period_total(period).cost, "money", note)]
+    begun = [period for period in usage.periods() if period.first_day <= today()]
+    if not begun:
+        return []
+    return [period_figure(usage, begun[-1], *PERIOD_CARDS[usage.grain])]
 
 
 def summary_section(usage: OnDemandUsage) -> Section:
     """Total spend, the last month's spend, months analysed, costliest model, top spender."""
-    last = usage.last_month
-    last_facts = usage.facts(last)
-    if not last_facts.cached:
-        last_note = f"{last.label}: not fetched yet"
-    elif not last_facts.complete:
-        last_note = f"{last.label}, month to date"
-    else:
-        last_note = last.label
+    month_period = usage.range.periods_of("month")[-1] if usage.range else None
+    month_card = period_figure(usage, month_period, "Current month spend", "Last month in range")
     missing = len(usage.missing_months)
     months_note = usage.period_label + (f" ({missing} not fetched)" if missing else "")
     models, users = usage.models(), usage.users()
@@ -50,7 +60,7 @@ def summary_section(usage: OnDemandUsage) -> Section:
     top_spender = users[0] if users else None
     figures = [
         Figure("Total on-demand spend", usage.total.cost, "money", usage.period_label),
-        Figure("Current month spend", usage.month_total(last).cost, "money", last_note),
+        month_card,
         *current_period_figures(usage),
         Figure("Months analysed", len(usage.months), "count", months_note),
         Figure(

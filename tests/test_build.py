@@ -67,7 +67,7 @@ def test_build_offline_uses_the_cache_and_names_the_missing_month(project):
     assert result.exit_code == 0, result.output
     index = project / "out" / "site" / "billing_dashboard.html"
     assert f"Open the dashboard: {index.resolve().as_uri()}" in result.stdout
-    assert "Missing from the cache (counted as zero): February 2026; run `billing-reports fetch`" in result.stderr
+    assert "Missing from the cache (shown as not fetched, never $0): February 2026; run `billing-reports fetch`" in result.stderr
     assert _cards(index)[0] == "$17.35"  # 1234.5 + 0.5 + 500 cents
     manifest = orjson.loads((project / "out" / "site" / "build-manifest.json").read_bytes())
     assert manifest["period"] == {"first": "2026-01", "last": "2026-02"}

@@ -10,11 +10,18 @@ March was fetched on 11 March (incomplete); November 2025 has no file.
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 
 import pytest
 from click.testing import CliRunner
 
 from billing_reports.cli import cli
+
+
+@pytest.fixture(autouse=True)
+def today_is_30_november_2026(monkeypatch):
+    """What has begun, what is in the future and what "today" is depend on the clock: set it."""
+    monkeypatch.setattr("billing_reports.months.utc_now", lambda: datetime(2026, 11, 30, 12, tzinfo=timezone.utc))
 
 
 def _run(config, *args):
@@ -29,11 +36,11 @@ def _trend(config, *args):
 
 def test_days_of_a_range_each_with_its_total(analysis_config):
     table = _trend(analysis_config, "--since", "2026-01-01", "--until", "2026-01-10", "--by", "day")
-    assert [(row["period"], row["spend_usd"], row["requests"]) for row in table["rows"]] == [
-        ("1 Jan 2026", "1.10750000", 1), ("2 Jan 2026", "0.20000000", 1), ("3 Jan 2026", "0.20500000", 1),
-        ("4 Jan 2026", "0.30333330", 1), ("5 Jan 2026", "0.41100000", 1), ("6 Jan 2026", "0.00000000", 0),
-        ("7 Jan 2026", "0.00000000", 0), ("8 Jan 2026", "0.00000000", 1), ("9 Jan 2026", "0.02000000", 1),
-        ("10 Jan 2026", "0.00000000", 0),
+    assert [(row["day"], row["spend_usd"], row["requests"]) for row in table["rows"]] == [
+        ("2026-01-01", "1.10750000", 1), ("2026-01-02", "0.20000000", 1), ("2026-01-03", "0.20500000", 1),
+        ("2026-01-04", "0.30333330", 1), ("2026-01-05", "0.41100000", 1), ("2026-01-06", "0.00000000", 0),
+        ("2026-01-07", "0.00000000", 0), ("2026-01-08", "0.00000000", 1), ("2026-01-09", "0.02000000", 1),
+        ("2026-01-10", "0.00000000", 0),
     ]
     assert table["total"]["spend_usd"] == "2.24683330"  # 224.68333 cents
     document = json.loads(_run(analysis_config, "--since", "2026-01-01", "--until", "2026-01-10", "--by", "day",
@@ -47,17 +54,18 @@ def test_report_by_day_prints_every_days_total(analysis_config):
     result = _run(analysis_config, "--since", "2026-01-30", "--until", "2026-02-02", "--by", "day")
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("On-demand usage, 30 Jan – 2 Feb 2026\n")
-    days = [line.split("  ")[0] for line in result.stdout.splitlines()
-            if line[:2].strip().isdigit() and "2026" in line[:12]]
-    assert days == ["30 Jan 2026", "31 Jan 2026", "1 Feb 2026", "2 Feb 2026"]
     lines = result.stdout.splitlines()
+    days = [line.split("  ")[0] for line in lines if line[:4] in ("Mon ", "Tue ", "Wed ", "Thu ", "Fri ", "Sat ", "Sun ")]
+    assert days == ["Fri 30 Jan 2026", "Sat 31 Jan 2026", "Sun 1 Feb 2026", "Mon 2 Feb 2026"]
     # the last millisecond of 31 January and the first of 1 February, each on its own day
-    assert any(line.startswith("31 Jan 2026") and "$0.55" in line and "+$0.55" in line for line in lines)
-    assert any(line.startswith("1 Feb 2026") and "$1.00" in line and "+$0.45" in line for line in lines)
+    assert any(line.startswith("Sat 31 Jan 2026") and "$0.55" in line and "+$0.55" in line for line in lines)
+    assert any(line.startswith("Sun 1 Feb 2026") and "$1.00" in line and "+$0.45" in line for line in lines)
 
 
 def test_iso_weeks_clipped_to_the_range(analysis_config):
     table = _trend(analysis_config, "--since", "2026-01-01", "--until", "2026-01-31", "--by", "week")
+    assert [(row["from"], row["to"]) for row in table["rows"]][::4] == [("2026-01-01", "2026-01-04"),
+                                                                          ("2026-01-26", "2026-01-31")]
     assert [(row["period"], row["spend_usd"], row["status"]) for row in table["rows"]] == [
         ("Week 1, 2026 (29 Dec 2025 – 4 Jan 2026)", "1.81583330", "part: 1–4 Jan 2026"),
         ("Week 2, 2026 (5–11 Jan)", "0.43100000", "complete"),
@@ -131,5 +139,51 @@ def test_build_refuses_a_range_without_data_and_keeps_the_previous_site(analysis
     (["--since", "2026-02-30"], "not a day of the calendar"),
 ])
 def test_bad_ranges_are_one_clear_error(analysis_config, args, message):
+    result = _run(analysis_config, *args)
+    assert result.exit_code == 2 and message in result.output
+
+
+def test_a_cycle_in_progress_is_projected_to_its_own_end_not_the_ranges(analysis_config):
+    text = analysis_config.read_text(encoding="utf-8").replace("billing:\n", "billing:\n  cycle_start: 2026-02-17\n")
+    analysis_config.write_text(text, encoding="utf-8")
+    # the range ends on 11 March, the day March was fetched (at 00:00): the cycle 17 Feb - 16 Mar is in progress
+    table = _trend(analysis_config, "--since", "2026-02-01", "--until", "2026-03-11", "--by", "cycle")
+    last = table["rows"][-1]
+    assert (last["period"], last["from"], last["to"]) == ("Cycle 17 Feb – 16 Mar 2026", "2026-02-17", "2026-03-11")
+    assert last["status"] == "to date"
+    # 30 c in the 22 days from 17 Feb to the fetch, over the whole cycle's 28 days (not the 22 in range)
+    assert last["projected_usd"] == "0.38181818"
+    # against the cycle before, cut by the range at 1 Feb: no change beside a part
+    assert table["rows"][0]["status"] == "part: 1–16 Feb 2026" and last["change_at_projection_usd"] is None
+
+
+def test_cards_of_a_range_say_what_they_cover_and_never_show_zero_for_the_unknown(analysis_config):
+    result = _run(analysis_config, "--since", "2026-02-01", "--until", "2026-03-10", "--by", "week",
+                  "--format", "json", "--section", "summary")
+    cards = {card["label"]: (card["display"], card["note"]) for card in json.loads(result.stdout)["sections"][0]["figures"]}
+    # not this month (today is later): the last month in range, 1-10 March, which had all its days fetched
+    assert cards["Last month in range"] == ("$0.30", "1–10 Mar 2026 (part of March 2026)")
+    assert cards["Last week in range"] == ("$0.00", "9–10 Mar 2026 (part of Week 11, 2026 (9–15 Mar))")
+    result = _run(analysis_config, "--end-month", "2026-04", "--months-back", "2", "--format", "json",
+                  "--section", "summary")
+    cards = {card["label"]: (card["display"], card["note"]) for card in json.loads(result.stdout)["sections"][0]["figures"]}
+    assert cards["Last month in range"] == ("", "April 2026: not fetched yet")  # no file: unknown, not $0.00
+
+
+def test_months_that_have_not_begun_are_not_called_missing(analysis_config):
+    result = CliRunner().invoke(cli, ["report", "--config", str(analysis_config), "--since", "2026-03-01",
+                                      "--until", "2027-02-01", "--section", "monthly-trend"])
+    assert result.exit_code == 0, result.output
+    # April to November 2026 have begun (today is later) but have no file; the rest has not begun
+    assert "Warning: no cache file for 8 months, 2026-04 to 2026-11" in result.stderr
+    assert "Note: 2026-12, 2027-01, 2027-02 has not begun yet." in result.stderr
+    assert any(line.startswith("February 2027") and "not begun" in line for line in result.stdout.splitlines())
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--since", "0001-01-01"], "0001-01-01 is before 2000-01-01"),
+    (["--since", "2010-01-01", "--until", "2026-01-01"], "is over ten years"),
+])
+def test_implausible_ranges_are_refused_in_one_line(analysis_config, args, message):
     result = _run(analysis_config, *args)
     assert result.exit_code == 2 and message in result.output

@@ -50,7 +50,8 @@ def test_summary_cards(sections):
     figures = [(f.label, f.display(), f.note) for f in sections["summary"].figures]
     assert figures == [
         ("Total on-demand spend", "$4.20", "November 2025 – March 2026"),
-        ("Current month spend", "$0.30", "March 2026, month to date"),
+        # the range ends before this month: the card says it is the last month in range
+        ("Last month in range", "$0.30", "March 2026, month to date"),
         ("Months analysed", "5", "November 2025 – March 2026 (1 not fetched)"),
         ("Costliest model", "opus", "$2.66 in total"),
         ("Top spender", "b@example.com", "$1.86 in total"),

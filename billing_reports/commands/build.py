@@ -6,7 +6,7 @@ import dataclasses
 
 import click
 
-from ..months import Month
+from ..months import Month, describe_months
 from ..periods import ReportRange
 from ..pipeline import BuildResult, build as run_build
 from ..progress import make_reporter
@@ -17,7 +17,7 @@ from .options import config_option, parse_months, report_range_options
 
 
 def _months(months: list[Month]) -> str:
-    return ", ".join(month.label for month in months)
+    return describe_months(months) if len(months) > 6 else ", ".join(month.label for month in months)
 
 
 def report(result: BuildResult, *, offline: bool) -> None:
@@ -26,7 +26,8 @@ def report(result: BuildResult, *, offline: bool) -> None:
         click.echo(f"Warning: plugin {failure.name} failed and its section is missing: {failure.error}", err=True)
     if result.missing_months:
         hint = "run `billing-reports fetch` or build without --offline" if offline else "they have no data yet"
-        click.echo(f"Missing from the cache (counted as zero): {_months(result.missing_months)}; {hint}.", err=True)
+        click.echo(f"Missing from the cache (shown as not fetched, never $0): {_months(result.missing_months)}; "
+                   f"{hint}.", err=True)
     if result.incomplete_months:
         click.echo(
             f"Incomplete (fetched before the month was over; marked on the site): {_months(result.incomplete_months)}.",

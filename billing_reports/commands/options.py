@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from ..errors import BillingReportsError
-from ..months import DAY_MS, Month, current_month, months_in_range, utc_now
+from ..months import Month, current_month, months_in_range, today
 from ..periods import GRAINS, ReportRange, date_of_day, parse_day
 from ..settings import Settings, load_settings
 
@@ -75,13 +75,22 @@ def month_range_options(command):
 
 
 
+#: The days a range may cover: from 2000 (long before any Cursor usage) and at most ten years long,
+#: as --months-back allows; anything else is a typo, and would only make a huge, empty report.
+EARLIEST_DAY = parse_day("2000-01-01")
+MAX_RANGE_DAYS = 3_660
+
+
 def _parse_day(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
     if value is None:
         return None
     try:
-        return parse_day(value)
+        day = parse_day(value)
     except ValueError as problem:
         raise click.BadParameter(str(problem)) from None
+    if day < EARLIEST_DAY:
+        raise click.BadParameter(f"{value} is before {date_of_day(EARLIEST_DAY)}; give a day of your team's usage")
+    return day
 
 
 def report_range_options(command):
@@ -110,24 +119,22 @@ def report_range_options(command):
         if grain == "cycle" and settings.cycle_start is None:
             raise click.UsageError("--by cycle needs billing.cycle_start in config.yaml (the day any billing cycle "
                                    "starts, e.g. 2026-01-17)")
-        today = utc_now_day()
+        today_day = today()
         if since is not None:
-            last = until if until is not None else max(today, since)
+            last = until if until is not None else max(today_day, since)
             if last < since:
                 raise click.UsageError(f"--until {date_of_day(last)} is before --since {date_of_day(since)}")
+            if last - since >= MAX_RANGE_DAYS:
+                raise click.UsageError(f"--since {date_of_day(since)} to {date_of_day(last)} is over ten years; "
+                                       "give a shorter range")
             report_range = ReportRange(since, last, grain, settings.cycle_start)  # type: ignore[arg-type]
         else:
             report_range = ReportRange.of_months(months, grain, settings.cycle_start)  # type: ignore[arg-type]
-        if report_range.first_day > today:
+        if report_range.first_day > today_day:
             raise BillingReportsError(
-                f"{report_range.label} lies wholly in the future (today is {date_of_day(today)}, UTC): "
+                f"{report_range.label} lies wholly in the future (today is {date_of_day(today_day)}, UTC): "
                 "nothing has been used yet; choose a range that has begun."
             )
         return command(*args, settings=settings, months=report_range.months, report_range=report_range, **kwargs)
 
     return wrapper
-
-
-def utc_now_day() -> int:
-    """Today's UTC day (days since 1970-01-01)."""
-    return int(utc_now().timestamp() * 1000) // DAY_MS

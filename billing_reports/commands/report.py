@@ -12,7 +12,7 @@ from ..analysis import run_sections
 from ..cache import CACHE_SUFFIX, month_of_cache_path
 from ..errors import ConfigError
 from ..loader import load_usage, require_cached_data
-from ..months import Month
+from ..months import Month, describe_months
 from ..periods import ReportRange, date_of_day
 from ..plugins import PluginFailure, get_plugin_manager
 from ..sections import Section
@@ -120,8 +120,10 @@ def _demo(settings: Settings) -> tuple[Settings, list[Month]]:
 def _warn_about_months(usage) -> None:
     missing = usage.missing_months
     if missing:
-        keys = ", ".join(m.key for m in missing)
-        click.echo(f"Warning: no cache file for {keys}; run `billing-reports fetch` to include it.", err=True)
+        click.echo(f"Warning: no cache file for {describe_months(missing)}; run `billing-reports fetch` to include "
+                   "it (shown as not fetched, never $0).", err=True)
+    if usage.future_months:
+        click.echo(f"Note: {describe_months(usage.future_months)} has not begun yet.", err=True)
     for month in usage.incomplete_months:
         click.echo(f"Note: {month.key} is month to date (fetched before it was over).", err=True)
 

@@ -20,7 +20,7 @@ def when(moment: datetime | None) -> str:
 def status(usage: OnDemandUsage, month) -> str:
     facts = usage.facts(month)
     if not facts.cached:
-        return "missing: not fetched"
+        return "not begun" if month in usage.future_months else "missing: not fetched"
     return "complete" if facts.complete else "incomplete"
 
 
@@ -37,7 +37,9 @@ def fetches_table(usage: OnDemandUsage) -> Table:
             when(facts.fetched_at),
             fetch.get("api_total") if isinstance(fetch.get("api_total"), int) else None,
             facts.quality.events_in_file if facts.cached else None,
-            sum(v for v in left_out.values() if isinstance(v, int)) if facts.cached else None,
+            # (a file in the seed's own format does not say what its fetch left out: unknown, not 0)
+            sum(v for v in left_out.values() if isinstance(v, int))
+            if facts.cached and isinstance(fetch.get("left_out"), dict) else None,
             fetch.get("requests") if isinstance(fetch.get("requests"), int) else None,
         ])
     return Table(
@@ -103,7 +105,8 @@ def charged_table(usage: OnDemandUsage) -> Table:
         description="An event costs its chargedCents where it has one, else totalCents × (1 − "
         "discountPercentOff/100) + cursorTokenFee. The list cost is before any discount (totalCents + "
         "cursorTokenFee); the discount given is list cost minus charged. “chargedCents differs” counts "
-        "events whose chargedCents is more than 0.01 cent away from their parts (listed below).",
+        "events whose chargedCents is more than 0.01 cent away from their parts (listed below). Each amount is "
+        "rounded to the cent on its own, so list cost minus charged may differ from the discount shown by a cent.",
     )
 
 
