@@ -2,6 +2,7 @@
 
     .venv/bin/python -m benchmarks run --quick     # 100k events only, about a minute
     .venv/bin/python -m benchmarks run             # 100k, 1M and 5M events
+    .venv/bin/python -m benchmarks run --skip-fetch --months 1 --events 2M   # one month of 2M events
     .venv/bin/python -m benchmarks generate DIR --events 1M --months 6
 """
 
@@ -55,8 +56,9 @@ def cli() -> None:
 
 @cli.command()
 @click.option("--quick", is_flag=True, help=f"Build sizes {QUICK_SIZES} only (default: {FULL_SIZES}).")
-@click.option("--sizes", callback=_sizes, default=None, metavar="N,N,...",
-              help="Build sizes in events, e.g. 100k,1M,5M (overrides --quick).")
+@click.option("--sizes", "--events", callback=_sizes, default=None, metavar="N,N,...",
+              help="Build sizes in events, e.g. 100k,1M,5M (overrides --quick); with --months 1, "
+                   "--events 2M measures a single month of 2M events.")
 @click.option("--repeat", type=click.IntRange(1, 20), default=1, show_default=True,
               help="Run each build and DuckDB measurement N times; keep the fastest (a shared machine is noisy).")
 @click.option("--months", type=click.IntRange(1, 24), default=6, show_default=True,

@@ -19,11 +19,13 @@ from pathlib import Path
 from billing_reports.cache import CACHE_SUFFIX
 
 REMOVED_USER = "(removed user)"
+#: Milliseconds in a UTC day: ``epoch_ms // DAY_MS`` is the ledger's day.
+DAY_MS = 86_400_000
 
 #: The fields the aggregation reads; declaring them spares DuckDB from sampling
 #: the (large) files to infer a schema, as a careful user would do.
 EVENT_TYPE = (
-    "STRUCT(userEmail VARCHAR, model VARCHAR, kind VARCHAR, isChargeable BOOLEAN,"
+    "STRUCT(timestamp VARCHAR, userEmail VARCHAR, model VARCHAR, kind VARCHAR, isChargeable BOOLEAN,"
     " isTokenBasedCall BOOLEAN, tokenUsage STRUCT(inputTokens BIGINT, outputTokens BIGINT,"
     " cacheWriteTokens BIGINT, cacheReadTokens BIGINT, totalCents DOUBLE, discountPercentOff DOUBLE),"
     " cursorTokenFee DOUBLE, chargedCents DOUBLE)[]"
@@ -41,7 +43,8 @@ class YardstickResult:
     seconds: float
     #: cache ``month`` stem (``01-2026``) -> on-demand requests and cost
     months: dict[str, MonthFigures]
-    #: rows of the monthly per-user and per-model aggregations
+    #: rows of the per-(day, user, model) aggregation, and of the monthly per-user and per-model ones
+    day_rows: int
     user_month_rows: int
     model_month_rows: int
 
@@ -55,7 +58,10 @@ class YardstickResult:
 
 
 def usage_query(data_dir: Path) -> str:
-    """SQL for the per-(month, user, model) aggregates of the cache files in ``data_dir``."""
+    """SQL for the per-(UTC day, user, model) aggregates of the cache files in ``data_dir``.
+
+    Each row keeps its file's ``month`` too (a day lies in one month), for the monthly sums.
+    """
     pattern = str(Path(data_dir) / f"*{CACHE_SUFFIX}").replace("'", "''")
     return f"""
         WITH files AS (
@@ -64,6 +70,7 @@ def usage_query(data_dir: Path) -> str:
                            columns = {{month: 'VARCHAR', events: '{EVENT_TYPE}'}})
         )
         SELECT month,
+               CAST(event.timestamp AS BIGINT) // {DAY_MS} AS day,
                coalesce(event.userEmail, '{REMOVED_USER}') AS user_email,
                event.model AS model,
                count(*) AS requests,
@@ -92,6 +99,7 @@ def run_yardstick(data_dir: Path, *, threads: int | None = None) -> YardstickRes
         if threads:
             connection.execute(f"SET threads = {int(threads)}")
         connection.execute(f"CREATE TEMP TABLE usage AS {usage_query(data_dir)}")
+        [(day_rows,)] = connection.execute("SELECT count(*) FROM usage").fetchall()
         per_user = connection.execute(
             "SELECT month, user_email, sum(requests), sum(cost) FROM usage GROUP BY ALL"
         ).fetchall()
@@ -111,6 +119,7 @@ def run_yardstick(data_dir: Path, *, threads: int | None = None) -> YardstickRes
     return YardstickResult(
         seconds=seconds,
         months={month: MonthFigures(requests[month], costs[month]) for month in sorted(requests)},
+        day_rows=int(day_rows),
         user_month_rows=len(per_user),
         model_month_rows=len(per_model),
     )

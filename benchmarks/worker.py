@@ -119,6 +119,7 @@ def measure_duckdb(data_dir: Path) -> dict[str, Any]:
         "seconds": result.seconds,
         "requests": result.requests,
         "cost": result.cost,
+        "day_rows": result.day_rows,
         "user_month_rows": result.user_month_rows,
         "model_month_rows": result.model_month_rows,
         "import_rss_kib": import_rss,

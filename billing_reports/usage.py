@@ -241,8 +241,9 @@ class OnDemandUsage:
     #: The months in range, oldest first, including months with no cache file.
     months: list[Month]
     #: ``(day, user, model, max mode) -> totals``: the ledger. Users without email are
-    #: :data:`REMOVED_USER`; every cell's day lies in a month of ``months``.
-    ledger: dict[LedgerKey, UsageTotals] = field(default_factory=dict)
+    #: :data:`REMOVED_USER`; every cell's day lies in a month of ``months``. A dict, or (from
+    #: the loader) a ``ledger.Ledger``: the same mapping, kept compactly month by month.
+    ledger: Mapping[LedgerKey, UsageTotals] = field(default_factory=dict)
     #: One entry per month in range.
     month_facts: dict[Month, MonthFacts] = field(default_factory=dict)
     #: Where the cache files are (``events()`` reads them again).
@@ -338,18 +339,25 @@ class OnDemandUsage:
         return {day: month for month in self.months for day in month_days(month)}
 
     @cached_property
-    def _cells(self) -> dict[Month, dict[tuple[str, str], UsageTotals]]:
-        """``month -> (user, model) -> totals``: the ledger summed over days and max mode."""
+    def _month_cells(self) -> dict[Month, Any]:
+        """``month -> ledger.MonthCells``: the loader's, or a ledger made by hand regrouped by month."""
+        from .ledger import Ledger, cells_from_totals
+
+        if isinstance(self.ledger, Ledger):
+            return self.ledger.months
         month_of = self._month_of_day
-        groups: dict[Month, dict[tuple[str, str], list[UsageTotals]]] = {month: {} for month in self.months}
-        for (day, user, model, _max_mode), t in self.ledger.items():
-            month_groups = groups[month_of[day]]
-            found = month_groups.get((user, model))
-            if found is None:
-                month_groups[(user, model)] = [t]
-            else:
-                found.append(t)
-        return {month: {key: _sum(rows) for key, rows in cells.items()} for month, cells in groups.items()}
+        by_month: dict[Month, list[tuple[LedgerKey, UsageTotals]]] = {}
+        for key, totals in self.ledger.items():
+            by_month.setdefault(month_of[key[0]], []).append((key, totals))
+        return {month: cells_from_totals(month.start_ms // DAY_MS, rows) for month, rows in by_month.items()}
+
+    @cached_property
+    def _cells(self) -> dict[Month, dict[tuple[str, str], UsageTotals]]:
+        """``month -> (user, model) -> totals``: the ledger summed over days and max mode (summed once,
+        by the process that decoded the month: ``ledger.MonthCells.sums``)."""
+        month_cells = self._month_cells
+        return {month: month_cells[month].sums().user_models if month in month_cells else {}
+                for month in self.months}
 
     @property
     def totals(self) -> dict[tuple[Month, str, str], UsageTotals]:
@@ -501,27 +509,22 @@ class OnDemandUsage:
 
     @cached_property
     def _day_index(self) -> "_DayIndex":
-        """Per day, per (user, day) and per (model, day) sums: one pass over the ledger."""
-        by_day: dict[int, list[UsageTotals]] = {}
+        """Per day, per (user, day) and per (model, day) sums: each month's (``ledger.MonthCells.sums``;
+        a day lies in one month only)."""
+        day_totals: dict[int, UsageTotals] = {}
         user_days: dict[str, dict[int, int]] = {}
         model_days: dict[str, dict[int, int]] = {}
-        for (day, user, model, _max_mode), t in self.ledger.items():
-            found = by_day.get(day)
-            if found is None:
-                by_day[day] = [t]
-            else:
-                found.append(t)
-            costs = user_days.get(user)
-            if costs is None:
-                user_days[user] = {day: t.cost}
-            else:
-                costs[day] = costs.get(day, 0) + t.cost
-            costs = model_days.get(model)
-            if costs is None:
-                model_days[model] = {day: t.cost}
-            else:
-                costs[day] = costs.get(day, 0) + t.cost
-        return _DayIndex({day: _sum(rows) for day, rows in by_day.items()}, user_days, model_days)
+        for cells in self._month_cells.values():
+            sums = cells.sums()
+            day_totals.update(sums.days)
+            for into, more in ((user_days, sums.user_days), (model_days, sums.model_days)):
+                for name, costs in more.items():
+                    found = into.get(name)
+                    if found is None:
+                        into[name] = dict(costs)
+                    else:
+                        found.update(costs)
+        return _DayIndex(day_totals, user_days, model_days)
 
     def day_total(self, day: int) -> UsageTotals:
         """Everything on ``day`` (zero for an idle or unfetched day: see :meth:`day_fetched`)."""
@@ -586,12 +589,20 @@ class OnDemandUsage:
         chosen = {(user, day) for _, day, user in heapq.nsmallest(limit, candidates)}
         rows: dict[tuple[str, int], list[UsageTotals]] = {key: [] for key in chosen}
         model_costs: dict[tuple[str, int], dict[str, int]] = {key: {} for key in chosen}
-        for (day, user, model, _max_mode), t in self.ledger.items():
-            found = rows.get((user, day))
-            if found is not None:
-                found.append(t)
-                costs = model_costs[(user, day)]
-                costs[model] = costs.get(model, 0) + t.cost
+        chosen_days = {day for _, day in chosen}
+        for cells in self._month_cells.values():
+            # only the cells of the chosen days (picked out column-wise: a month has many cells)
+            picked = [row for row, day in enumerate(cells.day) if day in chosen_days]
+            users, models, columns = cells.users, cells.models, cells.columns
+            for row in picked:
+                user, day = users[cells.user[row]], cells.day[row]
+                found = rows.get((user, day))
+                if found is not None:
+                    t = UsageTotals._make([column[row] for column in columns])
+                    found.append(t)
+                    costs = model_costs[(user, day)]
+                    model = models[cells.model[row]]
+                    costs[model] = costs.get(model, 0) + t.cost
         found_days = [
             UserDay(user, day, _sum(totals), min(model_costs[(user, day)].items(), key=lambda mc: (-mc[1], mc[0]))[0])
             for (user, day), totals in rows.items()

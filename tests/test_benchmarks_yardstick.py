@@ -34,6 +34,7 @@ def test_duckdb_sums_match_a_plain_python_sum_of_the_files(tmp_path):
     expected_cost: Counter = Counter()
     user_months: set = set()
     model_months: set = set()
+    user_model_days: set = set()
     for month in generated.months:
         payload = json.loads(month.path.read_text(encoding="utf-8"))
         for event in payload["events"]:
@@ -47,11 +48,14 @@ def test_duckdb_sums_match_a_plain_python_sum_of_the_files(tmp_path):
                 usage["totalCents"] * (1 - usage.get("discountPercentOff", 0) / 100) + event.get("cursorTokenFee", 0))
             user_months.add((stem, event.get("userEmail", "(removed user)")))
             model_months.add((stem, event["model"]))
+            user_model_days.add((int(event["timestamp"]) // 86_400_000, event.get("userEmail", "(removed user)"),
+                                 event["model"]))
 
     assert {stem: figures.requests for stem, figures in result.months.items()} == dict(expected_requests)
     assert {stem: figures.cost for stem, figures in result.months.items()} == dict(expected_cost)
     assert result.cost == generated.on_demand_cost < generated.on_demand_list_cost
     assert result.requests == generated.on_demand_events < generated.events
+    assert result.day_rows == len(user_model_days)
     assert result.user_month_rows == len(user_months)
     assert result.model_month_rows == len(model_months)
     assert ("01-2026", "(removed user)") in user_months

@@ -205,3 +205,87 @@ def test_the_data_quality_page_shows_how_events_were_priced(april):
     assert charged_table(april).rows == [["2026-04", 3, 2, 80_347_000, 74_830_000, 5_517_000, 1]]
     assert charged_differences_table(april).rows == [
         ["2026-04", "03 Apr 2026, 12:00:00.000 UTC", "ann@example.com", "opus", 12_500_000, 10_000_000]]
+
+
+# --- the typed path reads a file a slice of events at a time, and a big month in pieces -----
+
+
+@pytest.fixture
+def tiny_slices(monkeypatch):
+    """Slices of a few events (the typed path cuts between events wherever a slice ends)."""
+    from billing_reports import event_slices
+
+    monkeypatch.setattr(event_slices, "SLICE_BYTES", 700)
+    return event_slices
+
+
+def _many_events(count=300, hostile=()):
+    generator = random.Random(3)
+    events = []
+    for index in range(count):
+        changes = dict(hostile[index % len(hostile)]) if hostile and index % 7 == 0 else {}
+        timestamp = changes.pop("timestamp", str(APRIL.start_ms + index * 8_000_000))
+        user = generator.choice(["ann@example.com", "bob@example.com", None])
+        events.append(_event(timestamp, user, generator.choice(["opus", "gpt-5"]),
+                             round(generator.uniform(0.01, 50), 3), **changes))
+    return events
+
+
+@pytest.mark.parametrize("separators", [(",", ":"), (", ", ": ")], ids=["compact", "spaced"])
+def test_slices_of_a_file_sum_as_the_whole_file_does(tmp_path, tiny_slices, separators):
+    # the hostile events that still have the documented types (a string or null amount sends the
+    # whole file down the general path: the next test)
+    typed_hostile = [h for h in HOSTILE if h not in ({"chargedCents": "1.0"}, {"discount": "10"}, {"discount": None},
+                                                     {"cursorTokenFee": None})]
+    events = _many_events(hostile=typed_hostile)
+    path = tmp_path / f"{APRIL.cache_stem}-usage-based-data.json"
+    path.write_text(json.dumps({"month": APRIL.cache_stem, "fetched_at": "2026-05-03T00:00:00Z",
+                                "total_events": len(events), "events": events, "complete": True},
+                               separators=separators))
+    typed = _read_typed(path)
+    assert typed is not None  # every slice on the typed path
+    facts, cells = decode_month(tmp_path, APRIL)
+    general_cells, general_quality = _general(path, APRIL)
+    assert {key: list(value) for key, value in cells.items()} == general_cells
+    assert facts.quality.to_dict() == general_quality.to_dict()
+    assert facts.quality.events_in_file == len(events) and facts.quality.outside_month > 0
+
+
+def test_a_slice_with_a_surprise_sends_the_whole_file_down_the_general_path(tmp_path, tiny_slices):
+    events = _many_events()
+    events[250]["tokenUsage"]["totalCents"] = "12"  # far into the file: earlier slices were summed already
+    path = _write(tmp_path, APRIL, events)
+    assert _read_typed(path) is None
+    facts, cells = decode_month(tmp_path, APRIL)
+    general_cells, general_quality = _general(path, APRIL)
+    assert {key: list(value) for key, value in cells.items()} == general_cells
+    assert facts.quality.to_dict() == general_quality.to_dict() and facts.quality.non_numeric_cost == 1
+
+
+def test_a_big_month_decoded_in_pieces_by_two_processes_sums_as_one_does(tmp_path, tiny_slices, monkeypatch):
+    from billing_reports import loader
+
+    events = _many_events(count=900, hostile=HOSTILE)
+    _write(tmp_path / "cache", APRIL, events)
+    monkeypatch.setenv(loader.LOAD_WORKERS_VARIABLE, "1")
+    alone = load_usage(None, [APRIL], data_dir=tmp_path / "cache")
+    monkeypatch.setenv(loader.LOAD_WORKERS_VARIABLE, "2")
+    assert loader.load_workers(tmp_path / "cache", [APRIL]) == 2
+    tasks, _ = loader._plan(tmp_path / "cache", [APRIL], 2)
+    assert [task.start is not None for task in tasks] == [True, True]  # two pieces of one month
+    pieces = load_usage(None, [APRIL], data_dir=tmp_path / "cache")
+    assert dict(pieces.ledger.items()) == dict(alone.ledger.items())
+    assert pieces.facts(APRIL).to_dict() == alone.facts(APRIL).to_dict()
+    assert pieces.by_day() == alone.by_day() and pieces.totals == alone.totals
+    assert pieces.user_cost_by_day("ann@example.com") == alone.user_cost_by_day("ann@example.com")
+    assert pieces.biggest_user_days(3) == alone.biggest_user_days(3)
+
+
+def test_a_ledger_made_by_hand_and_the_loaders_give_the_same_figures(april):
+    from billing_reports.usage import OnDemandUsage
+
+    by_hand = OnDemandUsage(months=[APRIL], ledger=dict(april.ledger.items()), month_facts=april.month_facts)
+    assert by_hand.ledger == april.ledger
+    assert by_hand.totals == april.totals and by_hand.by_day() == april.by_day()
+    assert by_hand.model_cost_by_day("opus") == april.model_cost_by_day("opus")
+    assert by_hand.biggest_user_days(5) == april.biggest_user_days(5)

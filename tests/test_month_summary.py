@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import json
 import os
 import time
+from array import array
 
 import pytest
 from conftest import copy_analysis_cache
@@ -104,8 +106,47 @@ def _doctor(cache, month, change):
     path.write_text(json.dumps(summary), encoding="utf-8")
 
 
+def _column(encoded):
+    """A summary's column of integers (the bytes of an ``array('q')``, base64 in the JSON)."""
+    column = array("q")
+    column.frombytes(base64.b64decode(encoded))
+    return column
+
+
+def _encode(column):
+    return base64.b64encode(array("q", column).tobytes()).decode()
+
+
+def _change(part, name, change, index=None):
+    """Apply ``change`` to the column ``part[name]`` (or ``part[name][index]``) as a list of integers."""
+    column = list(_column(part[name] if index is None else part[name][index]))
+    change(column)
+    if index is None:
+        part[name] = _encode(column)
+    else:
+        part[name][index] = _encode(column)
+
+
+def _add_at(position, amount):
+    def change(column):
+        column[position] += amount
+    return change
+
+
 def _cost_plus_one_dollar(summary):
-    summary["cells"][0][4] += 100_000_000  # [day, user, model, max mode, charged, ...]
+    # the first cell's charged cost (the sums' first column), and so every sum derived from it
+    cells, sums = summary["cells"], summary["sums"]
+    dollar = 100_000_000
+    _change(cells, "sums", _add_at(0, dollar), 0)
+    user, model, day = _column(cells["user"])[0], _column(cells["model"])[0], _column(cells["day"])[0]
+    [pair] = [index for index, pair in enumerate(zip(_column(sums["pair_user"]), _column(sums["pair_model"])))
+              if pair == (user, model)]
+    _change(sums, "pair_sums", _add_at(pair, dollar), 0)
+    _change(sums, "day_sums", _add_at(list(_column(sums["days"])).index(day), dollar), 0)
+    for name, code in (("user_day", user), ("model_day", model)):
+        [row] = [row for row, key in enumerate(zip(_column(sums[name][0]), _column(sums[name][1])))
+                 if key == (code, day)]
+        _change(sums, name, _add_at(row, dollar), 2)
 
 
 def test_a_matching_summary_is_what_the_totals_come_from(cache):
@@ -115,14 +156,21 @@ def test_a_matching_summary_is_what_the_totals_come_from(cache):
 
 
 @pytest.mark.parametrize("damage", [
-    "garbage", "other rules", "other file", "short row", "float sum", "unknown key", "bad fetched_at"])
+    "garbage", "other rules", "other file", "short column", "cut bytes", "numbers for bytes", "unknown key",
+    "bad fetched_at",
+    "unknown user", "day of another month", "seven sums", "sums not adding up"])
 def test_a_damaged_or_foreign_summary_is_ignored_and_made_again(cache, decoded, damage):
     first = _load(cache)
     changes = {
         "other rules": lambda s: s.update(rules="another loader"),
         "other file": lambda s: s["source"].__setitem__(2, s["source"][2] - 1),  # another change time
-        "short row": lambda s: s["cells"][0].pop(),
-        "float sum": lambda s: s["cells"][0].__setitem__(5, 1.5),
+        "short column": lambda s: _change(s["cells"], "sums", list.pop, 3),
+        "cut bytes": lambda s: s["cells"].update(day=base64.b64encode(base64.b64decode(s["cells"]["day"])[:-1]).decode()),
+        "numbers for bytes": lambda s: s["cells"].update(day=list(_column(s["cells"]["day"]))),
+        "unknown user": lambda s: _change(s["cells"], "user", _add_at(0, 1000)),
+        "day of another month": lambda s: _change(s["cells"], "day", _add_at(0, 40)),
+        "seven sums": lambda s: s["cells"]["sums"].pop(),
+        "sums not adding up": lambda s: _change(s["sums"], "pair_sums", _add_at(0, 1), 0),
         "unknown key": lambda s: s.update(extra=1),
         "bad fetched_at": lambda s: s["facts"].update(fetched_at="noon"),
     }
