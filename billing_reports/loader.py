@@ -39,7 +39,7 @@ from functools import lru_cache
 from itertools import repeat
 from operator import attrgetter, is_not
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence, Union
+from typing import Annotated, Any, Iterable, Iterator, Sequence, Union
 
 import msgspec
 
@@ -47,16 +47,17 @@ from . import event_slices
 from .cache import cache_path, cached_complete, read_cached_month
 from .errors import CacheError
 from .ledger import MODEL_BITS, CellsBuilder, Ledger, MonthCells, add_sums
-from .money import MICROCENTS_PER_CENT
+from .money import MICROCENTS_PER_CENT, microcents
 from .month_summary import keep_summary, read_summary
 from .months import DAY_MS, Month, parse_isoformat_z
 from .periods import ReportRange
 from .on_demand import (
-    CHARGED_TOLERANCE, NOT_CHARGEABLE, NOT_TOKEN_BASED, ON_DEMAND_KIND, charged_differs, event_cost, is_on_demand,
+    CHARGED_TOLERANCE, NOT_CHARGEABLE, NOT_TOKEN_BASED, ON_DEMAND_KIND, EventCost, charged_differs, event_cost,
+    is_on_demand,
     left_out_label,
 )
 from .settings import Settings
-from .usage import REMOVED_USER, UNKNOWN_MODEL, DataQuality, LedgerKey, MonthFacts, OnDemandUsage
+from .usage import CHARGED_EXAMPLES, REMOVED_USER, UNKNOWN_MODEL, DataQuality, LedgerKey, MonthFacts, OnDemandUsage
 
 #: Kinds the Cursor API is known to send; any other is counted as unknown.
 KNOWN_KINDS = frozenset(
@@ -103,9 +104,10 @@ PARALLEL_MIN_BYTES = 64 * 1024 * 1024
 LOAD_WORKERS_VARIABLE = "BILLING_REPORTS_LOAD_WORKERS"
 #: An amount of this many cents or more (10 billion dollars) is not believed: not a number.
 AMOUNT_LIMIT_CENTS = 1e12
+#: A token count of one event this big (ten billion) or negative is not believed: it counts 0, and
+#: millions of events' sums still fit the 64 bits that summaries and downloads carry.
+TOKEN_LIMIT = 10_000_000_000
 
-#: Events whose ``chargedCents`` differs from their parts that the data-quality page lists.
-CHARGED_EXAMPLES = 5
 
 #: One month's ledger as the careful path sums it: ``(day, user, model, max mode) -> [charged,
 #: requests, input, output, cache write, cache read, list cost, token fee]`` (the order of
@@ -227,7 +229,7 @@ def decode_month(data_dir: Path, month: Month) -> tuple[MonthFacts, MonthCells]:
         typed = _read_typed(path)
         if typed is not None:
             month_facts = _month_facts(typed, path, month, typed["events_in_file"])
-            _add_quality(month_facts.quality, typed["quality"])
+            month_facts.quality.add(typed["quality"])
             cells = typed["cells"]
         else:
             month_facts, cells = _decode_general(path, month)
@@ -370,23 +372,9 @@ def _join_pieces(data_dir: Path, month: Month, parts: list[_PieceSums | None], s
         cells = builder.finish()
         cells.set_sums(add_sums([part.cells.sums() for part in found]))
         for part in found:
-            _add_quality(month_facts.quality, part.quality)
+            month_facts.quality.add(part.quality)
     keep_summary(data_dir, month, stat, checked_at, month_facts, cells)
     return month_facts, cells
-
-
-def _add_quality(into: DataQuality, part: DataQuality) -> None:
-    """Add the counts of a part of a month (a piece, or the events of a file) to ``into``."""
-    for name in ("events_kept", "without_email", "without_model", "zero_cost", "negative_cost",
-                 "non_numeric_cost", "bad_timestamp", "outside_month", "with_charged", "charged_differs"):
-        setattr(into, name, getattr(into, name) + getattr(part, name))
-    for name in ("not_on_demand", "unknown_kinds", "unknown_fields"):
-        counts = getattr(into, name)
-        for key, count in getattr(part, name).items():
-            counts[key] = counts.get(key, 0) + count
-    room = CHARGED_EXAMPLES - len(into.charged_differs_examples)
-    into.charged_differs_examples += part.charged_differs_examples[:max(room, 0)]
-    into.without_charged = into.events_kept - into.with_charged
 
 
 # --- the typed fast path ------------------------------------------------------------------
@@ -400,13 +388,17 @@ def _add_quality(into: DataQuality, part: DataQuality) -> None:
 # the general path above, which reports or counts it.
 
 
+#: A believable token count (see ``TOKEN_LIMIT``); any other sends the file down the careful path.
+_TokenCount = Annotated[int, msgspec.Meta(ge=0, lt=TOKEN_LIMIT)]
+
+
 class _TypedTokenUsage(msgspec.Struct, gc=False):
     totalCents: float
     discountPercentOff: float = 0.0
-    inputTokens: int = 0
-    outputTokens: int = 0
-    cacheWriteTokens: int = 0
-    cacheReadTokens: int = 0
+    inputTokens: _TokenCount = 0
+    outputTokens: _TokenCount = 0
+    cacheWriteTokens: _TokenCount = 0
+    cacheReadTokens: _TokenCount = 0
 
 
 # (gc=False: decoded events never form reference cycles, and leaving them untracked by the
@@ -773,26 +765,29 @@ def _inspect(event: Any, month: Month, quality: DataQuality) -> EventValues | No
         return None
 
     usage = event.get("tokenUsage")
+    usage = usage if isinstance(usage, dict) else {}
     fee = event.get("cursorTokenFee")
     fee = 0 if fee is None else fee
-    discount = usage.get("discountPercentOff") if isinstance(usage, dict) else None
+    discount = usage.get("discountPercentOff")
     discount = 0 if discount is None else discount
     charged_cents = event.get("chargedCents")
-    if (
-        not isinstance(usage, dict)
-        or not _is_amount(usage.get("totalCents"))
-        or not _is_amount(fee)
-        or not _is_amount(discount)
-        or not (charged_cents is None or _is_amount(charged_cents))
-    ):
-        quality.non_numeric_cost += 1
+    total_cents = usage.get("totalCents")
+    parts_known = _is_amount(total_cents) and _is_amount(fee) and _is_amount(discount)
+    if not (charged_cents is None or _is_amount(charged_cents)) or (charged_cents is None and not parts_known):
+        quality.non_numeric_cost += 1  # no number says what it cost: it cannot be priced
         return None
-    tokens = [usage.get(name, 0) for name in ("inputTokens", "outputTokens", "cacheWriteTokens", "cacheReadTokens")]
-    tokens = [0 if count is None else count for count in tokens]
-    if not all(type(count) is int for count in tokens):
-        quality.non_numeric_cost += 1
-        return None
-    cost = event_cost(usage["totalCents"], fee, discount, charged_cents)
+    tokens = [usage.get(name) for name in ("inputTokens", "outputTokens", "cacheWriteTokens", "cacheReadTokens")]
+    if not all(count is None or (type(count) is int and 0 <= count < TOKEN_LIMIT) for count in tokens):
+        quality.bad_tokens += 1  # still priced: only its token counts are unknown
+    tokens = [count if type(count) is int and 0 <= count < TOKEN_LIMIT else 0 for count in tokens]
+    if parts_known:
+        if not 0 <= discount <= 100:
+            quality.odd_discount += 1
+        cost = event_cost(total_cents, fee, discount, charged_cents)
+    else:  # what Cursor billed is known, its parts are not: the charge is its list cost too
+        quality.parts_unknown += 1
+        charged = microcents(charged_cents)
+        cost = EventCost(charged, charged, microcents(fee) if _is_amount(fee) else 0)
     if cost.charged == 0:
         quality.zero_cost += 1
     elif cost.charged < 0:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import heapq
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from functools import cached_property
 from operator import add
@@ -31,6 +31,8 @@ from .periods import Period, ReportRange
 REMOVED_USER = "(removed user)"
 #: The model an event without a ``model`` is attributed to.
 UNKNOWN_MODEL = "(unknown model)"
+#: Events whose ``chargedCents`` differs from their parts that the data-quality page lists, per month.
+CHARGED_EXAMPLES = 5
 
 
 #: One cell of the ledger: ``(day, user, model, max mode)``; ``day`` is the UTC day as days since
@@ -123,6 +125,28 @@ class DataQuality:
     #: discount) + fee``, and the first few of them (timestamp, user, model, charged, formula).
     charged_differs: int = 0
     charged_differs_examples: list[dict[str, Any]] = field(default_factory=list)
+    #: Kept events priced by ``chargedCents`` alone: their ``totalCents``, fee or discount is not a number.
+    parts_unknown: int = 0
+    #: Kept events whose ``discountPercentOff`` lies outside 0-100 (priced as sent).
+    odd_discount: int = 0
+    #: Kept events whose token counts are not whole numbers from 0 to ten billion (counted as 0).
+    bad_tokens: int = 0
+
+    def add(self, part: "DataQuality") -> None:
+        """Add the counts of a part of a month (a piece of a file, decoded apart) to these: every
+        count, every count by name, and the examples up to ``CHARGED_EXAMPLES``."""
+        for spec in fields(self):
+            if spec.name in ("events_in_file", "without_charged"):  # the file's own, and derived
+                continue
+            mine, theirs = getattr(self, spec.name), getattr(part, spec.name)
+            if isinstance(mine, dict):
+                for key, count in theirs.items():
+                    mine[key] = mine.get(key, 0) + count
+            elif isinstance(mine, list):
+                mine += theirs[:max(CHARGED_EXAMPLES - len(mine), 0)]
+            else:
+                setattr(self, spec.name, mine + theirs)
+        self.without_charged = self.events_kept - self.with_charged
 
     @property
     def events_left_out(self) -> int:
@@ -142,6 +166,9 @@ class DataQuality:
             + self.bad_timestamp
             + self.outside_month
             + self.charged_differs
+            + self.parts_unknown
+            + self.odd_discount
+            + self.bad_tokens
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -163,6 +190,9 @@ class DataQuality:
             "without_charged": self.without_charged,
             "charged_differs": self.charged_differs,
             "charged_differs_examples": [dict(example) for example in self.charged_differs_examples],
+            "parts_unknown": self.parts_unknown,
+            "odd_discount": self.odd_discount,
+            "bad_tokens": self.bad_tokens,
         }
 
 

@@ -143,10 +143,17 @@ HOSTILE = [
     {"timestamp": "soon"},
     {"cursorTokenFee": None},
     {"userEmail": ""},
+    {"tokenUsage": {"totalCents": 4.0, "inputTokens": 2**70}},       # absurd tokens: counted 0, still priced
+    {"tokenUsage": {"totalCents": 4.0, "inputTokens": -3}},
+    {"tokenUsage": {"totalCents": 4.0, "inputTokens": 100.0}},
+    {"tokenUsage": {"totalCents": 4.0, "inputTokens": "100"}},
+    {"tokenUsage": {"totalCents": None}, "chargedCents": 5.0},         # billed, parts unknown
+    {"tokenUsage": None, "chargedCents": 5.0},
+    {"tokenUsage": {"totalCents": 4.0, "discountPercentOff": -50}},  # an odd discount, priced as sent
 ]
 
 
-@pytest.mark.parametrize("changes", HOSTILE, ids=[json.dumps(h) for h in HOSTILE])
+@pytest.mark.parametrize("changes", HOSTILE, ids=[json.dumps(h)[:60] for h in HOSTILE])
 def test_both_decoding_paths_agree_on_hostile_events(tmp_path, changes):
     changes = dict(changes)
     events = [_event(_ms(2026, 4, 9), "ann@example.com", "opus", 7.25, cursorTokenFee=0.5),
@@ -201,8 +208,9 @@ def test_a_seed_format_file_is_complete_a_day_after_its_month(tmp_path, fetched_
 def test_the_data_quality_page_shows_how_events_were_priced(april):
     from billing_reports.site.quality import charged_differences_table, charged_table
 
-    # with/without chargedCents, list cost, charged, discount given (list - charged), differing
-    assert charged_table(april).rows == [["2026-04", 3, 2, 80_347_000, 74_830_000, 5_517_000, 1]]
+    # with/without chargedCents, list cost, charged, discount given (list - charged), differing,
+    # priced by chargedCents alone, discount outside 0-100 %
+    assert charged_table(april).rows == [["2026-04", 3, 2, 80_347_000, 74_830_000, 5_517_000, 1, 0, 0]]
     assert charged_differences_table(april).rows == [
         ["2026-04", "03 Apr 2026, 12:00:00.000 UTC", "ann@example.com", "opus", 12_500_000, 10_000_000]]
 
@@ -236,7 +244,8 @@ def test_slices_of_a_file_sum_as_the_whole_file_does(tmp_path, tiny_slices, sepa
     # the hostile events that still have the documented types (a string or null amount sends the
     # whole file down the general path: the next test)
     typed_hostile = [h for h in HOSTILE if h not in ({"chargedCents": "1.0"}, {"discount": "10"}, {"discount": None},
-                                                     {"cursorTokenFee": None})]
+                                                     {"cursorTokenFee": None})
+                     and ("tokenUsage" not in h or "discountPercentOff" in (h["tokenUsage"] or {}))]
     events = _many_events(hostile=typed_hostile)
     path = tmp_path / f"{APRIL.cache_stem}-usage-based-data.json"
     path.write_text(json.dumps({"month": APRIL.cache_stem, "fetched_at": "2026-05-03T00:00:00Z",
@@ -289,3 +298,29 @@ def test_a_ledger_made_by_hand_and_the_loaders_give_the_same_figures(april):
     assert by_hand.totals == april.totals and by_hand.by_day() == april.by_day()
     assert by_hand.model_cost_by_day("opus") == april.model_cost_by_day("opus")
     assert by_hand.biggest_user_days(5) == april.biggest_user_days(5)
+
+
+def test_what_cursor_billed_counts_even_where_the_rest_of_the_event_is_odd(tmp_path):
+    # billed 5 c with no usable parts; 4 c with absurd and broken token counts; 10 c at a discount of -50 %
+    events = [_event(_ms(2026, 4, 9), "ann@example.com", "opus", 1.0, chargedCents=5.0),
+              _event(_ms(2026, 4, 9), "ann@example.com", "opus", 4.0),
+              _event(_ms(2026, 4, 9), "ann@example.com", "opus", 10.0, discount=-50)]
+    events[0]["tokenUsage"] = {"totalCents": None, "inputTokens": 7}
+    events[1]["tokenUsage"].update(inputTokens=2**70, outputTokens="3")
+    usage = load_usage(None, [APRIL], data_dir=_write(tmp_path, APRIL, events).parent)
+    total = usage.month_total(APRIL)
+    assert (total.cost, total.list_cost, total.requests) == (5_000_000 + 4_000_000 + 15_000_000,
+                                                             5_000_000 + 4_000_000 + 10_000_000, 3)
+    assert (total.input_tokens, total.output_tokens) == (7 + 0 + 1, 0 + 0 + 2)  # broken counts are 0, the rest kept
+    quality = usage.facts(APRIL).quality
+    assert (quality.parts_unknown, quality.bad_tokens, quality.odd_discount, quality.non_numeric_cost) == (1, 1, 1, 0)
+
+
+def test_the_data_quality_page_names_unusable_token_counts(tmp_path):
+    from billing_reports.site.quality import unknown_table
+
+    events = [_event(_ms(2026, 4, 9), "ann@example.com", "opus", 4.0)]
+    events[0]["tokenUsage"]["inputTokens"] = 2**70
+    usage = load_usage(None, [APRIL], data_dir=_write(tmp_path, APRIL, events).parent)
+    [row] = unknown_table(usage).rows
+    assert (row[0], row[1], row[3]) == ("2026-04", "value", 1) and row[2].startswith("token counts not whole")

@@ -77,6 +77,9 @@ def test_data_quality_counts_of_january(analysis_usage):
         "without_charged": 8,
         "charged_differs": 0,
         "charged_differs_examples": [],
+        "parts_unknown": 0,
+        "odd_discount": 0,
+        "bad_tokens": 0,
     }
     assert analysis_usage.facts(DEC).quality.events_in_file == 0
     assert analysis_usage.facts(FEB).quality.warnings == 0

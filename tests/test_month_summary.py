@@ -73,6 +73,9 @@ def _odd_april(cache):
         {**base, "newField": 1},                                    # unknown field
         {**base, "chargedCents": 1.5},                              # with chargedCents (as its parts)
         {**base, "chargedCents": 1.25},                             # chargedCents differs from its parts
+        {**base, "chargedCents": 1.5, "tokenUsage": {"totalCents": "abc"}},  # priced by chargedCents alone
+        {**base, "tokenUsage": {"totalCents": 1.5, "discountPercentOff": 150}},  # an odd discount
+        {**base, "tokenUsage": {"totalCents": 1.5, "inputTokens": 2.5}},  # a token count not whole
     ]
     write_cached_month(cache / f"{APRIL.cache_stem}-usage-based-data.json", {
         "month": APRIL.cache_stem, "fetched_at": "2026-05-02T10:11:12.345678Z", "total_events": len(events),

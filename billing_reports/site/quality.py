@@ -89,24 +89,28 @@ def charged_table(usage: OnDemandUsage) -> Table:
         facts = usage.facts(month)
         q = facts.quality
         if not facts.cached:
-            rows.append([month.key] + [None] * 6)
+            rows.append([month.key] + [None] * 8)
             continue
         totals = usage.month_total(month)
         rows.append([month.key, q.with_charged, q.without_charged, totals.list_cost, totals.cost,
-                     totals.discount, q.charged_differs])
+                     totals.discount, q.charged_differs, q.parts_unknown, q.odd_discount])
     return Table(
         "charged", "How events were priced",
         [MONTH, Column("with_charged", "With chargedCents", "count"),
          Column("without_charged", "Priced from their parts", "count"),
          Column("list_cost", "List cost", "money"), Column("charged", "Charged", "money"),
          Column("discount", "Discount given", "money"),
-         Column("charged_differs", "chargedCents differs", "count")],
+         Column("charged_differs", "chargedCents differs", "count"),
+         Column("parts_unknown", "chargedCents alone", "count"),
+         Column("odd_discount", "Discount outside 0–100 %", "count")],
         rows,
         description="An event costs its chargedCents where it has one, else totalCents × (1 − "
         "discountPercentOff/100) + cursorTokenFee. The list cost is before any discount (totalCents + "
         "cursorTokenFee); the discount given is list cost minus charged. “chargedCents differs” counts "
         "events whose chargedCents is more than 0.01 cent away from their parts (listed below). Each amount is "
-        "rounded to the cent on its own, so list cost minus charged may differ from the discount shown by a cent.",
+        "rounded to the cent on its own, so list cost minus charged may differ from the discount shown by a "
+        "cent. \u201cchargedCents alone\u201d: events priced by what Cursor billed because their totalCents, fee "
+        "or discount is not a number; a discount outside 0\u2013100 % is applied as sent.",
     )
 
 
@@ -167,8 +171,11 @@ def unknown_table(usage: OnDemandUsage) -> Table:
         q = usage.facts(month).quality
         rows += [[month.key, "kind", name, count] for name, count in sorted(q.unknown_kinds.items())]
         rows += [[month.key, "field", name, count] for name, count in sorted(q.unknown_fields.items())]
+        if q.bad_tokens:
+            rows.append([month.key, "value", "token counts not whole numbers from 0 to ten billion (counted as 0; "
+                         "the event is still priced)", q.bad_tokens])
     return Table(
-        "unknown", "Unknown kinds and fields",
+        "unknown", "Unknown kinds, fields and values",
         [MONTH, Column("what", "What"), Column("name", "Name"), Column("events", "Events", "count")],
         rows,
         description="Values the API sent that this version does not know; they are kept in the cache as sent.",
