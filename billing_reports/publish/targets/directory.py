@@ -7,6 +7,11 @@ renames). The site that was live is kept as ``.billing.previous`` for
 ``publish --rollback``, which swaps the two back. A copy that fails leaves
 the live site untouched; a copy a killed publish left behind is removed by a
 later publish once it is a day old.
+
+Only a folder billing-reports published is ever replaced: one that is empty or
+holds our ``build-manifest.json`` (every build writes it last and every publish
+copies it). Any other folder at ``path`` (an nginx root with other files) or at
+``.billing.previous`` is refused before anything is copied, moved or deleted.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from pathlib import Path
 from ... import hookimpl
 from ...errors import PublishError
 from ...leftovers import remove_stale
-from ..site import BuiltSite
+from ..site import MANIFEST_NAME, BuiltSite
 from ..target import Change, Option, PublishTarget, text
 
 _RENAME_EXCHANGE = 2
@@ -60,6 +65,16 @@ class DirectoryTarget(PublishTarget):
             raise PublishError(f"{live}: exists and is not a directory; move it away or change publish.targets.{self.name}.path")
         if not live.parent.is_dir():
             raise PublishError(f"{live.parent}: no such directory; create it (the web server's root) and publish again")
+        if not _ours(live):
+            raise PublishError(
+                f"{live}: holds files but no {MANIFEST_NAME}, so billing-reports did not publish it; empty it, "
+                f"or point publish.targets.{self.name}.path at a new folder (a publish replaces the whole folder)"
+            )
+        if not _ours(self.previous):
+            raise PublishError(
+                f"{self.previous}: holds files but no {MANIFEST_NAME}, so billing-reports did not publish it; "
+                "move it elsewhere to keep it (a publish replaces the previous site kept there), then publish again"
+            )
 
     def plan(self, site: BuiltSite) -> list[Change]:
         self.check()
@@ -164,6 +179,21 @@ class DirectoryTarget(PublishTarget):
 def copy_file(source: Path, destination: Path) -> None:
     """Copy one file with its modification time (a module-level seam tests can break)."""
     shutil.copy2(source, destination)
+
+
+def _ours(directory: Path) -> bool:
+    """Whether a publish may replace ``directory``: it does not exist, is empty, or holds our manifest.
+
+    A folder that cannot be listed counts as not ours (nothing is replaced that was not checked).
+    """
+    if not directory.exists():
+        return True
+    if not directory.is_dir():
+        return False
+    try:
+        return (directory / MANIFEST_NAME).is_file() or not any(directory.iterdir())
+    except OSError:
+        return False
 
 
 def _files_under(directory: Path) -> set[str]:
