@@ -112,8 +112,20 @@ def _text(value: Any) -> str:
 
 def _html_filename(value: Any) -> str:
     value = _text(value)
-    if "/" in value or "\\" in value or not value.endswith(".html"):
-        raise ValueError("a file name ending in .html, without a directory")
+    if "/" in value or "\\" in value or "\0" in value or not value.endswith(".html"):
+        raise ValueError("a file name ending in .html, without a directory or NUL characters")
+    return value
+
+
+def _path(value: Any) -> str:
+    """A path as written (made absolute, relative to config.yaml, once every key is checked)."""
+    value = _text(value)
+    if "\0" in value:
+        raise ValueError("a path without NUL characters")
+    try:
+        Path(value).expanduser()
+    except RuntimeError:  # ~someone who has no home folder here
+        raise ValueError("a path whose ~user exists") from None
     return value
 
 
@@ -167,11 +179,11 @@ SCHEMA: dict[str, dict[str, tuple[str, Check]]] = {
         "overlap_hours": ("fetch_overlap_hours", _number(0)),
     },
     "paths": {
-        "data_dir": ("data_dir", _text),
-        "site_dir": ("site_dir", _text),
-        "demo_dir": ("demo_dir", _text),
-        "plugins_dir": ("plugins_dir", _text),
-        "templates_dir": ("templates_dir", _text),
+        "data_dir": ("data_dir", _path),
+        "site_dir": ("site_dir", _path),
+        "demo_dir": ("demo_dir", _path),
+        "plugins_dir": ("plugins_dir", _path),
+        "templates_dir": ("templates_dir", _path),
     },
     "plugins": {
         "skip_broken": ("skip_broken_plugins", _boolean),
@@ -251,17 +263,19 @@ def settings_from_mapping(raw: Any, path: Path) -> Settings:
     if values.get("cycle_start") is not None:
         values["cycle_start"] = _cycle_start(values["cycle_start"], errors)
 
+    if not any(error.startswith("paths.") for error in errors):
+        base = path.parent
+        for name in PATH_FIELDS & values.keys():
+            if values[name] is not None:
+                values[name] = _resolved(name, base, values[name], errors)
+        for name in PATH_FIELDS - values.keys():
+            default = Settings.__dataclass_fields__[name].default
+            values[name] = (base / default).resolve() if default is not None else None
+        errors += _overlapping_paths(values, path)
+
     if errors:
         lines = "\n".join(f"  {error}" for error in errors)
         raise ConfigError(f"{path}: {len(errors)} problem(s); fix them and run again:\n{lines}")
-
-    base = path.parent
-    for name in PATH_FIELDS & values.keys():
-        if values[name] is not None:
-            values[name] = (base / Path(values[name]).expanduser()).resolve()
-    for name in PATH_FIELDS - values.keys():
-        default = Settings.__dataclass_fields__[name].default
-        values[name] = (base / default).resolve() if default is not None else None
 
     env_url = os.environ.get(BASE_URL_VARIABLE)
     if env_url:
@@ -271,6 +285,85 @@ def settings_from_mapping(raw: Any, path: Path) -> Settings:
             raise ConfigError(f"{BASE_URL_VARIABLE}: expected {expected}, found {env_url!r}") from None
 
     return Settings(config_path=path, dotenv=_read_dotenv(base), **values)
+
+
+def _resolved(name: str, base: Path, written: str, errors: list[str]) -> Path | None:
+    """``written`` made absolute (relative to ``base``, symlinks followed); ``None`` and a problem
+    in ``errors`` when it cannot be (a symlink loop)."""
+    try:
+        return (base / Path(written).expanduser()).resolve()
+    except (OSError, RuntimeError) as error:
+        errors.append(f"paths.{name}: expected a path that can be followed, found {_shown(written)} "
+                      f"({getattr(error, 'strerror', None) or error})")
+        return None
+
+
+#: Folders that hold only what billing-reports puts there, and why another folder must stay
+#: apart from each: the build replaces ``site_dir`` whole (its swap deletes whatever was inside),
+#: ``build --demo`` writes its synthetic cache and site under ``demo_dir``.
+_OWNED_FOLDERS = {
+    "site_dir": "a build replaces site_dir whole",
+    "demo_dir": "build --demo writes synthetic months and a site under demo_dir",
+}
+
+
+def _overlapping_paths(values: dict[str, Any], config_path: Path) -> list[str]:
+    """Every pair of configured folders where writing one destroys or mixes into the other.
+
+    The cache, the site and the demo never overlap: not the same folder, not one inside
+    the other, either way. The plugins, the templates and config.yaml itself must not be
+    inside (or be) the site or the demo folder. Each problem names the later key.
+    """
+    problems: list[str] = []
+    separate = ["data_dir", "site_dir", "demo_dir"]
+    for later, key in enumerate(separate):
+        for other in separate[:later]:
+            relation = folder_relation(values[key], values[other])
+            if relation is not None:
+                problems.append(_overlap(key, values[key], f"paths.{other}", values[other], relation,
+                                         _why_apart(key, other, relation)))
+    for key in ("plugins_dir", "templates_dir"):
+        for owned, why in _OWNED_FOLDERS.items():
+            relation = folder_relation(values[key], values[owned])
+            if relation in ("same", "inside"):
+                problems.append(_overlap(key, values[key], f"paths.{owned}", values[owned], relation, why))
+    for owned, why in _OWNED_FOLDERS.items():
+        relation = folder_relation(values[owned], config_path.parent)
+        if relation in ("same", "contains"):
+            problems.append(_overlap(owned, values[owned], f"the folder of {config_path.name}", config_path.parent,
+                                     relation, why))
+    return problems
+
+
+def _why_apart(key: str, other: str, relation: str) -> str:
+    """Why ``key`` must stay apart from ``other`` (``relation``: ``key``'s to ``other``'s):
+    what happens to the folder inside."""
+    container = key if relation == "contains" or relation == "same" and key in _OWNED_FOLDERS else other
+    if container in _OWNED_FOLDERS:
+        return _OWNED_FOLDERS[container]
+    return "the cache, the site and the demo each need a folder of their own"
+
+
+def folder_relation(folder: Path | None, other: Path | None) -> str | None:
+    """``"same"``, ``"inside"`` (``folder`` is inside ``other``), ``"contains"`` or ``None``."""
+    if folder is None or other is None:
+        return None
+    if folder == other:
+        return "same"
+    if folder.is_relative_to(other):
+        return "inside"
+    if other.is_relative_to(folder):
+        return "contains"
+    return None
+
+
+def _overlap(key: str, folder: Path, other_key: str, other: Path, relation: str, reason: str) -> str:
+    found = {
+        "same": f"{folder}, the same folder as {other_key}",
+        "inside": f"{folder}, inside {other_key} ({other})",
+        "contains": f"{folder}, which contains {other_key} ({other})",
+    }[relation]
+    return f"paths.{key}: expected a folder apart from {other_key}, found {found}; {reason}"
 
 
 def _expensive_rule(raw: dict, errors: list[str]) -> ExpensiveModelRule:

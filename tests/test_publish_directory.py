@@ -443,3 +443,29 @@ def test_a_previous_site_folder_billing_reports_did_not_publish_is_never_deleted
     assert (publish.returncode, publish.stderr.strip()) == (1, expected)
     assert _tree(previous) == foreign
     assert (www / "billing" / "billing_dashboard.html").read_text() == "<h1>Dashboard v1</h1>"
+
+
+@pytest.mark.parametrize("path, key, relation", [
+    ("site", "paths.site_dir", "is paths.site_dir"),
+    ("site/www", "paths.site_dir", "lies inside paths.site_dir"),
+    ("www/billing", "paths.data_dir", "holds paths.data_dir"),
+    (".", "the folder of config.yaml", "is the folder of config.yaml"),
+])
+def test_a_target_overlapping_a_configured_folder_is_refused(project, path, key, relation):
+    """A publish replaces the target folder whole: the cache or the site inside it would go with it."""
+    write_config(project, {"targets": {"intranet": {"type": "directory", "path": path}}},
+                 billing={"months_back": 2})
+    config = (project / "config.yaml").read_text().replace("paths:\n", "paths:\n  data_dir: www/billing/cache\n")
+    (project / "config.yaml").write_text(config)
+    rebuild(project, FIRST_BUILD)
+    before = _tree(project)
+    live = (project / path).resolve()
+    folder = {"paths.site_dir": project / "site", "paths.data_dir": project / "www" / "billing" / "cache",
+              "the folder of config.yaml": project}[key]
+
+    for arguments in (("publish", "--dry-run"), ("publish",)):
+        result = run_cli(*arguments, cwd=project)
+        assert (result.returncode, result.stderr.strip()) == (1, (
+            f"Error: {live}: {relation} ({folder}); point publish.targets.intranet.path at a folder of its own, "
+            "apart from the cache, the sites and config.yaml"))
+    assert _tree(project) == before

@@ -28,6 +28,7 @@ from pathlib import Path
 from ... import hookimpl
 from ...errors import PublishError
 from ...leftovers import remove_stale
+from ...settings import folder_relation
 from ..site import MANIFEST_NAME, BuiltSite
 from ..target import Change, Option, PublishTarget, text
 
@@ -65,6 +66,7 @@ class DirectoryTarget(PublishTarget):
             raise PublishError(f"{live}: exists and is not a directory; move it away or change publish.targets.{self.name}.path")
         if not live.parent.is_dir():
             raise PublishError(f"{live.parent}: no such directory; create it (the web server's root) and publish again")
+        self._check_apart()
         if not _ours(live):
             raise PublishError(
                 f"{live}: holds files but no {MANIFEST_NAME}, so billing-reports did not publish it; empty it, "
@@ -74,6 +76,23 @@ class DirectoryTarget(PublishTarget):
             raise PublishError(
                 f"{self.previous}: holds files but no {MANIFEST_NAME}, so billing-reports did not publish it; "
                 "move it elsewhere to keep it (a publish replaces the previous site kept there), then publish again"
+            )
+
+    def _check_apart(self) -> None:
+        """Refuse a folder that is, holds or lies in a folder of the config: a publish replaces its
+        folder whole (the cache inside would go), a build its site (the published site inside would go)."""
+        live, settings = self.live, self.settings
+        folders = {f"paths.{key}": getattr(settings, key) for key in ("data_dir", "site_dir", "demo_dir")}
+        kept = {f"paths.{key}": getattr(settings, key) for key in ("plugins_dir", "templates_dir")}
+        kept[f"the folder of {settings.config_path.name}"] = settings.config_dir
+        for name, folder in [*kept.items(), *folders.items()]:
+            relation = folder_relation(live, folder)
+            if relation is None or name in kept and relation == "inside":
+                continue
+            shown = {"same": f"is {name}", "inside": f"lies inside {name}", "contains": f"holds {name}"}[relation]
+            raise PublishError(
+                f"{live}: {shown} ({folder}); point publish.targets.{self.name}.path at a folder of its own, "
+                "apart from the cache, the sites and config.yaml"
             )
 
     def plan(self, site: BuiltSite) -> list[Change]:
