@@ -23,6 +23,10 @@ CACHE_SUFFIX = "-usage-based-data.json"
 #: started at least this long after it ended.
 SETTLING_TIME = timedelta(days=1)
 
+#: The key of a cache file's ``fetch`` record that marks it as demo data (``build --demo``'s fetch
+#: from the built-in fake API): ``"fetch": {"demo": true, ...}``.
+DEMO_KEY = "demo"
+
 #: The seed's four keys and their JSON types (``bool`` is not an acceptable ``int``).
 SEED_KEYS: dict[str, type] = {"month": str, "fetched_at": str, "total_events": int, "events": list}
 
@@ -129,9 +133,29 @@ def check_payload(payload: Any, path: Path) -> None:
         raise _broken(path, "has a 'fetch' that is not an object")
 
 
-def write_cached_month(path: Path, payload: dict[str, Any]) -> None:
-    """Write ``payload`` to ``path`` atomically (see :func:`write_atomically`)."""
+def refuse_demo_data(path: Path, fetch: Any, *, demo: bool) -> None:
+    """Raise ``CacheError`` when a cache file's ``fetch`` record marks it as demo data and this is
+    not a ``--demo`` run: the synthetic team's spend must never count as the user's."""
+    if demo or not isinstance(fetch, dict) or fetch.get(DEMO_KEY) is not True:
+        return
+    try:
+        month = month_of_cache_path(path)
+    except ValueError:
+        fix = "delete it"
+    else:
+        fix = f"run `billing-reports fetch --refresh {month.key}` to replace it with your team's usage"
+    raise CacheError(
+        f"Cache file {path} holds demo data (the synthetic team of `build --demo`), not your team's usage; {fix}.",
+        path=path, problem="holds demo data",
+    )
+
+
+def write_cached_month(path: Path, payload: dict[str, Any], *, demo: bool = False) -> None:
+    """Write ``payload`` to ``path`` atomically (see :func:`write_atomically`); ``demo``: mark it as
+    demo data (``fetch.demo``), which only ``--demo`` runs load."""
     path = Path(path)
+    if demo:
+        payload = {**payload, "fetch": {**payload.get("fetch", {}), DEMO_KEY: True}}
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomically(path, [orjson.dumps(payload)])
 
@@ -187,5 +211,6 @@ __all__ = [
     "check_payload",
     "month_of_cache_path",
     "read_cached_month",
+    "refuse_demo_data",
     "write_cached_month",
 ]

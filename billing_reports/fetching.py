@@ -19,7 +19,9 @@ from typing import Any, Callable, Iterable, Sequence
 
 import requests
 
-from billing_reports.cache import cache_path, cached_complete, is_complete, read_cached_month, write_cached_month
+from billing_reports.cache import (
+    cache_path, cached_complete, is_complete, read_cached_month, refuse_demo_data, write_cached_month,
+)
 from billing_reports.client import CursorAdminClient
 from billing_reports.errors import ApiError, ConfigError
 from billing_reports.months import Month, Window, isoformat_z, parse_isoformat_z, utc_now
@@ -102,6 +104,7 @@ def plan_fetch(settings: Settings, months: Iterable[Month], *, refresh: Iterable
             to_fetch.append(month)
             continue
         payload = read_cached_month(path)
+        refuse_demo_data(path, payload.get("fetch"), demo=settings.demo)
         if cached_complete(month, payload):
             cached.append(month)
         else:
@@ -161,7 +164,7 @@ def fetch_months(
                                    overlap_hours=settings.fetch_overlap_hours, refresh=month in refresh)
                 del cached  # the events the fetch replaces are not kept while it runs
                 payload = fetch_month(client, scope, page_size=settings.page_size, reporter=reporter)
-                write_cached_month(path, payload)
+                write_cached_month(path, payload, demo=settings.demo)
                 summary.months_fetched.append(month)
                 if not scope.whole:
                     summary.months_refreshed.append(month)

@@ -40,7 +40,7 @@ from typing import Any, Iterable, Iterator, Sequence, Union
 
 import msgspec
 
-from .cache import cache_path, cached_complete, read_cached_month
+from .cache import cache_path, cached_complete, read_cached_month, refuse_demo_data
 from .errors import CacheError
 from .money import MICROCENTS_PER_CENT
 from .month_summary import keep_summary, read_summary
@@ -126,6 +126,7 @@ def load_usage(settings: Settings, months: Sequence[Month], *, data_dir: Path | 
     # the ~100,000 tuples made here form no cycles, and its passes over them cost ~0.1 s.
     with _collector_paused():
         for month, (month_facts, cells) in zip(ordered, _load_months(directory, ordered)):
+            refuse_demo_data(month_facts.path, month_facts.fetch, demo=settings.demo)  # (summaries keep fetch)
             facts[month] = month_facts
             ledger.update(zip(cells, map(UsageTotals._make, cells.values())))
     if report_range is not None and not report_range.whole_months:

@@ -61,6 +61,9 @@ class Settings:
     expensive_models: ExpensiveModelRule = ExpensiveModelRule()
     #: The ``publish:`` section as written; publish targets validate their own part.
     publish: dict[str, Any] = field(default_factory=dict)
+    #: A ``--demo`` run (the fake API's synthetic team, under ``demo_dir``): the cache files it
+    #: writes are marked as demo data, and only such a run loads them (never set from config.yaml).
+    demo: bool = False
     #: Variables read from ``.env`` files (never written back anywhere).
     dotenv: dict[str, str] = field(default_factory=dict, repr=False)
 

@@ -114,7 +114,7 @@ def _demo(settings: Settings) -> tuple[Settings, list[Month]]:
             continue
     if not found:
         raise click.UsageError(f"no demo data in {data_dir}; run `billing-reports build --demo` first")
-    return dataclasses.replace(settings, data_dir=data_dir), sorted(found)
+    return dataclasses.replace(settings, data_dir=data_dir, demo=True), sorted(found)
 
 
 def _warn_about_months(usage) -> None:
