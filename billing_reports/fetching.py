@@ -24,6 +24,7 @@ from billing_reports.cache import (
 )
 from billing_reports.client import CursorAdminClient
 from billing_reports.errors import ApiError, ConfigError
+from billing_reports.folders import check_writable_folder
 from billing_reports.months import Month, Window, isoformat_z, parse_isoformat_z, utc_now
 from billing_reports.on_demand import NO_KIND, is_on_demand, left_out_label
 from billing_reports.progress import FetchReporter, SilentReporter
@@ -143,6 +144,7 @@ def fetch_months(
     if plan.to_fetch:
         if not api_key:
             raise missing_key_error()
+        check_writable_folder(settings.data_dir, "paths.data_dir")  # before any request
         client = CursorAdminClient(
             settings.api_base_url,
             api_key,

@@ -41,6 +41,7 @@ from typing import Any, Iterable, Iterator, Sequence, Union
 import msgspec
 
 from .cache import cache_path, cached_complete, read_cached_month, refuse_demo_data
+from .folders import existing_folder
 from .errors import CacheError
 from .money import MICROCENTS_PER_CENT
 from .month_summary import keep_summary, read_summary
@@ -119,6 +120,7 @@ def load_usage(settings: Settings, months: Sequence[Month], *, data_dir: Path | 
     a cache file that cannot be read or has the wrong shape raises ``CacheError``.
     """
     directory = Path(data_dir if data_dir is not None else settings.data_dir)
+    existing_folder(directory, "paths.data_dir")  # a file there is named, not read as "nothing cached"
     ordered = sorted(set(months))
     ledger: dict[LedgerKey, UsageTotals] = {}
     facts: dict[Month, MonthFacts] = {}

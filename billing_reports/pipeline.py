@@ -20,6 +20,7 @@ from .plugins import PluginFailure, get_plugin_manager
 from .progress import FetchReporter
 from .settings import Settings
 from .site import BuiltSite, build_site
+from .site.output import check_site_dir
 from .usage import OnDemandUsage
 
 
@@ -63,6 +64,9 @@ def build(
     (a broken plugin when ``plugins.skip_broken`` is false). ``report_range``: the days
     and the trend's grain (default: every day of ``months``, by month).
     """
+    # 0. A site directory the build could not replace stops it before any request.
+    check_site_dir(settings.site_dir)
+
     # 1. Fetch: only months that are not cached, or cached before they were over.
     summary = None
     if not offline:

@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 
 from ..errors import ConfigError
+from ..folders import check_writable_folder
 from ..leftovers import remove_stale
 
 MANIFEST_NAME = "build-manifest.json"
@@ -41,7 +42,9 @@ def _exchange(first: Path, second: Path) -> bool:
 
 
 def check_site_dir(site_dir: Path) -> None:
-    """Refuse to replace a directory that is not a site this tool built (or empty)."""
+    """Refuse to replace a directory that is not a site this tool built (or empty), and a site
+    directory whose folder this user cannot write (the new site is built beside it)."""
+    check_writable_folder(site_dir.parent, "paths.site_dir", why=" (the new site is built beside site_dir)")
     if not site_dir.exists():
         return
     if not site_dir.is_dir():
