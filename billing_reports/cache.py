@@ -10,7 +10,7 @@ import os
 import tempfile
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, BinaryIO, Sequence
 
 import orjson
 
@@ -156,8 +156,15 @@ def write_cached_month(path: Path, payload: dict[str, Any], *, demo: bool = Fals
     path = Path(path)
     if demo:
         payload = {**payload, "fetch": {**payload.get("fetch", {}), DEMO_KEY: True}}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomically(path, [orjson.dumps(payload)])
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(path, [orjson.dumps(payload)])
+    except OSError as error:  # a full disk, a quota, permissions
+        raise CacheError(
+            f"Cannot write cache file {path} ({error.strerror or error}); free some space or check the "
+            f"permissions of {path.parent}, then run the command again (the file is as it was before).",
+            path=path,
+        ) from None
 
 
 def write_atomically(path: Path, chunks: Sequence[bytes], *, durable: bool = True) -> int:
@@ -171,8 +178,7 @@ def write_atomically(path: Path, chunks: Sequence[bytes], *, durable: bool = Tru
     try:
         os.chmod(tmp_name, _FILE_MODE)  # mkstemp makes 0600; cache files are ordinary files
         with os.fdopen(fd, "wb") as handle:
-            for chunk in chunks:
-                handle.write(chunk)
+            _write_chunks(handle, chunks)
             if durable:
                 handle.flush()
                 os.fsync(handle.fileno())
@@ -186,6 +192,12 @@ def write_atomically(path: Path, chunks: Sequence[bytes], *, durable: bool = Tru
     if durable:
         _fsync_dir(path.parent)
     return sum(len(chunk) for chunk in chunks)
+
+
+def _write_chunks(handle: BinaryIO, chunks: Sequence[bytes]) -> None:
+    """Write ``chunks`` to ``handle`` (a module-level seam tests can make fail like a full disk)."""
+    for chunk in chunks:
+        handle.write(chunk)
 
 
 def _fsync_dir(directory: Path) -> None:

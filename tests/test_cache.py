@@ -80,7 +80,7 @@ def test_a_failed_write_keeps_the_old_file_and_leaves_no_temp_file(tmp_path, mon
         raise failure
 
     monkeypatch.setattr(cache.os, "fsync", failing_fsync)
-    with pytest.raises(type(failure)):
+    with pytest.raises(CacheError if isinstance(failure, OSError) else KeyboardInterrupt):  # (one line, for OSError)
         write_cached_month(path, {**SEED_FORMAT, "total_events": 0, "events": []})
     assert path.read_bytes() == before
     assert sorted(p.name for p in Path(tmp_path).iterdir()) == [path.name]

@@ -145,3 +145,141 @@ def test_a_site_dir_below_a_file_is_one_line_before_any_request(project, api):
 
     assert line == f"Error: paths.site_dir: {project / 'out'} is a file, not a directory; choose another path"
     assert api.requests == []
+
+
+# --- a full disk: one line, the cache file and the site as they were --------------------------------
+
+
+def _january_events(count: int) -> list[dict]:
+    """``count`` on-demand events of January 2026 (about 300 bytes each in a cache file)."""
+    from conftest import usage_event
+
+    return [usage_event(f"2026-01-{1 + index % 28:02d}T{index % 24:02d}:00:00", email=f"user{index % 40}@example.com",
+                        total_cents=1.25 + index) for index in range(count)]
+
+
+@pytest.fixture
+def small_disk(project):
+    """Mount a tmpfs at ``project/small`` whose size a test chooses: ``small_disk(kib)``; skipped where the
+    tests may not mount one."""
+    mounts = []
+
+    def mount(kib: int) -> Path:
+        if os.geteuid() != 0 or shutil.which("mount") is None:
+            pytest.skip("mounting a small tmpfs needs root")
+        folder = project / "small"
+        folder.mkdir(exist_ok=True)
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={kib}k,mode=0755", "tmpfs", str(folder)],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+        mounts.append(folder)
+        return folder
+
+    yield mount
+    for folder in mounts:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def _use_small_disk_for(project: Path, key: str, relative: str) -> None:
+    config = project / "config.yaml"
+    config.write_text(config.read_text().replace(f"  {key}: ", f"  {key}: {relative}  # was "), encoding="utf-8")
+
+
+def test_a_full_disk_while_writing_the_cache_is_one_line_and_keeps_the_cache_file(project, small_disk):
+    small_disk(64)
+    _use_small_disk_for(project, "data_dir", "small/cache")
+    january = cache_path(project / "small" / "cache", Month(2026, 1))
+    write_cached_month(january, {"month": "01-2026", "fetched_at": "2026-02-05T00:00:00Z", "total_events": 0,
+                                 "events": [], "complete": True})
+    before = january.read_bytes()
+
+    with FakeCursorApi(StaticTeam(_january_events(600)), rate_limit_per_minute=None) as api:
+        result = run(project, "fetch", "--end-month", "2026-01", "--months-back", "1", "--refresh", "2026-01",
+                     env=api_env(api))
+
+    assert one_line_error(result) == (
+        f"Error: Cannot write cache file {january} (No space left on device); free some space or check the "
+        f"permissions of {january.parent}, then run the command again (the file is as it was before)."
+    )
+    assert january.read_bytes() == before
+    assert sorted(path.name for path in january.parent.iterdir()) == [january.name]  # no half-written temp file
+
+
+def _site_kib(project: Path) -> int:
+    """What the site of the hand-computed cache takes on a tmpfs (whole 4 KiB pages), in KiB."""
+    probe = project / "probe"
+    config = probe / "config.yaml"
+    probe.mkdir()
+    config.write_text(f"paths:\n  data_dir: {project / 'cache'}\n  site_dir: site\n", encoding="utf-8")
+    assert run(probe, "build", "--offline", *SPAN).returncode == 0
+    pages = sum(-(-path.stat().st_size // 4096) + 0 for path in (probe / "site").rglob("*"))
+    shutil.rmtree(probe)
+    return pages * 4
+
+
+def test_a_full_disk_while_writing_the_site_is_one_line_and_keeps_the_previous_site(project, small_disk):
+    room = _site_kib(project)
+    small_disk(room * 3 // 2)  # one site fits, two do not: the new one is built beside the previous one
+    _use_small_disk_for(project, "site_dir", "small/site")
+    site = project / "small" / "site"
+    assert run(project, "build", "--offline", *SPAN).returncode == 0
+    before = {path: path.read_bytes() for path in site.rglob("*") if path.is_file()}
+
+    result = run(project, "build", "--offline", "--end-month", "2026-02", "--months-back", "2")
+
+    assert one_line_error(result) == (
+        f"Error: Cannot write the new site beside {site} (No space left on device); free some space or check the "
+        f"permissions of {site.parent}, then build again (the previous site is as it was)."
+    )
+    assert {path: path.read_bytes() for path in site.rglob("*") if path.is_file()} == before
+    assert sorted(path.name for path in site.parent.iterdir()) == ["site"]  # the half-built copy is gone
+
+
+def _enospc(*args, **kwargs):
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def test_a_failing_cache_write_is_one_line_wherever_disks_cannot_be_mounted(project, monkeypatch):
+    """The same as above, with the write failing in Python (runs anywhere)."""
+    from billing_reports import cache
+
+    monkeypatch.chdir(project)
+    monkeypatch.setattr(cache, "_write_chunks", _enospc)
+    march = cache_path(project / "cache", MARCH)
+    before = march.read_bytes()
+
+    with FakeCursorApi(StaticTeam(_january_events(3)), rate_limit_per_minute=None) as api:
+        result = CliRunner().invoke(cli, ["fetch", "--refresh", "2026-03", *SPAN], env=api_env(api))
+
+    assert result.exit_code == 1 and result.exception.__class__ is SystemExit
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"Error: Cannot write cache file {march} (No space left on device); free some space or check the "
+        f"permissions of {march.parent}, then run the command again (the file is as it was before)."
+    )
+    assert march.read_bytes() == before
+    assert not list(march.parent.glob(".*.tmp"))
+
+
+def test_a_failing_site_write_is_one_line_wherever_disks_cannot_be_mounted(project, monkeypatch):
+    from billing_reports.site import output
+
+    monkeypatch.chdir(project)
+    written = []
+
+    def full_after_ten_files(path, mode="r", *args, **kwargs):
+        if "w" in mode and len(written) == 10:
+            _enospc()
+        written.append(path)
+        return open(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(output, "open", full_after_ten_files, raising=False)
+    result = CliRunner().invoke(cli, ["build", "--offline", *SPAN])
+
+    site = project / "out" / "site"
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"Error: Cannot write the new site beside {site} (No space left on device); free some space or check the "
+        f"permissions of {site.parent}, then build again (the previous site is as it was)."
+    )
+    assert list((project / "out").iterdir()) == []
