@@ -30,7 +30,7 @@ from billing_reports.on_demand import NO_KIND, is_on_demand, left_out_label
 from billing_reports.progress import FetchReporter, SilentReporter
 from billing_reports.refresh import FetchScope, plan_scope
 from billing_reports.ratelimit import RequestStartLimiter, Sleep
-from billing_reports.settings import API_KEY_VARIABLE, Settings
+from billing_reports.settings import API_KEY_VARIABLE, Settings, check_api_key
 
 def missing_key_error() -> ConfigError:
     return ConfigError(
@@ -144,6 +144,7 @@ def fetch_months(
     if plan.to_fetch:
         if not api_key:
             raise missing_key_error()
+        check_api_key(api_key)
         check_writable_folder(settings.data_dir, "paths.data_dir")  # before any request
         client = CursorAdminClient(
             settings.api_base_url,

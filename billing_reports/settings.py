@@ -66,14 +66,26 @@ class Settings:
     demo: bool = False
     #: Variables read from ``.env`` files (never written back anywhere).
     dotenv: dict[str, str] = field(default_factory=dict, repr=False)
+    #: Why a ``.env`` file could not be read (``PATH: cannot read it (why)``), or ``None``. Said
+    #: only when a command asks for a credential the environment does not hold.
+    dotenv_problem: str | None = field(default=None, repr=False)
 
     @property
     def config_dir(self) -> Path:
         return self.config_path.parent
 
     def secret(self, name: str) -> str | None:
-        """A credential from the environment, else from ``.env``; never from config.yaml."""
-        return os.environ.get(name) or self.dotenv.get(name) or None
+        """A credential from the environment, else from ``.env``; never from config.yaml.
+
+        :raises ConfigError: it is not in the environment and a ``.env`` file could not be read.
+        """
+        value = os.environ.get(name)
+        if value:
+            return value
+        if self.dotenv_problem is not None:
+            raise ConfigError(f"{self.dotenv_problem}, so {name} cannot come from it; save it as UTF-8 "
+                              f"(NAME=value lines) or set {name} in the environment")
+        return self.dotenv.get(name) or None
 
     @property
     def api_key(self) -> str | None:
@@ -287,7 +299,8 @@ def settings_from_mapping(raw: Any, path: Path) -> Settings:
         except ValueError as expected:
             raise ConfigError(f"{BASE_URL_VARIABLE}: expected {expected}, found {env_url!r}") from None
 
-    return Settings(config_path=path, dotenv=_read_dotenv(base), **values)
+    dotenv, dotenv_problem = _read_dotenv(base)
+    return Settings(config_path=path, dotenv=dotenv, dotenv_problem=dotenv_problem, **values)
 
 
 def _resolved(name: str, base: Path, written: str, errors: list[str]) -> Path | None:
@@ -395,16 +408,42 @@ def _cycle_start(raw: Any, errors: list[str]) -> int | None:
         return None
 
 
-def _read_dotenv(config_dir: Path) -> dict[str, str]:
-    """``.env`` next to the config, then in the current directory (the first wins)."""
+def _read_dotenv(config_dir: Path) -> tuple[dict[str, str], str | None]:
+    """``.env`` next to the config, then in the current directory (the first wins); and why one
+    could not be read, or ``None``.
+
+    A broken ``.env`` stops no command here: only one that needs a credential from it fails
+    (``Settings.secret``), so ``report`` or ``build --offline`` still run.
+    """
     found: dict[str, str] = {}
+    problem = None
     for directory in (config_dir, Path.cwd()):
         env_file = directory / ".env"
-        if env_file.is_file():
-            for name, value in dotenv_values(env_file).items():
-                if value is not None:
-                    found.setdefault(name, value)
-    return found
+        try:
+            if not env_file.is_file():
+                continue
+            values = dotenv_values(env_file, encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            reason = "not UTF-8 text" if isinstance(error, UnicodeDecodeError) else error.strerror or str(error)
+            problem = problem or f"{env_file}: cannot read it ({reason})"
+            continue
+        for name, value in values.items():
+            if value is not None:
+                found.setdefault(name, value)
+    return found, problem
+
+
+def check_api_key(key: str) -> None:
+    """Refuse a key that cannot be the Cursor Admin API's: printable ASCII, no spaces (it travels
+    in an HTTP header; a key with a line break or a non-ASCII character only fails deep in the client).
+
+    :raises ConfigError: one line that never shows the key.
+    """
+    if not all("!" <= character <= "~" for character in key):
+        raise ConfigError(
+            f"{API_KEY_VARIABLE} holds characters no API key has (a space, a line break, a control or non-ASCII "
+            "character); copy the key again from the Cursor team settings"
+        )
 
 
 def _shown(value: Any) -> str:

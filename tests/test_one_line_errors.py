@@ -283,3 +283,49 @@ def test_a_failing_site_write_is_one_line_wherever_disks_cannot_be_mounted(proje
         f"permissions of {site.parent}, then build again (the previous site is as it was)."
     )
     assert list((project / "out").iterdir()) == []
+
+
+# --- the key: a .env that cannot be read, a key that cannot go in a header --------------------------
+
+
+def test_a_dotenv_that_is_not_utf8_matters_only_to_commands_that_need_the_key(project, api):
+    (project / ".env").write_bytes(b"# cl\xe9 de l'\xe9quipe\nCURSOR_API_KEY=key_latin1\n")
+
+    assert run(project, "report", *SPAN).returncode == 0
+    assert run(project, "build", "--offline", *SPAN).returncode == 0
+    line = one_line_error(run(project, "fetch", *SPAN, env={"CURSOR_API_BASE_URL": api.base_url}))
+
+    assert line == (f"Error: {project / '.env'}: cannot read it (not UTF-8 text), so CURSOR_API_KEY cannot come "
+                    "from it; save it as UTF-8 (NAME=value lines) or set CURSOR_API_KEY in the environment")
+    assert api.requests == []
+    # the key from the environment needs no .env
+    assert run(project, "fetch", *SPAN, env=api_env(api)).returncode == 0
+
+
+def test_a_dotenv_this_user_cannot_read_matters_only_to_commands_that_need_the_key(project, unprivileged, api):
+    (project / ".env").write_text(f"CURSOR_API_KEY={api.api_key}\n")
+    (project / ".env").chmod(0o000)
+
+    assert run(project, "report", *SPAN, user=unprivileged).returncode == 0
+    line = one_line_error(run(project, "fetch", *SPAN, env={"CURSOR_API_BASE_URL": api.base_url}, user=unprivileged))
+
+    assert line == (f"Error: {project / '.env'}: cannot read it (Permission denied), so CURSOR_API_KEY cannot come "
+                    "from it; save it as UTF-8 (NAME=value lines) or set CURSOR_API_KEY in the environment")
+    assert api.requests == []
+
+
+@pytest.mark.parametrize("key", ["key_\u00e9t\u00e9\u20ac", "key_abc\ndef", "key abc", "key_\x00abc"])
+def test_a_key_with_characters_no_key_has_is_one_line_without_the_key(project, api, key):
+    if "\x00" in key:  # (no environment variable holds a NUL: it comes from .env)
+        (project / ".env").write_text(f'CURSOR_API_KEY="{key}"\n')
+        env = {"CURSOR_API_BASE_URL": api.base_url}
+    else:
+        env = {"CURSOR_API_BASE_URL": api.base_url, "CURSOR_API_KEY": key}
+
+    result = run(project, "fetch", "--refresh", "2026-03", *SPAN, env=env)
+
+    assert one_line_error(result) == (
+        "Error: CURSOR_API_KEY holds characters no API key has (a space, a line break, a control or non-ASCII "
+        "character); copy the key again from the Cursor team settings")
+    assert api.requests == []
+    assert "abc" not in result.stderr and "t\u00e9" not in result.stderr
