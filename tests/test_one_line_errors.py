@@ -10,6 +10,7 @@ ENOSPC otherwise.
 from __future__ import annotations
 
 import errno
+import json
 import os
 import shutil
 import subprocess
@@ -329,3 +330,31 @@ def test_a_key_with_characters_no_key_has_is_one_line_without_the_key(project, a
         "character); copy the key again from the Cursor team settings")
     assert api.requests == []
     assert "abc" not in result.stderr and "t\u00e9" not in result.stderr
+
+
+# --- numbers beyond 64 bits (a sum of absurd token counts) ------------------------------------------
+
+
+def test_sums_beyond_64_bits_are_written_exactly_to_json_downloads_and_reports(project):
+    """Each event's token count fits 64 bits, their sum does not: orjson cannot write it."""
+    from conftest import usage_event
+
+    biggest = 2**63 - 1
+    events = [usage_event("2026-01-05T10:00:00", email="ann@example.com", total_cents=2.0) for _ in range(3)]
+    for event in events:
+        event["tokenUsage"]["inputTokens"] = biggest
+    shutil.rmtree(project / "cache")
+    write_cached_month(cache_path(project / "cache", Month(2026, 1)), {
+        "month": "01-2026", "fetched_at": "2026-02-05T00:00:00Z", "total_events": 3, "events": events,
+        "complete": True})
+    span = ("--end-month", "2026-01", "--months-back", "1")
+
+    report = run(project, "report", "--format", "json", "--section", "top-cost-models", *span)
+    built = run(project, "build", "--offline", *span)
+
+    assert report.returncode == 0, report.stderr
+    table = json.loads(report.stdout)["sections"][0]["tables"][0]
+    assert table["rows"][0]["input_tokens"] == 3 * biggest
+    assert built.returncode == 0, built.stderr
+    download = project / "out" / "site" / "data" / "top-cost-models--ranking.json"
+    assert json.loads(download.read_text())[0]["input_tokens"] == 3 * biggest
