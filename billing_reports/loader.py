@@ -121,6 +121,7 @@ def load_usage(settings: Settings, months: Sequence[Month], *, data_dir: Path | 
     """
     directory = Path(data_dir if data_dir is not None else settings.data_dir)
     existing_folder(directory, "paths.data_dir")  # a file there is named, not read as "nothing cached"
+    demo = settings is not None and settings.demo
     ordered = sorted(set(months))
     ledger: dict[LedgerKey, UsageTotals] = {}
     facts: dict[Month, MonthFacts] = {}
@@ -128,7 +129,7 @@ def load_usage(settings: Settings, months: Sequence[Month], *, data_dir: Path | 
     # the ~100,000 tuples made here form no cycles, and its passes over them cost ~0.1 s.
     with _collector_paused():
         for month, (month_facts, cells) in zip(ordered, _load_months(directory, ordered)):
-            refuse_demo_data(month_facts.path, month_facts.fetch, demo=settings.demo)  # (summaries keep fetch)
+            refuse_demo_data(month_facts.path, month_facts.fetch, demo=demo)  # (summaries keep fetch)
             facts[month] = month_facts
             ledger.update(zip(cells, map(UsageTotals._make, cells.values())))
     if report_range is not None and not report_range.whole_months:
