@@ -41,8 +41,8 @@ from typing import Any, Iterable, Iterator, Sequence, Union
 import msgspec
 
 from .cache import cache_path, cached_complete, read_cached_month, refuse_demo_data
-from .folders import existing_folder
 from .errors import CacheError
+from .folders import existing_folder
 from .money import MICROCENTS_PER_CENT
 from .month_summary import keep_summary, read_summary
 from .months import DAY_MS, Month, parse_isoformat_z
