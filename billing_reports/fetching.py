@@ -24,7 +24,7 @@ from billing_reports.cache import (
 )
 from billing_reports.client import CursorAdminClient
 from billing_reports.errors import ApiError, ConfigError
-from billing_reports.folders import check_writable_folder
+from billing_reports.folders import check_writable_folder, existing_folder
 from billing_reports.months import Month, Window, isoformat_z, parse_isoformat_z, utc_now
 from billing_reports.on_demand import NO_KIND, is_on_demand, left_out_label
 from billing_reports.progress import FetchReporter, SilentReporter
@@ -135,6 +135,7 @@ def fetch_months(
     """
     reporter = reporter or SilentReporter()
     began = clock()
+    existing_folder(settings.data_dir, "paths.data_dir")  # a file, or a folder this user cannot enter
     plan = plan_fetch(settings, months, refresh=refresh, now=now())
     summary = FetchSummary(months_cached=plan.cached, months_not_started=plan.not_started)
     for month in plan.cached:

@@ -358,3 +358,17 @@ def test_sums_beyond_64_bits_are_written_exactly_to_json_downloads_and_reports(p
     assert built.returncode == 0, built.stderr
     download = project / "out" / "site" / "data" / "top-cost-models--ranking.json"
     assert json.loads(download.read_text())[0]["input_tokens"] == 3 * biggest
+
+
+def test_a_data_dir_inside_a_folder_this_user_cannot_enter_is_one_line(project, unprivileged, api):
+    (project / "locked" / "cache").mkdir(parents=True)
+    _use_small_disk_for(project, "data_dir", "locked/cache")
+    if unprivileged:
+        os.chown(project / "locked", NOBODY, NOBODY)
+    (project / "locked").chmod(0o000)
+
+    for arguments in (("fetch",), ("report",)):
+        line = one_line_error(run(project, *arguments, *SPAN, env=api_env(api), user=unprivileged))
+        assert line == (f"Error: paths.data_dir: cannot reach {project / 'locked' / 'cache'} (Permission denied); "
+                        "make it reachable for this user or choose another paths.data_dir"), arguments
+    assert api.requests == []
