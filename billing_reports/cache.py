@@ -10,18 +10,26 @@ import os
 import tempfile
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, BinaryIO, Sequence
 
 import orjson
 
 from billing_reports.errors import CacheError
+from billing_reports.leftovers import remove_stale
 from billing_reports.months import Month, parse_isoformat_z
 
 CACHE_SUFFIX = "-usage-based-data.json"
 
+#: The temp files :func:`write_atomically` writes a cache file into (``.MM-YYYY-...json.XXXXXXXX.tmp``).
+TEMP_FILES = f".[0-9][0-9]-[0-9][0-9][0-9][0-9]{CACHE_SUFFIX}.*.tmp"
+
 #: The API aggregates hourly and late events still arrive: a month is complete only when its fetch
 #: started at least this long after it ended.
 SETTLING_TIME = timedelta(days=1)
+
+#: The key of a cache file's ``fetch`` record that marks it as demo data (``build --demo``'s fetch
+#: from the built-in fake API): ``"fetch": {"demo": true, ...}``.
+DEMO_KEY = "demo"
 
 #: The seed's four keys and their JSON types (``bool`` is not an acceptable ``int``).
 SEED_KEYS: dict[str, type] = {"month": str, "fetched_at": str, "total_events": int, "events": list}
@@ -129,11 +137,39 @@ def check_payload(payload: Any, path: Path) -> None:
         raise _broken(path, "has a 'fetch' that is not an object")
 
 
-def write_cached_month(path: Path, payload: dict[str, Any]) -> None:
-    """Write ``payload`` to ``path`` atomically (see :func:`write_atomically`)."""
+def refuse_demo_data(path: Path, fetch: Any, *, demo: bool) -> None:
+    """Raise ``CacheError`` when a cache file's ``fetch`` record marks it as demo data and this is
+    not a ``--demo`` run: the synthetic team's spend must never count as the user's."""
+    if demo or not isinstance(fetch, dict) or fetch.get(DEMO_KEY) is not True:
+        return
+    try:
+        month = month_of_cache_path(path)
+    except ValueError:
+        fix = "delete it"
+    else:
+        fix = f"run `billing-reports fetch --refresh {month.key}` to replace it with your team's usage"
+    raise CacheError(
+        f"Cache file {path} holds demo data (the synthetic team of `build --demo`), not your team's usage; {fix}.",
+        path=path, problem="holds demo data",
+    )
+
+
+def write_cached_month(path: Path, payload: dict[str, Any], *, demo: bool = False) -> None:
+    """Write ``payload`` to ``path`` atomically (see :func:`write_atomically`); ``demo``: mark it as
+    demo data (``fetch.demo``), which only ``--demo`` runs load."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomically(path, [orjson.dumps(payload)])
+    if demo:
+        payload = {**payload, "fetch": {**payload.get("fetch", {}), DEMO_KEY: True}}
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale(path.parent, (TEMP_FILES,))  # what a killed write of any month left, once a day old
+        write_atomically(path, [orjson.dumps(payload)])
+    except OSError as error:  # a full disk, a quota, permissions
+        raise CacheError(
+            f"Cannot write cache file {path} ({error.strerror or error}); free some space or check the "
+            f"permissions of {path.parent}, then run the command again (the file is as it was before).",
+            path=path,
+        ) from None
 
 
 def write_atomically(path: Path, chunks: Sequence[bytes], *, durable: bool = True) -> int:
@@ -147,8 +183,7 @@ def write_atomically(path: Path, chunks: Sequence[bytes], *, durable: bool = Tru
     try:
         os.chmod(tmp_name, _FILE_MODE)  # mkstemp makes 0600; cache files are ordinary files
         with os.fdopen(fd, "wb") as handle:
-            for chunk in chunks:
-                handle.write(chunk)
+            _write_chunks(handle, chunks)
             if durable:
                 handle.flush()
                 os.fsync(handle.fileno())
@@ -162,6 +197,12 @@ def write_atomically(path: Path, chunks: Sequence[bytes], *, durable: bool = Tru
     if durable:
         _fsync_dir(path.parent)
     return sum(len(chunk) for chunk in chunks)
+
+
+def _write_chunks(handle: BinaryIO, chunks: Sequence[bytes]) -> None:
+    """Write ``chunks`` to ``handle`` (a module-level seam tests can make fail like a full disk)."""
+    for chunk in chunks:
+        handle.write(chunk)
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -187,5 +228,6 @@ __all__ = [
     "check_payload",
     "month_of_cache_path",
     "read_cached_month",
+    "refuse_demo_data",
     "write_cached_month",
 ]

@@ -28,6 +28,7 @@ def demo_settings(settings: Settings, base_url: str) -> Settings:
         request_delay_seconds=DEMO_REQUEST_DELAY_SECONDS,
         data_dir=demo_dir / "monthly_usage_data",
         site_dir=demo_dir / "site",
+        demo=True,
     )
 
 

@@ -12,7 +12,7 @@ class ConfigError(BillingReportsError):
 
 
 class CacheError(BillingReportsError):
-    """A cache file cannot be read or has the wrong shape.
+    """A cache file cannot be read, has the wrong shape, or cannot be written.
 
     ``path`` and ``problem`` (what is wrong with it) let a caller word the fix
     for its own context, as ``build --demo`` does.
@@ -26,6 +26,10 @@ class CacheError(BillingReportsError):
 
 class ApiError(BillingReportsError):
     """The Cursor Admin API refused or failed a request for good."""
+
+
+class SiteError(BillingReportsError):
+    """The site could not be written (a full disk, permissions); the previous site is kept."""
 
 
 class PluginError(BillingReportsError):

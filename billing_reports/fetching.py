@@ -19,15 +19,18 @@ from typing import Any, Callable, Iterable, Sequence
 
 import requests
 
-from billing_reports.cache import cache_path, cached_complete, is_complete, read_cached_month, write_cached_month
+from billing_reports.cache import (
+    cache_path, cached_complete, is_complete, read_cached_month, refuse_demo_data, write_cached_month,
+)
 from billing_reports.client import CursorAdminClient
 from billing_reports.errors import ApiError, ConfigError
+from billing_reports.folders import check_writable_folder, existing_folder
 from billing_reports.months import Month, Window, isoformat_z, parse_isoformat_z, utc_now
 from billing_reports.on_demand import NO_KIND, is_on_demand, left_out_label
 from billing_reports.progress import FetchReporter, SilentReporter
 from billing_reports.refresh import FetchScope, plan_scope
 from billing_reports.ratelimit import RequestStartLimiter, Sleep
-from billing_reports.settings import API_KEY_VARIABLE, Settings
+from billing_reports.settings import API_KEY_VARIABLE, Settings, check_api_key
 
 def missing_key_error() -> ConfigError:
     return ConfigError(
@@ -102,6 +105,7 @@ def plan_fetch(settings: Settings, months: Iterable[Month], *, refresh: Iterable
             to_fetch.append(month)
             continue
         payload = read_cached_month(path)
+        refuse_demo_data(path, payload.get("fetch"), demo=settings.demo)
         if cached_complete(month, payload):
             cached.append(month)
         else:
@@ -131,6 +135,7 @@ def fetch_months(
     """
     reporter = reporter or SilentReporter()
     began = clock()
+    existing_folder(settings.data_dir, "paths.data_dir")  # a file, or a folder this user cannot enter
     plan = plan_fetch(settings, months, refresh=refresh, now=now())
     summary = FetchSummary(months_cached=plan.cached, months_not_started=plan.not_started)
     for month in plan.cached:
@@ -140,6 +145,8 @@ def fetch_months(
     if plan.to_fetch:
         if not api_key:
             raise missing_key_error()
+        check_api_key(api_key)
+        check_writable_folder(settings.data_dir, "paths.data_dir")  # before any request
         client = CursorAdminClient(
             settings.api_base_url,
             api_key,
@@ -161,7 +168,7 @@ def fetch_months(
                                    overlap_hours=settings.fetch_overlap_hours, refresh=month in refresh)
                 del cached  # the events the fetch replaces are not kept while it runs
                 payload = fetch_month(client, scope, page_size=settings.page_size, reporter=reporter)
-                write_cached_month(path, payload)
+                write_cached_month(path, payload, demo=settings.demo)
                 summary.months_fetched.append(month)
                 if not scope.whole:
                     summary.months_refreshed.append(month)

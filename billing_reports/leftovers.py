@@ -1,8 +1,9 @@
-"""Hidden working directories a killed run (``kill -9``, a power cut) left beside a target.
+"""Hidden working directories and files a killed run (``kill -9``, a power cut) left behind.
 
 Builds and directory publishes work in ``.NAME.something-XXXX`` folders next to
-the real one and remove them when done; only a process that dies without
-running its clean-up leaves one behind. The next run removes those older than
+the real one, and a cache write in a ``.NAME.XXXX.tmp`` file beside the cache
+file; each is removed when done, so only a process that dies without running its
+clean-up leaves one behind. The next run removes those older than
 :data:`STALE_SECONDS`: old enough that no run still at work can own them.
 """
 
@@ -18,14 +19,19 @@ STALE_SECONDS = 24 * 60 * 60
 
 
 def remove_stale(parent: Path, patterns: Iterable[str]) -> None:
-    """Remove the directories in ``parent`` matching ``patterns`` (globs) last changed over
-    :data:`STALE_SECONDS` ago; what cannot be removed stays, silently."""
+    """Remove the directories and files in ``parent`` matching ``patterns`` (globs of our own
+    working names) last changed over :data:`STALE_SECONDS` ago; what cannot be removed stays,
+    silently. Symbolic links are never followed nor removed."""
     now = time.time()
     for pattern in patterns:
         for leftover in parent.glob(pattern):
             try:
-                if leftover.is_dir() and not leftover.is_symlink() and now - leftover.stat().st_mtime > STALE_SECONDS:
+                if leftover.is_symlink() or now - leftover.stat().st_mtime <= STALE_SECONDS:
+                    continue
+                if leftover.is_dir():
                     shutil.rmtree(leftover, ignore_errors=True)
+                else:
+                    leftover.unlink()
             except OSError:
                 pass
 

@@ -44,8 +44,9 @@ from typing import Annotated, Any, Iterable, Iterator, Sequence, Union
 import msgspec
 
 from . import event_slices
-from .cache import cache_path, cached_complete, read_cached_month
+from .cache import cache_path, cached_complete, read_cached_month, refuse_demo_data
 from .errors import CacheError
+from .folders import existing_folder
 from .ledger import MODEL_BITS, CellsBuilder, Ledger, MonthCells, add_sums
 from .money import MICROCENTS_PER_CENT, microcents
 from .month_summary import keep_summary, read_summary
@@ -127,10 +128,13 @@ def load_usage(settings: Settings, months: Sequence[Month], *, data_dir: Path | 
     a cache file that cannot be read or has the wrong shape raises ``CacheError``.
     """
     directory = Path(data_dir if data_dir is not None else settings.data_dir)
+    existing_folder(directory, "paths.data_dir")  # a file there is named, not read as "nothing cached"
+    demo = settings is not None and settings.demo
     ordered = sorted(set(months))
     month_cells: dict[Month, MonthCells] = {}
     facts: dict[Month, MonthFacts] = {}
     for month, (month_facts, cells) in zip(ordered, _load_months(directory, ordered)):
+        refuse_demo_data(month_facts.path, month_facts.fetch, demo=demo)  # (summaries keep fetch)
         facts[month] = month_facts
         month_cells[month] = cells
     if report_range is not None and not report_range.whole_months:

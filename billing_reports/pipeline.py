@@ -20,6 +20,7 @@ from .plugins import PluginFailure, get_plugin_manager
 from .progress import FetchReporter
 from .settings import Settings
 from .site import BuiltSite, build_site
+from .site.output import check_site_dir
 from .usage import OnDemandUsage
 
 
@@ -59,10 +60,14 @@ def build(
 
     The previous site stays untouched unless every step succeeds. Raises the
     ``billing_reports.errors`` kinds (one line each): ``ConfigError`` (no key),
-    ``ApiError``, ``CacheError`` (also: no month of the range is cached), ``PluginError``
-    (a broken plugin when ``plugins.skip_broken`` is false). ``report_range``: the days
+    ``ApiError``, ``CacheError`` (also: no month of the range is cached, or a file cannot be
+    written), ``PluginError`` (a broken plugin when ``plugins.skip_broken`` is false), ``SiteError``
+    (the site cannot be written). ``report_range``: the days
     and the trend's grain (default: every day of ``months``, by month).
     """
+    # 0. A site directory the build could not replace stops it before any request.
+    check_site_dir(settings.site_dir)
+
     # 1. Fetch: only months that are not cached, or cached before they were over.
     summary = None
     if not offline:

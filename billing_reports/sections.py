@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from dataclasses import dataclass, field
-from typing import Any, Literal, Sequence
+from typing import Any, Callable, Literal, Sequence
 
 import orjson
 
@@ -29,6 +30,22 @@ ValueKind = Literal["text", "money", "change", "count", "percent", "growth", "de
 MONEY_KINDS = frozenset({"money", "change"})
 ChartKind = Literal["bar", "line", "daily"]
 
+
+
+def json_bytes(value: Any, *, indent: bool = False, default: Callable[[Any], Any] | None = None) -> bytes:
+    """``value`` as JSON (UTF-8), exactly: orjson, or the standard library where a number exceeds
+    what orjson can write (an integer beyond 64 bits, such as a sum of absurd token counts).
+
+    ``indent``: two spaces per level, as ``report --format json`` prints; ``default``: as orjson's.
+    """
+    try:
+        return orjson.dumps(value, default=default, option=orjson.OPT_INDENT_2 if indent else None)
+    except orjson.JSONEncodeError as error:
+        if "64-bit" not in str(error):
+            raise
+    separators = (",", ": ") if indent else (",", ":")
+    return json.dumps(value, default=default, indent=2 if indent else None, separators=separators,
+                      ensure_ascii=False).encode()
 
 @dataclass(frozen=True)
 class Column:
@@ -109,7 +126,7 @@ class Table:
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow([heading for _, heading in self.export_columns()])
         writer.writerows([["" if value is None else value for value in row.values()] for row in exported])
-        return buffer.getvalue(), orjson.dumps(exported)
+        return buffer.getvalue(), json_bytes(exported)
 
     def to_csv(self) -> str:
         """The table as CSV for a spreadsheet: a header of column labels, money in exact dollars."""

@@ -61,16 +61,31 @@ class Settings:
     expensive_models: ExpensiveModelRule = ExpensiveModelRule()
     #: The ``publish:`` section as written; publish targets validate their own part.
     publish: dict[str, Any] = field(default_factory=dict)
+    #: A ``--demo`` run (the fake API's synthetic team, under ``demo_dir``): the cache files it
+    #: writes are marked as demo data, and only such a run loads them (never set from config.yaml).
+    demo: bool = False
     #: Variables read from ``.env`` files (never written back anywhere).
     dotenv: dict[str, str] = field(default_factory=dict, repr=False)
+    #: Why a ``.env`` file could not be read (``PATH: cannot read it (why)``), or ``None``. Said
+    #: only when a command asks for a credential the environment does not hold.
+    dotenv_problem: str | None = field(default=None, repr=False)
 
     @property
     def config_dir(self) -> Path:
         return self.config_path.parent
 
     def secret(self, name: str) -> str | None:
-        """A credential from the environment, else from ``.env``; never from config.yaml."""
-        return os.environ.get(name) or self.dotenv.get(name) or None
+        """A credential from the environment, else from ``.env``; never from config.yaml.
+
+        :raises ConfigError: it is not in the environment and a ``.env`` file could not be read.
+        """
+        value = os.environ.get(name)
+        if value:
+            return value
+        if self.dotenv_problem is not None:
+            raise ConfigError(f"{self.dotenv_problem}, so {name} cannot come from it; save it as UTF-8 "
+                              f"(NAME=value lines) or set {name} in the environment")
+        return self.dotenv.get(name) or None
 
     @property
     def api_key(self) -> str | None:
@@ -112,8 +127,20 @@ def _text(value: Any) -> str:
 
 def _html_filename(value: Any) -> str:
     value = _text(value)
-    if "/" in value or "\\" in value or not value.endswith(".html"):
-        raise ValueError("a file name ending in .html, without a directory")
+    if "/" in value or "\\" in value or "\0" in value or not value.endswith(".html"):
+        raise ValueError("a file name ending in .html, without a directory or NUL characters")
+    return value
+
+
+def _path(value: Any) -> str:
+    """A path as written (made absolute, relative to config.yaml, once every key is checked)."""
+    value = _text(value)
+    if "\0" in value:
+        raise ValueError("a path without NUL characters")
+    try:
+        Path(value).expanduser()
+    except RuntimeError:  # ~someone who has no home folder here
+        raise ValueError("a path whose ~user exists") from None
     return value
 
 
@@ -167,11 +194,11 @@ SCHEMA: dict[str, dict[str, tuple[str, Check]]] = {
         "overlap_hours": ("fetch_overlap_hours", _number(0)),
     },
     "paths": {
-        "data_dir": ("data_dir", _text),
-        "site_dir": ("site_dir", _text),
-        "demo_dir": ("demo_dir", _text),
-        "plugins_dir": ("plugins_dir", _text),
-        "templates_dir": ("templates_dir", _text),
+        "data_dir": ("data_dir", _path),
+        "site_dir": ("site_dir", _path),
+        "demo_dir": ("demo_dir", _path),
+        "plugins_dir": ("plugins_dir", _path),
+        "templates_dir": ("templates_dir", _path),
     },
     "plugins": {
         "skip_broken": ("skip_broken_plugins", _boolean),
@@ -251,17 +278,19 @@ def settings_from_mapping(raw: Any, path: Path) -> Settings:
     if values.get("cycle_start") is not None:
         values["cycle_start"] = _cycle_start(values["cycle_start"], errors)
 
+    if not any(error.startswith("paths.") for error in errors):
+        base = path.parent
+        for name in PATH_FIELDS & values.keys():
+            if values[name] is not None:
+                values[name] = _resolved(name, base, values[name], errors)
+        for name in PATH_FIELDS - values.keys():
+            default = Settings.__dataclass_fields__[name].default
+            values[name] = (base / default).resolve() if default is not None else None
+        errors += _overlapping_paths(values, path)
+
     if errors:
         lines = "\n".join(f"  {error}" for error in errors)
         raise ConfigError(f"{path}: {len(errors)} problem(s); fix them and run again:\n{lines}")
-
-    base = path.parent
-    for name in PATH_FIELDS & values.keys():
-        if values[name] is not None:
-            values[name] = (base / Path(values[name]).expanduser()).resolve()
-    for name in PATH_FIELDS - values.keys():
-        default = Settings.__dataclass_fields__[name].default
-        values[name] = (base / default).resolve() if default is not None else None
 
     env_url = os.environ.get(BASE_URL_VARIABLE)
     if env_url:
@@ -270,7 +299,87 @@ def settings_from_mapping(raw: Any, path: Path) -> Settings:
         except ValueError as expected:
             raise ConfigError(f"{BASE_URL_VARIABLE}: expected {expected}, found {env_url!r}") from None
 
-    return Settings(config_path=path, dotenv=_read_dotenv(base), **values)
+    dotenv, dotenv_problem = _read_dotenv(base)
+    return Settings(config_path=path, dotenv=dotenv, dotenv_problem=dotenv_problem, **values)
+
+
+def _resolved(name: str, base: Path, written: str, errors: list[str]) -> Path | None:
+    """``written`` made absolute (relative to ``base``, symlinks followed); ``None`` and a problem
+    in ``errors`` when it cannot be (a symlink loop)."""
+    try:
+        return (base / Path(written).expanduser()).resolve()
+    except (OSError, RuntimeError) as error:
+        errors.append(f"paths.{name}: expected a path that can be followed, found {_shown(written)} "
+                      f"({getattr(error, 'strerror', None) or error})")
+        return None
+
+
+#: Folders that hold only what billing-reports puts there, and why another folder must stay
+#: apart from each: the build replaces ``site_dir`` whole (its swap deletes whatever was inside),
+#: ``build --demo`` writes its synthetic cache and site under ``demo_dir``.
+_OWNED_FOLDERS = {
+    "site_dir": "a build replaces site_dir whole",
+    "demo_dir": "build --demo writes synthetic months and a site under demo_dir",
+}
+
+
+def _overlapping_paths(values: dict[str, Any], config_path: Path) -> list[str]:
+    """Every pair of configured folders where writing one destroys or mixes into the other.
+
+    The cache, the site and the demo never overlap: not the same folder, not one inside
+    the other, either way. The plugins, the templates and config.yaml itself must not be
+    inside (or be) the site or the demo folder. Each problem names the later key.
+    """
+    problems: list[str] = []
+    separate = ["data_dir", "site_dir", "demo_dir"]
+    for later, key in enumerate(separate):
+        for other in separate[:later]:
+            relation = folder_relation(values[key], values[other])
+            if relation is not None:
+                problems.append(_overlap(key, values[key], f"paths.{other}", values[other], relation,
+                                         _why_apart(key, other, relation)))
+    for key in ("plugins_dir", "templates_dir"):
+        for owned, why in _OWNED_FOLDERS.items():
+            relation = folder_relation(values[key], values[owned])
+            if relation in ("same", "inside"):
+                problems.append(_overlap(key, values[key], f"paths.{owned}", values[owned], relation, why))
+    for owned, why in _OWNED_FOLDERS.items():
+        relation = folder_relation(values[owned], config_path.parent)
+        if relation in ("same", "contains"):
+            problems.append(_overlap(owned, values[owned], f"the folder of {config_path.name}", config_path.parent,
+                                     relation, why))
+    return problems
+
+
+def _why_apart(key: str, other: str, relation: str) -> str:
+    """Why ``key`` must stay apart from ``other`` (``relation``: ``key``'s to ``other``'s):
+    what happens to the folder inside."""
+    container = key if relation == "contains" or relation == "same" and key in _OWNED_FOLDERS else other
+    if container in _OWNED_FOLDERS:
+        return _OWNED_FOLDERS[container]
+    return "the cache, the site and the demo each need a folder of their own"
+
+
+def folder_relation(folder: Path | None, other: Path | None) -> str | None:
+    """``"same"``, ``"inside"`` (``folder`` is inside ``other``), ``"contains"`` or ``None``."""
+    if folder is None or other is None:
+        return None
+    if folder == other:
+        return "same"
+    if folder.is_relative_to(other):
+        return "inside"
+    if other.is_relative_to(folder):
+        return "contains"
+    return None
+
+
+def _overlap(key: str, folder: Path, other_key: str, other: Path, relation: str, reason: str) -> str:
+    found = {
+        "same": f"{folder}, the same folder as {other_key}",
+        "inside": f"{folder}, inside {other_key} ({other})",
+        "contains": f"{folder}, which contains {other_key} ({other})",
+    }[relation]
+    return f"paths.{key}: expected a folder apart from {other_key}, found {found}; {reason}"
 
 
 def _expensive_rule(raw: dict, errors: list[str]) -> ExpensiveModelRule:
@@ -299,16 +408,42 @@ def _cycle_start(raw: Any, errors: list[str]) -> int | None:
         return None
 
 
-def _read_dotenv(config_dir: Path) -> dict[str, str]:
-    """``.env`` next to the config, then in the current directory (the first wins)."""
+def _read_dotenv(config_dir: Path) -> tuple[dict[str, str], str | None]:
+    """``.env`` next to the config, then in the current directory (the first wins); and why one
+    could not be read, or ``None``.
+
+    A broken ``.env`` stops no command here: only one that needs a credential from it fails
+    (``Settings.secret``), so ``report`` or ``build --offline`` still run.
+    """
     found: dict[str, str] = {}
+    problem = None
     for directory in (config_dir, Path.cwd()):
         env_file = directory / ".env"
-        if env_file.is_file():
-            for name, value in dotenv_values(env_file).items():
-                if value is not None:
-                    found.setdefault(name, value)
-    return found
+        try:
+            if not env_file.is_file():
+                continue
+            values = dotenv_values(env_file, encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            reason = "not UTF-8 text" if isinstance(error, UnicodeDecodeError) else error.strerror or str(error)
+            problem = problem or f"{env_file}: cannot read it ({reason})"
+            continue
+        for name, value in values.items():
+            if value is not None:
+                found.setdefault(name, value)
+    return found, problem
+
+
+def check_api_key(key: str) -> None:
+    """Refuse a key that cannot be the Cursor Admin API's: printable ASCII, no spaces (it travels
+    in an HTTP header; a key with a line break or a non-ASCII character only fails deep in the client).
+
+    :raises ConfigError: one line that never shows the key.
+    """
+    if not all("!" <= character <= "~" for character in key):
+        raise ConfigError(
+            f"{API_KEY_VARIABLE} holds characters no API key has (a space, a line break, a control or non-ASCII "
+            "character); copy the key again from the Cursor team settings"
+        )
 
 
 def _shown(value: Any) -> str:

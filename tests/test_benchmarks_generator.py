@@ -178,7 +178,8 @@ def test_a_share_of_events_can_carry_an_undocumented_field(tmp_path):
     loader = pytest.importorskip("billing_reports.loader", reason="the loader (issue 3) has not landed")
     from billing_reports.settings import settings_from_mapping
 
-    settings = settings_from_mapping({"paths": {"data_dir": str(tmp_path)}}, tmp_path / "config.yaml")
+    # (a config beside the cache: its default site and demo folders must not lie inside the cache)
+    settings = settings_from_mapping({"paths": {"data_dir": str(tmp_path)}}, tmp_path.parent / "config.yaml")
     usage = loader.load_usage(settings, [Month(2026, 1)])
     assert usage.facts(Month(2026, 1)).quality.unknown_fields == {"experimentalRoutingTier": 10}
     # The careful path applies the cost rule too (not generated.on_demand_list_cost).
@@ -199,7 +200,7 @@ def test_the_loader_finds_exactly_the_generated_totals(small_cache):
     from billing_reports.settings import settings_from_mapping
 
     data_dir, generated = small_cache
-    settings = settings_from_mapping({"paths": {"data_dir": str(data_dir)}}, data_dir / "config.yaml")
+    settings = settings_from_mapping({"paths": {"data_dir": str(data_dir)}}, data_dir.parent / "config.yaml")
     usage = loader.load_usage(settings, THREE_MONTHS)
     assert usage.total.requests == generated.on_demand_events
     removed = sum(t.requests for (_, user, _), t in usage.totals.items() if user == "(removed user)")

@@ -166,3 +166,36 @@ def test_a_broken_demo_cache_file_names_the_fix_that_mends_the_demo(project):
     assert f"delete {project / 'demo'} and run `billing-reports build --demo` again" in message
     assert "fetch --refresh" not in message  # that mends the real cache, not the demo's
     assert broken.read_text() == '{"month": '  # reported, never silently overwritten
+
+
+@pytest.mark.server
+def test_demo_cache_files_are_marked_and_never_load_into_a_real_build_report_or_fetch(project, monkeypatch):
+    """A demo month that reaches the real cache (copied there, or written by an earlier version through an
+    overlapping demo_dir) is refused in one line naming the file: its fake spend never counts."""
+    from billing_reports import month_summary
+
+    monkeypatch.setattr(month_summary, "SETTLE_SECONDS", -1.0)  # keep a summary of a file just written
+    assert _run("build", "--demo", "--config", "config.yaml").exit_code == 0
+    demo_files = sorted((project / "demo" / "monthly_usage_data").glob("*-usage-based-data.json"))
+    assert demo_files and all(orjson.loads(path.read_bytes())["fetch"]["demo"] is True for path in demo_files)
+    assert "demo" not in orjson.loads(cache_path(project / "cache", JAN).read_bytes())["fetch"]
+
+    month = Month.from_cache_stem(demo_files[-1].name[:7])  # the current month: incomplete, fetched again
+    copied = project / "cache" / demo_files[-1].name
+    copied.write_bytes(demo_files[-1].read_bytes())
+    expected = (
+        f"Error: Cache file {copied} holds demo data (the synthetic team of `build --demo`), not your team's "
+        f"usage; run `billing-reports fetch --refresh {month.key}` to replace it with your team's usage."
+    )
+    span = ["--end-month", month.key, "--months-back", "1"]
+    for command in (["build", "--offline", *span], ["report", *span], ["fetch", *span]):
+        result = CliRunner().invoke(cli, [*command, "--config", "config.yaml"], env={"CURSOR_API_KEY": "key_x"})
+        assert (result.exit_code, result.stderr.strip().splitlines()[-1]) == (1, expected), command
+    assert not (project / "out").exists()
+    assert copied.read_bytes() == demo_files[-1].read_bytes()  # (the fetch stopped before any request)
+    # the demo's own commands still read it
+    assert CliRunner().invoke(cli, ["report", "--demo", "--config", "config.yaml"]).exit_code == 0
+    # and a demo month read from its summary (decoded once, kept) is refused all the same
+    assert month_summary.summary_path(project / "cache", month).is_file()
+    again = CliRunner().invoke(cli, ["report", *span, "--config", "config.yaml"])
+    assert again.stderr.strip().splitlines()[-1] == expected

@@ -80,7 +80,30 @@ def test_a_failed_write_keeps_the_old_file_and_leaves_no_temp_file(tmp_path, mon
         raise failure
 
     monkeypatch.setattr(cache.os, "fsync", failing_fsync)
-    with pytest.raises(type(failure)):
+    with pytest.raises(CacheError if isinstance(failure, OSError) else KeyboardInterrupt):  # (one line, for OSError)
         write_cached_month(path, {**SEED_FORMAT, "total_events": 0, "events": []})
     assert path.read_bytes() == before
     assert sorted(p.name for p in Path(tmp_path).iterdir()) == [path.name]
+
+
+def test_temp_files_a_killed_write_left_behind_are_removed_once_a_day_old(tmp_path):
+    """Like the build's leftovers: only our own temp names, only a day after their last change."""
+    import os
+    import time
+
+    def left_behind(name: str, days_old: float) -> Path:
+        path = tmp_path / name
+        path.write_bytes(b'{"month": "02-20')
+        moment = time.time() - days_old * 24 * 3600
+        os.utime(path, (moment, moment))
+        return path
+
+    killed = left_behind(".02-2026-usage-based-data.json.k1ll3d_x.tmp", 2)  # another month's, killed
+    busy = left_behind(".03-2026-usage-based-data.json.busy1234.tmp", 0.1)  # a fetch may still write it
+    others = [left_behind(".notes.json.abcdefgh.tmp", 2), left_behind("backup.tmp", 2),
+              left_behind(".02-2026-usage-based-data.json.k1ll3d_x.tmp.keep", 2)]
+
+    write_cached_month(cache_path(tmp_path, Month(2026, 1)), SEED_FORMAT)
+
+    assert not killed.exists()
+    assert busy.exists() and all(path.exists() for path in others)

@@ -166,6 +166,43 @@ def test_every_problem_of_the_publish_section_is_reported_at_once(tmp_path):
     assert "abc123" not in message
 
 
+def test_a_default_or_a_type_of_the_wrong_yaml_type_is_a_problem_not_a_traceback(tmp_path):
+    settings = settings_with(
+        tmp_path,
+        {
+            "default": ["intranet"],
+            "targets": {
+                "intranet": {"type": ["directory"], "path": "www"},
+                "bucket": {"type": {"s3": True}, "bucket": "b"},
+                "share": {"type": True, "path": "share"},
+                "nul": {"type": "directory", "path": "w\0w"},
+            },
+        },
+    )
+
+    with pytest.raises(ConfigError) as caught:
+        read_publish_config(settings, kinds())
+
+    assert caught.value.message.splitlines()[1:] == [
+        "  publish.targets.intranet.type: expected one of directory, git, rsync, s3, found ['directory']",
+        "  publish.targets.bucket.type: expected one of directory, git, rsync, s3, found {'s3': True}",
+        "  publish.targets.share.type: expected one of directory, git, rsync, s3, found True",
+        "  publish.targets.nul.path: expected a string without NUL characters, found 'w\\x00w'",
+        "  publish.default: expected the name of a target (bucket, intranet, nul, share), found ['intranet']",
+    ]
+
+
+def test_a_default_of_the_wrong_yaml_type_is_one_line_from_the_command_line(tmp_path):
+    from servers import run_cli, write_config
+
+    write_config(tmp_path, {"default": {"intranet": 1}, "targets": {"intranet": {"type": "directory", "path": "w"}}})
+
+    result = run_cli("publish", "--dry-run", cwd=tmp_path)
+
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "publish.default: expected the name of a target (intranet), found {'intranet': 1}" in result.stderr
+
+
 def test_several_targets_without_a_default_need_a_name(tmp_path):
     settings = settings_with(
         tmp_path,

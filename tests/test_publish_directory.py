@@ -372,3 +372,100 @@ def test_build_directories_a_killed_build_left_behind_are_removed_once_a_day_old
         output.write_text("index.html", "<p>hi</p>")
         output.publish({})
     assert not old_build.exists() and not old_site.exists() and fresh.exists()
+
+
+# --- never delete or replace what billing-reports did not publish (issue 11) ------------------------
+
+
+def _foreign_root(live: Path) -> dict[str, str]:
+    """An nginx root someone else filled: other pages, a config, a subfolder."""
+    files = {"index.html": "<h1>Intranet home</h1>", "robots.txt": "User-agent: *\n", "team/photo.txt": "ann"}
+    for relative_path, content in files.items():
+        (live / relative_path).parent.mkdir(parents=True, exist_ok=True)
+        (live / relative_path).write_text(content)
+    return files
+
+
+def _tree(directory: Path) -> dict[str, str]:
+    return {path.relative_to(directory).as_posix(): path.read_text()
+            for path in sorted(directory.rglob("*")) if path.is_file()}
+
+
+def test_a_folder_billing_reports_did_not_publish_is_refused_and_kept_by_publish_and_dry_run(project):
+    live = project / "www" / "billing"
+    foreign = _foreign_root(live)
+    rebuild(project, FIRST_BUILD)
+    expected = (
+        f"Error: {live}: holds files but no build-manifest.json, so billing-reports did not publish it; "
+        "empty it, or point publish.targets.intranet.path at a new folder (a publish replaces the whole folder)"
+    )
+
+    dry_run = run_cli("publish", "--dry-run", cwd=project)
+    first = run_cli("publish", cwd=project)
+    second = run_cli("publish", cwd=project)
+
+    assert (dry_run.returncode, dry_run.stderr.strip(), dry_run.stdout) == (1, expected, "")
+    assert (first.returncode, first.stderr.strip()) == (1, expected)
+    assert (second.returncode, second.stderr.strip()) == (1, expected)
+    assert _tree(live) == foreign
+    assert sorted(p.name for p in (project / "www").iterdir()) == ["billing"]  # nothing moved aside
+
+
+def test_an_empty_folder_is_published_into(project):
+    live = project / "www" / "billing"
+    live.mkdir()
+    rebuild(project, FIRST_BUILD)
+
+    result = run_cli("publish", cwd=project)
+
+    assert result.returncode == 0, result.stderr
+    assert (live / "billing_dashboard.html").read_text() == "<h1>Dashboard v1</h1>"
+
+
+def test_a_previous_site_folder_billing_reports_did_not_publish_is_never_deleted(project):
+    """An earlier version moved a foreign root aside as ``.billing.previous``; the next publish deleted it."""
+    www = project / "www"
+    rebuild(project, FIRST_BUILD)
+    publish_here(project)
+    previous = www / ".billing.previous"
+    previous.mkdir()
+    foreign = _foreign_root(previous)
+    rebuild(project, SECOND_BUILD)
+    expected = (
+        f"Error: {previous}: holds files but no build-manifest.json, so billing-reports did not publish it; "
+        f"move it elsewhere to keep it (a publish replaces the previous site kept there), then publish again"
+    )
+
+    dry_run = run_cli("publish", "--dry-run", cwd=project)
+    publish = run_cli("publish", cwd=project)
+
+    assert (dry_run.returncode, dry_run.stderr.strip()) == (1, expected)
+    assert (publish.returncode, publish.stderr.strip()) == (1, expected)
+    assert _tree(previous) == foreign
+    assert (www / "billing" / "billing_dashboard.html").read_text() == "<h1>Dashboard v1</h1>"
+
+
+@pytest.mark.parametrize("path, key, relation", [
+    ("site", "paths.site_dir", "is paths.site_dir"),
+    ("site/www", "paths.site_dir", "lies inside paths.site_dir"),
+    ("www/billing", "paths.data_dir", "holds paths.data_dir"),
+    (".", "the folder of config.yaml", "is the folder of config.yaml"),
+])
+def test_a_target_overlapping_a_configured_folder_is_refused(project, path, key, relation):
+    """A publish replaces the target folder whole: the cache or the site inside it would go with it."""
+    write_config(project, {"targets": {"intranet": {"type": "directory", "path": path}}},
+                 billing={"months_back": 2})
+    config = (project / "config.yaml").read_text().replace("paths:\n", "paths:\n  data_dir: www/billing/cache\n")
+    (project / "config.yaml").write_text(config)
+    rebuild(project, FIRST_BUILD)
+    before = _tree(project)
+    live = (project / path).resolve()
+    folder = {"paths.site_dir": project / "site", "paths.data_dir": project / "www" / "billing" / "cache",
+              "the folder of config.yaml": project}[key]
+
+    for arguments in (("publish", "--dry-run"), ("publish",)):
+        result = run_cli(*arguments, cwd=project)
+        assert (result.returncode, result.stderr.strip()) == (1, (
+            f"Error: {live}: {relation} ({folder}); point publish.targets.intranet.path at a folder of its own, "
+            "apart from the cache, the sites and config.yaml"))
+    assert _tree(project) == before

@@ -123,12 +123,13 @@ def test_build_refuses_a_range_without_data_and_keeps_the_previous_site(analysis
     site = tmp_path / "site"
     site.mkdir()
     (site / "billing_dashboard.html").write_text("the previous site", encoding="utf-8")
+    (site / "build-manifest.json").write_text("{}", encoding="utf-8")  # (a build's: not refused as foreign)
     text = analysis_config.read_text(encoding="utf-8").replace("paths:\n", f"paths:\n  site_dir: {site}\n")
     analysis_config.write_text(text, encoding="utf-8")
     result = CliRunner().invoke(cli, ["build", "--config", str(analysis_config), "--offline",
                                        "--end-month", "2024-02", "--months-back", "2"])
     assert result.exit_code == 1 and "No cached data for January 2024 – February 2024" in result.output
-    assert [p.name for p in site.iterdir()] == ["billing_dashboard.html"]
+    assert sorted(p.name for p in site.iterdir()) == ["billing_dashboard.html", "build-manifest.json"]
     assert (site / "billing_dashboard.html").read_text(encoding="utf-8") == "the previous site"
 
 

@@ -138,3 +138,100 @@ def test_fetch_overlap_hours_defaults_to_a_day_and_must_be_a_non_negative_number
         assert f"fetch.overlap_hours: expected a number of at least 0, found {shown}" in raised.value.message
     with pytest.raises(ConfigError, match=r"fetch\.overlap_hour: unknown key; expected one of overlap_hours"):
         load_settings(write(tmp_path, "fetch:\n  overlap_hour: 6\n"))
+
+
+# --- paths that overlap: a build's swap or build --demo would destroy or mix data (issue 11) ---------
+
+
+def _problems(tmp_path: Path, text: str) -> list[str]:
+    with pytest.raises(ConfigError) as raised:
+        load_settings(write(tmp_path, text))
+    return [line.strip() for line in raised.value.message.splitlines()[1:]]
+
+
+@pytest.mark.parametrize(
+    "paths, problem",
+    [
+        ("data_dir: out\n  site_dir: out",
+         "paths.site_dir: expected a folder apart from paths.data_dir, found {root}/out, the same folder as "
+         "paths.data_dir; a build replaces site_dir whole"),
+        ("data_dir: out/site/cache\n  site_dir: out/site",
+         "paths.site_dir: expected a folder apart from paths.data_dir, found {root}/out/site, which contains "
+         "paths.data_dir ({root}/out/site/cache); a build replaces site_dir whole"),
+        ("data_dir: out\n  site_dir: out/site",
+         "paths.site_dir: expected a folder apart from paths.data_dir, found {root}/out/site, inside "
+         "paths.data_dir ({root}/out); the cache, the site and the demo each need a folder of their own"),
+        ("demo_dir: data",  # the default data_dir is data/monthly_usage_data
+         "paths.demo_dir: expected a folder apart from paths.data_dir, found {root}/data, which contains "
+         "paths.data_dir ({root}/data/monthly_usage_data); build --demo writes synthetic months and a site "
+         "under demo_dir"),
+        ("demo_dir: data/site/demo",
+         "paths.demo_dir: expected a folder apart from paths.site_dir, found {root}/data/site/demo, inside "
+         "paths.site_dir ({root}/data/site); a build replaces site_dir whole"),
+        ("data_dir: cache\n  demo_dir: cache",
+         "paths.demo_dir: expected a folder apart from paths.data_dir, found {root}/cache, the same folder as "
+         "paths.data_dir; build --demo writes synthetic months and a site under demo_dir"),
+        ("plugins_dir: data/site/plugins",
+         "paths.plugins_dir: expected a folder apart from paths.site_dir, found {root}/data/site/plugins, inside "
+         "paths.site_dir ({root}/data/site); a build replaces site_dir whole"),
+        ("templates_dir: data/demo",
+         "paths.templates_dir: expected a folder apart from paths.demo_dir, found {root}/data/demo, the same "
+         "folder as paths.demo_dir; build --demo writes synthetic months and a site under demo_dir"),
+        ("site_dir: .\n  data_dir: /var/cache/billing\n  demo_dir: /var/cache/billing-demo",
+         "paths.site_dir: expected a folder apart from the folder of config.yaml, found {root}, the same folder "
+         "as the folder of config.yaml; a build replaces site_dir whole"),
+    ],
+)
+def test_overlapping_paths_are_refused_naming_the_key_what_was_expected_and_found(tmp_path, paths, problem):
+    root = tmp_path.resolve()
+    assert _problems(tmp_path, f"paths:\n  {paths}\n")[0] == problem.format(root=root)
+
+
+def test_a_demo_folder_holding_the_cache_and_the_site_is_two_problems(tmp_path):
+    assert [problem.split(", found")[0] for problem in _problems(tmp_path, "paths:\n  demo_dir: data\n")] == [
+        "paths.demo_dir: expected a folder apart from paths.data_dir",
+        "paths.demo_dir: expected a folder apart from paths.site_dir",
+    ]
+
+
+def test_every_overlap_is_reported_with_the_other_problems(tmp_path):
+    problems = _problems(tmp_path, "billing:\n  page_size: 0\npaths:\n  data_dir: out/cache\n  site_dir: out\n"
+                                   "  demo_dir: out/demo\n  plugins_dir: out/plugins\n")
+    assert [problem.split(":")[0] for problem in problems] == [
+        "billing.page_size", "paths.site_dir", "paths.demo_dir", "paths.plugins_dir"]
+
+
+def test_folders_side_by_side_are_accepted_even_when_one_name_starts_the_other(tmp_path):
+    settings = load_settings(write(tmp_path, "paths:\n  data_dir: out\n  site_dir: out-site\n  demo_dir: out-demo\n"
+                                             "  plugins_dir: .\n  templates_dir: out-templates\n"))
+    assert settings.site_dir == tmp_path.resolve() / "out-site"
+
+
+def test_a_symlink_into_the_site_is_seen_through(tmp_path):
+    (tmp_path / "out" / "site").mkdir(parents=True)
+    (tmp_path / "cache").symlink_to(tmp_path / "out" / "site" / "cache", target_is_directory=True)
+    problems = _problems(tmp_path, "paths:\n  data_dir: cache\n  site_dir: out/site\n")
+    assert problems[0].startswith("paths.site_dir: expected a folder apart from paths.data_dir")
+
+
+def test_a_nul_in_a_path_or_a_file_name_is_a_config_problem(tmp_path):
+    problems = _problems(tmp_path, 'paths:\n  data_dir: "ca\\0che"\nbilling:\n  output_filename: "a\\0.html"\n')
+    assert problems == [
+        "paths.data_dir: expected a path without NUL characters, found 'ca\\x00che'",
+        "billing.output_filename: expected a file name ending in .html, without a directory or NUL characters, "
+        "found 'a\\x00.html'",
+    ]
+
+
+def test_a_home_folder_of_no_such_user_is_a_config_problem(tmp_path):
+    problems = _problems(tmp_path, "paths:\n  site_dir: ~no-such-user-here/site\n")
+    assert problems == [
+        "paths.site_dir: expected a path whose ~user exists, found '~no-such-user-here/site'"]
+
+
+def test_a_symlink_loop_in_a_path_is_a_config_problem(tmp_path):
+    (tmp_path / "one").symlink_to(tmp_path / "two")
+    (tmp_path / "two").symlink_to(tmp_path / "one")
+    problems = _problems(tmp_path, "paths:\n  site_dir: one/site\n")
+    assert len(problems) == 1  # (the wording of the loop itself is Python's)
+    assert problems[0].startswith("paths.site_dir: expected a path that can be followed, found 'one/site' (")

@@ -6,7 +6,6 @@ import dataclasses
 from pathlib import Path
 
 import click
-import orjson
 
 from ..analysis import run_sections
 from ..cache import CACHE_SUFFIX, month_of_cache_path
@@ -15,7 +14,7 @@ from ..loader import load_usage, require_cached_data
 from ..months import Month, describe_months
 from ..periods import ReportRange, date_of_day
 from ..plugins import PluginFailure, get_plugin_manager
-from ..sections import Section
+from ..sections import Section, json_bytes
 from ..settings import Settings
 from ..terminal import render_section
 from .options import config_option, report_range_options
@@ -84,7 +83,7 @@ def report(settings: Settings, months: list[Month], report_range: ReportRange, o
             "sections": [section.to_dict() for section in sections],
             "failures": [dataclasses.asdict(f) for f in failures],
         }
-        click.echo(orjson.dumps(document, default=str, option=orjson.OPT_INDENT_2).decode())
+        click.echo(json_bytes(document, default=str, indent=True).decode())
     elif output_format == "csv":
         section = sections[0]
         table = _find_table(section, table_slug)
@@ -114,7 +113,7 @@ def _demo(settings: Settings) -> tuple[Settings, list[Month]]:
             continue
     if not found:
         raise click.UsageError(f"no demo data in {data_dir}; run `billing-reports build --demo` first")
-    return dataclasses.replace(settings, data_dir=data_dir), sorted(found)
+    return dataclasses.replace(settings, data_dir=data_dir, demo=True), sorted(found)
 
 
 def _warn_about_months(usage) -> None:

@@ -20,7 +20,7 @@ from typing import Any, Mapping
 
 from ..errors import ConfigError
 from ..settings import Settings
-from .target import PublishTarget
+from .target import PublishTarget, _shown
 
 #: Keys that look like a credential written into config.yaml.
 _CREDENTIAL_KEY = re.compile(r"(secret|password|passphrase|token|credential|access_key)", re.IGNORECASE)
@@ -95,6 +95,9 @@ def read_publish_config(settings: Settings, kinds: Mapping[str, type[PublishTarg
         if kind is None:
             problems.append(f"{where}.type: missing; expected one of {_kinds(kinds)}")
             continue
+        if not isinstance(kind, str):
+            problems.append(f"{where}.type: expected one of {_kinds(kinds)}, found {_shown(kind)}")
+            continue
         if kind not in kinds:
             problems.append(f"{where}.type: unknown kind {kind!r}; expected one of {_kinds(kinds)}")
             continue
@@ -113,7 +116,11 @@ def read_publish_config(settings: Settings, kinds: Mapping[str, type[PublishTarg
             targets[str(name)] = TargetEntry(str(name), kind, target_class, target_class.with_defaults(config))
 
     default = raw.get("default")
-    if default is not None and default not in targets_raw:
+    if default is not None and (isinstance(default, bool) or not isinstance(default, (str, int))):
+        choices = ", ".join(sorted(map(str, targets_raw))) or "none are configured"
+        problems.append(f"publish.default: expected the name of a target ({choices}), found {_shown(default)}")
+        default = None
+    elif default is not None and default not in targets_raw:
         choices = ", ".join(sorted(map(str, targets_raw))) or "none are configured"
         problems.append(f"publish.default: no target {default!r}; expected one of {choices}")
     if default is None and len(targets_raw) == 1:

@@ -242,6 +242,8 @@ def text(value: Any) -> str:
     """A non-empty string."""
     if not isinstance(value, str) or not value.strip():
         raise ValueError("a non-empty string")
+    if "\0" in value:  # no path, host, name or URL holds one
+        raise ValueError("a string without NUL characters")
     return value
 
 

@@ -20,7 +20,8 @@ from typing import Any
 
 import orjson
 
-from ..errors import ConfigError
+from ..errors import ConfigError, SiteError
+from ..folders import check_writable_folder
 from ..leftovers import remove_stale
 
 MANIFEST_NAME = "build-manifest.json"
@@ -41,7 +42,9 @@ def _exchange(first: Path, second: Path) -> bool:
 
 
 def check_site_dir(site_dir: Path) -> None:
-    """Refuse to replace a directory that is not a site this tool built (or empty)."""
+    """Refuse to replace a directory that is not a site this tool built (or empty), and a site
+    directory whose folder this user cannot write (the new site is built beside it)."""
+    check_writable_folder(site_dir.parent, "paths.site_dir", why=" (the new site is built beside site_dir)")
     if not site_dir.exists():
         return
     if not site_dir.is_dir():
@@ -71,21 +74,33 @@ class SiteOutput:
 
     def __enter__(self) -> "SiteOutput":
         check_site_dir(self.site_dir)
-        self.site_dir.parent.mkdir(parents=True, exist_ok=True)
-        self._remove_stale()
-        self.root = Path(tempfile.mkdtemp(prefix=f".{self.site_dir.name}.building-", dir=self.site_dir.parent))
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(self.root, 0o777 & ~umask)
+        try:
+            self.site_dir.parent.mkdir(parents=True, exist_ok=True)
+            self._remove_stale()
+            self.root = Path(tempfile.mkdtemp(prefix=f".{self.site_dir.name}.building-", dir=self.site_dir.parent))
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(self.root, 0o777 & ~umask)
+        except OSError as error:
+            self.__exit__()
+            raise self.cannot_write(error) from None
         self._root_text = str(self.root)
         self._made.add(self._root_text)
         return self
+
+    def cannot_write(self, error: OSError) -> SiteError:
+        """The one line for a write that failed (a full disk, a quota, permissions)."""
+        return SiteError(
+            f"Cannot write the new site beside {self.site_dir} ({error.strerror or error}); free some space or "
+            f"check the permissions of {self.site_dir.parent}, then build again (the previous site is as it was)."
+        )
 
     def _remove_stale(self) -> None:
         """Remove build directories that a killed build (``kill -9``, power loss) left behind."""
         remove_stale(self.site_dir.parent, (f".{self.site_dir.name}.building-*", f".{self.site_dir.name}.old-*"))
 
     def __exit__(self, *exc_info: Any) -> None:
+        """Remove the build directory unless it was swapped in (an error, Ctrl-C, a full disk)."""
         if self.root is not None and self.root.exists():
             shutil.rmtree(self.root, ignore_errors=True)
 
@@ -98,7 +113,10 @@ class SiteOutput:
         target = os.path.join(self._root_text, relative)
         parent = os.path.dirname(target)
         if parent not in self._made:
-            os.makedirs(parent, exist_ok=True)
+            try:
+                os.makedirs(parent, exist_ok=True)
+            except OSError as error:
+                raise self.cannot_write(error) from None
             self._made.add(parent)
         return target
 
@@ -107,8 +125,12 @@ class SiteOutput:
 
     def write_bytes(self, relative: str, data: bytes) -> None:
         self._claim(relative)
-        with open(self._target(relative), "wb") as file:
-            file.write(data)
+        target = self._target(relative)
+        try:
+            with open(target, "wb") as file:
+                file.write(data)
+        except OSError as error:
+            raise self.cannot_write(error) from None
         self.files.append(relative)
 
     def _claim(self, relative: str) -> None:
@@ -126,17 +148,39 @@ class SiteOutput:
         """Write ``build-manifest.json`` (last), then swap the new site in; return the manifest."""
         assert self.root is not None
         manifest = {**manifest, "files": sorted(self.files)}
-        (self.root / MANIFEST_NAME).write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
+        try:
+            (self.root / MANIFEST_NAME).write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
+        except OSError as error:
+            raise self.cannot_write(error) from None
         check_site_dir(self.site_dir)  # nobody put something else there meanwhile
-        if self.site_dir.exists():
-            if _exchange(self.root, self.site_dir):
-                shutil.rmtree(self.root, ignore_errors=True)  # now the previous site
-            else:
-                old = Path(tempfile.mkdtemp(prefix=f".{self.site_dir.name}.old-", dir=self.site_dir.parent))
-                os.rename(self.site_dir, old / "site")
-                os.rename(self.root, self.site_dir)
-                shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(self.root, self.site_dir)
-        self.root = None
+        try:
+            self._swap_in()
+        except OSError as error:  # nothing swapped: the previous site is where it was
+            raise self.cannot_write(error) from None
         return manifest
+
+    def _swap_in(self) -> None:
+        """Put the build directory in the place of ``site_dir``; the previous site is removed.
+
+        :raises OSError: nothing was swapped (the previous site is still ``site_dir``).
+        """
+        assert self.root is not None
+        if not self.site_dir.exists():
+            os.rename(self.root, self.site_dir)
+        elif _exchange(self.root, self.site_dir):
+            shutil.rmtree(self.root, ignore_errors=True)  # now the previous site
+        else:
+            old = Path(tempfile.mkdtemp(prefix=f".{self.site_dir.name}.old-", dir=self.site_dir.parent))
+            try:
+                os.rename(self.site_dir, old / "site")
+            except OSError:
+                old.rmdir()
+                raise
+            try:
+                os.rename(self.root, self.site_dir)
+            except OSError:
+                os.rename(old / "site", self.site_dir)  # put the previous site back
+                old.rmdir()
+                raise
+            shutil.rmtree(old, ignore_errors=True)  # the previous site
+        self.root = None

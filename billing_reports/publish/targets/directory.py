@@ -7,6 +7,11 @@ renames). The site that was live is kept as ``.billing.previous`` for
 ``publish --rollback``, which swaps the two back. A copy that fails leaves
 the live site untouched; a copy a killed publish left behind is removed by a
 later publish once it is a day old.
+
+Only a folder billing-reports published is ever replaced: one that is empty or
+holds our ``build-manifest.json`` (every build writes it last and every publish
+copies it). Any other folder at ``path`` (an nginx root with other files) or at
+``.billing.previous`` is refused before anything is copied, moved or deleted.
 """
 
 from __future__ import annotations
@@ -23,7 +28,8 @@ from pathlib import Path
 from ... import hookimpl
 from ...errors import PublishError
 from ...leftovers import remove_stale
-from ..site import BuiltSite
+from ...settings import folder_relation
+from ..site import MANIFEST_NAME, BuiltSite
 from ..target import Change, Option, PublishTarget, text
 
 _RENAME_EXCHANGE = 2
@@ -60,6 +66,34 @@ class DirectoryTarget(PublishTarget):
             raise PublishError(f"{live}: exists and is not a directory; move it away or change publish.targets.{self.name}.path")
         if not live.parent.is_dir():
             raise PublishError(f"{live.parent}: no such directory; create it (the web server's root) and publish again")
+        self._check_apart()
+        if not _ours(live):
+            raise PublishError(
+                f"{live}: holds files but no {MANIFEST_NAME}, so billing-reports did not publish it; empty it, "
+                f"or point publish.targets.{self.name}.path at a new folder (a publish replaces the whole folder)"
+            )
+        if not _ours(self.previous):
+            raise PublishError(
+                f"{self.previous}: holds files but no {MANIFEST_NAME}, so billing-reports did not publish it; "
+                "move it elsewhere to keep it (a publish replaces the previous site kept there), then publish again"
+            )
+
+    def _check_apart(self) -> None:
+        """Refuse a folder that is, holds or lies in a folder of the config: a publish replaces its
+        folder whole (the cache inside would go), a build its site (the published site inside would go)."""
+        live, settings = self.live, self.settings
+        folders = {f"paths.{key}": getattr(settings, key) for key in ("data_dir", "site_dir", "demo_dir")}
+        kept = {f"paths.{key}": getattr(settings, key) for key in ("plugins_dir", "templates_dir")}
+        kept[f"the folder of {settings.config_path.name}"] = settings.config_dir
+        for name, folder in [*kept.items(), *folders.items()]:
+            relation = folder_relation(live, folder)
+            if relation is None or name in kept and relation == "inside":
+                continue
+            shown = {"same": f"is {name}", "inside": f"lies inside {name}", "contains": f"holds {name}"}[relation]
+            raise PublishError(
+                f"{live}: {shown} ({folder}); point publish.targets.{self.name}.path at a folder of its own, "
+                "apart from the cache, the sites and config.yaml"
+            )
 
     def plan(self, site: BuiltSite) -> list[Change]:
         self.check()
@@ -164,6 +198,21 @@ class DirectoryTarget(PublishTarget):
 def copy_file(source: Path, destination: Path) -> None:
     """Copy one file with its modification time (a module-level seam tests can break)."""
     shutil.copy2(source, destination)
+
+
+def _ours(directory: Path) -> bool:
+    """Whether a publish may replace ``directory``: it does not exist, is empty, or holds our manifest.
+
+    A folder that cannot be listed counts as not ours (nothing is replaced that was not checked).
+    """
+    if not directory.exists():
+        return True
+    if not directory.is_dir():
+        return False
+    try:
+        return (directory / MANIFEST_NAME).is_file() or not any(directory.iterdir())
+    except OSError:
+        return False
 
 
 def _files_under(directory: Path) -> set[str]:
