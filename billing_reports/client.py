@@ -451,11 +451,15 @@ def _shape_problem(payload: Any) -> str | None:
     if not isinstance(payload.get("usageEvents"), list):
         return "no usageEvents list"
     total = payload.get("totalUsageEventsCount")
-    if isinstance(total, bool) or not isinstance(total, int):
-        return "no integer totalUsageEventsCount"
+    if isinstance(total, bool) or not isinstance(total, int) or total < 0:
+        return "no whole number totalUsageEventsCount"
     pagination = payload.get("pagination")
     if not isinstance(pagination, dict) or not isinstance(pagination.get("hasNextPage"), bool):
         return "no pagination.hasNextPage"
+    try:  # what cannot be written back cannot be cached (orjson writes at most 255 levels)
+        orjson.dumps(payload["usageEvents"])
+    except orjson.JSONEncodeError:
+        return "events nested deeper than a cache file can hold"
     return None
 
 

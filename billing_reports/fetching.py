@@ -26,7 +26,7 @@ import requests
 
 from billing_reports.cache import cache_path, cached_complete, is_complete, read_cached_month, write_cached_month
 from billing_reports.client import CursorAdminClient
-from billing_reports.errors import ApiError, ConfigError
+from billing_reports.errors import ApiError, CacheError, ConfigError
 from billing_reports.months import Month, Window, isoformat_z, parse_isoformat_z, utc_now
 from billing_reports.on_demand import NO_KIND, is_on_demand, left_out_label
 from billing_reports.progress import FetchReporter, SilentReporter
@@ -166,7 +166,14 @@ def fetch_months(
                                    overlap_hours=settings.fetch_overlap_hours, refresh=month in refresh)
                 del cached  # the events the fetch replaces are not kept while it runs
                 payload = fetch_month(client, scope, page_size=settings.page_size, reporter=reporter)
-                write_cached_month(path, payload)
+                try:
+                    write_cached_month(path, payload)
+                except orjson.JSONEncodeError:  # a kept event of the file (answers are checked): edited by hand
+                    raise CacheError(
+                        f"Cache file {path} holds an event nested too deep to be written again; run "
+                        f"`billing-reports fetch --refresh {month.key}` to download the month whole.",
+                        path=path, problem="holds an event nested too deep to be written again",
+                    ) from None
                 summary.months_fetched.append(month)
                 if not scope.whole:
                     summary.months_refreshed.append(month)

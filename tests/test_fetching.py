@@ -396,3 +396,32 @@ def test_identical_events_on_pages_of_one_are_no_evidence_of_a_repeat(settings, 
     fetch(dataclasses.replace(settings, page_size=1), api, fake_clock, now)
     payload = read_cached_month(cache_path(settings.data_dir, JANUARY))
     assert payload["events"] == EXPECTED_JANUARY and "repeated" not in payload["fetch"]
+
+
+def test_an_event_nested_deeper_than_a_cache_file_can_hold_stops_the_fetch_in_one_line(settings, fake_clock, now):
+    deep = hand_made_events()[:14]
+    deep[2] = {**deep[2], "experimentalField": orjson.loads(b"[" * 300 + b"]" * 300)}  # JSON reads it, cannot write it
+    with FakeCursorApi(StaticTeam(deep, now=now), rate_limit_per_minute=None, clock=fake_clock) as api:
+        with pytest.raises(ApiError) as raised:
+            fetch(dataclasses.replace(settings, api_base_url=api.base_url), api, fake_clock, now)
+    assert raised.value.message == (
+        "January 2026, window 1/2 (2026-01-01T00:00:00.000Z to 2026-01-30T23:59:59.999Z), page 1: the API answered "
+        "in an unexpected shape (events nested deeper than a cache file can hold); the API may have changed")
+    assert not cache_path(settings.data_dir, JANUARY).exists()
+
+
+def test_a_cached_event_too_deep_to_write_again_names_the_file_and_the_fix(settings, api, fake_clock, now):
+    now.moment = utc("2026-01-20T10:00:00")
+    fetch(settings, api, fake_clock, now)
+    path = cache_path(settings.data_dir, JANUARY)
+    cached = read_cached_month(path)
+    cached["events"][0]["edited"] = orjson.loads(b"[" * 300 + b"]" * 300)  # a hand edit
+    path.write_text(__import__("json").dumps(cached))
+    now.moment = utc("2026-01-21T10:00:00")  # a refresh keeps the cached events before its cut
+    with pytest.raises(CacheError) as raised:
+        fetch(settings, api, fake_clock, now)
+    assert raised.value.message == (
+        f"Cache file {path} holds an event nested too deep to be written again; run "
+        "`billing-reports fetch --refresh 2026-01` to download the month whole.")
+    fetch(settings, api, fake_clock, now, refresh=(JANUARY,))
+    assert read_cached_month(path)["total_events"] == 4
