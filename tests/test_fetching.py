@@ -13,6 +13,7 @@ import os
 import orjson
 import pytest
 from conftest import FakeClock, Now, hand_made_events, utc
+from conftest import usage_event as conftest_usage_event
 
 from billing_reports.cache import cache_path, read_cached_month, write_cached_month
 from billing_reports.errors import ApiError, CacheError, ConfigError
@@ -425,3 +426,14 @@ def test_a_cached_event_too_deep_to_write_again_names_the_file_and_the_fix(setti
         "`billing-reports fetch --refresh 2026-01` to download the month whole.")
     fetch(settings, api, fake_clock, now, refresh=(JANUARY,))
     assert read_cached_month(path)["total_events"] == 4
+
+
+def test_the_fetch_counts_not_chargeable_and_not_token_based_apart(settings, fake_clock, now):
+    # January has one of each: a swap of the two labels would go unseen there
+    events = hand_made_events() + [conftest_usage_event("2026-02-10T08:00:00", chargeable=False),
+                                   conftest_usage_event("2026-02-11T08:00:00", chargeable=False, token_based=False),
+                                   conftest_usage_event("2026-02-12T08:00:00", token_based=False)]
+    with FakeCursorApi(StaticTeam(events, now=now), rate_limit_per_minute=None, clock=fake_clock) as api:
+        fetch(dataclasses.replace(settings, api_base_url=api.base_url), api, fake_clock, now, months=(FEBRUARY,))
+    payload = read_cached_month(cache_path(settings.data_dir, FEBRUARY))
+    assert payload["fetch"]["left_out"] == {"Usage-based, not chargeable": 2, "Usage-based, not token-based": 1}
