@@ -16,6 +16,7 @@ from .errors import PluginError
 from .plugins import PluginFailure
 from .sections import Section
 from .settings import Settings
+from .untrusted import printable, shortened
 from .usage import OnDemandUsage
 
 
@@ -53,7 +54,8 @@ def run_sections(
                 own.add(section.slug)
                 section.to_dict()  # every table must add up and be JSON-ready now, not at render time
         except Exception as error:  # a plugin's bug is reported by name, never a traceback
-            failures.append(PluginFailure(name, f"{type(error).__name__}: {error}"))
+            # (its message may quote a name from the cache: shown cleaned, and short)
+            failures.append(PluginFailure(name, f"{type(error).__name__}: {shortened(printable(str(error)), 300)}"))
             continue
         for section in found:
             owners[section.slug] = name

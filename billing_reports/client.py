@@ -3,29 +3,52 @@
 Basic auth with the key as user name; request starts spaced by a :class:`RequestStartLimiter`;
 429, 5xx, timeouts, dropped connections and unreadable bodies retried with exponential backoff
 (1, 2, 4, 8, 16 s, or the server's ``Retry-After``); 400/401/403 stop at once. Every error names
-the month and window it was fetching (the ``context``) and never contains the key.
+the month and window it was fetching (the ``context``).
+
+What a server can send is bounded: ``timeout`` is the deadline of a whole request (connecting,
+the headers and the body; a server that trickles its answer a byte at a time is cut off); an
+answer larger than ``max_body_bytes`` once decompressed is refused; a redirect is never followed
+(another host's answer must not be cached as our usage). A server's own words in an error are
+cleaned of control characters and escape sequences, cut to :data:`MAX_MESSAGE_CHARS`, and never
+show the key, raw or in the ``Authorization`` header's base64 form.
 """
 
 from __future__ import annotations
 
+import base64
+import contextvars
 import math
+import socket
+import threading
 import time
+import urllib.parse
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any, Callable
 
 import orjson
 import requests
+import urllib3
+from requests.adapters import HTTPAdapter
 
 from billing_reports import __version__
 from billing_reports.errors import ApiError
 from billing_reports.ratelimit import RequestStartLimiter, Sleep
+from billing_reports.untrusted import printable, shortened
 
 USAGE_EVENTS_PATH = "/teams/filtered-usage-events"
 #: Cap of one backoff step (the documented steps are 1, 2, 4, 8, 16 s).
 MAX_BACKOFF_SECONDS = 60.0
 #: A ``Retry-After`` longer than this stops the run instead of leaving a scheduled job asleep.
 MAX_RETRY_AFTER_SECONDS = 300.0
+#: The largest answer accepted, after decompression. A page of 1,000 events is about 1 MB.
+MAX_BODY_BYTES = 32 * 1024 * 1024
+#: The most characters of a server's message an error shows.
+MAX_MESSAGE_CHARS = 200
+#: The most of an error body read to find its message.
+_ERROR_BODY_EXCERPT = 64 * 1024
+#: Bytes read at a time (after decompression: a small compressed read cannot become a big one).
+_READ_CHUNK = 64 * 1024
 USER_AGENT = f"billing-reports/{__version__}"
 
 #: ``on_retry(context, reason, delay_seconds)``: told before each backoff sleep.
@@ -44,8 +67,12 @@ def backoff_seconds(retry_number: int) -> float:
 def retry_after_seconds(value: str | None) -> float | None:
     """Seconds a ``Retry-After`` header asks for (delta-seconds or an HTTP date), else ``None``.
 
+    A number that is negative or not finite is no delta-seconds: ``None`` (the backoff applies);
+    a date in the past asks for no wait.
+
     >>> retry_after_seconds("7"), retry_after_seconds("soon"), retry_after_seconds(None), retry_after_seconds("inf")
     (7.0, None, None, None)
+    >>> retry_after_seconds("-5")
     """
     if not value:
         return None
@@ -55,7 +82,7 @@ def retry_after_seconds(value: str | None) -> float | None:
     except ValueError:
         pass
     else:
-        return max(0.0, seconds) if math.isfinite(seconds) else None
+        return seconds if math.isfinite(seconds) and seconds >= 0 else None
     try:
         moment = parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -101,17 +128,23 @@ class CursorAdminClient:
         sleep: Sleep = time.sleep,
         session: requests.Session | None = None,
         on_retry: RetryListener | None = None,
+        max_body_bytes: int = MAX_BODY_BYTES,
     ) -> None:
         if not api_key:
             raise ValueError("api_key must not be empty")
         self.base_url = base_url.rstrip("/")
         self._api_key = api_key
+        self._secrets = _encodings_of(api_key)
         self.timeout = timeout
         self.max_retries = max_retries
+        self.max_body_bytes = max_body_bytes
         self.limiter = limiter or RequestStartLimiter(0.0)
         self._sleep = sleep
         self._session = session or requests.Session()
         self._session.headers["User-Agent"] = USER_AGENT
+        adapter = _DeadlineAdapter()
+        for prefix in ("http://", "https://"):
+            self._session.mount(prefix, adapter)
         self.on_retry = on_retry
         self.stats = ClientStats()
 
@@ -162,30 +195,62 @@ class CursorAdminClient:
     def _attempt(self, body: dict[str, Any], where: str) -> dict[str, Any]:
         self.limiter.wait()
         self.stats.requests += 1
-        try:
-            response = self._session.post(
-                self.base_url + USAGE_EVENTS_PATH,
-                data=orjson.dumps(body),
-                headers={"Content-Type": "application/json", "Accept": "application/json"},
-                auth=(self._api_key, ""),
-                timeout=self.timeout,
-            )
-        except requests.Timeout:
-            raise _Retryable(f"no answer within {self.timeout:g} s") from None
-        except requests.ConnectionError as error:
-            raise _Retryable(f"connection failed: {self._scrub(_first_line(error))}") from None
-        except requests.RequestException as error:
-            raise _Retryable(f"request failed: {self._scrub(_first_line(error))}") from None
-        with response:
+        timed_out = _Retryable(f"no answer within {self.timeout:g} s")
+        with _Deadline(self.timeout) as deadline:
             try:
-                content = response.content
-            except requests.RequestException as error:
-                raise _Retryable(f"the answer was cut off: {self._scrub(_first_line(error))}") from None
-            return self._check(response, content, where)
+                response = self._session.post(
+                    self.base_url + USAGE_EVENTS_PATH,
+                    data=orjson.dumps(body),
+                    headers={"Content-Type": "application/json", "Accept": "application/json"},
+                    auth=(self._api_key, ""),
+                    timeout=self.timeout,
+                    allow_redirects=False,
+                    stream=True,
+                )
+            except requests.Timeout:
+                raise timed_out from None
+            except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as error:
+                if deadline.expired:
+                    raise timed_out from None
+                failed = "connection failed" if isinstance(error, requests.ConnectionError) else "request failed"
+                raise _Retryable(f"{failed}: {self._clean(_first_line(error))}") from None
+            with response:
+                try:
+                    content = self._read_body(response, where)
+                except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as error:
+                    if deadline.expired or isinstance(error, requests.Timeout):
+                        raise timed_out from None
+                    raise _Retryable(f"the answer was cut off: {self._clean(_first_line(error))}") from None
+        return self._check(response, content, where)
+
+    def _read_body(self, response: requests.Response, where: str) -> bytes:
+        """The body, decompressed, refused beyond ``max_body_bytes`` (before reading it, where the
+        server announces a size that big)."""
+        limit = self.max_body_bytes
+        announced = response.headers.get("Content-Length", "").strip()
+        too_big = ApiError(
+            f"{where}: the answer is larger than {limit / 2**20:g} MiB (decompressed), more than a page of "
+            "usage events can be: check api.base_url / CURSOR_API_BASE_URL, or lower billing.page_size"
+        )
+        if announced.isascii() and announced.isdigit() and (len(announced) > 15 or int(announced) > limit):
+            raise too_big
+        chunks, size = [], 0
+        for chunk in response.iter_content(_READ_CHUNK):
+            size += len(chunk)
+            if size > limit:
+                raise too_big
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     def _check(self, response: requests.Response, content: bytes, where: str) -> dict[str, Any]:
         status = response.status_code
-        message = self._scrub(_api_message(content))
+        message = self._clean(_api_message(content))
+        if 300 <= status < 400:
+            raise ApiError(
+                f"{where}: the API answered {status}, a redirect to {self._redirect_target(response)}; "
+                "API calls follow no redirect (an answer from elsewhere is not our usage): "
+                "point api.base_url or CURSOR_API_BASE_URL at the API itself"
+            )
         if status == 429:
             self.stats.rate_limited += 1
             raise _Retryable("rate limited (429)", retry_after_seconds(response.headers.get("Retry-After")))
@@ -218,26 +283,166 @@ class CursorAdminClient:
             raise ApiError(f"{where}: the API answered in an unexpected shape ({problem}); the API may have changed")
         return payload
 
-    def _scrub(self, text: str) -> str:
-        return text.replace(self._api_key, "***") if self._api_key else text
+    def _clean(self, text: str) -> str:
+        """A server's text as an error may show it: printable, without the key in any encoding
+        (looked for after control characters are gone, before the cut), at most
+        :data:`MAX_MESSAGE_CHARS` long."""
+        text = printable(text)
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return shortened(text.strip(), MAX_MESSAGE_CHARS)
+
+    def _redirect_target(self, response: requests.Response) -> str:
+        """Where a redirect points: its scheme, host and port only (a path or query may carry anything)."""
+        location = response.headers.get("Location", "")
+        try:
+            target = urllib.parse.urlsplit(urllib.parse.urljoin(self.base_url + "/", location))
+            host = target.hostname or ""
+            port = f":{target.port}" if target.port else ""
+        except ValueError:
+            return "an address that is not a URL"
+        if not location or not host:
+            return "nowhere"
+        return self._clean(f"{target.scheme}://{host}{port}")
+
+
+def _encodings_of(api_key: str) -> list[str]:
+    """The forms in which a server could echo the key: raw, URL-encoded, and base64 of the key and
+    of the Basic header's ``key:`` (standard and URL-safe alphabets, with and without padding);
+    longest first, so that a longer form is hidden whole."""
+    forms = {api_key, urllib.parse.quote(api_key, safe="")}
+    for raw in (api_key + ":", api_key):
+        for encode in (base64.b64encode, base64.urlsafe_b64encode):
+            encoded = encode(raw.encode("utf-8")).decode("ascii")
+            forms |= {encoded, encoded.rstrip("=")}
+    return sorted((form for form in forms if form), key=len, reverse=True)
 
 
 def _first_line(error: BaseException) -> str:
     text = str(error) or type(error).__name__
-    return text.splitlines()[0][:200]
+    return text.splitlines()[0][:1000]
 
 
 def _api_message(content: bytes) -> str:
-    """The ``message`` of an error body ``{"error": ..., "message": ...}``, else a short excerpt."""
+    """The ``message`` of an error body ``{"error": ..., "message": ...}``, else an excerpt."""
     try:
         body = orjson.loads(content)
     except orjson.JSONDecodeError:
-        return content[:120].decode("utf-8", "replace").strip()
+        return content[:_ERROR_BODY_EXCERPT].decode("utf-8", "replace").strip()
     if isinstance(body, dict):
         message = body.get("message") or body.get("error")
         if isinstance(message, str):
             return message
     return ""
+
+
+# --- a deadline for a whole request -----------------------------------------------------------
+#
+# ``requests`` applies a timeout to each read of the socket, so a server that sends a byte every
+# few seconds holds a request for ever. The deadline shuts the request's socket down when the
+# whole request has taken ``timeout`` seconds: the read in progress ends at once, and the client
+# reports the timeout. The connection in use is learnt where the pool hands it out.
+
+_CURRENT_DEADLINE: contextvars.ContextVar["_Deadline | None"] = contextvars.ContextVar(
+    "billing_reports_request_deadline", default=None)
+#: How often an expired deadline looks again for a socket still being connected.
+_RECHECK_SECONDS = 0.05
+
+
+class _Deadline:
+    """While entered: shut down the socket of this thread's request once ``seconds`` have passed."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.expired = False
+        self._connection: Any = None
+        self._finished = False
+        self._lock = threading.Lock()
+        self._timer: threading.Timer | None = None
+        self._token: contextvars.Token | None = None
+
+    def __enter__(self) -> "_Deadline":
+        self._token = _CURRENT_DEADLINE.set(self)
+        self._arm(self.seconds)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        with self._lock:
+            self._finished = True
+            if self._timer is not None:
+                self._timer.cancel()
+        if self._token is not None:
+            _CURRENT_DEADLINE.reset(self._token)
+
+    def watch(self, connection: Any) -> None:
+        """``connection`` carries the request (called by the pool as it hands it out)."""
+        with self._lock:
+            self._connection = connection
+            if self.expired:
+                _shut_down(connection)
+
+    def _arm(self, seconds: float) -> None:
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _expire(self) -> None:
+        with self._lock:
+            if self._finished:
+                return
+            self.expired = True
+            if not _shut_down(self._connection):  # still connecting: look again shortly
+                self._arm(_RECHECK_SECONDS)
+
+
+def _shut_down(connection: Any) -> bool:
+    """Shut down the socket of ``connection``; whether it had one."""
+    sock = getattr(connection, "sock", None)
+    if not isinstance(sock, socket.socket):
+        return False
+    try:
+        # the plain socket's shutdown: a TLS socket's own would also drop its TLS state under the
+        # thread reading from it
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+    except OSError:
+        pass
+    return True
+
+
+class _WatchedPool:
+    """A connection pool that tells the thread's :class:`_Deadline` which connection it handed out."""
+
+    def _get_conn(self, timeout: float | None = None) -> Any:
+        connection = super()._get_conn(timeout)  # type: ignore[misc]
+        deadline = _CURRENT_DEADLINE.get()
+        if deadline is not None:
+            deadline.watch(connection)
+        return connection
+
+
+class _WatchedHTTPPool(_WatchedPool, urllib3.HTTPConnectionPool):
+    pass
+
+
+class _WatchedHTTPSPool(_WatchedPool, urllib3.HTTPSConnectionPool):
+    pass
+
+
+_WATCHED_POOLS = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
+
+
+class _DeadlineAdapter(HTTPAdapter):
+    """``requests``' adapter with pools that let a :class:`_Deadline` find the request's socket."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = dict(_WATCHED_POOLS)
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if type(manager) is urllib3.ProxyManager:  # (not a SOCKS proxy's own pools)
+            manager.pool_classes_by_scheme = dict(_WATCHED_POOLS)
+        return manager
 
 
 def _shape_problem(payload: Any) -> str | None:
@@ -246,11 +451,15 @@ def _shape_problem(payload: Any) -> str | None:
     if not isinstance(payload.get("usageEvents"), list):
         return "no usageEvents list"
     total = payload.get("totalUsageEventsCount")
-    if isinstance(total, bool) or not isinstance(total, int):
-        return "no integer totalUsageEventsCount"
+    if isinstance(total, bool) or not isinstance(total, int) or total < 0:
+        return "no whole number totalUsageEventsCount"
     pagination = payload.get("pagination")
     if not isinstance(pagination, dict) or not isinstance(pagination.get("hasNextPage"), bool):
         return "no pagination.hasNextPage"
+    try:  # what cannot be written back cannot be cached (orjson writes at most 255 levels)
+        orjson.dumps(payload["usageEvents"])
+    except orjson.JSONEncodeError:
+        return "events nested deeper than a cache file can hold"
     return None
 
 

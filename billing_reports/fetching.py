@@ -3,27 +3,32 @@
 For each month: skip it when its cache file is complete (unless ``refresh`` names it); otherwise
 decide what to request (``refresh.plan_scope``: the whole month, or for a cached incomplete month
 only from ``fetch.overlap_hours`` before its last fetch on), request each window of that (both
-bounds inclusive, no overlap, at most 30 days) page by page until ``hasNextPage`` is false, check
-the events against ``totalUsageEventsCount`` (one refetch of the window, then a clear failure), keep
+bounds inclusive, no overlap, at most 30 days) page by page until ``hasNextPage`` is false or the
+pages ``totalUsageEventsCount`` announces have brought its events (never more than one page beyond
+them), check the events against that total (one refetch of the window, then a clear failure), keep
 the on-demand events and count the others by kind, and write the month's cache file atomically once
-every window has arrived. A cache file that cannot be read stops the run before any request.
+every window has arrived. A page that repeats an earlier page of its window is left out and counted
+(``repeated``). A cache file that cannot be read stops the run before any request.
 """
 
 from __future__ import annotations
 
+import hashlib
+import math
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Iterable, Sequence
 
+import orjson
 import requests
 
 from billing_reports.cache import (
     cache_path, cached_complete, is_complete, read_cached_month, refuse_demo_data, write_cached_month,
 )
 from billing_reports.client import CursorAdminClient
-from billing_reports.errors import ApiError, ConfigError
+from billing_reports.errors import ApiError, CacheError, ConfigError
 from billing_reports.folders import check_writable_folder, existing_folder
 from billing_reports.months import Month, Window, isoformat_z, parse_isoformat_z, utc_now
 from billing_reports.on_demand import NO_KIND, is_on_demand, left_out_label
@@ -168,7 +173,14 @@ def fetch_months(
                                    overlap_hours=settings.fetch_overlap_hours, refresh=month in refresh)
                 del cached  # the events the fetch replaces are not kept while it runs
                 payload = fetch_month(client, scope, page_size=settings.page_size, reporter=reporter)
-                write_cached_month(path, payload, demo=settings.demo)
+                try:
+                    write_cached_month(path, payload, demo=settings.demo)
+                except orjson.JSONEncodeError:  # a kept event of the file (answers are checked): edited by hand
+                    raise CacheError(
+                        f"Cache file {path} holds an event nested too deep to be written again; run "
+                        f"`billing-reports fetch --refresh {month.key}` to download the month whole.",
+                        path=path, problem="holds an event nested too deep to be written again",
+                    ) from None
                 summary.months_fetched.append(month)
                 if not scope.whole:
                     summary.months_refreshed.append(month)
@@ -208,7 +220,7 @@ def fetch_month(
     for index, window in enumerate(scope.windows, start=1):
         where = f"{month.label}, window {index}/{len(scope.windows)} ({window})"
         requests_before = client.stats.requests
-        events, api_total = _fetch_window(
+        events, api_total, repeated = _fetch_window(
             client, month, window, where, page_size, reporter, index, len(scope.windows))
         kept_here = 0
         left_out: Counter[str] = Counter()
@@ -218,7 +230,7 @@ def fetch_month(
                 kept_here += 1
             else:
                 left_out[left_out_label(event) if isinstance(event, dict) else NO_KIND] += 1
-        window_records.append({
+        record = {
             "startDate": window.start_ms,
             "endDate": window.end_ms,
             "fetched_at": fetched_at,
@@ -226,23 +238,30 @@ def fetch_month(
             "kept": kept_here,
             "left_out": dict(sorted(left_out.items())),
             "requests": client.stats.requests - requests_before,
-        })
+        }
+        if repeated:
+            record["repeated"] = repeated
+        window_records.append(record)
     left_out_total: Counter[str] = Counter()
     for record in window_records:
         left_out_total.update(record["left_out"])
+    fetch = {
+        "windows": window_records,
+        "api_total": sum(record["api_total"] for record in window_records),
+        "left_out": dict(sorted((kind, count) for kind, count in left_out_total.items() if count)),
+        "requests": sum(record["requests"] for record in window_records),
+        "page_size": page_size,
+    }
+    repeated_total = sum(_count(record.get("repeated")) for record in window_records)
+    if repeated_total:
+        fetch["repeated"] = repeated_total
     return {
         "month": month.cache_stem,
         "fetched_at": fetched_at,
         "total_events": len(kept),
         "events": kept,
         "complete": scope.complete,
-        "fetch": {
-            "windows": window_records,
-            "api_total": sum(record["api_total"] for record in window_records),
-            "left_out": dict(sorted((kind, count) for kind, count in left_out_total.items() if count)),
-            "requests": sum(record["requests"] for record in window_records),
-            "page_size": page_size,
-        },
+        "fetch": fetch,
     }
 
 
@@ -255,10 +274,16 @@ def _fetch_window(
     reporter: FetchReporter,
     index: int,
     count: int,
-) -> tuple[list[Any], int]:
-    """All events of one window; refetched once when they do not add up to the API's total."""
+) -> tuple[list[Any], int, int]:
+    """All events of one window, the API's total of them, and how many events of repeated pages were
+    left out; refetched once when they do not add up to the API's total.
+
+    Pages are requested until the API says none follows, or until the pages its total announces
+    (``ceil(total / page_size)``) have brought that many events, whatever ``hasNextPage`` says; never
+    more than one page beyond the announced ones.
+    """
     for attempt in (1, 2):
-        events: list[Any] = []
+        pages = _WindowPages()
         totals: set[int] = set()
         page = 1
         num_pages: Any = None
@@ -268,28 +293,80 @@ def _fetch_window(
                 start_ms=window.start_ms, end_ms=window.end_ms, page=page, page_size=page_size, context=where
             )
             totals.add(answer["totalUsageEventsCount"])
-            events.extend(answer["usageEvents"])
+            pages.add(page, answer["usageEvents"])
             pagination = answer["pagination"]
             num_pages = pagination.get("numPages")
             reporter.page_fetched(month, index, count, page, num_pages if isinstance(num_pages, int) else page)
+            total = max(totals)
+            announced = math.ceil(total / page_size)
             if not pagination["hasNextPage"]:
                 break
+            if page >= announced and len(pages.events) >= total:
+                break  # every announced page and event has arrived: "more" would be beyond the total
+            if page > announced:
+                break  # one page beyond the announced ones at most
             if not answer["usageEvents"]:
                 raise ApiError(
                     f"{where}: page {page} came back empty although the API says more pages follow; "
                     "run the command again later"
                 )
             page += 1
-        if len(totals) == 1 and len(events) == next(iter(totals)):
-            return events, len(events)
+        if len(totals) == 1 and len(pages.events) == next(iter(totals)):
+            if pages.repeats:
+                reporter.warning(where, f"{pages.describe_repeats()}; left out: the other pages hold the "
+                                        f"{len(pages.events):,} events the API reported")
+            return pages.events, len(pages.events), pages.repeated_events
         if attempt == 1:
-            reported = " then ".join(str(total) for total in sorted(totals))
-            reporter.retrying(where, f"the API reported {reported} events but sent {len(events)}", 0)
-    reported = " then ".join(str(total) for total in sorted(totals))
+            reporter.retrying(where, _mismatch(totals, pages), 0)
     raise ApiError(
-        f"{where}: the API reported {reported} events but sent {len(events)}, twice in a row; "
-        "events may still be arriving: run the command again later"
+        f"{where}: {_mismatch(totals, pages)}, twice in a row; events may still be arriving: "
+        "run the command again later"
     )
+
+
+#: A page repeats an earlier one when it holds the very same events in the same order, and at least
+#: this many: a page of one event can equal another by chance (two identical parallel calls).
+MIN_REPEATED_PAGE_EVENTS = 2
+
+
+class _WindowPages:
+    """The events of one window's pages, except pages that repeat an earlier page whole."""
+
+    def __init__(self) -> None:
+        self.events: list[Any] = []
+        #: ``(page, the earlier page it repeats, its events)``
+        self.repeats: list[tuple[int, int, int]] = []
+        self._digests: dict[bytes, int] = {}
+
+    def add(self, page: int, events: list[Any]) -> None:
+        if len(events) >= MIN_REPEATED_PAGE_EVENTS:
+            digest = hashlib.blake2b(orjson.dumps(events, option=orjson.OPT_SORT_KEYS), digest_size=16).digest()
+            earlier = self._digests.setdefault(digest, page)
+            if earlier != page:
+                self.repeats.append((page, earlier, len(events)))
+                return
+        self.events.extend(events)
+
+    @property
+    def repeated_events(self) -> int:
+        return sum(events for _, _, events in self.repeats)
+
+    def describe_repeats(self) -> str:
+        """``page 3 repeated page 2 (2 events)``, for each repeat."""
+        return ", ".join(f"page {page} repeated page {earlier} ({events:,} events)"
+                         for page, earlier, events in self.repeats)
+
+
+def _mismatch(totals: set[int], pages: _WindowPages) -> str:
+    reported = " then ".join(str(total) for total in sorted(totals))
+    if not pages.repeats:
+        return f"the API reported {reported} events but sent {len(pages.events)}"
+    return (f"the API reported {reported} events but sent {len(pages.events)} different ones "
+            f"({pages.describe_repeats()})")
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
 __all__ = [

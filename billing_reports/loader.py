@@ -27,6 +27,7 @@ millions in a few hundred megabytes):
 from __future__ import annotations
 
 import gc
+import hashlib
 import math
 import multiprocessing
 import os
@@ -105,6 +106,9 @@ PARALLEL_MIN_BYTES = 64 * 1024 * 1024
 LOAD_WORKERS_VARIABLE = "BILLING_REPORTS_LOAD_WORKERS"
 #: An amount of this many cents or more (10 billion dollars) is not believed: not a number.
 AMOUNT_LIMIT_CENTS = 1e12
+#: A user or model name longer than this (an e-mail address has at most 254 characters) is cut
+#: short and counted: one name of megabytes would otherwise fill every page of the site.
+NAME_LIMIT = 320
 #: A token count of one event this big (ten billion) or negative is not believed: it counts 0, and
 #: millions of events' sums still fit the 64 bits that summaries and downloads carry.
 TOKEN_LIMIT = 10_000_000_000
@@ -451,7 +455,7 @@ def _header_decodes(header: bytes) -> bool:
     """Whether ``header`` is a cache file whose events array is the ``[]`` put in their place."""
     try:
         return bytes(_HEADER_DECODER.decode(header).events) == b"[]"
-    except msgspec.DecodeError:  # (ValidationError included)
+    except (msgspec.DecodeError, RecursionError):  # (ValidationError included; nested too deep)
         return False
 
 
@@ -532,8 +536,8 @@ def _sum_piece(path: Path, month: Month, start: int, end: int, *, wide: bool) ->
                     if unknown is None or len(extra_fields) >= MAX_EXTRA_FIELDS or unknown[1] in extra_fields:
                         return None
                     extra_fields += (unknown[1],)
-                except msgspec.DecodeError:  # not JSON (or not cut between events): the general path
-                    return None
+                except (msgspec.DecodeError, RecursionError):  # not JSON, not cut between events, or
+                    return None                                 # nested too deep: the general path
             del data
             count += len(events)
             aggregate_typed_events(events, month, quality, builder, extra_fields)
@@ -570,6 +574,7 @@ def aggregate_typed_events(
     removed_user = REMOVED_USER
     on_demand = ON_DEMAND_KIND
     limit = AMOUNT_LIMIT_CENTS
+    name_limit = NAME_LIMIT
     model_bits = MODEL_BITS
     # Trick: the builder's containers as locals, and users and models as numbers packed with
     # the day into one integer key: a look-up of two short strings and one small integer per
@@ -597,6 +602,8 @@ def aggregate_typed_events(
                 timestamp = end_ms  # (not a number: outside the month, the careful path counts it)
             if (
                 model
+                and len(model) <= name_limit
+                and (not event.userEmail or len(event.userEmail) <= name_limit)
                 and -limit < cents < limit
                 and -limit < fee < limit
                 and 0 <= discount <= 100
@@ -805,6 +812,9 @@ def _inspect(event: Any, month: Month, quality: DataQuality) -> EventValues | No
     if not isinstance(model, str) or not model:
         model = UNKNOWN_MODEL
         quality.without_model += 1
+    if len(user) > NAME_LIMIT or len(model) > NAME_LIMIT:
+        quality.long_names += 1
+        user, model = _bounded_name(user), _bounded_name(model)
     if charged_cents is not None:
         quality.with_charged += 1
         if charged_differs(cost):
@@ -825,6 +835,15 @@ def _inspect(event: Any, month: Month, quality: DataQuality) -> EventValues | No
             day = first_day if day < first_day else last_day
     key = (day, user, model, event.get("maxMode") is True)
     return key, (cost.charged, 1, *tokens, cost.list, cost.token_fee)
+
+
+def _bounded_name(name: str) -> str:
+    """A name of at most ``NAME_LIMIT`` characters: a longer one cut short, with a digest of the
+    whole so that two long names stay apart (its spend still counts, under this name)."""
+    if len(name) <= NAME_LIMIT:
+        return name
+    digest = hashlib.blake2b(name.encode("utf-8", "surrogatepass"), digest_size=6).hexdigest()
+    return f"{name[:NAME_LIMIT - 20]}\u2026 ({digest})"
 
 
 def _note_charged_difference(quality: DataQuality, timestamp: Any, user: Any, model: str,

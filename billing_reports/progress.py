@@ -24,6 +24,7 @@ class FetchReporter(Protocol):
     def page_fetched(self, month: Month, window_index: int, window_count: int, page: int,
                      num_pages: int) -> None: ...
     def retrying(self, where: str, reason: str, delay: float) -> None: ...
+    def warning(self, where: str, text: str) -> None: ...
     def month_finished(self, month: Month, kept: int, complete: bool) -> None: ...
 
 
@@ -57,6 +58,9 @@ class SilentReporter:
     def retrying(self, where: str, reason: str, delay: float) -> None:
         pass
 
+    def warning(self, where: str, text: str) -> None:
+        """Something odd the fetch worked around (``where``: the month and window), to tell the user."""
+
     def month_finished(self, month: Month, kept: int, complete: bool) -> None:
         pass
 
@@ -70,6 +74,10 @@ def _month_done(month: Month, kept: int, complete: bool) -> str:
 
 def _retry_line(where: str, reason: str, delay: float) -> str:
     return f"{where}: {reason}; retrying {f'in {delay:g} s' if delay else 'now'}..."
+
+
+def _warning_line(where: str, text: str) -> str:
+    return f"Warning: {where}: {text}"
 
 
 class LogReporter(SilentReporter):
@@ -99,6 +107,9 @@ class LogReporter(SilentReporter):
 
     def retrying(self, where: str, reason: str, delay: float) -> None:
         self.echo(_retry_line(where, reason, delay))
+
+    def warning(self, where: str, text: str) -> None:
+        self.echo(_warning_line(where, text))
 
     def month_finished(self, month: Month, kept: int, complete: bool) -> None:
         self.echo(_month_done(month, kept, complete))
@@ -136,6 +147,9 @@ class ProgressBarReporter(LogReporter):
 
     def retrying(self, where: str, reason: str, delay: float) -> None:
         self.echo("\n" + _retry_line(where, reason, delay) if self._bar is not None else _retry_line(where, reason, delay))
+
+    def warning(self, where: str, text: str) -> None:
+        self.echo("\n" + _warning_line(where, text) if self._bar is not None else _warning_line(where, text))
 
     def month_finished(self, month: Month, kept: int, complete: bool) -> None:
         self._close()

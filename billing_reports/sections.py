@@ -57,6 +57,24 @@ class Column:
 #: The footnote under a table whose rounded rows do not add up to its rounded total.
 ROUNDED_SEPARATELY = "Amounts are rounded to the cent one by one, so the rows may not add up to the total exactly."
 
+#: What a spreadsheet takes for the start of a formula in a CSV cell (OWASP, "CSV Injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_text(text: str) -> str:
+    """A text cell of a CSV as a spreadsheet must show it: as text, never run as a formula (a user or
+    model name comes from the API: ``=HYPERLINK(...)`` is a name like any other). A cell that would
+    start a formula gets a leading single quote, as OWASP recommends. A carriage return becomes a
+    line feed: the CSV writer quotes a field holding the one, not the other, and a reader would take
+    a bare carriage return for the end of a row.
+
+    >>> spreadsheet_text("=1+2"), spreadsheet_text("ann@example.com")
+    ("'=1+2", 'ann@example.com')
+    """
+    if text.startswith(FORMULA_STARTS):
+        text = "'" + text
+    return text.replace("\r", "\n") if "\r" in text else text
+
 
 @dataclass(frozen=True)
 class Table:
@@ -120,20 +138,32 @@ class Table:
         ]
 
     def downloads(self) -> tuple[str, bytes]:
-        """:meth:`to_csv` and :meth:`to_json` from one export of the rows."""
+        """:meth:`to_csv` and :meth:`to_json` from one export of the rows.
+
+        In the CSV, text that a spreadsheet would run as a formula is quoted (:func:`spreadsheet_text`):
+        headings and the text cells, never a number or an exact-dollar amount (``-0.50000000`` is a
+        number to a spreadsheet, and stays one). The JSON keeps every value as it is: a program reading
+        it wants the names the API sent, and runs no formula.
+        """
         exported = self.export_rows()
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow([heading for _, heading in self.export_columns()])
-        writer.writerows([["" if value is None else value for value in row.values()] for row in exported])
+        writer.writerow([spreadsheet_text(heading) for _, heading in self.export_columns()])
+        text = [column.kind not in MONEY_KINDS for column in self.columns]
+        writer.writerows([
+            ["" if value is None else spreadsheet_text(value) if is_text and isinstance(value, str) else value
+             for value, is_text in zip(row.values(), text)]
+            for row in exported
+        ])
         return buffer.getvalue(), json_bytes(exported)
 
     def to_csv(self) -> str:
-        """The table as CSV for a spreadsheet: a header of column labels, money in exact dollars."""
+        """The table as CSV for a spreadsheet: a header of column labels, money in exact dollars, text
+        that would start a formula quoted."""
         return self.downloads()[0]
 
     def to_json(self) -> bytes:
-        """The table as a JSON array of row objects (money as exact dollar strings)."""
+        """The table as a JSON array of row objects (money as exact dollar strings, text as it is)."""
         return self.downloads()[1]
 
 
@@ -272,4 +302,4 @@ def format_value(value: Any, kind: str, *, whole_cents: bool = False) -> str:
     return str(value)
 
 
-__all__ = ["MONEY_KINDS", "Chart", "Column", "Figure", "Section", "Series", "Table", "format_value"]
+__all__ = ["MONEY_KINDS", "Chart", "Column", "Figure", "Section", "Series", "Table", "format_value", "spreadsheet_text"]

@@ -1,10 +1,15 @@
-"""A local preview of the built site: a static file server on 127.0.0.1."""
+"""A local preview of the built site: a static file server on 127.0.0.1.
+
+Only files inside the site directory are served: a symlink that leads out of it is answered 404
+like a missing file, and so is a directory without an index page (no listings).
+"""
 
 from __future__ import annotations
 
 import errno
 import functools
 import http.server
+import os
 import signal
 import threading
 from pathlib import Path
@@ -24,6 +29,30 @@ class _SiteHandler(http.server.SimpleHTTPRequestHandler):
     def end_headers(self) -> None:
         self.send_header("Cache-Control", "no-store")
         super().end_headers()
+
+    def send_head(self):  # noqa: ANN201 (the stdlib's signature)
+        path = self.translate_path(self.path)
+        served = path
+        if os.path.isdir(path):
+            served = next((os.path.join(path, name) for name in ("index.html", "index.htm")
+                           if os.path.isfile(os.path.join(path, name))), None)
+            if served is None:  # a directory is never listed
+                self.send_error(404, "File not found")
+                return None
+        if not (self._inside_site(path) and self._inside_site(served)):
+            self.send_error(404, "File not found")
+            return None
+        return super().send_head()
+
+    def list_directory(self, path):  # noqa: ANN001, ANN201 (never reached: send_head refuses first)
+        self.send_error(404, "File not found")
+        return None
+
+    def _inside_site(self, path: str) -> bool:
+        """Whether ``path``, every symlink followed, is the site directory or inside it."""
+        root = os.path.realpath(self.directory)
+        real = os.path.realpath(path)
+        return real == root or real.startswith(root.rstrip(os.sep) + os.sep)
 
     def log_message(self, format: str, *args) -> None:  # noqa: A002 (the stdlib's name)
         if getattr(self.server, "log_requests", True):

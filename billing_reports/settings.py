@@ -7,17 +7,18 @@ file are relative to the file itself.
 
 from __future__ import annotations
 
-import math
+
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import yaml
 from dotenv import dotenv_values
 
 from .errors import ConfigError
 from .periods import cycle_start_day
+from .untrusted import printable, shortened
 
 API_KEY_VARIABLE = "CURSOR_API_KEY"
 BASE_URL_VARIABLE = "CURSOR_API_BASE_URL"
@@ -94,6 +95,13 @@ class Settings:
 
 # --- the schema -----------------------------------------------------------------
 
+#: The largest number of seconds a wait or a timeout may be set to (an hour).
+MAX_SECONDS = 3600.0
+#: The largest ``fetch.overlap_hours``: a year (any overlap past a month's start fetches it whole).
+MAX_OVERLAP_HOURS = 366 * 24.0
+#: The largest count a setting takes (rows of a ranking, models, requests).
+MAX_COUNT = 1_000_000_000
+
 Check = Callable[[Any], Any]  # returns the converted value or raises ValueError(expected)
 
 
@@ -110,10 +118,12 @@ def _integer(low: int, high: int | None = None) -> Check:
     return check
 
 
-def _number(low: float) -> Check:
+def _number(low: float, high: float) -> Check:
+    """A finite number from ``low`` to ``high`` (``.nan`` and ``.inf`` are refused)."""
+
     def check(value: Any) -> float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value < math.inf:
-            raise ValueError(f"a number of at least {low:g}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+            raise ValueError(f"a number from {low:g} to {high:g}")
         return float(value)
 
     return check
@@ -181,17 +191,17 @@ SCHEMA: dict[str, dict[str, tuple[str, Check]]] = {
         "months_back": ("months_back", _integer(1, 120)),
         "page_size": ("page_size", _integer(1, 1000)),
         "output_filename": ("output_filename", _html_filename),
-        "top_spenders_count": ("top_spenders_count", _integer(1)),
-        "request_delay_seconds": ("request_delay_seconds", _number(0)),
+        "top_spenders_count": ("top_spenders_count", _integer(1, MAX_COUNT)),
+        "request_delay_seconds": ("request_delay_seconds", _number(0, MAX_SECONDS)),
         "cycle_start": ("cycle_start", _as_written),
     },
     "api": {
         "base_url": ("api_base_url", _url),
-        "timeout_seconds": ("timeout_seconds", _number(0.1)),
+        "timeout_seconds": ("timeout_seconds", _number(0.1, MAX_SECONDS)),
         "max_retries": ("max_retries", _integer(0, 10)),
     },
     "fetch": {
-        "overlap_hours": ("fetch_overlap_hours", _number(0)),
+        "overlap_hours": ("fetch_overlap_hours", _number(0, MAX_OVERLAP_HOURS)),
     },
     "paths": {
         "data_dir": ("data_dir", _path),
@@ -208,8 +218,8 @@ SCHEMA: dict[str, dict[str, tuple[str, Check]]] = {
     },
 }
 EXPENSIVE_MODELS_SCHEMA: dict[str, Check] = {
-    "count": _integer(1),
-    "min_requests": _integer(1),
+    "count": _integer(1, MAX_COUNT),
+    "min_requests": _integer(1, MAX_COUNT),
     "models": _model_names,
 }
 PATH_FIELDS = {"data_dir", "site_dir", "demo_dir", "plugins_dir", "templates_dir"}
@@ -219,11 +229,17 @@ OPTIONAL_FIELDS = {"plugins_dir", "templates_dir", "cycle_start"}
 def load_settings(config_path: str | os.PathLike[str] = "config.yaml", *, must_exist: bool = True) -> Settings:
     """Read and validate ``config_path``; when it is missing and not ``must_exist``, use the defaults."""
     path = Path(config_path).expanduser().resolve()
+    problems: list[str] = []
     if path.exists():
         try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+            if path.stat().st_size > MAX_CONFIG_BYTES:
+                raise ConfigError(f"{path}: {path.stat().st_size:,} bytes, too big for a config file "
+                                  f"(at most {MAX_CONFIG_BYTES:,}); is it the right file?")
+            raw, problems = read_yaml(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError) as error:
             raise ConfigError(f"{path}: cannot read it ({error})") from None
+        except _YamlTooBig as error:
+            raise ConfigError(f"{path}: {error}; simplify it and run again") from None
         except yaml.YAMLError as error:
             mark = getattr(error, "problem_mark", None)
             where = f" at line {mark.line + 1}" if mark else ""
@@ -234,12 +250,118 @@ def load_settings(config_path: str | os.PathLike[str] = "config.yaml", *, must_e
         raw = {}
     else:
         raise ConfigError(f"{path}: no such config file; pass --config PATH to an existing config.yaml")
-    return settings_from_mapping(raw or {}, path)
+    return settings_from_mapping(raw or {}, path, problems=problems)
 
 
-def settings_from_mapping(raw: Any, path: Path) -> Settings:
-    """Validate a parsed config (``path`` names it in errors and anchors relative paths)."""
-    errors: list[str] = []
+# --- reading the YAML ----------------------------------------------------------------
+#
+# PyYAML builds an alias as a reference to the anchored value, so nine nested levels of nine
+# aliases ("billion laughs") cost nothing to load, but a billion values to anything that walks
+# them (an error message's repr, a publish target's validation). The document is checked as
+# nodes, before any value is built: how many values it holds with every alias expanded, how deep
+# it nests, and which keys a mapping holds twice (PyYAML silently keeps the last).
+
+#: A config file larger than this is no config file (the shipped one is about 3 KB).
+MAX_CONFIG_BYTES = 1024 * 1024
+#: The most values a config may hold with its aliases expanded (the shipped one holds about 60).
+MAX_CONFIG_VALUES = 10_000
+#: The deepest a config may nest (the deepest key of the schema is three levels down).
+MAX_CONFIG_DEPTH = 32
+#: The most digits of an integer in a config (Python refuses to read more than 4,300 of them).
+MAX_INTEGER_DIGITS = 30
+
+
+class _YamlTooBig(Exception):
+    """A config whose values, nesting or numbers are beyond any setting's need."""
+
+
+def read_yaml(text: str) -> tuple[Any, list[str]]:
+    """``text`` parsed as YAML: ``(document, problems)``, the problems being each key a mapping holds
+    twice (``billing.page_size: given twice, at lines 2 and 5; keep one``).
+
+    :raises _YamlTooBig: aliases that expand to over ``MAX_CONFIG_VALUES`` values, an alias inside
+        its own anchor, nesting deeper than ``MAX_CONFIG_DEPTH``, an integer of too many digits.
+    :raises yaml.YAMLError: not YAML.
+    """
+    loader = yaml.SafeLoader(text)
+    try:
+        try:
+            node = loader.get_single_node()
+        except RecursionError:
+            raise _YamlTooBig(f"it nests deeper than {MAX_CONFIG_DEPTH} levels") from None
+        if node is None:
+            return None, []
+        problems: list[str] = []
+        _ExpandedSize(problems).of(node, "", 0)
+        return loader.construct_document(node), problems
+    finally:
+        loader.dispose()
+
+
+class _ExpandedSize:
+    """Counts the values of a node graph as if every alias were expanded (each shared node is
+    measured once), noting duplicate keys on the way."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        self.sizes: dict[int, int] = {}
+        self.open: set[int] = set()
+        self.total = 0
+
+    def of(self, node: yaml.Node, where: str, depth: int) -> int:
+        known = self.sizes.get(id(node))
+        if known is None:
+            known = self._measure(node, where, depth)
+        self.total += known
+        if self.total > MAX_CONFIG_VALUES:
+            raise _YamlTooBig(f"its aliases expand to more than {MAX_CONFIG_VALUES:,} values")
+        return known
+
+    def _measure(self, node: yaml.Node, where: str, depth: int) -> int:
+        line = node.start_mark.line + 1
+        if depth > MAX_CONFIG_DEPTH:
+            raise _YamlTooBig(f"it nests deeper than {MAX_CONFIG_DEPTH} levels (line {line})")
+        if id(node) in self.open:
+            raise _YamlTooBig(f"the value at line {line} holds an alias to itself")
+        if isinstance(node, yaml.ScalarNode):
+            if node.tag == "tag:yaml.org,2002:int" and sum(c.isdigit() for c in node.value) > MAX_INTEGER_DIGITS:
+                raise _YamlTooBig(f"{_key_text(where)} is an integer of more than {MAX_INTEGER_DIGITS} digits "
+                                  f"(line {line})")
+            self.sizes[id(node)] = 1
+            return 1
+        self.open.add(id(node))
+        before = self.total
+        if isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                self.of(item, f"{where}[{index}]", depth + 1)
+        else:
+            lines: dict[tuple[str, str], int] = {}
+            for key, value in node.value:
+                name = key.value if isinstance(key, yaml.ScalarNode) else "?"
+                inner = f"{where}.{name}" if where else name
+                if isinstance(key, yaml.ScalarNode) and key.tag != "tag:yaml.org,2002:merge":
+                    first = lines.setdefault((key.tag, key.value), key.start_mark.line + 1)
+                    if first != key.start_mark.line + 1:
+                        self.problems.append(f"{_key_text(inner)}: given twice, at lines {first} and "
+                                             f"{key.start_mark.line + 1}; keep one")
+                self.of(key, inner, depth + 1)
+                self.of(value, inner, depth + 1)
+        self.open.discard(id(node))
+        size = 1 + self.total - before
+        self.total = before  # (the caller adds the size)
+        self.sizes[id(node)] = size
+        return size
+
+
+def _key_text(where: str) -> str:
+    """A key's dotted path as an error shows it."""
+    return shortened(printable(where), 80) if where else "the document"
+
+
+def settings_from_mapping(raw: Any, path: Path, *, problems: Sequence[str] = ()) -> Settings:
+    """Validate a parsed config (``path`` names it in errors and anchors relative paths; ``problems``:
+    found while reading it, reported with the others)."""
+    errors: list[str] = list(problems)
     values: dict[str, Any] = {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of sections, found {type(raw).__name__}")

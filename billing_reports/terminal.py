@@ -1,4 +1,9 @@
-"""Sections as aligned plain-text tables for the terminal (``billing-reports report``)."""
+"""Sections as aligned plain-text tables for the terminal (``billing-reports report``).
+
+Every text shown goes through :func:`~billing_reports.untrusted.printable`: a user or model name
+comes from the API or a cache file, and an escape sequence or a line break in it must neither
+drive the terminal nor fake a row of a table.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import textwrap
 from typing import Sequence
 
 from .sections import ROUNDED_SEPARATELY, Section, Table, format_value
+from .untrusted import printable
 
 #: Value kinds shown right-aligned (numbers line up on their last digit).
 NUMERIC_KINDS = frozenset({"money", "change", "count", "percent", "growth", "decimal"})
@@ -26,7 +32,7 @@ def render_table(table: Table, columns: Sequence[str] | None = None) -> str:
     total = [total[i] for i in keep] if total is not None else None
     shown = [table.columns[i] for i in keep]
     kinds = [column.kind for column in shown]
-    lines = [[column.label for column in shown]]
+    lines = [[printable(column.label) for column in shown]]
     body = [_cells(row, kinds) for row in rows]
     footer = [_cells(total, kinds)] if total is not None else []
     widths = [max(len(line[i]) for line in lines + body + footer) for i in range(len(kinds))]
@@ -49,7 +55,7 @@ def render_table(table: Table, columns: Sequence[str] | None = None) -> str:
 
 
 def _cells(row: Sequence, kinds: Sequence[str]) -> list[str]:
-    return [format_value(value, kind, whole_cents=True) for value, kind in zip(row, kinds)]
+    return [printable(format_value(value, kind, whole_cents=True)) for value, kind in zip(row, kinds)]
 
 
 def render_section(
@@ -65,19 +71,21 @@ def render_section(
     ``tables``: slugs of the tables to show (default: all); ``columns``: keys of
     the columns to show in them (default: all).
     """
-    out = [section.title, "=" * len(section.title)]
+    title = printable(section.title)
+    out = [title, "=" * len(title)]
     if section.intro and (intro or not (section.figures or section.tables)):
-        paragraphs = [" ".join(p.split()) for p in section.intro.split("\n\n") if p.strip()]
+        paragraphs = [printable(" ".join(p.split())) for p in section.intro.split("\n\n") if p.strip()]
         out += [textwrap.fill(paragraph, width=100) for paragraph in paragraphs] + [""]
     if section.figures:
-        width = max(len(figure.label) for figure in section.figures)
-        for figure in section.figures:
-            note = f"  ({figure.note})" if figure.note else ""
-            out.append(f"{figure.label + ':':<{width + 1}} {figure.display() or '-'}{note}")
+        labels = [printable(figure.label) for figure in section.figures]
+        width = max(len(label) for label in labels)
+        for label, figure in zip(labels, section.figures):
+            note = f"  ({printable(figure.note)})" if figure.note else ""
+            out.append(f"{label + ':':<{width + 1}} {printable(figure.display()) or '-'}{note}")
     for table in section.tables:
         if tables is not None and table.slug not in tables:
             continue
-        out += ["", table.title, render_table(table, columns)]
+        out += ["", printable(table.title), render_table(table, columns)]
     return "\n".join(out)
 
 

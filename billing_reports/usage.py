@@ -131,6 +131,8 @@ class DataQuality:
     odd_discount: int = 0
     #: Kept events whose token counts are not whole numbers from 0 to ten billion (counted as 0).
     bad_tokens: int = 0
+    #: Kept events whose user or model name is over 320 characters (cut short, spend still counted).
+    long_names: int = 0
 
     def add(self, part: "DataQuality") -> None:
         """Add the counts of a part of a month (a piece of a file, decoded apart) to these: every
@@ -169,6 +171,7 @@ class DataQuality:
             + self.parts_unknown
             + self.odd_discount
             + self.bad_tokens
+            + self.long_names
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -193,6 +196,7 @@ class DataQuality:
             "parts_unknown": self.parts_unknown,
             "odd_discount": self.odd_discount,
             "bad_tokens": self.bad_tokens,
+            "long_names": self.long_names,
         }
 
 

@@ -161,3 +161,118 @@ def test_request_starts_are_spaced_by_the_delay_not_after_each_response(api, fak
 def test_the_client_never_shows_its_key(api):
     assert "***" in repr(CursorAdminClient(api.base_url, "key_hidden_42")) and "key_hidden_42" not in repr(
         CursorAdminClient(api.base_url, "key_hidden_42"))
+
+
+# --- bounds: no answer can hold a request for ever or fill the memory (issue 11) ---------------
+
+import base64  # noqa: E402
+import time  # noqa: E402
+
+
+def retry_reasons(client):
+    reasons = []
+    client.on_retry = lambda where, reason, delay: reasons.append(reason)
+    return reasons
+
+
+@pytest.mark.parametrize("body_only", [False, True], ids=["headers and body trickled", "body trickled"])
+def test_the_timeout_bounds_a_whole_request_not_each_read(api, fake_clock, body_only):
+    # every piece arrives 0.1 s after the one before, well within the timeout of each read; the
+    # whole answer would take 2 s
+    api.trickle_next(2.0, pieces=21, body_only=body_only)
+    client = make_client(api, fake_clock, timeout=0.5)
+    reasons = retry_reasons(client)
+    began = time.monotonic()
+    assert first_page(client)["totalUsageEventsCount"] == 3
+    assert time.monotonic() - began < 1.5
+    assert reasons == ["no answer within 0.5 s"] and fake_clock.sleeps == [1]
+
+
+@pytest.mark.parametrize("compressed", [False, True], ids=["plain", "gzip bomb"])
+def test_an_answer_bigger_than_the_limit_once_decompressed_is_refused(api, fake_clock, compressed):
+    api.oversize_next(3 * 1024 * 1024, gzip=compressed)  # 3 MiB of spaces: gzip sends about 3 KB
+    client = make_client(api, fake_clock)
+    client.max_body_bytes = 1024 * 1024
+    with pytest.raises(ApiError) as raised:
+        first_page(client)
+    assert raised.value.message == (
+        "January 2026, window 2/2, page 1: the answer is larger than 1 MiB (decompressed), more than a page of "
+        "usage events can be: check api.base_url / CURSOR_API_BASE_URL, or lower billing.page_size"
+    )
+    assert len(api.requests) == 1  # not retried: the same answer would come again
+
+
+def test_an_answer_within_the_limit_is_read_whole_even_compressed(api, fake_clock):
+    api.oversize_next(200_000, gzip=True)
+    client = make_client(api, fake_clock)
+    client.max_body_bytes = 1024 * 1024
+    assert len(first_page(client)["usageEvents"]) == 3
+
+
+def test_a_redirect_to_another_host_is_not_followed(api, fake_clock):
+    team = StaticTeam(hand_made_events(), now=lambda: utc("2026-03-01T00:00:00"))
+    with FakeCursorApi(team, rate_limit_per_minute=None, clock=fake_clock, api_key=api.api_key) as elsewhere:
+        api.redirect_next(elsewhere.base_url + "/teams/filtered-usage-events?token=abc", status=307)
+        with pytest.raises(ApiError) as raised:
+            first_page(make_client(api, fake_clock))
+        assert elsewhere.requests == []
+        where = elsewhere.base_url
+    assert raised.value.message == (
+        f"January 2026, window 2/2, page 1: the API answered 307, a redirect to {where}; API calls "
+        "follow no redirect (an answer from elsewhere is not our usage): point api.base_url or "
+        "CURSOR_API_BASE_URL at the API itself"
+    )
+
+
+# --- untrusted text: what a server says is shown clean, short, and without the key -------------
+
+
+def test_a_server_that_echoes_the_credentials_never_gets_them_shown(api, fake_clock):
+    key = "key_secret_do_not_print_123"
+    basic = base64.b64encode(f"{key}:".encode()).decode()
+    api.fail_next(403, message=f"no access for {key} (Authorization: Basic {basic}) or {basic.rstrip('=')}")
+    with pytest.raises(ApiError) as raised:
+        first_page(make_client(api, fake_clock, key=key))
+    message = raised.value.message
+    assert key not in message and basic.rstrip("=") not in message
+    assert "no access for *** (Authorization: Basic ***) or ***" in message
+
+
+def test_the_fake_echoing_the_header_is_scrubbed_in_retried_errors_too(api, fake_clock):
+    api.echo_credentials_next(500, times=3)
+    client = make_client(api, fake_clock, max_retries=2)
+    reasons = retry_reasons(client)
+    with pytest.raises(ApiError) as raised:
+        first_page(client)
+    shown = "\n".join([raised.value.message, *reasons])
+    basic = base64.b64encode(f"{api.api_key}:".encode()).decode()
+    assert api.api_key not in shown and basic not in shown and basic.rstrip("=") not in shown
+    assert "Invalid API key '***'; the request said Authorization: Basic ***" in shown
+
+
+def test_a_server_message_loses_its_escape_sequences_and_line_breaks_and_is_cut_short(api, fake_clock):
+    api.fail_next(400, message="bad \x1b[2J\x1b]0;owned\x07range\r\nJanuary 2026: 0 on-demand events kept"
+                               + " and more" * 100)
+    with pytest.raises(ApiError) as raised:
+        first_page(make_client(api, fake_clock))
+    message = raised.value.message
+    assert message.isprintable() and "\x1b" not in message
+    assert message.startswith("January 2026, window 2/2, page 1: the API refused the request (400 Bad Request: "
+                              "bad range  January 2026: 0 on-demand events kept and more")
+    assert message.endswith("…)") and len(message) < 300
+
+
+def test_a_cut_never_leaves_part_of_the_key_behind(api, fake_clock):
+    key = "key_" + "k" * 60
+    api.fail_next(400, message="x" * 170 + key)  # the key straddles the cut
+    with pytest.raises(ApiError) as raised:
+        first_page(make_client(api, fake_clock, key=key))
+    assert "kkkk" not in raised.value.message
+
+
+def test_a_negative_retry_after_is_no_delay_and_the_backoff_applies(api, fake_clock):
+    assert retry_after_seconds("-5") is None and retry_after_seconds("-0.5") is None
+    api.fail_next(429, retry_after=-5)
+    api.fail_next(429, retry_after="-1")
+    first_page(make_client(api, fake_clock))
+    assert fake_clock.sleeps == [1, 2]  # never a negative sleep, never a retry at once

@@ -13,6 +13,7 @@ import os
 import orjson
 import pytest
 from conftest import FakeClock, Now, hand_made_events, utc
+from conftest import usage_event as conftest_usage_event
 
 from billing_reports.cache import cache_path, read_cached_month, write_cached_month
 from billing_reports.errors import ApiError, CacheError, ConfigError
@@ -262,3 +263,177 @@ def test_february_has_one_window_and_keeps_its_first_millisecond_event(settings,
     payload = orjson.loads(cache_path(settings.data_dir, FEBRUARY).read_bytes())
     assert payload["events"] == [hand_made_events()[13]]
     assert [w["api_total"] for w in payload["fetch"]["windows"]] == [1]
+
+
+# --- bounds: pages that lie (issue 11) -----------------------------------------------------------
+# January's window 1 holds 9 events: 5 pages of 2; window 2 holds 3: 2 pages.
+
+EXPECTED_JANUARY = [hand_made_events()[i] for i in (1, 2, 3, 4, 9, 10, 12)]
+
+
+def january_requests(api):
+    return [(r.body["startDate"] == JANUARY.start_ms and 1 or 2, r.body["page"]) for r in api.requests]
+
+
+def test_pagination_ends_at_the_pages_the_total_announces_whatever_has_next_page_says(settings, api, fake_clock, now):
+    api.endless_pages_next(100)  # every answer says more pages follow
+    fetch(settings, api, fake_clock, now)
+    assert read_cached_month(cache_path(settings.data_dir, JANUARY))["events"] == EXPECTED_JANUARY
+    assert january_requests(api) == [(1, page) for page in range(1, 6)] + [(2, 1), (2, 2)]
+
+
+@pytest.mark.parametrize("per_page, pages, sent", [(2, 5, 10), (1, 6, 6)])
+def test_pages_that_never_end_stop_one_page_beyond_the_announced_ones_at_most(per_page, pages, sent):
+    from billing_reports.fetching import fetch_month
+    from billing_reports.refresh import plan_scope
+
+    class EndlessApi:
+        """Says 9 events (5 pages of 2), then sends ``per_page`` new events a page, for ever."""
+
+        def __init__(self):
+            self.stats = type("Stats", (), {"requests": 0})()
+            self.pages = []
+
+        def filtered_usage_events(self, *, start_ms, end_ms, page, page_size, context):
+            self.stats.requests += 1
+            self.pages.append(page)
+            assert len(self.pages) < 40, "pagination does not end"
+            events = [{"timestamp": str(start_ms + len(self.pages) * 10 + i), "kind": "Free"}
+                      for i in range(per_page)]
+            return {"totalUsageEventsCount": 9, "usageEvents": events,
+                    "pagination": {"hasNextPage": True, "numPages": 5}}
+
+    client = EndlessApi()
+    scope = plan_scope(FEBRUARY, None, started=AFTER_FEBRUARY, complete=True, overlap_hours=24)
+    with pytest.raises(ApiError) as raised:
+        fetch_month(client, scope, page_size=2)
+    # the 5 announced pages, a sixth only while events are missing; then the window once again
+    assert client.pages == list(range(1, pages + 1)) * 2
+    assert raised.value.message.endswith(
+        f"the API reported 9 events but sent {sent}, twice in a row; events may still be arriving: run the command "
+        "again later")
+
+
+def test_a_window_with_more_events_than_its_total_is_fetched_again_not_double_counted(settings, api, fake_clock,
+                                                                                       now):
+    api.extra_event_next(1)  # page 1 holds one event twice: 10 events where the API says 9
+    lines = []
+    fetch(settings, api, fake_clock, now, reporter=LogReporter(lines.append))
+    payload = read_cached_month(cache_path(settings.data_dir, JANUARY))
+    assert payload["events"] == EXPECTED_JANUARY and payload["total_events"] == 7
+    assert payload["fetch"]["windows"][0]["api_total"] == 9
+    assert (
+        "January 2026, window 1/2 (2026-01-01T00:00:00.000Z to 2026-01-30T23:59:59.999Z): the API reported "
+        "9 events but sent 10; retrying now..."
+    ) in lines
+
+
+def test_a_window_with_more_events_than_its_total_twice_fails_and_writes_nothing(settings, api, fake_clock, now):
+    api.extra_event_next(100)
+    with pytest.raises(ApiError, match=r"window 1/2 .*: the API reported 9 events but sent 14, twice in a row"):
+        fetch(settings, api, fake_clock, now)
+    assert not cache_path(settings.data_dir, JANUARY).exists()
+
+
+def test_an_empty_page_that_says_more_follow_stops_the_run_at_once(settings, api, fake_clock, now):
+    api.empty_page_next(1)
+    with pytest.raises(ApiError) as raised:
+        fetch(settings, api, fake_clock, now)
+    assert raised.value.message == (
+        "January 2026, window 1/2 (2026-01-01T00:00:00.000Z to 2026-01-30T23:59:59.999Z): page 1 came back empty "
+        "although the API says more pages follow; run the command again later"
+    )
+    assert len(api.requests) == 1 and not cache_path(settings.data_dir, JANUARY).exists()
+
+
+def test_a_page_repeated_in_place_of_another_is_caught_and_the_window_fetched_again(settings, api, fake_clock, now):
+    # page 3 comes back as page 2 again: 9 events as announced, but 2 of them twice and 2 never sent
+    api.repeat_previous_page_next(1, after=2)
+    lines = []
+    fetch(settings, api, fake_clock, now, reporter=LogReporter(lines.append))
+    payload = read_cached_month(cache_path(settings.data_dir, JANUARY))
+    assert payload["events"] == EXPECTED_JANUARY
+    assert "repeated" not in payload["fetch"]["windows"][0]  # the second fetch of the window was clean
+    assert (
+        "January 2026, window 1/2 (2026-01-01T00:00:00.000Z to 2026-01-30T23:59:59.999Z): the API reported 9 events "
+        "but sent 7 different ones (page 3 repeated page 2 (2 events)); retrying now..."
+    ) in lines
+
+
+def test_a_page_repeated_twice_in_a_row_fails_naming_the_repeat(settings, api, fake_clock, now):
+    api.repeat_previous_page_next(1, after=2)
+    api.repeat_previous_page_next(1, after=4)  # the same again in the window's second fetch
+    with pytest.raises(ApiError) as raised:
+        fetch(settings, api, fake_clock, now)
+    assert raised.value.message.endswith(
+        "the API reported 9 events but sent 7 different ones (page 3 repeated page 2 (2 events)), twice in a row; "
+        "events may still be arriving: run the command again later")
+
+
+def test_a_repeated_page_beyond_the_total_is_left_out_counted_and_reported(settings, api, fake_clock, now):
+    # pages 3 to 6 come back one behind: page 2 twice, then pages 3 to 5; the 9 events all arrive
+    api.repeat_previous_page_next(4, after=2)
+    lines = []
+    fetch(settings, api, fake_clock, now, reporter=LogReporter(lines.append))
+    payload = read_cached_month(cache_path(settings.data_dir, JANUARY))
+    assert payload["events"] == EXPECTED_JANUARY and payload["total_events"] == 7  # counted once
+    window = payload["fetch"]["windows"][0]
+    assert (window["api_total"], window["kept"], window["repeated"], window["requests"]) == (9, 5, 2, 6)
+    assert payload["fetch"]["repeated"] == 2 and "repeated" not in payload["fetch"]["windows"][1]
+    assert (
+        "Warning: January 2026, window 1/2 (2026-01-01T00:00:00.000Z to 2026-01-30T23:59:59.999Z): page 3 repeated "
+        "page 2 (2 events); left out: the other pages hold the 9 events the API reported"
+    ) in lines
+    # the data-quality page shows the count
+    from billing_reports.loader import load_usage
+    from billing_reports.site.quality import fetches_table
+
+    table = fetches_table(load_usage(settings, [JANUARY]))
+    assert table.columns[-1].label == "Repeated events left out" and table.rows[0][-1] == 2
+
+
+def test_identical_events_on_pages_of_one_are_no_evidence_of_a_repeat(settings, api, fake_clock, now):
+    # the two parallel calls are identical; with one event a page they make two identical pages
+    fetch(dataclasses.replace(settings, page_size=1), api, fake_clock, now)
+    payload = read_cached_month(cache_path(settings.data_dir, JANUARY))
+    assert payload["events"] == EXPECTED_JANUARY and "repeated" not in payload["fetch"]
+
+
+def test_an_event_nested_deeper_than_a_cache_file_can_hold_stops_the_fetch_in_one_line(settings, fake_clock, now):
+    deep = hand_made_events()[:14]
+    deep[2] = {**deep[2], "experimentalField": orjson.loads(b"[" * 300 + b"]" * 300)}  # JSON reads it, cannot write it
+    with FakeCursorApi(StaticTeam(deep, now=now), rate_limit_per_minute=None, clock=fake_clock) as api:
+        with pytest.raises(ApiError) as raised:
+            fetch(dataclasses.replace(settings, api_base_url=api.base_url), api, fake_clock, now)
+    assert raised.value.message == (
+        "January 2026, window 1/2 (2026-01-01T00:00:00.000Z to 2026-01-30T23:59:59.999Z), page 1: the API answered "
+        "in an unexpected shape (events nested deeper than a cache file can hold); the API may have changed")
+    assert not cache_path(settings.data_dir, JANUARY).exists()
+
+
+def test_a_cached_event_too_deep_to_write_again_names_the_file_and_the_fix(settings, api, fake_clock, now):
+    now.moment = utc("2026-01-20T10:00:00")
+    fetch(settings, api, fake_clock, now)
+    path = cache_path(settings.data_dir, JANUARY)
+    cached = read_cached_month(path)
+    cached["events"][0]["edited"] = orjson.loads(b"[" * 300 + b"]" * 300)  # a hand edit
+    path.write_text(__import__("json").dumps(cached))
+    now.moment = utc("2026-01-21T10:00:00")  # a refresh keeps the cached events before its cut
+    with pytest.raises(CacheError) as raised:
+        fetch(settings, api, fake_clock, now)
+    assert raised.value.message == (
+        f"Cache file {path} holds an event nested too deep to be written again; run "
+        "`billing-reports fetch --refresh 2026-01` to download the month whole.")
+    fetch(settings, api, fake_clock, now, refresh=(JANUARY,))
+    assert read_cached_month(path)["total_events"] == 4
+
+
+def test_the_fetch_counts_not_chargeable_and_not_token_based_apart(settings, fake_clock, now):
+    # January has one of each: a swap of the two labels would go unseen there
+    events = hand_made_events() + [conftest_usage_event("2026-02-10T08:00:00", chargeable=False),
+                                   conftest_usage_event("2026-02-11T08:00:00", chargeable=False, token_based=False),
+                                   conftest_usage_event("2026-02-12T08:00:00", token_based=False)]
+    with FakeCursorApi(StaticTeam(events, now=now), rate_limit_per_minute=None, clock=fake_clock) as api:
+        fetch(dataclasses.replace(settings, api_base_url=api.base_url), api, fake_clock, now, months=(FEBRUARY,))
+    payload = read_cached_month(cache_path(settings.data_dir, FEBRUARY))
+    assert payload["fetch"]["left_out"] == {"Usage-based, not chargeable": 2, "Usage-based, not token-based": 1}

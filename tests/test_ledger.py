@@ -324,3 +324,111 @@ def test_the_data_quality_page_names_unusable_token_counts(tmp_path):
     usage = load_usage(None, [APRIL], data_dir=_write(tmp_path, APRIL, events).parent)
     [row] = unknown_table(usage).rows
     assert (row[0], row[1], row[3]) == ("2026-04", "value", 1) and row[2].startswith("token counts not whole")
+
+# --- what planted bugs slipped past, and the bounds a cache file's events need (issue 11) ------
+
+from billing_reports.errors import CacheError  # noqa: E402
+
+
+def test_a_file_whose_total_events_disagrees_with_its_events_is_refused_on_the_fast_path_too(tmp_path):
+    events = [_event(_ms(2026, 4, 9, hour), "ann@example.com", "opus", 7.25) for hour in range(3)]
+    path = _write(tmp_path, APRIL, events)
+    assert _read_typed(path) is not None  # well-formed: the typed fast path reads it
+    document = json.loads(path.read_text())
+    document["total_events"] = 2  # a hand edit, or a truncated write of an older version
+    path.write_text(json.dumps(document))
+    with pytest.raises(CacheError) as raised:
+        load_usage(None, [APRIL], data_dir=tmp_path)
+    assert raised.value.message == (
+        f"Cache file {path} says total_events=2 but holds 3 events; run `billing-reports fetch --refresh 2026-04` "
+        "to download it again.")
+
+
+# A removed user's event with a token fee, priced by the careful path (``_inspect``): in a file
+# that is not well-formed elsewhere (an integer timestamp: the whole file takes the general path),
+# and as the one unusual event of a well-formed file (its timestamp in the next month).
+@pytest.mark.parametrize("well_formed", [False, True], ids=["general path", "typed file, careful event"])
+def test_the_token_fee_of_an_event_on_the_careful_path(tmp_path, well_formed):
+    removed = _event(_ms(2026, 4, 9), None, "opus", 20.18232, cursorTokenFee=1.18)
+    if well_formed:
+        removed["timestamp"] = _ms(2026, 5, 1)  # outside April: counted on its last day
+        other = _event(_ms(2026, 4, 10), "bob@example.com", "gpt-5", 4, cursorTokenFee=0.25)
+    else:
+        other = {**_event(_ms(2026, 4, 10), "bob@example.com", "gpt-5", 4, cursorTokenFee=0.25),
+                 "timestamp": int(_ms(2026, 4, 10))}
+    path = _write(tmp_path, APRIL, [removed, other])
+    assert (_read_typed(path) is not None) is well_formed
+    usage = load_usage(None, [APRIL], data_dir=tmp_path)
+    removed_day = _day(2026, 4, 30) if well_formed else _day(2026, 4, 9)
+    # 20.18232 + 1.18 = 21.36232 cents, of which 1.18 the fee
+    assert usage.ledger[(removed_day, REMOVED_USER, "opus", False)] == UsageTotals(
+        21_362_320, 1, 1, 2, 3, 4, 21_362_320, 1_180_000)
+    assert usage.ledger[(_day(2026, 4, 10), "bob@example.com", "gpt-5", False)].token_fee == 250_000
+    assert usage.month_total(APRIL).token_fee == 1_430_000
+    assert usage.facts(APRIL).quality.without_email == 1
+
+
+# Bounds the loader still needs (docs in the issue: "a cache file's event fields have sane limits").
+
+
+def _quality_differs_from_a_clean_file(tmp_path, usage, clean_events):
+    clean = load_usage(None, [APRIL], data_dir=_write(tmp_path / "clean", APRIL, clean_events).parent)
+    return usage.facts(APRIL).quality.to_dict() != clean.facts(APRIL).quality.to_dict()
+
+
+def test_a_name_of_megabytes_is_counted_and_cut_not_spread_over_the_site(tmp_path):
+    """The loader bounds the user and model names of its ledger keys (the typed loop and
+    ``_inspect``): a name longer than 320 characters is a data-quality count, its spend still
+    counted under the name cut short with a digest of the whole (one user of 5 MB made a 263 MB site)."""
+    events = [_event(_ms(2026, 4, 9), "a" * 5_000_000 + "@example.com", "opus", 1.5),
+              _event(_ms(2026, 4, 9), "ann@example.com", "m" * 5_000_000, 2.5)]
+    usage = load_usage(None, [APRIL], data_dir=_write(tmp_path / "cache", APRIL, events).parent)
+    assert usage.month_total(APRIL).cost == 4_000_000  # the spend is still counted
+    assert max(len(text) for key in usage.ledger for text in (key[1], key[2])) <= 1_000
+    assert _quality_differs_from_a_clean_file(
+        tmp_path, usage, [_event(_ms(2026, 4, 9), "b@example.com", "opus", 1.5),
+                          _event(_ms(2026, 4, 9), "ann@example.com", "gpt-5", 2.5)])
+
+
+def test_a_token_count_of_25_digits_is_counted_not_summed(tmp_path):
+    """Token counts no event can have are counted as 0 and reported (both paths); summed, they crashed
+    the site's JSON downloads and ``report --format json`` (orjson: "Integer exceeds 64-bit range")."""
+    huge = _event(_ms(2026, 4, 9), "ann@example.com", "opus", 1.5)
+    huge["tokenUsage"]["inputTokens"] = 1234567890123456789012345
+    usage = load_usage(None, [APRIL], data_dir=_write(tmp_path / "cache", APRIL, [huge]).parent)
+    assert all(count < 2 ** 53 for totals in usage.ledger.values() for count in totals)
+    assert _quality_differs_from_a_clean_file(tmp_path, usage, [_event(_ms(2026, 4, 9), "ann@example.com", "opus", 1.5)])
+
+
+def test_an_event_nested_thousands_deep_is_a_one_line_cache_error(tmp_path):
+    """``_read_typed`` treats msgspec's RecursionError like a DecodeError: the file goes down the
+    general path, whose reader names the file (orjson refuses JSON over 1,024 levels)."""
+    path = _write(tmp_path, APRIL, [_event(_ms(2026, 4, 9), "ann@example.com", "opus", 1.5)])
+    text = path.read_text()
+    path.write_text(text.replace('"kind"', '"deep": ' + "[" * 3000 + "]" * 3000 + ', "kind"', 1))
+    with pytest.raises(CacheError, match="is not valid JSON"):
+        load_usage(None, [APRIL], data_dir=tmp_path)
+
+
+@pytest.mark.parametrize("chargeable, token_based, label", [
+    (False, True, "Usage-based, not chargeable"),
+    (True, False, "Usage-based, not token-based"),
+    (False, False, "Usage-based, not chargeable"),  # not chargeable comes first
+    ("true", True, "Usage-based, not chargeable"),   # only true is chargeable
+    (True, None, "Usage-based, not token-based"),
+])
+def test_the_left_out_labels_of_usage_based_events_that_are_no_spend(chargeable, token_based, label):
+    from billing_reports.on_demand import left_out_label
+
+    assert left_out_label({"kind": "Usage-based", "isChargeable": chargeable, "isTokenBasedCall": token_based}) == label
+
+
+def test_the_loader_counts_each_left_out_label_apart(tmp_path):
+    events = [_event(_ms(2026, 4, 9), "ann@example.com", "opus", 1.5, isChargeable=False),
+              _event(_ms(2026, 4, 9, 1), "ann@example.com", "opus", 1.5, isChargeable=False),
+              _event(_ms(2026, 4, 9, 2), "ann@example.com", "opus", 1.5, isTokenBasedCall=False),
+              _event(_ms(2026, 4, 9, 3), "ann@example.com", "opus", 1.5)]
+    usage = load_usage(None, [APRIL], data_dir=_write(tmp_path, APRIL, events).parent)
+    assert usage.facts(APRIL).quality.not_on_demand == {"Usage-based, not chargeable": 2,
+                                                        "Usage-based, not token-based": 1}
+    assert usage.month_total(APRIL).cost == 1_500_000

@@ -80,6 +80,7 @@ def test_data_quality_counts_of_january(analysis_usage):
         "parts_unknown": 0,
         "odd_discount": 0,
         "bad_tokens": 0,
+        "long_names": 0,
     }
     assert analysis_usage.facts(DEC).quality.events_in_file == 0
     assert analysis_usage.facts(FEB).quality.warnings == 0

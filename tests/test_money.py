@@ -40,3 +40,28 @@ def test_each_amount_is_rounded_on_its_own_never_nudged():
     # 0.4 + 0.4 + 0.7 cents: each rounds to 0, 0, 1 cent; their total 1.5 rounds to 2
     assert [round_to_cents(a) for a in (400_000, 400_000, 700_000)] == [0, 0, 1]
     assert round_to_cents(1_500_000) == 2
+
+
+# --- amounts that are not exact (issue 11: tests that fail where it matters) --------------------
+
+
+@pytest.mark.parametrize("cents, amount", [(1.005, 1_005_000), (0.57, 570_000), (-0.57, -570_000),
+                                           (-1.005, -1_005_000), (20.18232, 20_182_320)])
+def test_an_amount_the_float_cannot_hold_exactly_is_rounded_to_the_micro_cent_the_api_meant(cents, amount):
+    # 0.57 * 10**6 is 569999.9999999999 as a float: truncating it would lose a micro-cent
+    assert microcents(cents) == amount
+
+
+@pytest.mark.parametrize(
+    "amount, cents",
+    [(-500_000, -1), (-2_500_000, -3), (2_500_000, 3), (-499_999, 0), (-1, 0), (-999_999, -1),
+     (-123_456_789_500_000, -123_456_790)],
+)
+def test_halves_round_away_from_zero_on_negative_amounts_too_never_to_even(amount, cents):
+    assert round_to_cents(amount) == cents
+
+
+def test_a_negative_amount_is_shown_and_exported_with_its_sign():
+    assert format_money(-2_500_000) == "-$0.03"
+    assert format_money(-499_999) == "$0.00"
+    assert exact_dollars(-2_500_000) == "-0.02500000"

@@ -76,6 +76,7 @@ def _odd_april(cache):
         {**base, "chargedCents": 1.5, "tokenUsage": {"totalCents": "abc"}},  # priced by chargedCents alone
         {**base, "tokenUsage": {"totalCents": 1.5, "discountPercentOff": 150}},  # an odd discount
         {**base, "tokenUsage": {"totalCents": 1.5, "inputTokens": 2.5}},  # a token count not whole
+        {**base, "model": "m" * 400},                               # a name too long: cut short
     ]
     write_cached_month(cache / f"{APRIL.cache_stem}-usage-based-data.json", {
         "month": APRIL.cache_stem, "fetched_at": "2026-05-02T10:11:12.345678Z", "total_events": len(events),

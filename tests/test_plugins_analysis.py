@@ -129,3 +129,17 @@ def test_plugins_all_lists_the_built_ins_with_their_sections(tmp_path):
         "directory", "git", "rsync", "s3"]
     without_all = CliRunner().invoke(cli, ["plugins", "--config", str(tmp_path / "config.yaml")])
     assert json.loads(without_all.output) == []
+
+
+class QuotesAName:
+    @hookimpl
+    def register_sections(self, usage):
+        raise ValueError("no team for mallory\x1b]0;owned\x07@example.com\nWarning: all good" + "!" * 1000)
+
+
+def test_a_plugin_error_quoting_a_name_from_the_cache_is_shown_clean_and_short(analysis_usage, analysis_settings):
+    settings = dataclasses.replace(analysis_settings, skip_broken_plugins=True)
+    _, failures = run_sections(_manager(QuotesAName()), analysis_usage, settings)
+    [failure] = failures
+    assert failure.error.startswith("ValueError: no team for mallory@example.com Warning: all good!!!")
+    assert failure.error.isprintable() and len(failure.error) < 320

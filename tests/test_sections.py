@@ -273,3 +273,80 @@ def test_rows_are_never_nudged_and_a_footnote_says_when_they_do_not_add_up():
     adding_up = Table("t", "T", table.columns, [["a", 1_000_000], ["b", 2_000_000]], total=["Total", 3_000_000])
     assert not adding_up.rounded_separately()
     assert ROUNDED_SEPARATELY not in render_table(adding_up)
+
+
+# --- negative rows, and text from outside (issue 11) ------------------------------------------
+
+
+def test_negative_rows_are_each_rounded_on_their_own_and_the_footnote_tells():
+    from billing_reports.sections import ROUNDED_SEPARATELY, Column, Table
+    from billing_reports.terminal import render_table
+
+    # credits: -0.4, -0.4 and -0.7 cents are shown -$0.00, -$0.00 and -$0.01; their total -1.5 cents -$0.02
+    columns = [Column("user", "User", "user"), Column("spend", "Spend", "money"), Column("change", "Change", "change")]
+    table = Table("t", "T", columns, [["a", -400_000, -400_000], ["b", -400_000, 2_500_000], ["c", -700_000, -500_000]],
+                  total=["Total", -1_500_000, 1_600_000])
+    assert table.display_rows() == ([["a", 0, 0], ["b", 0, 3], ["c", -1, -1]], ["Total", -2, 2])
+    assert table.rounded_separately()
+    assert render_table(table).splitlines() == [
+        "User    Spend  Change",
+        "-----  ------  ------",
+        "a       $0.00   $0.00",
+        "b       $0.00  +$0.03",
+        "c      -$0.01  -$0.01",
+        "-----  ------  ------",
+        "Total  -$0.02  +$0.02",
+        ROUNDED_SEPARATELY,
+    ]
+    # downloads: the exact amounts, with their sign, never quoted as formulas
+    assert table.to_csv().splitlines()[1:] == ["a,-0.00400000,-0.00400000", "b,-0.00400000,0.02500000",
+                                               "c,-0.00700000,-0.00500000", "Total,-0.01500000,0.01600000"]
+    # rows and total of opposite signs that add up once rounded: no footnote
+    mixed = Table("t", "T", columns[:2], [["a", 1_500_000], ["b", -500_000]], total=["Total", 1_000_000])
+    assert mixed.display_rows() == ([["a", 2], ["b", -1]], ["Total", 1]) and not mixed.rounded_separately()
+
+
+def test_csv_text_cells_that_would_start_a_formula_are_quoted_numbers_and_json_are_not():
+    import csv
+    import io
+
+    import orjson
+
+    from billing_reports.sections import Column, Table
+
+    names = ["=HYPERLINK(\"http://evil\",\"x\")", "+1", "-2+3", "@SUM(A1)", "\tx", "\rx", "ann@example.com", "a=b"]
+    table = Table("t", "T", [Column("user", "User", "user"), Column("model", "=cmd|' /C calc'!A0", "model"),
+                             Column("spend", "Spend", "money"), Column("requests", "Requests", "count"),
+                             Column("growth", "Growth", "growth")],
+                  [[name, "-model", -500_000, -3, -1.5] for name in names])
+    rows = list(csv.reader(io.StringIO(table.to_csv(), newline="")))
+    assert rows[0] == ["User", "'=cmd|' /C calc'!A0", "Spend (USD)", "Requests", "Growth"]
+    assert [row[0] for row in rows[1:]] == [
+        "'=HYPERLINK(\"http://evil\",\"x\")", "'+1", "'-2+3", "'@SUM(A1)", "'\tx", "'\nx", "ann@example.com", "a=b"]
+    assert rows[1][1:] == ["'-model", "-0.00500000", "-3", "-1.5"]  # money and numbers stay numbers
+    assert [row["user"] for row in orjson.loads(table.to_json())] == names  # JSON: the names as sent
+
+
+def test_the_terminal_shows_no_escape_sequence_and_a_line_break_fakes_no_row():
+    from billing_reports.sections import Column, Figure, Section, Table
+    from billing_reports.terminal import render_section
+
+    hostile = "mallory\x1b[2J\x1b]0;pwned\x07@example.com\n1  ceo@example.com  $0.00"
+    table = Table("ranking", "Users \x1b[31mby spend", [Column("user", "User", "user"),
+                                                       Column("spend", "Spend", "money")],
+                  [[hostile, 1_000_000], ["bob@example.com", 2_000_000]])
+    text = render_section(Section("s", "Summary\x1b[5m", 0, figures=[Figure("Top spender", hostile, "user")],
+                                  tables=[table]))
+    assert "\x1b" not in text and "\x07" not in text
+    shown = "mallory@example.com 1  ceo@example.com  $0.00"  # the line break is a space: still one row
+    assert text.splitlines() == [
+        "Summary",
+        "=======",
+        f"Top spender: {shown}",
+        "",
+        "Users by spend",
+        "User                                           Spend",
+        "---------------------------------------------  -----",
+        f"{shown}  $0.01",
+        "bob@example.com                                $0.02",
+    ]

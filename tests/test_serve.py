@@ -111,3 +111,37 @@ def test_serving_without_a_built_site_says_which_build_to_run(tmp_path):
     assert demo.stderr.strip() == (
         f"Error: {tmp_path / 'demo' / 'site'}: no built site there; run `billing-reports build --demo` first"
     )
+
+
+# --- only the site, and no listings (issue 11) -------------------------------------------------
+
+
+def test_serve_follows_no_symlink_out_of_the_site_and_lists_no_directory(tmp_path):
+    import urllib.error
+
+    from billing_reports.serving import PreviewServer
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("the key")
+    site = tmp_path / "site"
+    write_built_site(site, {"billing_dashboard.html": "<h1>Preview</h1>", "data/monthly.csv": "month,cost\n"})
+    (site / "secret.txt").symlink_to(outside / "secret.txt")
+    (site / "leak").symlink_to(outside, target_is_directory=True)
+    (site / "passwd.html").symlink_to("/etc/passwd")
+    (site / "alias.html").symlink_to("billing_dashboard.html")  # inside the site: fine
+    (site / "docs").mkdir()
+    (site / "docs" / "index.html").write_text("<p>docs</p>")
+
+    def status(server, path):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/{path}", timeout=10) as answer:
+                return answer.status, answer.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, ""
+
+    with PreviewServer(site, 0, index="billing_dashboard.html", log_requests=False) as server:
+        assert status(server, "alias.html") == (200, "<h1>Preview</h1>")
+        assert status(server, "docs/") == (200, "<p>docs</p>")
+        for path in ("secret.txt", "leak/secret.txt", "leak/", "passwd.html", "data/", "data", ""):
+            assert status(server, path)[0] == 404, path

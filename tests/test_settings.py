@@ -135,7 +135,7 @@ def test_fetch_overlap_hours_defaults_to_a_day_and_must_be_a_non_negative_number
     for bad, shown in (("-1", "-1"), ("a day", "'a day'"), (".inf", "inf"), ("true", "True")):
         with pytest.raises(ConfigError) as raised:
             load_settings(write(tmp_path, f"fetch:\n  overlap_hours: {bad}\n"))
-        assert f"fetch.overlap_hours: expected a number of at least 0, found {shown}" in raised.value.message
+        assert f"fetch.overlap_hours: expected a number from 0 to 8784, found {shown}" in raised.value.message
     with pytest.raises(ConfigError, match=r"fetch\.overlap_hour: unknown key; expected one of overlap_hours"):
         load_settings(write(tmp_path, "fetch:\n  overlap_hour: 6\n"))
 
@@ -235,3 +235,91 @@ def test_a_symlink_loop_in_a_path_is_a_config_problem(tmp_path):
     problems = _problems(tmp_path, "paths:\n  site_dir: one/site\n")
     assert len(problems) == 1  # (the wording of the loop itself is Python's)
     assert problems[0].startswith("paths.site_dir: expected a path that can be followed, found 'one/site' (")
+
+# --- numbers and YAML that could make a run misbehave (issue 11) -------------------------------
+
+
+@pytest.mark.parametrize("key", ["api.timeout_seconds", "billing.request_delay_seconds", "fetch.overlap_hours"])
+@pytest.mark.parametrize("written, shown", [(".nan", "nan"), (".inf", "inf"), ("-.inf", "-inf"), ("1.0e+400", "inf"),
+                                            ("1.0e+300", "1e+300")])
+def test_a_number_setting_must_be_finite_and_sane_and_names_its_key(tmp_path, key, written, shown):
+    section, name = key.split(".")
+    with pytest.raises(ConfigError) as raised:
+        load_settings(write(tmp_path, f"{section}:\n  {name}: {written}\n"))
+    assert f"{key}: expected a number from " in raised.value.message
+    assert raised.value.message.endswith(f", found {shown}")
+
+
+def test_the_bounds_of_number_settings_are_inclusive(tmp_path):
+    settings = load_settings(write(tmp_path, "api:\n  timeout_seconds: 3600\nbilling:\n  request_delay_seconds: 0\n"
+                                             "fetch:\n  overlap_hours: 8784\n"))
+    assert (settings.timeout_seconds, settings.request_delay_seconds, settings.fetch_overlap_hours) == (3600, 0, 8784)
+
+
+@pytest.mark.parametrize("key", ["billing.top_spenders_count", "analysis.expensive_models.count"])
+def test_a_count_setting_has_a_ceiling(tmp_path, key):
+    *sections, name = key.split(".")
+    text = "".join(f"{'  ' * depth}{section}:\n" for depth, section in enumerate(sections))
+    with pytest.raises(ConfigError) as raised:
+        load_settings(write(tmp_path, text + f"{'  ' * len(sections)}{name}: {10 ** 20}\n"))
+    assert f"{key}: expected an integer from 1 to 1000000000, found {10 ** 20}" in raised.value.message
+
+
+def test_an_integer_of_thousands_of_digits_is_one_line_naming_the_key(tmp_path):
+    path = write(tmp_path, "billing:\n  page_size: " + "9" * 5000 + "\n")
+    with pytest.raises(ConfigError) as raised:
+        load_settings(path)
+    assert raised.value.message == (
+        f"{path}: billing.page_size is an integer of more than 30 digits (line 2); simplify it and run again")
+
+
+BILLION_LAUGHS = "lol: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
+    f"l{level}: &{chr(98 + level)} [{', '.join(['*' + chr(97 + level)] * 9)}]\n" for level in range(8))
+
+
+def test_yaml_aliases_cannot_expand_into_a_memory_bomb(tmp_path):
+    path = write(tmp_path, "billing:\n  months_back: 2\npublish:\n  targets:\n" + "".join(
+        "    " + line + "\n" for line in BILLION_LAUGHS.splitlines()))
+    with pytest.raises(ConfigError) as raised:
+        load_settings(path)  # before: a billion values for the error message's repr to walk
+    assert raised.value.message == (
+        f"{path}: its aliases expand to more than 10,000 values; simplify it and run again")
+
+
+def test_an_alias_inside_its_own_anchor_is_refused(tmp_path):
+    path = write(tmp_path, "publish: &top\n  again: *top\n")
+    with pytest.raises(ConfigError, match=r"config.yaml: the value at line 1 holds an alias to itself; simplify it"):
+        load_settings(path)
+
+
+@pytest.mark.parametrize("levels", [40, 600])  # 600: deeper than PyYAML's own recursion goes
+def test_nesting_hundreds_deep_is_one_line(tmp_path, levels):
+    path = write(tmp_path, "publish: " + "[" * levels + "]" * levels + "\n")
+    with pytest.raises(ConfigError, match=r"config.yaml: it nests deeper than 32 levels"):
+        load_settings(path)
+
+
+def test_a_few_aliases_are_fine(tmp_path):
+    settings = load_settings(write(tmp_path, "billing:\n  months_back: &months 3\nanalysis:\n  expensive_models:\n"
+                                             "    count: *months\n"))
+    assert settings.months_back == 3 and settings.expensive_models.count == 3
+
+
+def test_a_duplicate_key_is_reported_with_its_lines_and_the_other_problems(tmp_path):
+    path = write(tmp_path, "billing:\n  page_size: 100\n  months_back: 2\n  page_size: 1000\napi:\n"
+                           "  timeout_seconds: .nan\nbilling:\n  months_back: 3\n")
+    with pytest.raises(ConfigError) as raised:
+        load_settings(path)
+    lines = [line.strip() for line in raised.value.message.splitlines()]
+    assert lines[0] == f"{path}: 3 problem(s); fix them and run again:"
+    assert lines[1:] == [
+        "billing.page_size: given twice, at lines 2 and 4; keep one",
+        "billing: given twice, at lines 1 and 7; keep one",
+        "api.timeout_seconds: expected a number from 0.1 to 3600, found nan",
+    ]
+
+
+def test_a_config_file_of_megabytes_is_refused_before_it_is_parsed(tmp_path):
+    path = write(tmp_path, "# padding\n" * 200_000)
+    with pytest.raises(ConfigError, match=r"config.yaml: 2,000,000 bytes, too big for a config file"):
+        load_settings(path)

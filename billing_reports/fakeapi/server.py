@@ -13,13 +13,17 @@ inclusive, 400 for a range over 30 days, 1-based pages, ``pageSize`` 1 to 1000 (
 with 400**, not clamped, so a client bug shows), ``totalUsageEventsCount``, ``pagination``,
 ``period``, the documented error bodies, and a per-team limit of requests per clock minute answered
 with 429 (no ``Retry-After`` unless asked for, as the docs say). Tests inject faults for the next
-requests: any status, 429 with or without ``Retry-After``, slow answers, dropped connections,
-truncated JSON, and pages short of one event.
+requests: any status, 429 with or without ``Retry-After``, slow answers, answers trickled a few
+bytes at a time, dropped connections, truncated JSON, oversized or gzip-bombed bodies, redirects,
+error messages that echo the credentials, and lying pages: short of one event, one event too many,
+empty although more follow, always saying more follow, or repeating the page before.
 """
 
 from __future__ import annotations
 
 import base64
+import gzip
+import json
 import math
 import threading
 import time
@@ -81,11 +85,18 @@ class RecordedRequest:
 
 @dataclass
 class _Fault:
-    kind: str  # none | status | slow | drop | truncate | short_page
+    # none | status | slow | trickle | drop | truncate | oversize | redirect | echo_credentials
+    # | short_page | extra_event | empty_page | endless_pages | repeat_previous_page
+    kind: str
     status: int = 0
     retry_after: str | None = None
     seconds: float = 0.0
     message: str | None = None
+    #: ``oversize``: the whitespace added; ``trickle``: the pieces the answer is cut into.
+    size: int = 0
+    gzip: bool = False
+    location: str | None = None
+    body_only: bool = False
 
 
 class FakeCursorApi:
@@ -192,6 +203,26 @@ class FakeCursorApi:
         or a fetch to interrupt midway)."""
         self._add(times, _Fault("slow", seconds=seconds), after=after)
 
+    def trickle_next(self, seconds: float, times: int = 1, *, pieces: int = 20, body_only: bool = False) -> None:
+        """Send the next ``times`` answers (status line, headers, body; ``body_only``: the headers at
+        once) in ``pieces`` parts spread over ``seconds``: every read gets bytes in time, the whole
+        answer takes ``seconds``."""
+        self._add(times, _Fault("trickle", seconds=seconds, size=pieces, body_only=body_only))
+
+    def oversize_next(self, padding_bytes: int, times: int = 1, *, gzip: bool = False) -> None:
+        """Add ``padding_bytes`` of whitespace to the next answers (still valid JSON); with ``gzip``
+        sent compressed (``Content-Encoding: gzip``): a small answer that decompresses to a big one."""
+        self._add(times, _Fault("oversize", size=padding_bytes, gzip=gzip))
+
+    def redirect_next(self, location: str, times: int = 1, *, status: int = 307) -> None:
+        """Answer the next ``times`` requests with a redirect to ``location``."""
+        self._add(times, _Fault("redirect", status=status, location=location))
+
+    def echo_credentials_next(self, status: int = 401, times: int = 1) -> None:
+        """Answer with ``status`` and a message that repeats the key and the ``Authorization`` header
+        the request carried (a careless server or proxy)."""
+        self._add(times, _Fault("echo_credentials", status=status))
+
     def drop_next(self, times: int = 1) -> None:
         """Close the connection of the next ``times`` requests without answering."""
         self._add(times, _Fault("drop"))
@@ -203,6 +234,23 @@ class FakeCursorApi:
     def short_page_next(self, times: int = 1) -> None:
         """Leave one event out of the next ``times`` pages (the count then disagrees with the total)."""
         self._add(times, _Fault("short_page"))
+
+    def extra_event_next(self, times: int = 1) -> None:
+        """Add a copy of the last event to the next ``times`` pages (more events than the total)."""
+        self._add(times, _Fault("extra_event"))
+
+    def empty_page_next(self, times: int = 1) -> None:
+        """Answer the next ``times`` pages with no events, saying that more pages follow."""
+        self._add(times, _Fault("empty_page"))
+
+    def endless_pages_next(self, times: int = 1) -> None:
+        """Say that more pages follow in the next ``times`` answers, whatever their page."""
+        self._add(times, _Fault("endless_pages"))
+
+    def repeat_previous_page_next(self, times: int = 1, *, after: int = 0) -> None:
+        """Answer the next ``times`` page requests, ``after`` normal ones, with the page before (its
+        events and whether more follow): that page repeated, and those after it shifted by one."""
+        self._add(times, _Fault("repeat_previous_page"), after=after)
 
     def _add(self, times: int, fault: _Fault, *, after: int = 0) -> None:
         with self._lock:
@@ -346,11 +394,22 @@ class _Handler(BaseHTTPRequestHandler):
             api._record(RecordedRequest(arrived, method, path, body, None, "drop"))
             self.close_connection = True
             return
-        data = orjson.dumps(payload)
+        try:
+            data = orjson.dumps(payload)
+        except orjson.JSONEncodeError:  # nested deeper than orjson writes: a hostile team's events
+            data = json.dumps(payload).encode("utf-8")
         if fault is not None and fault.kind == "truncate" and status == 200:
             data = data[: len(data) // 2]
+        if fault is not None and fault.kind == "oversize":
+            data = data[:-1] + b" " * fault.size + data[-1:]
+            if fault.gzip:
+                data = gzip.compress(data, compresslevel=6)
+                headers = {**headers, "Content-Encoding": "gzip"}
         api._record(RecordedRequest(arrived, method, path, body, status, fault_name))
         try:
+            if fault is not None and fault.kind == "trickle":
+                self._trickle(status, headers, data, fault)
+                return
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
@@ -361,12 +420,42 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
 
+    def _trickle(self, status: int, headers: dict[str, str], data: bytes, fault: _Fault) -> None:
+        """The whole answer in ``fault.size`` pieces, ``fault.seconds`` spread between them."""
+        lines = [f"HTTP/1.1 {status} {HTTPStatus(status).phrase}", "Content-Type: application/json",
+                 f"Content-Length: {len(data)}", *(f"{name}: {value}" for name, value in headers.items())]
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        if fault.body_only:
+            self.wfile.write(head)
+            self.wfile.flush()
+            head = b""
+        raw = head + data
+        pieces = max(2, fault.size)
+        step = math.ceil(len(raw) / pieces)
+        pause = fault.seconds / (pieces - 1)
+        for start in range(0, len(raw), step):
+            if start and self.api._stopping.wait(pause):
+                break
+            self.wfile.write(raw[start : start + step])
+            self.wfile.flush()
+        self.close_connection = True
+
     def _answer(self, method, path, body, bad_json, fault):
         api = self.api
         fault_name = fault.kind if fault is not None else None
         if fault is not None and fault.kind == "status":
             headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
             return fault.status, error_body(fault.status, fault.message), headers, f"status {fault.status}"
+        if fault is not None and fault.kind == "redirect":
+            return fault.status, {}, {"Location": fault.location}, fault_name
+        if fault is not None and fault.kind == "echo_credentials":
+            header = self.headers.get("Authorization") or ""
+            try:
+                key = base64.b64decode(header[6:]).decode("utf-8").split(":", 1)[0]
+            except (ValueError, UnicodeDecodeError):
+                key = ""
+            message = f"Invalid API key {key!r}; the request said Authorization: {header}"
+            return fault.status, error_body(fault.status, message), {}, fault_name
         routes = {("POST", USAGE_EVENTS_PATH), ("GET", MEMBERS_PATH)}
         if (method, path) not in routes:
             return 404, error_body(404, f"No route {method} {path}"), {}, fault_name
@@ -382,9 +471,26 @@ class _Handler(BaseHTTPRequestHandler):
         if bad_json:
             return 400, error_body(400, "Request body is not valid JSON"), {}, fault_name
         status, payload = api.usage_events(body)
-        if status == 200 and fault is not None and fault.kind == "short_page" and payload["usageEvents"]:
-            payload = {**payload, "usageEvents": payload["usageEvents"][:-1]}
+        if status == 200 and fault is not None:
+            payload = _lying_page(api, body, payload, fault.kind)
         return status, payload, {}, fault_name
+
+
+def _lying_page(api: FakeCursorApi, body: dict[str, Any] | None, payload: dict[str, Any], kind: str) -> dict[str, Any]:
+    """``payload`` (a page answered normally) as the page faults make it lie."""
+    events, pagination = payload["usageEvents"], payload["pagination"]
+    if kind == "short_page" and events:
+        return {**payload, "usageEvents": events[:-1]}
+    if kind == "extra_event" and events:
+        return {**payload, "usageEvents": [*events, dict(events[-1])]}
+    if kind == "empty_page":
+        return {**payload, "usageEvents": [], "pagination": {**pagination, "hasNextPage": True}}
+    if kind == "endless_pages":
+        return {**payload, "pagination": {**pagination, "hasNextPage": True}}
+    if kind == "repeat_previous_page" and pagination["currentPage"] > 1:
+        _, previous = api.usage_events({**(body or {}), "page": pagination["currentPage"] - 1})
+        return {**previous, "pagination": {**previous["pagination"], "currentPage": pagination["currentPage"]}}
+    return payload
 
 
 __all__ = ["DEFAULT_FAKE_KEY", "FakeCursorApi", "RecordedRequest", "error_body"]

@@ -25,7 +25,9 @@ def status(usage: OnDemandUsage, month) -> str:
 
 
 def fetches_table(usage: OnDemandUsage) -> Table:
-    """Per month: when it was fetched, complete or not, and the fetch's own counts."""
+    """Per month: when it was fetched, complete or not, and the fetch's own counts (with the events
+    of pages the API sent twice, where a fetch met any)."""
+    repeated = {month: _repeated(usage.facts(month).fetch) for month in usage.months}
     rows = []
     for month in usage.months:
         facts = usage.facts(month)
@@ -42,15 +44,22 @@ def fetches_table(usage: OnDemandUsage) -> Table:
             if facts.cached and isinstance(fetch.get("left_out"), dict) else None,
             fetch.get("requests") if isinstance(fetch.get("requests"), int) else None,
         ])
-    return Table(
-        "fetches", "Fetches",
-        [MONTH, Column("status", "Status"), Column("fetched_at", "Fetched at"),
-         Column("api_total", "Events in API", "count"), Column("cached", "On-demand events cached", "count"),
-         Column("left_out", "Other events left out", "count"), Column("requests", "API requests", "count")],
-        rows,
-        description="An incomplete month was fetched before it was over (the API adds late events for "
-        "up to a day); the next build fetches it again.",
-    )
+    columns = [MONTH, Column("status", "Status"), Column("fetched_at", "Fetched at"),
+               Column("api_total", "Events in API", "count"), Column("cached", "On-demand events cached", "count"),
+               Column("left_out", "Other events left out", "count"), Column("requests", "API requests", "count")]
+    description = ("An incomplete month was fetched before it was over (the API adds late events for "
+                   "up to a day); the next build fetches it again.")
+    if any(repeated.values()):
+        columns.append(Column("repeated", "Repeated events left out", "count"))
+        rows = [row + [repeated[month] if usage.facts(month).cached else None] for row, month in zip(rows, usage.months)]
+        description += (" Repeated events: pages the API sent again, whole, on top of the events it announced; "
+                        "they are counted once.")
+    return Table("fetches", "Fetches", columns, rows, description=description)
+
+
+def _repeated(fetch: dict | None) -> int:
+    value = (fetch or {}).get("repeated")
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
 def checks_table(usage: OnDemandUsage) -> Table:
@@ -171,6 +180,9 @@ def unknown_table(usage: OnDemandUsage) -> Table:
         q = usage.facts(month).quality
         rows += [[month.key, "kind", name, count] for name, count in sorted(q.unknown_kinds.items())]
         rows += [[month.key, "field", name, count] for name, count in sorted(q.unknown_fields.items())]
+        if q.long_names:
+            rows.append([month.key, "value", "user or model names over 320 characters (cut short; the spend "
+                         "still counts)", q.long_names])
         if q.bad_tokens:
             rows.append([month.key, "value", "token counts not whole numbers from 0 to ten billion (counted as 0; "
                          "the event is still priced)", q.bad_tokens])
