@@ -59,6 +59,7 @@ from .on_demand import (
     left_out_label,
 )
 from .settings import Settings
+from .untrusted import printable, shortened
 from .usage import CHARGED_EXAMPLES, REMOVED_USER, UNKNOWN_MODEL, DataQuality, LedgerKey, MonthFacts, OnDemandUsage
 
 #: Kinds the Cursor API is known to send; any other is counted as unknown.
@@ -692,7 +693,8 @@ def _collector_paused() -> Iterator[None]:
 def _month_facts(payload: dict[str, Any], path: Path, month: Month, events_in_file: int) -> MonthFacts:
     if payload["month"] != month.cache_stem:
         raise CacheError(
-            f"Cache file {path} says it holds month {payload['month']!r}, not {month.cache_stem!r}; "
+            f"Cache file {path} says it holds month {shortened(printable(repr(payload['month'])), 40)}, "
+            f"not {month.cache_stem!r}; "
             f"run `billing-reports fetch --refresh {month.key}` to download it again."
         )
     try:
@@ -700,7 +702,8 @@ def _month_facts(payload: dict[str, Any], path: Path, month: Month, events_in_fi
     except ValueError:
         raise CacheError(
             f"Cache file {path} has a 'fetched_at' that is not an ISO date-time "
-            f"({payload['fetched_at']!r}); run `billing-reports fetch --refresh {month.key}`."
+            f"({shortened(printable(repr(payload['fetched_at'])), 40)}); "
+            f"run `billing-reports fetch --refresh {month.key}`."
         ) from None
     fetch = dict(payload.get("fetch") or {})
     quality = DataQuality(events_in_file=events_in_file)
