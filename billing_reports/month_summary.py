@@ -31,12 +31,15 @@ import msgspec
 
 from . import __version__
 from .cache import write_atomically
+from .leftovers import remove_stale
 from .months import DAY_MS, Month, parse_isoformat_z
 from .ledger import SUM_COUNT, MonthCells, MonthSums
 from .usage import DataQuality, MonthFacts, UsageTotals
 
 #: The folder of summaries inside the data directory (hidden: the cache files are what users read).
 SUMMARY_DIR = ".summaries"
+#: The temp files of summary writes (``.01-2026.json.XXXX.tmp``).
+SUMMARY_TEMP_FILES = ".[0-9][0-9]-[0-9][0-9][0-9][0-9].json.*.tmp"
 #: A cache file changed this recently gets no summary yet (see the module's notes).
 SETTLE_SECONDS = 2.0
 #: The modules whose code decides the sums and counts: a summary made by other code is not used.
@@ -268,6 +271,7 @@ def keep_summary(
         )
         data = msgspec.json.encode(summary)
         path.parent.mkdir(exist_ok=True)
+        remove_stale(path.parent, (SUMMARY_TEMP_FILES,))  # what a killed write left, once a day old
         write_atomically(path, [data], durable=False)
     except (OSError, TypeError, ValueError, OverflowError):  # a read-only cache, a sum beyond 64 bits
         return False

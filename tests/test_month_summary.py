@@ -279,3 +279,17 @@ def test_a_big_cache_decoded_by_worker_processes_leaves_summaries_too(cache, mon
     time.sleep(0.05)
     assert _load(cache).totals == first.totals
     assert {path.name: path.stat().st_mtime_ns for path in (cache / SUMMARY_DIR).iterdir()} == written
+
+
+def test_a_killed_summary_writes_temp_file_is_removed_once_a_day_old(cache):
+    summaries = cache / SUMMARY_DIR
+    summaries.mkdir(exist_ok=True)
+    old, fresh, foreign = (summaries / ".01-2026.json.abc123.tmp", summaries / ".02-2026.json.def456.tmp",
+                           summaries / "notes.tmp")
+    for path in (old, fresh, foreign):
+        path.write_text("half a summary")
+    day_ago = time.time() - 2 * 24 * 3600
+    os.utime(old, (day_ago, day_ago))
+    os.utime(foreign, (day_ago, day_ago))
+    _load(cache)  # decodes and keeps the summaries
+    assert not old.exists() and fresh.exists() and foreign.exists()  # only our own, only when stale
