@@ -105,17 +105,29 @@ def write_built_site(
     built_at: str = "2026-03-01T09:00:00Z",
     listed: list[str] | None = None,
 ) -> Path:
-    """Write ``files`` (relative path -> text) and a ``build-manifest.json`` listing them."""
+    """Write ``files`` (relative path -> text or bytes) and a ``build-manifest.json`` listing them
+    with their sizes and SHA-256, as ``billing-reports build`` does."""
+    import hashlib
+
+    def checksum(path: Path) -> dict:
+        data = path.read_bytes()
+        return {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+
     directory.mkdir(parents=True, exist_ok=True)
     for relative_path, content in files.items():
         path = directory / relative_path
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(content, encoding="utf-8")
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+    names = listed if listed is not None else sorted(files)
     manifest = {
         "built_at": built_at,
         "period": {"first": first, "last": last},
-        "files": listed if listed is not None else sorted(files),
+        "files": names,
         "index": index,
+        "checksums": {name: checksum(directory / name) for name in names if (directory / name).is_file()},
     }
     (directory / "build-manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     return directory

@@ -94,6 +94,60 @@ def test_a_malformed_manifest_is_refused_with_what_is_wrong(tmp_path, change, pr
         load_built_site(site_dir)
 
 
+def test_the_build_records_each_files_size_and_sha256_in_the_manifest(tmp_path):
+    import hashlib
+
+    from billing_reports.site.output import SiteOutput
+
+    with SiteOutput(tmp_path / "site") as output:
+        output.write_text("billing_dashboard.html", "<h1>hi</h1>")
+        output.write_bytes("data/monthly.csv", b"month,cost\n")
+        output.publish({"index": "billing_dashboard.html"})
+
+    manifest = json.loads((tmp_path / "site" / MANIFEST_NAME).read_text())
+    assert manifest["checksums"] == {
+        "billing_dashboard.html": {"size": 11, "sha256": hashlib.sha256(b"<h1>hi</h1>").hexdigest()},
+        "data/monthly.csv": {"size": 11, "sha256": hashlib.sha256(b"month,cost\n").hexdigest()},
+    }
+
+
+def test_a_listed_file_truncated_after_the_build_is_refused(tmp_path):
+    site_dir = write_built_site(tmp_path / "site", SITE_FILES)
+    (site_dir / "users" / "index.html").write_bytes(b"")  # a disk that filled up, a copy cut short
+
+    with pytest.raises(PublishError) as caught:
+        load_built_site(site_dir)
+
+    assert caught.value.message == (
+        f"{site_dir}: 1 file(s) changed since the build (users/index.html is 0 bytes, build-manifest.json says 14); "
+        f"run `billing-reports build` again"
+    )
+
+
+def test_a_listed_file_edited_after_the_build_is_refused_even_at_the_same_size(tmp_path):
+    site_dir = write_built_site(tmp_path / "site", SITE_FILES)
+    (site_dir / "assets" / "site.css").write_text("body[]")
+    (site_dir / "data" / "monthly.csv").write_text("month,cost\n2026-01,$9.00\n")
+
+    with pytest.raises(PublishError) as caught:
+        load_built_site(site_dir)
+
+    assert caught.value.message == (
+        f"{site_dir}: 2 file(s) changed since the build (assets/site.css: its SHA-256 is not the one in "
+        f"build-manifest.json, and data/monthly.csv); run `billing-reports build` again"
+    )
+
+
+def test_a_manifest_without_checksums_from_an_older_build_is_refused(tmp_path):
+    site_dir = write_built_site(tmp_path / "site", SITE_FILES)
+    manifest = json.loads((site_dir / MANIFEST_NAME).read_text())
+    del manifest["checksums"]
+    (site_dir / MANIFEST_NAME).write_text(json.dumps(manifest))
+
+    with pytest.raises(PublishError, match=r"no checksums \(a build by an older version\).*run `billing-reports build` again"):
+        load_built_site(site_dir)
+
+
 @pytest.mark.parametrize(
     ("name", "expected"),
     [
