@@ -192,6 +192,15 @@ class SeaweedS3:
         return self
 
     def client(self, secret_key: str | None = None):
+        """A boto3 client for the server (made once: a client costs a tenth of a second)."""
+        if secret_key is None and getattr(self, "_client", None) is not None:
+            return self._client
+        client = self._new_client(secret_key)
+        if secret_key is None:
+            self._client = client
+        return client
+
+    def _new_client(self, secret_key: str | None):
         import boto3
         from botocore.config import Config
 
@@ -334,6 +343,45 @@ class StaticHttpServer(_ThreadedHttpServer):
                 return answer.status, answer.read().decode("utf-8")
         except urllib.error.HTTPError as error:
             return error.code, ""
+
+
+class StalledServer:
+    """Accepts TCP connections on a loopback port and never answers (a hung S3 or git server).
+
+    Connections are held open until the ``with`` ends; nothing outlives it.
+    """
+
+    def __init__(self) -> None:
+        self.listener = socket.socket()
+        self.listener.bind((HOST, 0))
+        self.listener.listen(16)
+        self.listener.settimeout(0.05)
+        self.held: list[socket.socket] = []
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.listener.getsockname()[1]}"
+
+    def _accept(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                continue
+            self.held.append(connection)
+
+    def __enter__(self) -> "StalledServer":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stopping.set()
+        self.thread.join()
+        for connection in self.held:
+            connection.close()
+        self.listener.close()
 
 
 # --- two small builds, the second changing, adding and dropping files ---------------------------------

@@ -220,6 +220,23 @@ def test_every_problem_of_the_publish_section_is_reported_at_once(tmp_path):
     assert "abc123" not in message
 
 
+def test_the_deadline_stops_any_target_even_a_plugins_in_one_line(tmp_path):
+    import time
+
+    from billing_reports.publish.deadline import deadline
+
+    started = time.monotonic()
+    with pytest.raises(PublishError) as caught:
+        with deadline(0.2, "slow", "recorder"):
+            time.sleep(30)  # a plugin waiting on a server that never answers
+
+    assert time.monotonic() - started < 5
+    assert caught.value.message.startswith("publish target 'slow' (recorder) did not finish within 0.2 s, so it was stopped;")
+    with deadline(5, "quick", "recorder"):
+        pass
+    time.sleep(0.1)  # no alarm is left armed
+
+
 def test_several_targets_without_a_default_need_a_name(tmp_path):
     settings = settings_with(
         tmp_path,
