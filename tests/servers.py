@@ -301,6 +301,30 @@ def _current_user() -> str:
     return pwd.getpwuid(os.geteuid()).pw_name
 
 
+import contextlib
+
+
+@contextlib.contextmanager
+def unwritable(directory: Path):
+    """Make ``directory`` refuse new files while the ``with`` lasts (mode 555; as root, which mode bits
+    do not stop, the immutable attribute), or skip the test where neither can be set."""
+    import pytest
+
+    if os.geteuid() != 0:
+        directory.chmod(0o555)
+        try:
+            yield directory
+        finally:
+            directory.chmod(0o755)
+        return
+    if not shutil.which("chattr") or subprocess.run(["chattr", "+i", str(directory)], capture_output=True).returncode:
+        pytest.skip("running as root on a file system without chattr +i: no way to make a directory unwritable")
+    try:
+        yield directory
+    finally:
+        subprocess.run(["chattr", "-i", str(directory)], check=True)
+
+
 # --- a static HTTP server -------------------------------------------------------------------------
 
 
