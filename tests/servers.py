@@ -451,10 +451,14 @@ def write_config(directory: Path, publish: dict, **sections) -> Path:
 class GitHttpServer(_ThreadedHttpServer):
     """``git http-backend`` behind HTTP basic auth (user + token), serving the bare repos in ``root``.
 
-    Like a GitHub/GitLab HTTPS remote: without the right token every request is answered 401.
+    Like a GitHub/GitLab HTTPS remote: without the right token every request is answered 401. Request
+    bodies come with a ``Content-Length`` or chunked (git chunks a push over ``http.postBuffer``, 1 MiB).
+    Like a proxy in front of one: ``max_body`` answers a larger request 413; ``hang_up_on_push`` closes
+    the connection on a push without answering.
     """
 
-    def __init__(self, root: Path, user: str, token: str) -> None:
+    def __init__(self, root: Path, user: str, token: str, *, max_body: int | None = None,
+                 hang_up_on_push: bool = False) -> None:
         import base64
 
         expected = "Basic " + base64.b64encode(f"{user}:{token}".encode()).decode()
@@ -470,15 +474,40 @@ class GitHttpServer(_ThreadedHttpServer):
             def log_message(self, format, *args):  # noqa: A002
                 pass
 
+            def _answer(self, status: int, headers=(), payload: bytes = b"") -> None:
+                self.send_response(status)
+                for name, value in headers:
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def _body(self) -> bytes:
+                if "chunked" not in self.headers.get("Transfer-Encoding", "").lower():
+                    return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                chunks = []
+                while True:
+                    size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                    if size == 0:
+                        while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                            pass  # trailers
+                        return b"".join(chunks)
+                    chunks.append(self.rfile.read(size))
+                    self.rfile.readline()  # the CRLF after each chunk
+
             def _backend(self):
                 if self.headers.get("Authorization") != expected:
-                    self.send_response(401)
-                    self.send_header("WWW-Authenticate", 'Basic realm="git"')
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
+                    self._answer(401, [("WWW-Authenticate", 'Basic realm="git"')])
                     return
                 path, _, query = self.path.partition("?")
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                body = self._body()
+                pushing = path.endswith("/git-receive-pack")
+                if max_body is not None and len(body) > max_body:
+                    self._answer(413)
+                    return
+                if hang_up_on_push and pushing:
+                    self.close_connection = True
+                    return
                 environment = {
                     "PATH": os.environ.get("PATH", ""),
                     "GIT_PROJECT_ROOT": str(root),
@@ -504,11 +533,6 @@ class GitHttpServer(_ThreadedHttpServer):
                         status = int(value.split()[0])
                     elif name:
                         headers.append((name, value.strip()))
-                self.send_response(status)
-                for name, value in headers:
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                self._answer(status, headers, payload)
 
         super().__init__(Handler)

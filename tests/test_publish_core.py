@@ -220,6 +220,36 @@ def test_every_problem_of_the_publish_section_is_reported_at_once(tmp_path):
     assert "abc123" not in message
 
 
+def test_timeout_seconds_is_every_targets_deadline_and_prune_a_list_of_patterns(tmp_path):
+    settings = settings_with(
+        tmp_path,
+        {
+            "targets": {
+                "slow": {"type": "s3", "bucket": "b", "timeout_seconds": 0, "prune": "old/*"},
+                "fast": {"type": "rsync", "host": "web1", "path": "/srv/b", "timeout_seconds": 30, "prune": ["CNAME", "../x"]},
+                "plain": {"type": "git", "remote": "../pages.git", "timeout_seconds": float("nan"), "prune": [".nojekyll"]},
+            }
+        },
+    )
+
+    with pytest.raises(ConfigError) as caught:
+        read_publish_config(settings, kinds())
+
+    message = caught.value.message
+    assert "4 problem(s)" in message
+    for expected in [
+        "publish.targets.slow.timeout_seconds: expected an integer from 1 to 86400, found 0",
+        "publish.targets.slow.prune: expected a list of path patterns relative to the site, such as ['old/*', '*.pdf'], found 'old/*'",
+        "publish.targets.fast.prune: expected a list of path patterns relative to the site",
+        "publish.targets.plain.timeout_seconds: expected an integer from 1 to 86400, found nan",
+    ]:
+        assert expected in message
+    good = settings_with(tmp_path, {"targets": {"a": {"type": "git", "remote": "x.git", "timeout_seconds": 30}, "b": {"type": "git", "remote": "y.git"}}})
+    config = read_publish_config(good, kinds())
+    assert config.entry("a", good.config_path).create(good).timeout_seconds == 30
+    assert config.entry("b", good.config_path).create(good).timeout_seconds == 600
+
+
 def test_the_deadline_stops_any_target_even_a_plugins_in_one_line(tmp_path):
     import time
 
