@@ -266,6 +266,7 @@ def test_a_connection_killed_midway_leaves_the_previous_site_serving(project, ss
         publish_here(project)
 
     assert failure.value.message.startswith(f"rsync to {ssh_server.user}@127.0.0.1:{ssh_server.port}:")
+    assert "the SSH connection was closed by the server or the network" in failure.value.message
     assert failure.value.message.endswith("; the previous site still serves")
     assert_previous_site_serves(project, BIG_FIRST)
     assert any(text.startswith("<p>v2") for text in served(project).values())  # it really was cut midway
