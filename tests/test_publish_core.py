@@ -276,7 +276,7 @@ def test_several_targets_without_a_default_need_a_name(tmp_path):
 
     with pytest.raises(ConfigError, match=r"publish.default is not set.*\(a, b\)"):
         config.entry(None, settings.config_path)
-    assert config.entry("b", settings.config_path).config == {"path": "b"}
+    assert config.entry("b", settings.config_path).config == {"path": "b", "prune": ()}
     with pytest.raises(ConfigError, match=r"no publish target 'c'; expected one of a, b"):
         config.entry("c", settings.config_path)
 
