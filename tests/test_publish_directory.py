@@ -427,3 +427,20 @@ def test_a_second_publish_while_one_runs_fails_in_one_line(project, monkeypatch,
     ]
     assert (live / "billing_dashboard.html").read_text() == "<h1>Dashboard v1</h1>"
     assert sorted(p.name for p in (project / "www").iterdir()) == ["billing"]  # the lock is gone with the publish
+
+
+def test_a_file_not_ours_where_the_site_needs_a_folder_is_refused_not_replaced(project):
+    live = project / "www" / "billing"
+    rebuild(project, {"billing_dashboard.html": "<h1>v1</h1>"})
+    publish_here(project)
+    (live / "users").write_text("an administrator's file")
+    rebuild(project, FIRST_BUILD)
+
+    result = run_cli("publish", cwd=project)
+
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"Error: {live}: 'users' is there and an earlier publish did not put it there, but the site needs a folder "
+        "in its place; move it away, or name it in publish.targets.intranet.prune"
+    )
+    assert (live / "users").read_text() == "an administrator's file"

@@ -342,8 +342,8 @@ def test_a_file_not_ours_where_the_site_needs_a_folder_is_refused_not_deleted(pr
 
     assert result.returncode == 1
     assert result.stderr.strip() == (
-        f"Error: {project / 'pages.git'} branch gh-pages: the branch has 'users', which an earlier publish did not put "
-        "there, where the site needs a folder; remove it from the branch or name it in publish.targets.pages.prune"
+        f"Error: {project / 'pages.git'} branch gh-pages: 'users' is there and an earlier publish did not put it "
+        "there, but the site needs a folder in its place; move it away, or name it in publish.targets.pages.prune"
     )
     assert branch_files(remote) == {"users": "a file, not a folder\n"}
 

@@ -380,3 +380,22 @@ def test_rsync_exit_codes_say_what_to_check(tmp_path, code, stderr, stage, expec
     target = RsyncTarget("vm", config, settings_from_mapping({}, tmp_path / "config.yaml"))
 
     assert target._explain_rsync(code, stderr, stage) == f"rsync to web1:/srv/billing failed: {expected}"
+
+
+def test_a_file_not_ours_where_the_site_needs_a_folder_is_refused_not_replaced(project, ssh_server):
+    from billing_reports.errors import PublishError
+
+    live = project / "server" / "www" / "billing"
+    live.mkdir()
+    (live / "users").write_text("an administrator's file")
+    rebuild(project, FIRST_BUILD)
+
+    with pytest.raises(PublishError) as failure:
+        publish_here(project)
+
+    assert failure.value.message == (
+        f"{ssh_server.user}@127.0.0.1:{ssh_server.port}:{live}: 'users' is there and an earlier publish did not put "
+        "it there, but the site needs a folder in its place; move it away, or name it in publish.targets.vm.prune"
+    )
+    assert (live / "users").read_text() == "an administrator's file"
+    assert sorted(p.name for p in live.iterdir()) == ["users"]

@@ -69,4 +69,22 @@ def stale(present: Iterable[str], ours: frozenset[str], wanted: Iterable[str], p
     return sorted(p for p in present if p not in wanted and (p in ours or matches(p, prune)))
 
 
-__all__ = ["matches", "path_patterns", "previous_files", "stale"]
+def clash(kept: Iterable[str], wanted: Iterable[str], where: str, target_name: str) -> None:
+    """Refuse a kept file (not ours) that stands where the new site needs a folder, or inside what the
+    site needs as a file: on a file system one of the two would have to go.
+
+    :raises PublishError: naming the file and the ``prune`` option that would let it go.
+    """
+    wanted = set(wanted)
+    folders = {str(folder) for name in wanted for folder in PurePosixPath(name).parents}
+    for path in kept:
+        in_the_way = path in folders or any(str(folder) in wanted for folder in PurePosixPath(path).parents)
+        if in_the_way:
+            needed = "folder" if path in folders else "file"
+            raise PublishError(
+                f"{where}: {path!r} is there and an earlier publish did not put it there, but the site needs a "
+                f"{needed} in its place; move it away, or name it in publish.targets.{target_name}.prune"
+            )
+
+
+__all__ = ["clash", "matches", "path_patterns", "previous_files", "stale"]

@@ -98,6 +98,7 @@ class DirectoryTarget(PublishTarget):
         stale = ownership.stale(published, ours, site.all_files, self.config["prune"])
         changes += [Change("delete", path) for path in stale]
         kept = sorted(published - set(site.all_files) - set(stale))
+        ownership.clash(kept, site.all_files, str(live), self.name)
         return changes, kept
 
     def publish(self, site: BuiltSite) -> list[Change]:

@@ -29,7 +29,7 @@ import shutil
 import stat
 import subprocess
 import tempfile
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from ... import hookimpl
@@ -257,20 +257,15 @@ class _Workspace:
         ours = ownership.previous_files(raw, self.target.describe())
         listing = self.git("ls-tree", "-r", "-z", "--full-tree", parent).stdout
         wanted = set(site.all_files)
-        folders = {str(folder) for name in wanted for folder in PurePosixPath(name).parents}
-        kept = []
+        kept = {}
         for entry in filter(None, listing.split("\0")):
             info, _, path = entry.partition("\t")
             if path in wanted or path in ours or ownership.matches(path, self.target.config["prune"]):
                 continue
-            if path in folders or any(str(folder) in wanted for folder in PurePosixPath(path).parents):
-                raise PublishError(
-                    f"{self.target.describe()}: the branch has {path!r}, which an earlier publish did not put there, "
-                    f"where the site needs a {'folder' if path in folders else 'file'}; remove it from the branch or "
-                    f"name it in publish.targets.{self.target.name}.prune"
-                )
             mode, _, object_id = info.split()
-            kept.append(f"{mode} {object_id}\t{path}")
+            kept[path] = f"{mode} {object_id}\t{path}"
+        ownership.clash(kept, wanted, self.target.describe(), self.target.name)
+        kept = list(kept.values())
         if kept:
             self.git("update-index", "--add", "-z", "--index-info", input="\0".join(kept) + "\0", operation="keep the branch's other files")
 

@@ -217,8 +217,11 @@ class RsyncTarget(PublishTarget):
         return [*(c for c in changes if c.path != MANIFEST_NAME), *(Change("delete", p) for p in stale), *manifest]
 
     def _stale(self, site: BuiltSite, remote: _Remote) -> list[str]:
-        present = remote.files - remote.leftovers
-        return ownership.stale(present, remote.ours, site.all_files, self.config["prune"])
+        """What to delete there; refuses a file not ours that stands where the site needs a folder."""
+        present = {name for name in remote.files - remote.leftovers if _is_inside(name)}
+        stale = ownership.stale(present, remote.ours, site.all_files, self.config["prune"])
+        ownership.clash(present - set(stale) - set(site.all_files), site.all_files, self.describe(), self.name)
+        return stale
 
     # --- the server side ------------------------------------------------------------------
 
