@@ -267,6 +267,23 @@ def test_the_deadline_stops_any_target_even_a_plugins_in_one_line(tmp_path):
     time.sleep(0.1)  # no alarm is left armed
 
 
+def test_the_deadline_gives_a_callers_own_alarm_back(tmp_path):
+    import signal
+
+    from billing_reports.publish.deadline import deadline
+
+    previous = signal.signal(signal.SIGALRM, lambda *_: None)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 30)
+        with deadline(5, "quick", "recorder"):
+            pass
+        left, _ = signal.getitimer(signal.ITIMER_REAL)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert 25 < left <= 30
+
+
 def test_several_targets_without_a_default_need_a_name(tmp_path):
     settings = settings_with(
         tmp_path,

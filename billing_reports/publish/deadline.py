@@ -9,7 +9,9 @@ gets :data:`CLEANUP_SECONDS` more before it is interrupted too.
 
 The alarm needs the main thread of a POSIX process, which is where the command
 line runs; called from another thread, a publish has no deadline beyond the
-targets' own network timeouts.
+targets' own network timeouts. A caller's own ``SIGALRM`` timer is set aside
+while a publish runs and given back, less the time spent, when it ends (due at
+once if it fell due meanwhile).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
+import time
 from typing import Iterator
 
 from ..errors import PublishError
@@ -49,6 +52,8 @@ def deadline(seconds: float, target_name: str, kind: str) -> Iterator[None]:
             signal.setitimer(signal.ITIMER_REAL, CLEANUP_SECONDS)  # the clean-up's own, shorter, deadline
         raise DeadlinePassed
 
+    outer_delay, _ = signal.getitimer(signal.ITIMER_REAL)  # a caller's own alarm (a test runner's timeout)
+    started = time.monotonic()
     previous_handler = signal.signal(signal.SIGALRM, on_alarm)
     try:
         try:
@@ -62,6 +67,8 @@ def deadline(seconds: float, target_name: str, kind: str) -> Iterator[None]:
         expired = alarms > 0  # a target swallowed it: still too late
     finally:
         signal.signal(signal.SIGALRM, previous_handler)
+        if outer_delay:  # give the caller's alarm back, what is left of it
+            signal.setitimer(signal.ITIMER_REAL, max(outer_delay - (time.monotonic() - started), 0.001))
     if not expired:
         return
     raise PublishError(
