@@ -423,3 +423,24 @@ def test_a_stalled_git_server_is_given_up_after_the_deadline(tmp_path):
 
     assert result.returncode == 1
     assert result.stderr.strip().startswith("Error: publish target 'pages' (git) did not finish within 1 s, so it was stopped;")
+
+
+def test_a_credential_helper_is_not_asked_for_an_http_remote(tmp_path, remote):
+    from servers import GitHttpServer
+
+    helper_config = tmp_path / "gitconfig"
+    helper_config.write_text(  # a password stored elsewhere than the environment: never used
+        '[credential]\n\thelper = "!f() { echo username=x-access-token; echo password=tok-right-7c1; }; f"\n'
+    )
+    with GitHttpServer(tmp_path, user="x-access-token", token="tok-right-7c1") as server:
+        write_config(tmp_path, {"targets": {"pages": {"type": "git", "remote": f"{server.url}/pages.git"}}})
+        rebuild(tmp_path, FIRST_BUILD)
+
+        result = run_cli("publish", cwd=tmp_path, env={"GIT_CONFIG_GLOBAL": str(helper_config)})
+
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"Error: git remote {server.url}/pages.git refused the credentials while trying to reach the remote; "
+        "check the token: set publish.targets.pages.token_variable"
+    )
+    assert git("--git-dir", str(remote), "branch", "--list").strip() == ""

@@ -4,9 +4,10 @@ Each publish is one commit on the branch whose tree is the site, with the
 period in its message; the branch's history is kept (the commit's parent is
 the branch's previous tip). Files of the branch that the published
 ``build-manifest.json`` does not list (a ``CNAME``, a ``.nojekyll``, anything
-added by hand) are carried into the new tree unless ``prune`` names them. A fresh, empty remote gets the branch created;
-on a remote that has other branches but not this one, the branch is created
-only with ``create_branch: true`` (a typo in ``branch`` is an error).
+added by hand) are carried into the new tree unless ``prune`` names them. A
+fresh, empty remote gets the branch created; on a remote that has other
+branches but not this one, the branch is created only with
+``create_branch: true`` (a typo in ``branch`` is an error).
 Nothing is checked out: the commit is built from the site directory in a
 temporary repository and pushed, so the remote moves in one step or not at all.
 ``--rollback`` pushes a new commit restoring the tree before the last one.
@@ -190,8 +191,10 @@ class _Workspace:
         if re.match(r"^https?://", self.remote, re.IGNORECASE):
             # Credentials come from the environment only: no helper's stored password is tried, and a
             # transfer that stalls (under 1 KB/s for a minute) is given up rather than waited on.
-            env.update(GIT_CONFIG_COUNT="1", GIT_CONFIG_KEY_0="credential.helper", GIT_CONFIG_VALUE_0="",
-                       GIT_HTTP_LOW_SPEED_LIMIT="1000", GIT_HTTP_LOW_SPEED_TIME="60")
+            count = int(env["GIT_CONFIG_COUNT"]) if env.get("GIT_CONFIG_COUNT", "").isdigit() else 0
+            env.update({"GIT_CONFIG_COUNT": str(count + 1), f"GIT_CONFIG_KEY_{count}": "credential.helper",
+                        f"GIT_CONFIG_VALUE_{count}": "", "GIT_HTTP_LOW_SPEED_LIMIT": "1000",
+                        "GIT_HTTP_LOW_SPEED_TIME": "60"})
         if config.get("token_variable"):
             token = self.target.require_secret(config["token_variable"], "the git token")
             askpass = self.root / "askpass.sh"
