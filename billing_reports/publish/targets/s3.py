@@ -215,10 +215,11 @@ class S3Target(PublishTarget):
         """Delete the lock if it is still ours (conditionally where the server can)."""
         bucket = self.config["bucket"]
         try:
-            self._call("remove the publish lock", client.delete_object,
-                       handled=_PRECONDITION_CODES | _UNSUPPORTED_CODES | {"InvalidArgument", "NoSuchKey", "404"},
-                       Bucket=bucket, Key=key, IfMatch=etag)
-            return
+            if etag:
+                self._call("remove the publish lock", client.delete_object,
+                           handled=_PRECONDITION_CODES | _UNSUPPORTED_CODES | {"InvalidArgument", "NoSuchKey", "404"},
+                           Bucket=bucket, Key=key, IfMatch=etag)
+                return
         except _Refused as refused:
             if refused.code not in _UNSUPPORTED_CODES | {"InvalidArgument"}:
                 return  # taken over or gone: not ours to delete
