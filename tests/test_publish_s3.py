@@ -362,3 +362,38 @@ def test_a_stalled_server_is_given_up_after_the_deadline_in_one_line(tmp_path, m
         "publish.targets.b.timeout_seconds)"
     ]
     assert took < 15
+
+
+def test_a_publish_cut_off_midway_leaves_the_previous_site_and_releases_its_lock(project, s3_server, bucket, monkeypatch):
+    from botocore.exceptions import EndpointConnectionError
+
+    from billing_reports.errors import PublishError
+
+    settings = load_settings(project / "config.yaml")
+    rebuild(project, FIRST_BUILD)
+    publish_site(settings)
+    before = {key: body(s3_server, bucket, key) for key in objects(s3_server, bucket)}
+    rebuild(project, SECOND_BUILD)
+    real_client = S3Target._client
+
+    def client_losing_the_network_at_the_second_page(self):
+        client = real_client(self)
+
+        def on_put(params, **_):
+            if params["Key"].endswith("billing_dashboard.html"):  # the new page is up, the index is not
+                raise EndpointConnectionError(endpoint_url=s3_server.endpoint_url)
+
+        client.meta.events.register("provide-client-params.s3.PutObject", on_put)
+        return client
+
+    monkeypatch.setattr(S3Target, "_client", client_losing_the_network_at_the_second_page)
+    with pytest.raises(PublishError, match="cannot reach S3"):
+        publish_site(settings)
+
+    after = {key: body(s3_server, bucket, key) for key in objects(s3_server, bucket)}
+    for key in ("reports/billing/billing_dashboard.html", "reports/billing/build-manifest.json"):
+        assert after[key] == before[key]  # the previous index and manifest...
+    assert set(before) <= set(after)  # ...and every file they list (changed assets may be new already)
+    assert sorted(set(after) - set(before)) == ["reports/billing/models/index.html"]  # the new page, unlinked
+    monkeypatch.setattr(S3Target, "_client", real_client)
+    assert publish_site(settings).counts() == {"add": 0, "update": 2, "delete": 4}  # and no lock in the way
