@@ -105,17 +105,29 @@ def write_built_site(
     built_at: str = "2026-03-01T09:00:00Z",
     listed: list[str] | None = None,
 ) -> Path:
-    """Write ``files`` (relative path -> text) and a ``build-manifest.json`` listing them."""
+    """Write ``files`` (relative path -> text or bytes) and a ``build-manifest.json`` listing them
+    with their sizes and SHA-256, as ``billing-reports build`` does."""
+    import hashlib
+
+    def checksum(path: Path) -> dict:
+        data = path.read_bytes()
+        return {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+
     directory.mkdir(parents=True, exist_ok=True)
     for relative_path, content in files.items():
         path = directory / relative_path
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(content, encoding="utf-8")
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+    names = listed if listed is not None else sorted(files)
     manifest = {
         "built_at": built_at,
         "period": {"first": first, "last": last},
-        "files": listed if listed is not None else sorted(files),
+        "files": names,
         "index": index,
+        "checksums": {name: checksum(directory / name) for name in names if (directory / name).is_file()},
     }
     (directory / "build-manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     return directory
@@ -180,6 +192,15 @@ class SeaweedS3:
         return self
 
     def client(self, secret_key: str | None = None):
+        """A boto3 client for the server (made once: a client costs a tenth of a second)."""
+        if secret_key is None and getattr(self, "_client", None) is not None:
+            return self._client
+        client = self._new_client(secret_key)
+        if secret_key is None:
+            self._client = client
+        return client
+
+    def _new_client(self, secret_key: str | None):
         import boto3
         from botocore.config import Config
 
@@ -280,6 +301,30 @@ def _current_user() -> str:
     return pwd.getpwuid(os.geteuid()).pw_name
 
 
+import contextlib
+
+
+@contextlib.contextmanager
+def unwritable(directory: Path):
+    """Make ``directory`` refuse new files while the ``with`` lasts (mode 555; as root, which mode bits
+    do not stop, the immutable attribute), or skip the test where neither can be set."""
+    import pytest
+
+    if os.geteuid() != 0:
+        directory.chmod(0o555)
+        try:
+            yield directory
+        finally:
+            directory.chmod(0o755)
+        return
+    if not shutil.which("chattr") or subprocess.run(["chattr", "+i", str(directory)], capture_output=True).returncode:
+        pytest.skip("running as root on a file system without chattr +i: no way to make a directory unwritable")
+    try:
+        yield directory
+    finally:
+        subprocess.run(["chattr", "-i", str(directory)], check=True)
+
+
 # --- a static HTTP server -------------------------------------------------------------------------
 
 
@@ -322,6 +367,45 @@ class StaticHttpServer(_ThreadedHttpServer):
                 return answer.status, answer.read().decode("utf-8")
         except urllib.error.HTTPError as error:
             return error.code, ""
+
+
+class StalledServer:
+    """Accepts TCP connections on a loopback port and never answers (a hung S3 or git server).
+
+    Connections are held open until the ``with`` ends; nothing outlives it.
+    """
+
+    def __init__(self) -> None:
+        self.listener = socket.socket()
+        self.listener.bind((HOST, 0))
+        self.listener.listen(16)
+        self.listener.settimeout(0.05)
+        self.held: list[socket.socket] = []
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.listener.getsockname()[1]}"
+
+    def _accept(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                continue
+            self.held.append(connection)
+
+    def __enter__(self) -> "StalledServer":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stopping.set()
+        self.thread.join()
+        for connection in self.held:
+            connection.close()
+        self.listener.close()
 
 
 # --- two small builds, the second changing, adding and dropping files ---------------------------------
@@ -367,10 +451,14 @@ def write_config(directory: Path, publish: dict, **sections) -> Path:
 class GitHttpServer(_ThreadedHttpServer):
     """``git http-backend`` behind HTTP basic auth (user + token), serving the bare repos in ``root``.
 
-    Like a GitHub/GitLab HTTPS remote: without the right token every request is answered 401.
+    Like a GitHub/GitLab HTTPS remote: without the right token every request is answered 401. Request
+    bodies come with a ``Content-Length`` or chunked (git chunks a push over ``http.postBuffer``, 1 MiB).
+    Like a proxy in front of one: ``max_body`` answers a larger request 413; ``hang_up_on_push`` closes
+    the connection on a push without answering.
     """
 
-    def __init__(self, root: Path, user: str, token: str) -> None:
+    def __init__(self, root: Path, user: str, token: str, *, max_body: int | None = None,
+                 hang_up_on_push: bool = False) -> None:
         import base64
 
         expected = "Basic " + base64.b64encode(f"{user}:{token}".encode()).decode()
@@ -386,15 +474,40 @@ class GitHttpServer(_ThreadedHttpServer):
             def log_message(self, format, *args):  # noqa: A002
                 pass
 
+            def _answer(self, status: int, headers=(), payload: bytes = b"") -> None:
+                self.send_response(status)
+                for name, value in headers:
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def _body(self) -> bytes:
+                if "chunked" not in self.headers.get("Transfer-Encoding", "").lower():
+                    return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                chunks = []
+                while True:
+                    size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                    if size == 0:
+                        while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                            pass  # trailers
+                        return b"".join(chunks)
+                    chunks.append(self.rfile.read(size))
+                    self.rfile.readline()  # the CRLF after each chunk
+
             def _backend(self):
                 if self.headers.get("Authorization") != expected:
-                    self.send_response(401)
-                    self.send_header("WWW-Authenticate", 'Basic realm="git"')
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
+                    self._answer(401, [("WWW-Authenticate", 'Basic realm="git"')])
                     return
                 path, _, query = self.path.partition("?")
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                body = self._body()
+                pushing = path.endswith("/git-receive-pack")
+                if max_body is not None and len(body) > max_body:
+                    self._answer(413)
+                    return
+                if hang_up_on_push and pushing:
+                    self.close_connection = True
+                    return
                 environment = {
                     "PATH": os.environ.get("PATH", ""),
                     "GIT_PROJECT_ROOT": str(root),
@@ -420,11 +533,6 @@ class GitHttpServer(_ThreadedHttpServer):
                         status = int(value.split()[0])
                     elif name:
                         headers.append((name, value.strip()))
-                self.send_response(status)
-                for name, value in headers:
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                self._answer(status, headers, payload)
 
         super().__init__(Handler)

@@ -94,6 +94,60 @@ def test_a_malformed_manifest_is_refused_with_what_is_wrong(tmp_path, change, pr
         load_built_site(site_dir)
 
 
+def test_the_build_records_each_files_size_and_sha256_in_the_manifest(tmp_path):
+    import hashlib
+
+    from billing_reports.site.output import SiteOutput
+
+    with SiteOutput(tmp_path / "site") as output:
+        output.write_text("billing_dashboard.html", "<h1>hi</h1>")
+        output.write_bytes("data/monthly.csv", b"month,cost\n")
+        output.publish({"index": "billing_dashboard.html"})
+
+    manifest = json.loads((tmp_path / "site" / MANIFEST_NAME).read_text())
+    assert manifest["checksums"] == {
+        "billing_dashboard.html": {"size": 11, "sha256": hashlib.sha256(b"<h1>hi</h1>").hexdigest()},
+        "data/monthly.csv": {"size": 11, "sha256": hashlib.sha256(b"month,cost\n").hexdigest()},
+    }
+
+
+def test_a_listed_file_truncated_after_the_build_is_refused(tmp_path):
+    site_dir = write_built_site(tmp_path / "site", SITE_FILES)
+    (site_dir / "users" / "index.html").write_bytes(b"")  # a disk that filled up, a copy cut short
+
+    with pytest.raises(PublishError) as caught:
+        load_built_site(site_dir)
+
+    assert caught.value.message == (
+        f"{site_dir}: 1 file(s) changed since the build (users/index.html is 0 bytes, build-manifest.json says 14); "
+        f"run `billing-reports build` again"
+    )
+
+
+def test_a_listed_file_edited_after_the_build_is_refused_even_at_the_same_size(tmp_path):
+    site_dir = write_built_site(tmp_path / "site", SITE_FILES)
+    (site_dir / "assets" / "site.css").write_text("body[]")
+    (site_dir / "data" / "monthly.csv").write_text("month,cost\n2026-01,$9.00\n")
+
+    with pytest.raises(PublishError) as caught:
+        load_built_site(site_dir)
+
+    assert caught.value.message == (
+        f"{site_dir}: 2 file(s) changed since the build (assets/site.css: its SHA-256 is not the one in "
+        f"build-manifest.json, and data/monthly.csv); run `billing-reports build` again"
+    )
+
+
+def test_a_manifest_without_checksums_from_an_older_build_is_refused(tmp_path):
+    site_dir = write_built_site(tmp_path / "site", SITE_FILES)
+    manifest = json.loads((site_dir / MANIFEST_NAME).read_text())
+    del manifest["checksums"]
+    (site_dir / MANIFEST_NAME).write_text(json.dumps(manifest))
+
+    with pytest.raises(PublishError, match=r"no checksums \(a build by an older version\).*run `billing-reports build` again"):
+        load_built_site(site_dir)
+
+
 @pytest.mark.parametrize(
     ("name", "expected"),
     [
@@ -203,6 +257,70 @@ def test_a_default_of_the_wrong_yaml_type_is_one_line_from_the_command_line(tmp_
     assert "publish.default: expected the name of a target (intranet), found {'intranet': 1}" in result.stderr
 
 
+def test_timeout_seconds_is_every_targets_deadline_and_prune_a_list_of_patterns(tmp_path):
+    settings = settings_with(
+        tmp_path,
+        {
+            "targets": {
+                "slow": {"type": "s3", "bucket": "b", "timeout_seconds": 0, "prune": "old/*"},
+                "fast": {"type": "rsync", "host": "web1", "path": "/srv/b", "timeout_seconds": 30, "prune": ["CNAME", "../x"]},
+                "plain": {"type": "git", "remote": "../pages.git", "timeout_seconds": float("nan"), "prune": [".nojekyll"]},
+            }
+        },
+    )
+
+    with pytest.raises(ConfigError) as caught:
+        read_publish_config(settings, kinds())
+
+    message = caught.value.message
+    assert "4 problem(s)" in message
+    for expected in [
+        "publish.targets.slow.timeout_seconds: expected an integer from 1 to 86400, found 0",
+        "publish.targets.slow.prune: expected a list of path patterns relative to the site, such as ['old/*', '*.pdf'], found 'old/*'",
+        "publish.targets.fast.prune: expected a list of path patterns relative to the site",
+        "publish.targets.plain.timeout_seconds: expected an integer from 1 to 86400, found nan",
+    ]:
+        assert expected in message
+    good = settings_with(tmp_path, {"targets": {"a": {"type": "git", "remote": "x.git", "timeout_seconds": 30}, "b": {"type": "git", "remote": "y.git"}}})
+    config = read_publish_config(good, kinds())
+    assert config.entry("a", good.config_path).create(good).timeout_seconds == 30
+    assert config.entry("b", good.config_path).create(good).timeout_seconds == 600
+
+
+def test_the_deadline_stops_any_target_even_a_plugins_in_one_line(tmp_path):
+    import time
+
+    from billing_reports.publish.deadline import deadline
+
+    started = time.monotonic()
+    with pytest.raises(PublishError) as caught:
+        with deadline(0.2, "slow", "recorder"):
+            time.sleep(30)  # a plugin waiting on a server that never answers
+
+    assert time.monotonic() - started < 5
+    assert caught.value.message.startswith("publish target 'slow' (recorder) did not finish within 0.2 s, so it was stopped;")
+    with deadline(5, "quick", "recorder"):
+        pass
+    time.sleep(0.1)  # no alarm is left armed
+
+
+def test_the_deadline_gives_a_callers_own_alarm_back(tmp_path):
+    import signal
+
+    from billing_reports.publish.deadline import deadline
+
+    previous = signal.signal(signal.SIGALRM, lambda *_: None)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 30)
+        with deadline(5, "quick", "recorder"):
+            pass
+        left, _ = signal.getitimer(signal.ITIMER_REAL)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert 25 < left <= 30
+
+
 def test_several_targets_without_a_default_need_a_name(tmp_path):
     settings = settings_with(
         tmp_path,
@@ -212,7 +330,7 @@ def test_several_targets_without_a_default_need_a_name(tmp_path):
 
     with pytest.raises(ConfigError, match=r"publish.default is not set.*\(a, b\)"):
         config.entry(None, settings.config_path)
-    assert config.entry("b", settings.config_path).config == {"path": "b"}
+    assert config.entry("b", settings.config_path).config == {"path": "b", "prune": ()}
     with pytest.raises(ConfigError, match=r"no publish target 'c'; expected one of a, b"):
         config.entry("c", settings.config_path)
 

@@ -469,3 +469,75 @@ def test_a_target_overlapping_a_configured_folder_is_refused(project, path, key,
             f"Error: {live}: {relation} ({folder}); point publish.targets.intranet.path at a folder of its own, "
             "apart from the cache, the sites and config.yaml"))
     assert _tree(project) == before
+
+
+# --- only ours is deleted; one publish at a time (issue 11) ------------------------------------------
+
+
+def test_files_not_ours_in_the_live_directory_are_kept_unless_pruned(project):
+    live = project / "www" / "billing"
+    rebuild(project, FIRST_BUILD)
+    publish_here(project)
+    (live / "robots.txt").write_text("User-agent: *")  # an administrator's, added after the publish
+    (live / "old").mkdir()
+    (live / "old" / "2025.html").write_text("<h1>last year</h1>")
+    rebuild(project, SECOND_BUILD)
+
+    dry_run = run_cli("publish", "--dry-run", cwd=project)
+    result = run_cli("publish", cwd=project)
+
+    deletions = [line.split()[1] for line in dry_run.stdout.splitlines() if line.strip().startswith("delete")]
+    assert deletions == ["users/index.html"]
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith("1 added, 3 updated, 1 deleted.")
+    assert (live / "robots.txt").read_text() == "User-agent: *"
+    assert (live / "old" / "2025.html").read_text() == "<h1>last year</h1>"
+    assert not (live / "users").exists()
+
+    write_config(project, {"targets": {"intranet": {"type": "directory", "path": "www/billing", "prune": ["old/*"]}}})
+    pruned = run_cli("publish", "--dry-run", cwd=project)
+    assert [line.split() for line in pruned.stdout.splitlines()[1:-1]] == [["delete", "old/2025.html"]]
+    publish_here(project)
+    assert not (live / "old").exists() and (live / "robots.txt").exists()
+
+
+def test_a_second_publish_while_one_runs_fails_in_one_line(project, monkeypatch, tmp_path_factory):
+    live = project / "www" / "billing"
+    other = tmp_path_factory.mktemp("other-checkout")
+    (other / "config.yaml").write_text((project / "config.yaml").read_text().replace("www/billing", str(live)))
+    write_built_site(other / "site", SECOND_BUILD)
+    rebuild(project, FIRST_BUILD)
+    second = []
+
+    def copy_and_start_a_second_publish(source, destination):
+        if not second:
+            second.append(run_cli("publish", cwd=other))
+        directory_target.shutil.copy2(source, destination)
+
+    monkeypatch.setattr(directory_target, "copy_file", copy_and_start_a_second_publish)
+    publish_here(project)
+
+    assert second[0].returncode == 1
+    assert second[0].stderr.strip().splitlines() == [
+        f"Error: {live}: another publish to this target is in progress (it holds .billing.publish-lock beside it); "
+        "wait for it and publish again"
+    ]
+    assert (live / "billing_dashboard.html").read_text() == "<h1>Dashboard v1</h1>"
+    assert sorted(p.name for p in (project / "www").iterdir()) == ["billing"]  # the lock is gone with the publish
+
+
+def test_a_file_not_ours_where_the_site_needs_a_folder_is_refused_not_replaced(project):
+    live = project / "www" / "billing"
+    rebuild(project, {"billing_dashboard.html": "<h1>v1</h1>"})
+    publish_here(project)
+    (live / "users").write_text("an administrator's file")
+    rebuild(project, FIRST_BUILD)
+
+    result = run_cli("publish", cwd=project)
+
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"Error: {live}: 'users' is there and an earlier publish did not put it there, but the site needs a folder "
+        "in its place; move it away, or name it in publish.targets.intranet.prune"
+    )
+    assert (live / "users").read_text() == "an administrator's file"

@@ -288,3 +288,159 @@ def test_publish_over_http_with_a_token_from_dotenv_and_a_wrong_token_refused(tm
         assert "tok-right-7c1" not in right.stdout + right.stderr
     assert branch_files(remote)["billing_dashboard.html"] == "<h1>Dashboard v1</h1>"
     assert history(remote) == ["Publish billing report 2026-01..2026-02 (January 2026 – February 2026)"]
+
+
+# --- what is not ours stays; credentials; a push's size; messages (issue 11) --------------------------
+
+
+def seed_branch(remote, tmp_path, files, branch="gh-pages"):
+    """Commit ``files`` to ``branch`` of ``remote`` by hand (a Pages branch set up before billing-reports)."""
+    seed = tmp_path / "seed"
+    git("init", "--quiet", "-b", branch, str(seed))
+    for name, content in files.items():
+        (seed / name).write_text(content)
+    git("add", ".", cwd=seed)
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "--quiet", "-m", "by hand", cwd=seed)
+    git("push", "--quiet", str(remote), branch, cwd=seed)
+
+
+def test_files_an_earlier_publish_did_not_put_in_the_branch_are_kept_unless_pruned(project, remote, tmp_path):
+    seed_branch(remote, tmp_path, {"CNAME": "reports.example.com\n", ".nojekyll": ""})
+    rebuild(project, FIRST_BUILD)
+    publish_here(project)
+    assert sorted(branch_files(remote)) == [
+        ".nojekyll", "CNAME", "assets/site.css", "billing_dashboard.html", "build-manifest.json", "users/index.html",
+    ]
+    rebuild(project, SECOND_BUILD)
+
+    dry_run = run_cli("publish", "--dry-run", cwd=project)
+    result = run_cli("publish", cwd=project)
+
+    assert sorted(line.split() for line in dry_run.stdout.splitlines()[1:-1]) == sorted(
+        [["update", "billing_dashboard.html"], ["update", "build-manifest.json"],
+         ["add", "models/index.html"], ["delete", "users/index.html"]]
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith("1 added, 2 updated, 1 deleted.")
+    files = branch_files(remote)
+    assert files["CNAME"] == "reports.example.com\n" and ".nojekyll" in files
+    assert "users/index.html" not in files
+
+    write_config(project, {"targets": {"pages": {"type": "git", "remote": "pages.git", "prune": [".nojekyll"]}}})
+    pruned = run_cli("publish", cwd=project)
+    assert pruned.stdout.strip().endswith("0 added, 0 updated, 1 deleted.")
+    assert sorted(branch_files(remote)) == [
+        "CNAME", "assets/site.css", "billing_dashboard.html", "build-manifest.json", "models/index.html",
+    ]
+
+
+def test_a_file_not_ours_where_the_site_needs_a_folder_is_refused_not_deleted(project, remote, tmp_path):
+    seed_branch(remote, tmp_path, {"users": "a file, not a folder\n"})
+    rebuild(project, FIRST_BUILD)
+
+    result = run_cli("publish", cwd=project)
+
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"Error: {project / 'pages.git'} branch gh-pages: 'users' is there and an earlier publish did not put it "
+        "there, but the site needs a folder in its place; move it away, or name it in publish.targets.pages.prune"
+    )
+    assert branch_files(remote) == {"users": "a file, not a folder\n"}
+
+
+@pytest.mark.parametrize(
+    "remote",
+    [
+        "http://ghp_t0kenAsUserName@127.0.0.1/pages.git",
+        "https://ghp_t0kenAsUserName@git.example.com/site.git",
+        "https://x-access-token:ghp_t0kenAsUserName@git.example.com/site.git",
+        "HTTPS://ghp_t0kenAsUserName:@git.example.com/site.git",
+    ],
+)
+def test_a_token_as_the_user_name_of_an_http_remote_is_refused_without_showing_it(tmp_path, remote):
+    write_config(tmp_path, {"targets": {"pages": {"type": "git", "remote": remote}}})
+    rebuild(tmp_path, FIRST_BUILD)
+
+    result = run_cli("publish", cwd=tmp_path)
+
+    assert result.returncode == 1
+    assert "publish.targets.pages.remote: has a password or token in it; credentials never go in config.yaml" in result.stderr
+    assert "ghp_t0kenAsUserName" not in result.stderr + result.stdout
+
+
+def test_an_ssh_user_in_an_ssh_remote_is_not_a_credential():
+    from billing_reports.publish.targets.git import GitTarget
+
+    assert GitTarget.validate({"remote": "ssh://git@git.example.com:2222/site.git"}) == []
+    assert GitTarget.validate({"remote": "git@github.com:acme/site.git"}) == []
+
+
+def test_a_push_over_one_mebibyte_over_http_goes_through(tmp_path, remote):
+    from servers import GitHttpServer
+
+    big = {**FIRST_BUILD, "data/events.csv": os.urandom(900 * 1024).hex()}  # 1.8 MB of text, ~1 MiB packed
+    with GitHttpServer(tmp_path, user="x-access-token", token="tok-right-7c1") as server:
+        write_config(tmp_path, {"targets": {"pages": {"type": "git", "remote": f"{server.url}/pages.git", "token_variable": "PAGES_TOKEN"}}})
+        rebuild(tmp_path, big)
+
+        result = run_cli("publish", cwd=tmp_path, env={"PAGES_TOKEN": "tok-right-7c1"})
+
+    assert result.returncode == 0, result.stderr
+    assert branch_files(remote)["data/events.csv"] == big["data/events.csv"]
+
+
+@pytest.mark.parametrize(
+    ("proxy", "expected"),
+    [
+        ({"max_body": 2048}, "refused the push as too large while trying to push the commit (a proxy's or the server's "
+                             "size limit for one request, e.g. nginx client_max_body_size); raise that limit"),
+        ({"hang_up_on_push": True}, "closed the connection while trying to push the commit (the remote end hung up); "
+                                    "check the network, the server's (or its proxy's) logs and its limits on request "
+                                    "size and time, then publish again"),
+    ],
+)
+def test_a_push_the_server_cuts_off_says_what_to_check(tmp_path, remote, proxy, expected):
+    from servers import GitHttpServer
+
+    with GitHttpServer(tmp_path, user="x-access-token", token="tok-right-7c1", **proxy) as server:
+        write_config(tmp_path, {"targets": {"pages": {"type": "git", "remote": f"{server.url}/pages.git", "token_variable": "PAGES_TOKEN"}}})
+        rebuild(tmp_path, {**FIRST_BUILD, "data/big.csv": os.urandom(4096).hex()})  # does not compress below 2048
+
+        result = run_cli("publish", cwd=tmp_path, env={"PAGES_TOKEN": "tok-right-7c1"})
+
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"Error: git remote {server.url}/pages.git {expected}"
+    assert git("--git-dir", str(remote), "branch", "--list").strip() == ""
+
+
+def test_a_stalled_git_server_is_given_up_after_the_deadline(tmp_path):
+    from servers import StalledServer
+
+    rebuild(tmp_path, FIRST_BUILD)
+    with StalledServer() as stalled:
+        write_config(tmp_path, {"targets": {"pages": {"type": "git", "remote": f"{stalled.url}/pages.git", "timeout_seconds": 1}}})
+        result = run_cli("publish", cwd=tmp_path, timeout=60)
+
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith("Error: publish target 'pages' (git) did not finish within 1 s, so it was stopped;")
+
+
+def test_a_credential_helper_is_not_asked_for_an_http_remote(tmp_path, remote):
+    from servers import GitHttpServer
+
+    helper_config = tmp_path / "gitconfig"
+    helper_config.write_text(  # a password stored elsewhere than the environment: never used
+        '[credential]\n\thelper = "!f() { echo username=x-access-token; echo password=tok-right-7c1; }; f"\n'
+    )
+    with GitHttpServer(tmp_path, user="x-access-token", token="tok-right-7c1") as server:
+        write_config(tmp_path, {"targets": {"pages": {"type": "git", "remote": f"{server.url}/pages.git"}}})
+        rebuild(tmp_path, FIRST_BUILD)
+
+        result = run_cli("publish", cwd=tmp_path, env={"GIT_CONFIG_GLOBAL": str(helper_config)})
+
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"Error: git remote {server.url}/pages.git refused the credentials while trying to reach the remote; "
+        "check the token: set publish.targets.pages.token_variable"
+    )
+    assert git("--git-dir", str(remote), "branch", "--list").strip() == ""

@@ -88,6 +88,7 @@ def test_a_second_publish_uploads_changes_then_removes_stale_objects(project, s3
     write_built_site(project / "site", FIRST_BUILD)
     publish_site(settings)
     s3_server.client().put_object(Bucket=bucket, Key="elsewhere/keep.txt", Body=b"not ours")
+    s3_server.client().put_object(Bucket=bucket, Key="reports/billing/robots.txt", Body=b"not ours either")
     import shutil
 
     shutil.rmtree(project / "site")
@@ -106,13 +107,15 @@ def test_a_second_publish_uploads_changes_then_removes_stale_objects(project, s3
     report = publish_site(settings)
 
     assert report.counts() == {"add": 1, "update": 3, "delete": 4}
-    # only changed files are uploaded: the page before the index, the manifest last, deletes after
+    # under the lock, only changed files are uploaded: the page before the index, then the deletes
+    # of the old site's files, the manifest last
     assert calls == [
+        ("put", "reports/billing/.billing-reports-publish.lock"),
         ("put", "reports/billing/data/monthly.csv"),
         ("put", "reports/billing/models/index.html"),
         ("put", "reports/billing/billing_dashboard.html"),
-        ("put", "reports/billing/build-manifest.json"),
         ("delete", 4),
+        ("put", "reports/billing/build-manifest.json"),
     ]
     assert sorted(objects(s3_server, bucket)) == [
         "elsewhere/keep.txt",  # outside the prefix: not ours, kept
@@ -121,6 +124,7 @@ def test_a_second_publish_uploads_changes_then_removes_stale_objects(project, s3
         "reports/billing/build-manifest.json",
         "reports/billing/data/monthly.csv",
         "reports/billing/models/index.html",
+        "reports/billing/robots.txt",  # under the prefix but not in the published manifest: kept
     ]
     assert body(s3_server, bucket, "reports/billing/billing_dashboard.html") == "<h1>Dashboard v2</h1>"
 
@@ -236,3 +240,160 @@ def test_without_boto3_the_error_says_which_extra_to_install(tmp_path, monkeypat
     assert caught.value.message == (
         "the s3 publish target needs boto3; install it with: pip install 'billing-reports[s3]'"
     )
+
+
+# --- only ours is deleted, one publish at a time, a deadline (issue 11) ------------------------------
+
+
+def rebuild(project, files):
+    import shutil
+
+    shutil.rmtree(project / "site", ignore_errors=True)
+    write_built_site(project / "site", files)
+
+
+@pytest.mark.parametrize("prefix", ["reports/billing", ""])
+def test_objects_an_earlier_publish_did_not_put_there_are_kept_unless_pruned(tmp_path, s3_server, bucket, monkeypatch, prefix):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", s3_server.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3_server.secret_key)
+    target = {"type": "s3", "bucket": bucket, "prefix": prefix, "endpoint_url": s3_server.endpoint_url}
+    write_config(tmp_path, {"targets": {"bucket": target}})
+    key = (lambda name: f"{prefix}/{name}") if prefix else (lambda name: name)
+    client = s3_server.client()
+    client.put_object(Bucket=bucket, Key=key("CNAME"), Body=b"reports.example.com")  # there before the first publish
+    rebuild(tmp_path, FIRST_BUILD)
+    publish_site(load_settings(tmp_path / "config.yaml"))
+    client.put_object(Bucket=bucket, Key=key("old/report.pdf"), Body=b"%PDF")  # added by someone since
+    rebuild(tmp_path, SECOND_BUILD)
+
+    dry_run = run_cli("publish", "--dry-run", cwd=tmp_path)
+    report = publish_site(load_settings(tmp_path / "config.yaml"))
+
+    deletions = sorted(line.split()[1] for line in dry_run.stdout.splitlines() if line.strip().startswith("delete"))
+    assert deletions == ["assets/app.js", "charts/trend.svg", "data/monthly.json", "users/index.html"]
+    assert sorted(change.path for change in report.changes if change.action == "delete") == deletions
+    assert {key("CNAME"), key("old/report.pdf")} <= set(objects(s3_server, bucket))
+
+    target["prune"] = ["old/*"]
+    write_config(tmp_path, {"targets": {"bucket": target}})
+    settings = load_settings(tmp_path / "config.yaml")
+    assert [str(change) for change in publish_site(settings, dry_run=True).changes] == ["delete old/report.pdf"]
+    publish_site(settings)
+    assert sorted(objects(s3_server, bucket)) == sorted(key(name) for name in [*SECOND_BUILD, "CNAME", "build-manifest.json"])
+
+
+def test_a_second_publish_while_one_runs_fails_in_one_line_and_the_site_is_the_first_ones(project, s3_server, bucket, tmp_path_factory, monkeypatch):
+    other = tmp_path_factory.mktemp("other-checkout")
+    (other / "config.yaml").write_text((project / "config.yaml").read_text())
+    write_built_site(other / "site", SECOND_BUILD)
+    rebuild(project, FIRST_BUILD)
+    second = []
+    real_client = S3Target._client
+
+    def client_that_starts_a_second_publish(self):
+        client = real_client(self)
+
+        def on_put(params, **_):
+            if params["Key"].endswith("users/index.html") and not second:  # midway through the first
+                second.append(run_cli("publish", cwd=other))
+
+        client.meta.events.register("provide-client-params.s3.PutObject", on_put)
+        return client
+
+    monkeypatch.setattr(S3Target, "_client", client_that_starts_a_second_publish)
+    report = publish_site(load_settings(project / "config.yaml"))
+
+    assert second[0].returncode == 1
+    lines = second[0].stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"Error: s3://{bucket}/reports/billing at {s3_server.endpoint_url}: "
+                                                   "another publish to this target is in progress (started ")
+    assert lines[0].endswith("; wait for it and publish again, or if none is running (a killed publish), delete the "
+                             "object reports/billing/.billing-reports-publish.lock and publish again")
+    assert report.counts()["add"] == 8
+    # the first publish's site, whole, and its lock gone
+    assert sorted(objects(s3_server, bucket)) == sorted(f"reports/billing/{name}" for name in [*FIRST_BUILD, "build-manifest.json"])
+    assert body(s3_server, bucket, "reports/billing/billing_dashboard.html") == "<h1>Dashboard v1</h1>"
+
+
+def test_the_lock_of_a_killed_publish_holds_until_it_expires_then_is_taken_over(project, s3_server, bucket):
+    import json
+
+    lock_key = "reports/billing/.billing-reports-publish.lock"
+    client = s3_server.client()
+    rebuild(project, FIRST_BUILD)
+    client.put_object(Bucket=bucket, Key=lock_key, Body=json.dumps(
+        {"token": "k1ll3d", "started_at": "2099-01-01T10:00:00Z", "expires_at": "2099-01-01T10:11:00Z"}).encode())
+
+    held = run_cli("publish", cwd=project)
+
+    assert held.returncode == 1
+    assert "in progress (started 2099-01-01 10:00:00 UTC, its lock expires 2099-01-01 10:11:00 UTC)" in held.stderr
+    assert sorted(objects(s3_server, bucket)) == [lock_key]
+
+    client.put_object(Bucket=bucket, Key=lock_key, Body=json.dumps(
+        {"token": "k1ll3d", "started_at": "2026-01-01T10:00:00Z", "expires_at": "2026-01-01T10:11:00Z"}).encode())
+    dry_run = run_cli("publish", "--dry-run", cwd=project)
+    taken_over = run_cli("publish", cwd=project)
+
+    assert "lock" not in dry_run.stdout  # never a file of the site, never a deletion
+    assert taken_over.returncode == 0, taken_over.stderr
+    assert lock_key not in objects(s3_server, bucket)
+
+
+def test_a_stalled_server_is_given_up_after_the_deadline_in_one_line(tmp_path, monkeypatch):
+    import time
+
+    from servers import StalledServer
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "key")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    write_built_site(tmp_path / "site", FIRST_BUILD)
+    with StalledServer() as stalled:
+        target = {"type": "s3", "bucket": "site", "endpoint_url": stalled.url, "timeout_seconds": 1}
+        write_config(tmp_path, {"targets": {"b": target}})
+        started = time.monotonic()
+        result = run_cli("publish", cwd=tmp_path, timeout=60)
+        took = time.monotonic() - started
+
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "Error: publish target 'b' (s3) did not finish within 1 s, so it was stopped; the server stopped answering "
+        "or is too slow: check it and publish again (a large site on a slow link may need a higher "
+        "publish.targets.b.timeout_seconds)"
+    ]
+    assert took < 15
+
+
+def test_a_publish_cut_off_midway_leaves_the_previous_site_and_releases_its_lock(project, s3_server, bucket, monkeypatch):
+    from botocore.exceptions import EndpointConnectionError
+
+    from billing_reports.errors import PublishError
+
+    settings = load_settings(project / "config.yaml")
+    rebuild(project, FIRST_BUILD)
+    publish_site(settings)
+    before = {key: body(s3_server, bucket, key) for key in objects(s3_server, bucket)}
+    rebuild(project, SECOND_BUILD)
+    real_client = S3Target._client
+
+    def client_losing_the_network_at_the_second_page(self):
+        client = real_client(self)
+
+        def on_put(params, **_):
+            if params["Key"].endswith("billing_dashboard.html"):  # the new page is up, the index is not
+                raise EndpointConnectionError(endpoint_url=s3_server.endpoint_url)
+
+        client.meta.events.register("provide-client-params.s3.PutObject", on_put)
+        return client
+
+    monkeypatch.setattr(S3Target, "_client", client_losing_the_network_at_the_second_page)
+    with pytest.raises(PublishError, match="cannot reach S3"):
+        publish_site(settings)
+
+    after = {key: body(s3_server, bucket, key) for key in objects(s3_server, bucket)}
+    for key in ("reports/billing/billing_dashboard.html", "reports/billing/build-manifest.json"):
+        assert after[key] == before[key]  # the previous index and manifest...
+    assert set(before) <= set(after)  # ...and every file they list (changed assets may be new already)
+    assert sorted(set(after) - set(before)) == ["reports/billing/models/index.html"]  # the new page, unlinked
+    monkeypatch.setattr(S3Target, "_client", real_client)
+    assert publish_site(settings).counts() == {"add": 0, "update": 2, "delete": 4}  # and no lock in the way

@@ -9,6 +9,7 @@ The built-in targets (directory, s3, git, rsync) live in :mod:`.targets` and
 are registered exactly like third-party ones.
 """
 
+from .ownership import path_patterns
 from .site import MANIFEST_NAME, BuiltSite, content_type, load_built_site
 from .target import Change, Option, PublishTarget, boolean, integer_between, text, variable_name
 
@@ -22,6 +23,7 @@ __all__ = [
     "content_type",
     "integer_between",
     "load_built_site",
+    "path_patterns",
     "text",
     "variable_name",
 ]

@@ -8,8 +8,11 @@
         intranet:
           type: directory        # a kind registered by a publish-target plugin
           path: /srv/www/billing
+          timeout_seconds: 600   # optional, every kind: the whole publish's deadline
 
 Every problem in the section is reported at once, each naming its key.
+``type`` and ``timeout_seconds`` belong to the core; the other keys are the
+target kind's options.
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ from typing import Any, Mapping
 
 from ..errors import ConfigError
 from ..settings import Settings
-from .target import PublishTarget, _shown
+from .deadline import DEFAULT_TIMEOUT_SECONDS
+from .target import PublishTarget, _shown, integer_between
 
 #: Keys that look like a credential written into config.yaml.
 _CREDENTIAL_KEY = re.compile(r"(secret|password|passphrase|token|credential|access_key)", re.IGNORECASE)
@@ -34,10 +38,12 @@ class TargetEntry:
     kind: str
     target_class: type[PublishTarget]
     config: dict[str, Any]
+    timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS
 
     def create(self, settings: Settings) -> PublishTarget:
         target = self.target_class(self.name, self.config, settings)
         target.kind = self.kind
+        target.timeout_seconds = self.timeout_seconds
         return target
 
 
@@ -101,7 +107,12 @@ def read_publish_config(settings: Settings, kinds: Mapping[str, type[PublishTarg
         if kind not in kinds:
             problems.append(f"{where}.type: unknown kind {kind!r}; expected one of {_kinds(kinds)}")
             continue
-        config = {key: value for key, value in entry.items() if key != "type"}
+        config = {key: value for key, value in entry.items() if key not in _CORE_KEYS}
+        timeout_seconds = entry.get("timeout_seconds", DEFAULT_TIMEOUT_SECONDS)
+        try:
+            _check_timeout(timeout_seconds)
+        except ValueError as expected:
+            problems.append(f"{where}.timeout_seconds: expected {expected}, found {timeout_seconds!r}")
         credential_keys = [key for key in config if _looks_like_credential(str(key))]
         for key in credential_keys:
             problems.append(
@@ -113,7 +124,9 @@ def read_publish_config(settings: Settings, kinds: Mapping[str, type[PublishTarg
         target_problems = target_class.validate(config)
         problems += [f"{where}.{problem}" for problem in target_problems]
         if not target_problems and not credential_keys:
-            targets[str(name)] = TargetEntry(str(name), kind, target_class, target_class.with_defaults(config))
+            targets[str(name)] = TargetEntry(
+                str(name), kind, target_class, target_class.with_defaults(config), timeout_seconds
+            )
 
     default = raw.get("default")
     if default is not None and (isinstance(default, bool) or not isinstance(default, (str, int))):
@@ -130,6 +143,12 @@ def read_publish_config(settings: Settings, kinds: Mapping[str, type[PublishTarg
         lines = "\n".join(f"  {problem}" for problem in problems)
         raise ConfigError(f"{settings.config_path}: {len(problems)} problem(s); fix them and run again:\n{lines}")
     return PublishConfig(targets=targets, default=str(default) if default is not None else None)
+
+
+#: Keys of a target's entry that the core reads; the rest are the target kind's options.
+_CORE_KEYS = ("type", "timeout_seconds")
+#: A whole publish's deadline: a second to a day.
+_check_timeout = integer_between(1, 86_400)
 
 
 def _looks_like_credential(key: str) -> bool:

@@ -11,6 +11,7 @@ from ..errors import BillingReportsError, PublishError
 from ..plugins import get_plugin_manager
 from ..settings import Settings
 from .config import PublishConfig, read_publish_config
+from .deadline import deadline
 from .registry import publish_target_kinds
 from .site import BuiltSite, load_built_site
 from .target import Change, PublishTarget
@@ -56,12 +57,13 @@ def publish_site(
     With ``dry_run`` nothing changes; the report lists what would.
 
     :raises ConfigError: the ``publish:`` section is wrong or names no such target.
-    :raises PublishError: no complete build, or the target failed (one line,
-        credentials scrubbed; the previous site still serves).
+    :raises PublishError: no complete build, or the target failed or did not
+        finish within its ``timeout_seconds`` (one line, credentials scrubbed;
+        the previous site still serves).
     """
     target = open_target(settings, name)
     site = load_built_site(site_dir or settings.site_dir, build_hint=build_hint)
-    with one_line_errors(target):
+    with one_line_errors(target), deadline(target.timeout_seconds, target.name, _kind(target)):
         changes = target.plan(site) if dry_run else target.publish(site)
     return PublishReport(target=target, site=site, changes=tuple(changes), dry_run=dry_run)
 
@@ -74,7 +76,7 @@ def rollback_site(settings: Settings, name: str | None = None) -> tuple[PublishT
             f"publish target {target.name!r} ({_kind(target)}) keeps no previous site, so it cannot "
             f"roll back; publish the older build instead"
         )
-    with one_line_errors(target):
+    with one_line_errors(target), deadline(target.timeout_seconds, target.name, _kind(target)):
         return target, target.rollback()
 
 

@@ -1,8 +1,10 @@
 """The built site a target publishes: a site directory holding a complete build.
 
-``billing-reports build`` writes ``build-manifest.json`` last; a site directory
-without it, or with a file the manifest lists but the directory lacks, is not
-a complete build and is never published.
+``billing-reports build`` writes ``build-manifest.json`` last, listing every
+file with its size and SHA-256. A site directory without it, with a file the
+manifest lists but the directory lacks, or with a file that no longer matches
+its size and digest (truncated, edited, half-copied) is not the complete build
+and is never published.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path, PurePosixPath
 
 from ..errors import PublishError
 from ..months import Month
+from ..site.output import file_checksum
 
 MANIFEST_NAME = "build-manifest.json"
 
@@ -125,11 +128,12 @@ def _is_page(relative_path: str) -> bool:
 
 
 def load_built_site(directory: Path, *, build_hint: str = "billing-reports build") -> BuiltSite:
-    """Read ``directory/build-manifest.json`` and check that every listed file is there.
+    """Read ``directory/build-manifest.json`` and check that every listed file is there, as built.
 
-    :raises PublishError: no manifest, a manifest of the wrong shape, a listed
-        file missing or a path leaving the directory; the message names the
-        directory and says to run ``build_hint``.
+    :raises PublishError: no manifest, a manifest of the wrong shape (or of a
+        version that recorded no checksums), a listed file missing or not of
+        the size and SHA-256 the manifest records, or a path leaving the
+        directory; the message names the directory and says to run ``build_hint``.
     """
     manifest_path = directory / MANIFEST_NAME
     if not directory.is_dir():
@@ -161,6 +165,7 @@ def load_built_site(directory: Path, *, build_hint: str = "billing-reports build
             f"run `{build_hint}` again"
         )
     files = tuple(f for f in dict.fromkeys(files) if f != MANIFEST_NAME)
+    _check_contents(directory, files, manifest["checksums"], manifest_path, build_hint)
     if manifest["index"] not in files:
         raise PublishError(
             f"{manifest_path}: the index {manifest['index']!r} is not among the listed files; "
@@ -197,12 +202,61 @@ def _manifest_problem(manifest: object) -> str | None:
         return "files: expected a non-empty list of relative paths"
     if not isinstance(manifest["index"], str) or not manifest["index"]:
         return "index: expected the index page's file name"
+    checksums = manifest.get("checksums")
+    if checksums is None:
+        return "no checksums (a build by an older version), so its files cannot be checked"
+    if not isinstance(checksums, dict):
+        return "checksums: expected {size, sha256} for every listed file"
     return None
 
 
+def _is_checksum(value: object) -> bool:
+    return (
+        isinstance(value, dict)
+        and isinstance(value.get("size"), int)
+        and not isinstance(value.get("size"), bool)
+        and isinstance(value.get("sha256"), str)
+        and len(value["sha256"]) == 64
+    )
+
+
+def _check_contents(directory: Path, files: tuple[str, ...], checksums: dict, manifest_path: Path, build_hint: str) -> None:
+    """Every file has the size and SHA-256 the build recorded (sizes first: a truncated file costs no read)."""
+    unrecorded = [f for f in files if not _is_checksum(checksums.get(f))]
+    if unrecorded:
+        raise PublishError(
+            f"{manifest_path}: checksums: expected {{size, sha256}} for every listed file, not for "
+            f"{unrecorded[0]}{_more(unrecorded)}; run `{build_hint}` again"
+        )
+    wrong_size = [f for f in files if (directory / f).stat().st_size != checksums[f]["size"]]
+    if wrong_size:
+        first = wrong_size[0]
+        raise PublishError(
+            f"{directory}: {len(wrong_size)} file(s) changed since the build ({first} is "
+            f"{(directory / first).stat().st_size} bytes, {MANIFEST_NAME} says {checksums[first]['size']}"
+            f"{_more(wrong_size)}); run `{build_hint}` again"
+        )
+    wrong_digest = [f for f in files if file_checksum(directory / f)["sha256"] != checksums[f]["sha256"]]
+    if wrong_digest:
+        raise PublishError(
+            f"{directory}: {len(wrong_digest)} file(s) changed since the build ({wrong_digest[0]}: its SHA-256 is "
+            f"not the one in {MANIFEST_NAME}{_more(wrong_digest)}); run `{build_hint}` again"
+        )
+
+
+def _more(names: list[str]) -> str:
+    return f", and {', '.join(names[1:3])}{' ...' if len(names) > 3 else ''}" if len(names) > 1 else ""
+
+
 def _is_inside(relative_path: str) -> bool:
+    """A plain relative path (no ``..``, no backslash, no control character such as a newline)."""
     path = PurePosixPath(relative_path)
-    return not path.is_absolute() and ".." not in path.parts and "\\" not in relative_path
+    return (
+        not path.is_absolute()
+        and ".." not in path.parts
+        and "\\" not in relative_path
+        and all(ord(c) >= 32 and c != "\x7f" for c in relative_path)
+    )
 
 
 __all__ = ["BuiltSite", "CONTENT_TYPES", "MANIFEST_NAME", "content_type", "load_built_site"]

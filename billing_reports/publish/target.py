@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Literal, Mapping
 
 from ..errors import PublishError
+from .deadline import DEFAULT_TIMEOUT_SECONDS
 
 if TYPE_CHECKING:
     from ..settings import Settings
@@ -113,6 +114,13 @@ class PublishTarget:
     - Leave the published site as it was when ``publish`` fails, as far as the
       storage allows; upload in ``site.upload_order()`` (pages before the
       index) and delete stale files only after the new ones are in.
+    - Delete only what is ours: the files the previously published
+      ``build-manifest.json`` lists (:func:`billing_reports.publish.ownership.previous_files`)
+      and those a ``prune`` option names (:func:`~billing_reports.publish.ownership.stale`).
+    - Let one publish at a time change the target (a lock or a conditional
+      write); the second fails with one line.
+    - The core stops a publish after :attr:`timeout_seconds` (see
+      :mod:`billing_reports.publish.deadline`); release locks in ``finally``.
     """
 
     #: Keys this target accepts; validated by the default :meth:`validate`.
@@ -130,6 +138,8 @@ class PublishTarget:
         self.name = name
         #: The ``type:`` it was configured with (set by the core; the class name until then).
         self.kind = type(self).__name__
+        #: The whole publish's deadline (``timeout_seconds`` of the entry; set by the core).
+        self.timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS
         self.config = dict(config)
         self.settings = settings
         self.secret_values: list[str] = []

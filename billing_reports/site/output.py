@@ -1,7 +1,9 @@
 """Build the site beside ``site_dir`` and swap it in only when it is complete.
 
 The new site is written into a temporary directory next to ``site_dir``; its
-last file is ``build-manifest.json``. Then the two directories are exchanged in
+last file is ``build-manifest.json``, which lists every file with its size and
+SHA-256 (``publish`` refuses a site whose files no longer match). Then the two
+directories are exchanged in
 one ``renameat2(RENAME_EXCHANGE)`` where Linux offers it (otherwise a rename
 dance: old away, new in, old removed), so ``site_dir`` is never half-built. A
 build that fails leaves the previous site untouched and removes its temporary
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import hashlib
 import os
 import shutil
 import tempfile
@@ -39,6 +42,17 @@ def _exchange(first: Path, second: Path) -> bool:
     renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
     result = renameat2(_AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE)
     return result == 0
+
+
+def file_checksum(path: Path | str) -> dict[str, Any]:
+    """``{"size": bytes, "sha256": hex}`` of a file: what the manifest records for each file."""
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+            size += len(block)
+    return {"size": size, "sha256": digest.hexdigest()}
 
 
 def check_site_dir(site_dir: Path) -> None:
@@ -145,10 +159,16 @@ class SiteOutput:
         self.files.extend(relatives)
 
     def publish(self, manifest: dict[str, Any]) -> dict[str, Any]:
-        """Write ``build-manifest.json`` (last), then swap the new site in; return the manifest."""
+        """Write ``build-manifest.json`` (last), then swap the new site in; return the manifest.
+
+        The manifest lists the files and, under ``checksums``, each one's size and SHA-256, read
+        back from the disk (half of the pages are written by another process).
+        """
         assert self.root is not None
-        manifest = {**manifest, "files": sorted(self.files)}
+        files = sorted(self.files)
         try:
+            checksums = {relative: file_checksum(os.path.join(self._root_text, relative)) for relative in files}
+            manifest = {**manifest, "files": files, "checksums": checksums}
             (self.root / MANIFEST_NAME).write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
         except OSError as error:
             raise self.cannot_write(error) from None

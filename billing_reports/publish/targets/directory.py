@@ -12,10 +12,17 @@ Only a folder billing-reports published is ever replaced: one that is empty or
 holds our ``build-manifest.json`` (every build writes it last and every publish
 copies it). Any other folder at ``path`` (an nginx root with other files) or at
 ``.billing.previous`` is refused before anything is copied, moved or deleted.
+
+Files in the live directory that the published ``build-manifest.json`` does
+not list (a ``robots.txt`` an administrator added) are carried into the new
+copy (hard-linked) unless ``prune`` names them. One publish or rollback at a
+time: each holds an ``flock`` on ``.billing.publish-lock`` beside the live
+directory (released by the system even if the process is killed).
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import errno
@@ -24,13 +31,20 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Iterator
 
 from ... import hookimpl
 from ...errors import PublishError
 from ...leftovers import remove_stale
 from ...settings import folder_relation
+from .. import ownership
 from ..site import MANIFEST_NAME, BuiltSite
 from ..target import Change, Option, PublishTarget, text
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: no lock
+    fcntl = None
 
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
@@ -41,6 +55,7 @@ class DirectoryTarget(PublishTarget):
 
     options = {
         "path": Option(text, required=True, help="the directory the web server serves (relative to config.yaml)"),
+        "prune": Option(ownership.path_patterns, default=(), help="patterns of files not ours to delete too, such as ['old/*']"),
     }
     supports_rollback = True
 
@@ -100,25 +115,37 @@ class DirectoryTarget(PublishTarget):
         return self._changes(site)
 
     def _changes(self, site: BuiltSite) -> list[Change]:
+        return self._compare(site)[0]
+
+    def _compare(self, site: BuiltSite) -> tuple[list[Change], list[str]]:
+        """The changes, and the live files that are not ours and stay (carried into the new copy)."""
         live = self.live
         published = _files_under(live) if live.is_dir() else set()
+        manifest = live / MANIFEST_NAME
+        ours = ownership.previous_files(manifest.read_bytes() if manifest.is_file() else None, str(live))
         changes = []
         for relative_path in site.all_files:
             if relative_path not in published:
                 changes.append(Change("add", relative_path))
-            elif not filecmp.cmp(site.path(relative_path), live / relative_path, shallow=False):
+            elif (live / relative_path).is_symlink() or not filecmp.cmp(site.path(relative_path), live / relative_path, shallow=False):
                 changes.append(Change("update", relative_path))
-        wanted = set(site.all_files)
-        changes += [Change("delete", path) for path in sorted(published - wanted)]
-        return changes
+        stale = ownership.stale(published, ours, site.all_files, self.config["prune"])
+        changes += [Change("delete", path) for path in stale]
+        kept = sorted(published - set(site.all_files) - set(stale))
+        ownership.clash(kept, site.all_files, str(live), self.name)
+        return changes, kept
 
     def publish(self, site: BuiltSite) -> list[Change]:
         self.check()
+        with self._lock():
+            return self._publish(site)
+
+    def _publish(self, site: BuiltSite) -> list[Change]:
         live = self.live
-        changes = self._changes(site)
+        changes, kept = self._compare(site)
         if not changes and live.is_dir():
             return []  # already live: keep the previous site for --rollback
-        incoming = self._copy_beside(site)
+        incoming = self._copy_beside(site, kept)
         if not live.exists():
             try:
                 os.rename(incoming, live)
@@ -146,6 +173,54 @@ class DirectoryTarget(PublishTarget):
         return changes
 
     def rollback(self) -> str:
+        with self._lock():
+            return self._rollback()
+
+    @contextlib.contextmanager
+    def _lock(self) -> Iterator[None]:
+        """Hold ``.NAME.publish-lock`` beside the live directory; a second publish fails at once.
+
+        The file exists only while a publish holds it: it is removed before it is unlocked, and a
+        publish that locked a file removed meanwhile tries again (the usual flock-and-unlink dance).
+        """
+        if fcntl is None:
+            yield
+            return
+        lock_path = self.live.parent / f".{self.live.name}.publish-lock"
+        for _ in range(3):
+            try:
+                descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as error:
+                raise PublishError(
+                    f"{lock_path}: cannot create the publish lock ({error.strerror}); check permissions of {self.live.parent}"
+                ) from None
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as error:
+                os.close(descriptor)
+                if error.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                    raise
+                break
+            try:
+                same = os.stat(lock_path).st_ino == os.fstat(descriptor).st_ino
+            except FileNotFoundError:
+                same = False
+            if not same:  # removed by the publish that held it just before: lock the new one
+                os.close(descriptor)
+                continue
+            try:
+                yield
+            finally:
+                with contextlib.suppress(OSError):
+                    os.unlink(lock_path)
+                os.close(descriptor)  # releases the lock
+            return
+        raise PublishError(
+            f"{self.live}: another publish to this target is in progress (it holds {lock_path.name} beside it); "
+            f"wait for it and publish again"
+        )
+
+    def _rollback(self) -> str:
         live, previous = self.live, self.previous
         if not previous.is_dir():
             raise PublishError(f"{live}: no previous site ({previous.name} is missing); nothing to roll back to")
@@ -161,7 +236,7 @@ class DirectoryTarget(PublishTarget):
             return f"{live} serves the previous site again; the one replaced is left in {replaced.name} (rename it to {previous.name} to roll back again)"
         return f"{live} serves the previous site again; the one replaced is kept as {previous.name} (roll back again to undo)"
 
-    def _copy_beside(self, site: BuiltSite) -> Path:
+    def _copy_beside(self, site: BuiltSite, kept: list[str] = ()) -> Path:
         live = self.live
         # copies and discarded sites a killed publish left behind
         remove_stale(live.parent, (f".{live.name}.incoming-*", f".{live.name}.discarded-*"))
@@ -175,6 +250,10 @@ class DirectoryTarget(PublishTarget):
                 destination = incoming / relative_path
                 destination.parent.mkdir(parents=True, exist_ok=True)
                 copy_file(site.path(relative_path), destination)
+            for relative_path in kept:  # not ours: the new copy keeps them as they are
+                destination = incoming / relative_path
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                _carry_over(live / relative_path, destination)
         except OSError as error:
             shutil.rmtree(incoming, ignore_errors=True)
             raise PublishError(
@@ -215,12 +294,25 @@ def _ours(directory: Path) -> bool:
         return False
 
 
+def _carry_over(source: Path, destination: Path) -> None:
+    """A file that is not ours into the new copy: the same file (a hard link), a symlink as a symlink."""
+    if source.is_symlink():
+        os.symlink(os.readlink(source), destination)
+        return
+    try:
+        os.link(source, destination)
+    except OSError:
+        shutil.copy2(source, destination)
+
+
 def _files_under(directory: Path) -> set[str]:
-    return {
-        path.relative_to(directory).as_posix()
-        for path in directory.rglob("*")
-        if path.is_file() or path.is_symlink()
-    }
+    """Every file and symlink under ``directory`` (a symlink to a folder is one entry, not followed)."""
+    found = set()
+    for folder, subfolders, files in os.walk(directory):
+        base = Path(folder)
+        for name in files + [d for d in subfolders if (base / d).is_symlink()]:
+            found.add((base / name).relative_to(directory).as_posix())
+    return found
 
 
 def _exchange(first: Path, second: Path) -> Path:

@@ -1,10 +1,13 @@
 """Publish to a branch of a git remote (GitHub/GitLab Pages style).
 
-Each publish is one commit on the branch whose tree is exactly the site, with
-the period in its message; the branch's history is kept (the commit's parent
-is the branch's previous tip). A fresh, empty remote gets the branch created;
-on a remote that has other branches but not this one, the branch is created
-only with ``create_branch: true`` (a typo in ``branch`` is an error).
+Each publish is one commit on the branch whose tree is the site, with the
+period in its message; the branch's history is kept (the commit's parent is
+the branch's previous tip). Files of the branch that the published
+``build-manifest.json`` does not list (a ``CNAME``, a ``.nojekyll``, anything
+added by hand) are carried into the new tree unless ``prune`` names them. A
+fresh, empty remote gets the branch created; on a remote that has other
+branches but not this one, the branch is created only with
+``create_branch: true`` (a typo in ``branch`` is an error).
 Nothing is checked out: the commit is built from the site directory in a
 temporary repository and pushed, so the remote moves in one step or not at all.
 ``--rollback`` pushes a new commit restoring the tree before the last one.
@@ -13,7 +16,9 @@ Credentials: an SSH key file (``ssh_key``, with an optional ``known_hosts``
 file for the server's host key) for ``git@``/``ssh://`` remotes, or
 a token for HTTPS remotes from the variable ``token_variable`` names
 (environment or ``.env``), handed to git through ``GIT_ASKPASS``, never on a
-command line.
+command line. A remote URL with any user information (``user:token@``, or a
+token alone as the user name) is refused, and git's credential helpers are not
+asked for an HTTP(S) remote: credentials come from the environment only.
 """
 
 from __future__ import annotations
@@ -30,11 +35,16 @@ from typing import Any
 
 from ... import hookimpl
 from ...errors import PublishError
-from ..site import BuiltSite
+from .. import ownership
+from ..site import MANIFEST_NAME, BuiltSite
 from ..target import Change, Option, PublishTarget, boolean, text, variable_name
 
 #: ``git@github.com:acme/site.git``: a colon before any slash (git's own rule).
 _SCP_LIKE = re.compile(r"^[^/]+:")
+#: A URL whose authority has user information: ``https://user:token@host``, ``http://TOKEN@host``.
+_USERINFO = re.compile(r"^(?P<scheme>[a-z][a-z0-9+.-]*)://(?P<userinfo>[^/?#]*)@", re.IGNORECASE)
+#: Schemes whose credentials are a password or token, never an SSH user.
+_TOKEN_SCHEMES = {"http", "https", "ftp", "ftps"}
 _STATUS = {"A": "add", "M": "update", "T": "update", "D": "delete"}
 
 
@@ -58,6 +68,7 @@ class GitTarget(PublishTarget):
         "username": Option(text, default="x-access-token", help="the HTTPS user name sent with the token"),
         "author_name": Option(text, default="billing-reports", help="the commit author's name"),
         "author_email": Option(text, default="billing-reports@localhost", help="the commit author's email"),
+        "prune": Option(ownership.path_patterns, default=(), help="patterns of files not ours to delete too, such as ['CNAME']"),
     }
     supports_rollback = True
 
@@ -65,10 +76,12 @@ class GitTarget(PublishTarget):
     def validate(cls, config):
         problems = super().validate(config)
         remote = config.get("remote")
-        if isinstance(remote, str) and re.match(r"^[a-z][a-z0-9+.-]*://[^/@]*:[^/@]*@", remote, re.IGNORECASE):
+        userinfo = _USERINFO.match(remote) if isinstance(remote, str) else None
+        if userinfo and (":" in userinfo["userinfo"] or userinfo["scheme"].lower() in _TOKEN_SCHEMES):
             problems.append(
-                "remote: has a password or token in it; credentials never go in config.yaml: remove it and "
-                "set token_variable to the name of an environment variable holding it"
+                "remote: has a password or token in it; credentials never go in config.yaml (a user name in an "
+                "HTTP(S) URL counts: it may be a token): remove it, set username: for the user name and "
+                "token_variable to the name of an environment variable holding the token"
             )
         return problems
 
@@ -78,13 +91,13 @@ class GitTarget(PublishTarget):
     def plan(self, site: BuiltSite) -> list[Change]:
         with _Workspace(self) as work:
             parent = work.fetch_branch()
-            tree = work.write_tree(site)
+            tree = work.write_tree(site, parent)
             return work.changes(parent, tree)
 
     def publish(self, site: BuiltSite) -> list[Change]:
         with _Workspace(self) as work:
             parent = work.fetch_branch()
-            tree = work.write_tree(site)
+            tree = work.write_tree(site, parent)
             changes = work.changes(parent, tree)
             if not changes:
                 return []
@@ -175,6 +188,13 @@ class _Workspace:
             ssh += ["-o", f"UserKnownHostsFile={known_hosts}", "-o", "StrictHostKeyChecking=yes"]
         if config.get("ssh_key") or config.get("known_hosts") or ("GIT_SSH_COMMAND" not in env and "GIT_SSH" not in env):
             env["GIT_SSH_COMMAND"] = shlex.join(ssh)
+        if re.match(r"^https?://", self.remote, re.IGNORECASE):
+            # Credentials come from the environment only: no helper's stored password is tried, and a
+            # transfer that stalls (under 1 KB/s for a minute) is given up rather than waited on.
+            count = int(env["GIT_CONFIG_COUNT"]) if env.get("GIT_CONFIG_COUNT", "").isdigit() else 0
+            env.update({"GIT_CONFIG_COUNT": str(count + 1), f"GIT_CONFIG_KEY_{count}": "credential.helper",
+                        f"GIT_CONFIG_VALUE_{count}": "", "GIT_HTTP_LOW_SPEED_LIMIT": "1000",
+                        "GIT_HTTP_LOW_SPEED_TIME": "60"})
         if config.get("token_variable"):
             token = self.target.require_secret(config["token_variable"], "the git token")
             askpass = self.root / "askpass.sh"
@@ -190,12 +210,14 @@ class _Workspace:
             )
         return env
 
-    def git(self, *arguments: str, check: bool = True, git_dir: bool = True, operation: str = "") -> subprocess.CompletedProcess:
+    def git(self, *arguments: str, check: bool = True, git_dir: bool = True, operation: str = "",
+            input: str | None = None) -> subprocess.CompletedProcess:
         command = [self.executable]
         if git_dir:
             command.append(f"--git-dir={self.root / 'repo.git'}")
         result = subprocess.run(
-            [*command, *arguments], env=self.env, capture_output=True, text=True, stdin=subprocess.DEVNULL
+            [*command, *arguments], env=self.env, capture_output=True, text=True,
+            **({"input": input} if input is not None else {"stdin": subprocess.DEVNULL}),
         )
         if check and result.returncode != 0:
             raise PublishError(self._explain(operation or f"git {arguments[0]}", result.stderr))
@@ -219,7 +241,10 @@ class _Workspace:
         )
         return self.git("rev-parse", "--verify", "refs/published").stdout.strip()
 
-    def write_tree(self, site: BuiltSite) -> str:
+    def write_tree(self, site: BuiltSite, parent: str | None) -> str:
+        """The tree of the new commit: the site, and the parent's files that are not ours (nor pruned)."""
+        if parent is not None:
+            self._keep_files_not_ours(site, parent)
         pathspecs = self.root / "files"
         pathspecs.write_bytes(b"\0".join(os.fsencode(name) for name in site.all_files))
         self.git(
@@ -228,6 +253,24 @@ class _Workspace:
             operation="stage the site",
         )
         return self.git("write-tree").stdout.strip()
+
+    def _keep_files_not_ours(self, site: BuiltSite, parent: str) -> None:
+        has_manifest = self.git("cat-file", "-e", f"{parent}:{MANIFEST_NAME}", check=False).returncode == 0
+        raw = self.git("cat-file", "blob", f"{parent}:{MANIFEST_NAME}").stdout.encode() if has_manifest else None
+        ours = ownership.previous_files(raw, self.target.describe())
+        listing = self.git("ls-tree", "-r", "-z", "--full-tree", parent).stdout
+        wanted = set(site.all_files)
+        kept = {}
+        for entry in filter(None, listing.split("\0")):
+            info, _, path = entry.partition("\t")
+            if path in wanted or path in ours or ownership.matches(path, self.target.config["prune"]):
+                continue
+            mode, _, object_id = info.split()
+            kept[path] = f"{mode} {object_id}\t{path}"
+        ownership.clash(kept, wanted, self.target.describe(), self.target.name)
+        kept = list(kept.values())
+        if kept:
+            self.git("update-index", "--add", "-z", "--index-info", input="\0".join(kept) + "\0", operation="keep the branch's other files")
 
     def changes(self, parent: str | None, tree: str) -> list[Change]:
         if parent is None:
@@ -257,9 +300,25 @@ class _Workspace:
         said = stderr.lower()
         key = self.target.config.get("ssh_key")
         token = self.target.config.get("token_variable")
-        credential = " and ".join(filter(None, [key and f"ssh_key {key}", token and f"the token in {token}"])) or "your SSH key or credential helper"
+        fallback = (f"the token: set publish.targets.{self.target.name}.token_variable" if re.match(r"^https?://", self.remote, re.IGNORECASE)
+                    else "your SSH key (ssh_key, or your ssh-agent)")
+        credential = " and ".join(filter(None, [key and f"ssh_key {key}", token and f"the token in {token}"])) or fallback
         if "non-fast-forward" in said or "fetch first" in said or "stale info" in said:
-            return f"git remote {remote}: the branch {self.branch!r} moved while publishing; publish again"
+            return f"git remote {remote}: the branch {self.branch!r} moved while publishing (another publish?); publish again"
+        too_large = re.search(r"http (413)|(?:body|request|entity|payload) too large|exceeds (?:maximum|limit)", said)
+        if too_large:
+            return (
+                f"git remote {remote} refused the push as too large while trying to {operation} (a proxy's or the "
+                f"server's size limit for one request, e.g. nginx client_max_body_size); raise that limit"
+            )
+        if "rpc failed" in said or "the remote end hung up" in said or "early eof" in said or "unexpected disconnect" in said:
+            http = re.search(r"http (\d{3})", said)
+            status = f", HTTP {http.group(1)}" if http else ""
+            return (
+                f"git remote {remote} closed the connection while trying to {operation} (the remote end hung up"
+                f"{status}); check the network, the server's (or its proxy's) logs and its limits on request size "
+                f"and time, then publish again"
+            )
         if any(s in said for s in ("could not resolve host", "could not resolve hostname", "name or service not known")):
             return f"cannot reach git remote {remote}: unknown host; check publish.targets.{self.target.name}.remote and the network"
         if any(s in said for s in ("connection refused", "timed out", "no route to host", "failed to connect", "network is unreachable", "connection closed")):
@@ -275,8 +334,8 @@ class _Workspace:
 
 
 def _shown_remote(remote: str) -> str:
-    """The remote without any user:password@ part."""
-    return re.sub(r"^([a-z][a-z0-9+.-]*://)[^/@]*@", r"\1", remote)
+    """The remote without any user information (``user:password@``, ``TOKEN@``)."""
+    return re.sub(r"^([a-z][a-z0-9+.-]*://)[^/?#]*@", r"\1", remote, flags=re.IGNORECASE)
 
 
 @hookimpl
