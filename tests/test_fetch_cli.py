@@ -140,10 +140,14 @@ def test_ctrl_c_midway_ends_with_one_line_and_leaves_the_cache_as_it_was(tmp_pat
             env={**os.environ, **api_env(api)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
         january = cache_path(tmp_path / "cache", JANUARY)
+
+        def february_asked() -> bool:  # February's (hanging) request has reached the server
+            return any(isinstance(r.body, dict) and (r.body.get("startDate") or 0) >= FEBRUARY.start_ms
+                       for r in api.requests)
+
         deadline = time.monotonic() + 20
-        while not january.exists() and time.monotonic() < deadline and process.poll() is None:
+        while not (january.exists() and february_asked()) and time.monotonic() < deadline and process.poll() is None:
             time.sleep(0.05)
-        time.sleep(0.3)  # February's request is on its way
         process.send_signal(signal.SIGINT)
         stdout, stderr = process.communicate(timeout=20)
     assert process.returncode == 130

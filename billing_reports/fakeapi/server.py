@@ -386,7 +386,11 @@ class _Handler(BaseHTTPRequestHandler):
         if fault is not None and fault.kind == "none":
             fault = None
         status, payload, headers, fault_name = self._answer(method, path, body, bad_json, fault)
+        recorded = False
         if fault is not None and fault.kind == "slow":
+            # recorded on arrival: a test sees the request while it waits
+            api._record(RecordedRequest(arrived, method, path, body, status, fault_name))
+            recorded = True
             if api._stopping.wait(fault.seconds):
                 self.close_connection = True
                 return
@@ -405,7 +409,8 @@ class _Handler(BaseHTTPRequestHandler):
             if fault.gzip:
                 data = gzip.compress(data, compresslevel=6)
                 headers = {**headers, "Content-Encoding": "gzip"}
-        api._record(RecordedRequest(arrived, method, path, body, status, fault_name))
+        if not recorded:
+            api._record(RecordedRequest(arrived, method, path, body, status, fault_name))
         try:
             if fault is not None and fault.kind == "trickle":
                 self._trickle(status, headers, data, fault)
