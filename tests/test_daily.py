@@ -58,3 +58,21 @@ def test_a_daily_chart_tells_weekends_and_days_in_progress_apart():
         ("Sun 29 Nov 2026: not fetched", "missing"),
         ("Mon 30 Nov 2026: $0.10 (in progress: the day was not over when fetched)", "day-bar s0 partial"),
     ]
+
+
+def test_a_compact_daily_chart_draws_one_path_per_shade_and_lists_only_days_with_spend():
+    from billing_reports.site.views import CellRenderer, SiteMap, chart_view
+    from billing_reports.site.names import PageNames
+
+    chart = Chart("d", "Daily", "d", "daily", ["2026-11-27", "2026-11-28", "2026-11-29", "2026-11-30"],
+                  [Series("Spend", [100_000_000, 0, None, 10_000_000])])
+    svg = ET.fromstring(str(render_chart(chart, id_prefix="c", incomplete={"2026-11-30"}, compact=True)))
+    paths = {path.get("class"): path.get("d").count("M") for path in svg.iter(f"{SVG}path")}
+    # Friday, the quiet Saturday (a sliver), the day not fetched, Monday in progress
+    assert paths == {"day-bar s0": 1, "day-bar s0 weekend": 1, "missing": 1, "day-bar s0 partial": 1}
+    assert not list(svg.iter(f"{SVG}g"))  # no tooltip group per day
+    site = SiteMap(index="i.html", users=PageNames([], fallback="user"), models=PageNames([], fallback="model"),
+                   partial_days=frozenset({"2026-11-30"}))
+    view = chart_view(chart, CellRenderer(site, ""), chart_id="c", compact=True)
+    assert [str(row[0]).split(" <")[0] for row in view.rows] == [
+        "Fri 27 Nov 2026", "Sun 29 Nov 2026", "Mon 30 Nov 2026"]  # the quiet Saturday left out

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import calendar
 import math
+from functools import lru_cache
 from datetime import date
 from typing import Callable, Collection, Sequence
 
@@ -36,17 +37,18 @@ LEGEND_ROW = 18
 
 def render_chart(
     chart: Chart, *, id_prefix: str, incomplete: Collection[str] = (),
-    href_of: Callable[[str], str | None] = lambda label: None,
+    href_of: Callable[[str], str | None] = lambda label: None, compact: bool = False,
 ) -> Markup:
     """The chart as an ``<svg>`` element.
 
     ``incomplete`` lists labels of incomplete months; ``href_of`` gives the page a bar's
-    label links to (a user's or a model's), or ``None``.
+    label links to (a user's or a model's), or ``None``. ``compact``: a daily chart's columns
+    drawn as one path per shade, without a tooltip each (the numbers are in the table beside).
     """
     if chart.kind == "bar":
         return _bar_chart(chart, id_prefix, incomplete, href_of)
     if chart.kind == "daily":
-        return _daily_chart(chart, id_prefix, incomplete)
+        return _daily_chart(chart, id_prefix, incomplete, compact=compact)
     return _line_chart(chart, id_prefix, incomplete, href_of)
 
 
@@ -240,9 +242,29 @@ def _line_chart(chart: Chart, id_prefix: str, incomplete: Collection[str],
     return Markup("".join(parts))
 
 
-def _daily_chart(chart: Chart, id_prefix: str, partial: Collection[str]) -> Markup:
+#: A day column's note by (weekend, in progress).
+_DAY_NOTES = {
+    (False, False): "", (True, False): " (weekend)",
+    (False, True): " (in progress: the day was not over when fetched)",
+    (True, True): " (weekend; in progress: the day was not over when fetched)",
+}
+
+
+@lru_cache(maxsize=4096)
+def _day_parts(label: str) -> tuple[str, str, bool]:
+    """A day label's escaped tooltip text (``Sun 29 Nov 2026``), axis text (``29 Nov``) and whether it
+    is a weekend: the same days recur on every page's daily chart, so each is worked out once."""
+    try:
+        day = date.fromisoformat(label)
+    except ValueError:
+        return str(escape(label)), str(escape(label)), False
+    return str(escape(day_text(label))), f"{day.day} {calendar.month_abbr[day.month]}", day.weekday() >= 5
+
+
+def _daily_chart(chart: Chart, id_prefix: str, partial: Collection[str], *, compact: bool = False) -> Markup:
     """One column per UTC day of the first series: weekends in their own shade, a day still in
-    progress (``partial``: its figures may grow) hollow, a day not fetched left blank."""
+    progress (``partial``: its figures may grow) hollow, a day not fetched left blank. ``compact``:
+    the columns of each shade as one ``<path>``, no tooltip per day."""
     labels = [str(label) for label in chart.labels]
     values = list(chart.series[0].values) if chart.series else []
     texts = shown_values(chart)[0] if chart.series else []
@@ -264,41 +286,39 @@ def _daily_chart(chart: Chart, id_prefix: str, partial: Collection[str]) -> Mark
             f"{escape(_tick_text(tick, chart.unit, step))}</text>"
         )
     every = max(1, math.ceil(len(labels) / 8))
+    base = top_margin + plot_h
+    shapes: dict[str, list[str]] = {}  # compact: the columns of each shade, as path segments
     for index, (label, value, amount, shown) in enumerate(zip(labels, values, scaled, texts)):
         x = left + index * slot + (slot - bar) / 2
+        title, axis, weekend = _day_parts(label)
         # every ``every``-th day, and the last one unless it would crowd the one before
         if index % every == 0 or (index == len(labels) - 1 and index % every > every / 2):
-            try:
-                day = date.fromisoformat(label)
-                axis = f"{day.day} {calendar.month_abbr[day.month]}"
-            except ValueError:
-                axis = label
             anchor = "end" if index == len(labels) - 1 and index else "middle"  # the last one stays inside
             parts.append(f'<text class="axis-label" x="{x + (bar if anchor == "end" else bar / 2):.1f}" '
-                         f'y="{height - bottom + 18}" text-anchor="{anchor}">{escape(axis)}</text>')
+                         f'y="{height - bottom + 18}" text-anchor="{anchor}">{axis}</text>')
         if value is None:
-            parts.append(f'<g class="day missing"><title>{escape(day_text(label))}: not fetched</title>'
-                         f'<rect class="missing" x="{x:.1f}" y="{top_margin + plot_h - 2:.1f}" '
-                         f'width="{bar:.1f}" height="2"/></g>')
+            if compact:
+                shapes.setdefault("missing", []).append(f"M{x:.1f} {base - 2:.1f}h{bar:.1f}v2h{-bar:.1f}z")
+                continue
+            parts.append(f'<g class="day missing"><title>{title}: not fetched</title>'
+                         f'<rect class="missing" x="{x:.1f}" y="{base - 2:.1f}" width="{bar:.1f}" height="2"/></g>')
             continue
-        classes = "day-bar s0"
-        notes = []
-        try:
-            if date.fromisoformat(label).weekday() >= 5:
-                classes += " weekend"
-                notes.append("weekend")
-        except ValueError:
-            pass
-        if label in partial:
-            classes += " partial"
-            notes.append("in progress: the day was not over when fetched")
+        in_progress = label in partial
+        classes = "day-bar s0" + (" weekend" if weekend else "") + (" partial" if in_progress else "")
+        note = _DAY_NOTES[weekend, in_progress]
         column = max(amount or 0.0, 0.0) / high * plot_h
-        note = f" ({'; '.join(notes)})" if notes else ""
+        if compact:
+            height_drawn = max(column, 0.5)
+            shapes.setdefault(classes, []).append(
+                f"M{x:.1f} {base - height_drawn:.1f}h{bar:.1f}v{height_drawn:.1f}h{-bar:.1f}z")
+            continue
         parts.append(
-            f'<g class="day"><title>{escape(day_text(label))}: {escape(shown)}{escape(note)}</title>'
-            f'<rect class="{classes}" x="{x:.1f}" y="{top_margin + plot_h - column:.1f}" '
+            f'<g class="day"><title>{title}: {shown}{note}</title>'  # (money text needs no escaping)
+            f'<rect class="{classes}" x="{x:.1f}" y="{base - column:.1f}" '
             f'width="{bar:.1f}" height="{max(column, 0.5):.1f}"/></g>'
         )
+    for classes, segments in shapes.items():
+        parts.append(f'<path class="{classes}" d="{"".join(segments)}"/>')
     # the key: what the shades mean
     key = [("day-bar s0", "weekday"), ("day-bar s0 weekend", "weekend"), ("day-bar s0 partial", "in progress")]
     x = left

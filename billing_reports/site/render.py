@@ -182,13 +182,15 @@ class SiteRenderer:
         output.write_text(path, html)
 
     def section_context(self, section: Section, cells: CellRenderer, *, page_slug: str | None,
-                        output: SiteOutput | None, embed_downloads: bool = False) -> dict[str, Any]:
+                        output: SiteOutput | None, embed_downloads: bool = False,
+                        compact_charts: bool = False) -> dict[str, Any]:
         """Views of a section's figures, charts and tables; writes the tables' CSV/JSON when asked.
 
         Downloads of the page ``models/opus`` are ``data/models/opus--TABLE.csv`` and ``.json``;
         ``embed_downloads`` puts them in the page instead (``data:`` links named ``ann--TABLE.csv``
         on the page ``users/ann``) up to ``EMBED_MAX_BYTES``: a user page's tables are small, and
-        a file each would make most of the site's files.
+        a file each would make most of the site's files. ``compact_charts``: daily charts drawn
+        lean (the thousand user and model pages; see ``charts.render_chart``).
         """
         table_ids = unique_ids([t.slug for t in section.tables], "table")
         tables = []
@@ -205,7 +207,7 @@ class SiteRenderer:
                     output.write_bytes(stem + ".json", json_bytes)
                     downloads = Downloads.files(cells.root, stem)
             tables.append(table_view(table, cells, table_id=table_id, downloads=downloads, display=display))
-        charts = [chart_view(chart, cells, chart_id=chart_id)
+        charts = [chart_view(chart, cells, chart_id=chart_id, compact=compact_charts)
                   for chart, chart_id in zip(section.charts, unique_ids([c.slug for c in section.charts], "chart"))]
         return {
             "section": section,
@@ -275,7 +277,7 @@ class SiteRenderer:
                 section = drilldown.model_section(name, self.usage, self.index, ranks[kind], self.chart_days)
             self.render_page(output, f"{kind}/{slug}.html", f"{kind[:-1]}.html", kind, title=name,
                              **self.section_context(section, cells, page_slug=f"{kind}/{slug}", output=output,
-                                                    embed_downloads=kind == "users"))
+                                                    embed_downloads=kind == "users", compact_charts=True))
 
     def render_reference_pages(self, output: SiteOutput, cells: CellRenderer) -> None:
         """All users, all models, data quality, about."""

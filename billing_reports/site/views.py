@@ -312,6 +312,13 @@ class ChartView:
     rows: list[list[Markup]]
     has_incomplete: bool
 
+    @cached_property
+    def body(self) -> Markup:
+        """The data table's ``<tr>`` rows in one string (each row a heading cell, then numbers)."""
+        return Markup("\n".join(
+            f'<tr><th scope="row">{row[0]}</th>' + "".join(f'<td class="num">{cell}</td>' for cell in row[1:])
+            + "</tr>" for row in self.rows))
+
     @property
     def stacked(self) -> bool:
         """More than two series: the data table goes under the chart, where all its columns fit."""
@@ -324,9 +331,11 @@ def _readable_months(chart: Chart) -> Chart:
     return replace(chart, labels=labels) if labels != list(chart.labels) else chart
 
 
-def chart_view(chart: Chart, cells: CellRenderer, *, chart_id: str) -> ChartView:
+def chart_view(chart: Chart, cells: CellRenderer, *, chart_id: str, compact: bool = False) -> ChartView:
+    """``compact``: a daily chart drawn lean, its table listing only the days with spend (on the
+    thousand user and model pages, where each chart's full detail costs render time and bytes)."""
     if chart.kind == "daily":
-        return _daily_chart_view(chart, cells, chart_id=chart_id)
+        return _daily_chart_view(chart, cells, chart_id=chart_id, compact=compact)
     incomplete = cells.site.incomplete_labels
     chart = _readable_months(chart)
     header, rows = chart_rows(chart)
@@ -347,16 +356,20 @@ def chart_view(chart: Chart, cells: CellRenderer, *, chart_id: str) -> ChartView
     )
 
 
-def _daily_chart_view(chart: Chart, cells: CellRenderer, *, chart_id: str) -> ChartView:
-    """A daily chart: its days in the table as ``Sun 29 Nov 2026``, a day in progress flagged."""
+def _daily_chart_view(chart: Chart, cells: CellRenderer, *, chart_id: str, compact: bool = False) -> ChartView:
+    """A daily chart: its days in the table as ``Sun 29 Nov 2026``, a day in progress flagged;
+    ``compact``: only the days with spend (or not fetched) in the table."""
     partial = cells.site.partial_days
     header, rows = chart_rows(chart)
+    if compact:
+        values = chart.series[0].values if chart.series else []
+        rows = [row for row, value in zip(rows, values) if value != 0 or row[0] in partial]
     marked = [[cells.html(row[0], "day")] + [escape(value) for value in row[1:]] for row in rows]
     return ChartView(
         id=chart_id,
         title=chart.title,
         description=chart.description,
-        svg=render_chart(chart, id_prefix=chart_id, incomplete=partial),
+        svg=render_chart(chart, id_prefix=chart_id, incomplete=partial, compact=compact),
         header=[escape(name) for name in header],
         rows=marked,
         has_incomplete=False,
