@@ -280,7 +280,8 @@ def _fetch_window(
 
     Pages are requested until the API says none follows, or until the pages its total announces
     (``ceil(total / page_size)``) have brought that many events, whatever ``hasNextPage`` says; never
-    more than one page beyond the announced ones.
+    more than one page beyond the announced ones, and no page more once the total changes (a total
+    that grew on every page would otherwise never end the window).
     """
     for attempt in (1, 2):
         pages = _WindowPages()
@@ -292,6 +293,7 @@ def _fetch_window(
             answer = client.filtered_usage_events(
                 start_ms=window.start_ms, end_ms=window.end_ms, page=page, page_size=page_size, context=where
             )
+            changed = bool(totals) and answer["totalUsageEventsCount"] not in totals
             totals.add(answer["totalUsageEventsCount"])
             pages.add(page, answer["usageEvents"])
             pagination = answer["pagination"]
@@ -301,6 +303,8 @@ def _fetch_window(
             announced = math.ceil(total / page_size)
             if not pagination["hasNextPage"]:
                 break
+            if changed:
+                break  # the total moved under us: the window is fetched again (the pages stay bounded)
             if page >= announced and len(pages.events) >= total:
                 break  # every announced page and event has arrived: "more" would be beyond the total
             if page > announced:

@@ -437,3 +437,31 @@ def test_the_fetch_counts_not_chargeable_and_not_token_based_apart(settings, fak
         fetch(dataclasses.replace(settings, api_base_url=api.base_url), api, fake_clock, now, months=(FEBRUARY,))
     payload = read_cached_month(cache_path(settings.data_dir, FEBRUARY))
     assert payload["fetch"]["left_out"] == {"Usage-based, not chargeable": 2, "Usage-based, not token-based": 1}
+
+
+def test_a_total_that_grows_on_every_page_ends_the_window_instead_of_paging_for_ever():
+    from billing_reports.fetching import fetch_month
+    from billing_reports.refresh import plan_scope
+
+    class RisingApi:
+        """Announces 10 more events with every page it sends (2 a page): the pages would never end."""
+
+        def __init__(self):
+            self.stats = type("Stats", (), {"requests": 0})()
+            self.pages = []
+
+        def filtered_usage_events(self, *, start_ms, end_ms, page, page_size, context):
+            self.stats.requests += 1
+            self.pages.append(page)
+            assert len(self.pages) < 40, "pagination does not end"
+            events = [{"timestamp": str(start_ms + len(self.pages) * 10 + i), "kind": "Free"} for i in range(2)]
+            return {"totalUsageEventsCount": 10 * len(self.pages), "usageEvents": events,
+                    "pagination": {"hasNextPage": True, "numPages": 5 * len(self.pages)}}
+
+    client = RisingApi()
+    scope = plan_scope(FEBRUARY, None, started=AFTER_FEBRUARY, complete=True, overlap_hours=24)
+    with pytest.raises(ApiError) as raised:
+        fetch_month(client, scope, page_size=2)
+    # page 2 says the total moved: the window is fetched once more (2 pages), then the run stops
+    assert client.pages == [1, 2, 1, 2]
+    assert "twice in a row" in raised.value.message and len(raised.value.message) < 400

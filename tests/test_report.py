@@ -174,3 +174,18 @@ def test_csv_of_a_table_quotes_a_name_that_would_run_as_a_formula(analysis_confi
     assert ["1", "'" + formula] == rows[1][:2] and rows[1][2] == "1.85625000"
     json_result = _run(analysis_config, "--format", "json", "--section", "top-cost-users")
     assert json.loads(json_result.stdout)["sections"][0]["tables"][0]["rows"][0]["user"] == formula
+
+
+def test_csv_on_a_terminal_carries_no_escape_sequence(analysis_config, monkeypatch):
+    """Redirected to a file, the CSV keeps every name as sent; shown on a terminal, a name cannot
+    retitle the window or move the cursor."""
+    from billing_reports.commands import report as report_command
+
+    table_text = "User\n\x1b]0;pwned\x07ann@example.com\n"
+    monkeypatch.setattr("billing_reports.sections.Table.to_csv", lambda self: table_text)
+    redirected = _run(analysis_config, "--format", "csv", "--section", "top-cost-users")
+    assert redirected.stdout == table_text  # a file gets the names as sent
+    monkeypatch.setattr(report_command, "stdout_is_terminal", lambda: True)
+    on_terminal = _run(analysis_config, "--format", "csv", "--section", "top-cost-users")
+    assert on_terminal.exit_code == 0, on_terminal.output
+    assert on_terminal.stdout == "User\nann@example.com\n"

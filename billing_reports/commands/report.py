@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import sys
 from pathlib import Path
 
 import click
@@ -17,6 +18,7 @@ from ..plugins import PluginFailure, get_plugin_manager
 from ..sections import Section, json_bytes
 from ..settings import Settings
 from ..terminal import render_section
+from ..untrusted import printable
 from .options import config_option, report_range_options
 
 #: What the text report shows: (section slug, its tables, their columns; None = all).
@@ -87,7 +89,10 @@ def report(settings: Settings, months: list[Month], report_range: ReportRange, o
     elif output_format == "csv":
         section = sections[0]
         table = _find_table(section, table_slug)
-        click.echo(table.to_csv(), nl=False)
+        text = table.to_csv()
+        if stdout_is_terminal():  # on a terminal: no name may move the cursor or retitle the window
+            text = "".join(printable(line) + "\n" for line in text.splitlines())
+        click.echo(text, nl=False)
     else:
         click.echo(f"On-demand usage, {usage.period_label}\n")
         blocks = []
@@ -100,6 +105,10 @@ def report(settings: Settings, months: list[Month], report_range: ReportRange, o
                 blocks.append(render_section(found[0], tables=tables, columns=columns,
                                              intro=section_slug is not None))
         click.echo("\n\n".join(blocks))
+
+
+def stdout_is_terminal() -> bool:
+    return sys.stdout.isatty()
 
 
 def _demo(settings: Settings) -> tuple[Settings, list[Month]]:

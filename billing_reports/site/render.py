@@ -263,7 +263,7 @@ class SiteRenderer:
             with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
                 forked = pool.submit(_render_forked_pages)
                 self.render_drilldown_pages(output, cells, pages[0::2], ranks)
-                output.add_written(forked.result())
+                output.add_written(*forked.result())
         finally:
             _FORKED = None
 
@@ -361,13 +361,15 @@ class SiteRenderer:
 _FORKED: tuple[SiteRenderer, SiteOutput, CellRenderer, list[tuple[str, str, str]], dict[str, dict[str, int]]] | None = None
 
 
-def _render_forked_pages() -> list[str]:
-    """In the forked process: render its share of the pages; return the files it wrote."""
+def _render_forked_pages() -> tuple[list[str], dict[str, dict[str, Any]]]:
+    """In the forked process: render its share of the pages; return the files it wrote and their
+    checksums."""
     assert _FORKED is not None
     renderer, output, cells, pages, ranks = _FORKED
     output.files = []
+    output.checksums = {}
     renderer.render_drilldown_pages(output, cells, pages, ranks)
-    return output.files
+    return output.files, output.checksums
 
 
 def _cpus() -> int:
