@@ -8,6 +8,7 @@ file are relative to the file itself.
 from __future__ import annotations
 
 
+import errno
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -542,8 +543,11 @@ def _read_dotenv(config_dir: Path) -> tuple[dict[str, str], str | None]:
     for directory in (config_dir, Path.cwd()):
         env_file = directory / ".env"
         try:
-            if not env_file.is_file():
+            if not os.path.lexists(env_file):
                 continue
+            if not env_file.is_file():  # a folder, a broken or looping link: there, but not a file to read
+                raise OSError(errno.EISDIR if env_file.is_dir() else errno.ENOENT,
+                              "a folder, not a file" if env_file.is_dir() else "a link to nothing readable")
             values = dotenv_values(env_file, encoding="utf-8")
         except (OSError, UnicodeDecodeError) as error:
             reason = "not UTF-8 text" if isinstance(error, UnicodeDecodeError) else error.strerror or str(error)

@@ -323,3 +323,15 @@ def test_a_config_file_of_megabytes_is_refused_before_it_is_parsed(tmp_path):
     path = write(tmp_path, "# padding\n" * 200_000)
     with pytest.raises(ConfigError, match=r"config.yaml: 2,000,000 bytes, too big for a config file"):
         load_settings(path)
+
+
+@pytest.mark.parametrize("make, reason", [
+    (lambda env: env.mkdir(), "a folder, not a file"),
+    (lambda env: env.symlink_to(env), "a link to nothing readable"),  # a link to itself: a loop
+])
+def test_a_dotenv_that_is_there_but_no_file_is_said_not_ignored(tmp_path, make, reason):
+    make(tmp_path / ".env")
+    settings = load_settings(write(tmp_path, ""))
+    assert settings.dotenv_problem == f"{tmp_path / '.env'}: cannot read it ({reason})"
+    with pytest.raises(ConfigError, match="cannot come from it"):
+        settings.secret("CURSOR_API_KEY")
