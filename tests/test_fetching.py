@@ -282,28 +282,33 @@ def test_pagination_ends_at_the_pages_the_total_announces_whatever_has_next_page
     assert january_requests(api) == [(1, page) for page in range(1, 6)] + [(2, 1), (2, 2)]
 
 
+class _PagesForEver:
+    """An API that says more pages follow, for ever: ``per_page`` new events a page, the total and the
+    page count it announces as functions of how many pages were asked for so far."""
+
+    def __init__(self, per_page, *, total, num_pages):
+        self.stats = type("Stats", (), {"requests": 0})()
+        self.pages = []
+        self.per_page, self.total, self.num_pages = per_page, total, num_pages
+
+    def filtered_usage_events(self, *, start_ms, end_ms, page, page_size, context):
+        self.stats.requests += 1
+        self.pages.append(page)
+        assert len(self.pages) < 40, "pagination does not end"
+        events = [{"timestamp": str(start_ms + len(self.pages) * 10 + i), "kind": "Free"}
+                  for i in range(self.per_page)]
+        asked = len(self.pages)
+        return {"totalUsageEventsCount": self.total(asked), "usageEvents": events,
+                "pagination": {"hasNextPage": True, "numPages": self.num_pages(asked)}}
+
+
 @pytest.mark.parametrize("per_page, pages, sent", [(2, 5, 10), (1, 6, 6)])
 def test_pages_that_never_end_stop_one_page_beyond_the_announced_ones_at_most(per_page, pages, sent):
     from billing_reports.fetching import fetch_month
     from billing_reports.refresh import plan_scope
 
-    class EndlessApi:
-        """Says 9 events (5 pages of 2), then sends ``per_page`` new events a page, for ever."""
-
-        def __init__(self):
-            self.stats = type("Stats", (), {"requests": 0})()
-            self.pages = []
-
-        def filtered_usage_events(self, *, start_ms, end_ms, page, page_size, context):
-            self.stats.requests += 1
-            self.pages.append(page)
-            assert len(self.pages) < 40, "pagination does not end"
-            events = [{"timestamp": str(start_ms + len(self.pages) * 10 + i), "kind": "Free"}
-                      for i in range(per_page)]
-            return {"totalUsageEventsCount": 9, "usageEvents": events,
-                    "pagination": {"hasNextPage": True, "numPages": 5}}
-
-    client = EndlessApi()
+    # says 9 events (5 pages of 2), then sends ``per_page`` new events a page, for ever
+    client = _PagesForEver(per_page, total=lambda asked: 9, num_pages=lambda asked: 5)
     scope = plan_scope(FEBRUARY, None, started=AFTER_FEBRUARY, complete=True, overlap_hours=24)
     with pytest.raises(ApiError) as raised:
         fetch_month(client, scope, page_size=2)
@@ -443,22 +448,8 @@ def test_a_total_that_grows_on_every_page_ends_the_window_instead_of_paging_for_
     from billing_reports.fetching import fetch_month
     from billing_reports.refresh import plan_scope
 
-    class RisingApi:
-        """Announces 10 more events with every page it sends (2 a page): the pages would never end."""
-
-        def __init__(self):
-            self.stats = type("Stats", (), {"requests": 0})()
-            self.pages = []
-
-        def filtered_usage_events(self, *, start_ms, end_ms, page, page_size, context):
-            self.stats.requests += 1
-            self.pages.append(page)
-            assert len(self.pages) < 40, "pagination does not end"
-            events = [{"timestamp": str(start_ms + len(self.pages) * 10 + i), "kind": "Free"} for i in range(2)]
-            return {"totalUsageEventsCount": 10 * len(self.pages), "usageEvents": events,
-                    "pagination": {"hasNextPage": True, "numPages": 5 * len(self.pages)}}
-
-    client = RisingApi()
+    # announces 10 more events with every page it sends (2 a page): the pages would never end
+    client = _PagesForEver(2, total=lambda asked: 10 * asked, num_pages=lambda asked: 5 * asked)
     scope = plan_scope(FEBRUARY, None, started=AFTER_FEBRUARY, complete=True, overlap_hours=24)
     with pytest.raises(ApiError) as raised:
         fetch_month(client, scope, page_size=2)
