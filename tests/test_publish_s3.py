@@ -107,10 +107,11 @@ def test_a_second_publish_uploads_changes_then_removes_stale_objects(project, s3
     report = publish_site(settings)
 
     assert report.counts() == {"add": 1, "update": 3, "delete": 4}
-    # under the lock, only changed files are uploaded: the page before the index, then the deletes
-    # of the old site's files, the manifest last
+    # under the lock, the record of what it uploads first, then only changed files: the page before
+    # the index, then the deletes of the old site's files, the manifest last
     assert calls == [
         ("put", "reports/billing/.billing-reports-publish.lock"),
+        ("put", "reports/billing/.billing-reports-pending.json"),
         ("put", "reports/billing/data/monthly.csv"),
         ("put", "reports/billing/models/index.html"),
         ("put", "reports/billing/billing_dashboard.html"),
@@ -394,6 +395,47 @@ def test_a_publish_cut_off_midway_leaves_the_previous_site_and_releases_its_lock
     for key in ("reports/billing/billing_dashboard.html", "reports/billing/build-manifest.json"):
         assert after[key] == before[key]  # the previous index and manifest...
     assert set(before) <= set(after)  # ...and every file they list (changed assets may be new already)
-    assert sorted(set(after) - set(before)) == ["reports/billing/models/index.html"]  # the new page, unlinked
+    # the new page, unlinked, and the record that it is ours
+    assert sorted(set(after) - set(before)) == ["reports/billing/.billing-reports-pending.json",
+                                                "reports/billing/models/index.html"]
     monkeypatch.setattr(S3Target, "_client", real_client)
     assert publish_site(settings).counts() == {"add": 0, "update": 2, "delete": 4}  # and no lock in the way
+
+
+def test_pages_a_failed_publish_uploaded_are_ours_and_deleted_when_the_site_drops_them(project, s3_server, bucket,
+                                                                                        monkeypatch):
+    """No manifest lists what a publish cut off midway uploaded; the record it wrote first does, so a
+    page the next site no longer has (a removed user's, say) does not stay public for ever."""
+    from botocore.exceptions import EndpointConnectionError
+
+    from billing_reports.errors import PublishError
+
+    settings = load_settings(project / "config.yaml")
+    rebuild(project, FIRST_BUILD)
+    publish_site(settings)
+    rebuild(project, SECOND_BUILD)  # adds models/index.html
+    real_client = S3Target._client
+
+    def client_losing_the_network_at_the_index(self):
+        client = real_client(self)
+
+        def on_put(params, **_):
+            if params["Key"].endswith("billing_dashboard.html"):
+                raise EndpointConnectionError(endpoint_url=s3_server.endpoint_url)
+
+        client.meta.events.register("provide-client-params.s3.PutObject", on_put)
+        return client
+
+    monkeypatch.setattr(S3Target, "_client", client_losing_the_network_at_the_index)
+    with pytest.raises(PublishError):
+        publish_site(settings)
+    assert "reports/billing/models/index.html" in objects(s3_server, bucket)
+    monkeypatch.setattr(S3Target, "_client", real_client)
+    rebuild(project, FIRST_BUILD)  # the new page is gone from the site
+
+    report = publish_site(settings)
+
+    assert "models/index.html" in [change.path for change in report.changes if change.action == "delete"]
+    left = objects(s3_server, bucket)
+    assert "reports/billing/models/index.html" not in left
+    assert not any(key.endswith(".billing-reports-pending.json") for key in left)  # the record goes with success

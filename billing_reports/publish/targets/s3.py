@@ -37,6 +37,9 @@ from ..target import Change, Option, PublishTarget, text, variable_name
 
 #: The lock object a publish holds, under the prefix (never part of the site, never deleted as stale).
 LOCK_NAME = ".billing-reports-publish.lock"
+#: What a publish is about to upload, written before its first upload and removed with its manifest:
+#: after a publish that failed midway, the next one knows those objects are ours (no manifest lists them).
+PENDING_NAME = ".billing-reports-pending.json"
 #: A lock expires this long after its publish's deadline.
 LOCK_MARGIN_SECONDS = 60
 
@@ -90,7 +93,7 @@ class S3Target(PublishTarget):
     def plan(self, site: BuiltSite) -> list[Change]:
         client = self._client()
         published = self._published(client)
-        return self._changes(site, published, self._ours(client, published))
+        return self._changes(site, published, self._ours(client, published) | self._pending(client, published))
 
     def publish(self, site: BuiltSite) -> list[Change]:
         client = self._client()
@@ -98,15 +101,36 @@ class S3Target(PublishTarget):
         self._call("list the bucket", client.list_objects_v2, Bucket=self.config["bucket"], MaxKeys=1)
         with self._lock(client):
             published = self._published(client)
-            changes = self._changes(site, published, self._ours(client, published))
+            pending = self._pending(client, published)
+            changes = self._changes(site, published, self._ours(client, published) | pending)
             to_upload = {change.path for change in changes if change.action != "delete"}
+            if to_upload - pending:  # before the first upload: these are ours even if no manifest follows
+                self._call("record what this publish uploads", client.put_object, Bucket=self.config["bucket"],
+                           Key=self._key(PENDING_NAME), Body=json.dumps(sorted(pending | to_upload)).encode(),
+                           ContentType="application/json")
+                pending = pending | to_upload
             for relative_path in site.upload_order()[:-1]:  # the manifest goes up last, below
                 if relative_path in to_upload:
                     self._upload(client, site, relative_path)
             self._delete(client, [change.path for change in changes if change.action == "delete"])
             if MANIFEST_NAME in to_upload:
                 self._upload(client, site, MANIFEST_NAME)
+            if pending:  # the manifest now says what is ours
+                self._call("remove the record of uploads", client.delete_object, Bucket=self.config["bucket"],
+                           Key=self._key(PENDING_NAME))
         return changes
+
+    def _pending(self, client, published: dict[str, str]) -> frozenset[str]:
+        """What a publish that failed midway had set out to upload (ours, though no manifest lists it)."""
+        if PENDING_NAME not in published:
+            return frozenset()
+        answer = self._call("read the record of uploads", client.get_object,
+                            Bucket=self.config["bucket"], Key=self._key(PENDING_NAME))
+        try:
+            names = json.loads(answer["Body"].read(64 * 1024 * 1024))
+        except ValueError:
+            return frozenset()
+        return frozenset(name for name in names if isinstance(name, str)) if isinstance(names, list) else frozenset()
 
     def _upload(self, client, site: BuiltSite, relative_path: str) -> None:
         with open(site.path(relative_path), "rb") as body:
@@ -313,7 +337,8 @@ class S3Target(PublishTarget):
                 changes.append(Change("update", relative_path))
         manifest = [change for change in changes if change.path == MANIFEST_NAME]
         changes = [change for change in changes if change.path != MANIFEST_NAME]
-        stale = ownership.stale(published, ours, site.all_files, self.config["prune"])
+        site_objects = {path: etag for path, etag in published.items() if path != PENDING_NAME}  # (ours, not site)
+        stale = ownership.stale(site_objects, ours, site.all_files, self.config["prune"])
         return [*changes, *(Change("delete", path) for path in stale), *manifest]
 
     def _call(self, action: str, method, *, handled: set[str] = frozenset(), **arguments):
