@@ -245,7 +245,8 @@ def assert_previous_site_serves(project, build):
     assert json.loads(files["build-manifest.json"])["files"] == sorted(build)
     assert set(build) <= set(files)
     assert set(files) <= set(build) | set(BIG_SECOND) | {"build-manifest.json"}  # no partial or temporary file
-    assert sorted(p.name for p in (project / "server" / "www").iterdir()) == ["billing"]  # the lock is gone too
+    # the lock is gone too; the record of what the cut-off publish was sending stays, for the next one
+    assert sorted(p.name for p in (project / "server" / "www").iterdir()) == [".billing.pending", "billing"]
 
 
 def test_a_connection_killed_midway_leaves_the_previous_site_serving(project, ssh_server, monkeypatch):
@@ -403,3 +404,31 @@ def test_a_file_not_ours_where_the_site_needs_a_folder_is_refused_not_replaced(p
     )
     assert (live / "users").read_text() == "an administrator's file"
     assert sorted(p.name for p in live.iterdir()) == ["users"]
+
+
+def test_pages_a_cut_off_publish_sent_are_ours_and_deleted_when_the_site_drops_them(project, ssh_server, monkeypatch):
+    """No manifest lists what a publish cut off midway sent; the record it wrote first does, so a page
+    the next site no longer has (a removed user's, say) does not stay public for ever."""
+    import sys
+
+    from billing_reports.errors import PublishError
+    from billing_reports.publish.targets.rsync import RsyncTarget
+
+    rebuild(project, BIG_FIRST)
+    publish_here(project)
+    rebuild(project, BIG_SECOND)  # adds models/index.html, which goes up with the pages
+    proxy = project / "cutting_proxy.py"
+    proxy.write_text(CUTTING_PROXY)
+    real_ssh_command = RsyncTarget._ssh_command
+    monkeypatch.setattr(RsyncTarget, "_ssh_command", lambda self: [sys.executable, str(proxy), "300000", *real_ssh_command(self)])
+    with pytest.raises(PublishError):
+        publish_here(project)
+    monkeypatch.undo()
+    if "models/index.html" not in served(project):
+        pytest.skip("the cut came before models/index.html was sent")  # (timing: the proxy cuts by bytes)
+    rebuild(project, BIG_FIRST)  # the new page is gone from the site
+
+    publish_here(project)
+
+    assert "models/index.html" not in served(project)
+    assert sorted(p.name for p in (project / "server" / "www").iterdir()) == ["billing"]  # the record went too

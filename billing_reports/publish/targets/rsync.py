@@ -83,7 +83,7 @@ _EXIT_CODES = {
 # live directory, its parent, working directory, lock lifetime (s), token, mode (check|lock|release),
 # marker. Output: "MARK status ..." lines, the files, then the published manifest.
 _REMOTE_SCRIPT = r'''
-live=$1 parent=$2 work=$3 ttl=$4 token=$5 mode=$6 mark=$7
+live=$1 parent=$2 work=$3 ttl=$4 token=$5 mode=$6 mark=$7 pending=$8
 LC_ALL=C; export LC_ALL
 say() { printf '%s %s\n' "$mark" "$*"; }
 problem() { say problem "$1"; printf '%s\n' "$2"; exit 0; }
@@ -97,6 +97,13 @@ need_dir() {
 if [ "$mode" = release ]; then
   if [ "$(cat -- "$work/owner" 2>/dev/null)" = "$token" ]; then rm -rf -- "$work"; fi
   say released; exit 0
+fi
+if [ "$mode" = remember ]; then
+  cat > "$pending.tmp" && mv -f -- "$pending.tmp" "$pending" || { rm -f -- "$pending.tmp"; exit 1; }
+  say remembered; exit 0
+fi
+if [ "$mode" = forget ]; then
+  rm -f -- "$pending"; say forgotten; exit 0
 fi
 need_dir "$parent"
 [ -x "$parent" ] || problem denied "$parent"
@@ -129,6 +136,9 @@ if [ -d "$live" ]; then
     head -c 67108864 -- "$live/build-manifest.json"
   fi
 fi
+if [ -f "$pending" ]; then
+  echo; say pending; head -c 67108864 -- "$pending"
+fi
 '''
 
 
@@ -153,6 +163,8 @@ class _Remote:
     files: frozenset[str]
     ours: frozenset[str]
     leftovers: frozenset[str]
+    #: What a publish cut off midway recorded it was sending (counted in ``ours``).
+    pending: frozenset[str] = frozenset()
 
 
 class RsyncTarget(PublishTarget):
@@ -205,10 +217,12 @@ class RsyncTarget(PublishTarget):
         try:
             remote = self._remote("lock", token)
             stale = self._stale(site, remote)
+            self._record_pending(remote.pending | set(site.all_files))  # before anything is sent
             pages = [name for name in site.upload_order() if name not in (site.index, MANIFEST_NAME)]
             changes = self._rsync(site, pages, stage="pages")
             changes += self._rsync(site, [site.index], stage="index")
             changes += self._rsync(site, [MANIFEST_NAME], stage="manifest", delete=[*stale, *remote.leftovers])
+            self._record_pending(None)  # the manifest now says what is ours
         except BaseException:
             self._release(token, quiet=True)
             raise
@@ -230,12 +244,29 @@ class RsyncTarget(PublishTarget):
         work_parent = PurePosixPath(self.config.get("work_dir") or live.parent)
         return str(live), str(live.parent), str(work_parent / f".{live.name}.publishing")
 
+    def _pending_path(self) -> str:
+        """Where a publish records what it is about to send, before it sends anything: the files of a
+        publish cut off midway are ours though no manifest lists them (removed with the manifest)."""
+        live = PurePosixPath(self.config["path"])
+        return str(PurePosixPath(self.config.get("work_dir") or live.parent) / f".{live.name}.pending")
+
+    def _record_pending(self, names: Iterable[str] | None) -> None:
+        """Write (``names``) or remove (``None``) the record of what a publish sends."""
+        live, parent, work = self._places()
+        mode = "forget" if names is None else "remember"
+        script = shlex.join(["sh", "-c", _REMOTE_SCRIPT, "sh", live, parent, work, "0", "-", mode, "@",
+                             self._pending_path()])
+        result = self._ssh(script, input_text=None if names is None else "".join(f"{n}\n" for n in sorted(names)))
+        if result.returncode != 0:
+            raise PublishError(self._explain_ssh(result.returncode, result.stderr))
+
     def _remote(self, mode: str, token: str = "-") -> _Remote:
         """Run the server-side script: check, (lock,) list the files and read the published manifest."""
         live, parent, work = self._places()
         mark = f"@billing-reports-{secrets.token_hex(8)}"
         ttl = str(self.timeout_seconds + LOCK_MARGIN_SECONDS)
-        script = shlex.join(["sh", "-c", _REMOTE_SCRIPT, "sh", live, parent, work, ttl, token, mode, mark])
+        script = shlex.join(["sh", "-c", _REMOTE_SCRIPT, "sh", live, parent, work, ttl, token, mode, mark,
+                             self._pending_path()])
         result = self._ssh(script)
         output = result.stdout
         if result.returncode != 0 or f"{mark} " not in output:
@@ -247,19 +278,23 @@ class RsyncTarget(PublishTarget):
             raise PublishError(self._problem(words[1], rest.splitlines()[0] if rest else ""))
         if words[0] == "busy":
             raise PublishError(self._busy(words[1:], work))
+        rest, _, pending_part = rest.partition(f"\n{mark} pending\n")
+        pending = frozenset(line for line in pending_part.split("\n") if line and _is_inside(line))
         files_part, _, manifest_part = rest.partition(f"{mark} manifest\n")
         lines = files_part.split("\n")
         if lines and lines[0] == f"{mark} files":
             lines = lines[1:]
         files = frozenset(line[2:] for line in lines if line.startswith("./"))
         ours = ownership.previous_files(manifest_part.encode() if f"{mark} manifest\n" in rest else None, self.describe())
+        ours |= pending  # what a publish cut off midway had sent
         leftovers = frozenset(f for f in files if _RSYNC_LEFTOVERS in PurePosixPath(f).parts)
-        return _Remote(files=files, ours=ours, leftovers=leftovers)
+        return _Remote(files=files, ours=ours, leftovers=leftovers, pending=pending)
 
     def _release(self, token: str, *, quiet: bool) -> None:
         """Remove the working directory if the lock is still ours."""
         live, parent, work = self._places()
-        script = shlex.join(["sh", "-c", _REMOTE_SCRIPT, "sh", live, parent, work, "0", token, "release", "@"])
+        script = shlex.join(["sh", "-c", _REMOTE_SCRIPT, "sh", live, parent, work, "0", token, "release", "@",
+                             self._pending_path()])
         try:
             result = self._ssh(script)
         except OSError:
@@ -271,11 +306,12 @@ class RsyncTarget(PublishTarget):
             f"publish waits until it expires ({self.timeout_seconds + LOCK_MARGIN_SECONDS} s), or remove it on the server"
         )
 
-    def _ssh(self, remote_command: str) -> subprocess.CompletedProcess:
+    def _ssh(self, remote_command: str, *, input_text: str | None = None) -> subprocess.CompletedProcess:
         login = self._login()
+        stdin = {"input": input_text} if input_text is not None else {"stdin": subprocess.DEVNULL}
         return subprocess.run(
             [*self._ssh_command(), "--", login, remote_command],
-            capture_output=True, text=True, stdin=subprocess.DEVNULL, errors="replace",
+            capture_output=True, text=True, errors="replace", **stdin,
         )
 
     def _problem(self, kind: str, path: str) -> str:
