@@ -33,11 +33,6 @@ def round_to_cents(amount: int) -> int:
     return quotient if amount >= 0 else -quotient
 
 
-def cents_to_dollars(cents: int) -> Decimal:
-    """Whole cents as an exact Decimal of dollars (for CSV and JSON)."""
-    return (Decimal(cents) / 100).quantize(Decimal("0.01"))
-
-
 def format_cents(cents: int) -> str:
     """Whole cents as ``$1,234.56`` (negative: ``-$1.50``)."""
     sign = "-" if cents < 0 else ""
@@ -65,7 +60,6 @@ def to_dollars(amount: int) -> Decimal:
 __all__ = [
     "MICROCENTS_PER_CENT",
     "MICROCENTS_PER_DOLLAR",
-    "cents_to_dollars",
     "exact_dollars",
     "format_cents",
     "format_money",

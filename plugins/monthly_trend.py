@@ -27,13 +27,6 @@ def register_sections(register, usage: OnDemandUsage) -> None:
     register(monthly_trend_section(usage))
 
 
-def month_status(usage: OnDemandUsage, month) -> str:
-    facts = usage.facts(month)
-    if not facts.cached:
-        return "not fetched"
-    return "complete" if facts.complete else "month to date"
-
-
 def period_status(usage: OnDemandUsage, period: Period) -> str:
     """``not begun``, ``not fetched``, ``to date`` (its last day was not over when fetched),
     ``part: 5–10 Jan 2026`` (cut by the range), or ``complete``."""
