@@ -1,4 +1,4 @@
-"""HTTP client of the Cursor Admin API endpoint ``POST /teams/filtered-usage-events``.
+"""HTTP client of the Cursor Admin API: usage events, members, the current cycle's spend, billing groups.
 
 Basic auth with the key as user name; request starts spaced by a :class:`RequestStartLimiter`;
 429, 5xx, timeouts, dropped connections and unreadable bodies retried with exponential backoff
@@ -37,6 +37,9 @@ from billing_reports.ratelimit import RequestStartLimiter, Sleep
 from billing_reports.untrusted import printable, shortened
 
 USAGE_EVENTS_PATH = "/teams/filtered-usage-events"
+MEMBERS_PATH = "/teams/members"
+SPEND_PATH = "/teams/spend"
+GROUPS_PATH = "/teams/groups"
 #: Cap of one backoff step (the documented steps are 1, 2, 4, 8, 16 s).
 MAX_BACKOFF_SECONDS = 60.0
 #: A ``Retry-After`` longer than this stops the run instead of leaving a scheduled job asleep.
@@ -111,7 +114,8 @@ class _Retryable(Exception):
 
 
 class CursorAdminClient:
-    """A client of ``POST /teams/filtered-usage-events``.
+    """A client of the Cursor Admin API (``POST /teams/filtered-usage-events``, ``GET /teams/members``,
+    ``POST /teams/spend``, ``GET /teams/groups``).
 
     ``limiter`` spaces request starts (retries included); ``sleep`` is used for backoff. Both are
     injectable so tests never wait for real.
@@ -169,11 +173,33 @@ class CursorAdminClient:
         Raises ``ApiError`` naming ``context`` when the API refuses or keeps failing.
         """
         body = {"startDate": start_ms, "endDate": end_ms, "page": page, "pageSize": page_size}
-        where = f"{context}, page {page}"
+        return self._call("POST", USAGE_EVENTS_PATH, body, f"{context}, page {page}", _usage_shape_problem)
+
+    def team_members(self, *, context: str = "team members") -> dict[str, Any]:
+        """``GET /teams/members``: every member, removed ones included (``teamMembers``)."""
+        return self._call("GET", MEMBERS_PATH, None, context, _members_shape_problem)
+
+    def team_spend(self, *, page: int, page_size: int, context: str = "team spend") -> dict[str, Any]:
+        """One page of ``POST /teams/spend``: each member's spend in the **current** billing cycle
+        (``teamMemberSpend``, ``subscriptionCycleStart``, ``totalPages``)."""
+        body = {"page": page, "pageSize": page_size}
+        return self._call("POST", SPEND_PATH, body, f"{context}, page {page}", _spend_shape_problem)
+
+    def billing_groups(self, *, billing_cycle: str | None = None, context: str = "billing groups") -> dict[str, Any]:
+        """``GET /teams/groups``: the team's billing groups for the cycle starting on ``billing_cycle``
+        (``YYYY-MM-DD``; the current cycle when ``None``). A team without billing groups answers an
+        error status: :class:`FeatureUnavailable`, which a caller can take as a fact."""
+        path = GROUPS_PATH if billing_cycle is None else f"{GROUPS_PATH}?billingCycle={urllib.parse.quote(billing_cycle)}"
+        where = context if billing_cycle is None else f"{context} of the cycle starting {billing_cycle}"
+        return self._call("GET", path, None, where, _groups_shape_problem)
+
+    def _call(self, method: str, path: str, body: dict[str, Any] | None, where: str,
+              shape_problem: Callable[[Any], str | None]) -> dict[str, Any]:
+        """One call, retried as the module says: the decoded answer, checked by ``shape_problem``."""
         retries = 0
         while True:
             try:
-                return self._attempt(body, where)
+                return self._attempt(method, path, body, where, shape_problem)
             except _Retryable as failure:
                 if retries >= self.max_retries:
                     raise ApiError(
@@ -192,16 +218,21 @@ class CursorAdminClient:
                     self.on_retry(where, failure.reason, delay)
                 self._sleep(delay)
 
-    def _attempt(self, body: dict[str, Any], where: str) -> dict[str, Any]:
+    def _attempt(self, method: str, path: str, body: dict[str, Any] | None, where: str,
+                 shape_problem: Callable[[Any], str | None]) -> dict[str, Any]:
         self.limiter.wait()
         self.stats.requests += 1
         timed_out = _Retryable(f"no answer within {self.timeout:g} s")
+        headers = {"Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
         with _Deadline(self.timeout) as deadline:
             try:
-                response = self._session.post(
-                    self.base_url + USAGE_EVENTS_PATH,
-                    data=orjson.dumps(body),
-                    headers={"Content-Type": "application/json", "Accept": "application/json"},
+                response = self._session.request(
+                    method,
+                    self.base_url + path,
+                    data=None if body is None else orjson.dumps(body),
+                    headers=headers,
                     auth=(self._api_key, ""),
                     timeout=self.timeout,
                     allow_redirects=False,
@@ -221,7 +252,7 @@ class CursorAdminClient:
                     if deadline.expired or isinstance(error, requests.Timeout):
                         raise timed_out from None
                     raise _Retryable(f"the answer was cut off: {self._clean(_first_line(error))}") from None
-        return self._check(response, content, where)
+        return self._check(response, content, where, shape_problem)
 
     def _read_body(self, response: requests.Response, where: str) -> bytes:
         """The body, decompressed, refused beyond ``max_body_bytes`` (before reading it, where the
@@ -242,7 +273,8 @@ class CursorAdminClient:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    def _check(self, response: requests.Response, content: bytes, where: str) -> dict[str, Any]:
+    def _check(self, response: requests.Response, content: bytes, where: str,
+               shape_problem: Callable[[Any], str | None]) -> dict[str, Any]:
         status = response.status_code
         message = self._clean(_api_message(content))
         if 300 <= status < 400:
@@ -259,26 +291,30 @@ class CursorAdminClient:
         if status == 401:
             raise ApiError(
                 f"{where}: the Cursor API rejected the API key (401 Unauthorized); check CURSOR_API_KEY "
-                "(an Admin API key from the team's dashboard settings)"
+                "(an Admin API key from the team's dashboard settings)",
+                status=401,
             )
         if status == 403:
             raise ApiError(
                 f"{where}: the API key lacks access (403 Forbidden: {message or 'no message'}); "
-                "use an Admin API key (scope admin:*) of a team with Enterprise/Admin API access"
+                "use an Admin API key (scope admin:*) of a team with Enterprise/Admin API access",
+                status=403,
             )
         if status == 400:
-            raise ApiError(f"{where}: the API refused the request (400 Bad Request: {message or 'no message'})")
+            raise ApiError(f"{where}: the API refused the request (400 Bad Request: {message or 'no message'})",
+                           status=400)
         if status != 200:
             raise ApiError(
                 f"{where}: unexpected HTTP {status} from {self.base_url}"
                 + (f" ({message})" if message else "")
-                + "; check api.base_url / CURSOR_API_BASE_URL"
+                + "; check api.base_url / CURSOR_API_BASE_URL",
+                status=status,
             )
         try:
             payload = orjson.loads(content)
         except orjson.JSONDecodeError:
             raise _Retryable(f"the answer was not valid JSON ({len(content)} bytes)") from None
-        problem = _shape_problem(payload)
+        problem = shape_problem(payload)
         if problem:
             raise ApiError(f"{where}: the API answered in an unexpected shape ({problem}); the API may have changed")
         return payload
@@ -445,7 +481,7 @@ class _DeadlineAdapter(HTTPAdapter):
         return manager
 
 
-def _shape_problem(payload: Any) -> str | None:
+def _usage_shape_problem(payload: Any) -> str | None:
     if not isinstance(payload, dict):
         return "not a JSON object"
     if not isinstance(payload.get("usageEvents"), list):
@@ -463,4 +499,46 @@ def _shape_problem(payload: Any) -> str | None:
     return None
 
 
-__all__ = ["ClientStats", "CursorAdminClient", "USAGE_EVENTS_PATH", "backoff_seconds", "retry_after_seconds"]
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _list_of_objects(payload: Any, key: str) -> str | None:
+    if not isinstance(payload, dict):
+        return "not a JSON object"
+    items = payload.get(key)
+    if not isinstance(items, list):
+        return f"no {key} list"
+    if not all(isinstance(item, dict) for item in items):
+        return f"{key} holds something other than objects"
+    return None
+
+
+def _members_shape_problem(payload: Any) -> str | None:
+    return _list_of_objects(payload, "teamMembers")
+
+
+def _spend_shape_problem(payload: Any) -> str | None:
+    problem = _list_of_objects(payload, "teamMemberSpend")
+    if problem:
+        return problem
+    if not _is_count(payload.get("subscriptionCycleStart")):
+        return "no subscriptionCycleStart (epoch milliseconds)"
+    if not _is_count(payload.get("totalPages")):
+        return "no whole number totalPages"
+    return None
+
+
+def _groups_shape_problem(payload: Any) -> str | None:
+    problem = _list_of_objects(payload, "groups")
+    if problem:
+        return problem
+    if payload.get("unassignedGroup") is not None and not isinstance(payload["unassignedGroup"], dict):
+        return "unassignedGroup is not an object"
+    cycle = payload.get("billingCycle")
+    if not isinstance(cycle, dict) or not isinstance(cycle.get("cycleStart"), str):
+        return "no billingCycle.cycleStart"
+    return None
+
+
+__all__ = ["ClientStats", "CursorAdminClient", "GROUPS_PATH", "MEMBERS_PATH", "SPEND_PATH", "USAGE_EVENTS_PATH", "backoff_seconds", "retry_after_seconds"]

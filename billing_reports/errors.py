@@ -25,7 +25,15 @@ class CacheError(BillingReportsError):
 
 
 class ApiError(BillingReportsError):
-    """The Cursor Admin API refused or failed a request for good."""
+    """The Cursor Admin API refused or failed a request for good.
+
+    ``status``: the HTTP status of a refusal (400, 401, 403, 404...), ``None`` for a failure
+    (retries exhausted, an answer of the wrong shape).
+    """
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class SiteError(BillingReportsError):

@@ -31,11 +31,13 @@ from billing_reports.client import CursorAdminClient
 from billing_reports.errors import ApiError, CacheError, ConfigError
 from billing_reports.folders import check_writable_folder, existing_folder
 from billing_reports.months import Month, Window, isoformat_z, parse_isoformat_z, utc_now
-from billing_reports.on_demand import NO_KIND, is_on_demand, left_out_label
+from billing_reports.periods import date_of_day, day_of_ms
+from billing_reports.on_demand import NO_KIND, charged_microcents, is_on_demand, left_out_label
 from billing_reports.progress import FetchReporter, SilentReporter
 from billing_reports.refresh import FetchScope, plan_scope
 from billing_reports.ratelimit import RequestStartLimiter, Sleep
 from billing_reports.settings import API_KEY_VARIABLE, Settings, check_api_key
+from billing_reports.team_fetch import TeamFigures, fetch_team_figures
 
 def missing_key_error() -> ConfigError:
     return ConfigError(
@@ -62,6 +64,8 @@ class FetchSummary:
     seconds: float = 0.0
     #: Fetched months requested only from their cut-off on (a span of their cache file replaced).
     months_refreshed: list[Month] = field(default_factory=list)
+    #: What was taken of Cursor's own figures (``None``: not asked for, or no key).
+    team: TeamFigures | None = None
 
     def describe(self) -> str:
         """One line for the user.
@@ -78,10 +82,11 @@ class FetchSummary:
             parts.append(f"{len(self.months_incomplete)} incomplete (fetched again next run)")
         if self.months_not_started:
             parts.append(f"{len(self.months_not_started)} not started")
-        return (
+        line = (
             ", ".join(parts)
             + f"; {self.requests:,} requests, {self.rate_limited} rate-limited (429), {self.seconds:.1f} s."
         )
+        return line if self.team is None else f"{line}\n{self.team.describe()}."
 
 
 @dataclass(frozen=True)
@@ -129,11 +134,15 @@ def fetch_months(
     clock: Callable[[], float] = time.monotonic,
     sleep: Sleep = time.sleep,
     session: requests.Session | None = None,
+    team_figures: bool = False,
 ) -> FetchSummary:
     """Fetch every month of ``months`` that is not cached, cached but incomplete, or in ``refresh``.
 
     ``refresh`` months outside ``months`` are fetched too. The key is needed only when something must
     be fetched. ``now``, ``clock`` and ``sleep`` are injectable so tests never wait.
+    ``team_figures``: then also take Cursor's own figures (members, the current cycle's spend,
+    billing groups; :mod:`billing_reports.team_fetch`) through the same client and rate limit,
+    whenever there is a key, even with every month cached: they change by the hour.
 
     Raises ``CacheError`` (a broken cache file, before any request), ``ConfigError`` (no key) or
     ``ApiError`` (the API refused or kept failing; the message names the month and window).
@@ -147,7 +156,8 @@ def fetch_months(
         reporter.month_cached(month)
     for month in plan.not_started:
         reporter.month_not_started(month)
-    if plan.to_fetch:
+    team_figures = team_figures and bool(api_key)
+    if plan.to_fetch or team_figures:
         if not api_key:
             raise missing_key_error()
         check_api_key(api_key)
@@ -188,8 +198,13 @@ def fetch_months(
                 if not payload["complete"]:
                     summary.months_incomplete.append(month)
                 reporter.month_finished(month, payload["total_events"], payload["complete"])
+            usage_requests = client.stats.requests
+            if team_figures:
+                summary.team = fetch_team_figures(client, settings.data_dir, months, cycle_start=settings.cycle_start,
+                                                  demo=settings.demo, now=now)
+                summary.team.requests = client.stats.requests - usage_requests
         finally:
-            summary.requests = client.stats.requests
+            summary.requests = client.stats.requests - (summary.team.requests if summary.team else 0)
             summary.rate_limited = client.stats.rate_limited
             summary.retries = client.stats.retries
             client.close()
@@ -224,12 +239,19 @@ def fetch_month(
             client, month, window, where, page_size, reporter, index, len(scope.windows))
         kept_here = 0
         left_out: Counter[str] = Counter()
+        left_out_charged: Counter[tuple[str, str, str]] = Counter()
         for event in events:
             if isinstance(event, dict) and is_on_demand(event):
                 kept.append(event)
                 kept_here += 1
+            elif isinstance(event, dict):
+                kind = left_out_label(event)
+                left_out[kind] += 1
+                charged = charged_microcents(event)
+                if charged:
+                    left_out_charged[(_event_day(event), _event_user(event), kind)] += charged
             else:
-                left_out[left_out_label(event) if isinstance(event, dict) else NO_KIND] += 1
+                left_out[NO_KIND] += 1
         record = {
             "startDate": window.start_ms,
             "endDate": window.end_ms,
@@ -239,6 +261,8 @@ def fetch_month(
             "left_out": dict(sorted(left_out.items())),
             "requests": client.stats.requests - requests_before,
         }
+        if left_out_charged:
+            record["left_out_charged"] = [[*key, amount] for key, amount in sorted(left_out_charged.items())]
         if repeated:
             record["repeated"] = repeated
         window_records.append(record)
@@ -367,6 +391,24 @@ def _mismatch(totals: set[int], pages: _WindowPages) -> str:
         return f"the API reported {reported} events but sent {len(pages.events)}"
     return (f"the API reported {reported} events but sent {len(pages.events)} different ones "
             f"({pages.describe_repeats()})")
+
+
+def _event_day(event: dict[str, Any]) -> str:
+    """The UTC day of an event's ``timestamp`` (``YYYY-MM-DD``), ``""`` when it has none usable."""
+    stamp = event.get("timestamp")
+    try:
+        moment = int(stamp) if isinstance(stamp, str) else stamp
+    except ValueError:
+        return ""
+    if isinstance(moment, bool) or not isinstance(moment, int) or not 0 <= moment < 253402300800000:
+        return ""
+    return date_of_day(day_of_ms(moment)).isoformat()
+
+
+def _event_user(event: dict[str, Any]) -> str:
+    """Whose an event is: its ``userEmail`` (a removed member's events have none: ``""``)."""
+    email = event.get("userEmail")
+    return email if isinstance(email, str) else ""
 
 
 def _count(value: Any) -> int:

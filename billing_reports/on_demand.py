@@ -80,6 +80,21 @@ def event_cost(total_cents: float, token_fee: float = 0, discount_percent: float
     return EventCost(round(charged_cents * MICROCENTS_PER_CENT), list_cost, fee, formula)
 
 
+def charged_microcents(event: dict[str, Any]) -> int | None:
+    """An event's own ``chargedCents`` in micro-cents, ``None`` without a finite number there.
+
+    What a left-out event (included usage, errored requests) carries is kept by day and user, so
+    that Cursor's ``overallSpendCents`` can be reconciled with all charged events, not only the
+    on-demand ones (``fetch.windows[].left_out_charged``).
+    """
+    charged = event.get("chargedCents")
+    if isinstance(charged, bool) or not isinstance(charged, (int, float)) or charged != charged:
+        return None
+    if abs(charged) > 1e12:  # no event costs ten billion dollars: a broken value, not money
+        return None
+    return round(charged * MICROCENTS_PER_CENT)
+
+
 def charged_differs(cost: EventCost) -> bool:
     """Whether the event's ``chargedCents`` is further than :data:`CHARGED_TOLERANCE` from its parts."""
     return cost.formula is not None and abs(cost.charged - cost.formula) > CHARGED_TOLERANCE

@@ -71,7 +71,8 @@ def build(
     # 1. Fetch: only months that are not cached, or cached before they were over.
     summary = None
     if not offline:
-        summary = fetch_months(settings, months, api_key=api_key, refresh=refresh, reporter=reporter)
+        summary = fetch_months(settings, months, api_key=api_key, refresh=refresh, reporter=reporter,
+                               team_figures=True)
         say(summary.describe())
 
     # 2. Load the cache into the ledger (per UTC day, user, model, max mode); a range with

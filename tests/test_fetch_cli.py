@@ -63,10 +63,14 @@ def test_fetch_writes_the_months_in_range_and_prints_a_summary(config, api):
         "February 2026: 1 on-demand event kept",
     ]
     data_dir = config.parent / "cache"
-    assert sorted(os.listdir(data_dir)) == ["01-2026-usage-based-data.json", "02-2026-usage-based-data.json"]
+    # the usage months, and Cursor's own figures beside them (this team has no billing groups)
+    assert sorted(os.listdir(data_dir)) == [
+        "01-2026-usage-based-data.json", "02-2026-usage-based-data.json", "members.json", "spend"]
+    assert result.stdout.splitlines()[1].startswith("Cursor's figures (3 requests): 0 members, spend of 0 in the cycle")
     assert read_cached_month(cache_path(data_dir, JANUARY))["complete"] is True
     again = run(config, env=api_env(api))
     assert again.stdout.startswith("Fetched 0 months (0 on-demand events), 2 already cached; 0 requests")
+    assert "Cursor's figures (3 requests)" in again.stdout  # taken again: they change by the hour
     assert again.stderr.splitlines() == ["January 2026: already cached", "February 2026: already cached"]
 
 

@@ -30,7 +30,12 @@ def fetch(settings: Settings, months: list[Month], refresh: tuple[Month, ...]) -
     Every month in range that is not cached yet, or was cached before it ended
     (incomplete), is downloaded and written to
     data_dir/MM-YYYY-usage-based-data.json; complete months are never fetched
-    again unless --refresh names them. Needs CURSOR_API_KEY (environment or .env).
+    again unless --refresh names them. Cursor's own figures are taken too, every
+    run: the member list, each member's spend in the current billing cycle, and
+    the billing groups (Enterprise teams), kept in data_dir/members.json,
+    data_dir/spend/ and data_dir/groups/ (one file per cycle: the current cycle's
+    spend is gone from the API once the cycle rolls over, so it is kept here).
+    Needs CURSOR_API_KEY (environment or .env).
 
     \b
     Examples:
@@ -38,5 +43,6 @@ def fetch(settings: Settings, months: list[Month], refresh: tuple[Month, ...]) -
       billing-reports fetch --months-back 6 --end-month 2026-02
       billing-reports fetch --refresh 2026-01
     """
-    summary = fetch_months(settings, months, api_key=settings.api_key, refresh=refresh, reporter=make_reporter())
+    summary = fetch_months(settings, months, api_key=settings.api_key, refresh=refresh, reporter=make_reporter(),
+                           team_figures=True)
     click.echo(summary.describe())

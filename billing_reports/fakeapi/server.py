@@ -1,6 +1,7 @@
 """A faithful offline fake of the Cursor Admin API (``docs: ../shared/reference/cursor-admin-api.md``).
 
-``POST /teams/filtered-usage-events`` and ``GET /teams/members`` on 127.0.0.1, a free port, in a
+``POST /teams/filtered-usage-events``, ``GET /teams/members``, ``POST /teams/spend`` and
+``GET /teams/groups`` (see :mod:`billing_reports.fakeapi.billing`) on 127.0.0.1, a free port, in a
 background thread::
 
     with FakeCursorApi(SyntheticTeam(), rate_limit_per_minute=20) as api:
@@ -35,11 +36,14 @@ from typing import Any, Callable
 
 import orjson
 
+from billing_reports.fakeapi.billing import Billing, groups_answer, spend_answer
 from billing_reports.fakeapi.team import StaticTeam, SyntheticTeam, TeamMember
 from billing_reports.months import DAY_MS
 
 USAGE_EVENTS_PATH = "/teams/filtered-usage-events"
 MEMBERS_PATH = "/teams/members"
+SPEND_PATH = "/teams/spend"
+GROUPS_PATH = "/teams/groups"
 DEFAULT_FAKE_KEY = "key_fake_0123456789abcdef0123456789abcdef"
 MAX_PAGE_SIZE = 1000
 DEFAULT_PAGE_SIZE = 100
@@ -107,6 +111,8 @@ class FakeCursorApi:
     :param rate_limit_per_minute: requests answered per clock minute before 429s (``None``: no limit).
     :param retry_after_on_429: send ``Retry-After`` (seconds to the next minute) with rate-limit 429s.
     :param clock: seconds, for the rate limit and the request log.
+    :param billing: how Cursor bills the team (``/teams/spend``, ``/teams/groups``); default the
+        team's own ``billing``, else cycles from the 17th, no limits, no billing groups.
     """
 
     def __init__(
@@ -119,8 +125,10 @@ class FakeCursorApi:
         retry_after_on_429: bool = False,
         max_range_days: int = MAX_RANGE_DAYS,
         clock: Callable[[], float] = time.monotonic,
+        billing: Billing | None = None,
     ) -> None:
         self.team = team if team is not None else SyntheticTeam(events_per_month=500, months_count=2)
+        self.billing = billing if billing is not None else getattr(self.team, "billing", None) or Billing()
         self.api_key = api_key
         self.forbidden_keys = tuple(forbidden_keys)
         self.rate_limit_per_minute = rate_limit_per_minute
@@ -193,10 +201,11 @@ class FakeCursorApi:
     # --- fault injection (each applies to the next request(s) of either endpoint) ---
 
     def fail_next(self, status: int, times: int = 1, *, retry_after: float | str | None = None,
-                  message: str | None = None) -> None:
-        """Answer the next ``times`` requests with ``status`` and the documented error body."""
-        after = None if retry_after is None else str(retry_after)
-        self._add(times, _Fault("status", status=status, retry_after=after, message=message))
+                  message: str | None = None, after: int = 0) -> None:
+        """Answer the next ``times`` requests, ``after`` normal ones, with ``status`` and the documented
+        error body."""
+        wait = None if retry_after is None else str(retry_after)
+        self._add(times, _Fault("status", status=status, retry_after=wait, message=message), after=after)
 
     def slow_next(self, seconds: float, times: int = 1, *, after: int = 0) -> None:
         """Wait ``seconds`` before answering ``times`` requests, ``after`` normal ones (client timeouts,
@@ -380,12 +389,12 @@ class _Handler(BaseHTTPRequestHandler):
             bad_json = False
         except orjson.JSONDecodeError:
             body, bad_json = None, True
-        path = self.path.split("?", 1)[0]
+        path, _, query = self.path.partition("?")
         arrived = api.clock()
         fault = api._next_fault()
         if fault is not None and fault.kind == "none":
             fault = None
-        status, payload, headers, fault_name = self._answer(method, path, body, bad_json, fault)
+        status, payload, headers, fault_name = self._answer(method, path, body, bad_json, fault, query)
         recorded = False
         if fault is not None and fault.kind == "slow":
             # recorded on arrival: a test sees the request while it waits
@@ -445,7 +454,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
         self.close_connection = True
 
-    def _answer(self, method, path, body, bad_json, fault):
+    def _answer(self, method, path, body, bad_json, fault, query=""):
         api = self.api
         fault_name = fault.kind if fault is not None else None
         if fault is not None and fault.kind == "status":
@@ -461,7 +470,7 @@ class _Handler(BaseHTTPRequestHandler):
                 key = ""
             message = f"Invalid API key {key!r}; the request said Authorization: {header}"
             return fault.status, error_body(fault.status, message), {}, fault_name
-        routes = {("POST", USAGE_EVENTS_PATH), ("GET", MEMBERS_PATH)}
+        routes = {("POST", USAGE_EVENTS_PATH), ("GET", MEMBERS_PATH), ("POST", SPEND_PATH), ("GET", GROUPS_PATH)}
         if (method, path) not in routes:
             return 404, error_body(404, f"No route {method} {path}"), {}, fault_name
         auth = api._auth_status(self.headers.get("Authorization"))
@@ -473,8 +482,12 @@ class _Handler(BaseHTTPRequestHandler):
             return 429, error_body(429), headers, fault_name
         if path == MEMBERS_PATH:
             return 200, api.members(), {}, fault_name
+        if path == GROUPS_PATH:
+            return (*groups_answer(api.team, api.billing, query), {}, fault_name)
         if bad_json:
             return 400, error_body(400, "Request body is not valid JSON"), {}, fault_name
+        if path == SPEND_PATH:
+            return (*spend_answer(api.team, api.billing, body), {}, fault_name)
         status, payload = api.usage_events(body)
         if status == 200 and fault is not None:
             payload = _lying_page(api, body, payload, fault.kind)
