@@ -32,6 +32,8 @@ from billing_reports.errors import ApiError, CacheError, ConfigError
 from billing_reports.folders import check_writable_folder, existing_folder
 from billing_reports.months import Month, Window, isoformat_z, parse_isoformat_z, utc_now
 from billing_reports.periods import date_of_day, day_of_ms
+
+HOUR_MS = 3_600_000
 from billing_reports.on_demand import NO_KIND, charged_microcents, is_on_demand, left_out_label
 from billing_reports.progress import FetchReporter, SilentReporter
 from billing_reports.refresh import FetchScope, plan_scope
@@ -249,7 +251,7 @@ def fetch_month(
                 left_out[kind] += 1
                 charged = charged_microcents(event)
                 if charged:
-                    left_out_charged[(_event_day(event), _event_user(event), kind)] += charged
+                    left_out_charged[(_event_hour(event), _event_user(event), kind)] += charged
             else:
                 left_out[NO_KIND] += 1
         record = {
@@ -393,8 +395,9 @@ def _mismatch(totals: set[int], pages: _WindowPages) -> str:
             f"({pages.describe_repeats()})")
 
 
-def _event_day(event: dict[str, Any]) -> str:
-    """The UTC day of an event's ``timestamp`` (``YYYY-MM-DD``), ``""`` when it has none usable."""
+def _event_hour(event: dict[str, Any]) -> str:
+    """The UTC hour of an event's ``timestamp`` (``YYYY-MM-DDTHH``: Cursor aggregates its spend
+    figures hourly), ``""`` when it has none usable."""
     stamp = event.get("timestamp")
     try:
         moment = int(stamp) if isinstance(stamp, str) else stamp
@@ -402,7 +405,7 @@ def _event_day(event: dict[str, Any]) -> str:
         return ""
     if isinstance(moment, bool) or not isinstance(moment, int) or not 0 <= moment < 253402300800000:
         return ""
-    return date_of_day(day_of_ms(moment)).isoformat()
+    return f"{date_of_day(day_of_ms(moment)).isoformat()}T{moment // HOUR_MS % 24:02d}"
 
 
 def _event_user(event: dict[str, Any]) -> str:

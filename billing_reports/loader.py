@@ -881,11 +881,27 @@ def iter_kept_events(data_dir: Path, months: Iterable[Month]) -> Iterator[tuple[
                 yield month, event
 
 
+def iter_kept_charges(data_dir: Path, months: Iterable[Month]) -> Iterator[tuple[int, str, int]]:
+    """``(timestamp ms, user, charged micro-cents)`` of each event that counts, by the loader's rule
+    and the cost rule (events without ``userEmail``: :data:`REMOVED_USER`)."""
+    for month in months:
+        path = cache_path(data_dir, month)
+        if not path.exists():
+            continue
+        scratch = DataQuality()
+        for event in read_cached_month(path)["events"]:
+            values = _inspect(event, month, scratch)
+            if values is not None:
+                (_day, user, _model, _max), sums = values
+                yield int(event["timestamp"]), user, sums[0]
+
+
 __all__ = [
     "KNOWN_FIELDS",
     "KNOWN_KINDS",
     "ON_DEMAND_KIND",
     "aggregate_events",
+    "iter_kept_charges",
     "iter_kept_events",
     "decode_month",
     "load_month",

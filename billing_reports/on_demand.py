@@ -85,7 +85,7 @@ def charged_microcents(event: dict[str, Any]) -> int | None:
 
     What a left-out event (included usage, errored requests) carries is kept by day and user, so
     that Cursor's ``overallSpendCents`` can be reconciled with all charged events, not only the
-    on-demand ones (``fetch.windows[].left_out_charged``).
+    on-demand ones (``fetch.windows[].left_out_charged``, per UTC hour, user and kind).
     """
     charged = event.get("chargedCents")
     if isinstance(charged, bool) or not isinstance(charged, (int, float)) or charged != charged:

@@ -193,7 +193,7 @@ def test_files_in_the_snapshot_folder_that_are_not_ours_are_left_alone(tmp_path)
     assert len(kept_cycles(tmp_path, "spend")) == 1
 
 
-def test_the_fetch_keeps_what_left_out_events_charged_per_day_user_and_kind(tmp_path, now):
+def test_the_fetch_keeps_what_left_out_events_charged_per_hour_user_and_kind(tmp_path, now):
     import dataclasses
 
     from billing_reports.cache import cache_path, read_cached_month
@@ -221,8 +221,9 @@ def test_the_fetch_keeps_what_left_out_events_charged_per_day_user_and_kind(tmp_
     payload = read_cached_month(cache_path(settings.data_dir, Month(2026, 11)))
     charged = [row for window in payload["fetch"]["windows"] for row in window.get("left_out_charged", [])]
     assert charged == [
-        ["2026-11-19", "bob@example.com", "Included in Business", 16_125_000],  # 8.0 (events()) + 8.0 + 0.125
-        ["2026-11-20", "", "Included in Business", 2_500_000],
+        ["2026-11-19T11", "bob@example.com", "Included in Business", 16_000_000],  # 8.0 (events()) + 8.0
+        ["2026-11-19T15", "bob@example.com", "Included in Business", 125_000],
+        ["2026-11-20T01", "", "Included in Business", 2_500_000],
     ]
     assert summary.team is not None and summary.team.members == len(MEMBERS)
     assert (settings.data_dir / "groups").is_dir()

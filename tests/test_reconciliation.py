@@ -1,0 +1,110 @@
+"""Reconciliation (issue 14): Cursor's spend figures against our events, hand-computed."""
+
+import dataclasses
+
+import pytest
+from conftest import FakeClock, Now, usage_event, utc
+
+from billing_reports.cursor_figures import CursorFigures, MemberSpend, SpendSnapshot, load_cursor_figures
+from billing_reports.fakeapi import FakeCursorApi, StaticTeam
+from billing_reports.fakeapi.billing import Billing
+from billing_reports.fakeapi.team import TeamMember
+from billing_reports.fetching import fetch_months
+from billing_reports.months import Month
+from billing_reports.periods import cycle_containing, parse_day
+from billing_reports.reconciliation import Tolerance, reconcile, reconcile_snapshot
+from billing_reports.settings import Settings
+from billing_reports.usage import REMOVED_USER
+
+pytestmark = pytest.mark.server
+
+M = 1_000_000  # micro-cents per cent
+MEMBERS = tuple(
+    TeamMember(id=index, email=f"{name}@example.com", name=name.title(), role="member", is_removed=False, activity=1.0)
+    for index, name in enumerate(["ann", "bob", "cy", "dee"], start=1)
+)
+BILLING = Billing(cycle_anchor="2026-01-17", adjustments={"bob@example.com": 250.0})
+
+
+def events():
+    return [
+        usage_event("2026-11-16T23:59:59.999", email="ann@example.com", total_cents=1000.0),  # cycle before
+        usage_event("2026-11-17T00:00:00.000", email="ann@example.com", total_cents=10.25, fee=1.0),
+        usage_event("2026-11-18T10:00:00", email="ann@example.com", total_cents=4.0, chargedCents=3.5),
+        usage_event("2026-11-19T10:00:00", email="bob@example.com", total_cents=2.0),
+        usage_event("2026-11-19T11:00:00", email="bob@example.com", kind="Included in Business",
+                    chargeable=False, chargedCents=8.0),
+        usage_event("2026-11-30T09:00:00", email="cy@example.com", total_cents=12.0),
+        usage_event("2026-11-30T11:59:59.999", email="cy@example.com", total_cents=0.5),
+        usage_event("2026-11-30T13:00:00", email="cy@example.com", total_cents=100.0),   # after 12:00
+        usage_event("2026-11-22T12:00:00", email=None, total_cents=3.0),                 # a removed member
+        usage_event("2026-11-23T12:00:00", email="zed@example.com", total_cents=2.0),    # not a member
+    ]
+
+
+def fetched(tmp_path, moment, billing=BILLING):
+    now = Now(utc(moment))
+    team = StaticTeam(events(), members=MEMBERS, now=now)
+    with FakeCursorApi(team, rate_limit_per_minute=None, billing=billing) as api:
+        settings = dataclasses.replace(Settings(config_path=tmp_path / "config.yaml"), data_dir=tmp_path / "cache",
+                                       api_base_url=api.base_url, request_delay_seconds=0.0)
+        clock = FakeClock()
+        fetch_months(settings, [Month(2026, 11)], api_key=api.api_key, now=now, clock=clock, sleep=clock.sleep,
+                     team_figures=True)
+    return settings.data_dir
+
+
+def test_each_member_against_cursors_figure_at_the_snapshot(tmp_path):
+    data_dir = fetched(tmp_path, "2026-11-30T12:00:00")
+    figures = load_cursor_figures(data_dir)
+    [cycle] = reconcile(figures, data_dir)
+    assert cycle.snapshot.cycle.first_day == parse_day("2026-11-17")
+    lines = {line.email: line for line in cycle.on_demand}
+    # ann: 10.25 + 1.0 fee + 3.5 charged, both sides; the 1000 of the cycle before on neither
+    assert (lines["ann@example.com"].cursor, lines["ann@example.com"].ours) == (14_750_000, 14_750_000)
+    assert not lines["ann@example.com"].flagged
+    # bob: Cursor counts $2.50 more than his 2.0 cents of events: flagged (beyond $1)
+    assert (lines["bob@example.com"].cursor, lines["bob@example.com"].ours) == (252 * M, 2 * M)
+    assert lines["bob@example.com"].difference == -250 * M and lines["bob@example.com"].flagged
+    assert lines["bob@example.com"].percent == pytest.approx(-250 / 252 * 100)
+    # cy: the 30th up to 12:00 only (12.0 + 0.5); the 100.0 at 13:00 came after the snapshot
+    assert (lines["cy@example.com"].cursor, lines["cy@example.com"].ours) == (12_500_000, 12_500_000)
+    # dee: a member with no spend on either side: listed, nothing to flag
+    dee = lines["dee@example.com"]
+    assert (dee.cursor, dee.ours, dee.flagged) == (0, 0, False)
+    # overall: bob's included 8.0 joins his on-demand 2.0 against Cursor's 260.0
+    overall = {line.email: line for line in cycle.overall}
+    assert (overall["bob@example.com"].cursor, overall["bob@example.com"].ours) == (260 * M, 10 * M)
+    assert cycle.events_without_member == {"zed@example.com": 2 * M, REMOVED_USER: 3 * M}
+    assert cycle.on_demand_total.cursor == (14.75 + 252 + 12.5) * M
+    assert cycle.on_demand_total.flagged and not cycle.on_demand[0].email.startswith("ann")
+    assert cycle.on_demand_total.ours == (14.75 + 2.0 + 12.5 + 3.0 + 2.0) * M
+    assert cycle.missing_months == [] and cycle.fetched_before_snapshot == []
+
+
+def test_the_snapshots_own_day_counts_only_up_to_its_instant(tmp_path):
+    data_dir = fetched(tmp_path, "2026-11-30T18:00:00")  # every event of the 30th is cached
+    figures = load_cursor_figures(data_dir)
+    taken_earlier = dataclasses.replace(figures.spend[0], taken_at=utc("2026-11-30T12:00:00"))
+    cycle = reconcile_snapshot(taken_earlier, data_dir, figures)
+    cy = next(line for line in cycle.on_demand if line.email == "cy@example.com")
+    assert cy.ours == 12_500_000  # not the 100.0 of 13:00
+    later = reconcile_snapshot(figures.spend[0], data_dir, figures)
+    assert next(line for line in later.on_demand if line.email == "cy@example.com").ours == 112_500_000
+
+
+def test_the_tolerance_is_the_larger_of_an_amount_and_a_share():
+    tolerance = Tolerance(amount=100 * M, percent=1.0)  # $1 and 1 %
+    assert tolerance.allows(50 * 100 * M, 100 * M)            # $1 off $50: within $1
+    assert not tolerance.allows(50 * 100 * M, 100 * M + 1)    # a micro-cent more
+    assert tolerance.allows(500 * 100 * M, 500 * M)           # $5 off $500: within 1 %
+    assert not tolerance.allows(500 * 100 * M, 501 * M)
+
+
+def test_a_month_not_fetched_is_said_not_taken_for_zero(tmp_path):
+    snapshot = SpendSnapshot(cycle_containing(parse_day("2026-10-17"), parse_day("2026-10-17")),
+                             utc("2026-11-16T20:00:00"), (MemberSpend("ann@example.com", "Ann", 5 * M, 5 * M, None),))
+    (tmp_path / "cache").mkdir()
+    cycle = reconcile_snapshot(snapshot, tmp_path / "cache", CursorFigures())
+    assert cycle.missing_months == [Month(2026, 10), Month(2026, 11)]
+    assert cycle.spend_without_events == ["ann@example.com"]
