@@ -60,7 +60,10 @@ from .on_demand import (
 )
 from .settings import Settings
 from .untrusted import printable, shortened
-from .usage import CHARGED_EXAMPLES, REMOVED_USER, UNKNOWN_MODEL, DataQuality, LedgerKey, MonthFacts, OnDemandUsage
+from .usage import (
+    CHARGED_EXAMPLES, REMOVED_USER, SERVICE_ACCOUNT_MARK, UNKNOWN_MODEL, DataQuality, LedgerKey, MonthFacts,
+    OnDemandUsage, service_account_user,
+)
 
 #: Kinds the Cursor API is known to send; any other is counted as unknown.
 KNOWN_KINDS = frozenset(
@@ -576,6 +579,9 @@ def aggregate_typed_events(
     on_demand = ON_DEMAND_KIND
     limit = AMOUNT_LIMIT_CENTS
     name_limit = NAME_LIMIT
+    account_mark = SERVICE_ACCOUNT_MARK
+    account_limit = NAME_LIMIT - len(SERVICE_ACCOUNT_MARK)
+    account_owners = quality.service_account_owners
     model_bits = MODEL_BITS
     # Trick: the builder's containers as locals, and users and models as numbers packed with
     # the day into one integer key: a look-up of two short strings and one small integer per
@@ -597,6 +603,7 @@ def aggregate_typed_events(
             fee = event.cursorTokenFee
             discount = usage.discountPercentOff
             charged_cents = event.chargedCents
+            account = event.serviceAccountName
             try:
                 timestamp = int(event.timestamp)
             except ValueError:
@@ -610,6 +617,8 @@ def aggregate_typed_events(
                 and 0 <= discount <= 100
                 and (charged_cents is None or -limit < charged_cents < limit)
                 and start_ms <= timestamp < end_ms
+                and (not account or type(account) is str and account == account.strip()
+                     and len(account) <= account_limit)
             ):
                 # Trick: the cost rule (``on_demand.event_cost``) inlined, a call per event
                 # costing more than the arithmetic; the tests hold both to the same figures.
@@ -630,6 +639,10 @@ def aggregate_typed_events(
                     if not user:
                         user = removed_user
                         without_email += 1
+                    if account:  # a service account is its own row (its owner's email is noted)
+                        owner, user = user, account + account_mark
+                        if user not in account_owners:
+                            account_owners[user] = owner
                     user_number = user_code(user)
                     if user_number is None:
                         user_number = cells.user_code(user)
@@ -811,6 +824,10 @@ def _inspect(event: Any, month: Month, quality: DataQuality) -> EventValues | No
     if not isinstance(user, str) or not user:
         user = REMOVED_USER
         quality.without_email += 1
+    account = event.get("serviceAccountName")
+    if isinstance(account, str) and account.strip():
+        owner, user = user, service_account_user(account)
+        quality.service_account_owners.setdefault(_bounded_name(user), owner)
     model = event.get("model")
     if not isinstance(model, str) or not model:
         model = UNKNOWN_MODEL

@@ -7,6 +7,8 @@ events the fetch left out charged (kept per hour, ``fetch.windows[].left_out_cha
 ``overallSpendCents``. A difference beyond the tolerance (the larger of an amount and a share of
 Cursor's figure) is flagged.
 
+A service account's events are its owner's here, as their ``userEmail`` says and Cursor counts them.
+
 Small differences are expected: Cursor aggregates hourly, and events of the last hours can still
 arrive after a fetch. A flagged difference on a cycle that ended days before its last fetch is not.
 """
@@ -147,11 +149,14 @@ def _our_side(snapshot: SpendSnapshot, data_dir: Path, result: CycleReconciliati
     whole_days_end = last_day if end_ms < (last_day + 1) * DAY_MS - 1 else last_day + 1
     on_demand: dict[str, int] = {}
     overall: dict[str, int] = {}
+    owners: dict[str, str] = {}
     for month in months_touched(first_day, last_day):
         if not cache_path(data_dir, month).exists():
             result.missing_months.append(month)
             continue
         facts, cells = load_month(data_dir, month)
+        for account, owner in facts.quality.service_account_owners.items():
+            owners.setdefault(account, owner)
         if facts.fetched_at is not None and facts.fetched_at.timestamp() * 1000 < end_ms:
             result.fetched_before_snapshot.append(month)
         for (day, user, _model, _max), sums in cells.items():
@@ -166,6 +171,10 @@ def _our_side(snapshot: SpendSnapshot, data_dir: Path, result: CycleReconciliati
         for stamp, user, charged in iter_kept_charges(data_dir, [Month.of_ms(end_ms)]):
             if last_day * DAY_MS <= stamp <= end_ms:
                 on_demand[user] = on_demand.get(user, 0) + charged
+    # A service account's events carry its owner's email: Cursor counts them in the owner's spend.
+    for account, owner in owners.items():
+        if account in on_demand:
+            on_demand[owner] = on_demand.get(owner, 0) + on_demand.pop(account)
     for user, amount in on_demand.items():
         overall[user] = overall.get(user, 0) + amount
     return on_demand, overall

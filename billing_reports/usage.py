@@ -29,6 +29,18 @@ from .periods import Period, ReportRange
 #: The user an event without ``userEmail`` is attributed to (users removed from
 #: the team): a visible bucket, counted in every total and shown in user tables.
 REMOVED_USER = "(removed user)"
+#: What follows a service account's name where it stands among users: a service account's events
+#: carry its owner's ``userEmail``, yet it is its own row wherever users are ranked.
+SERVICE_ACCOUNT_MARK = " (service account)"
+
+
+def service_account_user(name: str) -> str:
+    """The ledger's user for the events of the service account ``name``."""
+    return name + SERVICE_ACCOUNT_MARK
+
+
+def is_service_account(user: str) -> bool:
+    return user.endswith(SERVICE_ACCOUNT_MARK)
 #: The model an event without a ``model`` is attributed to.
 UNKNOWN_MODEL = "(unknown model)"
 #: Events whose ``chargedCents`` differs from their parts that the data-quality page lists, per month.
@@ -133,6 +145,9 @@ class DataQuality:
     bad_tokens: int = 0
     #: Kept events whose user or model name is over 320 characters (cut short, spend still counted).
     long_names: int = 0
+    #: Service accounts among the users (:func:`service_account_user`) -> the ``userEmail`` their
+    #: first event carried (the member who owns it; :data:`REMOVED_USER` for none).
+    service_account_owners: dict[str, str] = field(default_factory=dict)
 
     def add(self, part: "DataQuality") -> None:
         """Add the counts of a part of a month (a piece of a file, decoded apart) to these: every
@@ -141,7 +156,10 @@ class DataQuality:
             if spec.name in ("events_in_file", "without_charged"):  # the file's own, and derived
                 continue
             mine, theirs = getattr(self, spec.name), getattr(part, spec.name)
-            if isinstance(mine, dict):
+            if spec.name == "service_account_owners":
+                for account, owner in theirs.items():
+                    mine.setdefault(account, owner)
+            elif isinstance(mine, dict):
                 for key, count in theirs.items():
                     mine[key] = mine.get(key, 0) + count
             elif isinstance(mine, list):
@@ -197,6 +215,7 @@ class DataQuality:
             "odd_discount": self.odd_discount,
             "bad_tokens": self.bad_tokens,
             "long_names": self.long_names,
+            "service_account_owners": dict(self.service_account_owners),
         }
 
 

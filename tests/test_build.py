@@ -136,11 +136,12 @@ def test_build_demo_fetches_from_the_fake_api_and_builds_a_full_site(project):
     assert not (project / "out").exists()
     assert [p.name for p in (project / "cache").iterdir()] == ["01-2026-usage-based-data.json"]
 
-    emails = set()
+    users = set()  # a page per user: each email, and each service account (its own row)
     for path in sorted((demo / "monthly_usage_data").glob("*-usage-based-data.json")):
-        emails |= {event.get("userEmail", "(removed user)") for event in orjson.loads(path.read_bytes())["events"]}
+        users |= {event.get("serviceAccountName") or event.get("userEmail", "(removed user)")
+                  for event in orjson.loads(path.read_bytes())["events"]}
     manifest = orjson.loads((demo / "site" / "build-manifest.json").read_bytes())
-    assert len([name for name in manifest["files"] if name.startswith("users/")]) == len(emails)
+    assert len([name for name in manifest["files"] if name.startswith("users/")]) == len(users)
     incomplete = len(manifest["incomplete_months"])
     assert 1 <= incomplete <= 2  # the current month (and the last one, on the first day of a month)
     for slug in ("top-cost-users", "users-x-expensive-models", "top-cost-models", "monthly-trend", "daily",

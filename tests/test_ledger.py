@@ -150,6 +150,12 @@ HOSTILE = [
     {"tokenUsage": {"totalCents": None}, "chargedCents": 5.0},         # billed, parts unknown
     {"tokenUsage": None, "chargedCents": 5.0},
     {"tokenUsage": {"totalCents": 4.0, "discountPercentOff": -50}},  # an odd discount, priced as sent
+    {"serviceAccountName": "ci-bot", "serviceAccountId": "sa_1"},      # its own row, its owner noted
+    {"serviceAccountName": "ci-bot", "userEmail": ""},                 # no owner: the removed user's
+    {"serviceAccountName": " ci-bot "},                                # padded: the careful path
+    {"serviceAccountName": "   "},                                     # blank: no service account
+    {"serviceAccountName": 7},                                         # not a name: no service account
+    {"serviceAccountName": "x" * 310},                                 # too long with its mark: cut
 ]
 
 
@@ -164,6 +170,18 @@ def test_both_decoding_paths_agree_on_hostile_events(tmp_path, changes):
     general_cells, general_quality = _general(path, APRIL)
     assert {key: list(value) for key, value in cells.items()} == general_cells
     assert facts.quality.to_dict() == general_quality.to_dict()
+
+
+def test_a_service_account_is_its_own_user_with_its_owner_noted(tmp_path):
+    events = [_event(_ms(2026, 4, 9), "ann@example.com", "opus", 7.25),
+              _event(_ms(2026, 4, 9, 5), "ann@example.com", "opus", 4.0, serviceAccountName="ci-bot"),
+              _event(_ms(2026, 4, 10), "bob@example.com", "opus", 1.0, serviceAccountName="ci-bot")]
+    _write(tmp_path, APRIL, events)
+    facts, cells = decode_month(tmp_path, APRIL)
+    users = {user for (_day, user, _model, _max) in cells}
+    assert users == {"ann@example.com", "ci-bot (service account)"}
+    assert sum(cell[0] for key, cell in cells.items() if key[1] == "ci-bot (service account)") == 5_000_000
+    assert facts.quality.service_account_owners == {"ci-bot (service account)": "ann@example.com"}
 
 
 def test_both_paths_price_random_events_by_the_one_rule(tmp_path):

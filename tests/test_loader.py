@@ -81,6 +81,7 @@ def test_data_quality_counts_of_january(analysis_usage):
         "odd_discount": 0,
         "bad_tokens": 0,
         "long_names": 0,
+        "service_account_owners": {},
     }
     assert analysis_usage.facts(DEC).quality.events_in_file == 0
     assert analysis_usage.facts(FEB).quality.warnings == 0

@@ -77,6 +77,7 @@ def _odd_april(cache):
         {**base, "tokenUsage": {"totalCents": 1.5, "discountPercentOff": 150}},  # an odd discount
         {**base, "tokenUsage": {"totalCents": 1.5, "inputTokens": 2.5}},  # a token count not whole
         {**base, "model": "m" * 400},                               # a name too long: cut short
+        {**base, "serviceAccountName": "ci-bot"},                   # a service account (its owner noted)
     ]
     write_cached_month(cache / f"{APRIL.cache_stem}-usage-based-data.json", {
         "month": APRIL.cache_stem, "fetched_at": "2026-05-02T10:11:12.345678Z", "total_events": len(events),

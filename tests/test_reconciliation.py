@@ -39,6 +39,8 @@ def events():
         usage_event("2026-11-30T13:00:00", email="cy@example.com", total_cents=100.0),   # after 12:00
         usage_event("2026-11-22T12:00:00", email=None, total_cents=3.0),                 # a removed member
         usage_event("2026-11-23T12:00:00", email="zed@example.com", total_cents=2.0),    # not a member
+        usage_event("2026-11-24T12:00:00", email="dee@example.com", total_cents=0.75,    # dee's service account
+                    serviceAccountName="nightly-ci", serviceAccountId="sa_1"),
     ]
 
 
@@ -69,16 +71,17 @@ def test_each_member_against_cursors_figure_at_the_snapshot(tmp_path):
     assert lines["bob@example.com"].percent == pytest.approx(-250 / 252 * 100)
     # cy: the 30th up to 12:00 only (12.0 + 0.5); the 100.0 at 13:00 came after the snapshot
     assert (lines["cy@example.com"].cursor, lines["cy@example.com"].ours) == (12_500_000, 12_500_000)
-    # dee: a member with no spend on either side: listed, nothing to flag
+    # dee: only her service account spent; Cursor counts it as hers, and so does the comparison
     dee = lines["dee@example.com"]
-    assert (dee.cursor, dee.ours, dee.flagged) == (0, 0, False)
+    assert (dee.cursor, dee.ours, dee.flagged) == (750_000, 750_000, False)
+    assert "nightly-ci (service account)" not in lines
     # overall: bob's included 8.0 joins his on-demand 2.0 against Cursor's 260.0
     overall = {line.email: line for line in cycle.overall}
     assert (overall["bob@example.com"].cursor, overall["bob@example.com"].ours) == (260 * M, 10 * M)
     assert cycle.events_without_member == {"zed@example.com": 2 * M, REMOVED_USER: 3 * M}
-    assert cycle.on_demand_total.cursor == (14.75 + 252 + 12.5) * M
+    assert cycle.on_demand_total.cursor == (14.75 + 252 + 12.5 + 0.75) * M
     assert cycle.on_demand_total.flagged and not cycle.on_demand[0].email.startswith("ann")
-    assert cycle.on_demand_total.ours == (14.75 + 2.0 + 12.5 + 3.0 + 2.0) * M
+    assert cycle.on_demand_total.ours == (14.75 + 2.0 + 12.5 + 3.0 + 2.0 + 0.75) * M
     assert cycle.missing_months == [] and cycle.fetched_before_snapshot == []
 
 
