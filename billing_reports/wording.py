@@ -1,4 +1,4 @@
-"""A count and its noun as a reader says it: ``1 request``, ``2 requests``, never ``request(s)``."""
+"""A count and its noun as a reader says it: ``1 request``, ``2 requests``, never a noun with "(s)"."""
 
 from __future__ import annotations
 
