@@ -186,6 +186,32 @@ def test_monthly_model_breakdown(sections):
     assert section.table("2025-11").description.startswith("Not fetched yet")
     assert section.table("2025-11").total is None and shown(section.table("2025-11")) == []  # no $0.00 total
     assert section.table("2026-03").description.startswith("Month to date")
+    # the chart: a column per month, a segment per model, adding up to the month's total exactly
+    (chart,) = section.charts
+    assert (chart.kind, list(chart.labels)) == ("stacked", ["2025-11", "2025-12", "2026-01", "2026-02", "2026-03"])
+    assert {s.name: list(s.values) for s in chart.series} == {
+        "opus": [None, 0, 165_875_000, 100_000_000, 0],          # November not fetched: no column, never $0
+        "sonnet": [None, 0, 111_933_330, 10_000_000, 30_000_000],
+        "haiku": [None, 0, 2_000_000, 0, 0],
+    }
+
+
+def test_the_stacked_chart_sums_the_models_past_its_segments_into_other(analysis_usage, monkeypatch):
+    from billing_reports.builtin_plugins import monthly_model_breakdown as plugin
+    from billing_reports.site.charts import chart_rows, stacked_totals
+
+    monkeypatch.setattr(plugin, "CHART_MODELS", 1)
+    chart = plugin.spend_by_model_chart(analysis_usage)
+    assert [s.name for s in chart.series] == ["opus", "Other (2 models)"]
+    assert list(chart.series[1].values) == [None, 0, 113_933_330, 10_000_000, 30_000_000]
+    months = analysis_usage.months
+    assert stacked_totals(chart) == [None] + [analysis_usage.month_total(m).cost for m in months[1:]]
+    # the data table beside the chart reads each month's total as the month's table does
+    section = plugin.monthly_model_breakdown_section(analysis_usage)
+    totals = {t.slug: format_value(t.total[-1], "money") for t in section.tables if t.total is not None}
+    assert [row[-1] for row in chart_rows(chart)[1]] == ["—", totals["2025-12"], totals["2026-01"],
+                                                          totals["2026-02"], totals["2026-03"]]
+    assert totals["2026-01"] == "$2.80"
 
 
 def test_monthly_user_breakdown(sections):
