@@ -193,7 +193,7 @@ def monthly_spend_chart(kind: str, months, names, cost_by_month, usage: OnDemand
     return Chart(
         slug="per-month",
         title=f"Monthly spend of the top {kind}",
-        description=f"On-demand spend per month of the top {len(names)} {kind}.",
+        description=f"On-demand spend per month of the top {counted(len(names), kind.removesuffix('s'), kind)}.",
         kind="line",
         labels=[m.key for m in months],
         series=[Series(name, list(cost_by_month(name).values()) if usage is None else

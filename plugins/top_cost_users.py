@@ -5,6 +5,7 @@ from __future__ import annotations
 from billing_reports import Chart, Column, Section, Series, Table, hookimpl
 from billing_reports.settings import Settings
 from billing_reports.usage import OnDemandUsage, UsageTotals
+from billing_reports.wording import counted
 
 from ._common import (
     comparable_last_months, cut, fetched_costs, month_columns, monthly_spend_chart, other_label, share,
@@ -109,7 +110,7 @@ def top_cost_users_section(usage: OnDemandUsage, limit: int) -> Section:
         Chart(
             slug="ranking",
             title="Top users by spend",
-            description=f"Cumulative on-demand spend of the top {len(shown)} users.",
+            description=f"Cumulative on-demand spend of the top {counted(len(shown), 'user')}.",
             kind="bar",
             labels=[entry.name for entry in shown],
             series=[Series("Spend", [entry.cost for entry in shown])],

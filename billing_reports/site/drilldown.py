@@ -16,6 +16,7 @@ from ..months import Month
 from ..periods import date_of_day
 from ..sections import Chart, Column, Figure, Section, Series, Table
 from ..usage import OnDemandUsage, UsageTotals, rank
+from ..wording import counted
 
 MONTH = Column("month", "Month", "month")
 COST = Column("on_demand_cost", "On-demand cost", "money")
@@ -75,7 +76,7 @@ def daily_chart(slug: str, name: str, usage: OnDemandUsage, days: list[int], cos
     return Chart(
         slug=slug,
         title=f"Daily on-demand spend: {name}",
-        description=f"On-demand cost of {name} on each UTC day of the last {len(days)} days of the period.",
+        description=f"On-demand cost of {name} on each UTC day of the last {counted(len(days), 'day')} of the period.",
         kind="daily",
         labels=[date_of_day(day).isoformat() for day in days],
         series=[Series("On-demand cost", usage.daily_costs(days, cost_by_day))],
@@ -126,7 +127,7 @@ def user_section(user: str, usage: OnDemandUsage, index: UsageIndex, rank_of: di
         order=0,
         intro="",
         figures=[
-            Figure("On-demand spend", total.cost, "money", f"rank {rank_of[user]} of {len(rank_of)} users"),
+            Figure("On-demand spend", total.cost, "money", f"rank {rank_of[user]} of {counted(len(rank_of), 'user')}"),
             Figure("Requests", total.requests, "count"),
             Figure("Avg cost / request", total.average_cost, "unit_price"),
             Figure("Top model by spend", ranked_models[0].name if ranked_models else None, "model"),
@@ -165,7 +166,7 @@ def model_section(model: str, usage: OnDemandUsage, index: UsageIndex, rank_of: 
         title=model,
         order=0,
         figures=[
-            Figure("On-demand spend", total.cost, "money", f"rank {rank_of[model]} of {len(rank_of)} models"),
+            Figure("On-demand spend", total.cost, "money", f"rank {rank_of[model]} of {counted(len(rank_of), 'model')}"),
             Figure("Requests", total.requests, "count"),
             Figure("Avg cost / request", total.average_cost, "unit_price"),
             Figure("Users", len(by_user), "count"),
