@@ -3,7 +3,8 @@
 The API reports cost in fractional cents (``20.18232``). Every amount in this
 project is an ``int`` of **micro-cents** (millionths of a cent), so sums never
 drift. One figure, one value: an amount is shown as its exact value rounded half
-up to the cent (:func:`format_money`), the same wherever it appears; no row is
+up to the cent (:func:`format_money`), the same wherever it appears (a price per request, too
+small for whole cents, to a hundredth of a cent: :func:`format_unit_price`); no row is
 ever nudged to make a column add up. Downloads carry the exact amount
 (:func:`exact_dollars`), so a spreadsheet's SUM lands on the shown total.
 """
@@ -45,6 +46,26 @@ def format_money(amount: int) -> str:
     return format_cents(round_to_cents(amount))
 
 
+#: Decimals of a dollar a price per request is shown with: hundredths of a cent (``$0.0734``). At whole
+#: cents most requests cost "$0.07"; at this precision two users' averages are told apart.
+UNIT_PRICE_DECIMALS = 4
+_MICROCENTS_PER_UNIT_PRICE_STEP = MICROCENTS_PER_DOLLAR // 10**UNIT_PRICE_DECIMALS
+
+
+def format_unit_price(amount: int) -> str:
+    """Micro-cents per request (or per any unit) as dollars to :data:`UNIT_PRICE_DECIMALS` decimals,
+    rounded half away from zero: ``$0.0734`` (negative: ``-$0.0012``).
+
+    >>> format_unit_price(7_345_000), format_unit_price(7_344_999), format_unit_price(123_456_789_000)
+    ('$0.0735', '$0.0734', '$1,234.5679')
+    """
+    steps, remainder = divmod(abs(amount), _MICROCENTS_PER_UNIT_PRICE_STEP)
+    if remainder * 2 >= _MICROCENTS_PER_UNIT_PRICE_STEP:
+        steps += 1
+    dollars, rest = divmod(steps, 10**UNIT_PRICE_DECIMALS)
+    return f"{'-' if amount < 0 and steps else ''}${dollars:,}.{rest:0{UNIT_PRICE_DECIMALS}d}"
+
+
 def exact_dollars(amount: int) -> str:
     """Micro-cents as exact dollars with all 8 decimals (``123456789`` -> ``1.23456789``):
     the unrounded amount a CSV or JSON download carries."""
@@ -63,7 +84,9 @@ __all__ = [
     "exact_dollars",
     "format_cents",
     "format_money",
+    "format_unit_price",
     "microcents",
     "round_to_cents",
     "to_dollars",
+    "UNIT_PRICE_DECIMALS",
 ]

@@ -17,18 +17,26 @@ from typing import Any, Callable, Literal, Sequence
 
 import orjson
 
-from .money import exact_dollars, format_cents, round_to_cents
+from .money import exact_dollars, format_cents, format_unit_price, round_to_cents
 from .periods import day_text
 
 #: How a value is shown. ``user`` and ``model`` cells link to their pages on the site;
 #: ``month`` cells hold a ``YYYY-MM`` key; ``percent`` cells hold a float (12.5 = 12.5 %);
 #: ``change`` is money and ``growth`` a percentage shown with their sign (``+$4.30``, ``-1.2%``);
+#: ``unit_price`` is money per request (micro-cents), too small for whole cents: shown to a
+#: hundredth of a cent (``$0.0734``, :func:`~billing_reports.money.format_unit_price`);
 #: ``day`` cells hold a UTC day ``YYYY-MM-DD`` (shown ``Sun 29 Nov 2026``).
-ValueKind = Literal["text", "money", "change", "count", "percent", "growth", "decimal", "month", "day", "user",
-                    "model"]
-#: The kinds whose values are micro-cents (rounded to the cent for display, exact dollars in downloads).
-MONEY_KINDS = frozenset({"money", "change"})
-ChartKind = Literal["bar", "line", "daily"]
+ValueKind = Literal["text", "money", "change", "unit_price", "count", "percent", "growth", "decimal", "month",
+                    "day", "user", "model"]
+#: The kinds whose values are micro-cents (exact dollars in downloads, headed ``(USD)``).
+MONEY_KINDS = frozenset({"money", "change", "unit_price"})
+#: The money kinds shown rounded to the cent (a table's rows and total each on its own).
+CENT_KINDS = frozenset({"money", "change"})
+#: The kinds shown as numbers (right-aligned, sorted as numbers) on the site and in the terminal.
+NUMERIC_KINDS = frozenset({*MONEY_KINDS, "count", "percent", "growth", "decimal"})
+#: ``bar``: ranked categories; ``line``: months, a line per series; ``daily``: a column per UTC day;
+#: ``stacked``: a column per month, each series a segment (the columns' heights are the months' totals).
+ChartKind = Literal["bar", "line", "daily", "stacked"]
 
 
 
@@ -92,10 +100,13 @@ class Table:
     rows: Sequence[Sequence[Any]]
     total: Sequence[Any] | None = None
     description: str = ""
+    #: The whole table, when this one is cut to be read on a page (a matrix's columns capped, the rest
+    #: summed): its downloads (CSV, JSON, ``report --format json``) carry the whole one.
+    full: Table | None = None
 
     def display_rows(self) -> tuple[list[list[Any]], list[Any] | None]:
         """Rows and total with money as whole cents, each rounded on its own."""
-        money = [index for index, column in enumerate(self.columns) if column.kind in MONEY_KINDS]
+        money = [index for index, column in enumerate(self.columns) if column.kind in CENT_KINDS]
         rows = [list(row) for row in self.rows]
         total = list(self.total) if self.total is not None else None
         for line in (rows if total is None else [*rows, total]):
@@ -113,7 +124,7 @@ class Table:
         return any(
             total[index] is not None and sum(row[index] or 0 for row in rows) != total[index]
             for index, column in enumerate(self.columns)
-            if column.kind in MONEY_KINDS
+            if column.kind in CENT_KINDS
         )
 
     def export_columns(self) -> list[tuple[str, str]]:
@@ -143,8 +154,10 @@ class Table:
         In the CSV, text that a spreadsheet would run as a formula is quoted (:func:`spreadsheet_text`):
         headings and the text cells, never a number or an exact-dollar amount (``-0.50000000`` is a
         number to a spreadsheet, and stays one). The JSON keeps every value as it is: a program reading
-        it wants the names the API sent, and runs no formula.
+        it wants the names the API sent, and runs no formula. A cut table downloads as its :attr:`full`.
         """
+        if self.full is not None:
+            return self.full.downloads()
         exported = self.export_rows()
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
@@ -193,8 +206,10 @@ class Chart:
     ``bar`` charts rank categories (one series), ``line`` charts follow
     months (one line per series), ``daily`` charts draw one column per UTC day
     (labels ``YYYY-MM-DD``, the first series; weekends and days still in progress
-    told apart; ``None``: a day not fetched, left blank). ``unit`` is the kind of
-    every value.
+    told apart; ``None``: a day not fetched, left blank), ``stacked`` charts draw
+    one column per month with a segment per series (the column is the month's
+    total: give an "Other" series so that the series add up to it; ``None``: a
+    month not fetched). ``unit`` is the kind of every value.
     """
 
     slug: str
@@ -257,12 +272,14 @@ class Section:
         }
 
 
-def _table_dict(table: Table) -> dict[str, Any]:
+def _table_dict(shown: Table) -> dict[str, Any]:
+    """The table as JSON: the whole table (:attr:`Table.full`) under the shown one's slug and title."""
+    table = shown.full or shown
     rows = table.export_rows()
     return {
-        "slug": table.slug,
-        "title": table.title,
-        "description": table.description,
+        "slug": shown.slug,
+        "title": shown.title,
+        "description": shown.description,
         "columns": [{"key": c.key, "label": c.label, "kind": c.kind} for c in table.columns],
         "rows": rows[: len(table.rows)],
         "total": rows[-1] if table.total is not None else None,
@@ -280,7 +297,8 @@ def format_value(value: Any, kind: str, *, whole_cents: bool = False) -> str:
     """Text of a value for people: ``$1,234.56``, ``12,345``, ``12.5%``.
 
     ``whole_cents``: a money value already rounded to cents (from ``display_rows``); any other
-    money value is micro-cents, shown rounded half up to the cent.
+    money value is micro-cents, shown rounded half up to the cent (a ``unit_price`` to a hundredth
+    of a cent, whole cents or not: ``display_rows`` leaves it as it is).
     """
     if value is None:
         return ""
@@ -289,6 +307,8 @@ def format_value(value: Any, kind: str, *, whole_cents: bool = False) -> str:
     if kind == "change":
         cents = value if whole_cents else round_to_cents(value)
         return ("+" if cents > 0 else "") + format_cents(cents)
+    if kind == "unit_price":  # never rounded to whole cents: micro-cents, shown to a hundredth of a cent
+        return format_unit_price(value)
     if kind == "growth":
         return f"{value:+,.1f}%" if value else "0.0%"
     if kind == "day":
@@ -302,4 +322,4 @@ def format_value(value: Any, kind: str, *, whole_cents: bool = False) -> str:
     return str(value)
 
 
-__all__ = ["MONEY_KINDS", "Chart", "Column", "Figure", "Section", "Series", "Table", "format_value", "spreadsheet_text"]
+__all__ = ["CENT_KINDS", "MONEY_KINDS", "NUMERIC_KINDS", "Chart", "Column", "Figure", "Section", "Series", "Table", "format_value", "spreadsheet_text"]

@@ -20,6 +20,7 @@ from dotenv import dotenv_values
 from .errors import ConfigError
 from .periods import cycle_start_day
 from .untrusted import printable, shortened
+from .wording import counted, noun_for
 
 API_KEY_VARIABLE = "CURSOR_API_KEY"
 BASE_URL_VARIABLE = "CURSOR_API_BASE_URL"
@@ -413,7 +414,8 @@ def settings_from_mapping(raw: Any, path: Path, *, problems: Sequence[str] = ())
 
     if errors:
         lines = "\n".join(f"  {error}" for error in errors)
-        raise ConfigError(f"{path}: {len(errors)} problem(s); fix them and run again:\n{lines}")
+        raise ConfigError(f"{path}: {counted(len(errors), 'problem')}; "
+                          f"fix {noun_for(len(errors), 'it', 'them')} and run again:\n{lines}")
 
     env_url = os.environ.get(BASE_URL_VARIABLE)
     if env_url:

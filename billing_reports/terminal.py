@@ -10,11 +10,10 @@ from __future__ import annotations
 import textwrap
 from typing import Sequence
 
-from .sections import ROUNDED_SEPARATELY, Section, Table, format_value
+from .sections import NUMERIC_KINDS, ROUNDED_SEPARATELY, Section, Table, format_value
 from .untrusted import printable
 
-#: Value kinds shown right-aligned (numbers line up on their last digit).
-NUMERIC_KINDS = frozenset({"money", "change", "count", "percent", "growth", "decimal"})
+#: Value kinds shown right-aligned (numbers line up on their last digit): ``sections.NUMERIC_KINDS``.
 
 
 def render_table(table: Table, columns: Sequence[str] | None = None) -> str:

@@ -6,11 +6,12 @@ come out in the same order. Ranks are positions (1, 2, 3...), never shared.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Sequence
 
 from billing_reports import Chart, Column, Series
 from billing_reports.months import Month
 from billing_reports.usage import OnDemandUsage, Ranked, UsageTotals
+from billing_reports.wording import counted
 
 #: A user's spend "rises" or "falls" when it moves by more than this share between the last two months.
 TREND_THRESHOLD = 0.10
@@ -29,8 +30,13 @@ def average_cost(totals: UsageTotals) -> int | None:
 
 def other_label(count: int, noun: str = "users") -> str:
     """``Other (3 users)`` / ``Other (1 user)``: the row that keeps a cut list adding up."""
-    singular = noun[:-1] if noun.endswith("s") else noun
-    return f"Other ({count} {singular if count == 1 else noun})"
+    return f"Other ({counted(count, noun.removesuffix('s'), noun)})"
+
+
+def top_model_by_spend(usage: OnDemandUsage, user: str, month: Month | None = None) -> str | None:
+    """The model the user spent most on (in ``month``, or over the range; ties: name A to Z)."""
+    models = usage.user_models(user, month)
+    return models[0].name if models else None
 
 
 def cut(ranked: Sequence[Ranked], limit: int) -> tuple[list[Ranked], list[Ranked]]:
@@ -95,17 +101,32 @@ def comparable_last_months(usage: OnDemandUsage) -> tuple[Month, Month] | None:
     return fetched[-2], fetched[-1]
 
 
-def trend_signal(usage: OnDemandUsage, by_month: dict[Month, int]) -> str:
-    """Rising or falling: the latest fetched month against the fetched one before.
+class Trend(NamedTuple):
+    """A user's spend in the latest fetched month against the fetched one before.
+
+    ``signal``: ``rising``, ``falling``, ``steady``, ``new``, ``stopped`` or empty (see
+    :func:`trend_of`); ``change``: latest minus previous (micro-cents, the latest at its projection
+    when incomplete); ``growth``: that change as a percentage of the previous month (one decimal;
+    ``None`` from nothing).
+    """
+
+    signal: str = ""
+    change: int | None = None
+    growth: float | None = None
+
+
+def trend_of(usage: OnDemandUsage, by_month: dict[Month, int]) -> Trend:
+    """Rising or falling, and by how much: the latest fetched month against the fetched one before.
 
     An incomplete latest month is compared at its projected month-end (see
     :func:`run_rate_projection`). More than 10 % up is ``rising``, more than
     10 % down ``falling``, otherwise ``steady``; ``new`` when the previous month
-    had no spend, ``stopped`` when the latest has none, empty with one month.
+    had no spend, ``stopped`` when the latest has none; nothing with one month, or
+    no spend in either.
     """
     pair = comparable_last_months(usage)
     if pair is None:
-        return ""
+        return Trend()
     previous_month, latest_month = pair
     previous = by_month.get(previous_month, 0)
     latest = by_month.get(latest_month, 0)
@@ -113,16 +134,25 @@ def trend_signal(usage: OnDemandUsage, by_month: dict[Month, int]) -> str:
     if projected is not None:
         latest = projected
     if previous <= 0 and latest <= 0:
-        return ""
+        return Trend()
+    change = latest - previous
     if previous <= 0:
-        return "new"
+        return Trend("new", change, None)
+    growth = round(change * 100 / previous, 1)
     if latest <= 0:
-        return "stopped"
-    if latest > previous * (1 + TREND_THRESHOLD):
-        return "rising"
-    if latest < previous * (1 - TREND_THRESHOLD):
-        return "falling"
-    return "steady"
+        signal = "stopped"
+    elif latest > previous * (1 + TREND_THRESHOLD):
+        signal = "rising"
+    elif latest < previous * (1 - TREND_THRESHOLD):
+        signal = "falling"
+    else:
+        signal = "steady"
+    return Trend(signal, change, growth)
+
+
+def trend_signal(usage: OnDemandUsage, by_month: dict[Month, int]) -> str:
+    """The word of :func:`trend_of`: ``rising``, ``falling``, ``steady``, ``new``, ``stopped`` or empty."""
+    return trend_of(usage, by_month).signal
 
 
 def monthly_rows(
@@ -163,7 +193,7 @@ def monthly_spend_chart(kind: str, months, names, cost_by_month, usage: OnDemand
     return Chart(
         slug="per-month",
         title=f"Monthly spend of the top {kind}",
-        description=f"On-demand spend per month of the top {len(names)} {kind}.",
+        description=f"On-demand spend per month of the top {counted(len(names), kind.removesuffix('s'), kind)}.",
         kind="line",
         labels=[m.key for m in months],
         series=[Series(name, list(cost_by_month(name).values()) if usage is None else

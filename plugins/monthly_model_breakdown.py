@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from billing_reports import Column, Section, Table, hookimpl
+from billing_reports import Chart, Column, Section, Series, Table, hookimpl
 from billing_reports.usage import OnDemandUsage
+from billing_reports.wording import counted
 
-from ._common import month_note
+from ._common import fetched_costs, month_note, other_label
 
 SLUG = "monthly-model-breakdown"
 ORDER = 50
+#: Models the stacked chart shows a segment each (the costliest over the period); the rest are "Other".
+CHART_MODELS = 6
 
 COLUMNS = [
     Column("model", "Model", "model"),
@@ -52,5 +55,31 @@ def monthly_model_breakdown_section(usage: OnDemandUsage) -> Section:
         order=ORDER,
         intro="For each month, each model's tokens, requests and cost: the layout of Cursor's usage dashboard.",
         tables=tables,
+        charts=[spend_by_model_chart(usage)] if usage.models() else [],
+    )
+
+
+def spend_by_model_chart(usage: OnDemandUsage) -> Chart:
+    """Stacked columns, oldest month first: the :data:`CHART_MODELS` costliest models of the period
+    a segment each, every other model in one "Other" segment, so that a month's column adds up to its
+    total exactly; a month not fetched has no column."""
+    ranked = usage.models()
+    named = [entry.name for entry in ranked[:CHART_MODELS]]
+    months = usage.months
+    costs = {name: usage.model_cost_by_month(name) for name in named}
+    series = [Series(name, fetched_costs(usage, months, costs[name].__getitem__)) for name in named]
+    if len(ranked) > len(named):
+        def rest_of(month) -> int:
+            return usage.month_total(month).cost - sum(cost[month] for cost in costs.values())
+        series.append(Series(other_label(len(ranked) - len(named), "models"), fetched_costs(usage, months, rest_of)))
+    return Chart(
+        slug="spend-by-model",
+        title="Spend per model per month",
+        description=(f"On-demand spend of each month, stacked by model: the {counted(len(named), 'costliest model')} "
+                     "of the period, the others together." if len(ranked) > len(named) else
+                     "On-demand spend of each month, stacked by model."),
+        kind="stacked",
+        labels=[month.key for month in months],
+        series=series,
     )
 

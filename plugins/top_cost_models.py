@@ -39,7 +39,7 @@ def top_cost_models_section(usage: OnDemandUsage) -> Section:
             Column("spend", "Spend", "money"),
             Column("share", "Share", "percent"),
             Column("requests", "Requests", "count"),
-            Column("average_cost", "Avg cost / request", "money"),
+            Column("average_cost", "Avg cost / request", "unit_price"),
             Column("input_tokens", "Input tokens", "count"),
             Column("output_tokens", "Output tokens", "count"),
             Column("cache_write_tokens", "Cache write tokens", "count"),

@@ -5,8 +5,12 @@ from __future__ import annotations
 from billing_reports import Chart, Column, Section, Series, Table, hookimpl
 from billing_reports.settings import Settings
 from billing_reports.usage import OnDemandUsage, UsageTotals
+from billing_reports.wording import counted
 
-from ._common import cut, fetched_costs, month_columns, monthly_spend_chart, other_label, share, trend_signal
+from ._common import (
+    comparable_last_months, cut, fetched_costs, month_columns, monthly_spend_chart, other_label, share,
+    top_model_by_spend, trend_of,
+)
 
 SLUG = "top-cost-users"
 ORDER = 10
@@ -28,7 +32,7 @@ def top_cost_users_section(usage: OnDemandUsage, limit: int) -> Section:
 
     ranking_rows = []
     for position, entry in enumerate(shown, start=1):
-        by_month = usage.user_cost_by_month(entry.name)
+        trend = trend_of(usage, usage.user_cost_by_month(entry.name))
         ranking_rows.append([
             position,
             entry.name,
@@ -36,14 +40,23 @@ def top_cost_users_section(usage: OnDemandUsage, limit: int) -> Section:
             share(entry.cost, total.cost),
             entry.requests,
             entry.totals.average_cost,
+            top_model_by_spend(usage, entry.name),
             usage.top_model_of_user(entry.name),
-            trend_signal(usage, by_month),
+            trend.signal,
+            trend.change,
+            trend.growth,
         ])
     if rest:
         ranking_rows.append([
             None, other_label(len(rest)), rest_totals.cost, share(rest_totals.cost, total.cost),
-            rest_totals.requests, rest_totals.average_cost, None, "",
+            rest_totals.requests, rest_totals.average_cost, None, None, "", None, None,
         ])
+    pair = comparable_last_months(usage)
+    compared = ""
+    if pair is not None:
+        previous, latest = pair
+        at = " at its projected month-end" if not usage.facts(latest).complete else ""
+        compared = f" ({latest.label}{at} against {previous.label})"
     ranking = Table(
         slug="ranking",
         title="Users by on-demand spend",
@@ -53,17 +66,21 @@ def top_cost_users_section(usage: OnDemandUsage, limit: int) -> Section:
             Column("spend", "Spend", "money"),
             Column("share", "Share", "percent"),
             Column("requests", "Requests", "count"),
-            Column("average_cost", "Avg cost / request", "money"),
-            Column("top_model", "Most-used model", "model"),
+            Column("average_cost", "Avg cost / request", "unit_price"),
+            Column("top_model_by_spend", "Top model by spend", "model"),
+            Column("top_model", "Top model by requests", "model"),
             Column("trend", "Trend", "text"),
+            Column("trend_change", "Change", "change"),
+            Column("trend_growth", "Growth", "growth"),
         ],
         rows=ranking_rows,
-        total=[None, "Total", total.cost, 100.0 if total.cost else None, total.requests, None, None, None],
+        total=[None, "Total", total.cost, 100.0 if total.cost else None, total.requests, None, None, None,
+               None, None, None],
         description=(
             f"Cumulative spend from {usage.period_label}, highest first (ties: A to Z). "
-            "Most-used model: most requests. Trend: the latest month against the one before "
-            "(an incomplete month at its projected month-end); more than 10 % up or down is "
-            "rising or falling."
+            "Top model by spend: the model the user spent most on; by requests: the one they sent most "
+            f"requests to. Trend, change and growth: the latest month against the one before{compared}; "
+            "more than 10 % up or down is rising or falling."
         ),
     )
 
@@ -93,7 +110,7 @@ def top_cost_users_section(usage: OnDemandUsage, limit: int) -> Section:
         Chart(
             slug="ranking",
             title="Top users by spend",
-            description=f"Cumulative on-demand spend of the top {len(shown)} users.",
+            description=f"Cumulative on-demand spend of the top {counted(len(shown), 'user')}.",
             kind="bar",
             labels=[entry.name for entry in shown],
             series=[Series("Spend", [entry.cost for entry in shown])],

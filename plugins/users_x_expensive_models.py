@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from fractions import Fraction
 
 from billing_reports import Chart, Column, Figure, Section, Series, Table, hookimpl
 from billing_reports.settings import ExpensiveModelRule, Settings
 from billing_reports.usage import OnDemandUsage, Ranked, UsageTotals
+from billing_reports.wording import counted
 
 from ._common import cut, other_label, share, slug_of
 
 SLUG = "users-x-expensive-models"
 ORDER = 20
+#: Models the matrix of spend shows a column each (the costliest); the rest share an "Other models" column.
+MATRIX_MODELS = 6
 
 
 @hookimpl
@@ -50,22 +54,16 @@ def users_x_expensive_models_section(usage: OnDemandUsage, rule: ExpensiveModelR
             slug = f"{base}-{copy}"
         used.add(slug)
         tables.append(_model_users_table(usage, model, limit, slug))
-    tables.append(_cross_reference_table(usage, chosen, limit))
+    cross = _cross_reference_table(usage, chosen, limit)
+    tables += [cross, spend_matrix(usage, limit)]
 
     expensive_cost = sum(usage.model_total(model).cost for model in models)
     total = usage.total.cost
-    how = (
-        "named in `analysis.expensive_models.models`"
-        if rule.models
-        else f"the {rule.count} costliest by average cost per request among models with at least "
-        f"{rule.min_requests} request(s) (`analysis.expensive_models` in config.yaml)"
-    )
     figures = [
-        Figure("Expensive models", ", ".join(models) if models else "none", "text", how),
+        Figure("Expensive models", ", ".join(models) if models else "none", "text", how_chosen(rule)),
         Figure("Spend on expensive models", expensive_cost, "money",
                f"{share(expensive_cost, total) or 0:.1f}% of all on-demand spend"),
     ]
-    cross = tables[-1]
     shown_rows = [row for row in cross.rows if row[0] is not None]
     charts = [
         Chart(
@@ -83,14 +81,78 @@ def users_x_expensive_models_section(usage: OnDemandUsage, rule: ExpensiveModelR
         title="Users × expensive models",
         order=ORDER,
         intro=(
-            f"The expensive models are {how}. For each, its users ranked by spend; then, for every "
-            "user, how much of their spend and requests went to the expensive models rather than "
-            "cheaper alternatives, and in how many of their active months they used them."
+            f"The expensive models are {how_chosen(rule, code='`')}. For each, its users ranked by spend; "
+            "then, for every user, how much of their spend and requests went to the expensive models "
+            "rather than cheaper alternatives, and in how many of their active months they used them; "
+            "last, every user's spend on every model."
         ),
         figures=figures,
         tables=tables,
         charts=charts,
     )
+
+
+def how_chosen(rule: ExpensiveModelRule, code: str = "") -> str:
+    """How the expensive models were chosen, as plain text (a card's note) or, with ``code="`"``,
+    Markdown (the section's intro) that sets the configuration keys as code."""
+    if rule.models:
+        return f"named in {code}analysis.expensive_models.models{code} (config.yaml)"
+    costliest = "the costliest model" if rule.count == 1 else f"the {rule.count} costliest"
+    return (f"{costliest} by average cost per request among models with at least "
+            f"{counted(rule.min_requests, 'request')} ({code}analysis.expensive_models{code} in config.yaml)")
+
+
+def spend_matrix(usage: OnDemandUsage, limit: int) -> Table:
+    """Every user's spend on every model: users as rows, models as columns, costliest first (ties:
+    A to Z) both ways.
+
+    The page shows the top ``limit`` users (the rest in an "Other" row) and the
+    :data:`MATRIX_MODELS` costliest models (the rest in an "Other models" column); its
+    downloads hold the whole matrix. Each row's cells add up to the user's total, each
+    column's to the model's, exactly (micro-cents).
+    """
+    users, models = usage.users(), usage.models()
+    spend = {user.name: {r.name: r.cost for r in usage.user_models(user.name)} for user in users}
+
+    def matrix(user_rows: list[tuple[str, dict[str, int], int]], named: list[str], label: str) -> Table:
+        """A row per ``(name, spend per model, total)``: ``named`` models, the others summed."""
+        others = len(named) < len(models)
+        columns = [Column("user", "User", "user"), *(Column(f"model:{name}", name, "money") for name in named)]
+        columns += [Column("other_models", other_label(len(models) - len(named), "models"), "money")] if others else []
+        columns.append(Column("total", "Total", "money"))
+
+        def cells(by_model: dict[str, int], total: int) -> list[int]:
+            shown = [by_model.get(name, 0) for name in named]
+            return [*shown, total - sum(shown)] if others else shown
+
+        return Table(
+            slug="matrix",
+            title="Spend per user and model",
+            columns=columns,
+            rows=[[name, *cells(by_model, total), total] for name, by_model, total in user_rows],
+            total=["Total", *cells({m.name: m.cost for m in models}, usage.total.cost), usage.total.cost],
+            description=label,
+        )
+
+    whole = [(user.name, spend[user.name], user.cost) for user in users]
+    named = [model.name for model in models[:MATRIX_MODELS]]
+    shown_users, rest = cut(users, limit)
+    rows = whole[: len(shown_users)]
+    if rest:
+        rest_spend: dict[str, int] = {}
+        for user in rest:
+            for model, cost in spend[user.name].items():
+                rest_spend[model] = rest_spend.get(model, 0) + cost
+        rows.append((other_label(len(rest)), rest_spend, sum(user.cost for user in rest)))
+    full = matrix(whole, [model.name for model in models], "Every user's on-demand spend on every model.")
+    if len(named) == len(models) and not rest:
+        return full
+    shown = matrix(rows, named, (
+        "Each user's on-demand spend on each model, users and models costliest first (ties: A to Z). "
+        f"Shown: the top {counted(len(shown_users), 'user')} and {counted(len(named), 'model')}, the rest "
+        "summed; the CSV and JSON hold every user and every model."
+    ))
+    return replace(shown, full=full)
 
 
 def _model_users_table(usage: OnDemandUsage, model: str, limit: int, slug: str) -> Table:
@@ -114,7 +176,7 @@ def _model_users_table(usage: OnDemandUsage, model: str, limit: int, slug: str) 
             Column("spend", "Spend", "money"),
             Column("share", "Share of model", "percent"),
             Column("requests", "Requests", "count"),
-            Column("average_cost", "Avg cost / request", "money"),
+            Column("average_cost", "Avg cost / request", "unit_price"),
         ],
         rows=rows,
         total=[None, "Total", model_total.cost, 100.0 if model_total.cost else None, model_total.requests, None],

@@ -140,3 +140,68 @@ def test_legend_names_of_users_or_models_link_to_their_pages():
     links = [(a.get("href"), a.find(f"{SVG}text").text) for a in svg.iter(f"{SVG}a")]
     assert links == [("models/gpt-5.html", "gpt-5")]
     assert "Everyone else" in [t.text for t in svg.iter(f"{SVG}text") if t.get("class") == "legend"]
+
+
+def _stacked(values_by_series: dict[str, list], labels=("Jan 2026", "Feb 2026", "Mar 2026")) -> Chart:
+    return Chart("models", "Spend per model", "Stacked", "stacked", list(labels),
+                 [Series(name, values) for name, values in values_by_series.items()])
+
+
+def _stacked_svg(chart: Chart, incomplete=()) -> tuple[str, ET.Element]:
+    """The legend (HTML before the ``<svg>``) and the parsed ``<svg>``."""
+    markup = str(render_chart(chart, id_prefix="c1", incomplete=incomplete))
+    start = markup.index("<svg")
+    return markup[:start], ET.fromstring(markup[start:])
+
+
+def test_a_stacked_chart_stacks_each_months_segments_in_proportion():
+    chart = _stacked({"opus": [200 * DOLLAR, 100 * DOLLAR, 0], "gpt-5": [100 * DOLLAR, 100 * DOLLAR, 50 * DOLLAR],
+                      "Other (2 models)": [0, 100 * DOLLAR, 50 * DOLLAR]})
+    legend, svg = _stacked_svg(chart)
+    assert svg.get("role") == "img" and svg.find(f"{SVG}title").text == "Spend per model"
+    # drawn at the width shown (no viewBox): its 12 px text is never scaled down on a phone
+    assert svg.get("viewBox") is None and svg.get("width") == "100%"
+    columns = [g for g in svg.iter(f"{SVG}g") if g.get("class") == "stack-column"]
+    assert [g.find(f"{SVG}title").text for g in columns] == [
+        "Jan 2026: $300.00 in total", "Feb 2026: $300.00 in total", "Mar 2026: $100.00 in total"]
+    heights = [[float(r.get("height")) for r in g.iter(f"{SVG}rect")] for g in columns]
+    assert heights[0][0] == pytest.approx(2 * heights[0][1], abs=0.15)          # opus on the bottom, twice gpt-5
+    assert sum(heights[0]) == pytest.approx(sum(heights[1]), abs=0.3)           # both months $300
+    assert sum(heights[0]) == pytest.approx(3 * sum(heights[2]), abs=0.3)       # March $100
+    assert len(heights[2]) == 2                                                 # opus's $0 draws nothing
+    tops = [[float(r.get("y")) for r in g.iter(f"{SVG}rect")] for g in columns]
+    assert tops[0][0] > tops[0][1]                                              # later series stack higher
+    classes = [r.get("class") for r in columns[1].iter(f"{SVG}rect")]
+    assert classes == ["stack stack0", "stack stack1", "stack stack-other"]     # "Other" is grey
+    assert [t.text for t in columns[1].iter(f"{SVG}title")][1:] == [
+        "opus, Feb 2026: $100.00", "gpt-5, Feb 2026: $100.00", "Other (2 models), Feb 2026: $100.00"]
+    assert legend.count("<li>") == 3 and "Other (2 models)</li>" in legend and 'class="swatch stack1"' in legend
+    assert all(x.endswith("%") for x in (r.get("x") for r in svg.iter(f"{SVG}rect")))
+
+
+def test_a_stacked_chart_marks_the_incomplete_month_and_leaves_one_not_fetched_blank():
+    chart = _stacked({"opus": [None, 1 * DOLLAR, 2 * DOLLAR], "Other (1 model)": [None, 1 * DOLLAR, 0]})
+    _, svg = _stacked_svg(chart, incomplete={"Mar 2026"})
+    labels = [t.text for t in svg.iter(f"{SVG}text") if "$" not in (t.text or "")]
+    assert labels == ["Jan", "2026", "Feb", "Mar*"]  # the year once, under the first month
+    missing = [g for g in svg.iter(f"{SVG}g") if g.get("class") == "stack-column missing"]
+    assert [g.find(f"{SVG}title").text for g in missing] == ["Jan 2026: not fetched"]
+    header, rows = chart_rows(chart)
+    assert header == ["", "opus", "Other (1 model)", "Total"] and rows[0] == ["Jan 2026", "—", "—", "—"]
+
+
+def test_a_stacked_charts_totals_are_the_exact_sums_shown_as_every_table_shows_them():
+    # 0.4 c + 0.4 c: each segment shows $0.00, the month's total (0.8 c) $0.01, as its table's total row does
+    chart = _stacked({"a": [400_000, 3 * DOLLAR], "b": [400_000, -1 * DOLLAR]}, labels=("Jan 2026", "Feb 2026"))
+    header, rows = chart_rows(chart)
+    assert rows == [["Jan 2026", "$0.00", "$0.00", "$0.01"], ["Feb 2026", "$3.00", "-$1.00", "$2.00"]]
+    _, svg = _stacked_svg(chart)
+    feb = [g for g in svg.iter(f"{SVG}g") if g.get("class") == "stack-column"][1]
+    assert [r.get("class") for r in feb.iter(f"{SVG}rect")] == ["stack stack0"]  # a negative segment is not drawn
+
+
+def test_a_stacked_charts_legend_and_tooltips_are_escaped():
+    chart = _stacked({"<b>&model</b>": [1 * DOLLAR]}, labels=("Jan 2026",))
+    legend, svg = _stacked_svg(chart)
+    assert "&lt;b&gt;&amp;model&lt;/b&gt;" in legend and "<b>" not in legend
+    assert [t.text for t in svg.iter(f"{SVG}title")][-1] == "<b>&model</b>, Jan 2026: $1.00"

@@ -186,3 +186,26 @@ def test_a_months_total_reads_the_same_cents_everywhere(built):
         cost_index = by_user["headers"].index("Cost")
         assert total_row[cost_index] == shown
     assert _page(site, "billing_dashboard.html").card("Total on-demand spend") == format_money(usage.total.cost)
+
+
+def test_a_price_per_request_reads_the_same_to_a_hundredth_of_a_cent_everywhere(built):
+    from billing_reports.money import format_unit_price
+
+    site, usage = built
+    by_user = _ranking_column(_page(site, "top-cost-users.html"), "Avg cost")
+    users = _page(site, "users.html").column("table-all-users", "Avg cost")
+    by_model = _ranking_column(_page(site, "top-cost-models.html"), "Avg cost")
+    models = _page(site, "models.html").column("table-all-models", "Avg cost")
+    shown_users = set()
+    for user in USERS:
+        shown = format_unit_price(usage.user_total(user).average_cost)
+        shown_users.add(shown)
+        page = _page(site, _page_of(site, "users", user))
+        assert {by_user[user], users[user], page.card("Avg cost / request")} == {shown}, user
+    for model in MODELS:
+        shown = format_unit_price(usage.model_total(model).average_cost)
+        page = _page(site, _page_of(site, "models", model))
+        assert {by_model[model], models[model], page.card("Avg cost / request")} == {shown}, model
+    # users whose averages round to the same cent are told apart
+    assert len(shown_users) == len(USERS)
+    assert len({format_money(usage.user_total(user).average_cost) for user in USERS}) < len(USERS)

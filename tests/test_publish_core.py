@@ -64,7 +64,7 @@ def test_a_site_missing_a_listed_file_is_refused_naming_it(tmp_path):
     site_dir = write_built_site(tmp_path / "site", SITE_FILES)
     (site_dir / "users" / "index.html").unlink()
 
-    with pytest.raises(PublishError, match=r"incomplete build, 1 listed file\(s\) missing \(users/index.html\)"):
+    with pytest.raises(PublishError, match=r"incomplete build, 1 listed file missing \(users/index.html\)"):
         load_built_site(site_dir)
 
 
@@ -119,7 +119,7 @@ def test_a_listed_file_truncated_after_the_build_is_refused(tmp_path):
         load_built_site(site_dir)
 
     assert caught.value.message == (
-        f"{site_dir}: 1 file(s) changed since the build (users/index.html is 0 bytes, build-manifest.json says 14); "
+        f"{site_dir}: 1 file changed since the build (users/index.html is 0 bytes, build-manifest.json says 14); "
         f"run `billing-reports build` again"
     )
 
@@ -133,7 +133,7 @@ def test_a_listed_file_edited_after_the_build_is_refused_even_at_the_same_size(t
         load_built_site(site_dir)
 
     assert caught.value.message == (
-        f"{site_dir}: 2 file(s) changed since the build (assets/site.css: its SHA-256 is not the one in "
+        f"{site_dir}: 2 files changed since the build (assets/site.css: its SHA-256 is not the one in "
         f"build-manifest.json, and data/monthly.csv); run `billing-reports build` again"
     )
 
@@ -204,7 +204,7 @@ def test_every_problem_of_the_publish_section_is_reported_at_once(tmp_path):
         read_publish_config(settings, kinds())
 
     message = caught.value.message
-    assert "9 problem(s)" in message
+    assert "9 problems" in message
     for expected in [
         "publish.colour: unknown key; expected one of default, targets",
         "publish.targets.bucket.secret_access_key: credentials never go in config.yaml",
@@ -273,7 +273,7 @@ def test_timeout_seconds_is_every_targets_deadline_and_prune_a_list_of_patterns(
         read_publish_config(settings, kinds())
 
     message = caught.value.message
-    assert "4 problem(s)" in message
+    assert "4 problems" in message
     for expected in [
         "publish.targets.slow.timeout_seconds: expected an integer from 1 to 86400, found 0",
         "publish.targets.slow.prune: expected a list of path patterns relative to the site, such as ['old/*', '*.pdf'], found 'old/*'",

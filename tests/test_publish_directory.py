@@ -245,7 +245,7 @@ def test_dry_run_lists_the_changes_and_changes_nothing(project):
 
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
-    assert lines[0] == f"Dry run: publishing January 2026 – February 2026 to intranet ({live}) would change 5 file(s):"
+    assert lines[0] == f"Dry run: publishing January 2026 – February 2026 to intranet ({live}) would change 5 files:"
     assert sorted(line.split() for line in lines[1:-1]) == sorted(
         [
             ["add", "models/index.html"],
@@ -271,7 +271,7 @@ def test_an_incomplete_build_is_refused_and_the_live_site_stays(project):
 
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
-        f"Error: {project / 'site'}: incomplete build, 1 listed file(s) missing (models/index.html); "
+        f"Error: {project / 'site'}: incomplete build, 1 listed file missing (models/index.html); "
         "run `billing-reports build` again"
     ]
     assert "Traceback" not in result.stderr

@@ -24,12 +24,18 @@ def test_text_report_prints_summary_users_and_models(analysis_config):
     assert "Total on-demand spend: $4.20  (November 2025 – March 2026)" in out
     assert "Top spender:           b@example.com  ($1.86 in total)" in out
     lines = out.splitlines()
-    header = lines.index("#  User             Spend   Share  Requests  Avg cost / request  Most-used model  Trend")
+    header = lines.index("#  User             Spend   Share  Requests  Avg cost / request  Top model by spend  "
+                         "Top model by requests  Trend    Change   Growth")
     assert lines[header + 2: header + 6] == [
-        "1  b@example.com    $1.86   44.2%         4               $0.46  opus             stopped",
-        "2  a@example.com    $1.46   34.7%         3               $0.49  sonnet           new",
-        "   Other (2 users)  $0.88   21.1%         5               $0.18",
-        "-  ---------------  -----  ------  --------  ------------------  ---------------  -------",
+        # a price per request to a hundredth of a cent; the trend with its change and growth (March at
+        # its run rate: a's 15c over 10 of 31 days is 46.5c, +$0.47 from nothing)
+        "1  b@example.com    $1.86   44.2%         4             $0.4641  opus                opus"
+        "                   stopped  -$1.10  -100.0%",
+        "2  a@example.com    $1.46   34.7%         3             $0.4858  opus                sonnet"
+        "                 new      +$0.47",
+        "   Other (2 users)  $0.88   21.1%         5             $0.1769",
+        "-  ---------------  -----  ------  --------  ------------------  ------------------  "
+        "---------------------  -------  ------  -------",
     ]
     assert lines[header + 6] == "   Total            $4.20  100.0%        12"
     assert "Other (2 users)" in out and "Models by on-demand spend" in out
@@ -63,10 +69,10 @@ def test_csv_of_one_table(analysis_config):
     assert result.stdout.splitlines()[1] == "1,opus,2.65875000,63.3,3,0.88625000,25,35,45,55,160,2"
     result = _run(analysis_config, "--format", "csv", "--section", "monthly-user-breakdown", "--table", "2026-03")
     assert result.stdout.splitlines() == [
-        "#,User,Cost (USD),Share,Requests,Top model",
-        "1,a@example.com,0.15000000,50.0,1,sonnet",
-        "2,c@example.com,0.15000000,50.0,1,sonnet",
-        ",Total,0.30000000,100.0,2,",
+        "#,User,Cost (USD),Share,Requests,Top model by spend,Top model by requests",
+        "1,a@example.com,0.15000000,50.0,1,sonnet,sonnet",
+        "2,c@example.com,0.15000000,50.0,1,sonnet,sonnet",
+        ",Total,0.30000000,100.0,2,,",
     ]
 
 

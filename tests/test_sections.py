@@ -18,6 +18,7 @@ import pytest
 
 from billing_reports.analysis import run_sections
 from billing_reports.plugins import get_plugin_manager
+from billing_reports.sections import format_value
 
 
 @pytest.fixture
@@ -28,14 +29,20 @@ def sections(analysis_usage, analysis_settings):
 
 
 def shown(table):
-    """Rows and total as shown (money as dollar strings, each rounded to the cent on its own)."""
+    """Rows and total as shown (money as dollar strings, each rounded to the cent on its own; a price
+    per request as the site shows it, ``$0.4641``)."""
     rows, total = table.display_rows()
-    money = [column.kind in ("money", "change") for column in table.columns]
-    return [
-        [None if value is None else f"{value / 100:.2f}" if is_money else str(value)
-         for is_money, value in zip(money, row)]
-        for row in (rows if total is None else [*rows, total])
-    ]
+    kinds = [column.kind for column in table.columns]
+
+    def text(value, kind):
+        if value is None:
+            return None
+        if kind in ("money", "change"):
+            return f"{value / 100:.2f}"
+        return format_value(value, kind) if kind == "unit_price" else str(value)
+
+    return [[text(value, kind) for value, kind in zip(row, kinds)]
+            for row in (rows if total is None else [*rows, total])]
 
 
 def test_built_in_slugs_in_order(sections):
@@ -61,12 +68,17 @@ def test_summary_cards(sections):
 def test_top_cost_users(sections):
     section = sections["top-cost-users"]
     assert shown(section.table("ranking")) == [
-        # rank, user, spend, share, requests, avg/request, most-used model, trend
-        ["1", "b@example.com", "1.86", "44.2", "4", "0.46", "opus", "stopped"],
-        ["2", "a@example.com", "1.46", "34.7", "3", "0.49", "sonnet", "new"],
-        [None, "Other (2 users)", "0.88", "21.1", "5", "0.18", None, ""],
-        [None, "Total", "4.20", "100.0", "12", None, None, None],
+        # rank, user, spend, share, requests, avg/request (185.625c / 4 = 46.40625c; 145.75c / 3 =
+        # 48.583c; 88.43333c / 5 = 17.687c: to a hundredth of a cent), top model by spend (a: opus
+        # 110.75c against sonnet 35c), by requests (a: sonnet 2 against opus 1), trend, its change and
+        # growth: b 110c in February, nothing in March; a nothing in February, 15c in March to date:
+        # 46.5c at the run rate of 10 of 31 days
+        ["1", "b@example.com", "1.86", "44.2", "4", "$0.4641", "opus", "opus", "stopped", "-1.10", "-100.0"],
+        ["2", "a@example.com", "1.46", "34.7", "3", "$0.4858", "opus", "sonnet", "new", "0.47", None],
+        [None, "Other (2 users)", "0.88", "21.1", "5", "$0.1769", None, None, "", None, None],
+        [None, "Total", "4.20", "100.0", "12", None, None, None, None, None, None],
     ]
+    assert "(March 2026 at its projected month-end against February 2026)" in section.table("ranking").description
     # November 2025 has no cache file: unknown (blank), never $0.00
     assert shown(section.table("per-month")) == [
         ["b@example.com", None, "0.00", "0.76", "1.10", "0.00", "1.86"],
@@ -87,10 +99,14 @@ def test_users_x_expensive_models(sections):
     assert [(f.label, f.display(), f.note) for f in section.figures][1] == (
         "Spend on expensive models", "$2.66", "63.3% of all on-demand spend")
     assert section.figures[0].value == "opus"
+    # the card's note is plain text (no Markdown backticks); the intro, rendered as Markdown, sets the key as code
+    assert section.figures[0].note == ("the costliest model by average cost per request among models with at "
+                                       "least 1 request (analysis.expensive_models in config.yaml)")
+    assert "(`analysis.expensive_models` in config.yaml)" in section.intro
     opus = section.table("model-opus")
     assert shown(opus) == [
-        ["1", "b@example.com", "1.55", "58.3", "2", "0.78"],
-        ["2", "a@example.com", "1.11", "41.7", "1", "1.11"],
+        ["1", "b@example.com", "1.55", "58.3", "2", "$0.7756"],   # 155.125c / 2 = 77.5625c
+        ["2", "a@example.com", "1.11", "41.7", "1", "$1.1075"],
         [None, "Total", "2.66", "100.0", "3", None],
     ]
     assert shown(section.table("cross-reference")) == [
@@ -106,9 +122,9 @@ def test_top_cost_models(sections):
     section = sections["top-cost-models"]
     assert shown(section.table("ranking")) == [
         # model, spend, share, requests, avg, in, out, cache write, cache read, tokens, users
-        ["1", "opus", "2.66", "63.3", "3", "0.89", "25", "35", "45", "55", "160", "2"],
-        ["2", "sonnet", "1.52", "36.2", "8", "0.19", "8", "9", "10", "11", "38", "4"],
-        ["3", "haiku", "0.02", "0.5", "1", "0.02", "1", "0", "0", "0", "1", "1"],
+        ["1", "opus", "2.66", "63.3", "3", "$0.8863", "25", "35", "45", "55", "160", "2"],  # 88.625c
+        ["2", "sonnet", "1.52", "36.2", "8", "$0.1899", "8", "9", "10", "11", "38", "4"],  # 151.93333c / 8
+        ["3", "haiku", "0.02", "0.5", "1", "$0.0200", "1", "0", "0", "0", "1", "1"],
         [None, "Total", "4.20", "100.0", "12", None, "34", "44", "55", "66", "199", "4"],
     ]
     assert shown(section.table("per-month")) == [
@@ -170,29 +186,55 @@ def test_monthly_model_breakdown(sections):
     assert section.table("2025-11").description.startswith("Not fetched yet")
     assert section.table("2025-11").total is None and shown(section.table("2025-11")) == []  # no $0.00 total
     assert section.table("2026-03").description.startswith("Month to date")
+    # the chart: a column per month, a segment per model, adding up to the month's total exactly
+    (chart,) = section.charts
+    assert (chart.kind, list(chart.labels)) == ("stacked", ["2025-11", "2025-12", "2026-01", "2026-02", "2026-03"])
+    assert {s.name: list(s.values) for s in chart.series} == {
+        "opus": [None, 0, 165_875_000, 100_000_000, 0],          # November not fetched: no column, never $0
+        "sonnet": [None, 0, 111_933_330, 10_000_000, 30_000_000],
+        "haiku": [None, 0, 2_000_000, 0, 0],
+    }
+
+
+def test_the_stacked_chart_sums_the_models_past_its_segments_into_other(analysis_usage, monkeypatch):
+    from billing_reports.builtin_plugins import monthly_model_breakdown as plugin
+    from billing_reports.site.charts import chart_rows, stacked_totals
+
+    monkeypatch.setattr(plugin, "CHART_MODELS", 1)
+    chart = plugin.spend_by_model_chart(analysis_usage)
+    assert [s.name for s in chart.series] == ["opus", "Other (2 models)"]
+    assert list(chart.series[1].values) == [None, 0, 113_933_330, 10_000_000, 30_000_000]
+    months = analysis_usage.months
+    assert stacked_totals(chart) == [None] + [analysis_usage.month_total(m).cost for m in months[1:]]
+    # the data table beside the chart reads each month's total as the month's table does
+    section = plugin.monthly_model_breakdown_section(analysis_usage)
+    totals = {t.slug: format_value(t.total[-1], "money") for t in section.tables if t.total is not None}
+    assert [row[-1] for row in chart_rows(chart)[1]] == ["—", totals["2025-12"], totals["2026-01"],
+                                                          totals["2026-02"], totals["2026-03"]]
+    assert totals["2026-01"] == "$2.80"
 
 
 def test_monthly_user_breakdown(sections):
     section = sections["monthly-user-breakdown"]
     assert shown(section.table("2026-01")) == [
-        # rank, user, cost, share, requests, top model (opus wins the 1-1 request tie on cost)
-        ["1", "a@example.com", "1.31", "46.7", "2", "opus"],
-        ["2", "b@example.com", "0.76", "27.0", "2", "opus"],
-        [None, "Other (2 users)", "0.73", "26.2", "4", None],
-        [None, "Total", "2.80", "100.0", "8", None],
+        # rank, user, cost, share, requests, top model by spend, by requests (opus wins the 1-1 tie on cost)
+        ["1", "a@example.com", "1.31", "46.7", "2", "opus", "opus"],
+        ["2", "b@example.com", "0.76", "27.0", "2", "opus", "opus"],
+        [None, "Other (2 users)", "0.73", "26.2", "4", None, None],
+        [None, "Total", "2.80", "100.0", "8", None, None],
     ]
     # a month with one user
     assert shown(section.table("2026-02")) == [
-        ["1", "b@example.com", "1.10", "100.0", "2", "opus"],
-        [None, "Total", "1.10", "100.0", "2", None],
+        ["1", "b@example.com", "1.10", "100.0", "2", "opus", "opus"],
+        [None, "Total", "1.10", "100.0", "2", None, None],
     ]
     # a tie: 15c each, ranked by name
     assert shown(section.table("2026-03")) == [
-        ["1", "a@example.com", "0.15", "50.0", "1", "sonnet"],
-        ["2", "c@example.com", "0.15", "50.0", "1", "sonnet"],
-        [None, "Total", "0.30", "100.0", "2", None],
+        ["1", "a@example.com", "0.15", "50.0", "1", "sonnet", "sonnet"],
+        ["2", "c@example.com", "0.15", "50.0", "1", "sonnet", "sonnet"],
+        [None, "Total", "0.30", "100.0", "2", None, None],
     ]
-    assert shown(section.table("2025-12")) == [[None, "Total", "0.00", None, "0", None]]
+    assert shown(section.table("2025-12")) == [[None, "Total", "0.00", None, "0", None, None]]
 
 
 def test_every_section_is_json_and_every_table_csv(sections):
@@ -201,7 +243,8 @@ def test_every_section_is_json_and_every_table_csv(sections):
     for section in sections.values():
         orjson.dumps(section.to_dict(), default=str)
         for table in section.tables:
-            headings = [f"{c.label} (USD)" if c.kind in ("money", "change") else c.label for c in table.columns]
+            headings = [f"{c.label} (USD)" if c.kind in ("money", "change", "unit_price") else c.label
+                        for c in (table.full or table).columns]
             assert table.to_csv().splitlines()[0] == ",".join(headings)
 
 
@@ -215,11 +258,73 @@ def test_expensive_models_by_rule_and_by_name(analysis_usage):
     assert expensive_models(analysis_usage, ExpensiveModelRule(count=3, min_requests=2)) == ["opus", "sonnet"]
     assert expensive_models(analysis_usage, ExpensiveModelRule(count=1, min_requests=9)) == []
     named = users_x_expensive_models_section(analysis_usage, ExpensiveModelRule(models=("haiku", "HAIKU")), 2)
-    assert [t.slug for t in named.tables] == ["model-haiku", "model-haiku-2", "cross-reference"]
+    assert [t.slug for t in named.tables] == ["model-haiku", "model-haiku-2", "cross-reference", "matrix"]
     # a named model nobody used: an empty table that still has its (zero) total
     assert shown(named.tables[1]) == [[None, "Total", "0.00", None, "0", None]]
     assert shown(named.table("cross-reference"))[0] == [
         "1", "c@example.com", "0.58", "0.02", "0.56", "3.4", "1", "25.0", "1 of 2"]
+
+
+def test_how_the_expensive_models_were_chosen_reads_in_the_singular_and_the_plural():
+    from billing_reports.builtin_plugins.users_x_expensive_models import how_chosen
+    from billing_reports.settings import ExpensiveModelRule
+
+    assert how_chosen(ExpensiveModelRule(count=1, min_requests=1)).startswith(
+        "the costliest model by average cost per request among models with at least 1 request (")
+    assert how_chosen(ExpensiveModelRule(count=2, min_requests=2)) == (
+        "the 2 costliest by average cost per request among models with at least 2 requests "
+        "(analysis.expensive_models in config.yaml)")
+    assert how_chosen(ExpensiveModelRule(models=("opus",)), code="`") == (
+        "named in `analysis.expensive_models.models` (config.yaml)")
+
+
+def test_the_matrix_of_spend_per_user_and_model(sections, analysis_usage):
+    import csv
+    import io
+
+    matrix = sections["users-x-expensive-models"].table("matrix")
+    assert [c.label for c in matrix.columns] == ["User", "opus", "sonnet", "haiku", "Total"]
+    assert shown(matrix) == [
+        # b: opus 55.125c + 100c, sonnet 20.5c + 10c; a: opus 110.75c, sonnet 20c + 15c;
+        # the other two: c sonnet 41.1c + 15c, haiku 2c; (removed user) sonnet 30.33333c
+        ["b@example.com", "1.55", "0.31", "0.00", "1.86"],
+        ["a@example.com", "1.11", "0.35", "0.00", "1.46"],
+        ["Other (2 users)", "0.00", "0.86", "0.02", "0.88"],
+        ["Total", "2.66", "1.52", "0.02", "4.20"],
+    ]
+    # every row's cells add up to its total exactly (micro-cents), and the columns to the total row
+    for row in [*matrix.rows, matrix.total]:
+        assert sum(row[1:-1]) == row[-1]
+    assert [sum(row[i] for row in matrix.rows) for i in range(1, 5)] == list(matrix.total[1:])
+    # the download holds every user (the shown table only the top 2)
+    lines = list(csv.reader(io.StringIO(matrix.to_csv())))
+    assert lines[0] == ["User", "opus (USD)", "sonnet (USD)", "haiku (USD)", "Total (USD)"]
+    assert lines[3:] == [
+        ["c@example.com", "0.00000000", "0.56100000", "0.02000000", "0.58100000"],
+        ["(removed user)", "0.00000000", "0.30333330", "0.00000000", "0.30333330"],
+        ["Total", "2.65875000", "1.51933330", "0.02000000", "4.19808330"],
+    ]
+    assert sections["users-x-expensive-models"].to_dict()["tables"][-1]["rows"][3]["user"] == "(removed user)"
+
+
+def test_the_matrix_sums_the_models_past_its_columns_into_other_models(analysis_usage, monkeypatch):
+    from billing_reports.builtin_plugins import users_x_expensive_models as plugin
+
+    monkeypatch.setattr(plugin, "MATRIX_MODELS", 1)
+    matrix = plugin.spend_matrix(analysis_usage, limit=10)
+    assert [c.label for c in matrix.columns] == ["User", "opus", "Other (2 models)", "Total"]
+    assert [row[:-1] for row in matrix.rows] == [
+        ["b@example.com", 155_125_000, 30_500_000],
+        ["a@example.com", 110_750_000, 35_000_000],
+        ["c@example.com", 0, 58_100_000],
+        ["(removed user)", 0, 30_333_330],
+    ]
+    assert all(sum(row[1:-1]) == row[-1] == analysis_usage.user_total(row[0]).cost for row in matrix.rows)
+    assert matrix.total == ["Total", 265_875_000, 153_933_330, 419_808_330]
+    assert "Shown: the top 4 users and 1 model, the rest summed" in matrix.description
+    assert [c.label for c in matrix.full.columns] == ["User", "opus", "sonnet", "haiku", "Total"]
+    monkeypatch.setattr(plugin, "MATRIX_MODELS", 3)
+    assert plugin.spend_matrix(analysis_usage, limit=10).full is None  # nothing cut: the table is whole
 
 
 def test_trend_signal(analysis_usage):
@@ -236,6 +341,19 @@ def test_trend_signal(analysis_usage):
     assert trend_signal(analysis_usage, {feb: 0, mar: 10_000_000}) == "new"
     assert trend_signal(analysis_usage, {feb: 10_000_000, mar: 0}) == "stopped"
     assert trend_signal(analysis_usage, {}) == ""
+
+
+def test_a_trend_says_by_how_much(analysis_usage):
+    from billing_reports.builtin_plugins._common import Trend, trend_of
+    from billing_reports.months import Month
+
+    feb, mar = Month(2026, 2), Month(2026, 3)
+    # March at its run rate: 10c to date over 10 of 31 days = 31c; 31c - 28.1c = +2.9c, 2.9 / 28.1 = +10.3 %
+    assert trend_of(analysis_usage, {feb: 28_100_000, mar: 10_000_000}) == Trend("rising", 2_900_000, 10.3)
+    assert trend_of(analysis_usage, {feb: 34_500_000, mar: 10_000_000}) == Trend("falling", -3_500_000, -10.1)
+    assert trend_of(analysis_usage, {feb: 0, mar: 10_000_000}) == Trend("new", 31_000_000, None)  # from nothing
+    assert trend_of(analysis_usage, {feb: 10_000_000, mar: 0}) == Trend("stopped", -10_000_000, -100.0)
+    assert trend_of(analysis_usage, {}) == Trend("", None, None)
 
 
 def test_months_not_fetched_are_no_evidence_of_a_fall(analysis_settings):

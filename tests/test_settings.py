@@ -22,7 +22,7 @@ def test_every_bad_key_is_reported_at_once(tmp_path):
     with pytest.raises(ConfigError) as raised:
         load_settings(path)
     message = raised.value.message
-    assert str(path) in message and "5 problem(s)" in message
+    assert str(path) in message and "5 problems" in message
     assert "billing.page_size: expected an integer from 1 to 1000, found 5000" in message
     assert "billing.months_back: expected an integer from 1 to 120, found 'two'" in message
     assert "billing.top_spender_count: unknown key" in message
@@ -107,7 +107,7 @@ def test_a_cycle_start_not_at_midnight_utc_is_refused_with_the_other_problems(tm
     with pytest.raises(ConfigError) as raised:
         load_settings(path)
     lines = [line.strip() for line in raised.value.message.splitlines()]
-    assert "2 problem(s)" in lines[0]
+    assert "2 problems" in lines[0]
     assert (
         "billing.cycle_start: expected a cycle start at 00:00:00 UTC (billing cycles are whole UTC days), "
         f"{found}" in lines
@@ -311,7 +311,7 @@ def test_a_duplicate_key_is_reported_with_its_lines_and_the_other_problems(tmp_p
     with pytest.raises(ConfigError) as raised:
         load_settings(path)
     lines = [line.strip() for line in raised.value.message.splitlines()]
-    assert lines[0] == f"{path}: 3 problem(s); fix them and run again:"
+    assert lines[0] == f"{path}: 3 problems; fix them and run again:"
     assert lines[1:] == [
         "billing.page_size: given twice, at lines 2 and 4; keep one",
         "billing: given twice, at lines 1 and 7; keep one",

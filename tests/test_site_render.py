@@ -82,7 +82,12 @@ def test_without_a_summary_section_the_cards_come_from_the_usage(site_settings, 
 def test_a_user_page_has_spend_models_and_cost_per_request(site):
     page = _read(site, "users/ann-example.com.html")
     cards = re.findall(r'<div class="card-value">(.*?)</div>', page, re.S)
-    assert cards[:3] == ["$32.50", "12", "$2.71"]  # 3250 cents / 12 requests = 270.83 cents
+    # 3250 cents / 12 requests = 270.8333 cents: a price per request to a hundredth of a cent
+    assert cards[:3] == ["$32.50", "12", "$2.7083"]
+    labels = re.findall(r'<div class="card-label">(.*?)</div>', page)
+    # the top model by spend (claude-4.6-opus, 2000c of 3250c) and by requests (gpt-5, 10 of 12), each named so
+    assert labels[3:5] == ["Top model by spend", "Top model by requests"]
+    assert ">claude-4.6-opus</a>" in cards[3] and ">gpt-5</a>" in cards[4]
     assert "rank 2 of 5 users" in page
     models = page[page.index('id="table-models"'):page.index('id="table-by-month"')]
     assert models.index("claude-4.6-opus") < models.index("gpt-5")  # costliest first

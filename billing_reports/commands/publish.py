@@ -6,6 +6,7 @@ import click
 
 from ..publish.publisher import PublishReport, publish_config, publish_site, rollback_site
 from ..settings import Settings
+from ..wording import counted
 from .options import config_option
 
 
@@ -44,12 +45,13 @@ def _print_report(report: PublishReport) -> None:
     counts = report.counts()
     summary = f"{counts['add']} added, {counts['update']} updated, {counts['delete']} deleted"
     if report.dry_run:
-        click.echo(f"Dry run: publishing {site.period} to {where} would change {len(report.changes)} file(s):")
+        changes = counted(len(report.changes), 'file')
+        click.echo(f"Dry run: publishing {site.period} to {where} would change {changes}:")
         for change in report.changes:
             click.echo(f"  {change}")
         click.echo(f"Nothing was changed ({counts['add']} to add, {counts['update']} to update, {counts['delete']} to delete).")
         return
-    click.echo(f"Published {site.period} ({len(site.all_files)} files) to {where}: {summary}.")
+    click.echo(f"Published {site.period} ({counted(len(site.all_files), 'file')}) to {where}: {summary}.")
 
 
 def _list(settings: Settings) -> None:

@@ -23,6 +23,7 @@ from typing import Any, Mapping
 
 from ..errors import ConfigError
 from ..settings import Settings
+from ..wording import counted, noun_for
 from .deadline import DEFAULT_TIMEOUT_SECONDS
 from .target import PublishTarget, _shown, integer_between
 
@@ -141,7 +142,8 @@ def read_publish_config(settings: Settings, kinds: Mapping[str, type[PublishTarg
 
     if problems:
         lines = "\n".join(f"  {problem}" for problem in problems)
-        raise ConfigError(f"{settings.config_path}: {len(problems)} problem(s); fix them and run again:\n{lines}")
+        raise ConfigError(f"{settings.config_path}: {counted(len(problems), 'problem')}; "
+                          f"fix {noun_for(len(problems), 'it', 'them')} and run again:\n{lines}")
     return PublishConfig(targets=targets, default=str(default) if default is not None else None)
 
 

@@ -19,6 +19,7 @@ from pathlib import Path, PurePosixPath
 from ..errors import PublishError
 from ..months import Month
 from ..site.output import file_checksum
+from ..wording import counted
 
 MANIFEST_NAME = "build-manifest.json"
 
@@ -161,7 +162,7 @@ def load_built_site(directory: Path, *, build_hint: str = "billing-reports build
     if missing:
         shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
         raise PublishError(
-            f"{directory}: incomplete build, {len(missing)} listed file(s) missing ({shown}); "
+            f"{directory}: incomplete build, {counted(len(missing), 'listed file')} missing ({shown}); "
             f"run `{build_hint}` again"
         )
     files = tuple(f for f in dict.fromkeys(files) if f != MANIFEST_NAME)
@@ -232,14 +233,14 @@ def _check_contents(directory: Path, files: tuple[str, ...], checksums: dict, ma
     if wrong_size:
         first = wrong_size[0]
         raise PublishError(
-            f"{directory}: {len(wrong_size)} file(s) changed since the build ({first} is "
+            f"{directory}: {counted(len(wrong_size), 'file')} changed since the build ({first} is "
             f"{(directory / first).stat().st_size} bytes, {MANIFEST_NAME} says {checksums[first]['size']}"
             f"{_more(wrong_size)}); run `{build_hint}` again"
         )
     wrong_digest = [f for f in files if file_checksum(directory / f)["sha256"] != checksums[f]["sha256"]]
     if wrong_digest:
         raise PublishError(
-            f"{directory}: {len(wrong_digest)} file(s) changed since the build ({wrong_digest[0]}: its SHA-256 is "
+            f"{directory}: {counted(len(wrong_digest), 'file')} changed since the build ({wrong_digest[0]}: its SHA-256 is "
             f"not the one in {MANIFEST_NAME}{_more(wrong_digest)}); run `{build_hint}` again"
         )
 

@@ -1,7 +1,9 @@
 """Charts as inline SVG, drawn at build time: no JavaScript, no external request.
 
 ``bar`` charts rank categories with horizontal bars (long e-mails and model
-names stay readable); ``line`` charts follow months, one line per series.
+names stay readable); ``line`` charts follow months, one line per series;
+``stacked`` charts a column per month, a segment per series (see
+:func:`stacked_chart`).
 Every chart carries a ``<title>`` and ``<desc>`` for screen readers, a native
 tooltip per bar and point, and colours from CSS classes so that the light and
 dark themes both apply. The page shows the chart's numbers in a table beside it.
@@ -49,6 +51,8 @@ def render_chart(
         return _bar_chart(chart, id_prefix, incomplete, href_of)
     if chart.kind == "daily":
         return _daily_chart(chart, id_prefix, incomplete, compact=compact)
+    if chart.kind == "stacked":
+        return stacked_chart(chart, id_prefix, incomplete)
     return _line_chart(chart, id_prefix, incomplete, href_of)
 
 
@@ -347,14 +351,140 @@ def _legend_layout(names: Sequence[str], width: float) -> tuple[int, int]:
 
 
 def chart_rows(chart: Chart) -> tuple[list[str], list[list[str]]]:
-    """The chart's numbers as a small table: a header and one row per label."""
+    """The chart's numbers as a small table: a header and one row per label (a stacked chart's
+    rows end in their total, :func:`stacked_totals`)."""
     header = [""] + [series.name for series in chart.series]
     texts = shown_values(chart)
     rows = [
         [str(label)] + [values[index] if index < len(values) else "" for values in texts]
         for index, label in enumerate(chart.labels)
     ]
+    if chart.kind == "stacked":
+        header.append("Total")
+        for row, total in zip(rows, stacked_totals(chart)):
+            row.append(_shown(total, chart.unit))
     return header, rows
 
 
-__all__ = ["chart_rows", "nice_ticks", "render_chart"]
+# --- stacked columns -------------------------------------------------------------------------
+#
+# A stacked chart is drawn for the width it is shown at: its x positions are percentages of the
+# page's width, its y positions pixels, and it has no viewBox, so nothing scales its text (12 px
+# on a phone as on a desktop). Its legend is an HTML list above it, which wraps like text.
+
+#: The drawing's height in pixels (site.css gives ``svg.chart-stacked`` the same height).
+STACKED_HEIGHT = 280
+#: Colours for the segments (``stack0``...): the series past them repeat them; "Other" is grey.
+STACK_COLOURS = 6
+#: A column's share of its slot (the rest is the gap between months).
+STACK_COLUMN = 0.62
+#: The left margin the scale's labels sit in, in percent of the width (on a phone they may reach over
+#: the first column's gap, haloed in the background colour).
+STACK_SCALE = 8.0
+_STACK_TOP, _STACK_BOTTOM = 22, 40
+
+
+def stacked_totals(chart: Chart) -> list[int | float | None]:
+    """Each column's total: the exact sum of its segments (``None`` where every segment is ``None``,
+    a month not fetched), shown as every table shows the same month's total."""
+    totals: list[int | float | None] = []
+    for index in range(len(chart.labels)):
+        values = [series.values[index] for series in chart.series if index < len(series.values)]
+        present = [value for value in values if value is not None]
+        totals.append(sum(present) if present else None)
+    return totals
+
+
+def stack_class(number: int, name: str) -> str:
+    """The colour class of the ``number``-th series: ``stack-other`` for the "Other..." one."""
+    return "stack-other" if name.startswith("Other") else f"stack{number % STACK_COLOURS}"
+
+
+def _axis_lines(label: str, incomplete: Collection[str]) -> tuple[str, str]:
+    """A column's label in two short lines: ``Jan`` (``Nov*`` when incomplete) and ``2026``."""
+    month, _, year = label.partition(" ")
+    if not year:
+        return _label(label, incomplete), ""
+    return month + (INCOMPLETE_MARK if label in incomplete else ""), year
+
+
+def stacked_chart(chart: Chart, id_prefix: str, incomplete: Collection[str] = ()) -> Markup:
+    """A column per label, a segment per series from the bottom up, and its legend.
+
+    The legend (an HTML list) comes before the ``<svg>``; a column's tooltip gives its total and
+    each segment's its series' value. A negative value is left out of the drawing (the table
+    beside has it); a column with no value at all (a month not fetched) is a grey line.
+    """
+    labels = [str(label) for label in chart.labels]
+    series = list(chart.series)
+    texts = shown_values(chart)
+    totals = stacked_totals(chart)
+    heights = [sum(max(_scaled(s.values[i], chart.unit) or 0.0, 0.0) for s in series if i < len(s.values))
+               for i in range(len(labels))]
+    ticks = nice_ticks(max(heights, default=0.0))
+    high = ticks[-1] or 1.0
+    step = ticks[1] - ticks[0] if len(ticks) > 1 else 1.0
+    plot_h = STACKED_HEIGHT - _STACK_TOP - _STACK_BOTTOM
+    base = _STACK_TOP + plot_h
+
+    def y_of(amount: float) -> float:
+        return base - amount / high * plot_h
+
+    legend = "".join(
+        f'<li><span class="swatch {stack_class(number, line.name)}"></span>{escape(line.name)}</li>'
+        for number, line in enumerate(series)
+    )
+    title_id, desc_id = f"{id_prefix}-title", f"{id_prefix}-desc"
+    parts = [
+        f'<ul class="chart-legend">{legend}</ul>' if series else "",
+        f'<svg class="chart chart-stacked" width="100%" height="{STACKED_HEIGHT}" role="img" '
+        f'aria-labelledby="{title_id} {desc_id}" xmlns="http://www.w3.org/2000/svg">',
+        f'<title id="{title_id}">{escape(chart.title)}</title>',
+        f'<desc id="{desc_id}">{escape(chart.description)}</desc>',
+    ]
+    for tick in ticks:
+        y = y_of(tick)
+        parts.append(f'<line class="grid" x1="0" x2="100%" y1="{y:.1f}" y2="{y:.1f}"/>')
+    slot = (100 - STACK_SCALE) / max(len(labels), 1)
+    width = slot * STACK_COLUMN
+    every = max(1, math.ceil(len(labels) / 12))  # about 26 px a label on a phone
+    for index, label in enumerate(labels):
+        x = STACK_SCALE + index * slot + (slot - width) / 2
+        centre = STACK_SCALE + index * slot + slot / 2
+        name = escape(_label(label, incomplete))
+        month, year = _axis_lines(label, incomplete)
+        if index % every == 0:
+            parts.append(f'<text class="axis-label" x="{centre:.2f}%" y="{base + 16}" '
+                         f'text-anchor="middle">{escape(month)}</text>')
+            if year and (index == 0 or month.startswith("Jan")):
+                parts.append(f'<text class="axis-label" x="{centre:.2f}%" y="{base + 30}" '
+                             f'text-anchor="middle">{escape(year)}</text>')
+        if totals[index] is None:
+            parts.append(f'<g class="stack-column missing"><title>{name}: not fetched</title>'
+                         f'<rect class="missing" x="{x:.2f}%" y="{base - 2}" width="{width:.2f}%" height="2"/></g>')
+            continue
+        total = _shown(totals[index], chart.unit)
+        parts.append(f'<g class="stack-column"><title>{name}: {escape(total)} in total</title>')
+        bottom = 0.0
+        for number, (line, shown) in enumerate(zip(series, texts)):
+            value = line.values[index] if index < len(line.values) else None
+            amount = max(_scaled(value, chart.unit) or 0.0, 0.0)
+            if amount <= 0:
+                continue
+            top = y_of(bottom + amount)
+            parts.append(
+                f'<rect class="stack {stack_class(number, line.name)}" x="{x:.2f}%" y="{top:.1f}" '
+                f'width="{width:.2f}%" height="{y_of(bottom) - top:.1f}">'
+                f"<title>{escape(line.name)}, {name}: {escape(shown[index])}</title></rect>"
+            )
+            bottom += amount
+        parts.append("</g>")
+    # the scale last, over the columns (each label haloed in the background colour)
+    for tick in ticks:
+        parts.append(f'<text class="axis-label tick" x="2" y="{y_of(tick) - 4:.1f}">'
+                     f"{escape(_tick_text(tick, chart.unit, step))}</text>")
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+__all__ = ["chart_rows", "nice_ticks", "render_chart", "stacked_chart", "stacked_totals"]

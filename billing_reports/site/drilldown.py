@@ -16,11 +16,12 @@ from ..months import Month
 from ..periods import date_of_day
 from ..sections import Chart, Column, Figure, Section, Series, Table
 from ..usage import OnDemandUsage, UsageTotals, rank
+from ..wording import counted
 
 MONTH = Column("month", "Month", "month")
 COST = Column("on_demand_cost", "On-demand cost", "money")
 REQUESTS = Column("requests", "Requests", "count")
-AVERAGE = Column("average_cost", "Avg cost / request", "money")
+AVERAGE = Column("average_cost", "Avg cost / request", "unit_price")
 SHARE = Column("share", "Share of cost", "percent")
 
 
@@ -75,7 +76,7 @@ def daily_chart(slug: str, name: str, usage: OnDemandUsage, days: list[int], cos
     return Chart(
         slug=slug,
         title=f"Daily on-demand spend: {name}",
-        description=f"On-demand cost of {name} on each UTC day of the last {len(days)} days of the period.",
+        description=f"On-demand cost of {name} on each UTC day of the last {counted(len(days), 'day')} of the period.",
         kind="daily",
         labels=[date_of_day(day).isoformat() for day in days],
         series=[Series("On-demand cost", usage.daily_costs(days, cost_by_day))],
@@ -126,10 +127,11 @@ def user_section(user: str, usage: OnDemandUsage, index: UsageIndex, rank_of: di
         order=0,
         intro="",
         figures=[
-            Figure("On-demand spend", total.cost, "money", f"rank {rank_of[user]} of {len(rank_of)} users"),
+            Figure("On-demand spend", total.cost, "money", f"rank {rank_of[user]} of {counted(len(rank_of), 'user')}"),
             Figure("Requests", total.requests, "count"),
-            Figure("Avg cost / request", total.average_cost, "money"),
-            Figure("Most-used model", most_used, "model"),
+            Figure("Avg cost / request", total.average_cost, "unit_price"),
+            Figure("Top model by spend", ranked_models[0].name if ranked_models else None, "model"),
+            Figure("Top model by requests", most_used, "model"),
         ],
         charts=[_monthly_chart("monthly-spend", user, usage, by_month),
                 daily_chart("daily-spend", user, usage, days, usage.user_cost_by_day(user))],
@@ -164,9 +166,9 @@ def model_section(model: str, usage: OnDemandUsage, index: UsageIndex, rank_of: 
         title=model,
         order=0,
         figures=[
-            Figure("On-demand spend", total.cost, "money", f"rank {rank_of[model]} of {len(rank_of)} models"),
+            Figure("On-demand spend", total.cost, "money", f"rank {rank_of[model]} of {counted(len(rank_of), 'model')}"),
             Figure("Requests", total.requests, "count"),
-            Figure("Avg cost / request", total.average_cost, "money"),
+            Figure("Avg cost / request", total.average_cost, "unit_price"),
             Figure("Users", len(by_user), "count"),
         ],
         charts=[_monthly_chart("monthly-spend", model, usage, by_month),
@@ -184,13 +186,14 @@ def users_directory(usage: OnDemandUsage, index: UsageIndex) -> Section:
         models = rank(index.user_model[r.name])
         most_used = min(models, key=lambda m: (-m.requests, -m.cost, m.name)).name
         active = sum(1 for totals in index.user_month[r.name].values() if totals.requests)
-        rows.append([r.name, r.cost, r.requests, r.totals.average_cost, most_used, active])
+        rows.append([r.name, r.cost, r.requests, r.totals.average_cost, models[0].name, most_used, active])
     table = Table(
         "all-users", "All users",
         [Column("user", "User", "user"), COST, REQUESTS, AVERAGE,
-         Column("top_model", "Most-used model", "model"), Column("months", "Active months", "count")],
+         Column("top_model_by_spend", "Top model by spend", "model"),
+         Column("top_model", "Top model by requests", "model"), Column("months", "Active months", "count")],
         rows,
-        total=["Total", grand.cost, grand.requests, None, None, None],
+        total=["Total", grand.cost, grand.requests, None, None, None, None],
     )
     return Section("users", "Users", 0, intro="Everyone with on-demand usage in the period. "
                    "Open a name for the user's monthly spend and models.", tables=[table])

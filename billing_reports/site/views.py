@@ -16,12 +16,11 @@ from markupsafe import Markup, escape
 
 from ..money import format_cents
 from ..months import Month
-from ..sections import ROUNDED_SEPARATELY, Chart, Column, Figure, Table, format_value
+from ..sections import NUMERIC_KINDS, ROUNDED_SEPARATELY, Chart, Column, Figure, Table, format_value
 from ..periods import day_text
 from .charts import INCOMPLETE_MARK, chart_rows, render_chart
 from .names import PageNames, slugify
 
-NUMERIC_KINDS = {"money", "change", "count", "percent", "growth", "decimal"}
 NAMED_KINDS = {"user", "model", "month", "day"}
 #: Cells of these kinds never break inside a name (``claude-4.6-`` / ``opus-`` ...): a wide table scrolls instead.
 UNBROKEN_KINDS = {"user", "model"}

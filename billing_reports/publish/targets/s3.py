@@ -31,6 +31,7 @@ from typing import Any, Iterator
 
 from ... import hookimpl
 from ...errors import PublishError
+from ...wording import counted
 from .. import ownership
 from ..site import MANIFEST_NAME, BuiltSite, content_type
 from ..target import Change, Option, PublishTarget, text, variable_name
@@ -156,7 +157,7 @@ class S3Target(PublishTarget):
             if answer.get("Errors"):
                 first = answer["Errors"][0]
                 raise PublishError(
-                    f"{self.describe()}: the new site is up but {len(answer['Errors'])} stale object(s) could not "
+                    f"{self.describe()}: the new site is up but {counted(len(answer['Errors']), 'stale object')} could not "
                     f"be deleted ({first.get('Key')}: {first.get('Code')}); check delete permission and publish again"
                 )
 
