@@ -266,6 +266,73 @@ def chromium_browser():
             browser.close()
 
 
+# The demo site built once for the session, served over HTTP on 127.0.0.1 as a static host would
+# (tests/test_browser_site.py and tests/test_accessibility.py drive it).
+@_pytest.fixture(scope="session")
+def demo_site(tmp_path_factory) -> _Path:
+    from billing_reports.demo import build_demo
+
+    root = tmp_path_factory.mktemp("demo")
+    settings = _Settings(config_path=root / "config.yaml", demo_dir=root / "demo")
+    return build_demo(settings).site.site_dir
+
+
+@_pytest.fixture(scope="session")
+def site_server(demo_site):
+    """The demo site's base URL (a free port)."""
+    import functools
+    import http.server
+    import threading
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, format, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(demo_site)))
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+# The checkers the accessibility tests run (tests/tools/package.json, installed by `npm ci` there;
+# .ci/run does it): axe-core, injected into Chromium, and the Nu HTML Checker, run with Java.
+TEST_TOOLS = _Path(__file__).resolve().parent / "tools"
+AXE_SCRIPT = TEST_TOOLS / "node_modules" / "axe-core" / "axe.min.js"
+VNU_JAR = TEST_TOOLS / "node_modules" / "vnu-jar" / "build" / "dist" / "vnu.jar"
+
+
+def _missing_tool(reason: str) -> None:
+    """Skip a test whose tool is not installed here; in CI (CI=true) the tool must be there: fail."""
+    if os.environ.get("CI", "").lower() == "true":
+        _pytest.fail(f"{reason} (CI installs it: .ci/run)", pytrace=False)
+    _pytest.skip(reason)
+
+
+@_pytest.fixture(scope="session")
+def axe_script() -> _Path:
+    if not AXE_SCRIPT.is_file():
+        _missing_tool(f"{AXE_SCRIPT} is missing: run `npm ci --ignore-scripts` in tests/tools")
+    return AXE_SCRIPT
+
+
+@_pytest.fixture(scope="session")
+def vnu_command() -> list[str]:
+    """The Nu HTML Checker as a command to which file names are added."""
+    import shutil
+
+    if not VNU_JAR.is_file():
+        _missing_tool(f"{VNU_JAR} is missing: run `npm ci --ignore-scripts` in tests/tools")
+    java = shutil.which("java")
+    if java is None:
+        _missing_tool("java is not installed: apt-get install default-jre-headless")
+    return [java, "-jar", str(VNU_JAR), "--errors-only", "--format", "json"]
+
+
 # --- analysis (issue 3): the hand-computed cache of tests/fixtures/analysis/ ------------------
 
 import pathlib as _analysis_pathlib

@@ -23,7 +23,7 @@ MEASURE = """svg => {
   return {
     texts: [...svg.querySelectorAll('text')].map(t => parseFloat(getComputedStyle(t).fontSize) * scale),
     legend: [...legend].map(li => parseFloat(getComputedStyle(li).fontSize)),
-    swatches: [...block.querySelectorAll('.chart-legend .swatch')].map(s => getComputedStyle(s).backgroundColor),
+    swatches: [...block.querySelectorAll('.chart-legend .key')].map(s => getComputedStyle(s).backgroundColor),
     fills: Object.fromEntries([...svg.querySelectorAll('rect.stack')].map(
       r => [r.querySelector('title').textContent.split(',')[0], getComputedStyle(r).fill])),
     background: getComputedStyle(block).backgroundColor,

@@ -172,7 +172,7 @@ def test_a_months_total_reads_the_same_cents_everywhere(built):
     trend = _page(site, "monthly-trend.html")
     spend = trend.column("table-months", "Spend")
     chart_rows = {row[0]: row[1] for row in next(
-        t for t in trend.tables.values() if t["headers"][:2] == ["", "Spend"])["rows"]}
+        t for t in trend.tables.values() if t["headers"][:2] == ["Month", "Spend"])["rows"]}
     models = _page(site, "monthly-model-breakdown.html")
     users = _page(site, "monthly-user-breakdown.html")
     for month in (JAN, FEB):

@@ -382,7 +382,7 @@ def test_a_table_of_an_incomplete_month_is_flagged_in_its_title(site_settings, s
     tables = [Table(f"m{i}", title, [Column("model", "Model", "model")], [["gpt-5"]])
               for i, title in enumerate(["January 2026", "February 2026"])]
     built = build_site(site_settings, site_usage, [Section("monthly", "Monthly", 5, tables=tables)])
-    titles = re.findall(r'<h3 id="table-m\d-title">(.*?)</h3>', _read(built, "monthly.html"))
+    titles = re.findall(r'<h2 class="block-title" id="table-m\d-title">(.*?)</h2>', _read(built, "monthly.html"))
     assert titles[0] == "January 2026"
     assert titles[1].startswith('February 2026 <span class="flag"')
 
@@ -534,7 +534,7 @@ def test_the_preview_of_a_monthly_breakdown_names_its_month_and_flags_it_incompl
     not_by_month = Section("ranked", "Ranked", 7, tables=[breakdown("ranked", "Models by spend")])
     built = build_site(site_settings, site_usage, [newest_incomplete, newest_complete, not_by_month])
     page = _read(built, "billing_dashboard.html")
-    headings = dict(re.findall(r'<section class="glance">\s*<h2><a href="([^"]+)">[^<]*</a>(.*?)</h2>', page, re.S))
+    headings = dict(re.findall(r'<section class="glance"[^>]*>\s*<h3 id="[^"]+"><a href="([^"]+)">[^<]*</a>(.*?)</h3>', page, re.S))
     assert headings["by-model.html"].startswith(' <span class="glance-month">February 2026</span> <span class="flag"')
     assert headings["by-user.html"] == ' <span class="glance-month">January 2026</span>'
     assert headings["ranked.html"] == ""
@@ -560,7 +560,7 @@ def test_series_that_name_users_or_models_link_to_their_pages_in_the_chart_table
     page = _read(built, "top.html")
     head = page[page.index("<thead>", page.index('id="chart-top"')):page.index("</thead>", page.index('id="chart-top"'))]
     assert re.findall(r'<th scope="col"[^>]*>(.*?)</th>', head) == [
-        "", f'<a href="users/ann-example.com.html">{SITE_ANN}</a>', '<a href="models/gpt-5.html">gpt-5</a>',
+        "Month", f'<a href="users/ann-example.com.html">{SITE_ANN}</a>', '<a href="models/gpt-5.html">gpt-5</a>',
         "Everyone else"]
 
 
