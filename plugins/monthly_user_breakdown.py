@@ -52,6 +52,7 @@ def monthly_user_breakdown_section(usage: OnDemandUsage, limit: int) -> Section:
         slug=SLUG,
         title="Monthly user breakdown",
         order=ORDER,
+        roles=("dashboard-preview",),
         intro=(
             "For each month, the top spenders with their most-used model (most requests that month); "
             "everyone else is summed in the *Other* row so that the rows add up to the month's total."

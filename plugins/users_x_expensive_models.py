@@ -3,20 +3,41 @@
 from __future__ import annotations
 
 from fractions import Fraction
+from typing import Annotated
+
+import msgspec
 
 from billing_reports import Chart, Column, Figure, Section, Series, Table, hookimpl
-from billing_reports.settings import ExpensiveModelRule, Settings
+from billing_reports.settings import MAX_COUNT, Settings
 from billing_reports.usage import OnDemandUsage, Ranked, UsageTotals
 
 from ._common import cut, other_label, share, slug_of
 
 SLUG = "users-x-expensive-models"
 ORDER = 20
+#: This plugin's block of config.yaml: ``plugins.expensive-models``.
+SETTINGS_NAME = "expensive-models"
+
+
+class ExpensiveModelRule(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Which models count as "expensive" for the users x expensive models section."""
+
+    count: Annotated[int, msgspec.Meta(ge=1, le=MAX_COUNT, description=(
+        "the costliest models by average cost per request..."))] = 3
+    min_requests: Annotated[int, msgspec.Meta(ge=1, le=MAX_COUNT, description=(
+        "...among models with at least this many requests in range"))] = 1
+    models: Annotated[tuple[Annotated[str, msgspec.Meta(min_length=1)], ...], msgspec.Meta(description=(
+        "or name them outright (overrides the rule when not empty)"))] = ()
+
+
+@hookimpl
+def register_settings(register) -> None:
+    register(SETTINGS_NAME, ExpensiveModelRule)
 
 
 @hookimpl
 def register_sections(register, usage: OnDemandUsage, settings: Settings) -> None:
-    register(users_x_expensive_models_section(usage, settings.expensive_models, settings.top_spenders_count))
+    register(users_x_expensive_models_section(usage, settings.plugin(SETTINGS_NAME), settings.top_spenders_count))
 
 
 def expensive_models(usage: OnDemandUsage, rule: ExpensiveModelRule) -> list[str]:
@@ -55,10 +76,10 @@ def users_x_expensive_models_section(usage: OnDemandUsage, rule: ExpensiveModelR
     expensive_cost = sum(usage.model_total(model).cost for model in models)
     total = usage.total.cost
     how = (
-        "named in `analysis.expensive_models.models`"
+        f"named in `plugins.{SETTINGS_NAME}.models`"
         if rule.models
         else f"the {rule.count} costliest by average cost per request among models with at least "
-        f"{rule.min_requests} request(s) (`analysis.expensive_models` in config.yaml)"
+        f"{rule.min_requests} request(s) (`plugins.{SETTINGS_NAME}` in config.yaml)"
     )
     figures = [
         Figure("Expensive models", ", ".join(models) if models else "none", "text", how),
@@ -82,6 +103,7 @@ def users_x_expensive_models_section(usage: OnDemandUsage, rule: ExpensiveModelR
         slug=SLUG,
         title="Users × expensive models",
         order=ORDER,
+        roles=("dashboard-preview",),
         intro=(
             f"The expensive models are {how}. For each, its users ranked by spend; then, for every "
             "user, how much of their spend and requests went to the expensive models rather than "

@@ -93,32 +93,39 @@ def test_plugins_dir_files_load_and_import_errors_are_listed(tmp_path, monkeypat
     )
     (plugins_dir / "typo.py").write_text("import no_such_module_anywhere\n")
     (tmp_path / "config.yaml").write_text("paths:\n  plugins_dir: plugins\n")
-    result = CliRunner().invoke(cli, ["plugins", "--config", str(tmp_path / "config.yaml")])
+    result = CliRunner().invoke(cli, ["plugins", "--format", "json", "--config", str(tmp_path / "config.yaml")])
     assert result.exit_code == 0, result.output
-    listed = json.loads(result.output)
+    listed = [plugin for plugin in json.loads(result.output) if not plugin["builtin"]]
     assert listed[0] == {
         "name": str(plugins_dir / "team_notes.py"),
+        "builtin": False,
         "version": None,  # a plain file has no distribution to take a version from
+        "settings": None,
         "hooks": ["register_sections"],
-        "sections": [{"slug": "team-notes", "title": "Team notes", "order": 99}],
+        "sections": [{"slug": "team-notes", "title": "Team notes", "order": 99, "roles": []}],
     }
     assert listed[1]["name"] == str(plugins_dir / "typo.py")
     assert listed[1]["error"] == "ModuleNotFoundError: No module named 'no_such_module_anywhere'"
 
 
-def test_plugins_all_lists_the_built_ins_with_their_sections(tmp_path):
-    result = CliRunner().invoke(cli, ["plugins", "--all", "--config", str(tmp_path / "none.yaml")])
+def test_plugins_lists_the_built_ins_with_their_sections_and_settings(tmp_path):
+    result = CliRunner().invoke(cli, ["plugins", "--config", str(tmp_path / "none.yaml")])
     assert result.exit_code == 1  # an explicit --config must exist
     (tmp_path / "config.yaml").write_text("billing:\n  months_back: 1\n")
-    result = CliRunner().invoke(cli, ["plugins", "--all", "--config", str(tmp_path / "config.yaml")])
+    result = CliRunner().invoke(cli, ["plugins", "--format", "json", "--config", str(tmp_path / "config.yaml")])
     assert result.exit_code == 0, result.output
     by_name = {p["name"]: p for p in json.loads(result.output)}
     summary = by_name["billing_reports.builtin_plugins.summary"]
     from billing_reports import __version__
 
-    assert summary == {"name": "billing_reports.builtin_plugins.summary", "hooks": ["register_sections"],
-                       "version": __version__,
-                       "sections": [{"slug": "summary", "title": "Summary", "order": 0}]}
+    assert summary == {"name": "billing_reports.builtin_plugins.summary", "builtin": True, "settings": None,
+                       "hooks": ["register_sections"], "version": __version__,
+                       "sections": [{"slug": "summary", "title": "Summary", "order": 0,
+                                     "roles": ["summary-cards", "report-text"]}]}
+    expensive = by_name["billing_reports.builtin_plugins.users_x_expensive_models"]["settings"]
+    assert expensive["name"] == "expensive-models"
+    assert expensive["keys"][0] == {"key": "count", "expected": "an integer from 1 to 1000000000", "default": 3,
+                                    "help": "the costliest models by average cost per request..."}
     slugs = sorted(s["slug"] for p in by_name.values() for s in p.get("sections", []))
     assert slugs == sorted(["summary", "top-cost-users", "users-x-expensive-models", "top-cost-models",
                             "monthly-trend", "daily", "monthly-model-breakdown", "monthly-user-breakdown"])
@@ -127,8 +134,11 @@ def test_plugins_all_lists_the_built_ins_with_their_sections(tmp_path):
         ["register_publish_targets"], [], ["directory"])
     assert sorted(kind for p in by_name.values() for kind in p.get("publish_targets", [])) == [
         "directory", "git", "rsync", "s3"]
-    without_all = CliRunner().invoke(cli, ["plugins", "--config", str(tmp_path / "config.yaml")])
-    assert json.loads(without_all.output) == []
+    text = CliRunner().invoke(cli, ["plugins", "--config", str(tmp_path / "config.yaml")]).output.splitlines()
+    assert text[0].split() == ["NAME", "BUILT-IN", "SETTINGS", "HOOKS", "ADDS"]
+    assert any(line.split()[:3] == ["billing_reports.builtin_plugins.users_x_expensive_models", "yes",
+                                    "expensive-models"] for line in text)
+    assert len(text) == 1 + len(by_name)  # every plugin, one line each
 
 
 class QuotesAName:

@@ -206,9 +206,8 @@ def test_every_section_is_json_and_every_table_csv(sections):
 
 
 def test_expensive_models_by_rule_and_by_name(analysis_usage):
-    from billing_reports.settings import ExpensiveModelRule
     from billing_reports.builtin_plugins.users_x_expensive_models import (
-        expensive_models, users_x_expensive_models_section)
+        ExpensiveModelRule, expensive_models, users_x_expensive_models_section)
 
     # cost per request: opus 88.625c (3 requests), sonnet 18.99c (8), haiku 2c (1)
     assert expensive_models(analysis_usage, ExpensiveModelRule(count=3)) == ["opus", "sonnet", "haiku"]

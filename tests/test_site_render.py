@@ -62,21 +62,20 @@ def test_the_dashboard_shows_the_summary_cards_and_the_trend(site):
     assert cards[0] == "$83.90"
     assert 'href="users/' in cards[1] and escape(SITE_NASTY_USER) in cards[1]
     assert cards[2] == '<a href="models/claude-4.6-opus.html">claude-4.6-opus</a>'
-    # The trend chart is drawn from the usage when no monthly-trend section exists: $63.50, $20.40, $0.00.
-    trend = page[page.index('id="chart-trend"'):]
-    assert re.findall(r'<td class="num">(\$[\d.,]+)</td>', trend)[:3] == ["$63.50", "$20.40", "$0.00"]
+    # No section declares the headline trend: the dashboard draws none (the core makes up no figure).
+    assert 'id="chart-trend"' not in page
     # At a glance: the top rows of each section's first table with a link to its page.
     assert 'href="top-cost-users.html"' in page
 
 
-def test_without_a_summary_section_the_cards_come_from_the_usage(site_settings, site_usage, site_sections):
-    ranked_only = [s for s in site_sections if s.slug != "summary"]
-    built = build_site(site_settings, site_usage, ranked_only)
-    cards = re.findall(r'<div class="card-value">(.*?)</div>', _read(built, "billing_dashboard.html"), re.S)
-    # total, March 2026 (last month: not cached), months analysed, costliest model, top spender
-    assert cards[:3] == ["$83.90", "$0.00", "3"]
-    assert ">claude-4.6-opus</a>" in cards[3]  # 5000 + 2000 cents against gpt-5's 1360
-    assert escape(SITE_NASTY_USER) in cards[4]
+def test_without_a_section_of_summary_cards_the_dashboard_has_none_and_says_so(site_settings, site_usage,
+                                                                                 site_sections):
+    ranked_only = [s for s in site_sections if "summary-cards" not in s.roles]
+    page = _read(build_site(site_settings, site_usage, ranked_only), "billing_dashboard.html")
+    assert 'class="card-value"' not in page
+    assert "No summary figures: no plugin gives the dashboard its cards" in page
+    with_cards = _read(build_site(site_settings, site_usage, site_sections), "billing_dashboard.html")
+    assert "No summary figures" not in with_cards
 
 
 def test_a_user_page_has_spend_models_and_cost_per_request(site):
@@ -448,7 +447,7 @@ def test_a_period_without_any_data_still_builds_a_clear_site(site_settings):
     empty = OnDemandUsage(months=[Month(2026, 1)])
     built = build_site(site_settings, empty, [])
     page = _read(built, "billing_dashboard.html")
-    assert re.findall(r'<div class="card-value">(.*?)</div>', page, re.S) == ["$0.00", "$0.00", "1", "—", "—"]
+    assert "No summary figures" in page  # no section: no card made up by the core
     assert "No data for January 2026" in page
     assert "no data fetched yet" in page
     assert not (built.site_dir / "users").exists()
@@ -506,8 +505,10 @@ def test_the_dashboard_previews_the_newest_months_of_a_table_by_month(site_setti
                   [[key, (i + 1) * 100_000_000] for i, key in enumerate(months)])
     ranked = Table("ranked", "Ranked", [Column("user", "User", "user"), Column("cost", "Spend", "money")],
                    [[f"user{i}@x.com", (20 - i) * 100_000_000] for i in range(8)])
-    built = build_site(site_settings, site_usage, [Section("trend", "Trend", 5, tables=[trend]),
-                                                   Section("ranked", "Ranked", 6, tables=[ranked])])
+    preview = ("dashboard-preview",)
+    built = build_site(site_settings, site_usage, [Section("trend", "Trend", 5, tables=[trend], roles=preview),
+                                                   Section("ranked", "Ranked", 6, tables=[ranked], roles=preview),
+                                                   Section("unlisted", "Not previewed", 7, tables=[ranked])])
     page = _read(built, "billing_dashboard.html")
     glance = page[page.index('id="glance-trend"'):page.index("</table>", page.index('id="glance-trend"'))]
     # The last five months, oldest first: February 2026 (incomplete) is the last row shown.
@@ -516,6 +517,8 @@ def test_the_dashboard_previews_the_newest_months_of_a_table_by_month(site_setti
     assert "All 14 rows" in page
     other = page[page.index('id="glance-ranked"'):page.index("</table>", page.index('id="glance-ranked"'))]
     assert re.findall(r'data-sort="(user\d)@x.com"', other) == ["user0", "user1", "user2", "user3", "user4"]
+    # only a section that declares the role is previewed (it still has its page)
+    assert 'id="glance-unlisted"' not in page and (built.site_dir / "unlisted.html").is_file()
 
 
 def test_the_preview_of_a_monthly_breakdown_names_its_month_and_flags_it_incomplete(site_settings, site_usage):
@@ -523,10 +526,12 @@ def test_the_preview_of_a_monthly_breakdown_names_its_month_and_flags_it_incompl
         return Table(slug, title, [Column("model", "Model", "model"), Column("cost", "Cost", "money")],
                      [["gpt-5", 100_000_000]])
 
-    newest_incomplete = Section("by-model", "Monthly model breakdown", 5,
+    preview = ("dashboard-preview",)
+    newest_incomplete = Section("by-model", "Monthly model breakdown", 5, roles=preview,
                                 tables=[breakdown("2026-02", "February 2026"), breakdown("2026-01", "January 2026")])
-    newest_complete = Section("by-user", "Monthly user breakdown", 6, tables=[breakdown("2026-01", "January 2026")])
-    not_by_month = Section("ranked", "Ranked", 7, tables=[breakdown("ranked", "Models by spend")])
+    newest_complete = Section("by-user", "Monthly user breakdown", 6, roles=preview,
+                              tables=[breakdown("2026-01", "January 2026")])
+    not_by_month = Section("ranked", "Ranked", 7, roles=preview, tables=[breakdown("ranked", "Models by spend")])
     built = build_site(site_settings, site_usage, [newest_incomplete, newest_complete, not_by_month])
     page = _read(built, "billing_dashboard.html")
     headings = dict(re.findall(r'<section class="glance">\s*<h2><a href="([^"]+)">[^<]*</a>(.*?)</h2>', page, re.S))

@@ -16,6 +16,7 @@ from typing import Any, Iterator, Sequence
 import pluggy
 
 from ..months import utc_now
+from ..pages import Page
 from ..sections import Section
 from ..settings import Settings
 from ..usage import OnDemandUsage
@@ -45,6 +46,7 @@ def build_site(
     usage: OnDemandUsage,
     sections: Sequence[Section],
     *,
+    pages: Sequence[Page] = (),
     failures: Sequence[Any] = (),
     manager: pluggy.PluginManager | None = None,
     site_dir: Path | None = None,
@@ -53,15 +55,16 @@ def build_site(
 ) -> BuiltSite:
     """Render the site for ``sections`` and ``usage`` into ``site_dir`` (default ``settings.site_dir``).
 
-    ``failures`` (plugins skipped because they broke) are shown on the dashboard
-    and the data-quality page. ``manager`` supplies plugin template directories.
+    ``pages``: the plugins' own pages (``register_pages``). ``failures`` (plugins skipped because
+    they broke) are shown on the dashboard and the data-quality page. ``manager`` supplies plugin
+    template directories.
     """
     site_dir = Path(site_dir or settings.site_dir)
     built_at = built_at or utc_now()
     environment = template_environment(settings.templates_dir, plugin_template_dirs(manager))
     with SiteOutput(site_dir) as output, _collector_skips_what_exists():
         renderer = SiteRenderer(
-            environment, settings, usage, sections, failures=failures, built_at=built_at, demo=demo
+            environment, settings, usage, sections, pages=pages, failures=failures, built_at=built_at, demo=demo
         )
         renderer.render(output)
         manifest = output.publish(manifest_fields(usage, settings, built_at))
