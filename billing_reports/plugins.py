@@ -77,20 +77,13 @@ def get_plugin_manager(
 
 
 def _load_entry_points(manager: pluggy.PluginManager, failures: list[PluginFailure] | None) -> None:
+    """Each plugin of the entry-point group, loaded on its own through pluggy's public
+    ``load_setuptools_entrypoints`` (which also records its distribution for the version), so one
+    that fails to import is reported by name and the others still load."""
     from importlib.metadata import entry_points
 
-    for entry_point in entry_points(group=ENTRY_POINT_GROUP):
-        if manager.get_plugin(entry_point.name) is not None or manager.is_blocked(entry_point.name):
-            continue
-        _guard(
-            failures,
-            entry_point.name,
-            lambda: manager.register(entry_point.load(), name=entry_point.name),
-        )
-        dist = getattr(entry_point, "dist", None)
-        plugin = manager.get_plugin(entry_point.name)
-        if plugin is not None and dist is not None:
-            manager._plugin_distinfo.append((plugin, pluggy._manager.DistFacade(dist)))  # noqa: SLF001
+    for name in sorted({entry_point.name for entry_point in entry_points(group=ENTRY_POINT_GROUP)}):
+        _guard(failures, name, lambda: manager.load_setuptools_entrypoints(ENTRY_POINT_GROUP, name=name))
 
 
 def _import_file(path: Path) -> ModuleType:
