@@ -32,7 +32,7 @@ def demo_site(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("demo")
     settings = Settings(config_path=root / "config.yaml", demo_dir=root / "demo")
     result = build_demo(settings)
-    return result.site.site_dir
+    return result.site.directory
 
 
 @pytest.fixture(scope="module")

@@ -146,7 +146,7 @@ def test_register_pages_example(tmp_path, analysis_settings, analysis_usage):
     assert failures == [] and [page.slug for page in pages] == ["reconciliation"]
     settings = dataclasses.replace(analysis_settings, site_dir=tmp_path / "site")
     site = build_site(settings, analysis_usage, [], pages=pages, manager=manager)
-    page = (site.site_dir / "reconciliation.html").read_text(encoding="utf-8")
+    page = (site.directory / "reconciliation.html").read_text(encoding="utf-8")
     # January 2026 by hand (tests/test_plugin_example.py's teams): 173.85 + 75.625 + 30.33333 cents
     assert "<tr><td>January 2026</td><td>$2.80</td></tr>" in page
-    assert 'href="reconciliation.html"' in (site.site_dir / "billing_dashboard.html").read_text(encoding="utf-8")
+    assert 'href="reconciliation.html"' in (site.directory / "billing_dashboard.html").read_text(encoding="utf-8")

@@ -53,7 +53,7 @@ def site(site_settings, site_usage, site_sections):
 
 
 def _read(site, relative: str) -> str:
-    return (site.site_dir / relative).read_text(encoding="utf-8")
+    return (site.directory / relative).read_text(encoding="utf-8")
 
 
 def test_the_dashboard_shows_the_summary_cards_and_the_trend(site):
@@ -104,7 +104,7 @@ def test_a_user_page_has_spend_models_and_cost_per_request(site):
                           r'download="ann-example.com--by-month.json">JSON</a>', page)
     assert [row["month"] for row in orjson.loads(base64.b64decode(json_link[1]))] == [
         "2026-01", "2026-02", "2026-03", "Total"]
-    assert not (site.site_dir / "data" / "users").exists()
+    assert not (site.directory / "data" / "users").exists()
 
 
 def test_a_user_table_too_big_to_carry_gets_files_like_other_tables(site_settings, site_usage, site_sections,
@@ -128,21 +128,21 @@ def test_a_model_page_lists_its_users(site):
 
 
 def test_colliding_and_path_like_names_get_distinct_safe_pages(site):
-    users = sorted(p.name for p in (site.site_dir / "users").iterdir())
+    users = sorted(p.name for p in (site.directory / "users").iterdir())
     assert len(users) == 5
     assert "ann-example.com.html" in users
     upper = [name for name in users if name.startswith("ann-example.com-")]
     assert len(upper) == 1, users
-    assert f"<h1 class=\"entity\">{SITE_ANN_UPPER}</h1>" in (site.site_dir / "users" / upper[0]).read_text()
-    models = sorted(p.name for p in (site.site_dir / "models").iterdir())
+    assert f"<h1 class=\"entity\">{SITE_ANN_UPPER}</h1>" in (site.directory / "users" / upper[0]).read_text()
+    models = sorted(p.name for p in (site.directory / "models").iterdir())
     assert models == ["claude-4.6-opus.html", "evil-model.html", "gpt-5.html"]
     assert "x-etc.html" in users
-    for path in site.site_dir.rglob("*"):
-        assert path.resolve().is_relative_to(site.site_dir.resolve())
+    for path in site.directory.rglob("*"):
+        assert path.resolve().is_relative_to(site.directory.resolve())
 
 
 def test_every_internal_link_and_asset_resolves_and_nothing_is_fetched_from_elsewhere(site):
-    pages = _pages(site.site_dir)
+    pages = _pages(site.directory)
     assert len(pages) >= 15
     for page in pages:
         parsed = _parse(page)
@@ -153,8 +153,8 @@ def test_every_internal_link_and_asset_resolves_and_nothing_is_fetched_from_else
             if parts.scheme or parts.netloc:
                 continue
             resolved = (page.parent / unquote(parts.path)).resolve() if parts.path else page
-            assert resolved.is_file(), f"{page.relative_to(site.site_dir)} links to missing {target}"
-            assert resolved.is_relative_to(site.site_dir.resolve())
+            assert resolved.is_file(), f"{page.relative_to(site.directory)} links to missing {target}"
+            assert resolved.is_relative_to(site.directory.resolve())
             if parts.fragment and resolved == page:
                 assert parts.fragment in parsed.ids, f"{page.name}: no element #{parts.fragment}"
 
@@ -171,7 +171,7 @@ def test_every_user_and_model_name_in_a_table_links_to_its_page(site):
 
 
 def test_names_and_intros_are_escaped(site):
-    for page in _pages(site.site_dir):
+    for page in _pages(site.directory):
         text = page.read_text()
         assert "<b>bob</b>" not in text, page
         assert "<script>alert" not in text, page
@@ -182,7 +182,7 @@ def test_names_and_intros_are_escaped(site):
 
 
 def test_every_page_states_the_period_fetched_at_and_incomplete_months(site):
-    for page in _pages(site.site_dir):
+    for page in _pages(site.directory):
         if page.name == "index.html":
             continue  # the redirect to the dashboard
         text = page.read_text()
@@ -207,7 +207,7 @@ def test_every_section_table_has_csv_and_json_downloads(site, site_sections):
     assert 'href="data/top-cost-users--ranked.json"' in page
     table = site_sections[0].tables[0]
     assert _read(site, "data/top-cost-users--ranked.csv") == table.to_csv()
-    assert (site.site_dir / "data/top-cost-users--ranked.json").read_bytes() == table.to_json()
+    assert (site.directory / "data/top-cost-users--ranked.json").read_bytes() == table.to_json()
     assert orjson.loads(table.to_json())[-1]["cost_usd"] == "83.90000000"
 
 
@@ -223,14 +223,14 @@ def test_the_data_quality_and_about_pages(site):
 
 
 def test_the_manifest_is_written_last_and_lists_every_file(site):
-    manifest = orjson.loads((site.site_dir / MANIFEST_NAME).read_bytes())
-    on_disk = sorted(str(p.relative_to(site.site_dir)) for p in site.site_dir.rglob("*") if p.is_file())
+    manifest = orjson.loads((site.directory / MANIFEST_NAME).read_bytes())
+    on_disk = sorted(str(p.relative_to(site.directory)) for p in site.directory.rglob("*") if p.is_file())
     assert manifest["files"] == [name for name in on_disk if name != MANIFEST_NAME]
     assert manifest["period"] == {"first": "2026-01", "last": "2026-03"}
     assert manifest["index"] == "billing_dashboard.html"
     assert manifest["built_at"].endswith("Z")
-    newest = max(p.stat().st_mtime_ns for p in site.site_dir.rglob("*") if p.is_file())
-    assert (site.site_dir / MANIFEST_NAME).stat().st_mtime_ns == newest
+    newest = max(p.stat().st_mtime_ns for p in site.directory.rglob("*") if p.is_file())
+    assert (site.directory / MANIFEST_NAME).stat().st_mtime_ns == newest
 
 
 def test_index_html_leads_to_the_dashboard(site, site_settings, site_usage, site_sections, tmp_path):
@@ -239,7 +239,7 @@ def test_index_html_leads_to_the_dashboard(site, site_settings, site_usage, site
 
     plain = build_site(replace(site_settings, output_filename="index.html"), site_usage, site_sections,
                        site_dir=tmp_path / "plain")
-    assert '<div class="cards">' in (plain.site_dir / "index.html").read_text()
+    assert '<div class="cards">' in (plain.directory / "index.html").read_text()
     assert plain.index_path.name == "index.html"
 
 
@@ -252,7 +252,7 @@ def test_a_user_template_overrides_and_extends_the_default(site_settings, site_u
         '{% extends "default:base.html" %}{% block head %}<meta name="team" content="{{ site.title }}">{% endblock %}'
     )
     built = build_site(replace(site_settings, templates_dir=templates), site_usage, site_sections)
-    for page in _pages(built.site_dir):
+    for page in _pages(built.directory):
         if page.name != "index.html":
             assert '<meta name="team" content="On-demand AI spend">' in page.read_text(), page
 
@@ -278,17 +278,17 @@ def test_a_plugin_can_ship_the_template_its_section_names(site_settings, site_us
 
 
 def test_a_failed_build_keeps_the_previous_site(site, site_settings, site_usage, site_sections):
-    before = {p: p.read_bytes() for p in site.site_dir.rglob("*") if p.is_file()}
+    before = {p: p.read_bytes() for p in site.directory.rglob("*") if p.is_file()}
     broken = [*site_sections, Section("odd", "Odd", 30, template="no-such-template.html")]
     with pytest.raises(BillingReportsError, match="no-such-template.html"):
         build_site(site_settings, site_usage, broken)
-    after = {p: p.read_bytes() for p in site.site_dir.rglob("*") if p.is_file()}
+    after = {p: p.read_bytes() for p in site.directory.rglob("*") if p.is_file()}
     assert after == before
-    assert [p.name for p in site.site_dir.parent.iterdir() if p.name.startswith(".site.")] == []
+    assert [p.name for p in site.directory.parent.iterdir() if p.name.startswith(".site.")] == []
 
 
 def test_a_rebuild_replaces_the_whole_site(site, site_settings, site_usage, site_sections):
-    stale = site.site_dir / "users" / "x-etc.html"
+    stale = site.directory / "users" / "x-etc.html"
     assert stale.exists()
     from billing_reports.usage import OnDemandUsage
 
@@ -298,7 +298,7 @@ def test_a_rebuild_replaces_the_whole_site(site, site_settings, site_usage, site
     )
     build_site(site_settings, without_one, site_sections)
     assert not stale.exists()
-    assert [p.name for p in site.site_dir.parent.iterdir() if p.name.startswith(".site.")] == []
+    assert [p.name for p in site.directory.parent.iterdir() if p.name.startswith(".site.")] == []
 
 
 def test_a_directory_that_is_not_a_built_site_is_never_replaced(site_settings, site_usage, site_sections):
@@ -367,9 +367,9 @@ def test_the_site_is_readable_by_a_web_server(site):
 
     umask = os.umask(0)
     os.umask(umask)
-    assert stat.S_IMODE(site.site_dir.stat().st_mode) == 0o777 & ~umask
-    assert stat.S_IMODE((site.site_dir / "users").stat().st_mode) == 0o777 & ~umask
-    assert stat.S_IMODE((site.site_dir / "about.html").stat().st_mode) == 0o666 & ~umask
+    assert stat.S_IMODE(site.directory.stat().st_mode) == 0o777 & ~umask
+    assert stat.S_IMODE((site.directory / "users").stat().st_mode) == 0o777 & ~umask
+    assert stat.S_IMODE((site.directory / "about.html").stat().st_mode) == 0o666 & ~umask
 
 
 def test_a_table_of_an_incomplete_month_is_flagged_in_its_title(site_settings, site_usage):
@@ -407,8 +407,8 @@ def test_the_new_site_is_swapped_in_with_or_without_an_atomic_exchange(
     if not exchange:
         monkeypatch.setattr(output, "_exchange", lambda first, second: False)
     built = build_site(site_settings, site_usage, site_sections)
-    assert not (built.site_dir / "stale.html").exists()
-    assert (built.site_dir / "build-manifest.json").is_file()
+    assert not (built.directory / "stale.html").exists()
+    assert (built.directory / "build-manifest.json").is_file()
     assert sorted(p.name for p in site_settings.site_dir.parent.iterdir()) == ["site"]
 
 
@@ -450,16 +450,16 @@ def test_a_period_without_any_data_still_builds_a_clear_site(site_settings):
     assert "No summary figures" in page  # no section: no card made up by the core
     assert "No data for January 2026" in page
     assert "no data fetched yet" in page
-    assert not (built.site_dir / "users").exists()
+    assert not (built.directory / "users").exists()
     assert "Nothing to show for this period." in _read(built, "users.html")
 
 
 def test_publish_accepts_the_built_site(site):
     from billing_reports.publish.site import load_built_site
 
-    published = load_built_site(site.site_dir)
+    published = load_built_site(site.directory)
     assert published.index == "billing_dashboard.html"
-    assert set(published.files) == set(site.manifest["files"])
+    assert published == site  # the one BuiltSite: as the build returned it, as publish reads it back
     assert (published.first_month.key, published.last_month.key) == ("2026-01", "2026-03")
 
 
@@ -479,9 +479,9 @@ def test_pages_rendered_by_a_forked_process_are_the_same_files(site_settings, si
     monkeypatch.setattr(render, "_cpus", lambda: 2)
     forked = build_site(site_settings, site_usage, site_sections, built_at=built_at,
                         site_dir=site_settings.site_dir.parent / "forked")
-    assert forked.manifest == serial.manifest
-    for name in serial.manifest["files"]:
-        assert (forked.site_dir / name).read_bytes() == (serial.site_dir / name).read_bytes(), name
+    assert (forked.built_at, forked.files, forked.checksums) == (serial.built_at, serial.files, serial.checksums)
+    for name in serial.files:
+        assert (forked.directory / name).read_bytes() == (serial.directory / name).read_bytes(), name
 
 
 def test_a_template_error_in_the_forked_process_fails_the_build(site_settings, site_usage, site_sections,
@@ -518,7 +518,7 @@ def test_the_dashboard_previews_the_newest_months_of_a_table_by_month(site_setti
     other = page[page.index('id="glance-ranked"'):page.index("</table>", page.index('id="glance-ranked"'))]
     assert re.findall(r'data-sort="(user\d)@x.com"', other) == ["user0", "user1", "user2", "user3", "user4"]
     # only a section that declares the role is previewed (it still has its page)
-    assert 'id="glance-unlisted"' not in page and (built.site_dir / "unlisted.html").is_file()
+    assert 'id="glance-unlisted"' not in page and (built.directory / "unlisted.html").is_file()
 
 
 def test_the_preview_of_a_monthly_breakdown_names_its_month_and_flags_it_incomplete(site_settings, site_usage):

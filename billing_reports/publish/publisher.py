@@ -13,7 +13,8 @@ from ..settings import Settings
 from .config import PublishConfig, read_publish_config
 from .deadline import deadline
 from .registry import publish_target_kinds
-from .site import BuiltSite, load_built_site
+from ..site.built import BuiltSite
+from .site import load_built_site
 from .target import Change, PublishTarget
 
 

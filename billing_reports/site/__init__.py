@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import gc
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -21,24 +20,9 @@ from ..sections import Section
 from ..settings import Settings
 from ..usage import OnDemandUsage
 from .environment import plugin_template_dirs, template_environment
-from .output import MANIFEST_NAME, SiteOutput
+from .built import MANIFEST_NAME, BuiltSite
+from .output import SiteOutput
 from .render import SiteRenderer, manifest_fields
-
-
-@dataclass(frozen=True)
-class BuiltSite:
-    """What a build produced."""
-
-    site_dir: Path
-    manifest: dict[str, Any]
-
-    @property
-    def index_path(self) -> Path:
-        return self.site_dir / self.manifest["index"]
-
-    @property
-    def page_count(self) -> int:
-        return sum(1 for name in self.manifest["files"] if name.endswith(".html"))
 
 
 def build_site(
@@ -67,8 +51,8 @@ def build_site(
             environment, settings, usage, sections, pages=pages, failures=failures, built_at=built_at, demo=demo
         )
         renderer.render(output)
-        manifest = output.publish(manifest_fields(usage, settings, built_at))
-    return BuiltSite(site_dir, manifest)
+        manifest = output.swap_in(manifest_fields(usage, settings, built_at))
+    return BuiltSite.from_manifest(site_dir, manifest)
 
 
 @contextmanager

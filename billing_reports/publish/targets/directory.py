@@ -38,7 +38,7 @@ from ...errors import PublishError
 from ...leftovers import remove_stale
 from ...settings import folder_relation
 from .. import ownership
-from ..site import MANIFEST_NAME, BuiltSite
+from ...site.built import MANIFEST_NAME, BuiltSite
 from ..target import Change, Option, PublishTarget, text
 
 try:
