@@ -25,7 +25,7 @@ import orjson
 
 from ..errors import ConfigError, SiteError
 from ..folders import check_writable_folder
-from ..leftovers import remove_stale
+from ..abandoned_work import remove_abandoned_work
 from .built import MANIFEST_NAME
 
 _RENAME_EXCHANGE = 2
@@ -92,7 +92,7 @@ class SiteOutput:
         check_site_dir(self.site_dir)
         try:
             self.site_dir.parent.mkdir(parents=True, exist_ok=True)
-            self._remove_stale()
+            self._remove_abandoned_work()
             self.root = Path(tempfile.mkdtemp(prefix=f".{self.site_dir.name}.building-", dir=self.site_dir.parent))
             umask = os.umask(0)
             os.umask(umask)
@@ -111,9 +111,9 @@ class SiteOutput:
             f"check the permissions of {self.site_dir.parent}, then build again (the previous site is as it was)."
         )
 
-    def _remove_stale(self) -> None:
+    def _remove_abandoned_work(self) -> None:
         """Remove build directories that a killed build (``kill -9``, power loss) left behind."""
-        remove_stale(self.site_dir.parent, (f".{self.site_dir.name}.building-*", f".{self.site_dir.name}.old-*"))
+        remove_abandoned_work(self.site_dir.parent, (f".{self.site_dir.name}.building-*", f".{self.site_dir.name}.old-*"))
 
     def __exit__(self, *exc_info: Any) -> None:
         """Remove the build directory unless it was swapped in (an error, Ctrl-C, a full disk)."""
