@@ -19,7 +19,7 @@ from .loader import load_usage, require_cached_data
 from .months import Month
 from .pages import Page
 from .periods import ReportRange
-from .plugins import PluginFailure
+from .plugin_manager import PluginFailure
 from .sections import ROLES, Section
 from .settings import Settings
 from .untrusted import printable, shortened
@@ -69,7 +69,7 @@ def run_sections(
     """Call every plugin's ``register_sections``; return the sections (by order, then slug) and failures.
 
     ``import_failures``: plugins that could not even be loaded (from
-    :func:`billing_reports.plugins.get_plugin_manager`), reported the same way.
+    :func:`billing_reports.plugin_manager.get_plugin_manager`), reported the same way.
     Raises :class:`PluginError` naming each failed plugin unless
     ``settings.skip_broken_plugins``.
     """

@@ -49,7 +49,7 @@ class WorkflowGroup(click.Group):
             return
         self.plugin_commands_added = True
         from .analysis import call_with
-        from .plugins import PluginFailure, get_plugin_manager
+        from .plugin_manager import PluginFailure, get_plugin_manager
 
         failures: list[PluginFailure] = []
         manager = get_plugin_manager(failures=failures)

@@ -15,7 +15,7 @@ from .analysis import analyse, run_pages
 from .fetching import FetchSummary, fetch_months
 from .months import Month
 from .periods import ReportRange
-from .plugins import PluginFailure
+from .plugin_manager import PluginFailure
 from .progress import FetchReporter
 from .settings import Settings
 from .site import BuiltSite, build_site

@@ -85,7 +85,7 @@ class Settings:
         """The plugin manager these settings were checked with, and the plugins that failed to load
         (a new manager for settings made by hand)."""
         if self.plugin_manager is None:
-            from .plugins import get_plugin_manager
+            from .plugin_manager import get_plugin_manager
 
             failures: list[Any] = []
             return get_plugin_manager(self.plugins_dir, failures=failures), failures
@@ -438,7 +438,7 @@ def settings_from_mapping(raw: Any, path: Path, *, problems: Sequence[str] = (),
 def _plugin_settings(blocks: dict[str, Any], plugins_dir: Path | None, manager: Any, errors: list[str]) -> dict[str, Any]:
     """The plugins (``manager``, else loaded with ``plugins_dir``) and each one's block of ``blocks``
     validated; every problem added to ``errors``."""
-    from .plugins import get_plugin_manager
+    from .plugin_manager import get_plugin_manager
     from .plugin_settings import declared_settings, validate_blocks
 
     load_failures: list[Any] = []

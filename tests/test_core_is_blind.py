@@ -18,7 +18,7 @@ import pytest
 from billing_reports import periods, sections as sections_module
 from billing_reports.analysis import analyse
 from billing_reports.months import Month, months_in_range
-from billing_reports.plugins import builtin_plugin_modules
+from billing_reports.plugin_manager import builtin_plugin_modules
 from billing_reports.plugin_settings import declared_settings
 from billing_reports.site import drilldown
 from billing_reports.site.quality import data_quality_section, fetches_table

@@ -12,7 +12,7 @@ import pytest
 from billing_reports import hookspecs
 from billing_reports.analysis import run_sections
 from billing_reports.months import Month
-from billing_reports.plugins import get_plugin_manager
+from billing_reports.plugin_manager import get_plugin_manager
 
 DOC = Path(__file__).parent.parent / "docs" / "plugins.md"
 HOOKS = sorted(name for name, value in vars(hookspecs).items() if hasattr(value, "billing_reports_spec"))

@@ -20,7 +20,7 @@ import pytest
 from billing_reports.analysis import run_sections
 from billing_reports.money import format_money
 from billing_reports.months import Month
-from billing_reports.plugins import get_plugin_manager
+from billing_reports.plugin_manager import get_plugin_manager
 from billing_reports.site import build_site
 from billing_reports.usage import DataQuality, MonthFacts, OnDemandUsage, UsageTotals
 

@@ -12,7 +12,7 @@ from billing_reports import Section, hookimpl
 from billing_reports.analysis import run_sections
 from billing_reports.cli import cli
 from billing_reports.errors import PluginError
-from billing_reports.plugins import get_plugin_manager
+from billing_reports.plugin_manager import get_plugin_manager
 
 
 class EarlySection:

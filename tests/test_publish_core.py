@@ -10,7 +10,7 @@ from servers import write_built_site
 
 from billing_reports.errors import ConfigError, PluginError, PublishError
 from billing_reports.months import Month
-from billing_reports.plugins import get_plugin_manager
+from billing_reports.plugin_manager import get_plugin_manager
 from billing_reports.publish import MANIFEST_NAME, PublishTarget, content_type, load_built_site
 from billing_reports.publish.config import read_publish_config
 from billing_reports.publish.registry import publish_target_kinds

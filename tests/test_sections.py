@@ -17,7 +17,7 @@ from __future__ import annotations
 import pytest
 
 from billing_reports.analysis import run_sections
-from billing_reports.plugins import get_plugin_manager
+from billing_reports.plugin_manager import get_plugin_manager
 
 
 @pytest.fixture

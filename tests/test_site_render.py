@@ -15,7 +15,7 @@ import pytest
 from markupsafe import escape
 
 from billing_reports.errors import BillingReportsError, ConfigError
-from billing_reports.plugins import get_plugin_manager
+from billing_reports.plugin_manager import get_plugin_manager
 from billing_reports import hookimpl
 from billing_reports.sections import Chart, Column, Section, Series, Table
 from billing_reports.site import MANIFEST_NAME, build_site
@@ -310,7 +310,7 @@ def test_a_directory_that_is_not_a_built_site_is_never_replaced(site_settings, s
 
 
 def test_a_plugin_failure_is_shown_on_the_dashboard(site_settings, site_usage, site_sections):
-    from billing_reports.plugins import PluginFailure
+    from billing_reports.plugin_manager import PluginFailure
 
     built = build_site(site_settings, site_usage, site_sections,
                        failures=[PluginFailure("cost_by_team", "KeyError: 'team'")])

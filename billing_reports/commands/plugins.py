@@ -6,7 +6,7 @@ import click
 import orjson
 
 from ..months import current_month
-from ..plugins import describe_plugins
+from ..plugin_manager import describe_plugins
 from ..settings import Settings
 from ..untrusted import printable
 from ..usage import OnDemandUsage

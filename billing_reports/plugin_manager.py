@@ -1,5 +1,7 @@
 """The plugin manager: built-ins, entry points, and a plugins directory.
 
+(The top-level ``plugins/`` folder holds the built-in section plugins themselves.)
+
 Built-in plugins (the modules of the top-level ``plugins/`` folder, installed as
 ``billing_reports.builtin_plugins``) are registered by module exactly as
 third-party ones are; the core never special-cases them.
