@@ -73,18 +73,11 @@ def run_sections(
     Raises :class:`PluginError` naming each failed plugin unless
     ``settings.skip_broken_plugins``.
     """
-    owners: dict[str, str] = {}
-
-    def check(section: Any, plugin: str, own: set[str]) -> None:
-        if not isinstance(section, Section):
-            raise TypeError(f"registered a {type(section).__name__}, not a billing_reports.Section")
-        if section.slug in owners or section.slug in own:
-            raise ValueError(f"section slug {section.slug!r} is already used by {owners.get(section.slug, plugin)}")
+    def check(section: Section) -> None:
         _check_roles(section)
-        own.add(section.slug)
         section.to_dict()  # every table must add up and be JSON-ready now, not at render time
 
-    sections, failures = collect(manager, "register_sections", check, owners, usage=usage, settings=settings)
+    sections, failures = collect(manager, "register_sections", Section, check, usage=usage, settings=settings)
     failures = [*import_failures, *failures]
     if failures and not settings.skip_broken_plugins:
         raise PluginError(failure_message(failures))
@@ -97,28 +90,21 @@ def run_pages(
 ) -> tuple[list[Page], list[PluginFailure]]:
     """Call every plugin's ``register_pages``; return the pages (by slug) and the failures, as
     :func:`run_sections` does (a page's slug is unique, like a section's)."""
-    owners: dict[str, str] = {}
-
-    def check(page: Any, plugin: str, own: set[str]) -> None:
-        if not isinstance(page, Page):
-            raise TypeError(f"registered a {type(page).__name__}, not a billing_reports.Page")
-        if page.slug in owners or page.slug in own:
-            raise ValueError(f"page slug {page.slug!r} is already used by {owners.get(page.slug, plugin)}")
-        own.add(page.slug)
-
-    pages, failures = collect(manager, "register_pages", check, owners, usage=usage, settings=settings)
+    pages, failures = collect(manager, "register_pages", Page, lambda page: None, usage=usage, settings=settings)
     if failures and not settings.skip_broken_plugins:
         raise PluginError(failure_message(failures))
     return sorted(pages, key=lambda page: page.slug), failures
 
 
-def collect(manager: pluggy.PluginManager, hook_name: str, check: Callable[[Any, str, set[str]], None],
-            owners: dict[str, str], **arguments: Any) -> tuple[list[Any], list[PluginFailure]]:
+def collect(manager: pluggy.PluginManager, hook_name: str, kind: type, check: Callable[[Any], None],
+            **arguments: Any) -> tuple[list[Any], list[PluginFailure]]:
     """What each plugin's ``hook_name`` passes to ``register``, plugin by plugin: a plugin that raises,
-    or registers something ``check`` refuses, is a failure and adds nothing. ``owners``: each item's
-    slug -> the plugin that registered it (filled in)."""
+    registers something other than a ``kind`` (a :class:`Section`, a :class:`Page`), a slug already
+    taken, or an item ``check`` refuses (by raising) is a failure and adds nothing."""
     found_all: list[Any] = []
     failures: list[PluginFailure] = []
+    owners: dict[str, str] = {}  # slug -> the plugin that registered it
+    noun = kind.__name__.lower()
     for hookimpl in getattr(manager.hook, hook_name).get_hookimpls():
         if getattr(hookimpl, "hookwrapper", False) or getattr(hookimpl, "wrapper", False):
             continue
@@ -128,7 +114,12 @@ def collect(manager: pluggy.PluginManager, hook_name: str, check: Callable[[Any,
             call_with(hookimpl, register=found.append, **arguments)
             own: set[str] = set()
             for item in found:
-                check(item, name, own)
+                if not isinstance(item, kind):
+                    raise TypeError(f"registered a {type(item).__name__}, not a billing_reports.{kind.__name__}")
+                if item.slug in owners or item.slug in own:
+                    raise ValueError(f"{noun} slug {item.slug!r} is already used by {owners.get(item.slug, name)}")
+                own.add(item.slug)
+                check(item)
         except Exception as error:  # a plugin's bug is reported by name, never a traceback
             # (its message may quote a name from the cache: shown cleaned, and short)
             failures.append(PluginFailure(name, f"{type(error).__name__}: {shortened(printable(str(error)), 300)}"))

@@ -153,3 +153,56 @@ def test_a_plugin_error_quoting_a_name_from_the_cache_is_shown_clean_and_short(a
     [failure] = failures
     assert failure.error.startswith("ValueError: no team for mallory@example.com Warning: all good!!!")
     assert failure.error.isprintable() and len(failure.error) < 320
+
+
+class MistypedRole:
+    @hookimpl
+    def register_sections(self, register):
+        register(Section("typo", "Typo", order=1, roles=("sumary-cards",)))
+
+
+class OneStringRole:
+    @hookimpl
+    def register_sections(self, register):
+        register(Section("one", "One", order=1, roles="summary-cards"))
+
+
+@pytest.mark.parametrize("plugin, error", [
+    (MistypedRole(), "ValueError: section 'typo' declares the unknown role(s) 'sumary-cards'; expected "
+                     "dashboard-preview, headline-trend, report-text, summary-cards"),
+    (OneStringRole(), "TypeError: section 'one': roles is one string; give a tuple, roles=('summary-cards',)"),
+])
+def test_a_section_with_an_unknown_role_is_a_failure_of_its_plugin(plugin, error, analysis_usage, analysis_settings):
+    with pytest.raises(PluginError) as raised:
+        run_sections(_manager(plugin), analysis_usage, analysis_settings)
+    assert f"plugin {type(plugin).__name__} failed: {error}" in raised.value.message
+
+
+class PagesOfAllKinds:
+    @hookimpl
+    def register_pages(self, register):
+        from billing_reports import Page
+
+        register(Page("sheet", "Sheet", "sheet.html"))
+        register(Page("sheet", "Sheet again", "sheet.html"))
+
+
+class NotAPage:
+    @hookimpl
+    def register_pages(self, register):
+        register({"slug": "raw"})
+
+
+@pytest.mark.parametrize("plugin, error", [
+    (PagesOfAllKinds(), "ValueError: page slug 'sheet' is already used by PagesOfAllKinds"),
+    (NotAPage(), "TypeError: registered a dict, not a billing_reports.Page"),
+])
+def test_a_broken_page_plugin_is_named_or_skipped(plugin, error, analysis_usage, analysis_settings):
+    from billing_reports.analysis import run_pages
+
+    with pytest.raises(PluginError) as raised:
+        run_pages(_manager(plugin), analysis_usage, analysis_settings)
+    assert f"plugin {type(plugin).__name__} failed: {error}" in raised.value.message
+    settings = dataclasses.replace(analysis_settings, skip_broken_plugins=True)
+    pages, failures = run_pages(_manager(plugin), analysis_usage, settings)
+    assert pages == [] and [f.name for f in failures] == [type(plugin).__name__]
