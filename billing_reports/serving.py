@@ -15,7 +15,8 @@ import threading
 from pathlib import Path
 
 from .errors import BillingReportsError
-from .publish.site import CONTENT_TYPES, MANIFEST_NAME
+from .publish.site import CONTENT_TYPES
+from .site.built import MANIFEST_NAME
 
 HOST = "127.0.0.1"
 DEFAULT_PORT = 8000

@@ -235,12 +235,14 @@ def site_sections() -> list[_Section]:
             tables=[_Table("ranked", "Users by spend", money, rows, total=["Total", 8_390_000_000, 21])],
             charts=[_Chart("by-user", "Top users by spend", "Spend per user, highest first.", "bar",
                            [r[0] for r in rows], [_Series("Spend", [r[1] for r in rows])])],
+            roles=("dashboard-preview",),
         ),
         _Section(
             "summary", "Summary", 0,
             figures=[_Figure("Total on-demand spend", 8_390_000_000, "money"),
                      _Figure("Top spender", SITE_NASTY_USER, "user"),
                      _Figure("Costliest model", "claude-4.6-opus", "model")],
+            roles=("summary-cards",),
         ),
     ]
 
@@ -274,7 +276,7 @@ def demo_site(tmp_path_factory) -> _Path:
 
     root = tmp_path_factory.mktemp("demo")
     settings = _Settings(config_path=root / "config.yaml", demo_dir=root / "demo")
-    return build_demo(settings).site.site_dir
+    return build_demo(settings).site.directory
 
 
 @_pytest.fixture(scope="session")
@@ -366,7 +368,7 @@ def analysis_config(tmp_path):
     config.write_text(
         "billing:\n  top_spenders_count: 2\n"
         f"paths:\n  data_dir: {copy_analysis_cache(tmp_path / 'analysis-cache')}\n"
-        "analysis:\n  expensive_models:\n    count: 1\n",
+        "plugins:\n  expensive-models:\n    count: 1\n",
         encoding="utf-8",
     )
     return config
