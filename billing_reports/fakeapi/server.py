@@ -35,7 +35,7 @@ from typing import Any, Callable
 
 import orjson
 
-from billing_reports.fakeapi.team import StaticTeam, SyntheticTeam, TeamMember
+from billing_reports.fakeapi.team import GeneratedTeam, StaticTeam, SyntheticTeam, TeamMember
 from billing_reports.months import DAY_MS
 
 USAGE_EVENTS_PATH = "/teams/filtered-usage-events"
@@ -111,7 +111,7 @@ class FakeCursorApi:
 
     def __init__(
         self,
-        team: SyntheticTeam | StaticTeam | None = None,
+        team: GeneratedTeam | StaticTeam | None = None,
         *,
         api_key: str = DEFAULT_FAKE_KEY,
         forbidden_keys: tuple[str, ...] = (),
