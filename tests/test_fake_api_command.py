@@ -46,7 +46,8 @@ def stop(process, how=signal.SIGINT) -> tuple[int, str]:
 
 
 def _environment(**variables) -> dict[str, str]:
-    environment = {name: value for name, value in os.environ.items() if name not in (API_KEY_VARIABLE, BASE_URL_VARIABLE)}
+    ours = (API_KEY_VARIABLE, BASE_URL_VARIABLE)
+    environment = {name: value for name, value in os.environ.items() if name not in ours}
     return {**environment, **variables}
 
 
@@ -66,7 +67,8 @@ def test_it_prints_the_url_the_key_and_a_config_that_fetch_uses(tmp_path):
 
         month = current_month().previous()  # a whole month: the fake serves all of it
         fetched = subprocess.run(
-            [str(BILLING_REPORTS), "fetch", "--config", "fake-api.yaml", "--end-month", month.key, "--months-back", "1"],
+            [str(BILLING_REPORTS), "fetch", "--config", "fake-api.yaml", "--end-month", month.key,
+             "--months-back", "1"],
             cwd=tmp_path, env=_environment(**{API_KEY_VARIABLE: key}), capture_output=True, text=True, timeout=120,
         )
         assert fetched.returncode == 0, fetched.stderr

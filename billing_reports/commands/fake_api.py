@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import errno
 import signal
 import threading
 
 import click
 
-from ..errors import BillingReportsError
-from ..fakeapi import FakeCursorApi, demo_team
+from ..fakeapi import DemoTeam, FakeCursorApi, demo_team
+from ..serving import listen_error
 from ..settings import API_KEY_VARIABLE, BASE_URL_VARIABLE
 
 DEFAULT_FAKE_API_PORT = 8787
@@ -51,12 +50,7 @@ def fake_api(port: int, host: str, rate_limit: int, seed: int) -> None:
     try:
         api.start()
     except OSError as error:
-        if error.errno == errno.EADDRINUSE:
-            raise BillingReportsError(
-                f"port {port} on {host} is already in use; pass --port N for another port, or --port 0 for any free one"
-            ) from None
-        raise BillingReportsError(f"cannot listen on {host}:{port} ({error.strerror or error}); "
-                                  "check --host, or try --port 0") from None
+        raise listen_error(host, port, error, hint="check --host, or try --port 0") from None
     try:
         click.echo(_instructions(api, team, rate_limit))
         click.echo("Press Ctrl-C to stop.", err=True)
@@ -66,7 +60,7 @@ def fake_api(port: int, host: str, rate_limit: int, seed: int) -> None:
     click.echo("Stopped.", err=True)
 
 
-def _instructions(api: FakeCursorApi, team, rate_limit: int) -> str:
+def _instructions(api: FakeCursorApi, team: DemoTeam, rate_limit: int) -> str:
     period = f"{team.months[0].label} to {team.months[-1].label}"
     limit = f"{rate_limit} requests/minute" if rate_limit else "no rate limit"
     delay = f"{60 / rate_limit:g}" if rate_limit else "0"

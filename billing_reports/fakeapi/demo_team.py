@@ -32,7 +32,7 @@ from typing import Any
 
 from billing_reports.fakeapi.team import (
     DEFAULT_MODELS, KIND_MIX, EventFormat, GeneratedTeam, ModelPrice, Now, ServiceAccount, TeamMember,
-    TokenHabit, _event,
+    TokenHabit, usage_event,
 )
 from billing_reports.months import DAY_MS, Month, months_in_range, utc_now
 
@@ -206,7 +206,8 @@ class DemoTeam(GeneratedTeam):
     def _generate(self, month: Month) -> tuple[list[int], list[dict[str, Any]]]:
         rng = random.Random(f"demo/{self.seed}/{month.key}")
         index = self.months.index(month)
-        release, newest_from, spike_day = self.instant(*NEW_MODEL_RELEASE), self.instant(*NEWEST_FORMAT_FROM), self.spike_day
+        release, newest_from = self.instant(*NEW_MODEL_RELEASE), self.instant(*NEWEST_FORMAT_FROM)
+        spike_day = self.spike_day
         kind_weights = [kind[3] for kind in KIND_MIX]
         dated: list[tuple[int, dict[str, Any]]] = []
         for day in range(1, month.days + 1):
@@ -239,7 +240,7 @@ class DemoTeam(GeneratedTeam):
                         event_format = _OLDER_FORMAT
                     else:
                         event_format = _SERVICE_ACCOUNT_FORMAT if actor.service_accounts else _NEWEST_FORMAT
-                    event = _event(rng, stamp, actor.member, DEMO_MODELS[name], kind, event_format,
+                    event = usage_event(rng, stamp, actor.member, DEMO_MODELS[name], kind, event_format,
                                    actor.service_accounts, habit=tokens)
                     dated.append((stamp, event))
         dated.sort(key=lambda pair: pair[0])

@@ -273,7 +273,7 @@ class SyntheticTeam(GeneratedTeam):
         models = rng.choices(self.models, weights=[m.popularity for m in self.models], k=count)
         kinds = rng.choices(KIND_MIX, weights=[k[3] for k in KIND_MIX], k=count)
         events = [
-            _event(rng, stamp, member, model, kind, self.event_format, self.service_accounts)
+            usage_event(rng, stamp, member, model, kind, self.event_format, self.service_accounts)
             for stamp, member, model, kind in zip(stamps, members, models, kinds)
         ]
         return stamps, events
@@ -341,7 +341,7 @@ def _service_accounts(seed: int, members: Sequence[TeamMember], count: int) -> t
     )
 
 
-def _event(
+def usage_event(
     rng: random.Random,
     stamp: int,
     member: TeamMember,
