@@ -25,6 +25,7 @@ import base64
 import gzip
 import json
 import math
+import socket
 import threading
 import time
 from collections import deque
@@ -35,7 +36,7 @@ from typing import Any, Callable
 
 import orjson
 
-from billing_reports.fakeapi.team import StaticTeam, SyntheticTeam, TeamMember
+from billing_reports.fakeapi.team import GeneratedTeam, StaticTeam, SyntheticTeam, TeamMember
 from billing_reports.months import DAY_MS
 
 USAGE_EVENTS_PATH = "/teams/filtered-usage-events"
@@ -107,11 +108,13 @@ class FakeCursorApi:
     :param rate_limit_per_minute: requests answered per clock minute before 429s (``None``: no limit).
     :param retry_after_on_429: send ``Retry-After`` (seconds to the next minute) with rate-limit 429s.
     :param clock: seconds, for the rate limit and the request log.
+    :param host, port: where to listen (default 127.0.0.1 and any free port); ``start()`` raises
+        ``OSError`` when it cannot (a port in use).
     """
 
     def __init__(
         self,
-        team: SyntheticTeam | StaticTeam | None = None,
+        team: GeneratedTeam | StaticTeam | None = None,
         *,
         api_key: str = DEFAULT_FAKE_KEY,
         forbidden_keys: tuple[str, ...] = (),
@@ -119,7 +122,11 @@ class FakeCursorApi:
         retry_after_on_429: bool = False,
         max_range_days: int = MAX_RANGE_DAYS,
         clock: Callable[[], float] = time.monotonic,
+        host: str = "127.0.0.1",
+        port: int = 0,
     ) -> None:
+        self.host = host
+        self._port = port
         self.team = team if team is not None else SyntheticTeam(events_per_month=500, months_count=2)
         self.api_key = api_key
         self.forbidden_keys = tuple(forbidden_keys)
@@ -142,7 +149,8 @@ class FakeCursorApi:
         if self._server is not None:
             return self
         handler = type("FakeCursorApiHandler", (_Handler,), {"api": self})
-        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        server_class = _ThreadingHTTPServer6 if ":" in self.host else ThreadingHTTPServer
+        server = server_class((self.host, self._port), handler)
         server.daemon_threads = True
         server.block_on_close = False
         self._stopping.clear()
@@ -178,7 +186,8 @@ class FakeCursorApi:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
 
     @property
     def requests(self) -> list[RecordedRequest]:
@@ -352,6 +361,10 @@ def _is_int(value: Any) -> bool:
 def _member_json(member: TeamMember) -> dict[str, Any]:
     return {"id": member.id, "email": member.email, "name": member.name, "role": member.role,
             "isRemoved": member.is_removed}
+
+
+class _ThreadingHTTPServer6(ThreadingHTTPServer):
+    address_family = socket.AF_INET6
 
 
 class _Handler(BaseHTTPRequestHandler):
