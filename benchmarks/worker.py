@@ -56,7 +56,7 @@ def measure_build(config_path: Path, end_month: str, months_back: int, *, rebuil
     only) to time each of them. ``rebuild``: build once untimed first, then time
     a second build that replaces the first site, as every build after the first does.
     """
-    from billing_reports import analysis, loader, pipeline, site
+    from billing_reports import analysis, pipeline, site
     from billing_reports.months import Month, months_in_range
     from billing_reports.settings import load_settings
 
@@ -76,9 +76,9 @@ def measure_build(config_path: Path, end_month: str, months_back: int, *, rebuil
 
         return wrapper
 
-    # Wrap each step where pipeline.build looks it up: its own namespace when it
-    # imported the name, else the owning module (a lazy import inside build()).
-    for phase, name, owner in (("load", "load_usage", loader), ("analyse", "run_sections", analysis),
+    # Wrap each step where the build looks it up: the pipeline's own namespace when it
+    # imported the name, else the module that calls it (analysis.analyse loads, then runs the plugins).
+    for phase, name, owner in (("load", "load_usage", analysis), ("analyse", "run_sections", analysis),
                                ("render", "build_site", site)):
         namespace = pipeline if hasattr(pipeline, name) else owner
         setattr(namespace, name, timed(phase, getattr(namespace, name)))

@@ -2,12 +2,13 @@
 
 A plugin author needs only this module::
 
-    from billing_reports import hookimpl, Section, Table, Column, Figure, Chart, Series
+    from billing_reports import hookimpl, Section, Table, Column, Figure, Chart, Series, TextView, Page
 """
 
 from .hookspecs import hookimpl
-from .sections import Chart, Column, Figure, Section, Series, Table
+from .pages import Page
+from .sections import Chart, Column, Figure, Section, Series, Table, TextView
 
 __version__ = "0.1.0"
 
-__all__ = ["Chart", "Column", "Figure", "Section", "Series", "Table", "hookimpl", "__version__"]
+__all__ = ["Chart", "Column", "Figure", "Page", "Section", "Series", "Table", "TextView", "hookimpl", "__version__"]

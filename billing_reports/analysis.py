@@ -1,23 +1,63 @@
-"""Run the analysis plugins: collect their sections, in order, and report the broken ones.
+"""The analysis: the cached range loaded, and every plugin's sections (and pages) collected.
 
-Each ``register_sections`` implementation is called on its own, so a plugin
-that raises is named in the failure (and the others still run). The build
-stops on a failure unless ``settings.skip_broken_plugins`` is set; then the
-failures are returned for the site to show.
+:func:`analyse` is the one way from settings and a report range to analysed sections: ``build``,
+``report`` and any later command call it. Each plugin's hook implementation is called on its own,
+so a plugin that raises is named in the failure (and the others still run). The run stops on a
+failure unless ``settings.skip_broken_plugins`` is set; then the failures are returned for the
+site or the terminal to show.
 """
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
 
 import pluggy
 
 from .errors import PluginError
-from .plugins import PluginFailure
-from .sections import Section
+from .loader import load_usage, require_cached_data
+from .months import Month
+from .pages import Page
+from .periods import ReportRange
+from .plugin_manager import PluginFailure
+from .sections import ROLES, Section
 from .settings import Settings
 from .untrusted import printable, shortened
 from .usage import OnDemandUsage
+
+
+@dataclass
+class Analysis:
+    """The loaded usage of a range, the sections of every plugin (by order, then slug), and the
+    plugins that failed (when ``plugins.skip_broken`` let the run go on)."""
+
+    usage: OnDemandUsage
+    sections: list[Section]
+    failures: list[PluginFailure] = field(default_factory=list)
+
+
+def analyse(
+    settings: Settings,
+    months: Sequence[Month],
+    *,
+    report_range: ReportRange | None = None,
+    manager: pluggy.PluginManager | None = None,
+    load_failures: Sequence[PluginFailure] = (),
+) -> Analysis:
+    """Load the cached ``months`` (the days of ``report_range``, default all of them, by month) and
+    run every plugin's ``register_sections`` on them.
+
+    ``manager``: the plugins to run and ``load_failures`` those that could not be loaded (default:
+    those ``settings`` were checked with).
+    :raises CacheError: no month of the range is cached (or a cache file is broken).
+    :raises PluginError: a plugin failed to load or raised, unless ``settings.skip_broken_plugins``.
+    """
+    if manager is None:
+        manager, load_failures = settings.loaded_plugins()
+    usage = load_usage(settings, months, report_range=report_range)
+    require_cached_data(usage)
+    sections, failures = run_sections(manager, usage, settings, load_failures)
+    return Analysis(usage, sections, failures)
 
 
 def run_sections(
@@ -29,15 +69,43 @@ def run_sections(
     """Call every plugin's ``register_sections``; return the sections (by order, then slug) and failures.
 
     ``import_failures``: plugins that could not even be loaded (from
-    :func:`billing_reports.plugins.get_plugin_manager`), reported the same way.
+    :func:`billing_reports.plugin_manager.get_plugin_manager`), reported the same way.
     Raises :class:`PluginError` naming each failed plugin unless
     ``settings.skip_broken_plugins``.
     """
-    sections: list[Section] = []
-    failures = list(import_failures)
-    owners: dict[str, str] = {}
-    arguments = {"usage": usage, "settings": settings}
-    for hookimpl in manager.hook.register_sections.get_hookimpls():
+    def check(section: Section) -> None:
+        _check_roles(section)
+        section.to_dict()  # every table must add up and be JSON-ready now, not at render time
+
+    sections, failures = collect(manager, "register_sections", Section, check, usage=usage, settings=settings)
+    failures = [*import_failures, *failures]
+    if failures and not settings.skip_broken_plugins:
+        raise PluginError(failure_message(failures))
+    sections.sort(key=lambda s: (s.order, s.slug))
+    return sections, failures
+
+
+def run_pages(
+    manager: pluggy.PluginManager, usage: OnDemandUsage, settings: Settings,
+) -> tuple[list[Page], list[PluginFailure]]:
+    """Call every plugin's ``register_pages``; return the pages (by slug) and the failures, as
+    :func:`run_sections` does (a page's slug is unique, like a section's)."""
+    pages, failures = collect(manager, "register_pages", Page, lambda page: None, usage=usage, settings=settings)
+    if failures and not settings.skip_broken_plugins:
+        raise PluginError(failure_message(failures))
+    return sorted(pages, key=lambda page: page.slug), failures
+
+
+def collect(manager: pluggy.PluginManager, hook_name: str, kind: type, check: Callable[[Any], None],
+            **arguments: Any) -> tuple[list[Any], list[PluginFailure]]:
+    """What each plugin's ``hook_name`` passes to ``register``, plugin by plugin: a plugin that raises,
+    registers something other than a ``kind`` (a :class:`Section`, a :class:`Page`), a slug already
+    taken, or an item ``check`` refuses (by raising) is a failure and adds nothing."""
+    found_all: list[Any] = []
+    failures: list[PluginFailure] = []
+    owners: dict[str, str] = {}  # slug -> the plugin that registered it
+    noun = kind.__name__.lower()
+    for hookimpl in getattr(manager.hook, hook_name).get_hookimpls():
         if getattr(hookimpl, "hookwrapper", False) or getattr(hookimpl, "wrapper", False):
             continue
         name = hookimpl.plugin_name
@@ -45,25 +113,31 @@ def run_sections(
         try:
             call_with(hookimpl, register=found.append, **arguments)
             own: set[str] = set()
-            for section in found:
-                if not isinstance(section, Section):
-                    raise TypeError(f"registered a {type(section).__name__}, not a billing_reports.Section")
-                if section.slug in owners or section.slug in own:
-                    raise ValueError(
-                        f"section slug {section.slug!r} is already used by {owners.get(section.slug, name)}")
-                own.add(section.slug)
-                section.to_dict()  # every table must add up and be JSON-ready now, not at render time
+            for item in found:
+                if not isinstance(item, kind):
+                    raise TypeError(f"registered a {type(item).__name__}, not a billing_reports.{kind.__name__}")
+                if item.slug in owners or item.slug in own:
+                    raise ValueError(f"{noun} slug {item.slug!r} is already used by {owners.get(item.slug, name)}")
+                own.add(item.slug)
+                check(item)
         except Exception as error:  # a plugin's bug is reported by name, never a traceback
             # (its message may quote a name from the cache: shown cleaned, and short)
             failures.append(PluginFailure(name, f"{type(error).__name__}: {shortened(printable(str(error)), 300)}"))
             continue
-        for section in found:
-            owners[section.slug] = name
-            sections.append(section)
-    if failures and not settings.skip_broken_plugins:
-        raise PluginError(failure_message(failures))
-    sections.sort(key=lambda s: (s.order, s.slug))
-    return sections, failures
+        for item in found:
+            owners[item.slug] = name
+            found_all.append(item)
+    return found_all, failures
+
+
+def _check_roles(section: Section) -> None:
+    if isinstance(section.roles, str):
+        raise TypeError(f"section {section.slug!r}: roles is one string; give a tuple, roles=({section.roles!r},)")
+    unknown = [role for role in section.roles if role not in ROLES]
+    if unknown:
+        kind = "an unknown role" if len(unknown) == 1 else "unknown roles"
+        raise ValueError(f"section {section.slug!r} declares {kind} {', '.join(map(repr, unknown))}; "
+                         f"expected {', '.join(sorted(ROLES))}")
 
 
 def call_with(hookimpl: Any, **available: Any) -> Any:
@@ -80,4 +154,4 @@ def failure_message(failures: Sequence[PluginFailure]) -> str:
     )
 
 
-__all__ = ["call_with", "failure_message", "run_sections"]
+__all__ = ["Analysis", "analyse", "call_with", "collect", "failure_message", "run_pages", "run_sections"]

@@ -15,7 +15,7 @@ from typing import Any, BinaryIO, Sequence
 import orjson
 
 from billing_reports.errors import CacheError
-from billing_reports.leftovers import remove_stale
+from billing_reports.abandoned_work import remove_abandoned_work
 from billing_reports.months import Month, parse_isoformat_z
 
 CACHE_SUFFIX = "-usage-based-data.json"
@@ -162,7 +162,7 @@ def write_cached_month(path: Path, payload: dict[str, Any], *, demo: bool = Fals
         payload = {**payload, "fetch": {**payload.get("fetch", {}), DEMO_KEY: True}}
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        remove_stale(path.parent, (TEMP_FILES,))  # what a killed write of any month left, once a day old
+        remove_abandoned_work(path.parent, (TEMP_FILES,))  # what a killed write of any month left, once a day old
         write_atomically(path, [orjson.dumps(payload)])
     except OSError as error:  # a full disk, a quota, permissions
         raise CacheError(

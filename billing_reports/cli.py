@@ -18,22 +18,49 @@ COMMANDS = {
     "serve": ("billing_reports.commands.serve", "serve"),
     "publish": ("billing_reports.commands.publish", "publish"),
     "plugins": ("billing_reports.commands.plugins", "plugins_command"),
+    "fake-api": ("billing_reports.commands.fake_api", "fake_api"),
 }
 
 
 class WorkflowGroup(click.Group):
-    """A group that lists its commands in workflow order and imports each one on demand."""
+    """A group that lists its commands in workflow order and imports each one on demand; the
+    plugins' commands (``register_commands``) follow, loaded only when a name is not a built-in
+    command or the commands are listed."""
+
+    plugin_commands_added = False
 
     def list_commands(self, ctx: click.Context) -> list[str]:
+        self.add_plugin_commands()
         return [*COMMANDS, *sorted(set(self.commands) - set(COMMANDS))]
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        if name in self.commands or name not in COMMANDS:
-            return self.commands.get(name)
-        module_name, attribute = COMMANDS[name]
-        command = getattr(importlib.import_module(module_name), attribute)
-        self.add_command(command, name)
-        return command
+        if name in COMMANDS:  # (a plugin's command of the same name never replaces it)
+            module_name, attribute = COMMANDS[name]
+            command = getattr(importlib.import_module(module_name), attribute)
+            self.commands[name] = command
+            return command
+        if name not in self.commands:
+            self.add_plugin_commands()
+        return self.commands.get(name)
+
+    def add_plugin_commands(self) -> None:
+        """Let each built-in and installed plugin add its commands, once. A plugin that fails to load
+        or to add them is said on stderr; the other commands still work."""
+        if self.plugin_commands_added:
+            return
+        self.plugin_commands_added = True
+        from .analysis import call_with
+        from .plugin_manager import PluginFailure, get_plugin_manager
+
+        failures: list[PluginFailure] = []
+        manager = get_plugin_manager(failures=failures)
+        for hookimpl in manager.hook.register_commands.get_hookimpls():
+            try:
+                call_with(hookimpl, cli=self)
+            except Exception as error:  # a plugin's bug must not take the command line down
+                failures.append(PluginFailure(hookimpl.plugin_name, f"{type(error).__name__}: {error}"))
+        for failure in failures:
+            click.echo(f"Warning: plugin {failure.name} could not add its commands: {failure.error}", err=True)
 
 
 @click.group(

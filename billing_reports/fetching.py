@@ -175,6 +175,7 @@ def fetch_months(
             on_retry=reporter.retrying,
         )
         refresh = set(refresh)
+        reporter.fetch_started(plan.to_fetch, settings.request_delay_seconds)
         try:
             for month in plan.to_fetch:
                 path = cache_path(settings.data_dir, month)
@@ -231,7 +232,7 @@ def fetch_month(
         reporter.month_refreshing(month, scope.since, scope.overlap_hours)
     elif scope.whole_reason:
         reporter.month_fetched_whole(month, scope.whole_reason)
-    reporter.month_started(month, len(scope.windows))
+    reporter.month_started(month, scope.windows)
     kept = list(scope.kept_events)
     window_records = list(scope.kept_windows)
     for index, window in enumerate(scope.windows, start=1):

@@ -19,9 +19,52 @@ def register_sections(register, usage, settings):
         :class:`billing_reports.Section` for each section this plugin adds.
     :param usage: the loaded :class:`billing_reports.usage.OnDemandUsage`
         (months in range, per month/user/model totals, data-quality facts).
-    :param settings: the validated :class:`billing_reports.settings.Settings`.
+    :param settings: the validated :class:`billing_reports.settings.Settings`;
+        ``settings.plugin(NAME)`` is this plugin's own block (see ``register_settings``).
     :return: nothing; sections are passed to ``register``. The site orders
-        sections by ``Section.order``, then by slug.
+        sections by ``Section.order``, then by slug; ``Section.roles`` puts a
+        section on the dashboard or in the text report.
+    """
+
+
+@hookspec
+def register_settings(register):
+    """Declare this plugin's block of settings, ``plugins.NAME`` in ``config.yaml``.
+
+    :param register: call ``register(name, settings_class)`` once: ``name`` is the
+        block's key under ``plugins:`` (``billing-reports plugins`` shows it),
+        ``settings_class`` a ``msgspec.Struct`` whose fields, with their types,
+        defaults and ``msgspec.Meta`` constraints and descriptions, are the
+        block's keys. The block is checked with the rest of the config before
+        anything runs; the plugin reads the object, ``settings.plugin(name)``.
+    :return: nothing.
+    """
+
+
+@hookspec
+def register_commands(cli):
+    """Add commands to the ``billing-reports`` command line.
+
+    Called for the built-in and installed (entry-point) plugins only: the command
+    line is parsed before ``config.yaml`` names a ``paths.plugins_dir``.
+
+    :param cli: the ``billing-reports`` :class:`click.Group`; add commands with
+        ``@cli.command()`` or ``cli.add_command(command)``.
+    :return: nothing.
+    """
+
+
+@hookspec
+def register_pages(register, usage, settings):
+    """Add whole pages to the site that are not sections (their own template and layout).
+
+    :param register: call ``register(page)`` with a :class:`billing_reports.Page`
+        for each page; its ``template`` (from ``register_template_dirs``) is
+        rendered with the site's context (``site``, ``root``) and the page's
+        ``context``, to ``SLUG.html``.
+    :param usage: the loaded :class:`billing_reports.usage.OnDemandUsage`.
+    :param settings: the validated :class:`billing_reports.settings.Settings`.
+    :return: nothing. A page with ``nav`` is linked from every page's navigation.
     """
 
 

@@ -31,7 +31,6 @@ import hashlib
 import math
 import multiprocessing
 import os
-import re
 import time
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
@@ -470,7 +469,31 @@ def _header_payload(header: _TypedHeader) -> dict[str, Any]:
 
 #: Undocumented event fields a file may carry and still take the typed path.
 MAX_EXTRA_FIELDS = 16
-_UNKNOWN_EVENT_FIELD = re.compile(r"^Object contains unknown field `(.*)` - at `\$\[\d+\]`$")
+#: The event fields the typed decoder knows by name.
+_TYPED_EVENT_FIELDS = frozenset(field.encode_name for field in msgspec.structs.fields(_TypedEvent))
+_JSON_DECODER = msgspec.json.Decoder()
+
+
+def _undocumented_fields(data: bytes, learnt: tuple[str, ...]) -> tuple[str, ...]:
+    """The fields of the events in ``data`` (a slice: a JSON array of events) that neither the typed
+    event nor ``learnt`` has, in order of first appearance; none when ``data`` is not an array of
+    objects. Read from the slice decoded as plain JSON (the rare path of a slice the typed decoder
+    refused), never from the wording of the decoder's error. A name msgspec cannot rename a field to
+    (a quote, a backslash, a control character) is not learnt: the general path counts it."""
+    try:
+        events = _JSON_DECODER.decode(data)
+    except (msgspec.DecodeError, RecursionError):
+        return ()
+    found: dict[str, None] = {}
+    for event in events if isinstance(events, list) else ():
+        if not isinstance(event, dict):
+            return ()
+        for name in event:
+            if name not in _TYPED_EVENT_FIELDS and name not in learnt:
+                if '"' in name or "\\" in name or any(character < " " for character in name):
+                    return ()
+                found[name] = None
+    return tuple(found)
 
 
 @lru_cache(maxsize=32)
@@ -535,11 +558,13 @@ def _sum_piece(path: Path, month: Month, start: int, end: int, *, wide: bool) ->
                 try:
                     events = _typed_decoder(extra_fields).decode(data)
                     break
-                except msgspec.ValidationError as error:  # (a kind of DecodeError: caught first)
-                    unknown = _UNKNOWN_EVENT_FIELD.match(str(error))
-                    if unknown is None or len(extra_fields) >= MAX_EXTRA_FIELDS or unknown[1] in extra_fields:
+                except msgspec.ValidationError:  # (a kind of DecodeError: caught first)
+                    # undocumented fields (learnt, and the slice decoded again with them), or a value
+                    # of another type (no new field: the general path reports or counts it)
+                    unknown = _undocumented_fields(data, extra_fields)
+                    if not unknown or len(extra_fields) + len(unknown) > MAX_EXTRA_FIELDS:
                         return None
-                    extra_fields += (unknown[1],)
+                    extra_fields += unknown
                 except (msgspec.DecodeError, RecursionError):  # not JSON, not cut between events, or
                     return None                                 # nested too deep: the general path
             del data

@@ -31,7 +31,7 @@ import msgspec
 
 from . import __version__
 from .cache import write_atomically
-from .leftovers import remove_stale
+from .abandoned_work import remove_abandoned_work
 from .months import DAY_MS, Month, parse_isoformat_z
 from .ledger import SUM_COUNT, MonthCells, MonthSums
 from .usage import DataQuality, MonthFacts, UsageTotals
@@ -271,7 +271,7 @@ def keep_summary(
         )
         data = msgspec.json.encode(summary)
         path.parent.mkdir(exist_ok=True)
-        remove_stale(path.parent, (SUMMARY_TEMP_FILES,))  # what a killed write left, once a day old
+        remove_abandoned_work(path.parent, (SUMMARY_TEMP_FILES,))  # what a killed write left, once a day old
         write_atomically(path, [data], durable=False)
     except (OSError, TypeError, ValueError, OverflowError):  # a read-only cache, a sum beyond 64 bits
         return False

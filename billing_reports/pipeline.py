@@ -1,4 +1,4 @@
-"""The build, top to bottom: fetch -> load -> analyse -> render.
+"""The build, top to bottom: fetch -> analyse (load, run the plugins) -> render.
 
 One linear function (mkdocs style) that ``billing-reports build`` and
 ``build --demo`` both call; every step is a call into the module that owns it.
@@ -11,12 +11,11 @@ from typing import Callable, Iterable, Sequence
 
 import pluggy
 
-from .analysis import run_sections
+from .analysis import analyse, run_pages
 from .fetching import FetchSummary, fetch_months
-from .loader import load_usage, require_cached_data
 from .months import Month
 from .periods import ReportRange
-from .plugins import PluginFailure, get_plugin_manager
+from .plugin_manager import PluginFailure
 from .progress import FetchReporter
 from .settings import Settings
 from .site import BuiltSite, build_site
@@ -75,19 +74,19 @@ def build(
                                team_figures=True)
         say(summary.describe())
 
-    # 2. Load the cache into the ledger (per UTC day, user, model, max mode); a range with
-    #    no cached month at all is refused, the previous site untouched.
-    usage = load_usage(settings, months, report_range=report_range)
-    require_cached_data(usage)
-
-    # 3. Analyse: every registered plugin adds its sections (a broken one stops the build
-    #    unless plugins.skip_broken is set; then the site shows the failure).
-    import_failures: list[PluginFailure] = []
+    # 2. Analyse: load the cache into the ledger (per UTC day, user, model, max mode; a range with
+    #    no cached month at all is refused, the previous site untouched), then every registered
+    #    plugin adds its sections and pages (a broken one stops the build unless
+    #    plugins.skip_broken is set; then the site shows the failure).
+    load_failures: list[PluginFailure] = []
     if manager is None:
-        manager = get_plugin_manager(settings.plugins_dir, failures=import_failures)
-    sections, failures = run_sections(manager, usage, settings, import_failures)
+        manager, load_failures = settings.loaded_plugins()
+    analysis = analyse(settings, months, report_range=report_range, manager=manager, load_failures=load_failures)
+    pages, page_failures = run_pages(manager, analysis.usage, settings)
+    failures = [*analysis.failures, *page_failures]
 
-    # 4. Render into a temporary directory and swap it in.
-    site = build_site(settings, usage, sections, failures=failures, manager=manager, demo=demo)
-    return BuildResult(site=site, usage=usage, fetch=summary, section_count=len(sections), plugin_failures=failures)
-
+    # 3. Render into a temporary directory and swap it in.
+    site = build_site(settings, analysis.usage, analysis.sections, pages=pages, failures=failures, manager=manager,
+                      demo=demo)
+    return BuildResult(site=site, usage=analysis.usage, fetch=summary, section_count=len(analysis.sections),
+                       plugin_failures=failures)

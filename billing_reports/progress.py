@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
+import math
 import sys
+import time
 from datetime import datetime
-from typing import Any, Callable, Protocol, TextIO
+from typing import Any, Callable, Protocol, Sequence, TextIO
 
 import click
 
-from billing_reports.months import Month
+from billing_reports.months import Month, Window
 
 
 class FetchReporter(Protocol):
     """What :func:`billing_reports.fetching.fetch_months` reports while it works."""
 
+    def fetch_started(self, months: Sequence[Month], request_interval: float) -> None: ...
     def month_cached(self, month: Month) -> None: ...
     def month_not_started(self, month: Month) -> None: ...
     def month_refreshing(self, month: Month, since: datetime, overlap_hours: float) -> None: ...
     def month_fetched_whole(self, month: Month, reason: str) -> None: ...
-    def month_started(self, month: Month, window_count: int) -> None: ...
+    def month_started(self, month: Month, windows: Sequence[Window]) -> None: ...
     def page_requested(self, month: Month, window_index: int, window_count: int, page: int,
                        num_pages: int | None) -> None: ...
     def page_fetched(self, month: Month, window_index: int, window_count: int, page: int,
@@ -30,6 +33,9 @@ class FetchReporter(Protocol):
 
 class SilentReporter:
     """Reports nothing (library use, tests)."""
+
+    def fetch_started(self, months: Sequence[Month], request_interval: float) -> None:
+        """``months`` are about to be fetched, request starts spaced by ``request_interval`` seconds."""
 
     def month_cached(self, month: Month) -> None:
         pass
@@ -44,8 +50,8 @@ class SilentReporter:
     def month_fetched_whole(self, month: Month, reason: str) -> None:
         """A cached month is fetched again whole, for ``reason`` (a phrase: "--refresh names it")."""
 
-    def month_started(self, month: Month, window_count: int) -> None:
-        pass
+    def month_started(self, month: Month, windows: Sequence[Window]) -> None:
+        """``month`` is fetched in ``windows`` (their page counts arrive with their first pages)."""
 
     def page_requested(self, month: Month, window_index: int, window_count: int, page: int,
                        num_pages: int | None) -> None:
@@ -115,35 +121,119 @@ class LogReporter(SilentReporter):
         self.echo(_month_done(month, kept, complete))
 
 
+class MonthPages:
+    """A month's pages as a fetch learns them: each window's count arrives with its first page.
+
+    ``known`` (the pages of the windows whose count has arrived) only grows, so a display of
+    ``done/known`` never goes backwards; ``estimated_left`` adds, for the windows not asked yet, the
+    pages their share of the month's time would hold at the rate of the windows already counted.
+    """
+
+    def __init__(self, windows: Sequence[Window]) -> None:
+        self.windows = list(windows)
+        self._pages: dict[int, int] = {}
+        self._fetched: dict[int, int] = {}
+
+    def page_fetched(self, window_index: int, page: int, num_pages: int) -> None:
+        # A window fetched again (its events did not add up) starts from page 1: never counted twice.
+        self._pages[window_index] = max(self._pages.get(window_index, 0), num_pages, page, 1)
+        self._fetched[window_index] = max(self._fetched.get(window_index, 0), page)
+
+    @property
+    def done(self) -> int:
+        return sum(self._fetched.values())
+
+    @property
+    def known(self) -> int:
+        return sum(self._pages.values())
+
+    @property
+    def all_known(self) -> bool:
+        return len(self._pages) == len(self.windows)
+
+    @property
+    def estimated_left(self) -> int:
+        """Pages still to fetch: those announced, and an estimate for the windows not asked yet."""
+        left = self.known - self.done
+        counted_ms = sum(self._span(index) for index in self._pages)
+        for index in range(1, len(self.windows) + 1):
+            if index not in self._pages:
+                share = self._span(index) / counted_ms if counted_ms else 1.0
+                left += max(1, math.ceil(self.known * share)) if self._pages else 1
+        return left
+
+    def _span(self, index: int) -> int:
+        window = self.windows[index - 1]
+        return window.end_ms - window.start_ms + 1
+
+
+def describe_time_left(seconds: float) -> str:
+    """``about 40 s left``, ``about 3 min left``, ``about 1 h 5 min left``.
+
+    >>> describe_time_left(0.2), describe_time_left(42.4), describe_time_left(150), describe_time_left(3900)
+    ('under 1 s left', 'about 42 s left', 'about 3 min left', 'about 1 h 5 min left')
+    """
+    if seconds < 0.5:
+        return "under 1 s left"
+    if seconds < 90:
+        return f"about {max(1, round(seconds))} s left"
+    minutes = math.ceil(seconds / 60)
+    if minutes < 60:
+        return f"about {minutes} min left"
+    return f"about {minutes // 60} h {minutes % 60} min left"
+
+
 class ProgressBarReporter(LogReporter):
-    """A ``click.progressbar`` per month, its length growing as windows report their page counts."""
+    """A ``click.progressbar`` per month: ``pages done/known`` (``+`` while a window's count is still
+    to come) and the time left, from the pages left and the pacing of requests (``fetch_started``'s
+    interval, or the pace seen so far when the API answers slower than that)."""
 
     def page_requested(self, month: Month, window_index: int, window_count: int, page: int,
                        num_pages: int | None) -> None:
         pass  # the bar moves when the page has arrived
 
-    def __init__(self, file: TextIO | None = None) -> None:
+    def __init__(self, file: TextIO | None = None, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.file = file or sys.stderr
         super().__init__(lambda line: click.echo(line, file=self.file))
+        self.clock = clock
+        self.request_interval = 0.0
         self._bar: Any = None
-        self._known_pages: dict[int, int] = {}
-        self._window_count = 1
+        self._pages = MonthPages([])
+        self._month_began = 0.0
 
-    def month_started(self, month: Month, window_count: int) -> None:
+    def fetch_started(self, months: Sequence[Month], request_interval: float) -> None:
+        self.request_interval = request_interval
+
+    def month_started(self, month: Month, windows: Sequence[Window]) -> None:
         self._close()
-        self._known_pages = {}
-        self._window_count = window_count
-        self._bar = click.progressbar(length=window_count, label=f"{month.label:<14}", file=self.file,
-                                      show_pos=True, show_eta=False)
+        self._pages = MonthPages(windows)
+        self._month_began = self.clock()
+        self._bar = click.progressbar(length=max(1, len(windows)), label=f"{month.label:<14}", file=self.file,
+                                      show_pos=False, show_percent=False, show_eta=False,
+                                      item_show_func=lambda _: self.status())
         self._bar.__enter__()
 
     def page_fetched(self, month: Month, window_index: int, window_count: int, page: int, num_pages: int) -> None:
         if self._bar is None:
             return
-        self._known_pages[window_index] = max(num_pages, 1)
-        unknown = window_count - len(self._known_pages)
-        self._bar.length = sum(self._known_pages.values()) + unknown
-        self._bar.update(1)
+        before = self._pages.done
+        self._pages.page_fetched(window_index, page, num_pages)
+        # The bar's length: the pages known and those estimated, never shorter than it was.
+        self._bar.length = max(self._bar.length, self._pages.done + self._pages.estimated_left)
+        self._bar.update(self._pages.done - before)
+        self._bar.render_progress()
+
+    def status(self) -> str:
+        """What the bar says beside itself: ``12/21+ pages, about 30 s left``."""
+        pages = self._pages
+        if not pages.known:
+            return "counting pages..."
+        text = f"{pages.done}/{pages.known}{'' if pages.all_known else '+'} pages"
+        left = pages.estimated_left
+        if left:
+            seen = (self.clock() - self._month_began) / pages.done if pages.done else 0.0
+            text += ", " + describe_time_left(left * max(self.request_interval, seen))
+        return text
 
     def retrying(self, where: str, reason: str, delay: float) -> None:
         self.echo("\n" + _retry_line(where, reason, delay) if self._bar is not None else _retry_line(where, reason, delay))
@@ -152,6 +242,9 @@ class ProgressBarReporter(LogReporter):
         self.echo("\n" + _warning_line(where, text) if self._bar is not None else _warning_line(where, text))
 
     def month_finished(self, month: Month, kept: int, complete: bool) -> None:
+        if self._bar is not None:  # whole, whatever the estimate was
+            self._bar.length = self._bar.pos = self._pages.done
+            self._bar.render_progress()
         self._close()
         self.echo(_month_done(month, kept, complete))
 
@@ -169,4 +262,5 @@ def make_reporter(stream: TextIO | None = None) -> FetchReporter:
     return LogReporter(lambda line: click.echo(line, file=stream))
 
 
-__all__ = ["FetchReporter", "LogReporter", "ProgressBarReporter", "SilentReporter", "make_reporter"]
+__all__ = ["FetchReporter", "LogReporter", "MonthPages", "ProgressBarReporter", "SilentReporter", "describe_time_left",
+           "make_reporter"]

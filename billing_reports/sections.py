@@ -38,6 +38,22 @@ NUMERIC_KINDS = frozenset({*MONEY_KINDS, "count", "percent", "growth", "decimal"
 #: ``stacked``: a column per month, each series a segment (the columns' heights are the months' totals).
 ChartKind = Literal["bar", "line", "daily", "stacked"]
 
+#: What a section is to the pages and views that pick sections (the core never asks for a slug):
+#:
+#: - ``summary-cards``: its figures are cards at the top of the dashboard. A section of figures
+#:   only (no table, no chart) has no page of its own: the dashboard shows its intro too.
+#: - ``headline-trend``: its first line chart is the dashboard's trend chart, and ``report --by``
+#:   prints the section after the text view.
+#: - ``dashboard-preview``: the first rows of its first table are previewed on the dashboard,
+#:   linking to its page.
+#: - ``report-text``: ``report`` shows it in its default text view (in ``order``; ``text_view``
+#:   may narrow it to some tables and columns).
+SectionRole = Literal["summary-cards", "headline-trend", "dashboard-preview", "report-text"]
+SUMMARY_CARDS: SectionRole = "summary-cards"
+HEADLINE_TREND: SectionRole = "headline-trend"
+DASHBOARD_PREVIEW: SectionRole = "dashboard-preview"
+REPORT_TEXT: SectionRole = "report-text"
+ROLES: frozenset[str] = frozenset({SUMMARY_CARDS, HEADLINE_TREND, DASHBOARD_PREVIEW, REPORT_TEXT})
 
 
 def json_bytes(value: Any, *, indent: bool = False, default: Callable[[Any], Any] | None = None) -> bytes:
@@ -222,8 +238,22 @@ class Chart:
 
 
 @dataclass(frozen=True)
+class TextView:
+    """What the ``report`` text view shows of a ``report-text`` section: the tables (by slug) and
+    their columns (by key), in the section's order; ``None``: all of them. The JSON and CSV
+    formats always carry everything."""
+
+    tables: Sequence[str] | None = None
+    columns: Sequence[str] | None = None
+
+
+@dataclass(frozen=True)
 class Section:
-    """One report section: a page of the site, a block of the terminal report."""
+    """One report section: a page of the site, a block of the terminal report.
+
+    ``roles`` (see :data:`SectionRole`) say where else it appears: the dashboard's cards, its
+    trend chart, its previews, the default text report. The core picks sections by role only.
+    """
 
     slug: str
     title: str
@@ -236,6 +266,19 @@ class Section:
     template: str | None = None
     #: Free JSON-serialisable facts for a custom template.
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Where else the section appears (:data:`SectionRole` values).
+    roles: Sequence[SectionRole] = ()
+    #: With the ``report-text`` role: which of its tables and columns the text view shows.
+    text_view: TextView = TextView()
+
+    def has_role(self, role: SectionRole) -> bool:
+        return role in self.roles
+
+    @property
+    def has_own_page(self) -> bool:
+        """Whether the site gives it a page: every section but one of summary cards alone (figures
+        only), whose page the dashboard is."""
+        return not (self.has_role(SUMMARY_CARDS) and not self.tables and not self.charts)
 
     def table(self, slug: str) -> Table:
         for table in self.tables:
@@ -269,6 +312,7 @@ class Section:
             ],
             "template": self.template,
             "extra": self.extra,
+            "roles": list(self.roles),
         }
 
 
@@ -322,4 +366,11 @@ def format_value(value: Any, kind: str, *, whole_cents: bool = False) -> str:
     return str(value)
 
 
-__all__ = ["CENT_KINDS", "MONEY_KINDS", "NUMERIC_KINDS", "Chart", "Column", "Figure", "Section", "Series", "Table", "format_value", "spreadsheet_text"]
+def with_role(sections: Sequence[Section], role: SectionRole) -> list[Section]:
+    """The sections that declare ``role``, in the order given."""
+    return [section for section in sections if section.has_role(role)]
+
+
+__all__ = ["CENT_KINDS", "DASHBOARD_PREVIEW", "HEADLINE_TREND", "MONEY_KINDS", "NUMERIC_KINDS", "REPORT_TEXT", "ROLES", "SUMMARY_CARDS", "Chart",
+           "Column", "Figure", "Section", "SectionRole", "Series", "Table", "TextView", "format_value",
+           "spreadsheet_text", "with_role"]

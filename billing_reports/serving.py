@@ -15,7 +15,8 @@ import threading
 from pathlib import Path
 
 from .errors import BillingReportsError
-from .publish.site import CONTENT_TYPES, MANIFEST_NAME
+from .publish.site import CONTENT_TYPES
+from .site.built import MANIFEST_NAME
 
 HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -71,11 +72,7 @@ class PreviewServer:
         try:
             self.httpd = http.server.ThreadingHTTPServer((HOST, port), handler)
         except OSError as error:
-            if error.errno == errno.EADDRINUSE:
-                raise BillingReportsError(
-                    f"port {port} on {HOST} is already in use; pass --port N for another port, or --port 0 for any free one"
-                ) from None
-            raise BillingReportsError(f"cannot listen on {HOST}:{port} ({error.strerror}); try --port 0") from None
+            raise listen_error(HOST, port, error) from None
         self.httpd.daemon_threads = True
         self.httpd.log_requests = log_requests  # type: ignore[attr-defined]
         self.site_dir = site_dir
@@ -124,6 +121,15 @@ def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
+def listen_error(host: str, port: int, error: OSError, *, hint: str = "try --port 0") -> BillingReportsError:
+    """The one line for a server of ours that cannot listen on ``host:port``."""
+    if error.errno == errno.EADDRINUSE:
+        return BillingReportsError(
+            f"port {port} on {host} is already in use; pass --port N for another port, or --port 0 for any free one"
+        )
+    return BillingReportsError(f"cannot listen on {host}:{port} ({error.strerror or error}); {hint}")
+
+
 def site_index(site_dir: Path, *, fallback: str, build_hint: str) -> str:
     """The page to open first: the manifest's index, else ``fallback`` if it exists.
 
@@ -146,4 +152,4 @@ def site_index(site_dir: Path, *, fallback: str, build_hint: str) -> str:
     raise BillingReportsError(f"{site_dir}: no {MANIFEST_NAME} and no {fallback}; run `{build_hint}` first")
 
 
-__all__ = ["DEFAULT_PORT", "HOST", "PreviewServer", "site_index"]
+__all__ = ["DEFAULT_PORT", "HOST", "PreviewServer", "listen_error", "site_index"]

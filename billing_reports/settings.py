@@ -12,7 +12,7 @@ import errno
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import yaml
 from dotenv import dotenv_values
@@ -25,18 +25,6 @@ from .wording import counted, noun_for
 API_KEY_VARIABLE = "CURSOR_API_KEY"
 BASE_URL_VARIABLE = "CURSOR_API_BASE_URL"
 DEFAULT_BASE_URL = "https://api.cursor.com"
-
-
-@dataclass(frozen=True)
-class ExpensiveModelRule:
-    """Which models count as "expensive" for the users x expensive models section."""
-
-    #: The costliest ``count`` models by average cost per request...
-    count: int = 3
-    #: ...among models with at least this many requests in range.
-    min_requests: int = 1
-    #: Or name them outright (overrides the rule when not empty).
-    models: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -61,7 +49,6 @@ class Settings:
     plugins_dir: Path | None = None
     templates_dir: Path | None = None
     skip_broken_plugins: bool = False
-    expensive_models: ExpensiveModelRule = ExpensiveModelRule()
     #: The ``publish:`` section as written; publish targets validate their own part.
     publish: dict[str, Any] = field(default_factory=dict)
     #: A ``--demo`` run (the fake API's synthetic team, under ``demo_dir``): the cache files it
@@ -72,6 +59,38 @@ class Settings:
     #: Why a ``.env`` file could not be read (``PATH: cannot read it (why)``), or ``None``. Said
     #: only when a command asks for a credential the environment does not hold.
     dotenv_problem: str | None = field(default=None, repr=False)
+    #: Each plugin's block of ``plugins:`` as the object its plugin declared, validated (:meth:`plugin`).
+    plugin_settings: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    #: The plugins loaded to check those blocks (the built-ins, entry points, ``plugins_dir``):
+    #: what the commands then run (see :meth:`loaded_plugins`).
+    plugin_manager: Any = field(default=None, repr=False, compare=False)
+    #: The plugins that could not be loaded, reported by the run (as failures of those plugins).
+    plugin_load_failures: tuple[Any, ...] = field(default=(), repr=False, compare=False)
+
+    def plugin(self, name: str) -> Any:
+        """The validated block ``plugins.NAME`` of config.yaml, as the class its plugin registered
+        with ``register_settings`` (its defaults where the block or a key is absent).
+
+        Settings made by hand (not read from a config) give every block at its defaults.
+
+        :raises KeyError: no loaded plugin declares settings by that name.
+        """
+        found = self.plugin_settings.get(name)
+        if found is None and self.plugin_manager is None:
+            found = _plugin_settings({}, self.plugins_dir, None, [])["plugin_settings"].get(name)
+        if found is None:
+            raise KeyError(f"no plugin declares settings named {name!r} (register_settings)")
+        return found
+
+    def loaded_plugins(self) -> tuple[Any, list[Any]]:
+        """The plugin manager these settings were checked with, and the plugins that failed to load
+        (a new manager for settings made by hand)."""
+        if self.plugin_manager is None:
+            from .plugin_manager import get_plugin_manager
+
+            failures: list[Any] = []
+            return get_plugin_manager(self.plugins_dir, failures=failures), failures
+        return self.plugin_manager, list(self.plugin_load_failures)
 
     @property
     def config_dir(self) -> Path:
@@ -169,20 +188,8 @@ def _boolean(value: Any) -> bool:
     return value
 
 
-def _model_names(value: Any) -> tuple[str, ...]:
-    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise ValueError("a list of model names")
-    return tuple(value)
-
-
 def _as_written(value: Any) -> Any:
     """Kept as written for now; checked after the loop, where the error wording is its own."""
-    return value
-
-
-def _mapping(value: Any) -> dict:
-    if not isinstance(value, dict):
-        raise ValueError("a mapping")
     return value
 
 
@@ -212,24 +219,21 @@ SCHEMA: dict[str, dict[str, tuple[str, Check]]] = {
         "plugins_dir": ("plugins_dir", _path),
         "templates_dir": ("templates_dir", _path),
     },
+    #: (and each plugin's own block, ``plugins.NAME``, which its plugin declares: ``plugin_settings``)
     "plugins": {
         "skip_broken": ("skip_broken_plugins", _boolean),
     },
-    "analysis": {
-        "expensive_models": ("expensive_models", _mapping),
-    },
-}
-EXPENSIVE_MODELS_SCHEMA: dict[str, Check] = {
-    "count": _integer(1, MAX_COUNT),
-    "min_requests": _integer(1, MAX_COUNT),
-    "models": _model_names,
 }
 PATH_FIELDS = {"data_dir", "site_dir", "demo_dir", "plugins_dir", "templates_dir"}
 OPTIONAL_FIELDS = {"plugins_dir", "templates_dir", "cycle_start"}
 
 
-def load_settings(config_path: str | os.PathLike[str] = "config.yaml", *, must_exist: bool = True) -> Settings:
-    """Read and validate ``config_path``; when it is missing and not ``must_exist``, use the defaults."""
+def load_settings(config_path: str | os.PathLike[str] = "config.yaml", *, must_exist: bool = True,
+                  manager: Any = None) -> Settings:
+    """Read and validate ``config_path``; when it is missing and not ``must_exist``, use the defaults.
+
+    ``manager``: the plugins whose blocks to check (default: the built-ins, the installed ones and
+    those of ``paths.plugins_dir``, loaded here)."""
     path = Path(config_path).expanduser().resolve()
     problems: list[str] = []
     if path.exists():
@@ -252,7 +256,7 @@ def load_settings(config_path: str | os.PathLike[str] = "config.yaml", *, must_e
         raw = {}
     else:
         raise ConfigError(f"{path}: no such config file; pass --config PATH to an existing config.yaml")
-    return settings_from_mapping(raw or {}, path, problems=problems)
+    return settings_from_mapping(raw or {}, path, problems=problems, manager=manager)
 
 
 # --- reading the YAML ----------------------------------------------------------------
@@ -360,15 +364,20 @@ def _key_text(where: str) -> str:
     return shortened(printable(where), 80) if where else "the document"
 
 
-def settings_from_mapping(raw: Any, path: Path, *, problems: Sequence[str] = ()) -> Settings:
+def settings_from_mapping(raw: Any, path: Path, *, problems: Sequence[str] = (), manager: Any = None) -> Settings:
     """Validate a parsed config (``path`` names it in errors and anchors relative paths; ``problems``:
-    found while reading it, reported with the others)."""
+    found while reading it, reported with the others), each plugin's block of ``plugins:`` by the
+    class its plugin declared (``manager``: as in :func:`load_settings`)."""
     errors: list[str] = list(problems)
     values: dict[str, Any] = {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of sections, found {type(raw).__name__}")
 
+    plugin_blocks: dict[str, Any] = {}
     for section, content in raw.items():
+        if section == "plugins" and isinstance(content, dict):  # the core's keys, then each plugin's block
+            plugin_blocks = {key: block for key, block in content.items() if key not in SCHEMA["plugins"]}
+            content = {key: value for key, value in content.items() if key in SCHEMA["plugins"]}
         if section == "publish":
             if not isinstance(content, dict):
                 errors.append(f"publish: expected a mapping, found {_shown(content)}")
@@ -377,7 +386,8 @@ def settings_from_mapping(raw: Any, path: Path, *, problems: Sequence[str] = ())
             continue
         keys = SCHEMA.get(section)
         if keys is None:
-            errors.append(f"{section}: unknown section; expected one of {_choices([*SCHEMA, 'publish'])}")
+            errors.append(f"{section}: unknown section; expected one of {_choices([*SCHEMA, 'publish'])} "
+                          "(a plugin's settings go under plugins: NAME, as `billing-reports plugins` lists)")
             continue
         if content is None:
             continue
@@ -397,8 +407,6 @@ def settings_from_mapping(raw: Any, path: Path, *, problems: Sequence[str] = ())
             except ValueError as expected:
                 errors.append(f"{section}.{key}: expected {expected}, found {_shown(value)}")
 
-    if "expensive_models" in values:
-        values["expensive_models"] = _expensive_rule(values["expensive_models"], errors)
     if values.get("cycle_start") is not None:
         values["cycle_start"] = _cycle_start(values["cycle_start"], errors)
 
@@ -411,6 +419,7 @@ def settings_from_mapping(raw: Any, path: Path, *, problems: Sequence[str] = ())
             default = Settings.__dataclass_fields__[name].default
             values[name] = (base / default).resolve() if default is not None else None
         errors += _overlapping_paths(values, path)
+        values.update(_plugin_settings(plugin_blocks, values["plugins_dir"], manager, errors))
 
     if errors:
         lines = "\n".join(f"  {error}" for error in errors)
@@ -426,6 +435,23 @@ def settings_from_mapping(raw: Any, path: Path, *, problems: Sequence[str] = ())
 
     dotenv, dotenv_problem = _read_dotenv(base)
     return Settings(config_path=path, dotenv=dotenv, dotenv_problem=dotenv_problem, **values)
+
+
+def _plugin_settings(blocks: dict[str, Any], plugins_dir: Path | None, manager: Any, errors: list[str]) -> dict[str, Any]:
+    """The plugins (``manager``, else loaded with ``plugins_dir``) and each one's block of ``blocks``
+    validated; every problem added to ``errors``."""
+    from .plugin_manager import get_plugin_manager
+    from .plugin_settings import declared_settings, validate_blocks
+
+    load_failures: list[Any] = []
+    if manager is None:
+        manager = get_plugin_manager(plugins_dir, failures=load_failures)
+    declared = declared_settings(manager, errors)
+    return {
+        "plugin_settings": validate_blocks(blocks, declared, errors, unknown_allowed=bool(load_failures)),
+        "plugin_manager": manager,
+        "plugin_load_failures": tuple(load_failures),
+    }
 
 
 def _resolved(name: str, base: Path, written: str, errors: list[str]) -> Path | None:
@@ -505,23 +531,6 @@ def _overlap(key: str, folder: Path, other_key: str, other: Path, relation: str,
         "contains": f"{folder}, which contains {other_key} ({other})",
     }[relation]
     return f"paths.{key}: expected a folder apart from {other_key}, found {found}; {reason}"
-
-
-def _expensive_rule(raw: dict, errors: list[str]) -> ExpensiveModelRule:
-    fields: dict[str, Any] = {}
-    for key, value in raw.items():
-        check = EXPENSIVE_MODELS_SCHEMA.get(key)
-        if check is None:
-            errors.append(
-                f"analysis.expensive_models.{key}: unknown key; "
-                f"expected one of {_choices(EXPENSIVE_MODELS_SCHEMA)}"
-            )
-            continue
-        try:
-            fields[key] = check(value)
-        except ValueError as expected:
-            errors.append(f"analysis.expensive_models.{key}: expected {expected}, found {_shown(value)}")
-    return ExpensiveModelRule(**fields)
 
 
 def _cycle_start(raw: Any, errors: list[str]) -> int | None:

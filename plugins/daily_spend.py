@@ -74,6 +74,7 @@ def daily_section(usage: OnDemandUsage, biggest: int) -> Section:
         slug=SLUG,
         title="Daily spend",
         order=ORDER,
+        roles=("dashboard-preview",),
         intro="What each UTC day cost, and the biggest days of single users: which day a user spiked.",
         charts=[chart],
         tables=[days_table, spikes_table],

@@ -53,6 +53,7 @@ def monthly_model_breakdown_section(usage: OnDemandUsage) -> Section:
         slug=SLUG,
         title="Monthly model breakdown",
         order=ORDER,
+        roles=("dashboard-preview",),
         intro="For each month, each model's tokens, requests and cost: the layout of Cursor's usage dashboard.",
         tables=tables,
         charts=[spend_by_model_chart(usage)] if usage.models() else [],

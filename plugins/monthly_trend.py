@@ -152,6 +152,7 @@ def monthly_trend_section(usage: OnDemandUsage) -> Section:
         slug=SLUG,
         title=title,
         order=ORDER,
+        roles=("headline-trend", "dashboard-preview"),
         intro=f"Total on-demand spend per {noun} with the change from the {noun} before.",
         figures=figures,
         tables=[table],

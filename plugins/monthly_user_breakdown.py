@@ -53,6 +53,7 @@ def monthly_user_breakdown_section(usage: OnDemandUsage, limit: int) -> Section:
         slug=SLUG,
         title="Monthly user breakdown",
         order=ORDER,
+        roles=("dashboard-preview",),
         intro=(
             "For each month, the top spenders with the model each spent most on and the one each sent "
             "most requests to that month; "

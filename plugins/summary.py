@@ -80,6 +80,7 @@ def summary_section(usage: OnDemandUsage) -> Section:
         slug=SLUG,
         title="Summary",
         order=ORDER,
+        roles=("summary-cards", "report-text"),
         intro=(
             f"On-demand (usage-based) spend of the team from {usage.period_label}: every event with "
             "`kind` *Usage-based* that is chargeable and token-based, costed at what Cursor bills "

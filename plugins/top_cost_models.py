@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from billing_reports import Chart, Column, Section, Series, Table, hookimpl
+from billing_reports import Chart, Column, Section, Series, Table, TextView, hookimpl
 from billing_reports.usage import OnDemandUsage
 
 from ._common import fetched_costs, month_columns, monthly_spend_chart, share
@@ -89,6 +89,10 @@ def top_cost_models_section(usage: OnDemandUsage) -> Section:
         slug=SLUG,
         title="Top cost models",
         order=ORDER,
+        roles=("dashboard-preview", "report-text"),
+        # the models' token kinds stay in --format json/csv: the terminal gets their total
+        text_view=TextView(tables=("ranking",), columns=("rank", "model", "spend", "share", "requests",
+                                                     "average_cost", "total_tokens", "users")),
         intro="Which models cost the most overall, how much they are used and by how many people.",
         tables=[ranking, per_month],
         charts=charts,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from billing_reports import Chart, Column, Section, Series, Table, hookimpl
+from billing_reports import Chart, Column, Section, Series, Table, TextView, hookimpl
 from billing_reports.settings import Settings
 from billing_reports.usage import OnDemandUsage, UsageTotals
 from billing_reports.wording import counted
@@ -123,6 +123,8 @@ def top_cost_users_section(usage: OnDemandUsage, limit: int) -> Section:
         slug=SLUG,
         title="Top cost users",
         order=ORDER,
+        roles=("dashboard-preview", "report-text"),
+        text_view=TextView(tables=("ranking",)),
         intro=(
             "Which users created the most on-demand cost. Events of users since removed from the "
             "team have no email; they are counted as *(removed user)* so that the rows add up to the total."

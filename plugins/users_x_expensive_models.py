@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 from fractions import Fraction
+from typing import Annotated
+
+import msgspec
 
 from billing_reports import Chart, Column, Figure, Section, Series, Table, hookimpl
-from billing_reports.settings import ExpensiveModelRule, Settings
+from billing_reports.settings import MAX_COUNT, Settings
 from billing_reports.usage import OnDemandUsage, Ranked, UsageTotals
 from billing_reports.wording import counted
 
@@ -16,11 +19,29 @@ SLUG = "users-x-expensive-models"
 ORDER = 20
 #: Models the matrix of spend shows a column each (the costliest); the rest share an "Other models" column.
 MATRIX_MODELS = 6
+#: This plugin's block of config.yaml: ``plugins.expensive-models``.
+SETTINGS_NAME = "expensive-models"
+
+
+class ExpensiveModelRule(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Which models count as "expensive" for the users x expensive models section."""
+
+    count: Annotated[int, msgspec.Meta(ge=1, le=MAX_COUNT, description=(
+        "the costliest models by average cost per request..."))] = 3
+    min_requests: Annotated[int, msgspec.Meta(ge=1, le=MAX_COUNT, description=(
+        "...among models with at least this many requests in range"))] = 1
+    models: Annotated[tuple[Annotated[str, msgspec.Meta(min_length=1)], ...], msgspec.Meta(description=(
+        "or name them outright (overrides the rule when not empty)"))] = ()
+
+
+@hookimpl
+def register_settings(register) -> None:
+    register(SETTINGS_NAME, ExpensiveModelRule)
 
 
 @hookimpl
 def register_sections(register, usage: OnDemandUsage, settings: Settings) -> None:
-    register(users_x_expensive_models_section(usage, settings.expensive_models, settings.top_spenders_count))
+    register(users_x_expensive_models_section(usage, settings.plugin(SETTINGS_NAME), settings.top_spenders_count))
 
 
 def expensive_models(usage: OnDemandUsage, rule: ExpensiveModelRule) -> list[str]:
@@ -80,6 +101,7 @@ def users_x_expensive_models_section(usage: OnDemandUsage, rule: ExpensiveModelR
         slug=SLUG,
         title="Users × expensive models",
         order=ORDER,
+        roles=("dashboard-preview",),
         intro=(
             f"The expensive models are {how_chosen(rule, code='`')}. For each, its users ranked by spend; "
             "then, for every user, how much of their spend and requests went to the expensive models "
@@ -96,10 +118,10 @@ def how_chosen(rule: ExpensiveModelRule, code: str = "") -> str:
     """How the expensive models were chosen, as plain text (a card's note) or, with ``code="`"``,
     Markdown (the section's intro) that sets the configuration keys as code."""
     if rule.models:
-        return f"named in {code}analysis.expensive_models.models{code} (config.yaml)"
+        return f"named in {code}plugins.{SETTINGS_NAME}.models{code} (config.yaml)"
     costliest = "the costliest model" if rule.count == 1 else f"the {rule.count} costliest"
     return (f"{costliest} by average cost per request among models with at least "
-            f"{counted(rule.min_requests, 'request')} ({code}analysis.expensive_models{code} in config.yaml)")
+            f"{counted(rule.min_requests, 'request')} ({code}plugins.{SETTINGS_NAME}{code} in config.yaml)")
 
 
 def spend_matrix(usage: OnDemandUsage, limit: int) -> Table:

@@ -1,4 +1,5 @@
-/* billing-reports: sort any table column, filter rows. Plain JavaScript, no library. */
+/* billing-reports: sort any table column, filter rows, show that a wide table scrolls.
+   Plain JavaScript, no library. */
 (function () {
   "use strict";
   var collator = new Intl.Collator(undefined, { numeric: true, sensitivity: "base" });
@@ -32,6 +33,12 @@
       button.type = "button";
       button.className = "sort";
       while (header.firstChild) button.appendChild(header.firstChild);
+      // The arrow is drawn by CSS in a span hidden from screen readers: the button is named by its
+      // column's words alone, and aria-sort on the header says the order.
+      var icon = document.createElement("span");
+      icon.className = "sort-icon";
+      icon.setAttribute("aria-hidden", "true");
+      button.appendChild(icon);
       header.appendChild(button);
       var numeric = header.classList.contains("num");
       button.addEventListener("click", function () {
@@ -61,6 +68,31 @@
     });
   }
 
+  // A table wider than its card: a hint above it, a shade on the side with more columns, and a
+  // tab stop so that the keyboard can scroll it (only while it overflows).
+  function watchScroll(frame) {
+    var scroller = frame.querySelector(".table-scroll");
+    var hint = frame.querySelector(".scroll-hint");
+    if (!scroller) return;
+    function update() {
+      var overflows = scroller.scrollWidth > scroller.clientWidth + 1;
+      var left = scroller.scrollLeft;
+      frame.classList.toggle("more-left", overflows && left > 1);
+      frame.classList.toggle("more-right", overflows && left + scroller.clientWidth < scroller.scrollWidth - 1);
+      if (hint) hint.hidden = !overflows;
+      if (overflows) scroller.setAttribute("tabindex", "0");
+      else scroller.removeAttribute("tabindex");
+    }
+    scroller.addEventListener("scroll", update, { passive: true });
+    if (window.ResizeObserver) new ResizeObserver(update).observe(scroller);
+    else window.addEventListener("resize", update);
+    // a folded table is measured when it is opened
+    var details = frame.closest("details");
+    if (details) details.addEventListener("toggle", update);
+    update();
+  }
+
   Array.prototype.forEach.call(document.querySelectorAll("table.sortable"), makeSortable);
+  Array.prototype.forEach.call(document.querySelectorAll(".table-frame"), watchScroll);
   Array.prototype.forEach.call(document.querySelectorAll("input[data-filter-for]"), makeFilter);
 })();

@@ -235,12 +235,14 @@ def site_sections() -> list[_Section]:
             tables=[_Table("ranked", "Users by spend", money, rows, total=["Total", 8_390_000_000, 21])],
             charts=[_Chart("by-user", "Top users by spend", "Spend per user, highest first.", "bar",
                            [r[0] for r in rows], [_Series("Spend", [r[1] for r in rows])])],
+            roles=("dashboard-preview",),
         ),
         _Section(
             "summary", "Summary", 0,
             figures=[_Figure("Total on-demand spend", 8_390_000_000, "money"),
                      _Figure("Top spender", SITE_NASTY_USER, "user"),
                      _Figure("Costliest model", "claude-4.6-opus", "model")],
+            roles=("summary-cards",),
         ),
     ]
 
@@ -264,6 +266,73 @@ def chromium_browser():
             yield browser
         finally:
             browser.close()
+
+
+# The demo site built once for the session, served over HTTP on 127.0.0.1 as a static host would
+# (tests/test_browser_site.py and tests/test_accessibility.py drive it).
+@_pytest.fixture(scope="session")
+def demo_site(tmp_path_factory) -> _Path:
+    from billing_reports.demo import build_demo
+
+    root = tmp_path_factory.mktemp("demo")
+    settings = _Settings(config_path=root / "config.yaml", demo_dir=root / "demo")
+    return build_demo(settings).site.directory
+
+
+@_pytest.fixture(scope="session")
+def site_server(demo_site):
+    """The demo site's base URL (a free port)."""
+    import functools
+    import http.server
+    import threading
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, format, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(demo_site)))
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+# The checkers the accessibility tests run (tests/tools/package.json, installed by `npm ci` there;
+# .ci/run does it): axe-core, injected into Chromium, and the Nu HTML Checker, run with Java.
+TEST_TOOLS = _Path(__file__).resolve().parent / "tools"
+AXE_SCRIPT = TEST_TOOLS / "node_modules" / "axe-core" / "axe.min.js"
+VNU_JAR = TEST_TOOLS / "node_modules" / "vnu-jar" / "build" / "dist" / "vnu.jar"
+
+
+def _missing_tool(reason: str) -> None:
+    """Skip a test whose tool is not installed here; in CI (CI=true) the tool must be there: fail."""
+    if os.environ.get("CI", "").lower() == "true":
+        _pytest.fail(f"{reason} (CI installs it: .ci/run)", pytrace=False)
+    _pytest.skip(reason)
+
+
+@_pytest.fixture(scope="session")
+def axe_script() -> _Path:
+    if not AXE_SCRIPT.is_file():
+        _missing_tool(f"{AXE_SCRIPT} is missing: run `npm ci --ignore-scripts` in tests/tools")
+    return AXE_SCRIPT
+
+
+@_pytest.fixture(scope="session")
+def vnu_command() -> list[str]:
+    """The Nu HTML Checker as a command to which file names are added."""
+    import shutil
+
+    if not VNU_JAR.is_file():
+        _missing_tool(f"{VNU_JAR} is missing: run `npm ci --ignore-scripts` in tests/tools")
+    java = shutil.which("java")
+    if java is None:
+        _missing_tool("java is not installed: apt-get install default-jre-headless")
+    return [java, "-jar", str(VNU_JAR), "--errors-only", "--format", "json"]
 
 
 # --- analysis (issue 3): the hand-computed cache of tests/fixtures/analysis/ ------------------
@@ -299,7 +368,7 @@ def analysis_config(tmp_path):
     config.write_text(
         "billing:\n  top_spenders_count: 2\n"
         f"paths:\n  data_dir: {copy_analysis_cache(tmp_path / 'analysis-cache')}\n"
-        "analysis:\n  expensive_models:\n    count: 1\n",
+        "plugins:\n  expensive-models:\n    count: 1\n",
         encoding="utf-8",
     )
     return config

@@ -7,8 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from billing_reports.demo import build_demo
-from billing_reports.settings import Settings
 
 pytestmark = [pytest.mark.browser]
 
@@ -23,7 +21,7 @@ MEASURE = """svg => {
   return {
     texts: [...svg.querySelectorAll('text')].map(t => parseFloat(getComputedStyle(t).fontSize) * scale),
     legend: [...legend].map(li => parseFloat(getComputedStyle(li).fontSize)),
-    swatches: [...block.querySelectorAll('.chart-legend .swatch')].map(s => getComputedStyle(s).backgroundColor),
+    swatches: [...block.querySelectorAll('.chart-legend .key')].map(s => getComputedStyle(s).backgroundColor),
     fills: Object.fromEntries([...svg.querySelectorAll('rect.stack')].map(
       r => [r.querySelector('title').textContent.split(',')[0], getComputedStyle(r).fill])),
     background: getComputedStyle(block).backgroundColor,
@@ -46,12 +44,6 @@ def contrast(one: str, other: str) -> float:
 def test_contrast_is_the_wcag_ratio():
     assert contrast("rgb(255, 255, 255)", "rgb(0, 0, 0)") == pytest.approx(21)
     assert contrast("rgb(118, 118, 118)", "rgb(255, 255, 255)") == pytest.approx(4.54, abs=0.01)
-
-
-@pytest.fixture(scope="module")
-def demo_site(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("demo")
-    return build_demo(Settings(config_path=root / "config.yaml", demo_dir=root / "demo")).site.site_dir
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])

@@ -1,4 +1,5 @@
-"""Inline SVG charts: accessible, proportional, escaped, marking incomplete months."""
+"""Inline SVG charts: proportional, escaped, marking incomplete months, hidden from assistive
+technology (the table of numbers is their text), laid out for the larger text of a phone."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from billing_reports.sections import Chart, Series
-from billing_reports.site.charts import BAR_LABEL_WIDTH, chart_rows, nice_ticks, render_chart
+from billing_reports.site.charts import (
+    CHAR_EM, PHONE_FONT, WIDTH, axis_label_classes, chart_rows, legend_keys, nice_ticks, render_chart,
+)
 
 SVG = "{http://www.w3.org/2000/svg}"
 DOLLAR = 100_000_000  # micro-cents
@@ -18,18 +21,27 @@ def _svg(chart: Chart, incomplete=()) -> ET.Element:
     return ET.fromstring(str(render_chart(chart, id_prefix="c1", incomplete=incomplete)))
 
 
-def test_a_bar_chart_has_a_title_a_description_and_proportional_bars():
+def test_a_bar_chart_is_hidden_from_screen_readers_and_has_proportional_bars_under_their_labels():
     chart = Chart("top", "Top users", "Spend per user", "bar", ["ann", "bob", "cy"],
                   [Series("Spend", [200 * DOLLAR, 100 * DOLLAR, 50 * DOLLAR])])
     svg = _svg(chart)
-    assert svg.get("role") == "img" and svg.get("aria-labelledby") == "c1-title c1-desc"
-    assert svg.find(f"{SVG}title").text == "Top users"
-    assert svg.find(f"{SVG}desc").text == "Spend per user"
+    # a picture for the eye: the page's table of its numbers is what a screen reader reads
+    assert svg.get("aria-hidden") == "true" and svg.get("role") is None
     widths = [float(rect.get("width")) for rect in svg.iter(f"{SVG}rect")]
     assert widths[0] == pytest.approx(2 * widths[1]) and widths[1] == pytest.approx(2 * widths[2])
-    assert all(float(rect.get("x")) == BAR_LABEL_WIDTH for rect in svg.iter(f"{SVG}rect"))
+    labels = [t for t in svg.iter(f"{SVG}text") if t.get("class") == "axis-label"]
+    bars = list(svg.iter(f"{SVG}rect"))
+    # each label above its own bar, starting where the bar starts
+    for label, bar, next_label in zip(labels, bars, labels[1:] + [None]):
+        assert float(label.get("x")) == float(bar.get("x")) == 0
+        assert float(label.get("y")) < float(bar.get("y"))
+        if next_label is not None:
+            assert float(bar.get("y")) + float(bar.get("height")) < float(next_label.get("y")) - PHONE_FONT * 0.75
     tooltips = [g.find(f"{SVG}title").text for g in svg.iter(f"{SVG}g")]
     assert tooltips == ["ann: $200.00", "bob: $100.00", "cy: $50.00"]
+    # the longest bar leaves room for its amount at the phone size
+    values = [t for t in svg.iter(f"{SVG}text") if t.get("class") == "bar-value"]
+    assert float(values[0].get("x")) + len("$200.00") * CHAR_EM * PHONE_FONT <= WIDTH
 
 
 def test_a_line_chart_draws_one_point_per_month_and_marks_the_incomplete_one():
@@ -65,13 +77,15 @@ def test_labels_are_escaped():
     ET.fromstring(text)  # still well-formed
 
 
-def test_several_series_get_a_legend_and_distinct_colours():
+def test_several_series_get_a_key_and_distinct_colours():
     chart = Chart("t", "T", "d", "line", ["a", "b"], [Series(f"user{i}", [i * DOLLAR, DOLLAR]) for i in range(4)])
     svg = _svg(chart)
-    legend = [t.text for t in svg.iter(f"{SVG}text") if t.get("class") == "legend"]
-    assert legend == ["user0", "user1", "user2", "user3"]
-    colours = {re.search(r"s\d", p.get("class")).group() for p in svg.iter(f"{SVG}polyline")}
-    assert colours == {"s0", "s1", "s2", "s3"}
+    colours = [re.search(r"s\d", p.get("class")).group() for p in svg.iter(f"{SVG}polyline")]
+    assert colours == ["s0", "s1", "s2", "s3"]
+    # the key is the page's (text that wraps at any width), in the lines' colours
+    assert legend_keys(chart) == [("s0", "user0"), ("s1", "user1"), ("s2", "user2"), ("s3", "user3")]
+    assert not [t for t in svg.iter(f"{SVG}text") if t.text and t.text.startswith("user")]
+    assert legend_keys(Chart("t", "T", "d", "line", ["a"], [Series("Spend", [DOLLAR])])) == []
 
 
 def test_an_empty_chart_says_so():
@@ -104,42 +118,52 @@ def test_money_is_rounded_one_by_one_so_the_chart_shows_the_cents_every_table_sh
     assert titles == ["A, Jan: $0.01", "A, Feb: $0.01", "A, Mar: $0.00"]
 
 
-def test_bar_labels_link_where_a_page_exists():
+def test_bar_labels_link_where_a_page_exists_for_the_mouse_only():
     chart = Chart("t", "T", "d", "bar", ["ann", "nobody"], [Series("s", [2 * DOLLAR, DOLLAR])])
     svg = ET.fromstring(str(render_chart(
         chart, id_prefix="c", href_of=lambda label: "users/ann.html" if label == "ann" else None)))
     links = list(svg.iter(f"{SVG}a"))
     assert [(a.get("href"), a.find(f"{SVG}text").text) for a in links] == [("users/ann.html", "ann")]
+    # out of the tab order: the table beside the chart has the same link, for the keyboard
+    assert [a.get("tabindex") for a in links] == ["-1"]
 
 
-def test_the_legend_shows_long_model_names_whole():
-    names = ["claude-4.6-opus-high-thinking", "claude-4.5-sonnet", "gpt-5", "auto", "gpt-5-codex"]
-    chart = Chart("t", "T", "d", "line", ["a", "b"], [Series(name, [DOLLAR, DOLLAR]) for name in names])
+def _phone_extent(text: ET.Element) -> tuple[float, float]:
+    """Where a centred axis label runs at the phone size."""
+    half = len(text.text) * CHAR_EM * PHONE_FONT / 2
+    return float(text.get("x")) - half, float(text.get("x")) + half
+
+
+@pytest.mark.parametrize("months", [2, 6, 12, 24])
+def test_month_labels_that_would_overlap_on_a_phone_are_minor(months):
+    labels = [f"M{i:02d} 2026" for i in range(months)]
+    chart = Chart("t", "T", "d", "line", labels, [Series("s", [DOLLAR * (i + 1) for i in range(months)])])
+    svg = _svg(chart, incomplete={labels[-1]})
+    axis = [t for t in svg.iter(f"{SVG}text") if (t.get("class") or "").startswith("axis-label") and "M" in t.text]
+    phone = [_phone_extent(t) for t in axis if "minor" not in t.get("class")]
+    assert axis[-1].text == labels[-1] + "*" and "minor" not in axis[-1].get("class")  # the last month shows
+    assert all(right < next_left for (_, right), (next_left, _) in zip(phone, phone[1:]))
+    assert phone[0][0] >= 0 and phone[-1][1] <= WIDTH  # inside the drawing
+    assert len(axis) >= min(months, 6)  # a wide chart still labels months every so often
+
+
+def test_axis_labels_keep_the_last_one_and_every_other_that_fits():
+    xs = [index * 60.0 for index in range(7)]
+    classes = axis_label_classes(xs, ["12 Nov"] * 7, 1)
+    assert classes[-1] == "axis-label" and classes[0] == "axis-label"
+    assert all(c in ("axis-label", "axis-label minor") for c in classes)
+    assert classes.count("axis-label") < 7  # 79 units wide, 60 apart: not all fit at the phone size
+    assert axis_label_classes(xs, ["1"] * 7, 3) == [
+        "axis-label", None, None, "axis-label", None, None, "axis-label"]
+
+
+def test_tick_labels_fit_left_of_the_plot_at_the_phone_size():
+    chart = Chart("t", "T", "d", "line", ["a", "b"], [Series("s", [0, 123_456 * DOLLAR])])
     svg = _svg(chart)
-    legend = [t for t in svg.iter(f"{SVG}text") if t.get("class") == "legend"]
-    assert [t.text for t in legend] == names
-    # Fewer columns, so that a column is wide enough for the longest name at ~6.6 px a character.
-    xs = sorted({float(t.get("x")) for t in legend})
-    assert len(xs) == 2 and xs[1] - xs[0] >= 17 + 6.6 * len(names[0])
-    # The plot moves down to make room for the extra legend rows.
-    assert min(float(c.get("cy")) for c in svg.iter(f"{SVG}circle")) > max(float(t.get("y")) for t in legend)
-
-
-def test_a_name_too_long_for_any_legend_row_is_cut_with_a_tooltip():
-    name = "a-model-with-a-name-that-goes-on-and-on-" * 3
-    svg = _svg(Chart("t", "T", "d", "line", ["a"], [Series(name, [DOLLAR]), Series("b", [DOLLAR])]))
-    legend = [t for t in svg.iter(f"{SVG}text") if t.get("class") == "legend"]
-    assert legend[0].text.endswith("\u2026") and legend[0].find(f"{SVG}title").text == name
-    assert legend[1].text == "b"
-
-
-def test_legend_names_of_users_or_models_link_to_their_pages():
-    chart = Chart("t", "T", "d", "line", ["a"], [Series("gpt-5", [DOLLAR]), Series("Everyone else", [DOLLAR])])
-    svg = ET.fromstring(str(render_chart(
-        chart, id_prefix="c", href_of=lambda name: "models/gpt-5.html" if name == "gpt-5" else None)))
-    links = [(a.get("href"), a.find(f"{SVG}text").text) for a in svg.iter(f"{SVG}a")]
-    assert links == [("models/gpt-5.html", "gpt-5")]
-    assert "Everyone else" in [t.text for t in svg.iter(f"{SVG}text") if t.get("class") == "legend"]
+    ticks = [t for t in svg.iter(f"{SVG}text") if t.get("text-anchor") == "end"]
+    assert ticks and ticks[-1].text.startswith("$1") and "," in ticks[-1].text
+    for tick in ticks:  # right-aligned at x: its start stays inside the drawing
+        assert float(tick.get("x")) - len(tick.text) * CHAR_EM * PHONE_FONT >= 0
 
 
 def _stacked(values_by_series: dict[str, list], labels=("Jan 2026", "Feb 2026", "Mar 2026")) -> Chart:
@@ -147,18 +171,17 @@ def _stacked(values_by_series: dict[str, list], labels=("Jan 2026", "Feb 2026", 
                  [Series(name, values) for name, values in values_by_series.items()])
 
 
-def _stacked_svg(chart: Chart, incomplete=()) -> tuple[str, ET.Element]:
-    """The legend (HTML before the ``<svg>``) and the parsed ``<svg>``."""
+def _stacked_svg(chart: Chart, incomplete=()) -> tuple[list[tuple[str, str]], ET.Element]:
+    """The key the page shows with it (:func:`legend_keys`) and the parsed ``<svg>``."""
     markup = str(render_chart(chart, id_prefix="c1", incomplete=incomplete))
-    start = markup.index("<svg")
-    return markup[:start], ET.fromstring(markup[start:])
+    return legend_keys(chart), ET.fromstring(markup)
 
 
 def test_a_stacked_chart_stacks_each_months_segments_in_proportion():
     chart = _stacked({"opus": [200 * DOLLAR, 100 * DOLLAR, 0], "gpt-5": [100 * DOLLAR, 100 * DOLLAR, 50 * DOLLAR],
                       "Other (2 models)": [0, 100 * DOLLAR, 50 * DOLLAR]})
     legend, svg = _stacked_svg(chart)
-    assert svg.get("role") == "img" and svg.find(f"{SVG}title").text == "Spend per model"
+    assert svg.get("aria-hidden") == "true"  # a picture: the table of its numbers is what is read
     # drawn at the width shown (no viewBox): its 12 px text is never scaled down on a phone
     assert svg.get("viewBox") is None and svg.get("width") == "100%"
     columns = [g for g in svg.iter(f"{SVG}g") if g.get("class") == "stack-column"]
@@ -175,7 +198,7 @@ def test_a_stacked_chart_stacks_each_months_segments_in_proportion():
     assert classes == ["stack stack0", "stack stack1", "stack stack-other"]     # "Other" is grey
     assert [t.text for t in columns[1].iter(f"{SVG}title")][1:] == [
         "opus, Feb 2026: $100.00", "gpt-5, Feb 2026: $100.00", "Other (2 models), Feb 2026: $100.00"]
-    assert legend.count("<li>") == 3 and "Other (2 models)</li>" in legend and 'class="swatch stack1"' in legend
+    assert legend == [("stack0", "opus"), ("stack1", "gpt-5"), ("stack-other", "Other (2 models)")]
     assert all(x.endswith("%") for x in (r.get("x") for r in svg.iter(f"{SVG}rect")))
 
 
@@ -200,8 +223,9 @@ def test_a_stacked_charts_totals_are_the_exact_sums_shown_as_every_table_shows_t
     assert [r.get("class") for r in feb.iter(f"{SVG}rect")] == ["stack stack0"]  # a negative segment is not drawn
 
 
-def test_a_stacked_charts_legend_and_tooltips_are_escaped():
+def test_a_stacked_charts_tooltips_are_escaped():
     chart = _stacked({"<b>&model</b>": [1 * DOLLAR]}, labels=("Jan 2026",))
-    legend, svg = _stacked_svg(chart)
-    assert "&lt;b&gt;&amp;model&lt;/b&gt;" in legend and "<b>" not in legend
+    markup = str(render_chart(chart, id_prefix="c1"))
+    assert "&lt;b&gt;&amp;model&lt;/b&gt;" in markup and "<b>" not in markup
+    _, svg = _stacked_svg(chart)
     assert [t.text for t in svg.iter(f"{SVG}title")][-1] == "<b>&model</b>, Jan 2026: $1.00"

@@ -12,7 +12,7 @@ import pytest
 from billing_reports import hookspecs
 from billing_reports.analysis import run_sections
 from billing_reports.months import Month
-from billing_reports.plugins import get_plugin_manager
+from billing_reports.plugin_manager import get_plugin_manager
 
 DOC = Path(__file__).parent.parent / "docs" / "plugins.md"
 HOOKS = sorted(name for name, value in vars(hookspecs).items() if hasattr(value, "billing_reports_spec"))
@@ -32,12 +32,13 @@ def _example_plugin(hook: str, tmp_path: Path) -> types.ModuleType:
     path.write_text(code.group(1), encoding="utf-8")
     module = types.ModuleType(path.stem)
     module.__file__ = str(path)
-    exec(compile(code.group(1), str(path), "exec"), module.__dict__)
-    return module
+    exec(compile(code.group(1), str(path), "exec", dont_inherit=True), module.__dict__)  # (not this file's
+    return module                                                                         # __future__ imports)
 
 
 def test_the_hookspecs_are_found():
-    assert HOOKS == ["register_publish_targets", "register_sections", "register_template_dirs"]
+    assert HOOKS == ["register_commands", "register_pages", "register_publish_targets", "register_sections",
+                     "register_settings", "register_template_dirs"]
 
 
 @pytest.mark.parametrize("hook", HOOKS)
@@ -86,3 +87,66 @@ def test_register_template_dirs_example(tmp_path):
     manager = get_plugin_manager(load_entry_points=False)
     manager.register(_example_plugin("register_template_dirs", tmp_path), name="docs-example")
     assert tmp_path / "templates" in plugin_template_dirs(manager)
+
+
+def _block(hook: str, language: str, index: int = 0) -> str:
+    return re.findall(rf"```{language}\n(.*?)```", _headings()[hook], flags=re.DOTALL)[index]
+
+
+def test_register_settings_example(tmp_path, analysis_config):
+    from billing_reports.analysis import analyse
+    from billing_reports.errors import ConfigError
+    from billing_reports.months import months_in_range
+    from billing_reports.settings import load_settings
+
+    manager = get_plugin_manager(load_entry_points=False)
+    manager.register(_example_plugin("register_settings", tmp_path), name="docs-example")
+    config = analysis_config.read_text(encoding="utf-8")  # (its plugins: block holds expensive-models)
+    analysis_config.write_text(config.replace("plugins:\n", _block("register_settings", "yaml")), encoding="utf-8")
+    settings = load_settings(analysis_config, manager=manager)
+    alert = settings.plugin("spend-alert")
+    assert (alert.threshold_usd, alert.recipients) == (250.0, ("finance@example.com",))
+    analysis = analyse(settings, months_in_range(Month(2026, 3), 5), manager=manager)
+    section = next(s for s in analysis.sections if s.slug == "spend-alert")
+    assert section.figures[0].value == "no"  # $4.20 of spend, under $250
+    analysis_config.write_text(config.replace("plugins:\n", "plugins:\n  spend-alert:\n    threshold_usd: abc\n"
+                                                             "    cc: [x]\n"), encoding="utf-8")
+    with pytest.raises(ConfigError) as raised:
+        load_settings(analysis_config, manager=manager)
+    assert raised.value.message.splitlines()[1:] == [  # in the file's order
+        "  plugins.spend-alert.threshold_usd: expected a number of at least 0, found 'abc'",
+        "  plugins.spend-alert.cc: unknown key; expected one of recipients, threshold_usd",
+    ]
+
+
+def test_register_commands_example(tmp_path, analysis_config):
+    import click
+    from click.testing import CliRunner
+
+    group = click.Group()
+    module = _example_plugin("register_commands", tmp_path)
+    module.register_commands(cli=group)
+    result = CliRunner().invoke(group, ["top-spender", "--config", str(analysis_config), "--end-month", "2026-03",
+                                        "--months-back", "5"])
+    assert result.exit_code == 0, result.output
+    assert result.output == "b@example.com: $1.86\n"  # 185.625 cents, the hand-computed cache's top spender
+
+
+def test_register_pages_example(tmp_path, analysis_settings, analysis_usage):
+    import dataclasses
+
+    from billing_reports.analysis import run_pages
+    from billing_reports.site import build_site
+
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "reconciliation.html").write_text(_block("register_pages", "html"), encoding="utf-8")
+    manager = get_plugin_manager(load_entry_points=False)
+    manager.register(_example_plugin("register_pages", tmp_path), name="docs-example")
+    pages, failures = run_pages(manager, analysis_usage, analysis_settings)
+    assert failures == [] and [page.slug for page in pages] == ["reconciliation"]
+    settings = dataclasses.replace(analysis_settings, site_dir=tmp_path / "site")
+    site = build_site(settings, analysis_usage, [], pages=pages, manager=manager)
+    page = (site.directory / "reconciliation.html").read_text(encoding="utf-8")
+    # January 2026 by hand (tests/test_plugin_example.py's teams): 173.85 + 75.625 + 30.33333 cents
+    assert "<tr><td>January 2026</td><td>$2.80</td></tr>" in page
+    assert 'href="reconciliation.html"' in (site.directory / "billing_dashboard.html").read_text(encoding="utf-8")

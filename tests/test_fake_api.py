@@ -1,13 +1,12 @@
 """The offline fake Admin API is faithful to the reference page (../shared/reference/cursor-admin-api.md)."""
 
-import math
 from collections import Counter
 
 import pytest
 import requests
 from conftest import epoch_ms, hand_made_events, utc
 
-from billing_reports.fakeapi import DEFAULT_MODELS, FakeCursorApi, StaticTeam, SyntheticTeam, demo_team, on_demand_totals
+from billing_reports.fakeapi import DEFAULT_MODELS, FakeCursorApi, StaticTeam, SyntheticTeam, on_demand_totals
 from billing_reports.money import microcents
 from billing_reports.months import Month
 from billing_reports.on_demand import is_on_demand
@@ -186,17 +185,6 @@ def test_no_event_is_later_than_now():
     assert events and max(int(e["timestamp"]) for e in events) <= epoch_ms("2026-01-10T12:00:00")
     full = SyntheticTeam(events_per_month=3000, months=[JANUARY], now=lambda: utc("2026-03-01T00:00:00"))
     assert events == [e for e in full.month_events(JANUARY) if int(e["timestamp"]) <= epoch_ms("2026-01-10T12:00:00")]
-
-
-def test_the_demo_team_covers_six_months_with_thousands_of_on_demand_events():
-    team = demo_team(now=lambda: utc("2026-02-20T00:00:00"))
-    assert team.months == tuple(Month(2025, m) for m in (9, 10, 11, 12)) + (Month(2026, 1), Month(2026, 2))
-    assert len({m.email for m in team.members}) == 25
-    december = team.month_events(Month(2025, 12))
-    on_demand = sum(e["kind"] == "Usage-based" and e["isChargeable"] and e["isTokenBasedCall"] for e in december)
-    assert 3000 <= on_demand <= 4500
-    assert team.month_events(Month(2026, 3)) == []
-    assert math.isclose(len(team.month_events(Month(2026, 2))), 5000 * 19 / 28, rel_tol=0.1)
 
 
 # --- the newest event format, mixed with the older one (reference: "Cost, discounts and chargedCents") ---

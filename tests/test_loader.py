@@ -281,6 +281,29 @@ def test_a_file_with_surprises_takes_the_general_path(tmp_path):
     assert _read_typed(ANALYSIS_CACHE / "02-2026-usage-based-data.json") is not None
 
 
+def test_undocumented_fields_are_learnt_from_the_events_not_from_an_error_message(tmp_path):
+    """A field name that reads like the decoder's error text is learnt all the same; a name no decoder
+    field can take (a line break) and one field more than the typed path takes send the file down the
+    general path, which counts them."""
+    from billing_reports.loader import MAX_EXTRA_FIELDS, _read_typed, decode_month
+
+    april = Month(2026, 4)
+    odd = "odd` - at `$[0]` name"
+    _write(tmp_path, april, [_event(), _event(**{odd: 1}), _event(newField=2)])
+    typed = _read_typed(tmp_path / "04-2026-usage-based-data.json")
+    assert typed is not None and typed["extra_fields"] == (odd, "newField")
+    assert typed["quality"].unknown_fields == {odd: 1, "newField": 1}
+    _write(tmp_path, april, [_event(), _event(**{"line\nbreak": 1})])
+    assert _read_typed(tmp_path / "04-2026-usage-based-data.json") is None
+    assert decode_month(tmp_path, april)[0].quality.unknown_fields == {"line\nbreak": 1}
+    _write(tmp_path, april, [_event(**{f"field{i}": i for i in range(MAX_EXTRA_FIELDS + 1)})])
+    assert _read_typed(tmp_path / "04-2026-usage-based-data.json") is None
+    _write(tmp_path, april, [_event(**{f"field{i}": i for i in range(MAX_EXTRA_FIELDS)})])
+    assert len(_read_typed(tmp_path / "04-2026-usage-based-data.json")["extra_fields"]) == MAX_EXTRA_FIELDS
+    _write(tmp_path, april, [_event(newField=1, model=5)])  # a model that is no string: no field to learn
+    assert _read_typed(tmp_path / "04-2026-usage-based-data.json") is None
+
+
 def test_undocumented_fields_are_learnt_and_counted_on_the_typed_path(tmp_path):
     from billing_reports.loader import _read_typed, decode_month
 

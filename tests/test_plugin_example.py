@@ -39,7 +39,6 @@ def installed(tmp_path_factory) -> Path:
 
 def _run(installed: Path, config: Path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(installed), "BILLING_REPORTS_LOAD_ENTRY_POINTS": "1"}
-    env.pop("BILLING_REPORTS_TEAMS_CSV", None)
     return subprocess.run([str(CLI), *args, "--config", str(config)], env=env, capture_output=True, text=True)
 
 
@@ -51,15 +50,37 @@ def config(tmp_path) -> Path:
     return path
 
 
-def test_the_installed_plugin_is_listed_with_its_section(installed, config):
-    result = _run(installed, config, "plugins")
+def test_the_installed_plugin_is_listed_with_its_section_and_settings(installed, config):
+    result = _run(installed, config, "plugins", "--format", "json")
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == [{
+    assert [plugin for plugin in json.loads(result.stdout) if not plugin["builtin"]] == [{
         "name": "cost_by_team",
-        "hooks": ["register_sections"],
+        "builtin": False,
+        "hooks": ["register_sections", "register_settings"],
         "version": "1.0.0",
-        "sections": [{"slug": "cost-by-team", "title": "Cost by team", "order": 65}],
+        "settings": {"name": "cost-by-team", "keys": [{
+            "key": "teams_csv", "expected": "a non-empty string", "default": "teams.csv",
+            "help": "the CSV mapping emails to teams (columns email,team), relative to config.yaml"}]},
+        "sections": [{"slug": "cost-by-team", "title": "Cost by team", "order": 65, "roles": ["dashboard-preview"]}],
     }]
+
+
+def test_the_mapping_file_is_named_in_the_plugins_own_block(installed, config):
+    (config.parent / "teams.csv").rename(config.parent / "people.csv")
+    result = _run(installed, config, "report", "--end-month", "2026-03", "--months-back", "5", "--section",
+                  "cost-by-team", "--format", "json")
+    (section,) = json.loads(result.stdout)["sections"]
+    assert section["tables"] == [] and "No team mapping yet" in section["intro"]
+    config.write_text(config.read_text() + "plugins:\n  cost-by-team:\n    teams_csv: people.csv\n")
+    result = _run(installed, config, "report", "--end-month", "2026-03", "--months-back", "5", "--section",
+                  "cost-by-team", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    (section,) = json.loads(result.stdout)["sections"]
+    assert [row["team"] for row in section["tables"][0]["rows"]] == ["Platform", "Payments", "(no team)"]
+    config.write_text(config.read_text() + "    team_csv: typo.csv\n")
+    result = _run(installed, config, "report")
+    assert result.returncode == 1
+    assert "plugins.cost-by-team.team_csv: unknown key; expected one of teams_csv" in result.stderr
 
 
 def test_cost_by_team_figures(installed, config):

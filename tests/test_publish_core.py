@@ -10,7 +10,7 @@ from servers import write_built_site
 
 from billing_reports.errors import ConfigError, PluginError, PublishError
 from billing_reports.months import Month
-from billing_reports.plugins import get_plugin_manager
+from billing_reports.plugin_manager import get_plugin_manager
 from billing_reports.publish import MANIFEST_NAME, PublishTarget, content_type, load_built_site
 from billing_reports.publish.config import read_publish_config
 from billing_reports.publish.registry import publish_target_kinds
@@ -102,7 +102,7 @@ def test_the_build_records_each_files_size_and_sha256_in_the_manifest(tmp_path):
     with SiteOutput(tmp_path / "site") as output:
         output.write_text("billing_dashboard.html", "<h1>hi</h1>")
         output.write_bytes("data/monthly.csv", b"month,cost\n")
-        output.publish({"index": "billing_dashboard.html"})
+        output.swap_in({"index": "billing_dashboard.html"})
 
     manifest = json.loads((tmp_path / "site" / MANIFEST_NAME).read_text())
     assert manifest["checksums"] == {

@@ -370,7 +370,7 @@ def test_build_directories_a_killed_build_left_behind_are_removed_once_a_day_old
     fresh = _left_behind(tmp_path, ".site.building-busy", 0.1)
     with SiteOutput(tmp_path / "site") as output:
         output.write_text("index.html", "<p>hi</p>")
-        output.publish({})
+        output.swap_in({})
     assert not old_build.exists() and not old_site.exists() and fresh.exists()
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import pytest
 
 from billing_reports.analysis import run_sections
-from billing_reports.plugins import get_plugin_manager
+from billing_reports.plugin_manager import get_plugin_manager
 from billing_reports.sections import format_value
 
 
@@ -101,8 +101,8 @@ def test_users_x_expensive_models(sections):
     assert section.figures[0].value == "opus"
     # the card's note is plain text (no Markdown backticks); the intro, rendered as Markdown, sets the key as code
     assert section.figures[0].note == ("the costliest model by average cost per request among models with at "
-                                       "least 1 request (analysis.expensive_models in config.yaml)")
-    assert "(`analysis.expensive_models` in config.yaml)" in section.intro
+                                       "least 1 request (plugins.expensive-models in config.yaml)")
+    assert "(`plugins.expensive-models` in config.yaml)" in section.intro
     opus = section.table("model-opus")
     assert shown(opus) == [
         ["1", "b@example.com", "1.55", "58.3", "2", "$0.7756"],   # 155.125c / 2 = 77.5625c
@@ -249,9 +249,8 @@ def test_every_section_is_json_and_every_table_csv(sections):
 
 
 def test_expensive_models_by_rule_and_by_name(analysis_usage):
-    from billing_reports.settings import ExpensiveModelRule
     from billing_reports.builtin_plugins.users_x_expensive_models import (
-        expensive_models, users_x_expensive_models_section)
+        ExpensiveModelRule, expensive_models, users_x_expensive_models_section)
 
     # cost per request: opus 88.625c (3 requests), sonnet 18.99c (8), haiku 2c (1)
     assert expensive_models(analysis_usage, ExpensiveModelRule(count=3)) == ["opus", "sonnet", "haiku"]
@@ -266,16 +265,15 @@ def test_expensive_models_by_rule_and_by_name(analysis_usage):
 
 
 def test_how_the_expensive_models_were_chosen_reads_in_the_singular_and_the_plural():
-    from billing_reports.builtin_plugins.users_x_expensive_models import how_chosen
-    from billing_reports.settings import ExpensiveModelRule
+    from billing_reports.builtin_plugins.users_x_expensive_models import ExpensiveModelRule, how_chosen
 
     assert how_chosen(ExpensiveModelRule(count=1, min_requests=1)).startswith(
         "the costliest model by average cost per request among models with at least 1 request (")
     assert how_chosen(ExpensiveModelRule(count=2, min_requests=2)) == (
         "the 2 costliest by average cost per request among models with at least 2 requests "
-        "(analysis.expensive_models in config.yaml)")
+        "(plugins.expensive-models in config.yaml)")
     assert how_chosen(ExpensiveModelRule(models=("opus",)), code="`") == (
-        "named in `analysis.expensive_models.models` (config.yaml)")
+        "named in `plugins.expensive-models.models` (config.yaml)")
 
 
 def test_the_matrix_of_spend_per_user_and_model(sections, analysis_usage):

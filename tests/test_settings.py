@@ -256,7 +256,7 @@ def test_the_bounds_of_number_settings_are_inclusive(tmp_path):
     assert (settings.timeout_seconds, settings.request_delay_seconds, settings.fetch_overlap_hours) == (3600, 0, 8784)
 
 
-@pytest.mark.parametrize("key", ["billing.top_spenders_count", "analysis.expensive_models.count"])
+@pytest.mark.parametrize("key", ["billing.top_spenders_count", "plugins.expensive-models.count"])
 def test_a_count_setting_has_a_ceiling(tmp_path, key):
     *sections, name = key.split(".")
     text = "".join(f"{'  ' * depth}{section}:\n" for depth, section in enumerate(sections))
@@ -300,9 +300,9 @@ def test_nesting_hundreds_deep_is_one_line(tmp_path, levels):
 
 
 def test_a_few_aliases_are_fine(tmp_path):
-    settings = load_settings(write(tmp_path, "billing:\n  months_back: &months 3\nanalysis:\n  expensive_models:\n"
+    settings = load_settings(write(tmp_path, "billing:\n  months_back: &months 3\nplugins:\n  expensive-models:\n"
                                              "    count: *months\n"))
-    assert settings.months_back == 3 and settings.expensive_models.count == 3
+    assert settings.months_back == 3 and settings.plugin("expensive-models").count == 3
 
 
 def test_a_duplicate_key_is_reported_with_its_lines_and_the_other_problems(tmp_path):

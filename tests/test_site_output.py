@@ -25,7 +25,7 @@ def test_files_are_written_once_each_and_swapped_in_with_the_manifest(tmp_path):
             output.write_text("index.html", "again")
         with pytest.raises(ValueError, match="already has a file"):
             output.write_text(MANIFEST_NAME, "{}")
-        manifest = output.publish({"index": "index.html"})
+        manifest = output.swap_in({"index": "index.html"})
     assert manifest["files"] == ["data/users/a--models.csv", "index.html"]
     assert (tmp_path / "site" / "data" / "users" / "a--models.csv").read_bytes() == b"a,b\n"
     assert (tmp_path / "site" / MANIFEST_NAME).is_file()

@@ -15,7 +15,7 @@ import pytest
 from markupsafe import escape
 
 from billing_reports.errors import BillingReportsError, ConfigError
-from billing_reports.plugins import get_plugin_manager
+from billing_reports.plugin_manager import get_plugin_manager
 from billing_reports import hookimpl
 from billing_reports.sections import Chart, Column, Section, Series, Table
 from billing_reports.site import MANIFEST_NAME, build_site
@@ -53,7 +53,7 @@ def site(site_settings, site_usage, site_sections):
 
 
 def _read(site, relative: str) -> str:
-    return (site.site_dir / relative).read_text(encoding="utf-8")
+    return (site.directory / relative).read_text(encoding="utf-8")
 
 
 def test_the_dashboard_shows_the_summary_cards_and_the_trend(site):
@@ -62,21 +62,20 @@ def test_the_dashboard_shows_the_summary_cards_and_the_trend(site):
     assert cards[0] == "$83.90"
     assert 'href="users/' in cards[1] and escape(SITE_NASTY_USER) in cards[1]
     assert cards[2] == '<a href="models/claude-4.6-opus.html">claude-4.6-opus</a>'
-    # The trend chart is drawn from the usage when no monthly-trend section exists: $63.50, $20.40, $0.00.
-    trend = page[page.index('id="chart-trend"'):]
-    assert re.findall(r'<td class="num">(\$[\d.,]+)</td>', trend)[:3] == ["$63.50", "$20.40", "$0.00"]
+    # No section declares the headline trend: the dashboard draws none (the core makes up no figure).
+    assert 'id="chart-trend"' not in page
     # At a glance: the top rows of each section's first table with a link to its page.
     assert 'href="top-cost-users.html"' in page
 
 
-def test_without_a_summary_section_the_cards_come_from_the_usage(site_settings, site_usage, site_sections):
-    ranked_only = [s for s in site_sections if s.slug != "summary"]
-    built = build_site(site_settings, site_usage, ranked_only)
-    cards = re.findall(r'<div class="card-value">(.*?)</div>', _read(built, "billing_dashboard.html"), re.S)
-    # total, March 2026 (last month: not cached), months analysed, costliest model, top spender
-    assert cards[:3] == ["$83.90", "$0.00", "3"]
-    assert ">claude-4.6-opus</a>" in cards[3]  # 5000 + 2000 cents against gpt-5's 1360
-    assert escape(SITE_NASTY_USER) in cards[4]
+def test_without_a_section_of_summary_cards_the_dashboard_has_none_and_says_so(site_settings, site_usage,
+                                                                                 site_sections):
+    ranked_only = [s for s in site_sections if "summary-cards" not in s.roles]
+    page = _read(build_site(site_settings, site_usage, ranked_only), "billing_dashboard.html")
+    assert 'class="card-value"' not in page
+    assert "No summary figures: no plugin gives the dashboard its cards" in page
+    with_cards = _read(build_site(site_settings, site_usage, site_sections), "billing_dashboard.html")
+    assert "No summary figures" not in with_cards
 
 
 def test_a_user_page_has_spend_models_and_cost_per_request(site):
@@ -110,7 +109,7 @@ def test_a_user_page_has_spend_models_and_cost_per_request(site):
                           r'download="ann-example.com--by-month.json">JSON</a>', page)
     assert [row["month"] for row in orjson.loads(base64.b64decode(json_link[1]))] == [
         "2026-01", "2026-02", "2026-03", "Total"]
-    assert not (site.site_dir / "data" / "users").exists()
+    assert not (site.directory / "data" / "users").exists()
 
 
 def test_a_user_table_too_big_to_carry_gets_files_like_other_tables(site_settings, site_usage, site_sections,
@@ -134,21 +133,21 @@ def test_a_model_page_lists_its_users(site):
 
 
 def test_colliding_and_path_like_names_get_distinct_safe_pages(site):
-    users = sorted(p.name for p in (site.site_dir / "users").iterdir())
+    users = sorted(p.name for p in (site.directory / "users").iterdir())
     assert len(users) == 5
     assert "ann-example.com.html" in users
     upper = [name for name in users if name.startswith("ann-example.com-")]
     assert len(upper) == 1, users
-    assert f"<h1 class=\"entity\">{SITE_ANN_UPPER}</h1>" in (site.site_dir / "users" / upper[0]).read_text()
-    models = sorted(p.name for p in (site.site_dir / "models").iterdir())
+    assert f"<h1 class=\"entity\">{SITE_ANN_UPPER}</h1>" in (site.directory / "users" / upper[0]).read_text()
+    models = sorted(p.name for p in (site.directory / "models").iterdir())
     assert models == ["claude-4.6-opus.html", "evil-model.html", "gpt-5.html"]
     assert "x-etc.html" in users
-    for path in site.site_dir.rglob("*"):
-        assert path.resolve().is_relative_to(site.site_dir.resolve())
+    for path in site.directory.rglob("*"):
+        assert path.resolve().is_relative_to(site.directory.resolve())
 
 
 def test_every_internal_link_and_asset_resolves_and_nothing_is_fetched_from_elsewhere(site):
-    pages = _pages(site.site_dir)
+    pages = _pages(site.directory)
     assert len(pages) >= 15
     for page in pages:
         parsed = _parse(page)
@@ -159,8 +158,8 @@ def test_every_internal_link_and_asset_resolves_and_nothing_is_fetched_from_else
             if parts.scheme or parts.netloc:
                 continue
             resolved = (page.parent / unquote(parts.path)).resolve() if parts.path else page
-            assert resolved.is_file(), f"{page.relative_to(site.site_dir)} links to missing {target}"
-            assert resolved.is_relative_to(site.site_dir.resolve())
+            assert resolved.is_file(), f"{page.relative_to(site.directory)} links to missing {target}"
+            assert resolved.is_relative_to(site.directory.resolve())
             if parts.fragment and resolved == page:
                 assert parts.fragment in parsed.ids, f"{page.name}: no element #{parts.fragment}"
 
@@ -177,7 +176,7 @@ def test_every_user_and_model_name_in_a_table_links_to_its_page(site):
 
 
 def test_names_and_intros_are_escaped(site):
-    for page in _pages(site.site_dir):
+    for page in _pages(site.directory):
         text = page.read_text()
         assert "<b>bob</b>" not in text, page
         assert "<script>alert" not in text, page
@@ -188,7 +187,7 @@ def test_names_and_intros_are_escaped(site):
 
 
 def test_every_page_states_the_period_fetched_at_and_incomplete_months(site):
-    for page in _pages(site.site_dir):
+    for page in _pages(site.directory):
         if page.name == "index.html":
             continue  # the redirect to the dashboard
         text = page.read_text()
@@ -213,7 +212,7 @@ def test_every_section_table_has_csv_and_json_downloads(site, site_sections):
     assert 'href="data/top-cost-users--ranked.json"' in page
     table = site_sections[0].tables[0]
     assert _read(site, "data/top-cost-users--ranked.csv") == table.to_csv()
-    assert (site.site_dir / "data/top-cost-users--ranked.json").read_bytes() == table.to_json()
+    assert (site.directory / "data/top-cost-users--ranked.json").read_bytes() == table.to_json()
     assert orjson.loads(table.to_json())[-1]["cost_usd"] == "83.90000000"
 
 
@@ -229,14 +228,14 @@ def test_the_data_quality_and_about_pages(site):
 
 
 def test_the_manifest_is_written_last_and_lists_every_file(site):
-    manifest = orjson.loads((site.site_dir / MANIFEST_NAME).read_bytes())
-    on_disk = sorted(str(p.relative_to(site.site_dir)) for p in site.site_dir.rglob("*") if p.is_file())
+    manifest = orjson.loads((site.directory / MANIFEST_NAME).read_bytes())
+    on_disk = sorted(str(p.relative_to(site.directory)) for p in site.directory.rglob("*") if p.is_file())
     assert manifest["files"] == [name for name in on_disk if name != MANIFEST_NAME]
     assert manifest["period"] == {"first": "2026-01", "last": "2026-03"}
     assert manifest["index"] == "billing_dashboard.html"
     assert manifest["built_at"].endswith("Z")
-    newest = max(p.stat().st_mtime_ns for p in site.site_dir.rglob("*") if p.is_file())
-    assert (site.site_dir / MANIFEST_NAME).stat().st_mtime_ns == newest
+    newest = max(p.stat().st_mtime_ns for p in site.directory.rglob("*") if p.is_file())
+    assert (site.directory / MANIFEST_NAME).stat().st_mtime_ns == newest
 
 
 def test_index_html_leads_to_the_dashboard(site, site_settings, site_usage, site_sections, tmp_path):
@@ -245,7 +244,7 @@ def test_index_html_leads_to_the_dashboard(site, site_settings, site_usage, site
 
     plain = build_site(replace(site_settings, output_filename="index.html"), site_usage, site_sections,
                        site_dir=tmp_path / "plain")
-    assert '<div class="cards">' in (plain.site_dir / "index.html").read_text()
+    assert '<div class="cards">' in (plain.directory / "index.html").read_text()
     assert plain.index_path.name == "index.html"
 
 
@@ -258,7 +257,7 @@ def test_a_user_template_overrides_and_extends_the_default(site_settings, site_u
         '{% extends "default:base.html" %}{% block head %}<meta name="team" content="{{ site.title }}">{% endblock %}'
     )
     built = build_site(replace(site_settings, templates_dir=templates), site_usage, site_sections)
-    for page in _pages(built.site_dir):
+    for page in _pages(built.directory):
         if page.name != "index.html":
             assert '<meta name="team" content="On-demand AI spend">' in page.read_text(), page
 
@@ -284,17 +283,17 @@ def test_a_plugin_can_ship_the_template_its_section_names(site_settings, site_us
 
 
 def test_a_failed_build_keeps_the_previous_site(site, site_settings, site_usage, site_sections):
-    before = {p: p.read_bytes() for p in site.site_dir.rglob("*") if p.is_file()}
+    before = {p: p.read_bytes() for p in site.directory.rglob("*") if p.is_file()}
     broken = [*site_sections, Section("odd", "Odd", 30, template="no-such-template.html")]
     with pytest.raises(BillingReportsError, match="no-such-template.html"):
         build_site(site_settings, site_usage, broken)
-    after = {p: p.read_bytes() for p in site.site_dir.rglob("*") if p.is_file()}
+    after = {p: p.read_bytes() for p in site.directory.rglob("*") if p.is_file()}
     assert after == before
-    assert [p.name for p in site.site_dir.parent.iterdir() if p.name.startswith(".site.")] == []
+    assert [p.name for p in site.directory.parent.iterdir() if p.name.startswith(".site.")] == []
 
 
 def test_a_rebuild_replaces_the_whole_site(site, site_settings, site_usage, site_sections):
-    stale = site.site_dir / "users" / "x-etc.html"
+    stale = site.directory / "users" / "x-etc.html"
     assert stale.exists()
     from billing_reports.usage import OnDemandUsage
 
@@ -304,7 +303,7 @@ def test_a_rebuild_replaces_the_whole_site(site, site_settings, site_usage, site
     )
     build_site(site_settings, without_one, site_sections)
     assert not stale.exists()
-    assert [p.name for p in site.site_dir.parent.iterdir() if p.name.startswith(".site.")] == []
+    assert [p.name for p in site.directory.parent.iterdir() if p.name.startswith(".site.")] == []
 
 
 def test_a_directory_that_is_not_a_built_site_is_never_replaced(site_settings, site_usage, site_sections):
@@ -316,7 +315,7 @@ def test_a_directory_that_is_not_a_built_site_is_never_replaced(site_settings, s
 
 
 def test_a_plugin_failure_is_shown_on_the_dashboard(site_settings, site_usage, site_sections):
-    from billing_reports.plugins import PluginFailure
+    from billing_reports.plugin_manager import PluginFailure
 
     built = build_site(site_settings, site_usage, site_sections,
                        failures=[PluginFailure("cost_by_team", "KeyError: 'team'")])
@@ -373,16 +372,16 @@ def test_the_site_is_readable_by_a_web_server(site):
 
     umask = os.umask(0)
     os.umask(umask)
-    assert stat.S_IMODE(site.site_dir.stat().st_mode) == 0o777 & ~umask
-    assert stat.S_IMODE((site.site_dir / "users").stat().st_mode) == 0o777 & ~umask
-    assert stat.S_IMODE((site.site_dir / "about.html").stat().st_mode) == 0o666 & ~umask
+    assert stat.S_IMODE(site.directory.stat().st_mode) == 0o777 & ~umask
+    assert stat.S_IMODE((site.directory / "users").stat().st_mode) == 0o777 & ~umask
+    assert stat.S_IMODE((site.directory / "about.html").stat().st_mode) == 0o666 & ~umask
 
 
 def test_a_table_of_an_incomplete_month_is_flagged_in_its_title(site_settings, site_usage):
     tables = [Table(f"m{i}", title, [Column("model", "Model", "model")], [["gpt-5"]])
               for i, title in enumerate(["January 2026", "February 2026"])]
     built = build_site(site_settings, site_usage, [Section("monthly", "Monthly", 5, tables=tables)])
-    titles = re.findall(r'<h3 id="table-m\d-title">(.*?)</h3>', _read(built, "monthly.html"))
+    titles = re.findall(r'<h2 class="block-title" id="table-m\d-title">(.*?)</h2>', _read(built, "monthly.html"))
     assert titles[0] == "January 2026"
     assert titles[1].startswith('February 2026 <span class="flag"')
 
@@ -413,8 +412,8 @@ def test_the_new_site_is_swapped_in_with_or_without_an_atomic_exchange(
     if not exchange:
         monkeypatch.setattr(output, "_exchange", lambda first, second: False)
     built = build_site(site_settings, site_usage, site_sections)
-    assert not (built.site_dir / "stale.html").exists()
-    assert (built.site_dir / "build-manifest.json").is_file()
+    assert not (built.directory / "stale.html").exists()
+    assert (built.directory / "build-manifest.json").is_file()
     assert sorted(p.name for p in site_settings.site_dir.parent.iterdir()) == ["site"]
 
 
@@ -453,19 +452,19 @@ def test_a_period_without_any_data_still_builds_a_clear_site(site_settings):
     empty = OnDemandUsage(months=[Month(2026, 1)])
     built = build_site(site_settings, empty, [])
     page = _read(built, "billing_dashboard.html")
-    assert re.findall(r'<div class="card-value">(.*?)</div>', page, re.S) == ["$0.00", "$0.00", "1", "—", "—"]
+    assert "No summary figures" in page  # no section: no card made up by the core
     assert "No data for January 2026" in page
     assert "no data fetched yet" in page
-    assert not (built.site_dir / "users").exists()
+    assert not (built.directory / "users").exists()
     assert "Nothing to show for this period." in _read(built, "users.html")
 
 
 def test_publish_accepts_the_built_site(site):
     from billing_reports.publish.site import load_built_site
 
-    published = load_built_site(site.site_dir)
+    published = load_built_site(site.directory)
     assert published.index == "billing_dashboard.html"
-    assert set(published.files) == set(site.manifest["files"])
+    assert published == site  # the one BuiltSite: as the build returned it, as publish reads it back
     assert (published.first_month.key, published.last_month.key) == ("2026-01", "2026-03")
 
 
@@ -485,9 +484,9 @@ def test_pages_rendered_by_a_forked_process_are_the_same_files(site_settings, si
     monkeypatch.setattr(render, "_cpus", lambda: 2)
     forked = build_site(site_settings, site_usage, site_sections, built_at=built_at,
                         site_dir=site_settings.site_dir.parent / "forked")
-    assert forked.manifest == serial.manifest
-    for name in serial.manifest["files"]:
-        assert (forked.site_dir / name).read_bytes() == (serial.site_dir / name).read_bytes(), name
+    assert (forked.built_at, forked.files, forked.checksums) == (serial.built_at, serial.files, serial.checksums)
+    for name in serial.files:
+        assert (forked.directory / name).read_bytes() == (serial.directory / name).read_bytes(), name
 
 
 def test_a_template_error_in_the_forked_process_fails_the_build(site_settings, site_usage, site_sections,
@@ -511,8 +510,10 @@ def test_the_dashboard_previews_the_newest_months_of_a_table_by_month(site_setti
                   [[key, (i + 1) * 100_000_000] for i, key in enumerate(months)])
     ranked = Table("ranked", "Ranked", [Column("user", "User", "user"), Column("cost", "Spend", "money")],
                    [[f"user{i}@x.com", (20 - i) * 100_000_000] for i in range(8)])
-    built = build_site(site_settings, site_usage, [Section("trend", "Trend", 5, tables=[trend]),
-                                                   Section("ranked", "Ranked", 6, tables=[ranked])])
+    preview = ("dashboard-preview",)
+    built = build_site(site_settings, site_usage, [Section("trend", "Trend", 5, tables=[trend], roles=preview),
+                                                   Section("ranked", "Ranked", 6, tables=[ranked], roles=preview),
+                                                   Section("unlisted", "Not previewed", 7, tables=[ranked])])
     page = _read(built, "billing_dashboard.html")
     glance = page[page.index('id="glance-trend"'):page.index("</table>", page.index('id="glance-trend"'))]
     # The last five months, oldest first: February 2026 (incomplete) is the last row shown.
@@ -521,6 +522,8 @@ def test_the_dashboard_previews_the_newest_months_of_a_table_by_month(site_setti
     assert "All 14 rows" in page
     other = page[page.index('id="glance-ranked"'):page.index("</table>", page.index('id="glance-ranked"'))]
     assert re.findall(r'data-sort="(user\d)@x.com"', other) == ["user0", "user1", "user2", "user3", "user4"]
+    # only a section that declares the role is previewed (it still has its page)
+    assert 'id="glance-unlisted"' not in page and (built.directory / "unlisted.html").is_file()
 
 
 def test_the_preview_of_a_monthly_breakdown_names_its_month_and_flags_it_incomplete(site_settings, site_usage):
@@ -528,13 +531,15 @@ def test_the_preview_of_a_monthly_breakdown_names_its_month_and_flags_it_incompl
         return Table(slug, title, [Column("model", "Model", "model"), Column("cost", "Cost", "money")],
                      [["gpt-5", 100_000_000]])
 
-    newest_incomplete = Section("by-model", "Monthly model breakdown", 5,
+    preview = ("dashboard-preview",)
+    newest_incomplete = Section("by-model", "Monthly model breakdown", 5, roles=preview,
                                 tables=[breakdown("2026-02", "February 2026"), breakdown("2026-01", "January 2026")])
-    newest_complete = Section("by-user", "Monthly user breakdown", 6, tables=[breakdown("2026-01", "January 2026")])
-    not_by_month = Section("ranked", "Ranked", 7, tables=[breakdown("ranked", "Models by spend")])
+    newest_complete = Section("by-user", "Monthly user breakdown", 6, roles=preview,
+                              tables=[breakdown("2026-01", "January 2026")])
+    not_by_month = Section("ranked", "Ranked", 7, roles=preview, tables=[breakdown("ranked", "Models by spend")])
     built = build_site(site_settings, site_usage, [newest_incomplete, newest_complete, not_by_month])
     page = _read(built, "billing_dashboard.html")
-    headings = dict(re.findall(r'<section class="glance">\s*<h2><a href="([^"]+)">[^<]*</a>(.*?)</h2>', page, re.S))
+    headings = dict(re.findall(r'<section class="glance"[^>]*>\s*<h3 id="[^"]+"><a href="([^"]+)">[^<]*</a>(.*?)</h3>', page, re.S))
     assert headings["by-model.html"].startswith(' <span class="glance-month">February 2026</span> <span class="flag"')
     assert headings["by-user.html"] == ' <span class="glance-month">January 2026</span>'
     assert headings["ranked.html"] == ""
@@ -560,7 +565,7 @@ def test_series_that_name_users_or_models_link_to_their_pages_in_the_chart_table
     page = _read(built, "top.html")
     head = page[page.index("<thead>", page.index('id="chart-top"')):page.index("</thead>", page.index('id="chart-top"'))]
     assert re.findall(r'<th scope="col"[^>]*>(.*?)</th>', head) == [
-        "", f'<a href="users/ann-example.com.html">{SITE_ANN}</a>', '<a href="models/gpt-5.html">gpt-5</a>',
+        "Month", f'<a href="users/ann-example.com.html">{SITE_ANN}</a>', '<a href="models/gpt-5.html">gpt-5</a>',
         "Everyone else"]
 
 

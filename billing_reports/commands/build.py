@@ -36,7 +36,7 @@ def report(result: BuildResult, *, offline: bool) -> None:
     site = result.site
     click.echo(
         f"Built {site.page_count} pages ({result.section_count} sections, "
-        f"{result.usage.period_label}) into {site.site_dir}"
+        f"{result.usage.period_label}) into {site.directory}"
     )
     click.echo(f"Open the dashboard: {site.index_path.resolve().as_uri()}")
 

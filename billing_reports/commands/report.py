@@ -8,28 +8,16 @@ from pathlib import Path
 
 import click
 
-from ..analysis import run_sections
+from ..analysis import analyse
 from ..cache import CACHE_SUFFIX, month_of_cache_path
 from ..errors import ConfigError
-from ..loader import load_usage, require_cached_data
 from ..months import Month, describe_months
 from ..periods import ReportRange, date_of_day
-from ..plugins import PluginFailure, get_plugin_manager
-from ..sections import Section, json_bytes
+from ..sections import HEADLINE_TREND, REPORT_TEXT, Section, json_bytes, with_role
 from ..settings import Settings
 from ..terminal import render_section
 from ..untrusted import printable
 from .options import config_option, report_range_options
-
-#: What the text report shows: (section slug, its tables, their columns; None = all).
-#: The models' token kinds stay in --format json/csv: the terminal gets their total.
-TEXT_SECTIONS = (
-    ("summary", None, None),
-    ("top-cost-users", ("ranking",), None),
-    ("top-cost-models", ("ranking",),
-     ("rank", "model", "spend", "share", "requests", "average_cost", "total_tokens", "users")),
-)
-
 
 @click.command()
 @config_option
@@ -65,12 +53,9 @@ def report(settings: Settings, months: list[Month], report_range: ReportRange, o
     if demo:
         settings, months = _demo(settings)
         report_range = ReportRange.of_months(months, report_range.grain, report_range.cycle_start)
-    import_failures: list[PluginFailure] = []
-    manager = get_plugin_manager(settings.plugins_dir, failures=import_failures)
-    usage = load_usage(settings, months, report_range=report_range)
-    require_cached_data(usage)
+    analysis = analyse(settings, months, report_range=report_range)
+    usage, sections, failures = analysis.usage, analysis.sections, analysis.failures
     _warn_about_months(usage)
-    sections, failures = run_sections(manager, usage, settings, import_failures)
     for failure in failures:
         click.echo(f"Warning: plugin {failure.name} skipped: {failure.error}", err=True)
     if section_slug is not None:
@@ -95,15 +80,13 @@ def report(settings: Settings, months: list[Month], report_range: ReportRange, o
         click.echo(text, nl=False)
     else:
         click.echo(f"On-demand usage, {usage.period_label}\n")
-        blocks = []
-        chosen = TEXT_SECTIONS if section_slug is None else ((section_slug, None, None),)
-        if section_slug is None and report_range.grain != "month":  # --by: the trend at that grain
-            chosen = (*chosen, ("monthly-trend", None, None))
-        for slug, tables, columns in chosen:
-            found = [s for s in sections if s.slug == slug]
-            if found:
-                blocks.append(render_section(found[0], tables=tables, columns=columns,
-                                             intro=section_slug is not None))
+        if section_slug is not None:
+            blocks = [render_section(sections[0], intro=True)]
+        else:  # the sections that ask for the text view; with --by, the headline trend at that grain
+            chosen = with_role(sections, REPORT_TEXT)
+            if report_range.grain != "month":
+                chosen += [s for s in with_role(sections, HEADLINE_TREND) if s.slug not in {c.slug for c in chosen}]
+            blocks = [render_section(s, tables=s.text_view.tables, columns=s.text_view.columns) for s in chosen]
         click.echo("\n\n".join(blocks))
 
 

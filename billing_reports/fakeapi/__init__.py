@@ -1,4 +1,6 @@
-"""An offline fake of the Cursor Admin API and the synthetic teams it serves.
+"""An offline fake of the Cursor Admin API and the teams it serves: ``SyntheticTeam`` (uniform,
+sized by parameters: tests and benchmarks), ``DemoTeam`` (the believable demo company) and
+``StaticTeam`` (a hand-made list of events).
 
 For tests, the demo (``billing-reports build --demo``) and plugin authors::
 
@@ -8,17 +10,19 @@ For tests, the demo (``billing-reports build --demo``) and plugin authors::
         ...  # point api.base_url / api.api_key at the client
 """
 
+from billing_reports.fakeapi.demo_team import DEMO_HABITS, DEMO_MODELS, DemoTeam, Habit, demo_team
 from billing_reports.fakeapi.server import DEFAULT_FAKE_KEY, FakeCursorApi, RecordedRequest, error_body
 from billing_reports.fakeapi.team import (
     DEFAULT_MODELS,
     KIND_MIX,
+    GeneratedTeam,
     ModelPrice,
     OnDemandTotals,
     ServiceAccount,
     StaticTeam,
     SyntheticTeam,
     TeamMember,
-    demo_team,
+    TokenHabit,
     on_demand_totals,
 )
 
@@ -30,10 +34,15 @@ DEMO_REQUEST_DELAY_SECONDS = 0.001
 __all__ = [
     "DEFAULT_FAKE_KEY",
     "DEFAULT_MODELS",
+    "DEMO_HABITS",
+    "DEMO_MODELS",
     "DEMO_REQUEST_DELAY_SECONDS",
     "DEMO_SERVER_OPTIONS",
     "KIND_MIX",
+    "DemoTeam",
     "FakeCursorApi",
+    "GeneratedTeam",
+    "Habit",
     "ModelPrice",
     "OnDemandTotals",
     "RecordedRequest",
@@ -41,6 +50,7 @@ __all__ = [
     "StaticTeam",
     "SyntheticTeam",
     "TeamMember",
+    "TokenHabit",
     "demo_team",
     "error_body",
     "on_demand_totals",

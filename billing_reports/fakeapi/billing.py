@@ -53,10 +53,15 @@ class Billing:
     :param adjustments: email -> cents Cursor counts beyond the member's events this cycle.
     :param groups: the billing groups; ``None``: the team has no billing groups (403).
     :param moves: (email, from group id, to group id, YYYY-MM-DD): a member who changed group.
+    :param default_limit: the team's per-user limit in dollars for everyone without their own.
+    :param near_limit: members whose limit sits just above what they spent this cycle so far
+        (about 88 % used, rounded to the next $5): someone near their limit on any day.
     """
 
     cycle_anchor: str = "2026-01-17"
     limits: dict[str, float] = field(default_factory=dict)
+    default_limit: float | None = None
+    near_limit: tuple[str, ...] = ()
     adjustments: dict[str, float] = field(default_factory=dict)
     groups: tuple[GroupPlan, ...] | None = None
     moves: tuple[tuple[str, str, str, str], ...] = ()
@@ -84,7 +89,10 @@ def spend_answer(team: BilledTeam, billing: Billing, body: Any) -> tuple[int, di
     for member in team.members:
         email = member.email
         adjustment = round(billing.adjustments.get(email, 0) * MICROCENTS_PER_CENT)
-        limit = billing.limits.get(email)
+        limit = billing.limits.get(email, billing.default_limit)
+        if email in billing.near_limit:
+            spent_dollars = (on_demand.get(email, 0) + adjustment) / MICROCENTS_PER_CENT / 100
+            limit = max(20.0, math.ceil(spent_dollars / 0.88 / 5) * 5)
         rows.append({
             "userId": _user_id(member),
             "name": member.name,
@@ -93,7 +101,7 @@ def spend_answer(team: BilledTeam, billing: Billing, body: Any) -> tuple[int, di
             "spendCents": _cents(on_demand.get(email, 0) + adjustment),
             "overallSpendCents": _cents(overall.get(email, 0) + adjustment),
             "fastPremiumRequests": 0,
-            "hardLimitOverrideDollars": 0,
+            "hardLimitOverrideDollars": billing.limits.get(email, 0),
             "monthlyLimitDollars": limit,
             "effectivePerUserLimitDollars": limit,
         })
@@ -182,8 +190,9 @@ def spend_by_member(team: BilledTeam, start_ms: int, end_ms: int) -> tuple[dict[
     overall (every charged event: on-demand plus the ``chargedCents`` of the others)."""
     on_demand: dict[str, int] = {}
     overall: dict[str, int] = {}
+    member_of = getattr(team, "member_of", None) or (lambda event: event.get("userEmail"))
     for event in team.events_between(start_ms, end_ms):
-        email = event.get("userEmail")
+        email = member_of(event)
         if not isinstance(email, str):
             continue
         if is_on_demand(event):
@@ -197,8 +206,9 @@ def spend_by_member(team: BilledTeam, start_ms: int, end_ms: int) -> tuple[dict[
 
 def _spend_by_member_day(team: BilledTeam, start_ms: int, end_ms: int) -> dict[str, dict[int, int]]:
     spend: dict[str, dict[int, int]] = {}
+    member_of = getattr(team, "member_of", None) or (lambda event: event.get("userEmail"))
     for event in team.events_between(start_ms, end_ms):
-        email = event.get("userEmail")
+        email = member_of(event)
         if isinstance(email, str) and is_on_demand(event):
             days = spend.setdefault(email, {})
             day = day_of_ms(int(event["timestamp"]))

@@ -26,6 +26,7 @@ import base64
 import gzip
 import json
 import math
+import socket
 import threading
 import time
 from collections import deque
@@ -37,7 +38,7 @@ from typing import Any, Callable
 import orjson
 
 from billing_reports.fakeapi.billing import Billing, groups_answer, spend_answer
-from billing_reports.fakeapi.team import StaticTeam, SyntheticTeam, TeamMember
+from billing_reports.fakeapi.team import GeneratedTeam, StaticTeam, SyntheticTeam, TeamMember
 from billing_reports.months import DAY_MS
 
 USAGE_EVENTS_PATH = "/teams/filtered-usage-events"
@@ -113,11 +114,13 @@ class FakeCursorApi:
     :param clock: seconds, for the rate limit and the request log.
     :param billing: how Cursor bills the team (``/teams/spend``, ``/teams/groups``); default the
         team's own ``billing``, else cycles from the 17th, no limits, no billing groups.
+    :param host, port: where to listen (default 127.0.0.1 and any free port); ``start()`` raises
+        ``OSError`` when it cannot (a port in use).
     """
 
     def __init__(
         self,
-        team: SyntheticTeam | StaticTeam | None = None,
+        team: GeneratedTeam | StaticTeam | None = None,
         *,
         api_key: str = DEFAULT_FAKE_KEY,
         forbidden_keys: tuple[str, ...] = (),
@@ -126,7 +129,11 @@ class FakeCursorApi:
         max_range_days: int = MAX_RANGE_DAYS,
         clock: Callable[[], float] = time.monotonic,
         billing: Billing | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
     ) -> None:
+        self.host = host
+        self._port = port
         self.team = team if team is not None else SyntheticTeam(events_per_month=500, months_count=2)
         self.billing = billing if billing is not None else getattr(self.team, "billing", None) or Billing()
         self.api_key = api_key
@@ -150,7 +157,8 @@ class FakeCursorApi:
         if self._server is not None:
             return self
         handler = type("FakeCursorApiHandler", (_Handler,), {"api": self})
-        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        server_class = _ThreadingHTTPServer6 if ":" in self.host else ThreadingHTTPServer
+        server = server_class((self.host, self._port), handler)
         server.daemon_threads = True
         server.block_on_close = False
         self._stopping.clear()
@@ -186,7 +194,8 @@ class FakeCursorApi:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
 
     @property
     def requests(self) -> list[RecordedRequest]:
@@ -361,6 +370,10 @@ def _is_int(value: Any) -> bool:
 def _member_json(member: TeamMember) -> dict[str, Any]:
     return {"id": member.id, "email": member.email, "name": member.name, "role": member.role,
             "isRemoved": member.is_removed}
+
+
+class _ThreadingHTTPServer6(ThreadingHTTPServer):
+    address_family = socket.AF_INET6
 
 
 class _Handler(BaseHTTPRequestHandler):

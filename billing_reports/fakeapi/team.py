@@ -45,6 +45,8 @@ class ModelPrice:
     #: Whether the Cursor token fee applies: third-party models (and Auto, which routes to them),
     #: never Cursor's own models.
     token_fee: bool = True
+    #: A reasoning model: its answers are long (the demo team draws more output tokens for it).
+    thinking: bool = False
 
 
 DEFAULT_MODELS: tuple[ModelPrice, ...] = (
@@ -114,6 +116,24 @@ class EventFormat:
     fee_share: float
 
 
+@dataclass(frozen=True)
+class TokenHabit:
+    """How big one person's requests are: shifts of the log-normal token counts, and max mode."""
+
+    #: Added to the log of every token count (0.7: about twice the tokens).
+    context: float = 0.0
+    #: Share of the events of a max-mode model that use max mode.
+    max_mode_share: float = 0.5
+    #: Added to ``context`` for a max-mode event (its larger context window gets used).
+    max_mode_context: float = 0.0
+    #: Added to the log of the output tokens of a thinking model (``ModelPrice.thinking``).
+    thinking_output: float = 0.0
+
+
+#: The synthetic team's habit: every member alike, half the max-mode model's events in max mode.
+SYNTHETIC_HABIT = TokenHabit()
+
+
 class OnDemandTotals(NamedTuple):
     """What a list of events adds up to under the cost rule (``on_demand.event_cost``)."""
 
@@ -139,8 +159,67 @@ def on_demand_totals(events: Iterable[dict[str, Any]]) -> OnDemandTotals:
     return OnDemandTotals(requests, cost, list_cost)
 
 
-class SyntheticTeam:
-    """A team whose usage the fake API serves.
+class GeneratedTeam:
+    """A team whose months are generated on first request (by ``_generate``) and kept sorted by
+    timestamp, so a window of a 100k-event month is served with two bisections and a slice."""
+
+    months: tuple[Month, ...]
+    now: Now
+    members: tuple[TeamMember, ...]
+
+    def __init__(self) -> None:
+        self._month_cache: dict[Month, tuple[list[int], list[dict[str, Any]]]] = {}
+        #: A removed member's events carry no ``userEmail``; Cursor still knows whose they are.
+        self._removed_owner: dict[int, str] = {}
+
+    def member_of(self, event: dict[str, Any]) -> str | None:
+        """Whose an event is, as Cursor knows it: its ``userEmail``, or the removed member who sent it."""
+        email = event.get("userEmail")
+        return email if isinstance(email, str) else self._removed_owner.get(id(event))
+
+    def _note_owner(self, event: dict[str, Any], member: TeamMember) -> dict[str, Any]:
+        if member.is_removed:
+            self._removed_owner[id(event)] = member.email  # (the event is kept in the month cache)
+        return event
+
+    def events_between(self, start_ms: int, end_ms: int, email: str | None = None) -> list[dict[str, Any]]:
+        """Events with ``start_ms <= timestamp <= end_ms`` (both inclusive) up to now, oldest first."""
+        end_ms = min(end_ms, _epoch_ms(self.now()))
+        found: list[dict[str, Any]] = []
+        if end_ms < start_ms:
+            return found
+        for month in self.months:
+            if month.end_ms <= start_ms or month.start_ms > end_ms:
+                continue
+            stamps, events = self._month(month)
+            low = bisect.bisect_left(stamps, start_ms)
+            high = bisect.bisect_right(stamps, end_ms)
+            found.extend(events[low:high])
+        if email is not None:
+            found = [event for event in found if event.get("userEmail") == email]
+        return found
+
+    def month_events(self, month: Month) -> list[dict[str, Any]]:
+        """All events of ``month`` up to now (the fetch of that month must return exactly these)."""
+        return self.events_between(month.start_ms, month.end_ms - 1)
+
+    def on_demand_totals(self, month: Month) -> OnDemandTotals:
+        """What ``month``'s on-demand events up to now add up to, under the cost rule."""
+        return on_demand_totals(self.month_events(month))
+
+    def _month(self, month: Month) -> tuple[list[int], list[dict[str, Any]]]:
+        cached = self._month_cache.get(month)
+        if cached is None:
+            cached = self._month_cache[month] = self._generate(month)
+        return cached
+
+    def _generate(self, month: Month) -> tuple[list[int], list[dict[str, Any]]]:
+        """The whole month's timestamps and events, sorted by timestamp (``now`` cuts them later)."""
+        raise NotImplementedError
+
+
+class SyntheticTeam(GeneratedTeam):
+    """A team whose usage the fake API serves: members and models drawn alike all month long.
 
     :param seed: everything below is derived from it.
     :param users: members, ``removed_users`` of them later removed from the team.
@@ -188,42 +267,7 @@ class SyntheticTeam:
         )
         self.members = _members(seed, users, removed_users)
         self.service_accounts = _service_accounts(seed, self.members, service_accounts)
-        self._month_cache: dict[Month, tuple[list[int], list[dict[str, Any]]]] = {}
-
-    # --- what the server asks -------------------------------------------------------
-
-    def events_between(self, start_ms: int, end_ms: int, email: str | None = None) -> list[dict[str, Any]]:
-        """Events with ``start_ms <= timestamp <= end_ms`` (both inclusive) up to now, oldest first."""
-        end_ms = min(end_ms, _epoch_ms(self.now()))
-        found: list[dict[str, Any]] = []
-        if end_ms < start_ms:
-            return found
-        for month in self.months:
-            if month.end_ms <= start_ms or month.start_ms > end_ms:
-                continue
-            stamps, events = self._month(month)
-            low = bisect.bisect_left(stamps, start_ms)
-            high = bisect.bisect_right(stamps, end_ms)
-            found.extend(events[low:high])
-        if email is not None:
-            found = [event for event in found if event.get("userEmail") == email]
-        return found
-
-    def month_events(self, month: Month) -> list[dict[str, Any]]:
-        """All events of ``month`` up to now (the fetch of that month must return exactly these)."""
-        return self.events_between(month.start_ms, month.end_ms - 1)
-
-    def on_demand_totals(self, month: Month) -> OnDemandTotals:
-        """What ``month``'s on-demand events up to now add up to, under the cost rule."""
-        return on_demand_totals(self.month_events(month))
-
-    # --- generation ------------------------------------------------------------------
-
-    def _month(self, month: Month) -> tuple[list[int], list[dict[str, Any]]]:
-        cached = self._month_cache.get(month)
-        if cached is None:
-            cached = self._month_cache[month] = self._generate(month)
-        return cached
+        super().__init__()
 
     def _generate(self, month: Month) -> tuple[list[int], list[dict[str, Any]]]:
         rng = random.Random(f"{self.seed}/{month.key}")
@@ -241,7 +285,8 @@ class SyntheticTeam:
         models = rng.choices(self.models, weights=[m.popularity for m in self.models], k=count)
         kinds = rng.choices(KIND_MIX, weights=[k[3] for k in KIND_MIX], k=count)
         events = [
-            _event(rng, stamp, member, model, kind, self.event_format, self.service_accounts)
+            self._note_owner(usage_event(rng, stamp, member, model, kind, self.event_format, self.service_accounts),
+                             member)
             for stamp, member, model, kind in zip(stamps, members, models, kinds)
         ]
         return stamps, events
@@ -309,7 +354,7 @@ def _service_accounts(seed: int, members: Sequence[TeamMember], count: int) -> t
     )
 
 
-def _event(
+def usage_event(
     rng: random.Random,
     stamp: int,
     member: TeamMember,
@@ -317,7 +362,11 @@ def _event(
     kind: tuple[str, bool, bool, float],
     event_format: EventFormat,
     service_accounts: Sequence[ServiceAccount],
+    *,
+    habit: "TokenHabit | None" = None,
 ) -> dict[str, Any]:
+    """One usage event; ``habit`` (default: the synthetic team's) shapes its size and max mode."""
+    habit = habit or SYNTHETIC_HABIT
     name, chargeable, token_based, _ = kind
     newest = rng.random() >= event_format.older_format_share
     service_account = (
@@ -330,7 +379,7 @@ def _event(
         event["userEmail"] = service_account.owner.email
     elif not member.is_removed:
         event["userEmail"] = member.email
-    max_mode = model.max_mode and rng.random() < 0.5
+    max_mode = model.max_mode and rng.random() < habit.max_mode_share
     event.update(
         model=model.name,
         kind=name,
@@ -344,10 +393,13 @@ def _event(
         event["serviceAccountId"] = service_account.id
         event["serviceAccountName"] = service_account.name
     if token_based:
-        input_tokens = int(rng.lognormvariate(8.5, 1.0))
-        output_tokens = int(rng.lognormvariate(6.5, 1.0))
-        cache_write = int(rng.lognormvariate(8.0, 1.2)) if rng.random() < 0.6 else 0
-        cache_read = int(rng.lognormvariate(10.0, 1.2)) if rng.random() < 0.8 else 0
+        # Log-normal sizes: ``habit`` shifts them (e^1 = 2.7 times the tokens), max mode more still.
+        context = habit.context + (habit.max_mode_context if max_mode else 0.0)
+        output = context + (habit.thinking_output if model.thinking else 0.0)
+        input_tokens = int(rng.lognormvariate(8.5 + context, 1.0))
+        output_tokens = int(rng.lognormvariate(6.5 + output, 1.0))
+        cache_write = int(rng.lognormvariate(8.0 + context, 1.2)) if rng.random() < 0.6 else 0
+        cache_read = int(rng.lognormvariate(10.0 + context, 1.2)) if rng.random() < 0.8 else 0
         total_cents = round(
             (input_tokens * model.input + output_tokens * model.output
              + cache_write * model.cache_write + cache_read * model.cache_read) / 1e6,
@@ -390,11 +442,6 @@ def _epoch_ms(moment: datetime) -> int:
     return math.floor(moment.timestamp() * 1000)
 
 
-def demo_team(now: Now = utc_now, *, seed: int = 2026) -> SyntheticTeam:
-    """The demo company: 25 members (3 removed), 2 service accounts, 8 models, 6 months, ~3,600 on-demand events a month."""
-    return SyntheticTeam(seed=seed, users=25, removed_users=3, events_per_month=5000, months_count=6, now=now)
-
-
 __all__ = [
     "DEFAULT_MODELS",
     "KIND_MIX",
@@ -405,6 +452,7 @@ __all__ = [
     "StaticTeam",
     "SyntheticTeam",
     "TeamMember",
-    "demo_team",
+    "TokenHabit",
+    "GeneratedTeam",
     "on_demand_totals",
 ]

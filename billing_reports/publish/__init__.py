@@ -10,7 +10,8 @@ are registered exactly like third-party ones.
 """
 
 from .ownership import path_patterns
-from .site import MANIFEST_NAME, BuiltSite, content_type, load_built_site
+from ..site.built import MANIFEST_NAME, BuiltSite
+from .site import content_type, load_built_site
 from .target import Change, Option, PublishTarget, boolean, integer_between, text, variable_name
 
 __all__ = [

@@ -21,7 +21,8 @@ from pathlib import PurePosixPath
 from typing import Any, Iterable
 
 from ..errors import PublishError
-from .site import MANIFEST_NAME, _is_inside
+from ..site.built import MANIFEST_NAME
+from .site import _is_inside
 
 
 def path_patterns(value: Any) -> tuple[str, ...]:

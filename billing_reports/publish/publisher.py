@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Iterator
 
 from ..errors import BillingReportsError, PublishError
-from ..plugins import get_plugin_manager
 from ..settings import Settings
 from .config import PublishConfig, read_publish_config
 from .deadline import deadline
 from .registry import publish_target_kinds
-from .site import BuiltSite, load_built_site
+from ..site.built import BuiltSite
+from .site import load_built_site
 from .target import Change, PublishTarget
 
 
@@ -35,7 +35,7 @@ class PublishReport:
 
 def publish_config(settings: Settings) -> PublishConfig:
     """The validated ``publish:`` section, with the kinds every plugin registered."""
-    manager = get_plugin_manager(settings.plugins_dir)
+    manager, _ = settings.loaded_plugins()  # (the plugins the config was checked with)
     return read_publish_config(settings, publish_target_kinds(manager))
 
 

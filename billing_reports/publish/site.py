@@ -9,19 +9,16 @@ and is never published.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import mimetypes
-from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path, PurePosixPath
 
 from ..errors import PublishError
 from ..months import Month
+from ..site.built import MANIFEST_NAME, BuiltSite
 from ..site.output import file_checksum
 from ..wording import counted
 
-MANIFEST_NAME = "build-manifest.json"
 
 #: Content types of the files a site holds; text is always UTF-8.
 CONTENT_TYPES = {
@@ -59,73 +56,6 @@ def content_type(relative_path: str) -> str:
         return CONTENT_TYPES[suffix]
     guessed, _ = mimetypes.guess_type(relative_path)
     return guessed or "application/octet-stream"
-
-
-@dataclass(frozen=True)
-class BuiltSite:
-    """A complete build in ``directory``, as its ``build-manifest.json`` describes it.
-
-    ``files`` are POSIX paths relative to ``directory`` (the manifest's list,
-    without the manifest itself); ``index`` is the page a reader opens first.
-    """
-
-    directory: Path
-    built_at: str
-    first_month: Month
-    last_month: Month
-    files: tuple[str, ...]
-    index: str
-
-    @property
-    def period(self) -> str:
-        """``January 2026 – February 2026`` (or one month's label)."""
-        if self.first_month == self.last_month:
-            return self.first_month.label
-        return f"{self.first_month.label} – {self.last_month.label}"
-
-    @property
-    def period_keys(self) -> str:
-        """``2026-01..2026-02``: the period in commit messages and logs."""
-        return f"{self.first_month.key}..{self.last_month.key}"
-
-    @property
-    def all_files(self) -> tuple[str, ...]:
-        """Every file to publish: the listed files, then the manifest itself."""
-        return (*self.files, MANIFEST_NAME)
-
-    def upload_order(self) -> list[str]:
-        """Files in the order a reader never meets a link to a missing file.
-
-        Assets (CSS, scripts, images, data) first, then the pages other than
-        the index, then the index, then the manifest, which marks the
-        published site complete.
-        """
-        assets = [f for f in self.files if not _is_page(f)]
-        pages = [f for f in self.files if _is_page(f) and f != self.index]
-        return [*sorted(assets), *sorted(pages), self.index, MANIFEST_NAME]
-
-    def path(self, relative_path: str) -> Path:
-        """The local file of ``relative_path``."""
-        return self.directory / relative_path
-
-    def md5(self, relative_path: str) -> str:
-        """Hex MD5 of a file (what S3 reports as the ETag of a single-part upload)."""
-        return self._digests[relative_path]
-
-    @cached_property
-    def _digests(self) -> dict[str, str]:
-        digests = {}
-        for relative_path in self.all_files:
-            digest = hashlib.md5(usedforsecurity=False)
-            with open(self.path(relative_path), "rb") as stream:
-                for block in iter(lambda: stream.read(1 << 20), b""):
-                    digest.update(block)
-            digests[relative_path] = digest.hexdigest()
-        return digests
-
-
-def _is_page(relative_path: str) -> bool:
-    return PurePosixPath(relative_path).suffix.lower() in {".html", ".htm"}
 
 
 def load_built_site(directory: Path, *, build_hint: str = "billing-reports build") -> BuiltSite:
@@ -172,14 +102,7 @@ def load_built_site(directory: Path, *, build_hint: str = "billing-reports build
             f"{manifest_path}: the index {manifest['index']!r} is not among the listed files; "
             f"run `{build_hint}` again"
         )
-    return BuiltSite(
-        directory=directory,
-        built_at=manifest["built_at"],
-        first_month=Month.parse(manifest["period"]["first"]),
-        last_month=Month.parse(manifest["period"]["last"]),
-        files=files,
-        index=manifest["index"],
-    )
+    return BuiltSite.from_manifest(directory, manifest)
 
 
 def _manifest_problem(manifest: object) -> str | None:
@@ -260,4 +183,4 @@ def _is_inside(relative_path: str) -> bool:
     )
 
 
-__all__ = ["BuiltSite", "CONTENT_TYPES", "MANIFEST_NAME", "content_type", "load_built_site"]
+__all__ = ["CONTENT_TYPES", "content_type", "load_built_site"]

@@ -50,7 +50,7 @@ from .deadline import DEFAULT_TIMEOUT_SECONDS
 
 if TYPE_CHECKING:
     from ..settings import Settings
-    from .site import BuiltSite
+    from ..site.built import BuiltSite
 
 Check = Callable[[Any], Any]
 """Returns the value (converted) or raises ``ValueError("what was expected")``."""

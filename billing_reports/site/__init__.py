@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import gc
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -16,28 +15,14 @@ from typing import Any, Iterator, Sequence
 import pluggy
 
 from ..months import utc_now
+from ..pages import Page
 from ..sections import Section
 from ..settings import Settings
 from ..usage import OnDemandUsage
 from .environment import plugin_template_dirs, template_environment
-from .output import MANIFEST_NAME, SiteOutput
+from .built import MANIFEST_NAME, BuiltSite
+from .output import SiteOutput
 from .render import SiteRenderer, manifest_fields
-
-
-@dataclass(frozen=True)
-class BuiltSite:
-    """What a build produced."""
-
-    site_dir: Path
-    manifest: dict[str, Any]
-
-    @property
-    def index_path(self) -> Path:
-        return self.site_dir / self.manifest["index"]
-
-    @property
-    def page_count(self) -> int:
-        return sum(1 for name in self.manifest["files"] if name.endswith(".html"))
 
 
 def build_site(
@@ -45,6 +30,7 @@ def build_site(
     usage: OnDemandUsage,
     sections: Sequence[Section],
     *,
+    pages: Sequence[Page] = (),
     failures: Sequence[Any] = (),
     manager: pluggy.PluginManager | None = None,
     site_dir: Path | None = None,
@@ -53,19 +39,20 @@ def build_site(
 ) -> BuiltSite:
     """Render the site for ``sections`` and ``usage`` into ``site_dir`` (default ``settings.site_dir``).
 
-    ``failures`` (plugins skipped because they broke) are shown on the dashboard
-    and the data-quality page. ``manager`` supplies plugin template directories.
+    ``pages``: the plugins' own pages (``register_pages``). ``failures`` (plugins skipped because
+    they broke) are shown on the dashboard and the data-quality page. ``manager`` supplies plugin
+    template directories.
     """
     site_dir = Path(site_dir or settings.site_dir)
     built_at = built_at or utc_now()
     environment = template_environment(settings.templates_dir, plugin_template_dirs(manager))
     with SiteOutput(site_dir) as output, _collector_skips_what_exists():
         renderer = SiteRenderer(
-            environment, settings, usage, sections, failures=failures, built_at=built_at, demo=demo
+            environment, settings, usage, sections, pages=pages, failures=failures, built_at=built_at, demo=demo
         )
         renderer.render(output)
-        manifest = output.publish(manifest_fields(usage, settings, built_at))
-    return BuiltSite(site_dir, manifest)
+        manifest = output.swap_in(manifest_fields(usage, settings, built_at))
+    return BuiltSite.from_manifest(site_dir, manifest)
 
 
 @contextmanager

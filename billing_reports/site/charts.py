@@ -1,12 +1,19 @@
 """Charts as inline SVG, drawn at build time: no JavaScript, no external request.
 
-``bar`` charts rank categories with horizontal bars (long e-mails and model
-names stay readable); ``line`` charts follow months, one line per series;
-``stacked`` charts a column per month, a segment per series (see
-:func:`stacked_chart`).
-Every chart carries a ``<title>`` and ``<desc>`` for screen readers, a native
-tooltip per bar and point, and colours from CSS classes so that the light and
-dark themes both apply. The page shows the chart's numbers in a table beside it.
+``bar`` charts rank categories with horizontal bars, each label above its bar
+(long e-mails and model names stay readable); ``line`` charts follow months,
+one line per series; ``stacked`` charts a column per month, a segment per series
+(see :func:`stacked_chart`). A chart is a picture for the eye: hidden from screen
+readers (``aria-hidden``), its links out of the tab order, as the table of its
+numbers the page shows with it says the same, with the links. Each bar and
+point has a native tooltip; colours come from CSS classes so that the light and
+dark themes both apply; the key of a chart of several series is HTML, beside
+the drawing (:func:`legend_keys`).
+
+Text is drawn for two sizes: 12 units where the chart is wide, :data:`PHONE_FONT`
+units on a phone (``site.css``), where the 640-unit chart is only ~340 px wide:
+every label is placed with room for the larger size, and axis labels that would
+crowd each other there are marked ``minor`` (hidden on a phone).
 """
 
 from __future__ import annotations
@@ -24,17 +31,21 @@ from ..periods import day_text
 from ..sections import Chart, format_value
 
 WIDTH = 640
-BAR_ROW = 26
-BAR_LABEL_WIDTH = 210
+#: A bar's row: its label, then the bar (room for a phone-sized label).
+BAR_ROW = 54
+BAR_HEIGHT = 16
 LINE_HEIGHT = 260
-#: Characters of a category label shown beside a bar; the tooltip has the whole label.
-LABEL_CHARS = 30
+#: How far below the plot the month or day labels' baseline is: clear of the lowest tick label
+#: (centred on the axis) at the phone size.
+X_LABEL_DROP = 36
+#: The font size (SVG units) site.css gives chart text on a phone: 11.5 px at a 340 px wide chart.
+PHONE_FONT = 22
+#: The width of a character in ems (system-ui digits and lower case, generously).
+CHAR_EM = 0.6
+#: Characters of a category label shown above a bar; the tooltip has the whole label.
+LABEL_CHARS = int(WIDTH / (CHAR_EM * PHONE_FONT))
 #: Marks an incomplete month in axis labels; the caption explains it.
 INCOMPLETE_MARK = "*"
-#: Width of one character of a 12px legend label (generous for system-ui), and of a swatch and its gap.
-LEGEND_CHAR = 6.6
-LEGEND_SWATCH = 17
-LEGEND_ROW = 18
 
 
 def render_chart(
@@ -53,7 +64,7 @@ def render_chart(
         return _daily_chart(chart, id_prefix, incomplete, compact=compact)
     if chart.kind == "stacked":
         return stacked_chart(chart, id_prefix, incomplete)
-    return _line_chart(chart, id_prefix, incomplete, href_of)
+    return _line_chart(chart, id_prefix, incomplete)
 
 
 def _scaled(value: int | float | None, unit: str) -> float | None:
@@ -80,14 +91,57 @@ def _label(label: str, incomplete: Collection[str]) -> str:
 
 
 def _open_svg(chart: Chart, id_prefix: str, height: float) -> list[str]:
-    title_id, desc_id = f"{id_prefix}-title", f"{id_prefix}-desc"
+    """The ``<svg>`` start tag: hidden from assistive technology, which reads the table of its numbers."""
     return [
-        f'<svg class="chart chart-{chart.kind}" viewBox="0 0 {WIDTH} {height:.0f}" '
-        f'role="img" aria-labelledby="{title_id} {desc_id}" preserveAspectRatio="xMinYMin meet" '
+        f'<svg class="chart chart-{chart.kind}" id="{id_prefix}-svg" viewBox="0 0 {WIDTH} {height:.0f}" '
+        f'aria-hidden="true" focusable="false" preserveAspectRatio="xMinYMin meet" '
         f'xmlns="http://www.w3.org/2000/svg">',
-        f'<title id="{title_id}">{escape(chart.title)}</title>',
-        f'<desc id="{desc_id}">{escape(chart.description)}</desc>',
     ]
+
+
+def _text_width(text: str, size: float = PHONE_FONT) -> float:
+    """About how wide ``text`` is drawn at ``size`` units (the phone size unless told)."""
+    return len(text) * CHAR_EM * size
+
+
+def _link(href: str | None, content: str) -> str:
+    """``content`` as a link for the mouse (out of the tab order: the table beside has the same link)."""
+    return f'<a href="{escape(href)}" tabindex="-1">{content}</a>' if href else content
+
+
+def axis_label_classes(xs: Sequence[float], texts: Sequence[str], every: int) -> list[str | None]:
+    """Each x-axis label's class, or ``None`` for no label: every ``every``-th and the last one
+    (the newest, instead of the one before it when they would crowd each other), and among those,
+    ``minor`` the ones that would overlap at the phone size.
+
+    >>> axis_label_classes([0, 100, 200, 300, 400], ["Jan 2026"] * 5, 1)
+    ['axis-label', 'axis-label minor', 'axis-label', 'axis-label minor', 'axis-label']
+    """
+    count = len(xs)
+    shown = [i for i in range(count) if i % every == 0]
+    if shown and shown[-1] != count - 1:
+        if count - 1 - shown[-1] < every:
+            shown.pop()
+        shown.append(count - 1)
+    classes: list[str | None] = [None] * count
+    last_right = -math.inf
+    for position, index in enumerate(shown):
+        half = _text_width(texts[index]) / 2
+        fits = xs[index] - half >= last_right + PHONE_FONT / 2
+        if index == shown[-1] and position and not fits:  # the last label wins over the one before it
+            classes[shown[position - 1]] = "axis-label minor"
+            fits = True
+        classes[index] = "axis-label" if fits else "axis-label minor"
+        if fits:
+            last_right = xs[index] + half
+    return classes
+
+
+def _y_axis(ticks: Sequence[float], unit: str) -> tuple[list[str], float]:
+    """Tick texts, and the left margin that holds the widest at the phone size."""
+    step = ticks[1] - ticks[0] if len(ticks) > 1 else 1.0
+    texts = [_tick_text(tick, unit, step) for tick in ticks]
+    return texts, max(56.0, max(_text_width(text) for text in texts) + 10)
 
 
 def _bar_chart(chart: Chart, id_prefix: str, incomplete: Collection[str],
@@ -97,30 +151,25 @@ def _bar_chart(chart: Chart, id_prefix: str, incomplete: Collection[str],
     rows = list(zip(chart.labels, values))
     scaled = [_scaled(value, chart.unit) or 0.0 for _, value in rows]
     top = max([v for v in scaled if v > 0], default=1.0)
-    height = max(len(rows), 1) * BAR_ROW + 8
-    plot = WIDTH - BAR_LABEL_WIDTH - 90
+    height = max(len(rows), 1) * BAR_ROW + 6
+    plot = WIDTH - 8 - max((_text_width(text) for text in texts), default=0.0)
     parts = _open_svg(chart, id_prefix, height)
     if not rows:
-        parts.append(f'<text class="chart-empty" x="{WIDTH / 2}" y="20" text-anchor="middle">No data</text>')
+        parts.append(f'<text class="chart-empty" x="{WIDTH / 2}" y="24" text-anchor="middle">No data</text>')
     for index, ((label, value), amount) in enumerate(zip(rows, scaled)):
-        y = 4 + index * BAR_ROW
+        y = index * BAR_ROW
         width = max(amount, 0.0) / top * plot
         href = href_of(str(label))
         label = _label(str(label), incomplete)
         short = label if len(label) <= LABEL_CHARS else label[: LABEL_CHARS - 1] + "\u2026"
         shown = texts[index]
-        name = (
-            f'<text class="axis-label" x="{BAR_LABEL_WIDTH - 8}" y="{y + BAR_ROW / 2 + 4:.1f}" '
-            f'text-anchor="end">{escape(short)}</text>'
-        )
-        if href:
-            name = f'<a href="{escape(href)}">{name}</a>'
+        name = _link(href, f'<text class="axis-label" x="0" y="{y + 21}">{escape(short)}</text>')
+        bar_y = y + 31
         parts.append(
             f'<g class="bar-row"><title>{escape(label)}: {escape(shown)}</title>{name}'
-            f'<rect class="bar s0" x="{BAR_LABEL_WIDTH}" y="{y + 3}" width="{width:.1f}" '
-            f'height="{BAR_ROW - 8}" rx="2"/>'
-            f'<text class="bar-value" x="{BAR_LABEL_WIDTH + width + 6:.1f}" '
-            f'y="{y + BAR_ROW / 2 + 4:.1f}">{escape(shown)}</text></g>'
+            f'<rect class="bar s0" x="0" y="{bar_y}" width="{width:.1f}" height="{BAR_HEIGHT}" rx="2"/>'
+            f'<text class="bar-value" x="{width + 6:.1f}" y="{bar_y + BAR_HEIGHT / 2:.1f}" '
+            f'dominant-baseline="central">{escape(shown)}</text></g>'
         )
     parts.append("</svg>")
     return Markup("".join(parts))
@@ -149,17 +198,10 @@ def _tick_text(value: float, unit: str, step: float) -> str:
     return f"{value:,.{decimals}f}"
 
 
-def _line_chart(chart: Chart, id_prefix: str, incomplete: Collection[str],
-                href_of: Callable[[str], str | None] = lambda label: None) -> Markup:
+def _line_chart(chart: Chart, id_prefix: str, incomplete: Collection[str]) -> Markup:
     labels = [str(label) for label in chart.labels]
+    axis_texts = [_label(label, incomplete) for label in labels]
     series = list(chart.series)
-    left, right, bottom = 74, 36, 40
-    plot_w = WIDTH - left - right
-    legend_columns, legend_chars = _legend_layout([line.name for line in series], plot_w)
-    legend_rows = math.ceil(len(series) / legend_columns) if len(series) > 1 else 0
-    top_margin = 14 + legend_rows * LEGEND_ROW
-    height = LINE_HEIGHT + legend_rows * LEGEND_ROW
-    plot_h = height - top_margin - bottom
     scaled = [[_scaled(v, chart.unit) for v in s.values] for s in series]
     texts = shown_values(chart)
     present = [v for values in scaled for v in values if v is not None]
@@ -167,6 +209,15 @@ def _line_chart(chart: Chart, id_prefix: str, incomplete: Collection[str],
     low = min(0.0, min(present, default=0.0))
     high = ticks[-1]
     span = (high - low) or 1.0
+    tick_texts, left = _y_axis(ticks, chart.unit)
+    # the first and last month labels are centred on the plot's ends: room for half of each
+    if axis_texts:
+        left = max(left, _text_width(axis_texts[0]) / 2 + 4)
+    right = max(24.0, _text_width(axis_texts[-1]) / 2 + 4) if axis_texts else 24.0
+    top_margin, bottom = 20, X_LABEL_DROP + 10
+    height = LINE_HEIGHT
+    plot_w = WIDTH - left - right
+    plot_h = height - top_margin - bottom
 
     def x_of(index: int) -> float:
         if len(labels) == 1:
@@ -177,22 +228,19 @@ def _line_chart(chart: Chart, id_prefix: str, incomplete: Collection[str],
         return top_margin + plot_h - (value - low) / span * plot_h
 
     parts = _open_svg(chart, id_prefix, height)
-    step = ticks[1] - ticks[0] if len(ticks) > 1 else 1.0
-    for tick in ticks:
+    for tick, text in zip(ticks, tick_texts):
         y = y_of(tick)
         parts.append(
-            f'<line class="grid" x1="{left}" x2="{WIDTH - right}" y1="{y:.1f}" y2="{y:.1f}"/>'
-            f'<text class="axis-label" x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">'
-            f"{escape(_tick_text(tick, chart.unit, step))}</text>"
+            f'<line class="grid" x1="{left:.1f}" x2="{WIDTH - right:.1f}" y1="{y:.1f}" y2="{y:.1f}"/>'
+            f'<text class="axis-label" x="{left - 6:.1f}" y="{y:.1f}" text-anchor="end" '
+            f'dominant-baseline="central">{escape(text)}</text>'
         )
+    xs = [x_of(index) for index in range(len(labels))]
     every = max(1, math.ceil(len(labels) / 8))
-    for index, label in enumerate(labels):
-        if index % every and index != len(labels) - 1:
-            continue
-        parts.append(
-            f'<text class="axis-label" x="{x_of(index):.1f}" y="{height - bottom + 18}" '
-            f'text-anchor="middle">{escape(_label(label, incomplete))}</text>'
-        )
+    for x, text, classes in zip(xs, axis_texts, axis_label_classes(xs, axis_texts, every)):
+        if classes:
+            parts.append(f'<text class="{classes}" x="{x:.1f}" y="{height - bottom + X_LABEL_DROP}" '
+                         f'text-anchor="middle">{escape(text)}</text>')
     for number, (line, values) in enumerate(zip(series, scaled)):
         colour = f"s{number % 8}"
         segments: list[list[str]] = [[]]
@@ -228,20 +276,6 @@ def _line_chart(chart: Chart, id_prefix: str, incomplete: Collection[str],
                 f"<title>{escape(line.name)}, {escape(labels[index])}: {escape(shown)}{note}</title></circle>"
             )
         parts.append("</g>")
-    if legend_rows:
-        for number, line in enumerate(series):
-            x = left + (number % legend_columns) * (plot_w / legend_columns)
-            y = 12 + (number // legend_columns) * LEGEND_ROW
-            name = escape(line.name)
-            if len(line.name) > legend_chars:  # only past a whole row's width; the tooltip has it all
-                name = escape(line.name[: legend_chars - 1] + "\u2026") + Markup(f"<title>{name}</title>")
-            text = f'<text class="legend" x="{x + LEGEND_SWATCH:.1f}" y="{y + 1}">{name}</text>'
-            href = href_of(line.name)
-            if href:  # a series of a user or a model: its name links to its page, as a bar's label does
-                text = f'<a href="{escape(href)}">{text}</a>'
-            parts.append(
-                f'<rect class="swatch s{number % 8}" x="{x:.1f}" y="{y - 9}" width="12" height="12" rx="2"/>{text}'
-            )
     parts.append("</svg>")
     return Markup("".join(parts))
 
@@ -272,34 +306,36 @@ def _daily_chart(chart: Chart, id_prefix: str, partial: Collection[str], *, comp
     labels = [str(label) for label in chart.labels]
     values = list(chart.series[0].values) if chart.series else []
     texts = shown_values(chart)[0] if chart.series else []
-    left, right, bottom, top_margin = 74, 16, 40, 30
-    height = LINE_HEIGHT
-    plot_w, plot_h = WIDTH - left - right, height - top_margin - bottom
     scaled = [_scaled(value, chart.unit) for value in values]
     ticks = nice_ticks(max([v for v in scaled if v is not None], default=0.0))
     high = ticks[-1] or 1.0
+    tick_texts, left = _y_axis(ticks, chart.unit)
+    axis = [_day_parts(label)[1] for label in labels]
+    right = max(16.0, _text_width(axis[-1]) / 2 + 4) if axis else 16.0
+    bottom, top_margin = X_LABEL_DROP + 10, 20
+    height = LINE_HEIGHT
+    plot_w, plot_h = WIDTH - left - right, height - top_margin - bottom
     slot = plot_w / max(len(labels), 1)
     bar = max(slot * 0.72, 1.0)
     parts = _open_svg(chart, id_prefix, height)
-    step = ticks[1] - ticks[0] if len(ticks) > 1 else 1.0
-    for tick in ticks:
+    for tick, text in zip(ticks, tick_texts):
         y = top_margin + plot_h - tick / high * plot_h
         parts.append(
-            f'<line class="grid" x1="{left}" x2="{WIDTH - right}" y1="{y:.1f}" y2="{y:.1f}"/>'
-            f'<text class="axis-label" x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">'
-            f"{escape(_tick_text(tick, chart.unit, step))}</text>"
+            f'<line class="grid" x1="{left:.1f}" x2="{WIDTH - right:.1f}" y1="{y:.1f}" y2="{y:.1f}"/>'
+            f'<text class="axis-label" x="{left - 6:.1f}" y="{y:.1f}" text-anchor="end" '
+            f'dominant-baseline="central">{escape(text)}</text>'
         )
     every = max(1, math.ceil(len(labels) / 8))
+    centres = [left + (index + 0.5) * slot for index in range(len(labels))]
+    for x, text, classes in zip(centres, axis, axis_label_classes(centres, axis, every)):
+        if classes:
+            parts.append(f'<text class="{classes}" x="{x:.1f}" y="{height - bottom + X_LABEL_DROP}" '
+                         f'text-anchor="middle">{text}</text>')
     base = top_margin + plot_h
     shapes: dict[str, list[str]] = {}  # compact: the columns of each shade, as path segments
     for index, (label, value, amount, shown) in enumerate(zip(labels, values, scaled, texts)):
         x = left + index * slot + (slot - bar) / 2
-        title, axis, weekend = _day_parts(label)
-        # every ``every``-th day, and the last one unless it would crowd the one before
-        if index % every == 0 or (index == len(labels) - 1 and index % every > every / 2):
-            anchor = "end" if index == len(labels) - 1 and index else "middle"  # the last one stays inside
-            parts.append(f'<text class="axis-label" x="{x + (bar if anchor == "end" else bar / 2):.1f}" '
-                         f'y="{height - bottom + 18}" text-anchor="{anchor}">{axis}</text>')
+        title, _, weekend = _day_parts(label)
         if value is None:
             if compact:
                 shapes.setdefault("missing", []).append(f"M{x:.1f} {base - 2:.1f}h{bar:.1f}v2h{-bar:.1f}z")
@@ -323,31 +359,25 @@ def _daily_chart(chart: Chart, id_prefix: str, partial: Collection[str], *, comp
         )
     for classes, segments in shapes.items():
         parts.append(f'<path class="{classes}" d="{"".join(segments)}"/>')
-    # the key: what the shades mean
-    key = [("day-bar s0", "weekday"), ("day-bar s0 weekend", "weekend"), ("day-bar s0 partial", "in progress")]
-    x = left
-    for classes, name in key:
-        parts.append(f'<rect class="{classes}" x="{x}" y="8" width="12" height="12" rx="2"/>'
-                     f'<text class="legend" x="{x + LEGEND_SWATCH}" y="18">{name}</text>')
-        x += LEGEND_SWATCH + len(name) * LEGEND_CHAR + 18
     parts.append("</svg>")
     return Markup("".join(parts))
 
 
-def _legend_layout(names: Sequence[str], width: float) -> tuple[int, int]:
-    """Legend columns (3, 2 or 1) so that every name shows whole, and the characters a column holds.
+#: The key of a daily chart: what its shades mean.
+DAILY_KEY = (("day-bar s0", "weekday"), ("day-bar s0 weekend", "weekend"), ("day-bar s0 partial", "in progress"))
 
-    >>> _legend_layout(["gpt-5", "auto"], 530)
-    (3, 22)
-    >>> _legend_layout(["claude-4.6-opus-high-thinking", "gpt-5"], 530)
-    (2, 36)
-    """
-    longest = max((len(name) for name in names), default=0)
-    for columns in (3, 2, 1):
-        fits = int((width / columns - LEGEND_SWATCH - 8) / LEGEND_CHAR)
-        if longest <= fits or columns == 1:
-            return columns, fits
-    raise AssertionError("unreachable")
+
+def legend_keys(chart: Chart) -> list[tuple[str, str]]:
+    """The chart's key as (CSS classes of a swatch, name), for the page to show beside the drawing
+    (as text that wraps at any width): a daily chart's shades, a line chart's series (when there
+    are several), nothing for a bar chart."""
+    if chart.kind == "daily":
+        return list(DAILY_KEY)
+    if chart.kind == "line" and len(chart.series) > 1:
+        return [(f"s{number % 8}", series.name) for number, series in enumerate(chart.series)]
+    if chart.kind == "stacked":
+        return [(stack_class(number, series.name), series.name) for number, series in enumerate(chart.series)]
+    return []
 
 
 def chart_rows(chart: Chart) -> tuple[list[str], list[list[str]]]:
@@ -370,7 +400,7 @@ def chart_rows(chart: Chart) -> tuple[list[str], list[list[str]]]:
 #
 # A stacked chart is drawn for the width it is shown at: its x positions are percentages of the
 # page's width, its y positions pixels, and it has no viewBox, so nothing scales its text (12 px
-# on a phone as on a desktop). Its legend is an HTML list above it, which wraps like text.
+# on a phone as on a desktop). Its key is the page's HTML list (:func:`legend_keys`), which wraps like text.
 
 #: The drawing's height in pixels (site.css gives ``svg.chart-stacked`` the same height).
 STACKED_HEIGHT = 280
@@ -409,9 +439,9 @@ def _axis_lines(label: str, incomplete: Collection[str]) -> tuple[str, str]:
 
 
 def stacked_chart(chart: Chart, id_prefix: str, incomplete: Collection[str] = ()) -> Markup:
-    """A column per label, a segment per series from the bottom up, and its legend.
+    """A column per label, a segment per series from the bottom up (its key: :func:`legend_keys`).
 
-    The legend (an HTML list) comes before the ``<svg>``; a column's tooltip gives its total and
+    A column's tooltip gives its total and
     each segment's its series' value. A negative value is left out of the drawing (the table
     beside has it); a column with no value at all (a month not fetched) is a grey line.
     """
@@ -430,17 +460,9 @@ def stacked_chart(chart: Chart, id_prefix: str, incomplete: Collection[str] = ()
     def y_of(amount: float) -> float:
         return base - amount / high * plot_h
 
-    legend = "".join(
-        f'<li><span class="swatch {stack_class(number, line.name)}"></span>{escape(line.name)}</li>'
-        for number, line in enumerate(series)
-    )
-    title_id, desc_id = f"{id_prefix}-title", f"{id_prefix}-desc"
-    parts = [
-        f'<ul class="chart-legend">{legend}</ul>' if series else "",
-        f'<svg class="chart chart-stacked" width="100%" height="{STACKED_HEIGHT}" role="img" '
-        f'aria-labelledby="{title_id} {desc_id}" xmlns="http://www.w3.org/2000/svg">',
-        f'<title id="{title_id}">{escape(chart.title)}</title>',
-        f'<desc id="{desc_id}">{escape(chart.description)}</desc>',
+    parts = [  # hidden from assistive technology, which reads the table of its numbers (its key: legend_keys)
+        f'<svg class="chart chart-stacked" id="{id_prefix}-svg" width="100%" height="{STACKED_HEIGHT}" '
+        f'aria-hidden="true" focusable="false" xmlns="http://www.w3.org/2000/svg">',
     ]
     for tick in ticks:
         y = y_of(tick)
@@ -487,4 +509,5 @@ def stacked_chart(chart: Chart, id_prefix: str, incomplete: Collection[str] = ()
     return Markup("".join(parts))
 
 
-__all__ = ["chart_rows", "nice_ticks", "render_chart", "stacked_chart", "stacked_totals"]
+__all__ = ["axis_label_classes", "chart_rows", "legend_keys", "nice_ticks", "render_chart", "stacked_chart",
+           "stacked_totals"]

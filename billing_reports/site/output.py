@@ -2,7 +2,7 @@
 
 The new site is written into a temporary directory next to ``site_dir``; its
 last file is ``build-manifest.json``, which lists every file with its size and
-SHA-256 (``publish`` refuses a site whose files no longer match). Then the two
+SHA-256 (``publish`` refuses a site whose files no longer match). Then it is swapped in: the two
 directories are exchanged in
 one ``renameat2(RENAME_EXCHANGE)`` where Linux offers it (otherwise a rename
 dance: old away, new in, old removed), so ``site_dir`` is never half-built. A
@@ -25,9 +25,9 @@ import orjson
 
 from ..errors import ConfigError, SiteError
 from ..folders import check_writable_folder
-from ..leftovers import remove_stale
+from ..abandoned_work import remove_abandoned_work
+from .built import MANIFEST_NAME
 
-MANIFEST_NAME = "build-manifest.json"
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
 
@@ -74,7 +74,7 @@ def check_site_dir(site_dir: Path) -> None:
 class SiteOutput:
     """The files of one build, written into a temporary directory, then swapped in.
 
-    Use as a context manager: leaving it without :meth:`publish` (an error,
+    Use as a context manager: leaving it without :meth:`swap_in` (an error,
     Ctrl-C) removes the temporary directory and keeps the previous site.
     """
 
@@ -92,7 +92,7 @@ class SiteOutput:
         check_site_dir(self.site_dir)
         try:
             self.site_dir.parent.mkdir(parents=True, exist_ok=True)
-            self._remove_stale()
+            self._remove_abandoned_work()
             self.root = Path(tempfile.mkdtemp(prefix=f".{self.site_dir.name}.building-", dir=self.site_dir.parent))
             umask = os.umask(0)
             os.umask(umask)
@@ -111,9 +111,9 @@ class SiteOutput:
             f"check the permissions of {self.site_dir.parent}, then build again (the previous site is as it was)."
         )
 
-    def _remove_stale(self) -> None:
+    def _remove_abandoned_work(self) -> None:
         """Remove build directories that a killed build (``kill -9``, power loss) left behind."""
-        remove_stale(self.site_dir.parent, (f".{self.site_dir.name}.building-*", f".{self.site_dir.name}.old-*"))
+        remove_abandoned_work(self.site_dir.parent, (f".{self.site_dir.name}.building-*", f".{self.site_dir.name}.old-*"))
 
     def __exit__(self, *exc_info: Any) -> None:
         """Remove the build directory unless it was swapped in (an error, Ctrl-C, a full disk)."""
@@ -163,7 +163,7 @@ class SiteOutput:
         self.files.extend(relatives)
         self.checksums.update(checksums)
 
-    def publish(self, manifest: dict[str, Any]) -> dict[str, Any]:
+    def swap_in(self, manifest: dict[str, Any]) -> dict[str, Any]:
         """Write ``build-manifest.json`` (last), then swap the new site in; return the manifest.
 
         The manifest lists the files and, under ``checksums``, each one's size and SHA-256, as
@@ -180,12 +180,12 @@ class SiteOutput:
             raise self.cannot_write(error) from None
         check_site_dir(self.site_dir)  # nobody put something else there meanwhile
         try:
-            self._swap_in()
+            self._exchange_with_site_dir()
         except OSError as error:  # nothing swapped: the previous site is where it was
             raise self.cannot_write(error) from None
         return manifest
 
-    def _swap_in(self) -> None:
+    def _exchange_with_site_dir(self) -> None:
         """Put the build directory in the place of ``site_dir``; the previous site is removed.
 
         :raises OSError: nothing was swapped (the previous site is still ``site_dir``).

@@ -19,8 +19,9 @@ from markupsafe import Markup
 from .. import __version__
 from ..errors import BillingReportsError, ConfigError
 from ..months import Month, isoformat_z
+from ..pages import Page
 from ..periods import date_of_day
-from ..sections import Chart, Figure, Section, Series, Table
+from ..sections import DASHBOARD_PREVIEW, HEADLINE_TREND, SUMMARY_CARDS, Section, Table, with_role
 from ..settings import Settings
 from ..usage import OnDemandUsage, UsageTotals, rank
 from . import drilldown
@@ -33,8 +34,6 @@ from .views import (
     CellRenderer, Downloads, SiteMap, chart_view, figure_view, table_view, unique_ids,
 )
 
-SUMMARY_SLUG = "summary"
-TREND_SLUG = "monthly-trend"
 #: Rows of each section's first table shown on the dashboard.
 GLANCE_ROWS = 5
 #: ...and at most this many of its columns (see ``views.glance_columns``).
@@ -97,6 +96,7 @@ class SiteRenderer:
         usage: OnDemandUsage,
         sections: Sequence[Section],
         *,
+        pages: Sequence[Page] = (),
         failures: Sequence[Any] = (),
         built_at: datetime,
         demo: bool = False,
@@ -105,6 +105,11 @@ class SiteRenderer:
         self.settings = settings
         self.usage = usage
         self.sections = ordered_sections(sections)
+        self.pages = list(pages)
+        clash = {s.slug for s in self.sections} & {page.slug for page in self.pages}
+        if clash:
+            raise BillingReportsError(f"the slug {sorted(clash)[0]!r} names both a section and a plugin's page; "
+                                      "rename one of them in its plugin")
         self.failures = list(failures)
         self.built_at = built_at
         self.intro = IntroRenderer()
@@ -116,14 +121,16 @@ class SiteRenderer:
                 "site; choose another name, for example billing_dashboard.html"
             )
         section_names = PageNames(
-            [s.slug for s in self.sections if s.slug != SUMMARY_SLUG], fallback="section",
-            reserved=FIXED_PAGES | {index_stem},
+            [s.slug for s in self.sections if s.has_own_page] + [page.slug for page in self.pages],
+            fallback="section", reserved=FIXED_PAGES | {index_stem},
         )
+        #: each plugin page's file (named among the sections', so no two pages share a file)
+        self.page_paths = {page.slug: f"{section_names.slug(page.slug)}.html" for page in self.pages}
         self.site_map = SiteMap(
             index=settings.output_filename,
             users=PageNames(self.index.user_model, fallback="user", reserved={"index"}),
             models=PageNames(self.index.model_user, fallback="model", reserved={"index"}),
-            sections={slug: f"{name}.html" for slug, name in section_names.items()},
+            sections={s.slug: f"{section_names.slug(s.slug)}.html" for s in self.sections if s.has_own_page},
             incomplete=frozenset(m.key for m in usage.incomplete_months),
             missing=frozenset(m.key for m in usage.missing_months),
             partial_days=frozenset(date_of_day(day).isoformat() for day in usage.days if usage.day_partial(day)),
@@ -133,6 +140,7 @@ class SiteRenderer:
         nav = [NavItem("index", "Dashboard", settings.output_filename)]
         nav += [NavItem(s.slug, s.title, self.site_map.sections[s.slug])
                 for s in self.sections if s.slug in self.site_map.sections]
+        nav += [NavItem(page.slug, page.title, self.page_paths[page.slug]) for page in self.pages if page.nav]
         nav += [NavItem("users", "Users", "users.html"), NavItem("models", "Models", "models.html"),
                 NavItem("data-quality", "Data quality", "data-quality.html"),
                 NavItem("about", "About", "about.html")]
@@ -226,6 +234,7 @@ class SiteRenderer:
             output.write_text(f"assets/{name}", template_source(self.environment, name))
         self.render_dashboard(output, top)
         self.render_sections(output, top)
+        self.render_plugin_pages(output)
         self.render_drilldowns(output, CellRenderer(self.site_map, "../"))
         self.render_reference_pages(output, top)
         if self.settings.output_filename != "index.html":
@@ -240,6 +249,13 @@ class SiteRenderer:
             context = self.section_context(section, cells, page_slug=path.removesuffix(".html"), output=output)
             self.render_page(output, path, section.template or "section.html", section.slug,
                              title=section.title, **context)
+
+    def render_plugin_pages(self, output: SiteOutput) -> None:
+        """The plugins' own pages (``register_pages``): each its template, with the site's context,
+        the page and its values."""
+        for page in self.pages:
+            self.render_page(output, self.page_paths[page.slug], page.template, page.slug, title=page.title,
+                             page=page, **page.context)
 
     def render_drilldowns(self, output: SiteOutput, cells: CellRenderer) -> None:
         """A page per user and per model (one compiled template each).
@@ -293,13 +309,18 @@ class SiteRenderer:
                          fetches=table_view(fetches_table(self.usage), cells, table_id="table-fetches"))
 
     def render_dashboard(self, output: SiteOutput, cells: CellRenderer) -> None:
-        summary = next((s for s in self.sections if s.slug == SUMMARY_SLUG), None)
-        figures = list(summary.figures) if summary else self.fallback_figures()
-        trend_section = next((s for s in self.sections if s.slug == TREND_SLUG), None)
-        trend = next((c for c in trend_section.charts if c.kind == "line"), None) if trend_section else None
-        trend = trend or self.fallback_trend()
+        """The index page: the cards, the trend and the previews, each from the sections that
+        declare the role (``summary-cards``, ``headline-trend``, ``dashboard-preview``); the daily
+        chart of the team's spend; the failures. A role no section declares leaves its place empty."""
+        card_sections = with_role(self.sections, SUMMARY_CARDS)
+        figures = [figure for section in card_sections for figure in section.figures]
+        # the sections whose page the dashboard is: their intros, charts and tables head it
+        headed = [self.section_context(s, cells, page_slug=slugify(s.slug), output=output)
+                  for s in card_sections if not s.has_own_page]
+        trend = next((chart for section in with_role(self.sections, HEADLINE_TREND)
+                      for chart in section.charts if chart.kind == "line"), None)
         glances = []
-        for section in self.sections:
+        for section in with_role(self.sections, DASHBOARD_PREVIEW):
             path = self.site_map.sections.get(section.slug)
             if path is None or not section.tables:
                 continue
@@ -316,18 +337,18 @@ class SiteRenderer:
                 "month": view.title if month else None,
                 "incomplete": bool(month) and (view.incomplete or month.key in self.site_map.incomplete),
             })
-        summary_context = (
-            self.section_context(summary, cells, page_slug="summary", output=output) if summary else
-            {"section": None, "intro": Markup(""), "figures": [], "charts": [], "tables": []}
-        )
-        summary_context["figures"] = [figure_view(f, cells) for f in figures]
         daily = drilldown.daily_chart("daily", "the team", self.usage, self.chart_days,
                                       {day: self.usage.day_total(day).cost for day in self.chart_days})
         self.render_page(
             output, self.settings.output_filename, "dashboard.html", "index", title=self.info.title,
-            trend=chart_view(trend, cells, chart_id="chart-trend"), glances=glances,
+            trend=chart_view(trend, cells, chart_id="chart-trend") if trend else None, glances=glances,
             daily=chart_view(daily, cells, chart_id="chart-daily"),
-            failures=self.failures, **summary_context,
+            failures=self.failures,
+            section=card_sections[0] if card_sections else None,
+            intro=Markup("").join(context["intro"] for context in headed),
+            figures=[figure_view(f, cells) for f in figures],
+            charts=[view for context in headed for view in context["charts"]],
+            tables=[view for context in headed for view in context["tables"]],
         )
 
     def table_month(self, table: Table) -> Month | None:
@@ -336,25 +357,6 @@ class SiteRenderer:
             return Month.parse(table.slug)
         except ValueError:
             return next((m for m in self.usage.months if m.label == table.title), None)
-
-    def fallback_figures(self) -> list[Figure]:
-        """Cards computed from the usage when no plugin supplies a ``summary`` section."""
-        users, models = self.usage.users(), self.usage.models()
-        return [
-            Figure("Total on-demand spend", self.usage.total.cost, "money"),
-            Figure(f"{self.usage.last_month.label} spend", self.usage.month_total(self.usage.last_month).cost, "money"),
-            Figure("Months analysed", len(self.usage.months), "count"),
-            Figure("Costliest model", models[0].name if models else None, "model"),
-            Figure("Top spender", users[0].name if users else None, "user"),
-        ]
-
-    def fallback_trend(self) -> Chart:
-        return Chart(
-            "monthly-trend", "Monthly on-demand spend",
-            f"Total on-demand cost in each month from {self.usage.period_label}.", "line",
-            [m.key for m in self.usage.months],
-            [Series("On-demand cost", [self.usage.month_total(m).cost for m in self.usage.months])],
-        )
 
 
 #: What the forked page renderer works on (set just before the fork, so nothing is pickled).

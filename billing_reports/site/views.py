@@ -18,7 +18,7 @@ from ..money import format_cents
 from ..months import Month
 from ..sections import NUMERIC_KINDS, ROUNDED_SEPARATELY, Chart, Column, Figure, Table, format_value
 from ..periods import day_text
-from .charts import INCOMPLETE_MARK, chart_rows, render_chart
+from .charts import INCOMPLETE_MARK, chart_rows, legend_keys, render_chart
 from .names import PageNames, slugify
 
 NAMED_KINDS = {"user", "model", "month", "day"}
@@ -197,6 +197,14 @@ class TableView:
     json_name: str | None = None
     #: The footnote under the table when its rounded rows do not add up to its rounded total.
     rounding_note: str | None = None
+    #: The column the rows are already in order of, and how (``aria-sort``): ``(index, "ascending")``.
+    sorted_by: tuple[int, str] | None = None
+    #: The 1-based column kept in view when the table scrolls sideways (the name, or the first).
+    sticky_column: int = 1
+
+    def aria_sort(self, index: int) -> str | None:
+        """``ascending``/``descending`` for the column the rows are in order of, else ``None``."""
+        return self.sorted_by[1] if self.sorted_by and self.sorted_by[0] == index else None
 
 
 @dataclass(frozen=True)
@@ -257,6 +265,8 @@ def table_view(
             f'<td{CELL_CLASSES.get(kind, "")}>{cells.html(value, kind, whole_cents=True)}</td>'
             for value, kind in zip(total, kinds)) + "</tr>")
     return TableView(
+        sorted_by=sorted_by(rows, kinds),
+        sticky_column=sticky_column(kinds),
         id=table_id,
         title=table.title,
         description=table.description,
@@ -271,6 +281,49 @@ def table_view(
         json_name=downloads.json_name if downloads else None,
         rounding_note=rounding_note,
     )
+
+
+#: Columns whose order a reader takes for the table's order: numbers, months and days.
+ORDERED_KINDS = NUMERIC_KINDS | {"month", "day"}
+
+
+def sorted_by(rows: Sequence[Sequence[Any]], kinds: Sequence[str]) -> tuple[int, str] | None:
+    """The first column (of numbers, months or days) the rows are already in order of, and whether
+    up or down: what ``aria-sort`` says before anyone sorts. Blank cells and one value throughout
+    say nothing.
+
+    >>> sorted_by([[1, "b", 30], [2, "a", 20], [3, "c", 20]], ["count", "user", "money"])
+    (0, 'ascending')
+    >>> sorted_by([["a", 30], ["b", 20]], ["user", "money"])
+    (1, 'descending')
+    >>> sorted_by([["a", 1], ["b", 3], ["c", 2]], ["user", "money"]) is None
+    True
+    """
+    for index, kind in enumerate(kinds):
+        if kind not in ORDERED_KINDS:
+            continue
+        values = [row[index] for row in rows]
+        if len(values) < 2 or any(value is None for value in values) or len(set(values)) < 2:
+            continue
+        try:
+            pairs = list(zip(values, values[1:]))
+            if all(a <= b for a, b in pairs):
+                return index, "ascending"
+            if all(a >= b for a, b in pairs):
+                return index, "descending"
+        except TypeError:  # values that do not compare (a plugin's mixed column)
+            continue
+    return None
+
+
+def sticky_column(kinds: Sequence[str]) -> int:
+    """The 1-based column that stays in view when a wide table scrolls sideways: the name after
+    a rank (``#``, User), else the first.
+
+    >>> sticky_column(["count", "user", "money"]), sticky_column(["model", "money"])
+    (2, 1)
+    """
+    return 2 if len(kinds) > 1 and kinds[0] in NUMERIC_KINDS and kinds[1] not in NUMERIC_KINDS else 1
 
 
 def _column_view(column: Column, incomplete: Collection[str]) -> ColumnView:
@@ -310,6 +363,8 @@ class ChartView:
     header: list[Markup]
     rows: list[list[Markup]]
     has_incomplete: bool
+    #: The key shown with the drawing: (CSS classes of a swatch, name) per series or shade.
+    legend: list[tuple[str, str]] = field(default_factory=list)
 
     @cached_property
     def body(self) -> Markup:
@@ -320,8 +375,29 @@ class ChartView:
 
     @property
     def stacked(self) -> bool:
-        """More than two series: the data table goes under the chart, where all its columns fit."""
-        return len(self.header) > 3
+        """More than two series, or more rows than sit beside the drawing: the data table goes
+        under the chart, where all its columns fit; beside it, it is shown whole."""
+        return len(self.header) > 3 or len(self.rows) > BESIDE_ROWS
+
+    @property
+    def folded(self) -> bool:
+        """A long table of numbers (a daily chart's days) under the chart, folded: open, it shows whole."""
+        return len(self.rows) > BESIDE_ROWS
+
+
+#: The most rows of numbers shown beside a chart (about its height); more go under it, folded.
+BESIDE_ROWS = 12
+
+
+def _corner(labels: Sequence[Any], cells: "CellRenderer") -> str:
+    """The heading of a chart table's first column: what its labels are."""
+    if labels and all(_month_text(label)[1] for label in labels):
+        return "Month"
+    if labels and all(cells.site.user_path(str(label)) for label in labels):
+        return "User"
+    if labels and all(cells.site.model_path(str(label)) for label in labels):
+        return "Model"
+    return "Item"
 
 
 def _readable_months(chart: Chart) -> Chart:
@@ -336,6 +412,7 @@ def chart_view(chart: Chart, cells: CellRenderer, *, chart_id: str, compact: boo
     if chart.kind == "daily":
         return _daily_chart_view(chart, cells, chart_id=chart_id, compact=compact)
     incomplete = cells.site.incomplete_labels
+    corner = _corner(chart.labels, cells)
     chart = _readable_months(chart)
     header, rows = chart_rows(chart)
     marked = [
@@ -349,9 +426,10 @@ def chart_view(chart: Chart, cells: CellRenderer, *, chart_id: str, compact: boo
         description=chart.description,
         svg=render_chart(chart, id_prefix=chart_id, incomplete=incomplete, href_of=cells.name_href),
         # A Chart says not what its series are: a series named like a user or model page links to it.
-        header=[escape(header[0])] + [cells.name_link(name) for name in header[1:]],
+        header=[escape(corner)] + [cells.name_link(name) for name in header[1:]],
         rows=marked,
         has_incomplete=any(str(label) in incomplete for label in chart.labels),
+        legend=legend_keys(chart),
     )
 
 
@@ -369,9 +447,10 @@ def _daily_chart_view(chart: Chart, cells: CellRenderer, *, chart_id: str, compa
         title=chart.title,
         description=chart.description,
         svg=render_chart(chart, id_prefix=chart_id, incomplete=partial, compact=compact),
-        header=[escape(name) for name in header],
+        header=[escape("Day (UTC)")] + [escape(name) for name in header[1:]],
         rows=marked,
         has_incomplete=False,
+        legend=legend_keys(chart),
     )
 
 

@@ -6,9 +6,11 @@ An example of a complete third-party billing-reports plugin (see README.md).
 from __future__ import annotations
 
 import csv
-import os
 from collections import defaultdict
 from pathlib import Path
+from typing import Annotated
+
+import msgspec
 
 from billing_reports import Chart, Column, Section, Series, Table, hookimpl
 
@@ -17,17 +19,26 @@ __version__ = "1.0.0"
 SLUG = "cost-by-team"
 #: After the built-in sections (0-60).
 ORDER = 65
-CSV_VARIABLE = "BILLING_REPORTS_TEAMS_CSV"
-CSV_NAME = "teams.csv"
+#: This plugin's block of config.yaml: ``plugins.cost-by-team``.
+SETTINGS_NAME = "cost-by-team"
 NO_TEAM = "(no team)"
 
 
+class CostByTeamSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """``plugins.cost-by-team`` in config.yaml."""
+
+    teams_csv: Annotated[str, msgspec.Meta(min_length=1, description=(
+        "the CSV mapping emails to teams (columns email,team), relative to config.yaml"))] = "teams.csv"
+
+
+@hookimpl
+def register_settings(register):
+    register(SETTINGS_NAME, CostByTeamSettings)
+
+
 def teams_csv_path(settings) -> Path:
-    """``$BILLING_REPORTS_TEAMS_CSV``, else ``teams.csv`` next to config.yaml."""
-    configured = os.environ.get(CSV_VARIABLE)
-    if configured:
-        return Path(configured).expanduser()
-    return settings.config_dir / CSV_NAME
+    """``plugins.cost-by-team.teams_csv``, relative to config.yaml (default: ``teams.csv`` beside it)."""
+    return settings.config_dir / Path(settings.plugin(SETTINGS_NAME).teams_csv).expanduser()
 
 
 def read_teams(path: Path) -> dict[str, str]:
@@ -53,7 +64,8 @@ def register_sections(register, usage, settings):
     if not path.is_file():
         register(Section(
             slug=SLUG, title="Cost by team", order=ORDER,
-            intro=f"No team mapping yet: create `{path}` (columns `email,team`) or set `{CSV_VARIABLE}`.",
+            intro=f"No team mapping yet: create `{path}` (columns `email,team`) or name another file in "
+                  f"`plugins.{SETTINGS_NAME}.teams_csv` of config.yaml.",
         ))
         return
     register(cost_by_team_section(usage, read_teams(path)))
@@ -102,6 +114,7 @@ def cost_by_team_section(usage, teams: dict[str, str]) -> Section:
         slug=SLUG,
         title="Cost by team",
         order=ORDER,
+        roles=("dashboard-preview",),
         intro=f"On-demand spend per team. People not in the team mapping are under *{NO_TEAM}*.",
         tables=[teams_table, months_table],
         charts=[Chart("teams", "Spend per team", "Cumulative on-demand spend per team.", "bar",

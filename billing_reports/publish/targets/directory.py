@@ -35,10 +35,10 @@ from typing import Iterator
 
 from ... import hookimpl
 from ...errors import PublishError
-from ...leftovers import remove_stale
+from ...abandoned_work import remove_abandoned_work
 from ...settings import folder_relation
 from .. import ownership
-from ..site import MANIFEST_NAME, BuiltSite
+from ...site.built import MANIFEST_NAME, BuiltSite
 from ..target import Change, Option, PublishTarget, text
 
 try:
@@ -239,7 +239,7 @@ class DirectoryTarget(PublishTarget):
     def _copy_beside(self, site: BuiltSite, kept: list[str] = ()) -> Path:
         live = self.live
         # copies and discarded sites a killed publish left behind
-        remove_stale(live.parent, (f".{live.name}.incoming-*", f".{live.name}.discarded-*"))
+        remove_abandoned_work(live.parent, (f".{live.name}.incoming-*", f".{live.name}.discarded-*"))
         try:
             incoming = Path(tempfile.mkdtemp(prefix=f".{live.name}.incoming-", dir=live.parent))
         except OSError as error:

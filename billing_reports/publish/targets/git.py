@@ -36,7 +36,7 @@ from typing import Any
 from ... import hookimpl
 from ...errors import PublishError
 from .. import ownership
-from ..site import MANIFEST_NAME, BuiltSite
+from ...site.built import MANIFEST_NAME, BuiltSite
 from ..target import Change, Option, PublishTarget, boolean, text, variable_name
 
 #: ``git@github.com:acme/site.git``: a colon before any slash (git's own rule).

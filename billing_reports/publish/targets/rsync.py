@@ -40,7 +40,8 @@ from typing import Any, Iterable, Iterator
 from ... import hookimpl
 from ...errors import PublishError
 from .. import ownership
-from ..site import MANIFEST_NAME, BuiltSite, _is_inside
+from ...site.built import MANIFEST_NAME, BuiltSite
+from ..site import _is_inside
 from ..target import Change, Option, PublishTarget, integer_between, text
 
 #: ssh's own refusal lists the methods it tried: "Permission denied (publickey,password)."

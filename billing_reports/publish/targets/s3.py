@@ -33,7 +33,8 @@ from ... import hookimpl
 from ...errors import PublishError
 from ...wording import counted
 from .. import ownership
-from ..site import MANIFEST_NAME, BuiltSite, content_type
+from ...site.built import MANIFEST_NAME, BuiltSite
+from ..site import content_type
 from ..target import Change, Option, PublishTarget, text, variable_name
 
 #: The lock object a publish holds, under the prefix (never part of the site, never deleted as stale).

@@ -1,4 +1,6 @@
-"""Hidden working directories and files a killed run (``kill -9``, a power cut) left behind.
+"""Hidden working directories and files a killed run (``kill -9``, a power cut) abandoned.
+
+(Not to be confused with the events a fetch leaves out of the cache, ``fetch.left_out``.)
 
 Builds and directory publishes work in ``.NAME.something-XXXX`` folders next to
 the real one, and a cache write in a ``.NAME.XXXX.tmp`` file beside the cache
@@ -18,22 +20,22 @@ from typing import Iterable
 STALE_SECONDS = 24 * 60 * 60
 
 
-def remove_stale(parent: Path, patterns: Iterable[str]) -> None:
+def remove_abandoned_work(parent: Path, patterns: Iterable[str]) -> None:
     """Remove the directories and files in ``parent`` matching ``patterns`` (globs of our own
     working names) last changed over :data:`STALE_SECONDS` ago; what cannot be removed stays,
     silently. Symbolic links are never followed nor removed."""
     now = time.time()
     for pattern in patterns:
-        for leftover in parent.glob(pattern):
+        for abandoned in parent.glob(pattern):
             try:
-                if leftover.is_symlink() or now - leftover.stat().st_mtime <= STALE_SECONDS:
+                if abandoned.is_symlink() or now - abandoned.stat().st_mtime <= STALE_SECONDS:
                     continue
-                if leftover.is_dir():
-                    shutil.rmtree(leftover, ignore_errors=True)
+                if abandoned.is_dir():
+                    shutil.rmtree(abandoned, ignore_errors=True)
                 else:
-                    leftover.unlink()
+                    abandoned.unlink()
             except OSError:
                 pass
 
 
-__all__ = ["STALE_SECONDS", "remove_stale"]
+__all__ = ["STALE_SECONDS", "remove_abandoned_work"]

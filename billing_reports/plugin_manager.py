@@ -1,5 +1,7 @@
 """The plugin manager: built-ins, entry points, and a plugins directory.
 
+(The top-level ``plugins/`` folder holds the built-in section plugins themselves.)
+
 Built-in plugins (the modules of the top-level ``plugins/`` folder, installed as
 ``billing_reports.builtin_plugins``) are registered by module exactly as
 third-party ones are; the core never special-cases them.
@@ -77,20 +79,13 @@ def get_plugin_manager(
 
 
 def _load_entry_points(manager: pluggy.PluginManager, failures: list[PluginFailure] | None) -> None:
+    """Each plugin of the entry-point group, loaded on its own through pluggy's public
+    ``load_setuptools_entrypoints`` (which also records its distribution for the version), so one
+    that fails to import is reported by name and the others still load."""
     from importlib.metadata import entry_points
 
-    for entry_point in entry_points(group=ENTRY_POINT_GROUP):
-        if manager.get_plugin(entry_point.name) is not None or manager.is_blocked(entry_point.name):
-            continue
-        _guard(
-            failures,
-            entry_point.name,
-            lambda: manager.register(entry_point.load(), name=entry_point.name),
-        )
-        dist = getattr(entry_point, "dist", None)
-        plugin = manager.get_plugin(entry_point.name)
-        if plugin is not None and dist is not None:
-            manager._plugin_distinfo.append((plugin, pluggy._manager.DistFacade(dist)))  # noqa: SLF001
+    for name in sorted({entry_point.name for entry_point in entry_points(group=ENTRY_POINT_GROUP)}):
+        _guard(failures, name, lambda: manager.load_setuptools_entrypoints(ENTRY_POINT_GROUP, name=name))
 
 
 def _import_file(path: Path) -> ModuleType:
@@ -122,28 +117,46 @@ def is_builtin(name: str) -> bool:
     return any(name == package or name.startswith(package + ".") for package in BUILTIN_PACKAGES)
 
 
-def describe_plugins(manager: pluggy.PluginManager, *, include_builtins: bool = False, usage=None, settings=None) -> list[dict]:
-    """What ``billing-reports plugins`` prints: name, version, hooks and sections of each plugin.
+def describe_plugins(manager: pluggy.PluginManager, *, usage=None, settings=None) -> list[dict]:
+    """What ``billing-reports plugins`` lists: every plugin, built-ins included (``builtin``), with its
+    version, hooks, settings block (its name under ``plugins:`` and each key's type, default and help)
+    and what it adds: sections, pages, commands, publish targets.
 
-    Sections are found by calling the plugin's ``register_sections`` with
-    ``usage`` (typically empty) and ``settings``; a plugin that raises there
-    shows ``"error"`` instead. Sorted by name; built-ins only with ``include_builtins``.
+    Sections and pages are found by calling the plugin's hooks with ``usage`` (typically empty) and
+    ``settings``; a plugin that raises there shows ``"error"`` instead. Sorted by name.
     """
+    import click
+
+    from .plugin_settings import declared_settings
+
     versions = {id(plugin): dist.version for plugin, dist in manager.list_plugin_distinfo()}
+    blocks = {block.plugin: block for block in declared_settings(manager, []).values()}
     described = []
     for name, plugin in manager.list_name_plugin():
-        if plugin is None or (is_builtin(name) and not include_builtins):
+        if plugin is None:
             continue
         hooks = sorted(caller.name for caller in manager.get_hookcallers(plugin) or ())
-        version = versions.get(id(plugin)) or (_own_version() if is_builtin(name) else None)
-        entry: dict = {"name": name, "version": version, "hooks": hooks, "sections": []}
+        block = blocks.get(name)
+        entry: dict = {
+            "name": name, "builtin": is_builtin(name),
+            "version": versions.get(id(plugin)) or (_own_version() if is_builtin(name) else None),
+            "settings": {"name": block.name, "keys": [vars(key) for key in block.keys()]} if block else None,
+            "hooks": hooks, "sections": [],
+        }
         try:
             if "register_sections" in hooks and usage is not None:
                 entry["sections"] = [
                     {"slug": getattr(s, "slug", None), "title": getattr(s, "title", None),
-                     "order": getattr(s, "order", None)}
+                     "order": getattr(s, "order", None), "roles": list(getattr(s, "roles", ()))}
                     for s in _registered(manager, plugin, "register_sections", usage=usage, settings=settings)
                 ]
+            if "register_pages" in hooks and usage is not None:
+                entry["pages"] = [getattr(page, "slug", None) for page in
+                                  _registered(manager, plugin, "register_pages", usage=usage, settings=settings)]
+            if "register_commands" in hooks:
+                group = click.Group()
+                _registered(manager, plugin, "register_commands", cli=group)
+                entry["commands"] = sorted(group.commands)
             if "register_publish_targets" in hooks:
                 entry["publish_targets"] = sorted(
                     kind for kind, _ in _registered(manager, plugin, "register_publish_targets")
@@ -151,7 +164,7 @@ def describe_plugins(manager: pluggy.PluginManager, *, include_builtins: bool = 
         except Exception as error:  # listing must not crash on a broken plugin
             entry["error"] = f"{type(error).__name__}: {error}"
         described.append(entry)
-    return sorted(described, key=lambda entry: entry["name"])
+    return sorted(described, key=lambda entry: (not entry["builtin"], entry["name"]))
 
 
 def _registered(manager: pluggy.PluginManager, plugin: object, hook_name: str, **arguments) -> list:
@@ -164,7 +177,7 @@ def _registered(manager: pluggy.PluginManager, plugin: object, hook_name: str, *
 
     for hookimpl in getattr(manager.hook, hook_name).get_hookimpls():
         if hookimpl.plugin is plugin:
-            available = {"register": register, **arguments}
+            available = {"register": register, **arguments}  # (register_commands takes cli instead)
             hookimpl.function(**{name: available[name] for name in hookimpl.argnames})
     return found
 
