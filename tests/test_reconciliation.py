@@ -111,3 +111,38 @@ def test_a_month_not_fetched_is_said_not_taken_for_zero(tmp_path):
     cycle = reconcile_snapshot(snapshot, tmp_path / "cache", CursorFigures())
     assert cycle.missing_months == [Month(2026, 10), Month(2026, 11)]
     assert cycle.spend_without_events == ["ann@example.com"]
+
+
+def test_the_demo_company_shows_what_reconciliation_is_for(tmp_path):
+    from billing_reports.fakeapi.demo_team import demo_team
+    from billing_reports.groups import from_cursor
+
+    now = Now(utc("2026-11-30T08:00:00"))
+    team = demo_team(now)
+    with FakeCursorApi(team, rate_limit_per_minute=None) as api:
+        settings = dataclasses.replace(Settings(config_path=tmp_path / "config.yaml"), data_dir=tmp_path / "cache",
+                                       api_base_url=api.base_url, request_delay_seconds=0.0)
+        clock = FakeClock()
+        fetch_months(settings, [Month(2026, 10), Month(2026, 11)], api_key=api.api_key, now=now, clock=clock,
+                     sleep=clock.sleep, team_figures=True)
+    figures = load_cursor_figures(settings.data_dir)
+    [cycle] = reconcile(figures, settings.data_dir)
+    assert cycle.snapshot.cycle.first_day == parse_day("2026-11-17")
+    flagged = {line.email for line in cycle.on_demand if line.flagged}
+    assert flagged == {"dmitri.volkov@example.com"}  # Cursor's late adjustment of $4.20
+    dmitri = next(line for line in cycle.on_demand if line.email == "dmitri.volkov@example.com")
+    assert dmitri.difference == -420 * M
+    # the removed members left months ago: neither side has spend of theirs in this cycle
+    removed = {member.email for member in team.members if member.is_removed}
+    assert all(line.cursor == line.ours == 0 for line in cycle.on_demand if line.email in removed)
+    assert REMOVED_USER not in cycle.events_without_member
+    # the service account's spend is its owner's, as Cursor counts it
+    sam = next(line for line in cycle.on_demand if line.email == "sam.okafor@example.com")
+    assert sam.ours == sam.cursor
+    # someone near their limit, and the group directory from Cursor's groups
+    priya = next(member for member in figures.spend[0].members if member.email == "priya.raman@example.com")
+    assert priya.limit and 0.8 <= priya.spend / priya.limit < 1
+    directory = from_cursor(figures)
+    assert directory.group_of("nora.lindqvist@example.com", parse_day("2026-11-18")) == "Product"
+    assert directory.group_of("nora.lindqvist@example.com", parse_day("2026-11-25")) == "Data & ML"
+    assert directory.group_of("arjun.nair@example.com", parse_day("2026-11-25")) == "Unassigned"

@@ -55,7 +55,7 @@ class Billing:
     :param moves: (email, from group id, to group id, YYYY-MM-DD): a member who changed group.
     :param default_limit: the team's per-user limit in dollars for everyone without their own.
     :param near_limit: members whose limit sits just above what they spent this cycle so far
-        (about 88 % used, rounded to the next $5): someone near their limit on any day.
+        (about 88 % used, rounded up to the dollar, at least $5): someone near their limit.
     """
 
     cycle_anchor: str = "2026-01-17"
@@ -92,7 +92,7 @@ def spend_answer(team: BilledTeam, billing: Billing, body: Any) -> tuple[int, di
         limit = billing.limits.get(email, billing.default_limit)
         if email in billing.near_limit:
             spent_dollars = (on_demand.get(email, 0) + adjustment) / MICROCENTS_PER_CENT / 100
-            limit = max(20.0, math.ceil(spent_dollars / 0.88 / 5) * 5)
+            limit = float(max(5, math.ceil(spent_dollars / 0.88)))
         rows.append({
             "userId": _user_id(member),
             "name": member.name,
