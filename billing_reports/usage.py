@@ -21,10 +21,13 @@ from datetime import datetime
 from functools import cached_property
 from operator import add
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, NamedTuple, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, NamedTuple, Sequence
 
 from .months import DAY_MS, Month, today
 from .periods import Period, ReportRange
+
+if TYPE_CHECKING:
+    from .cursor_figures import CursorFigures
 
 #: The user an event without ``userEmail`` is attributed to (users removed from
 #: the team): a visible bucket, counted in every total and shown in user tables.
@@ -356,6 +359,15 @@ class OnDemandUsage:
             return self.range.label
         first, last = self.period
         return first.label if first == last else f"{first.label} – {last.label}"
+
+    @cached_property
+    def cursor(self) -> "CursorFigures":
+        """Cursor's own figures, kept beside the cache by every fetch with a key (members, each
+        cycle's spend per member, billing groups; :mod:`billing_reports.cursor_figures`): empty
+        when none was taken. Read on first use; ``CacheError`` for a kept file that cannot be read."""
+        from .cursor_figures import CursorFigures, load_cursor_figures  # (reads this module's names)
+
+        return load_cursor_figures(self.data_dir) if self.data_dir is not None else CursorFigures()
 
     def facts(self, month: Month) -> MonthFacts:
         return self.month_facts.get(month) or MonthFacts(month)
