@@ -29,9 +29,11 @@ from .errors import CacheError
 from .months import isoformat_z, parse_isoformat_z
 from .periods import date_of_day, day_of_ms, parse_day
 
-MEMBERS_FILE = "members.json"
-SPEND_FOLDER = "spend"
-GROUPS_FOLDER = "groups"
+#: The kinds of snapshot, each the name of its folder (``spend``, ``groups``) or file (``members.json``).
+SNAPSHOT_KINDS = ("members", "spend", "groups")
+MEMBERS_FILE = f"{SNAPSHOT_KINDS[0]}.json"
+SPEND_FOLDER = SNAPSHOT_KINDS[1]
+GROUPS_FOLDER = SNAPSHOT_KINDS[2]
 #: What a snapshot file's name is made of: ``cycle-2026-11-17.json``.
 CYCLE_FILE_PREFIX = "cycle-"
 #: The format of the files this module writes (a reader refuses a newer one, naming it).
@@ -86,7 +88,7 @@ def keep(data_dir: Path, snapshot: Snapshot) -> tuple[Path, bool]:
     else:
         if snapshot.cycle_start is None:
             raise ValueError(f"a {snapshot.kind} snapshot needs its cycle start")
-        path = cycle_path(data_dir, SPEND_FOLDER if snapshot.kind == "spend" else GROUPS_FOLDER, snapshot.cycle_start)
+        path = cycle_path(data_dir, snapshot.kind, snapshot.cycle_start)
     if path.exists():
         try:
             kept = read_snapshot(path)
@@ -159,7 +161,7 @@ def _snapshot_problem(raw: Any) -> str | None:
         return "has no format number"
     if raw["format"] > SNAPSHOT_FORMAT:
         return f"was written by a newer billing-reports (format {raw['format']})"
-    if raw.get("kind") not in ("members", "spend", "groups"):
+    if raw.get("kind") not in SNAPSHOT_KINDS:
         return "has no kind (members, spend or groups)"
     try:
         parse_isoformat_z(_text(raw.get("taken_at")))
@@ -178,6 +180,7 @@ def _snapshot_problem(raw: Any) -> str | None:
 __all__ = [
     "GROUPS_FOLDER",
     "MEMBERS_FILE",
+    "SNAPSHOT_KINDS",
     "SPEND_FOLDER",
     "Snapshot",
     "cycle_of_spend",
