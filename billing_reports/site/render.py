@@ -299,7 +299,7 @@ class SiteRenderer:
         """All users, all models, data quality, about."""
         for section, current in ((drilldown.users_directory(self.usage, self.index), "users"),
                                  (drilldown.models_directory(self.usage, self.index), "models"),
-                                 (data_quality_section(self.usage), "data-quality")):
+                                 (data_quality_section(self.usage, self.settings.cycle_start), "data-quality")):
             template = "data_quality.html" if current == "data-quality" else "section.html"
             self.render_page(output, f"{current}.html", template, current, title=section.title,
                              failures=self.failures,
