@@ -143,6 +143,20 @@ def kept_cycles(data_dir: Path, folder: str) -> list[Snapshot]:
     return snapshots
 
 
+def newest_cycle_start(data_dir: Path, folder: str = SPEND_FOLDER) -> int | None:
+    """The first day of the newest cycle with a kept snapshot of ``folder`` (for spend: Cursor's
+    ``subscriptionCycleStart`` as the last fetch saw it), read from the file's name; ``None``: none kept."""
+    directory = Path(data_dir) / folder
+    if not directory.is_dir():
+        return None
+    for path in sorted(directory.glob(f"{CYCLE_FILE_PREFIX}????-??-??.json"), reverse=True):
+        try:
+            return parse_day(path.stem.removeprefix(CYCLE_FILE_PREFIX))
+        except ValueError:
+            continue
+    return None
+
+
 def kept_members(data_dir: Path) -> Snapshot | None:
     path = members_path(data_dir)
     return read_snapshot(path) if path.exists() else None
@@ -189,5 +203,6 @@ __all__ = [
     "kept_cycles",
     "kept_members",
     "members_path",
+    "newest_cycle_start",
     "read_snapshot",
 ]
