@@ -100,7 +100,7 @@ def run_sections(
     """
     def check(section: Section) -> None:
         _check_roles(section)
-        section.to_dict()  # every table must add up and be JSON-ready now, not at render time
+        section.to_dict()  # every value JSON-ready now, not at render time
 
     sections, failures = collect(manager, "register_sections", Section, check, usage=usage, settings=settings)
     failures = [*import_failures, *failures]

@@ -194,9 +194,19 @@ class NotAPage:
         register({"slug": "raw"})
 
 
+class PageNamingWhatTheSiteGives:
+    @hookimpl
+    def register_pages(self, register):
+        from billing_reports import Page
+
+        register(Page("sheet", "Sheet", "sheet.html", context={"title": "mine", "rows": []}))
+
+
 @pytest.mark.parametrize("plugin, error", [
     (PagesOfAllKinds(), "ValueError: page slug 'sheet' is already used by PagesOfAllKinds"),
     (NotAPage(), "TypeError: registered a dict, not a billing_reports.Page"),
+    (PageNamingWhatTheSiteGives(), "ValueError: page 'sheet': its context may not name 'title', which every "
+                                   "page gets from the site"),
 ])
 def test_a_broken_page_plugin_is_named_or_skipped(plugin, error, analysis_usage, analysis_settings):
     from billing_reports.analysis import run_pages

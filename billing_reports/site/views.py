@@ -476,10 +476,12 @@ class FigureView:
     label: str
     html: Markup
     note: str
+    #: Text wraps between words (a list of model names); an amount or a count never breaks.
+    words: bool = False
 
 
 def figure_view(figure: Figure, cells: CellRenderer) -> FigureView:
-    return FigureView(figure.label, cells.html(figure.value, figure.kind), figure.note)
+    return FigureView(figure.label, cells.html(figure.value, figure.kind), figure.note, words=figure.kind == "text")
 
 
 def unique_ids(slugs: Collection[str], prefix: str) -> list[str]:
