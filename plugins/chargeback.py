@@ -212,13 +212,13 @@ def chargeback_section(usage: OnDemandUsage, charges: Charges, directory: GroupD
     groups = charges.groups
     total = usage.total.cost
     links = group_slugs(groups) if directory is not None else {}
-    group_column = Column("group", "Group", "text", links=links)
+    group_column = Column("group_name", "Group", "text", links=links)
     period_totals = fetched(usage, periods, [usage.period_total(period).cost for period in periods])
 
     rows = [[group, *fetched(usage, periods, charges.by_period.get(group, [0] * len(periods))),
              charges.total(group), share(charges.total(group), total)] for group in groups]
     per_period = Table(
-        slug="groups",
+        slug="by-period",
         title="Spend per group per period",
         columns=[group_column, *period_columns(usage, periods), Column("total", "Total", "money"),
                  Column("share", "Share", "percent")],
@@ -234,7 +234,7 @@ def chargeback_section(usage: OnDemandUsage, charges: Charges, directory: GroupD
         for model, cost in sorted(charges.by_model.get(group, {}).items(), key=lambda item: (-item[1], item[0])):
             model_rows.append([group, model, cost, share(cost, group_total)])
     per_model = Table(
-        slug="models",
+        slug="by-model",
         title="Spend per group per model",
         columns=[group_column, Column("model", "Model", "model"), Column("spend", "Spend", "money"),
                  Column("share", "Share of the group", "percent")],
@@ -244,7 +244,7 @@ def chargeback_section(usage: OnDemandUsage, charges: Charges, directory: GroupD
     )
     member_rows = [[group, *row] for group in groups for row in member_rows_of(charges, group)]
     members = Table(
-        slug="members",
+        slug="by-member",
         title="Members of each group",
         columns=[group_column, *MEMBER_COLUMNS],
         rows=member_rows,
@@ -291,10 +291,10 @@ def chargeback_section(usage: OnDemandUsage, charges: Charges, directory: GroupD
 
 
 MEMBER_COLUMNS = [
-    Column("member", "Member", "user"),
-    Column("from", "In the group from", "day"),
-    Column("to", "To", "day"),
-    Column("days", "Days in the group", "count"),
+    Column("user", "Member", "user"),
+    Column("from_day", "In the group from", "day"),
+    Column("to_day", "To", "day"),
+    Column("days_in_group", "Days in the group", "count"),
     Column("spend", "Spend", "money"),
 ]
 MEMBERS_DESCRIPTION = (
@@ -382,17 +382,17 @@ def group_section(usage: OnDemandUsage, charges: Charges, group: str) -> Section
         ],
         tables=[
             Table(
-                slug="periods",
+                slug="by-period",
                 title=f"Spend per {noun}",
                 columns=[Column("period", noun.capitalize(), "month" if by_month else "text"),
-                         Column("spend", "Spend", "money"), Column("team", "Team's spend", "money"),
+                         Column("spend", "Spend", "money"), Column("team_spend", "Team's spend", "money"),
                          Column("share", "Share", "percent")],
                 rows=period_rows,
                 total=["Total", group_total, total, share(group_total, total)],
                 description=f"The group's on-demand spend in each {noun}, beside the whole team's.",
             ),
             Table(
-                slug="models",
+                slug="by-model",
                 title="Spend per model",
                 columns=[Column("model", "Model", "model"), Column("spend", "Spend", "money"),
                          Column("share", "Share", "percent")],
@@ -401,7 +401,7 @@ def group_section(usage: OnDemandUsage, charges: Charges, group: str) -> Section
                 description="The group's spend per model, costliest first.",
             ),
             Table(
-                slug="members",
+                slug="by-member",
                 title="Members",
                 columns=MEMBER_COLUMNS,
                 rows=members,

@@ -77,8 +77,8 @@ def rows_by(table, width=1):
 def test_a_mid_period_team_change_charges_each_day_to_its_group_and_the_groups_add_up(tmp_path):
     usage = hand_made_usage()
     sections = sections_of(usage, config(tmp_path))
-    table = sections["chargeback"].table("groups")
-    assert [column.key for column in table.columns] == ["group", "2026-02", "2026-03", "total", "share"]
+    table = sections["chargeback"].table("by-period")
+    assert [column.key for column in table.columns] == ["group_name", "2026-02", "2026-03", "total", "share"]
     rows = rows_by(table)
     # by hand: Platform = Ann's 1_000_001 (Feb), Bob's 2_000_003 before his move and ci-other's 19 (Mar)
     assert rows["Platform"][1:4] == [1_000_001, 2_000_003 + 19, 3_000_023]
@@ -91,28 +91,28 @@ def test_a_mid_period_team_change_charges_each_day_to_its_group_and_the_groups_a
     for index in (1, 2, 3):  # every column adds up exactly: nothing nudged, nothing lost
         assert sum(row[index] for row in table.rows) == table.total[index]
 
-    members = rows_by(sections["chargeback"].table("members"), 2)
+    members = rows_by(sections["chargeback"].table("by-member"), 2)
     feb_1, mar_15, mar_16, mar_31 = "2026-02-01", "2026-03-15", "2026-03-16", "2026-03-31"
     assert members[("Platform", BOB)][2:] == [feb_1, mar_15, 28 + 15, 2_000_003]
     assert members[("Data", BOB)][2:] == [mar_16, mar_31, 16, 3_000_005 + 7]
-    models = rows_by(sections["chargeback"].table("models"), 2)
+    models = rows_by(sections["chargeback"].table("by-model"), 2)
     assert models[("Data", "opus")][2] == 3_000_005 and models[("Platform", "opus")][2] == 2_000_003
 
 
 def test_service_accounts_are_their_own_rows_placed_by_the_mapping_or_by_their_owner(tmp_path):
     sections = sections_of(hand_made_usage(), config(tmp_path))
-    members = rows_by(sections["chargeback"].table("members"), 2)
+    members = rows_by(sections["chargeback"].table("by-member"), 2)
     assert members[("Data", NIGHTLY)][-1] == 17             # the mapping names nightly-ci
     assert members[("Platform", OTHER_CI)][-1] == 19        # unmapped: its owner Ann's group that day
-    listed = [row[1] for row in sections["chargeback"].table("members").rows]
+    listed = [row[1] for row in sections["chargeback"].table("by-member").rows]
     assert "nightly-ci" not in listed and listed.count(NIGHTLY) == 1
 
 
 def test_the_unassigned_group_holds_whoever_no_group_holds_removed_users_included(tmp_path):
     sections = sections_of(hand_made_usage(), config(tmp_path))
     unassigned = sections["chargeback-unassigned"]
-    assert {row[0]: row[-1] for row in unassigned.table("members").rows} == {CY: 11, REMOVED_USER: 13}
-    assert unassigned.table("periods").total[1] == 24
+    assert {row[0]: row[-1] for row in unassigned.table("by-member").rows} == {CY: 11, REMOVED_USER: 13}
+    assert unassigned.table("by-period").total[1] == 24
     assert "Unassigned" in sections["chargeback"].intro and "removed users" in sections["chargeback"].intro
 
 
@@ -121,9 +121,9 @@ def test_each_group_has_a_page_out_of_the_navigation_linked_from_the_tables(tmp_
     assert set(sections) == {"chargeback", "chargeback-data", "chargeback-platform", "chargeback-unassigned"}
     data = sections["chargeback-data"]
     assert not data.nav and sections["chargeback"].nav
-    assert [row[1] for row in data.table("periods").rows] == [0, 3_000_029]
-    assert data.table("periods").total[1:3] == [3_000_029, hand_made_usage().total.cost]
-    assert sections["chargeback"].table("groups").columns[0].links == {
+    assert [row[1] for row in data.table("by-period").rows] == [0, 3_000_029]
+    assert data.table("by-period").total[1:3] == [3_000_029, hand_made_usage().total.cost]
+    assert sections["chargeback"].table("by-period").columns[0].links == {
         "Data": "chargeback-data", "Platform": "chargeback-platform", "Unassigned": "chargeback-unassigned"}
     assert DASHBOARD_PREVIEW in sections["chargeback"].roles
 
@@ -134,8 +134,8 @@ def test_without_groups_the_section_says_how_to_get_them_with_everything_unassig
     assert list(sections) == ["chargeback"]  # no group pages
     section = sections["chargeback"]
     assert "Enterprise" in section.intro and "plugins.chargeback.mapping" in section.intro
-    assert [row[0] for row in section.table("groups").rows] == ["Unassigned"]
-    assert section.table("groups").rows[0][3] == usage.total.cost
+    assert [row[0] for row in section.table("by-period").rows] == ["Unassigned"]
+    assert section.table("by-period").rows[0][3] == usage.total.cost
     assert DASHBOARD_PREVIEW not in section.roles  # one Unassigned row says nothing on the dashboard
 
 
@@ -195,19 +195,19 @@ def test_cursors_groups_on_the_demo_company_move_nora_on_her_day(tmp_path):
     usage = analysis.usage
     section = next(s for s in analysis.sections if s.slug == "chargeback")
     assert "Cursor's billing groups" in section.intro and "1 of them synced" in section.intro
-    groups = section.table("groups")
+    groups = section.table("by-period")
     assert [row[0] for row in groups.rows][-1] == "Unassigned"
     assert {row[0] for row in groups.rows} == {"Platform", "Product", "Data & ML", "Mobile", "Unassigned"}
     assert sum(row[-2] for row in groups.rows) == groups.total[-2] == usage.total.cost
 
     nora = "nora.lindqvist@example.com"
     moved = parse_day("2026-11-17") + DEMO_MOVE_AFTER_DAYS  # the current cycle began on the 17th
-    members = rows_by(section.table("members"), 2)
+    members = rows_by(section.table("by-member"), 2)
     product, data = members[("Product", nora)], members[("Data & ML", nora)]
     assert (product[3], data[2]) == (date_of_day(moved - 1).isoformat(), date_of_day(moved).isoformat())
     by_day = usage.user_cost_by_day(nora)  # her own spend, summed by day from the ledger
     assert data[-1] == sum(amount for day, amount in by_day.items() if day >= moved)
     assert product[-1] == sum(amount for day, amount in by_day.items() if day < moved)
     assert ("Unassigned", "arjun.nair@example.com") in members
-    unassigned = {row[1] for row in section.table("members").rows if row[0] == "Unassigned"}
-    assert not unassigned & {row[1] for row in section.table("members").rows if row[0] != "Unassigned"}
+    unassigned = {row[1] for row in section.table("by-member").rows if row[0] == "Unassigned"}
+    assert not unassigned & {row[1] for row in section.table("by-member").rows if row[0] != "Unassigned"}
