@@ -215,6 +215,18 @@ def chargeback_section(usage: OnDemandUsage, charges: Charges, directory: GroupD
     group_column = Column("group_name", "Group", "text", links=links)
     period_totals = fetched(usage, periods, [usage.period_total(period).cost for period in periods])
 
+    member_rows = [[group, *row] for group in groups for row in member_rows_of(charges, group)]
+    counts = {group: sum(1 for row in member_rows if row[0] == group and row[1] != REMOVED_USER) for group in groups}
+    by_group = Table(
+        slug="by-group",
+        title="Spend per group",
+        columns=[group_column, Column("spend", "Spend", "money"), Column("share", "Share", "percent"),
+                 Column("member_count", "Members", "count")],
+        rows=[[group, charges.total(group), share(charges.total(group), total), counts[group]] for group in groups],
+        total=["Total", total, 100.0 if total else None, None],
+        description=(f"What each group spent in {usage.period_label}, costliest first, Unassigned last. Members: "
+                     "people and service accounts in the group on any day of the range."),
+    )
     rows = [[group, *fetched(usage, periods, charges.by_period.get(group, [0] * len(periods))),
              charges.total(group), share(charges.total(group), total)] for group in groups]
     per_period = Table(
@@ -242,7 +254,6 @@ def chargeback_section(usage: OnDemandUsage, charges: Charges, directory: GroupD
         total=["Total", None, total, None],
         description="Each group's spend per model, costliest first.",
     )
-    member_rows = [[group, *row] for group in groups for row in member_rows_of(charges, group)]
     members = Table(
         slug="by-member",
         title="Members of each group",
@@ -285,7 +296,7 @@ def chargeback_section(usage: OnDemandUsage, charges: Charges, directory: GroupD
             Figure("Unassigned spend", unassigned, "money",
                    f"{share(unassigned, total):.1f}% of the total" if total else ""),
         ],
-        tables=[per_period, per_model, members],
+        tables=[by_group, per_period, per_model, members],
         charts=charts,
     )
 

@@ -91,6 +91,10 @@ def test_a_mid_period_team_change_charges_each_day_to_its_group_and_the_groups_a
     for index in (1, 2, 3):  # every column adds up exactly: nothing nudged, nothing lost
         assert sum(row[index] for row in table.rows) == table.total[index]
 
+    ranked = sections["chargeback"].table("by-group")
+    assert [row[:2] for row in ranked.rows] == [["Data", 3_000_029], ["Platform", 3_000_023], ["Unassigned", 24]]
+    assert ranked.total[1] == total and [row[3] for row in ranked.rows] == [2, 3, 1]  # Data: Bob, nightly-ci
+
     members = rows_by(sections["chargeback"].table("by-member"), 2)
     feb_1, mar_15, mar_16, mar_31 = "2026-02-01", "2026-03-15", "2026-03-16", "2026-03-31"
     assert members[("Platform", BOB)][2:] == [feb_1, mar_15, 28 + 15, 2_000_003]
