@@ -9,12 +9,12 @@ site or the terminal to show.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Sequence
 
 import pluggy
 
-from .errors import ConfigError, PluginError
+from .errors import BillingReportsError, ConfigError, PluginError
 from .loader import load_usage, require_cached_data
 from .months import Month
 from .pages import Page
@@ -22,6 +22,7 @@ from .periods import ReportRange
 from .plugin_manager import PluginFailure
 from .sections import ROLES, Section
 from .settings import Settings
+from .team_snapshots import newest_cycle_start
 from .untrusted import printable, shortened
 from .usage import OnDemandUsage
 
@@ -54,10 +55,34 @@ def analyse(
     """
     if manager is None:
         manager, load_failures = settings.loaded_plugins()
+    report_range = with_cycle_anchor(report_range, settings)
     usage = load_usage(settings, months, report_range=report_range)
     require_cached_data(usage)
     sections, failures = run_sections(manager, usage, settings, load_failures)
     return Analysis(usage, sections, failures)
+
+
+#: Why billing cycles cannot be cut: no day a cycle starts is known yet.
+NO_CYCLE_START = (
+    "billing cycles (--by cycle, billing.period: cycle) need the day a cycle starts, and none is known yet: "
+    "run `billing-reports fetch` with CURSOR_API_KEY set once (it keeps Cursor's subscriptionCycleStart "
+    "with the team's spend), or set billing.cycle_start in config.yaml (e.g. 2026-01-17)"
+)
+
+
+def with_cycle_anchor(report_range: ReportRange | None, settings: Settings) -> ReportRange | None:
+    """``report_range`` with the day its billing cycles are cut from: ``billing.cycle_start`` if set,
+    else the cycle of the newest spend snapshot a fetch kept under ``settings.data_dir`` (Cursor's
+    ``subscriptionCycleStart``). Ranges of other grains, or already anchored, are returned as they are.
+
+    :raises BillingReportsError: cycles are asked for and neither is there.
+    """
+    if report_range is None or report_range.grain != "cycle" or report_range.cycle_start is not None:
+        return report_range
+    anchor = settings.cycle_start if settings.cycle_start is not None else newest_cycle_start(settings.data_dir)
+    if anchor is None:
+        raise BillingReportsError(NO_CYCLE_START)
+    return replace(report_range, cycle_start=anchor)
 
 
 def run_sections(
@@ -75,7 +100,7 @@ def run_sections(
     """
     def check(section: Section) -> None:
         _check_roles(section)
-        section.to_dict()  # every table must add up and be JSON-ready now, not at render time
+        section.to_dict()  # every value JSON-ready now, not at render time
 
     sections, failures = collect(manager, "register_sections", Section, check, usage=usage, settings=settings)
     failures = [*import_failures, *failures]
@@ -156,4 +181,4 @@ def failure_message(failures: Sequence[PluginFailure]) -> str:
     )
 
 
-__all__ = ["Analysis", "analyse", "call_with", "collect", "failure_message", "run_pages", "run_sections"]
+__all__ = ["NO_CYCLE_START", "Analysis", "analyse", "with_cycle_anchor", "call_with", "collect", "failure_message", "run_pages", "run_sections"]

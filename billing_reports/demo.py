@@ -14,6 +14,7 @@ from typing import Callable
 
 from .errors import CacheError
 from .fakeapi import DEMO_REQUEST_DELAY_SECONDS, DEMO_SERVER_OPTIONS, FakeCursorApi, demo_team
+from .periods import Grain, ReportRange
 from .pipeline import BuildResult, build
 from .progress import FetchReporter
 from .settings import Settings
@@ -37,14 +38,17 @@ def build_demo(
     *,
     reporter: FetchReporter | None = None,
     say: Callable[[str], None] = lambda line: None,
+    grain: Grain = "month",
 ) -> BuildResult:
-    """Build the demo site: the demo team's months (six, ending with the current month)."""
+    """Build the demo site: the demo team's months (six, ending with the current month), its trend
+    by ``grain`` (billing cycles: the demo team's own, from its kept spend snapshot)."""
     team = demo_team()
     with FakeCursorApi(team, **DEMO_SERVER_OPTIONS) as api:
         try:
             return build(
                 demo_settings(settings, api.base_url),
                 list(team.months),
+                report_range=ReportRange.of_months(list(team.months), grain, settings.cycle_start),
                 api_key=api.api_key,
                 reporter=reporter,
                 demo=True,

@@ -203,6 +203,7 @@ def fetch_months(
                 reporter.month_finished(month, payload["total_events"], payload["complete"])
             usage_requests = client.stats.requests
             if team_figures:
+                reporter.team_figures_started()
                 summary.team = fetch_team_figures(client, settings.data_dir, months, cycle_start=settings.cycle_start,
                                                   demo=settings.demo, now=now)
                 summary.team.requests = client.stats.requests - usage_requests

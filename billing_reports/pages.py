@@ -26,5 +26,15 @@ class Page:
     context: Mapping[str, Any] = field(default_factory=dict)
     nav: bool = True
 
+    def __post_init__(self) -> None:
+        taken = sorted(set(self.context) & RESERVED_CONTEXT)
+        if taken:
+            raise ValueError(f"page {self.slug!r}: its context may not name {', '.join(map(repr, taken))}, which "
+                             f"every page gets from the site ({', '.join(sorted(RESERVED_CONTEXT))}); rename them")
 
-__all__ = ["Page"]
+
+#: What the site gives every page's template: a page's ``context`` may not reuse these names.
+RESERVED_CONTEXT = frozenset({"site", "root", "title", "page", "page_path", "current"})
+
+
+__all__ = ["Page", "RESERVED_CONTEXT"]

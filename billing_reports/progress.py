@@ -29,6 +29,11 @@ class FetchReporter(Protocol):
     def retrying(self, where: str, reason: str, delay: float) -> None: ...
     def warning(self, where: str, text: str) -> None: ...
     def month_finished(self, month: Month, kept: int, complete: bool) -> None: ...
+    def team_figures_started(self) -> None: ...
+
+
+#: What the fetch says when it goes on from the usage events to Cursor's own figures.
+TEAM_FIGURES_LINE = "Taking Cursor's own figures: members, this cycle's spend and limits, billing groups..."
 
 
 class SilentReporter:
@@ -69,6 +74,10 @@ class SilentReporter:
 
     def month_finished(self, month: Month, kept: int, complete: bool) -> None:
         pass
+
+    def team_figures_started(self) -> None:
+        """The usage events are in; Cursor's own figures (``/teams/members``, ``/teams/spend``,
+        ``/teams/groups``) are requested next."""
 
 
 def _month_done(month: Month, kept: int, complete: bool) -> str:
@@ -119,6 +128,9 @@ class LogReporter(SilentReporter):
 
     def month_finished(self, month: Month, kept: int, complete: bool) -> None:
         self.echo(_month_done(month, kept, complete))
+
+    def team_figures_started(self) -> None:
+        self.echo(TEAM_FIGURES_LINE)
 
 
 class MonthPages:
@@ -248,6 +260,10 @@ class ProgressBarReporter(LogReporter):
         self._close()
         self.echo(_month_done(month, kept, complete))
 
+    def team_figures_started(self) -> None:
+        self._close()  # (a month's bar is finished by now; its line stays)
+        self.echo(TEAM_FIGURES_LINE)
+
     def _close(self) -> None:
         if self._bar is not None:
             self._bar.__exit__(None, None, None)
@@ -262,5 +278,6 @@ def make_reporter(stream: TextIO | None = None) -> FetchReporter:
     return LogReporter(lambda line: click.echo(line, file=stream))
 
 
-__all__ = ["FetchReporter", "LogReporter", "MonthPages", "ProgressBarReporter", "SilentReporter", "describe_time_left",
+__all__ = ["FetchReporter", "LogReporter", "MonthPages", "ProgressBarReporter", "SilentReporter", "TEAM_FIGURES_LINE",
+           "describe_time_left",
            "make_reporter"]

@@ -32,6 +32,9 @@ from .usage import REMOVED_USER
 DEFAULT_TOLERANCE_MICROCENTS = MICROCENTS_PER_DOLLAR
 DEFAULT_TOLERANCE_PERCENT = 1.0
 HOUR_MS = 3_600_000
+#: A month fetched this shortly before Cursor's figures were taken counts as fetched with them (a fetch
+#: takes the events first, then the figures; Cursor aggregates hourly anyway).
+FETCH_GRACE_MS = HOUR_MS
 
 
 @dataclass(frozen=True)
@@ -86,7 +89,7 @@ class CycleReconciliation:
     events_without_member: dict[str, int] = field(default_factory=dict)
     #: Months of the cycle up to the snapshot that have no cache file (our side is short of them).
     missing_months: list[Month] = field(default_factory=list)
-    #: Months whose last fetch was before the snapshot (events after it are not ours yet).
+    #: Months whose last fetch was over an hour before the snapshot (events after it are not ours yet).
     fetched_before_snapshot: list[Month] = field(default_factory=list)
 
     @property
@@ -157,7 +160,7 @@ def _our_side(snapshot: SpendSnapshot, data_dir: Path, result: CycleReconciliati
         facts, cells = load_month(data_dir, month)
         for account, owner in facts.quality.service_account_owners.items():
             owners.setdefault(account, owner)
-        if facts.fetched_at is not None and facts.fetched_at.timestamp() * 1000 < end_ms:
+        if facts.fetched_at is not None and facts.fetched_at.timestamp() * 1000 < end_ms - FETCH_GRACE_MS:
             result.fetched_before_snapshot.append(month)
         for (day, user, _model, _max), sums in cells.items():
             if first_day <= day < whole_days_end:

@@ -38,6 +38,9 @@ class Settings:
     #: The epoch day (see ``periods``) on which a billing cycle starts, any cycle;
     #: ``None``: not configured.
     cycle_start: int | None = None
+    #: The default grain of ``build`` (the dashboard) and ``report``: ``month`` (calendar months) or
+    #: ``cycle`` (billing cycles, from ``cycle_start`` or Cursor's own, kept by a fetch).
+    period: str = "month"
     api_base_url: str = DEFAULT_BASE_URL
     timeout_seconds: float = 60.0
     max_retries: int = 5
@@ -182,6 +185,16 @@ def _url(value: Any) -> str:
     return value.rstrip("/")
 
 
+#: What ``billing.period`` may be: the default grain of the dashboard and ``report``.
+PERIODS = ("month", "cycle")
+
+
+def _period(value: Any) -> str:
+    if value not in PERIODS:
+        raise ValueError(" or ".join(PERIODS))
+    return value
+
+
 def _boolean(value: Any) -> bool:
     if not isinstance(value, bool):
         raise ValueError("true or false")
@@ -203,6 +216,7 @@ SCHEMA: dict[str, dict[str, tuple[str, Check]]] = {
         "top_spenders_count": ("top_spenders_count", _integer(1, MAX_COUNT)),
         "request_delay_seconds": ("request_delay_seconds", _number(0, MAX_SECONDS)),
         "cycle_start": ("cycle_start", _as_written),
+        "period": ("period", _period),
     },
     "api": {
         "base_url": ("api_base_url", _url),

@@ -18,7 +18,7 @@ from .client import CursorAdminClient
 from .errors import ApiError
 from .months import Month, utc_now
 from .periods import Period, cut_periods, date_of_day, day_of_ms
-from .team_snapshots import GROUPS_FOLDER, Snapshot, cycle_of_spend, cycle_path, keep, read_snapshot
+from .team_snapshots import GROUPS_FOLDER, SPEND_FOLDER, Snapshot, cycle_of_spend, cycle_path, keep, read_snapshot
 
 #: Members per ``/teams/spend`` page asked for.
 SPEND_PAGE_SIZE = 100
@@ -82,7 +82,7 @@ def fetch_team_figures(
     taken = now()
     figures.cycle_start = cycle_of_spend(spend)
     figures.spend_members = len(spend["teamMemberSpend"])
-    figures.kept.append(keep(data_dir, Snapshot("spend", taken, spend, cycle_start=figures.cycle_start, demo=demo))[0])
+    figures.kept.append(keep(data_dir, Snapshot(SPEND_FOLDER, taken, spend, cycle_start=figures.cycle_start, demo=demo))[0])
 
     anchor = cycle_start if cycle_start is not None else figures.cycle_start
     try:

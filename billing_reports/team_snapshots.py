@@ -29,9 +29,11 @@ from .errors import CacheError
 from .months import isoformat_z, parse_isoformat_z
 from .periods import date_of_day, day_of_ms, parse_day
 
-MEMBERS_FILE = "members.json"
-SPEND_FOLDER = "spend"
-GROUPS_FOLDER = "groups"
+#: The kinds of snapshot, each the name of its folder (``spend``, ``groups``) or file (``members.json``).
+SNAPSHOT_KINDS = ("members", "spend", "groups")
+MEMBERS_FILE = f"{SNAPSHOT_KINDS[0]}.json"
+SPEND_FOLDER = SNAPSHOT_KINDS[1]
+GROUPS_FOLDER = SNAPSHOT_KINDS[2]
 #: What a snapshot file's name is made of: ``cycle-2026-11-17.json``.
 CYCLE_FILE_PREFIX = "cycle-"
 #: The format of the files this module writes (a reader refuses a newer one, naming it).
@@ -86,7 +88,7 @@ def keep(data_dir: Path, snapshot: Snapshot) -> tuple[Path, bool]:
     else:
         if snapshot.cycle_start is None:
             raise ValueError(f"a {snapshot.kind} snapshot needs its cycle start")
-        path = cycle_path(data_dir, SPEND_FOLDER if snapshot.kind == "spend" else GROUPS_FOLDER, snapshot.cycle_start)
+        path = cycle_path(data_dir, snapshot.kind, snapshot.cycle_start)
     if path.exists():
         try:
             kept = read_snapshot(path)
@@ -141,6 +143,20 @@ def kept_cycles(data_dir: Path, folder: str) -> list[Snapshot]:
     return snapshots
 
 
+def newest_cycle_start(data_dir: Path, folder: str = SPEND_FOLDER) -> int | None:
+    """The first day of the newest cycle with a kept snapshot of ``folder`` (for spend: Cursor's
+    ``subscriptionCycleStart`` as the last fetch saw it), read from the file's name; ``None``: none kept."""
+    directory = Path(data_dir) / folder
+    if not directory.is_dir():
+        return None
+    for path in sorted(directory.glob(f"{CYCLE_FILE_PREFIX}????-??-??.json"), reverse=True):
+        try:
+            return parse_day(path.stem.removeprefix(CYCLE_FILE_PREFIX))
+        except ValueError:
+            continue
+    return None
+
+
 def kept_members(data_dir: Path) -> Snapshot | None:
     path = members_path(data_dir)
     return read_snapshot(path) if path.exists() else None
@@ -159,7 +175,7 @@ def _snapshot_problem(raw: Any) -> str | None:
         return "has no format number"
     if raw["format"] > SNAPSHOT_FORMAT:
         return f"was written by a newer billing-reports (format {raw['format']})"
-    if raw.get("kind") not in ("members", "spend", "groups"):
+    if raw.get("kind") not in SNAPSHOT_KINDS:
         return "has no kind (members, spend or groups)"
     try:
         parse_isoformat_z(_text(raw.get("taken_at")))
@@ -178,6 +194,7 @@ def _snapshot_problem(raw: Any) -> str | None:
 __all__ = [
     "GROUPS_FOLDER",
     "MEMBERS_FILE",
+    "SNAPSHOT_KINDS",
     "SPEND_FOLDER",
     "Snapshot",
     "cycle_of_spend",
@@ -186,5 +203,6 @@ __all__ = [
     "kept_cycles",
     "kept_members",
     "members_path",
+    "newest_cycle_start",
     "read_snapshot",
 ]

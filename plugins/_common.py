@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Any, NamedTuple, Sequence
 
 from billing_reports import Chart, Column, Series
-from billing_reports.months import Month
+from billing_reports.months import DAY_MS, Month
+from billing_reports.periods import Period
 from billing_reports.usage import OnDemandUsage, Ranked, UsageTotals
 from billing_reports.wording import counted
 
@@ -55,6 +56,16 @@ def fetched_costs(usage: OnDemandUsage, months: Sequence[Month], cost_of_month) 
     """``cost_of_month(month)`` for each of ``months``; ``None`` for a month not fetched (unknown: a
     blank cell, a gap in a chart, never a $0 that reads as a quiet month)."""
     return [cost_of_month(month) if usage.facts(month).cached else None for month in months]
+
+
+def period_projection(usage: OnDemandUsage, period: Period, amount: int) -> int | None:
+    """A period in progress projected to the end of the whole period (not only of the range) at the
+    run rate so far; ``None`` for any other period. (The trend's column and the dashboard's card of a
+    cycle in progress: one function, so one value.)"""
+    if not usage.period_partial(period):
+        return None
+    whole_end_ms = (period.full_last_day + 1) * DAY_MS
+    return projection_to(usage, Month.of_ms(period.end_ms - 1), period.start_ms, whole_end_ms, amount)
 
 
 def run_rate_projection(usage: OnDemandUsage, month: Month, amount: int) -> int | None:

@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import calendar
+
 from billing_reports import Chart, Column, Figure, Section, Series, Table, hookimpl
-from billing_reports.months import DAY_MS, Month, today
+from billing_reports.months import Month, today
 from billing_reports.periods import Period, date_of_day
 from billing_reports.usage import OnDemandUsage
 
-from ._common import elapsed_days, projection_to
+from ._common import elapsed_days, period_projection
 
 SLUG = "monthly-trend"
 ORDER = 40
@@ -43,20 +45,19 @@ def period_status(usage: OnDemandUsage, period: Period) -> str:
     return "complete"
 
 
-def period_projection(usage: OnDemandUsage, period: Period, amount: int) -> int | None:
-    """A period in progress projected to the end of the whole period (not only of the range) at the
-    run rate so far; ``None`` for any other period."""
-    if not usage.period_partial(period):
-        return None
-    whole_end_ms = (period.full_last_day + 1) * DAY_MS
-    return projection_to(usage, Month.of_ms(period.end_ms - 1), period.start_ms, whole_end_ms, amount)
-
-
-def chart_label(usage: OnDemandUsage, period: Period) -> str:
-    """A period's label on the chart's axis: ``W48 2026 (to date)``, ``17 May 2026 (part)``."""
+def chart_label(usage: OnDemandUsage, period: Period, before: Period | None = None) -> str:
+    """A period's label on the chart's axis: ``W48 2026 (to date)``, ``17 May (part)``: a billing cycle's
+    first day, its year only where it changes from the cycle ``before`` (``17 Jan 2027``), so that
+    seven cycles' labels fit side by side (the chart's caption and the page say the years)."""
+    text = period.short_label
+    if period.grain == "cycle":
+        first = date_of_day(period.full_first_day)
+        text = f"{first.day} {calendar.month_abbr[first.month]}"
+        if before is not None and date_of_day(before.full_first_day).year != first.year:
+            text += f" {first.year}"
     if usage.period_partial(period):
-        return f"{period.short_label} (to date)"
-    return f"{period.short_label} (part)" if period.clipped else period.short_label
+        return f"{text} (to date)"
+    return f"{text} (part)" if period.clipped else text
 
 
 def monthly_trend_section(usage: OnDemandUsage) -> Section:
@@ -144,7 +145,8 @@ def monthly_trend_section(usage: OnDemandUsage) -> Section:
             else:
                 note = f"at the run rate so far, fetched {fetched_at:%-d %b %Y, %H:%M} UTC"
             figures.append(Figure(f"Projected {period.label}", projected, "money", note))
-    labels = [p.key if by_month else chart_label(usage, p) for p in periods]
+    labels = [p.key if by_month else chart_label(usage, p, periods[i - 1] if i else None)
+              for i, p in enumerate(periods)]
     series = [Series("Spend", spends)]
     if any(p is not None for p in projections):
         series.append(Series(f"Projected {noun} end", projections))
@@ -157,5 +159,7 @@ def monthly_trend_section(usage: OnDemandUsage) -> Section:
         figures=figures,
         tables=[table],
         charts=[Chart("months" if by_month else "periods", f"On-demand spend per {noun}",
-                      f"Total on-demand spend in each {noun}.", "line", labels, series)],
+                      f"Total on-demand spend in each {noun}."
+                      + (f" Each cycle is named by its first day ({usage.range.label})." if usage.grain == "cycle" else ""),
+                      "line", labels, series)],
     )

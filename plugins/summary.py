@@ -7,6 +7,8 @@ from billing_reports.money import format_money
 from billing_reports.months import today
 from billing_reports.usage import OnDemandUsage
 
+from ._common import period_projection
+
 SLUG = "summary"
 ORDER = 0
 
@@ -40,13 +42,22 @@ def period_figure(usage: OnDemandUsage, period, current_label: str, last_label: 
 
 
 def current_period_figures(usage: OnDemandUsage) -> list[Figure]:
-    """With ``--by day|week|cycle``: the last period that has begun, so far."""
+    """With ``--by day|week|cycle``: the last period that has begun, so far; a billing cycle in
+    progress also projected to its end."""
     if usage.grain not in PERIOD_CARDS:
         return []
     begun = [period for period in usage.periods() if period.first_day <= today()]
     if not begun:
         return []
-    return [period_figure(usage, begun[-1], *PERIOD_CARDS[usage.grain])]
+    current = begun[-1]
+    figures = [period_figure(usage, current, *PERIOD_CARDS[usage.grain])]
+    if usage.grain == "cycle" and usage.period_fetched(current):
+        # the cycle is what Cursor bills: where this one is heading (the trend's projection, the same value)
+        projected = period_projection(usage, current, usage.period_total(current).cost)
+        if projected is not None:
+            figures.append(Figure("Projected cycle end", projected, "money",
+                                  f"{current.label}, at the run rate so far"))
+    return figures
 
 
 def summary_section(usage: OnDemandUsage) -> Section:

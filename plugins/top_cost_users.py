@@ -124,7 +124,8 @@ def top_cost_users_section(usage: OnDemandUsage, limit: int) -> Section:
         title="Top cost users",
         order=ORDER,
         roles=("dashboard-preview", "report-text"),
-        text_view=TextView(tables=("ranking",)),
+        text_view=TextView(tables=("ranking",), columns=("rank", "user", "spend", "share", "requests", "average_cost",
+                                                          "top_model_by_spend", "trend", "trend_change")),
         intro=(
             "Which users created the most on-demand cost. Events of users since removed from the "
             "team have no email; they are counted as *(removed user)* so that the rows add up to the total."

@@ -22,6 +22,7 @@ from billing_reports.plugin_manager import builtin_plugin_modules
 from billing_reports.plugin_settings import declared_settings
 from billing_reports.site import drilldown
 from billing_reports.site.quality import data_quality_section, fetches_table
+from billing_reports import team_snapshots
 from billing_reports.usage import UsageTotals, rank
 
 CORE = Path(__file__).parent.parent / "billing_reports"
@@ -80,7 +81,7 @@ def _core_vocabulary(usage) -> set[str]:
     """The core's own words: value and chart kinds, grains, roles, and the column keys and table slugs
     of the pages the core makes itself (a user's, a model's, the directories, data quality)."""
     words = {*typing.get_args(sections_module.ValueKind), *typing.get_args(sections_module.ChartKind),
-             *periods.GRAINS, *sections_module.ROLES}
+             *periods.GRAINS, *sections_module.ROLES, *team_snapshots.SNAPSHOT_KINDS}
     index = drilldown.UsageIndex.of(usage)
     days = usage.chart_days(drilldown.DAILY_CHART_DAYS)
     users = drilldown.ranks([r.name for r in rank(

@@ -61,6 +61,7 @@ def test_fetch_writes_the_months_in_range_and_prints_a_summary(config, api):
         "January 2026: 7 on-demand events kept",
         "Fetching page 1 for February 2026...",
         "February 2026: 1 on-demand event kept",
+        "Taking Cursor's own figures: members, this cycle's spend and limits, billing groups...",
     ]
     data_dir = config.parent / "cache"
     # the usage months, and Cursor's own figures beside them (this team has no billing groups)
@@ -71,7 +72,9 @@ def test_fetch_writes_the_months_in_range_and_prints_a_summary(config, api):
     again = run(config, env=api_env(api))
     assert again.stdout.startswith("Fetched 0 months (0 on-demand events), 2 already cached; 0 requests")
     assert "Cursor's figures (3 requests)" in again.stdout  # taken again: they change by the hour
-    assert again.stderr.splitlines() == ["January 2026: already cached", "February 2026: already cached"]
+    assert again.stderr.splitlines() == ["January 2026: already cached", "February 2026: already cached",
+                                         "Taking Cursor's own figures: members, this cycle's spend and limits, "
+                                         "billing groups..."]
 
 
 def test_months_back_and_refresh(config, api):

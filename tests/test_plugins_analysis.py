@@ -130,7 +130,7 @@ def test_plugins_lists_the_built_ins_with_their_sections_and_settings(tmp_path):
     slugs = sorted(s["slug"] for p in by_name.values() for s in p.get("sections", []))
     assert slugs == sorted(["summary", "top-cost-users", "users-x-expensive-models", "top-cost-models",
                             "monthly-trend", "daily", "monthly-model-breakdown", "monthly-user-breakdown",
-                            "chargeback"])
+                            "reconciliation", "chargeback"])
     directory = by_name["billing_reports.publish.targets.directory"]
     assert (directory["hooks"], directory["sections"], directory["publish_targets"]) == (
         ["register_publish_targets"], [], ["directory"])
@@ -195,9 +195,19 @@ class NotAPage:
         register({"slug": "raw"})
 
 
+class PageNamingWhatTheSiteGives:
+    @hookimpl
+    def register_pages(self, register):
+        from billing_reports import Page
+
+        register(Page("sheet", "Sheet", "sheet.html", context={"title": "mine", "rows": []}))
+
+
 @pytest.mark.parametrize("plugin, error", [
     (PagesOfAllKinds(), "ValueError: page slug 'sheet' is already used by PagesOfAllKinds"),
     (NotAPage(), "TypeError: registered a dict, not a billing_reports.Page"),
+    (PageNamingWhatTheSiteGives(), "ValueError: page 'sheet': its context may not name 'title', which every "
+                                   "page gets from the site"),
 ])
 def test_a_broken_page_plugin_is_named_or_skipped(plugin, error, analysis_usage, analysis_settings):
     from billing_reports.analysis import run_pages

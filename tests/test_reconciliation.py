@@ -146,3 +146,33 @@ def test_the_demo_company_shows_what_reconciliation_is_for(tmp_path):
     assert directory.group_of("nora.lindqvist@example.com", parse_day("2026-11-18")) == "Product"
     assert directory.group_of("nora.lindqvist@example.com", parse_day("2026-11-25")) == "Data & ML"
     assert directory.group_of("arjun.nair@example.com", parse_day("2026-11-25")) == "Unassigned"
+
+
+def test_the_section_puts_the_flagged_first_and_lists_what_matches_no_one(tmp_path):
+    from billing_reports.builtin_plugins.reconciliation import FLAG, reconciliation_section
+    from billing_reports.loader import load_usage
+
+    data_dir = fetched(tmp_path, "2026-11-30T12:00:00")
+    settings = Settings(config_path=tmp_path / "config.yaml", data_dir=data_dir)
+    usage = load_usage(settings, [Month(2026, 11)])
+    section = reconciliation_section(usage, Tolerance())
+    on_demand, overall, unmatched = section.tables
+    assert on_demand.slug == "cycle-2026-11-17" and on_demand.rows[0][0] == "bob@example.com"
+    assert on_demand.rows[0][4:] == [-250 * M, pytest.approx(-250 / 252 * 100), FLAG]
+    assert all(row[6] == "" for row in on_demand.rows[1:])
+    assert on_demand.total[:5] == ["Total", "", (14.75 + 252 + 12.5 + 0.75) * M,
+                                   (14.75 + 2.0 + 12.5 + 3.0 + 2.0 + 0.75) * M, (-250 + 5.0) * M]
+    assert overall.rows[0][:4] == ["bob@example.com", "Bob", 260 * M, 10 * M]
+    assert [row[1:] for row in unmatched.rows] == [[REMOVED_USER, 3 * M], ["zed@example.com", 2 * M]]
+    cards = {figure.label: figure.value for figure in section.figures}
+    assert cards == {"Cursor's on-demand figure, this cycle": (14.75 + 252 + 12.5 + 0.75) * M,
+                     "Members beyond tolerance": 1}
+    assert "summary-cards" in section.roles
+
+
+def test_without_cursors_figures_the_section_says_how_to_get_them(tmp_path):
+    from billing_reports.builtin_plugins.reconciliation import reconciliation_section
+    from billing_reports.usage import OnDemandUsage
+
+    section = reconciliation_section(OnDemandUsage(months=[Month(2026, 11)], data_dir=tmp_path), Tolerance())
+    assert not section.tables and not section.roles and "run a fetch before each cycle ends" in section.intro

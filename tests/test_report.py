@@ -24,18 +24,16 @@ def test_text_report_prints_summary_users_and_models(analysis_config):
     assert "Total on-demand spend: $4.20  (November 2025 – March 2026)" in out
     assert "Top spender:           b@example.com  ($1.86 in total)" in out
     lines = out.splitlines()
+    # the terminal shows the columns the section's text view names (the site and downloads have all)
     header = lines.index("#  User             Spend   Share  Requests  Avg cost / request  Top model by spend  "
-                         "Top model by requests  Trend    Change   Growth")
+                         "Trend    Change")
     assert lines[header + 2: header + 6] == [
-        # a price per request to a hundredth of a cent; the trend with its change and growth (March at
+        # a price per request to a hundredth of a cent; the trend with its change (March at
         # its run rate: a's 15c over 10 of 31 days is 46.5c, +$0.47 from nothing)
-        "1  b@example.com    $1.86   44.2%         4             $0.4641  opus                opus"
-        "                   stopped  -$1.10  -100.0%",
-        "2  a@example.com    $1.46   34.7%         3             $0.4858  opus                sonnet"
-        "                 new      +$0.47",
+        "1  b@example.com    $1.86   44.2%         4             $0.4641  opus                stopped  -$1.10",
+        "2  a@example.com    $1.46   34.7%         3             $0.4858  opus                new      +$0.47",
         "   Other (2 users)  $0.88   21.1%         5             $0.1769",
-        "-  ---------------  -----  ------  --------  ------------------  ------------------  "
-        "---------------------  -------  ------  -------",
+        "-  ---------------  -----  ------  --------  ------------------  ------------------  -------  ------",
     ]
     assert lines[header + 6] == "   Total            $4.20  100.0%        12"
     assert "Other (2 users)" in out and "Models by on-demand spend" in out
@@ -51,7 +49,8 @@ def test_json_holds_every_section_in_full(analysis_config):
     assert document["period"] == {"first": "2025-11", "last": "2026-03"}
     assert [s["slug"] for s in document["sections"]] == [
         "summary", "top-cost-users", "users-x-expensive-models", "top-cost-models",
-        "monthly-trend", "daily", "monthly-model-breakdown", "monthly-user-breakdown", "chargeback",
+        "monthly-trend", "daily", "monthly-model-breakdown", "monthly-user-breakdown", "reconciliation",
+        "chargeback",
     ]
     trend = document["sections"][4]["tables"][0]
     # unrounded dollars: 30 cents over 10 of 31 days -> 93 cents; the total 419.80833 cents

@@ -92,10 +92,59 @@ def test_billing_cycles_starting_the_17th_add_up_exactly(analysis_config):
     assert table["total"]["spend_usd"] == "4.19808330"  # every cent of the three months, once
 
 
-def test_by_cycle_needs_the_cycle_start(analysis_config):
+def test_by_cycle_needs_a_cycle_start_from_config_or_a_kept_snapshot(analysis_config):
     result = _run(analysis_config, "--by", "cycle")
-    assert result.exit_code == 2
-    assert "--by cycle needs billing.cycle_start in config.yaml" in result.output
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: billing cycles (--by cycle, billing.period: cycle) need the day a "
+                                    "cycle starts, and none is known yet: run `billing-reports fetch`")
+    assert "billing.cycle_start in config.yaml" in result.output and "Traceback" not in result.output
+
+
+def _keep_spend_snapshot(config, cycle_start: str) -> None:
+    """A spend snapshot as a fetch keeps it, for the cycle starting on ``cycle_start`` (Cursor's
+    subscriptionCycleStart), in the config's data_dir."""
+    from billing_reports.periods import parse_day
+    from billing_reports.settings import load_settings
+    from billing_reports.team_snapshots import Snapshot, keep
+
+    day = parse_day(cycle_start)
+    answer = {"teamMemberSpend": [], "subscriptionCycleStart": day * 86_400_000, "totalMembers": 0, "totalPages": 1}
+    keep(load_settings(config).data_dir,
+         Snapshot("spend", datetime(2026, 3, 11, tzinfo=timezone.utc), answer, cycle_start=day))
+
+
+def test_by_cycle_without_config_takes_the_cycle_of_the_kept_spend_snapshot(analysis_config):
+    _keep_spend_snapshot(analysis_config, "2026-02-17")  # Cursor's cycle: from the 17th
+    table = _trend(analysis_config, "--since", "2026-01-01", "--until", "2026-03-31", "--by", "cycle")
+    assert [(row["period"], row["spend_usd"]) for row in table["rows"]] == [
+        # 1 Jan 110.75 + 2 Jan 20 + 3 Jan 20.5 + 4 Jan 30.33333 + 5 Jan 41.1 + 9 Jan 2 = 224.68333c
+        ("Cycle 17 Dec 2025 – 16 Jan 2026", "2.24683330"),
+        # 31 Jan 55.125 + 1 Feb 100 + 2 Feb 10 = 165.125c
+        ("Cycle 17 Jan – 16 Feb 2026", "1.65125000"),
+        ("Cycle 17 Feb – 16 Mar 2026", "0.30000000"),  # 2 Mar 15 + 3 Mar 15
+        ("Cycle 17 Mar – 16 Apr 2026", "0.00000000"),
+    ]
+
+
+def test_the_configured_cycle_start_wins_over_cursors(analysis_config):
+    _keep_spend_snapshot(analysis_config, "2026-02-17")
+    text = analysis_config.read_text(encoding="utf-8").replace("billing:\n", "billing:\n  cycle_start: 2026-01-03\n")
+    analysis_config.write_text(text, encoding="utf-8")
+    table = _trend(analysis_config, "--since", "2026-01-01", "--until", "2026-01-31", "--by", "cycle")
+    assert [(row["period"], row["spend_usd"]) for row in table["rows"]] == [
+        ("Cycle 3 Dec 2025 – 2 Jan 2026", "1.30750000"),  # 1 Jan 110.75 + 2 Jan 20
+        ("Cycle 3 Jan – 2 Feb 2026", "1.49058330"),  # 20.5 + 30.33333 + 41.1 + 0 + 2 + 55.125 = 149.05833c
+    ]
+
+
+def test_billing_period_cycle_makes_cycles_the_default_grain(analysis_config):
+    _keep_spend_snapshot(analysis_config, "2026-02-17")
+    text = analysis_config.read_text(encoding="utf-8").replace("billing:\n", "billing:\n  period: cycle\n")
+    analysis_config.write_text(text, encoding="utf-8")
+    table = _trend(analysis_config, "--since", "2026-02-01", "--until", "2026-02-28")
+    assert [row["period"] for row in table["rows"]] == ["Cycle 17 Jan – 16 Feb 2026", "Cycle 17 Feb – 16 Mar 2026"]
+    by_month = _trend(analysis_config, "--since", "2026-02-01", "--until", "2026-02-28", "--by", "month")
+    assert [row["month"] for row in by_month["rows"]] == ["2026-02"]
 
 
 @pytest.mark.parametrize("args", [

@@ -122,6 +122,17 @@ def test_a_cycle_start_that_is_no_date_names_the_key_and_the_forms_it_takes(tmp_
     assert f"found {found}" in raised.value.message
 
 
+def test_billing_period_is_month_or_cycle_and_a_wrong_one_is_reported_with_the_other_problems(tmp_path):
+    assert load_settings(write(tmp_path, "")).period == "month"
+    assert load_settings(write(tmp_path, "billing:\n  period: cycle\n")).period == "cycle"
+    assert _problems(tmp_path, "billing:\n  period: quarter\n  page_size: 0\napi:\n  max_retries: -1\n") == [
+        "billing.period: expected month or cycle, found 'quarter'",
+        "billing.page_size: expected an integer from 1 to 1000, found 0",
+        "api.max_retries: expected an integer from 0 to 10, found -1",
+    ]
+    assert _problems(tmp_path, "billing:\n  period: Cycle\n") == ["billing.period: expected month or cycle, found 'Cycle'"]
+
+
 def test_a_yaml_date_that_does_not_exist_is_a_one_line_error(tmp_path):
     # YAML reads an unquoted 2026-02-30 as a date and fails outside its own error type.
     with pytest.raises(ConfigError, match=r"config.yaml: a date or time in it does not exist \(day is out of range"):

@@ -85,7 +85,8 @@ def build(settings: Settings, months: list[Month], report_range: ReportRange, of
         from ..demo import build_demo
 
         click.echo("Demo: serving a synthetic team from the built-in fake Cursor API on 127.0.0.1...", err=True)
-        result = build_demo(settings, reporter=make_reporter(), say=lambda line: click.echo(line, err=True))
+        result = build_demo(settings, reporter=make_reporter(), say=lambda line: click.echo(line, err=True),
+                            grain=report_range.grain)
     else:
         result = run_build(
             settings, months, report_range=report_range, offline=offline,

@@ -102,13 +102,13 @@ def report_range_options(command):
                   help="The first UTC day to cover (with --until; instead of --months-back/--end-month).")
     @click.option("--until", callback=_parse_day, metavar="YYYY-MM-DD", default=None,
                   help="The last UTC day to cover, inclusive (default with --since: today).")
-    @click.option("--by", "grain", type=click.Choice([g for g in GRAINS if g != "range"]), default="month",
-                  show_default=True,
-                  help="The trend's grain: day, ISO week, calendar month, or billing cycle (billing.cycle_start).")
+    @click.option("--by", "grain", type=click.Choice([g for g in GRAINS if g != "range"]), default=None,
+                  help="The trend's grain: day, ISO week, calendar month, or billing cycle (billing.cycle_start, "
+                  "else Cursor's, kept by a fetch). Default: billing.period (month).")
     @month_range_options
     @functools.wraps(command)
-    def wrapper(*args, settings: Settings, months: list[Month], since: int | None, until: int | None, grain: str,
-                **kwargs):
+    def wrapper(*args, settings: Settings, months: list[Month], since: int | None, until: int | None,
+                grain: str | None, **kwargs):
         ctx = click.get_current_context()
         by_months = any(ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE
                         for name in ("months_back", "end_month"))
@@ -116,9 +116,9 @@ def report_range_options(command):
             raise click.UsageError("give either --since/--until (days) or --months-back/--end-month (months)")
         if until is not None and since is None:
             raise click.UsageError("--until needs --since (the first day to cover)")
-        if grain == "cycle" and settings.cycle_start is None:
-            raise click.UsageError("--by cycle needs billing.cycle_start in config.yaml (the day any billing cycle "
-                                   "starts, e.g. 2026-01-17)")
+        # (cycles without billing.cycle_start are cut from the cycle a fetch kept: see analysis.with_cycle_anchor,
+        # which runs after build's fetch, so that a first fetch can bring it)
+        grain = grain or settings.period
         today_day = today()
         if since is not None:
             last = until if until is not None else max(today_day, since)

@@ -24,6 +24,11 @@ def plugins_command(settings: Settings, output_format: str) -> None:
     under plugins: in config.yaml), its hooks, and the sections, pages,
     commands and publish targets it adds. A plugin that failed to load is
     listed with its error.
+
+    \b
+    Examples:
+      billing-reports plugins
+      billing-reports plugins --format json      # with each setting's type, default and help
     """
     manager, failures = settings.loaded_plugins()
     empty = OnDemandUsage(months=[current_month()])

@@ -23,6 +23,12 @@ def publish(settings: Settings, name: str | None, dry_run: bool, rollback: bool,
     Targets are configured under publish.targets; credentials come only from
     the environment or .env and are never printed. The site directory must
     hold a complete build (its build-manifest.json and every file it lists).
+
+    \b
+    Examples:
+      billing-reports publish --dry-run          # what the default target would change
+      billing-reports publish intranet
+      billing-reports publish intranet --rollback
     """
     if list_targets:
         _list(settings)

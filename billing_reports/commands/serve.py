@@ -20,7 +20,13 @@ from .options import config_option
 @click.option("--demo", is_flag=True, help="Serve the demo site that `build --demo` made.")
 @config_option
 def serve(settings: Settings, port: int, demo: bool) -> None:
-    """Preview the built site at http://127.0.0.1:PORT/ (Ctrl-C stops it)."""
+    """Preview the built site at http://127.0.0.1:PORT/ (Ctrl-C stops it).
+
+    \b
+    Examples:
+      billing-reports serve
+      billing-reports serve --demo --port 0      # the demo site, on any free port
+    """
     site_dir = settings.demo_dir / "site" if demo else settings.site_dir
     hint = "billing-reports build --demo" if demo else "billing-reports build"
     index = site_index(site_dir, fallback=settings.output_filename, build_hint=hint)

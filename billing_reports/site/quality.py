@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from ..periods import cycle_containing, date_of_day
 from ..sections import Column, Section, Table
 from ..usage import OnDemandUsage
 
@@ -194,7 +195,54 @@ def unknown_table(usage: OnDemandUsage) -> Table:
     )
 
 
-def data_quality_section(usage: OnDemandUsage) -> Section:
+def cycle_mismatch(usage: OnDemandUsage, configured: int | None) -> str | None:
+    """What is wrong when ``billing.cycle_start`` (``configured``, an epoch day) cuts cycles on another
+    day than Cursor's ``subscriptionCycleStart`` in the newest kept spend snapshot; ``None``: they agree,
+    or one of them is not there."""
+    cursor_start = usage.cursor.cycle_anchor()
+    if configured is None or cursor_start is None:
+        return None
+    if cycle_containing(cursor_start, configured).first_day == cursor_start:
+        return None
+    snapshot = usage.cursor.spend[-1]
+    return (f"billing.cycle_start ({date_of_day(configured).isoformat()}) starts billing cycles on day "
+            f"{date_of_day(configured).day} of the month, but Cursor's subscriptionCycleStart is "
+            f"{date_of_day(cursor_start):%-d %b %Y} (spend snapshot of {when(snapshot.taken_at)}): cycles here "
+            "are cut at the configured day and will not match Cursor's bill; correct billing.cycle_start in "
+            "config.yaml, or remove it to use Cursor's")
+
+
+def cursor_figures_table(usage: OnDemandUsage, configured: int | None) -> Table | None:
+    """Cursor's own figures as kept: the billing cycle they speak of (and a mismatch with the
+    configured one), and every field Cursor sent that could not be read. ``None``: nothing to say."""
+    figures = usage.cursor
+    rows: list[list[str]] = []
+    cursor_start = figures.cycle_anchor()
+    if cursor_start is not None:
+        snapshot = figures.spend[-1]
+        rows.append(["Billing cycle (Cursor)", f"{snapshot.cycle.label}: subscriptionCycleStart of the spend "
+                     f"snapshot taken {when(snapshot.taken_at)}"])
+    if configured is not None:
+        mismatch = cycle_mismatch(usage, configured)
+        found = mismatch or (f"{date_of_day(configured).isoformat()}: agrees with Cursor's" if cursor_start is not None
+                             else f"{date_of_day(configured).isoformat()} (no spend snapshot kept to compare with)")
+        rows.append(["Billing cycle (billing.cycle_start)" + (": mismatch" if mismatch else ""), found])
+    for path, what in figures.problems:
+        rows.append(["Could not be read", f"{path}: {what}"])
+    if not rows:
+        return None
+    return Table(
+        "cursor-figures", "Cursor's own figures",
+        [Column("check", "Check"), Column("found", "Found")],
+        rows,
+        description="Kept by every fetch with a key (/teams/members, /teams/spend, /teams/groups). An entry "
+        "Cursor sent without a usable email or amount is left out of every table and listed here, never guessed.",
+    )
+
+
+def data_quality_section(usage: OnDemandUsage, cycle_start: int | None = None) -> Section:
+    """The data-quality page; ``cycle_start``: the configured ``billing.cycle_start`` (compared with
+    Cursor's)."""
     missing = [m.label for m in usage.missing_months]
     intro = (
         "Where every number comes from: for each month, when it was fetched, whether it was complete, "
@@ -203,8 +251,12 @@ def data_quality_section(usage: OnDemandUsage) -> Section:
     if missing:
         intro += "\n\n**No cached data** for " + ", ".join(missing) + ": run `billing-reports fetch` " \
                  "(or `billing-reports build` without `--offline`)."
+    mismatch = cycle_mismatch(usage, cycle_start)
+    if mismatch:
+        intro += f"\n\n**Billing cycle mismatch:** {mismatch}."
+    cursor_table = cursor_figures_table(usage, cycle_start)
     return Section(
         "data-quality", "Data quality", 0, intro=intro,
         tables=[fetches_table(usage), checks_table(usage), charged_table(usage), charged_differences_table(usage),
-                left_out_table(usage), unknown_table(usage)],
+                left_out_table(usage), unknown_table(usage), *([cursor_table] if cursor_table else [])],
     )

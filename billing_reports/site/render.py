@@ -31,7 +31,7 @@ from .names import PageNames, slugify
 from .output import SiteOutput
 from .quality import data_quality_section, fetches_table, when
 from .views import (
-    CellRenderer, Downloads, SiteMap, chart_view, figure_view, table_view, unique_ids,
+    CellRenderer, Downloads, SiteMap, chart_view, figure_view, member_note, table_view, unique_ids,
 )
 
 #: Rows of each section's first table shown on the dashboard.
@@ -134,6 +134,7 @@ class SiteRenderer:
             incomplete=frozenset(m.key for m in usage.incomplete_months),
             missing=frozenset(m.key for m in usage.missing_months),
             partial_days=frozenset(date_of_day(day).isoformat() for day in usage.days if usage.day_partial(day)),
+            members=usage.cursor.members,
         )
         #: The days of every daily chart (the dashboard's, each user's and model's).
         self.chart_days = usage.chart_days(drilldown.DAILY_CHART_DAYS)
@@ -292,6 +293,7 @@ class SiteRenderer:
             else:
                 section = drilldown.model_section(name, self.usage, self.index, ranks[kind], self.chart_days)
             self.render_page(output, f"{kind}/{slug}.html", f"{kind[:-1]}.html", kind, title=name,
+                             member=member_note(self.site_map.members.get(name)) if kind == "users" else None,
                              **self.section_context(section, cells, page_slug=f"{kind}/{slug}", output=output,
                                                     embed_downloads=kind == "users", compact_charts=True))
 
@@ -299,7 +301,7 @@ class SiteRenderer:
         """All users, all models, data quality, about."""
         for section, current in ((drilldown.users_directory(self.usage, self.index), "users"),
                                  (drilldown.models_directory(self.usage, self.index), "models"),
-                                 (data_quality_section(self.usage), "data-quality")):
+                                 (data_quality_section(self.usage, self.settings.cycle_start), "data-quality")):
             template = "data_quality.html" if current == "data-quality" else "section.html"
             self.render_page(output, f"{current}.html", template, current, title=section.title,
                              failures=self.failures,

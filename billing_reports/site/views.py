@@ -14,6 +14,7 @@ from typing import Any, Collection, Mapping, Sequence
 
 from markupsafe import Markup, escape
 
+from ..cursor_figures import Member
 from ..money import format_cents
 from ..months import Month
 from ..sections import NUMERIC_KINDS, ROUNDED_SEPARATELY, Chart, Column, Figure, Table, format_value
@@ -43,6 +44,8 @@ class SiteMap:
     missing: frozenset[str] = frozenset()
     #: Days (``2026-02-14``) not over when their month was last fetched: their figures may grow.
     partial_days: frozenset[str] = frozenset()
+    #: Cursor's member list (``/teams/members``) by email: a user's display name and whether removed.
+    members: Mapping[str, Member] = field(default_factory=dict)
 
     def user_path(self, name: str) -> str | None:
         return f"users/{self.users.slug(name)}.html" if name in self.users else None
@@ -74,6 +77,20 @@ NOT_FETCHED_FLAG = Markup(' <span class="flag" title="no cache file for this mon
 #: Beside a day that was not over when its data was fetched.
 IN_PROGRESS_FLAG = Markup(' <span class="flag" title="the day was not over when its data was fetched: its figures '
                           'may still grow">in progress</span>')
+
+
+#: Beside a user Cursor's member list marks as removed from the team.
+REMOVED_FLAG = Markup(' <span class="flag" title="removed from the team in Cursor: their spend stays in every '
+                      'total">removed</span>')
+
+
+def member_note(member: Member | None) -> Markup:
+    """What follows a user's email wherever the site names them: Cursor's display name (untrusted
+    text, escaped) and a flag if removed; nothing for a user Cursor's list does not know."""
+    if member is None:
+        return Markup("")
+    name = Markup(' <span class="member-name">{}</span>').format(member.name) if member.name else Markup("")
+    return name + (REMOVED_FLAG if member.removed else Markup(""))
 
 
 def incomplete_flag() -> Markup:
@@ -121,7 +138,7 @@ class CellRenderer:
 
     def _named_html(self, value: Any, kind: str) -> Markup:
         if kind == "user":
-            return self.link(self.site.user_path(str(value)), str(value))
+            return self.link(self.site.user_path(str(value)), str(value)) + member_note(self.site.members.get(str(value)))
         if kind == "model":
             return self.link(self.site.model_path(str(value)), str(value))
         if kind == "month":
@@ -470,10 +487,12 @@ class FigureView:
     label: str
     html: Markup
     note: str
+    #: Text wraps between words (a list of model names); an amount or a count never breaks.
+    words: bool = False
 
 
 def figure_view(figure: Figure, cells: CellRenderer) -> FigureView:
-    return FigureView(figure.label, cells.html(figure.value, figure.kind), figure.note)
+    return FigureView(figure.label, cells.html(figure.value, figure.kind), figure.note, words=figure.kind == "text")
 
 
 def unique_ids(slugs: Collection[str], prefix: str) -> list[str]:
