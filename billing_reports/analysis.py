@@ -14,7 +14,7 @@ from typing import Any, Callable, Sequence
 
 import pluggy
 
-from .errors import BillingReportsError, PluginError
+from .errors import BillingReportsError, ConfigError, PluginError
 from .loader import load_usage, require_cached_data
 from .months import Month
 from .pages import Page
@@ -145,6 +145,8 @@ def collect(manager: pluggy.PluginManager, hook_name: str, kind: type, check: Ca
                     raise ValueError(f"{noun} slug {item.slug!r} is already used by {owners.get(item.slug, name)}")
                 own.add(item.slug)
                 check(item)
+        except ConfigError:  # the config asks for what cannot work (a file it names is missing): not a bug
+            raise
         except Exception as error:  # a plugin's bug is reported by name, never a traceback
             # (its message may quote a name from the cache: shown cleaned, and short)
             failures.append(PluginFailure(name, f"{type(error).__name__}: {shortened(printable(str(error)), 300)}"))

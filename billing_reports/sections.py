@@ -13,7 +13,7 @@ import csv
 import io
 import json
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal, Sequence
+from typing import Any, Callable, Literal, Mapping, Sequence
 
 import orjson
 
@@ -76,6 +76,9 @@ class Column:
     key: str
     label: str
     kind: ValueKind = "text"
+    #: Cell text -> the slug of a section whose page the site links that cell to (a group's name to
+    #: its group's page, say); downloads and the terminal show the text alone.
+    links: Mapping[str, str] = field(default_factory=dict, compare=False)
 
 
 #: The footnote under a table whose rounded rows do not add up to its rounded total.
@@ -270,6 +273,9 @@ class Section:
     roles: Sequence[SectionRole] = ()
     #: With the ``report-text`` role: which of its tables and columns the text view shows.
     text_view: TextView = TextView()
+    #: Whether every page's navigation links its page; ``False`` for a page reached from another
+    #: section's table (see :attr:`Column.links`), such as one of many groups' pages.
+    nav: bool = True
 
     def has_role(self, role: SectionRole) -> bool:
         return role in self.roles

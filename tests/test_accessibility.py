@@ -22,8 +22,9 @@ THEMES = ["light", "dark"]
 
 
 def page_types(demo_site) -> dict[str, str]:
-    """One page of every kind the site has: the dashboard, each section page, the directories,
-    a user, a model, data quality, about, and the index that leads to the dashboard."""
+    """One page of every kind the site has: the dashboard, each section page (each group's
+    chargeback page too), the directories, a user, a model, data quality, about, and the index that
+    leads to the dashboard."""
     manifest = orjson.loads((demo_site / "build-manifest.json").read_bytes())
     pages = [name for name in manifest["files"] if name.endswith(".html")]
     top = sorted(name for name in pages if "/" not in name)
@@ -31,7 +32,8 @@ def page_types(demo_site) -> dict[str, str]:
     kinds["a user page"] = min(name for name in pages if name.startswith("users/"))
     kinds["a model page"] = min(name for name in pages if name.startswith("models/"))
     assert {"billing_dashboard.html", "daily.html", "data-quality.html", "about.html", "index.html",
-            "users.html", "models.html", "spend-limits.html"} <= set(kinds), sorted(kinds)
+            "users.html", "models.html", "spend-limits.html", "chargeback.html",
+            "chargeback-unassigned.html"} <= set(kinds), sorted(kinds)
     return kinds
 
 

@@ -50,6 +50,7 @@ def test_json_holds_every_section_in_full(analysis_config):
     assert [s["slug"] for s in document["sections"]] == [
         "summary", "top-cost-users", "users-x-expensive-models", "top-cost-models",
         "monthly-trend", "daily", "monthly-model-breakdown", "monthly-user-breakdown", "reconciliation",
+        "chargeback",
     ]
     trend = document["sections"][4]["tables"][0]
     # unrounded dollars: 30 cents over 10 of 31 days -> 93 cents; the total 419.80833 cents

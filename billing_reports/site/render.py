@@ -140,7 +140,7 @@ class SiteRenderer:
         self.chart_days = usage.chart_days(drilldown.DAILY_CHART_DAYS)
         nav = [NavItem("index", "Dashboard", settings.output_filename)]
         nav += [NavItem(s.slug, s.title, self.site_map.sections[s.slug])
-                for s in self.sections if s.slug in self.site_map.sections]
+                for s in self.sections if s.slug in self.site_map.sections and s.nav]
         nav += [NavItem(page.slug, page.title, self.page_paths[page.slug]) for page in self.pages if page.nav]
         nav += [NavItem("users", "Users", "users.html"), NavItem("models", "Models", "models.html"),
                 NavItem("data-quality", "Data quality", "data-quality.html"),

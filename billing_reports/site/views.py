@@ -169,6 +169,13 @@ class CellRenderer:
             return found
         return self._td(value, kind)
 
+    def linked_td(self, value: Any, kind: str, links: Mapping[str, str]) -> str:
+        """:meth:`td`, the text linked to the page of the section ``links`` names for it (if any)."""
+        path = self.site.sections.get(links.get(value, "")) if links and type(value) is str else None
+        if path is None:
+            return self.td(value, kind)
+        return f'<td{CELL_CLASSES.get(kind, "")} data-sort="{escape(self.sort_key(value, kind))}">{self.link(path, value)}</td>'
+
     def _td(self, value: Any, kind: str) -> str:
         sort = escape(self.sort_key(value, kind))
         return f'<td{CELL_CLASSES.get(kind, "")} data-sort="{sort}">{self.html(value, kind, whole_cents=True)}</td>'
@@ -275,7 +282,11 @@ def table_view(
     incomplete = cells.site.incomplete_labels
     # The hot path of the big tables: each row in one pass, each cell one string.
     td = cells.td
-    body = "\n".join(["<tr>" + "".join(map(td, row, kinds)) + "</tr>" for row in rows])
+    links = [column.links for column in columns]
+    if any(links):  # cells naming another section's page link to it
+        body = "\n".join(["<tr>" + "".join(map(cells.linked_td, row, kinds, links)) + "</tr>" for row in rows])
+    else:
+        body = "\n".join(["<tr>" + "".join(map(td, row, kinds)) + "</tr>" for row in rows])
     footer = None
     if total is not None and limit is None:
         footer = Markup("<tr>" + "".join(
