@@ -30,7 +30,6 @@ BUILTIN_SECTIONS = "billing_reports.builtin_plugins"
 #: Strings of the core that equal a built-in's column key or table slug by coincidence, and why.
 CORE_OWN_WORDS = {
     "rank": "usage.rank, a function of the core (in usage's __all__)",
-    "spend": "the kind and folder of Cursor's spend snapshots (/teams/spend), kept by the core's fetch",
 }
 
 
