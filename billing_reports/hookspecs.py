@@ -90,3 +90,28 @@ def register_template_dirs(register):
     :param register: call ``register(path)`` with a directory path.
     :return: nothing.
     """
+
+
+@hookspec
+def register_alert_rules(register, usage, settings):
+    """Add alerts about the analysed usage (``billing-reports check``, the site's alerts page).
+
+    :param register: call ``register(alert)`` with a :class:`billing_reports.alerts.Alert` for each
+        thing someone should be told (a budget passed, a spike, a member near their limit...).
+    :param usage: the loaded :class:`billing_reports.usage.OnDemandUsage` of the period checked.
+    :param settings: the validated settings (``settings.plugin(NAME)`` is the rule's own block).
+    :return: nothing.
+    """
+
+
+@hookspec
+def register_notifiers(register):
+    """Add kinds of notifier (where ``billing-reports check`` sends alerts).
+
+    :param register: call ``register(kind, factory)``; ``kind`` is the ``type:`` of a notifier under
+        ``notify:`` in ``config.yaml``; ``factory(name, options, settings)`` returns a
+        :class:`billing_reports.alerts.Notifier` (options: that notifier's mapping, validated by the
+        factory, which raises ``ConfigError`` naming the key).
+    :return: nothing.
+    """
+
