@@ -54,6 +54,9 @@ class Settings:
     skip_broken_plugins: bool = False
     #: The ``publish:`` section as written; publish targets validate their own part.
     publish: dict[str, Any] = field(default_factory=dict)
+    #: The ``notify:`` section as written; each notifier kind validates its own options
+    #: (:func:`billing_reports.notifications.configured_notifiers`).
+    notify: dict[str, Any] = field(default_factory=dict)
     #: A ``--demo`` run (the fake API's synthetic team, under ``demo_dir``): the cache files it
     #: writes are marked as demo data, and only such a run loads them (never set from config.yaml).
     demo: bool = False
@@ -392,15 +395,17 @@ def settings_from_mapping(raw: Any, path: Path, *, problems: Sequence[str] = (),
         if section == "plugins" and isinstance(content, dict):  # the core's keys, then each plugin's block
             plugin_blocks = {key: block for key, block in content.items() if key not in SCHEMA["plugins"]}
             content = {key: value for key, value in content.items() if key in SCHEMA["plugins"]}
-        if section == "publish":
+        if section in ("publish", "notify"):
+            if content is None:
+                continue
             if not isinstance(content, dict):
-                errors.append(f"publish: expected a mapping, found {_shown(content)}")
+                errors.append(f"{section}: expected a mapping, found {_shown(content)}")
             else:
-                values["publish"] = content
+                values[section] = content
             continue
         keys = SCHEMA.get(section)
         if keys is None:
-            errors.append(f"{section}: unknown section; expected one of {_choices([*SCHEMA, 'publish'])} "
+            errors.append(f"{section}: unknown section; expected one of {_choices([*SCHEMA, 'publish', 'notify'])} "
                           "(a plugin's settings go under plugins: NAME, as `billing-reports plugins` lists)")
             continue
         if content is None:
