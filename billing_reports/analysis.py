@@ -14,6 +14,7 @@ from typing import Any, Callable, Sequence
 
 import pluggy
 
+from .alerts import Alert, severity_rank
 from .errors import BillingReportsError, ConfigError, PluginError
 from .loader import load_usage, require_cached_data
 from .months import Month
@@ -121,11 +122,24 @@ def run_pages(
     return sorted(pages, key=lambda page: page.slug), failures
 
 
+def run_alert_rules(
+    manager: pluggy.PluginManager, usage: OnDemandUsage, settings: Settings,
+) -> tuple[list[Alert], list[PluginFailure]]:
+    """Call every plugin's ``register_alert_rules``; return the alerts (worst first, then by rule,
+    subject and key) and the rules that failed, each named (the others still ran). Never raises for
+    a broken rule: ``check`` says each failure in a line, the build shows it with the others."""
+    alerts, failures = collect(manager, "register_alert_rules", Alert, lambda alert: None, identity="key",
+                               usage=usage, settings=settings)
+    alerts.sort(key=lambda a: (-severity_rank(a.severity), a.rule, a.subject_kind, a.subject, a.key))
+    return alerts, failures
+
+
 def collect(manager: pluggy.PluginManager, hook_name: str, kind: type, check: Callable[[Any], None],
-            **arguments: Any) -> tuple[list[Any], list[PluginFailure]]:
+            identity: str = "slug", **arguments: Any) -> tuple[list[Any], list[PluginFailure]]:
     """What each plugin's ``hook_name`` passes to ``register``, plugin by plugin: a plugin that raises,
-    registers something other than a ``kind`` (a :class:`Section`, a :class:`Page`), a slug already
-    taken, or an item ``check`` refuses (by raising) is a failure and adds nothing."""
+    registers something other than a ``kind`` (a :class:`Section`, a :class:`Page`, an ``Alert``), an
+    ``identity`` (its ``slug``, an alert's ``key``) already taken, or an item ``check`` refuses (by
+    raising) is a failure and adds nothing."""
     found_all: list[Any] = []
     failures: list[PluginFailure] = []
     owners: dict[str, str] = {}  # slug -> the plugin that registered it
@@ -141,9 +155,10 @@ def collect(manager: pluggy.PluginManager, hook_name: str, kind: type, check: Ca
             for item in found:
                 if not isinstance(item, kind):
                     raise TypeError(f"registered a {type(item).__name__}, not a billing_reports.{kind.__name__}")
-                if item.slug in owners or item.slug in own:
-                    raise ValueError(f"{noun} slug {item.slug!r} is already used by {owners.get(item.slug, name)}")
-                own.add(item.slug)
+                taken = getattr(item, identity)
+                if taken in owners or taken in own:
+                    raise ValueError(f"{noun} {identity} {taken!r} is already used by {owners.get(taken, name)}")
+                own.add(taken)
                 check(item)
         except ConfigError:  # the config asks for what cannot work (a file it names is missing): not a bug
             raise
@@ -152,7 +167,7 @@ def collect(manager: pluggy.PluginManager, hook_name: str, kind: type, check: Ca
             failures.append(PluginFailure(name, f"{type(error).__name__}: {shortened(printable(str(error)), 300)}"))
             continue
         for item in found:
-            owners[item.slug] = name
+            owners[getattr(item, identity)] = name
             found_all.append(item)
     return found_all, failures
 
@@ -181,4 +196,5 @@ def failure_message(failures: Sequence[PluginFailure]) -> str:
     )
 
 
-__all__ = ["NO_CYCLE_START", "Analysis", "analyse", "with_cycle_anchor", "call_with", "collect", "failure_message", "run_pages", "run_sections"]
+__all__ = ["NO_CYCLE_START", "Analysis", "analyse", "with_cycle_anchor", "call_with", "collect", "failure_message", "run_alert_rules", "run_pages",
+           "run_sections"]

@@ -17,6 +17,7 @@ COMMANDS = {
     "build": ("billing_reports.commands.build", "build"),
     "serve": ("billing_reports.commands.serve", "serve"),
     "publish": ("billing_reports.commands.publish", "publish"),
+    "check": ("billing_reports.commands.check", "check"),
     "plugins": ("billing_reports.commands.plugins", "plugins_command"),
     "fake-api": ("billing_reports.commands.fake_api", "fake_api"),
 }

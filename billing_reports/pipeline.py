@@ -11,7 +11,9 @@ from typing import Callable, Iterable, Sequence
 
 import pluggy
 
-from .analysis import analyse, run_pages
+from .alert_state import first_seen_times
+from .analysis import analyse, failure_message, run_alert_rules, run_pages
+from .errors import PluginError
 from .fetching import FetchSummary, fetch_months
 from .months import Month
 from .periods import ReportRange
@@ -42,6 +44,16 @@ class BuildResult:
         return self.usage.incomplete_months
 
 
+def fetch_missing(settings: Settings, months: Sequence[Month], *, api_key: str | None,
+                  refresh: Iterable[Month] = (), reporter: FetchReporter | None = None,
+                  say: Callable[[str], None] = lambda line: None) -> FetchSummary:
+    """The fetch of ``build`` and ``check``: the months not cached or cached before they were over, and
+    Cursor's own figures (members, this cycle's spend and limits, groups) whenever there is a key."""
+    summary = fetch_months(settings, months, api_key=api_key, refresh=refresh, reporter=reporter, team_figures=True)
+    say(summary.describe())
+    return summary
+
+
 def build(
     settings: Settings,
     months: Sequence[Month],
@@ -68,11 +80,8 @@ def build(
     check_site_dir(settings.site_dir)
 
     # 1. Fetch: only months that are not cached, or cached before they were over.
-    summary = None
-    if not offline:
-        summary = fetch_months(settings, months, api_key=api_key, refresh=refresh, reporter=reporter,
-                               team_figures=True)
-        say(summary.describe())
+    summary = None if offline else fetch_missing(settings, months, api_key=api_key, refresh=refresh,
+                                                 reporter=reporter, say=say)
 
     # 2. Analyse: load the cache into the ledger (per UTC day, user, model, max mode; a range with
     #    no cached month at all is refused, the previous site untouched), then every registered
@@ -83,10 +92,16 @@ def build(
         manager, load_failures = settings.loaded_plugins()
     analysis = analyse(settings, months, report_range=report_range, manager=manager, load_failures=load_failures)
     pages, page_failures = run_pages(manager, analysis.usage, settings)
-    failures = [*analysis.failures, *page_failures]
+    # ...and the alert rules, as `check` runs them (the alerts page, the dashboard's banner), with
+    # when `check` first saw each (its state file; none, or one it cannot read, leaves that out).
+    alerts, rule_failures = run_alert_rules(manager, analysis.usage, settings)
+    if rule_failures and not settings.skip_broken_plugins:
+        raise PluginError(failure_message(rule_failures))
+    failures = [*analysis.failures, *page_failures, *rule_failures]
+    alerts_seen, _ = first_seen_times(settings.data_dir)
 
     # 3. Render into a temporary directory and swap it in.
     site = build_site(settings, analysis.usage, analysis.sections, pages=pages, failures=failures, manager=manager,
-                      demo=demo)
+                      demo=demo, alerts=alerts, alerts_seen=alerts_seen)
     return BuildResult(site=site, usage=analysis.usage, fetch=summary, section_count=len(analysis.sections),
                        plugin_failures=failures)

@@ -10,7 +10,7 @@ import gc
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 import pluggy
 
@@ -36,19 +36,23 @@ def build_site(
     site_dir: Path | None = None,
     built_at: datetime | None = None,
     demo: bool = False,
+    alerts: Sequence[Any] = (),
+    alerts_seen: Mapping[str, str] | None = None,
 ) -> BuiltSite:
     """Render the site for ``sections`` and ``usage`` into ``site_dir`` (default ``settings.site_dir``).
 
     ``pages``: the plugins' own pages (``register_pages``). ``failures`` (plugins skipped because
     they broke) are shown on the dashboard and the data-quality page. ``manager`` supplies plugin
-    template directories.
+    template directories. ``alerts``: what the alert rules found (the alerts page, the dashboard's
+    banner), ``alerts_seen`` when each was first seen by ``check`` (by key).
     """
     site_dir = Path(site_dir or settings.site_dir)
     built_at = built_at or utc_now()
     environment = template_environment(settings.templates_dir, plugin_template_dirs(manager))
     with SiteOutput(site_dir) as output, _collector_skips_what_exists():
         renderer = SiteRenderer(
-            environment, settings, usage, sections, pages=pages, failures=failures, built_at=built_at, demo=demo
+            environment, settings, usage, sections, pages=pages, failures=failures, built_at=built_at, demo=demo,
+            alerts=alerts, alerts_seen=alerts_seen,
         )
         renderer.render(output)
         manifest = output.swap_in(manifest_fields(usage, settings, built_at))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from typing import Iterable
+from typing import Any, Iterable
 
 _UNSAFE = re.compile(r"[^a-z0-9._-]+")
 #: A run of dashes and dots with at least one dash (``-..-``) becomes one dash.
@@ -74,3 +74,14 @@ class PageNames:
 
     def items(self):
         return self._slugs.items()
+
+
+def user_pages(usage: Any) -> PageNames:
+    """The file names of the users' pages as the site gives them (every user with usage in range of
+    ``usage``, an :class:`~billing_reports.usage.OnDemandUsage`): for a link to one from elsewhere."""
+    return PageNames(usage.breakdown.user_models, fallback="user", reserved={"index"})
+
+
+def user_page_path(pages: PageNames, user: str) -> str | None:
+    """``users/SLUG.html``, relative to the site's root; ``None`` for a user without a page."""
+    return f"users/{pages.slug(user)}.html" if user in pages else None

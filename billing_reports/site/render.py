@@ -11,12 +11,13 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import jinja2
 from markupsafe import Markup
 
 from .. import __version__
+from ..alerts import Alert
 from ..errors import BillingReportsError, ConfigError
 from ..months import Month, isoformat_z
 from ..pages import Page
@@ -27,8 +28,9 @@ from ..usage import OnDemandUsage, UsageTotals, rank
 from . import drilldown
 from .environment import template_source
 from .intro import IntroRenderer
-from .names import PageNames, slugify
+from .names import PageNames, slugify, user_pages
 from .output import SiteOutput
+from .alerts import alert_banner, alert_views
 from .quality import data_quality_section, fetches_table, when
 from .views import (
     CellRenderer, Downloads, SiteMap, chart_view, figure_view, member_note, table_view, unique_ids,
@@ -39,7 +41,7 @@ GLANCE_ROWS = 5
 #: ...and at most this many of its columns (see ``views.glance_columns``).
 GLANCE_COLUMNS = 4
 STATIC_ASSETS = ("site.css", "site.js", "favicon.svg")
-FIXED_PAGES = {"about", "data-quality", "users", "models", "index"}
+FIXED_PAGES = {"about", "alerts", "data-quality", "users", "models", "index"}
 #: A user page's table whose CSV and JSON are bigger than this together gets files in ``data/``, as
 #: other pages' tables do (a page should not grow by more than its downloads' worth).
 EMBED_MAX_BYTES = 64 * 1024
@@ -100,6 +102,8 @@ class SiteRenderer:
         failures: Sequence[Any] = (),
         built_at: datetime,
         demo: bool = False,
+        alerts: Sequence[Alert] = (),
+        alerts_seen: Mapping[str, str] | None = None,
     ) -> None:
         self.environment = environment
         self.settings = settings
@@ -111,6 +115,7 @@ class SiteRenderer:
             raise BillingReportsError(f"the slug {sorted(clash)[0]!r} names both a section and a plugin's page; "
                                       "rename one of them in its plugin")
         self.failures = list(failures)
+        self.alerts = alert_views(alerts, alerts_seen or {})
         self.built_at = built_at
         self.intro = IntroRenderer()
         self.index = drilldown.UsageIndex.of(usage)
@@ -128,7 +133,7 @@ class SiteRenderer:
         self.page_paths = {page.slug: f"{section_names.slug(page.slug)}.html" for page in self.pages}
         self.site_map = SiteMap(
             index=settings.output_filename,
-            users=PageNames(self.index.user_model, fallback="user", reserved={"index"}),
+            users=user_pages(usage),
             models=PageNames(self.index.model_user, fallback="model", reserved={"index"}),
             sections={s.slug: f"{section_names.slug(s.slug)}.html" for s in self.sections if s.has_own_page},
             incomplete=frozenset(m.key for m in usage.incomplete_months),
@@ -143,6 +148,7 @@ class SiteRenderer:
                 for s in self.sections if s.slug in self.site_map.sections and s.nav]
         nav += [NavItem(page.slug, page.title, self.page_paths[page.slug]) for page in self.pages if page.nav]
         nav += [NavItem("users", "Users", "users.html"), NavItem("models", "Models", "models.html"),
+                NavItem("alerts", "Alerts", "alerts.html"),
                 NavItem("data-quality", "Data quality", "data-quality.html"),
                 NavItem("about", "About", "about.html")]
         self.info = SiteInfo(
@@ -298,7 +304,7 @@ class SiteRenderer:
                                                     embed_downloads=kind == "users", compact_charts=True))
 
     def render_reference_pages(self, output: SiteOutput, cells: CellRenderer) -> None:
-        """All users, all models, data quality, about."""
+        """All users, all models, data quality, the alerts, about."""
         for section, current in ((drilldown.users_directory(self.usage, self.index), "users"),
                                  (drilldown.models_directory(self.usage, self.index), "models"),
                                  (data_quality_section(self.usage, self.settings.cycle_start), "data-quality")):
@@ -306,6 +312,7 @@ class SiteRenderer:
             self.render_page(output, f"{current}.html", template, current, title=section.title,
                              failures=self.failures,
                              **self.section_context(section, cells, page_slug=current, output=output))
+        self.render_page(output, "alerts.html", "alerts.html", "alerts", title="Alerts", alerts=self.alerts)
         self.render_page(output, "about.html", "about.html", "about", title="About these figures",
                          settings=self.settings,
                          fetches=table_view(fetches_table(self.usage), cells, table_id="table-fetches"))
@@ -346,6 +353,7 @@ class SiteRenderer:
             trend=chart_view(trend, cells, chart_id="chart-trend") if trend else None, glances=glances,
             daily=chart_view(daily, cells, chart_id="chart-daily"),
             failures=self.failures,
+            alerts=alert_banner(self.alerts),
             section=card_sections[0] if card_sections else None,
             intro=Markup("").join(context["intro"] for context in headed),
             figures=[figure_view(f, cells) for f in figures],

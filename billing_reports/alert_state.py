@@ -1,0 +1,182 @@
+"""Which alerts stand, and what each notifier was told: ``alert-state.json`` in the cache directory.
+
+``billing-reports check`` reads it before sending and writes it (atomically) after: a standing
+alert (the same ``key``) is sent to a notifier once, and again only when it worsens (a higher
+severity, or a higher ``level`` within it). A new period makes new keys, so new alerts. An alert no
+longer firing is dropped. The site reads the first-seen times for its alerts page.
+
+The file is ours only when it says so (``written_by``); anything else under that name (edited by
+hand, truncated, another program's) is refused in one line that names it and what to do, and is
+never overwritten or deleted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import orjson
+
+from .alerts import SEVERITIES, Alert, severity_rank
+from .cache import write_atomically
+from .errors import CacheError
+from .months import isoformat_z
+
+STATE_FILE = "alert-state.json"
+WRITTEN_BY = "billing-reports check"
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Told:
+    """What one notifier was last sent of one alert: its severity and level then, and when."""
+
+    severity: str
+    level: float
+    at: str
+
+    def worse(self, alert: Alert) -> bool:
+        """Whether ``alert`` is worse than what was told: a higher severity, or the same and a higher level."""
+        told, now = severity_rank(self.severity), severity_rank(alert.severity)
+        return now > told or (now == told and alert.level > self.level)
+
+
+@dataclass(frozen=True)
+class StandingAlert:
+    """An alert as the state keeps it: when it was first seen and what each notifier was told."""
+
+    key: str
+    first_seen: str
+    told: Mapping[str, Told] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AlertState:
+    """Every standing alert by key (empty: no state yet)."""
+
+    alerts: Mapping[str, StandingAlert] = field(default_factory=dict)
+
+    def first_seen(self, key: str) -> str | None:
+        found = self.alerts.get(key)
+        return found.first_seen if found else None
+
+    def to_tell(self, notifier: str, alerts: Iterable[Alert]) -> list[Alert]:
+        """The alerts ``notifier`` has not been sent, or has been sent less bad."""
+        chosen = []
+        for alert in alerts:
+            standing = self.alerts.get(alert.key)
+            told = standing.told.get(notifier) if standing else None
+            if told is None or told.worse(alert):
+                chosen.append(alert)
+        return chosen
+
+    def updated(self, alerts: Sequence[Alert], sent: Mapping[str, Sequence[Alert]], now: datetime) -> "AlertState":
+        """The state after a run: the alerts firing now (the others dropped), each keeping its first-seen
+        time, with what each notifier in ``sent`` (name -> the alerts it took) was told now."""
+        at = isoformat_z(now)
+        told_now: dict[str, dict[str, Told]] = {}
+        for notifier, taken in sent.items():
+            for alert in taken:
+                told_now.setdefault(alert.key, {})[notifier] = Told(alert.severity, alert.level, at)
+        standing = {}
+        for alert in alerts:
+            before = self.alerts.get(alert.key)
+            told = {**(before.told if before else {}), **told_now.get(alert.key, {})}
+            standing[alert.key] = StandingAlert(alert.key, before.first_seen if before else at, told)
+        return AlertState(standing)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "written_by": WRITTEN_BY,
+            "version": FORMAT_VERSION,
+            "alerts": {
+                key: {"first_seen": standing.first_seen,
+                      "told": {name: {"severity": t.severity, "level": t.level, "at": t.at}
+                               for name, t in standing.told.items()}}
+                for key, standing in self.alerts.items()
+            },
+        }
+
+
+def state_path(data_dir: Path) -> Path:
+    return Path(data_dir) / STATE_FILE
+
+
+def _refused(path: Path, problem: str) -> CacheError:
+    return CacheError(
+        f"Alert state file {path} {problem}; billing-reports did not write it this way and leaves it alone: "
+        f"move it away (the alerts standing now will then be sent once more) or restore the file `check` wrote.",
+        path=path, problem=problem,
+    )
+
+
+def read_state(data_dir: Path) -> AlertState:
+    """The state kept under ``data_dir`` (empty when there is none yet).
+
+    :raises CacheError: the file cannot be read or is not one ``check`` wrote (one line naming it).
+    """
+    path = state_path(data_dir)
+    if not path.exists():
+        return AlertState()
+    if not path.is_file():
+        raise _refused(path, "is not a file")
+    try:
+        raw = orjson.loads(path.read_bytes())
+    except OSError as error:
+        raise CacheError(f"Alert state file {path} cannot be read ({error.strerror or error}); "
+                         "check its permissions.", path=path, problem="cannot be read") from None
+    except orjson.JSONDecodeError as error:
+        raise _refused(path, f"is not JSON ({error.msg} at character {error.pos})") from None
+    if not isinstance(raw, dict) or raw.get("written_by") != WRITTEN_BY:
+        raise _refused(path, f"does not say it was written by {WRITTEN_BY}")
+    if raw.get("version") != FORMAT_VERSION:
+        raise _refused(path, f"has version {raw.get('version')!r}, not {FORMAT_VERSION}")
+    entries = raw.get("alerts")
+    if not isinstance(entries, dict):
+        raise _refused(path, "has no mapping of alerts")
+    standing = {}
+    for key, entry in entries.items():
+        problem = _entry_problem(entry)
+        if problem:
+            raise _refused(path, f"has an alert {key[:80]!r} that {problem}")
+        told = {name: Told(t["severity"], float(t["level"]), t["at"]) for name, t in entry["told"].items()}
+        standing[key] = StandingAlert(key, entry["first_seen"], told)
+    return AlertState(standing)
+
+
+def _entry_problem(entry: Any) -> str | None:
+    if not isinstance(entry, dict) or not isinstance(entry.get("first_seen"), str):
+        return "has no first_seen time"
+    told = entry.get("told")
+    if not isinstance(told, dict):
+        return "has no mapping of notifiers told"
+    for name, t in told.items():
+        if not (isinstance(t, dict) and t.get("severity") in SEVERITIES and isinstance(t.get("at"), str)
+                and isinstance(t.get("level"), (int, float)) and not isinstance(t.get("level"), bool)):
+            return f"has a malformed record for notifier {str(name)[:80]!r}"
+    return None
+
+
+def write_state(data_dir: Path, state: AlertState) -> Path:
+    """Write ``state`` atomically (a temporary file beside it, then a rename): a crash leaves the old one."""
+    path = state_path(data_dir)
+    write_atomically(path, [orjson.dumps(state.to_json(), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)])
+    return path
+
+
+def first_seen_times(data_dir: Path | None) -> tuple[dict[str, str], str | None]:
+    """For the site: each standing alert's first-seen time, and why there are none (a state file that
+    cannot be read: its one line), never an exception."""
+    if data_dir is None:
+        return {}, None
+    try:
+        state = read_state(data_dir)
+    except CacheError as error:
+        return {}, error.message
+    return {key: standing.first_seen for key, standing in state.alerts.items()}, None
+
+
+__all__ = ["AlertState", "STATE_FILE", "StandingAlert", "Told", "first_seen_times", "read_state", "state_path",
+           "write_state"]

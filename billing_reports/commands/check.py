@@ -1,0 +1,199 @@
+"""``billing-reports check``: fetch, analyse, evaluate the alert rules, print and send the alerts.
+
+Made for cron and CI: the exit status says what was found (0 no alert, 1 an alert at or above
+``--fail-on``, 2 an error). Every error is one line on stderr, and one error does not stop what
+does not depend on it: a broken rule leaves the others, a failing notifier the others.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from typing import Any, Sequence
+
+import click
+
+from ..alert_state import AlertState, read_state, write_state
+from ..alerts import SEVERITIES, Alert, AlertFigure, severity_rank
+from ..analysis import analyse, run_alert_rules
+from ..errors import BillingReportsError
+from ..months import Month, isoformat_z, utc_now
+from ..notifications import configured_notifiers, deliver
+from ..periods import ReportRange
+from ..pipeline import fetch_missing
+from ..progress import make_reporter
+from ..sections import format_value, json_bytes
+from ..settings import Settings
+from ..untrusted import printable
+from ..wording import counted
+from .options import config_option, report_range_options
+
+#: Exit statuses.
+NO_ALERT, ALERTED, FAILED = 0, 1, 2
+
+
+class CheckCommand(click.Command):
+    """Every error of ``check`` (the config, the API, the cache) exits 2, not click's 1: 1 means an alert."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BillingReportsError as error:
+            error.exit_code = FAILED
+            raise
+
+
+def figure_text(figure: AlertFigure) -> str:
+    return f"{figure.label} {format_value(figure.value, figure.kind)}"
+
+
+def alerts_text(alerts: Sequence[Alert], period_label: str) -> str:
+    """The alerts as aligned text: severity, subject, title, key figures, link (every text printable)."""
+    if not alerts:
+        return f"No alert for {period_label}."
+    header = ["SEVERITY", "SUBJECT", "ALERT", "FIGURES", "LINK"]
+    rows = [[alert.severity, alert.subject or alert.subject_kind, alert.title,
+             "; ".join(figure_text(f) for f in alert.figures), alert.link or ""] for alert in alerts]
+    rows = [[printable(cell) for cell in row] for row in rows]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in [header, *rows]]
+    return f"{counted(len(alerts), 'alert')} for {period_label}:\n" + "\n".join(lines)
+
+
+def alert_json(alert: Alert, first_seen: str | None) -> dict[str, Any]:
+    document = dataclasses.asdict(alert)
+    document["figures"] = [dataclasses.asdict(f) for f in alert.figures]
+    document["first_seen"] = first_seen
+    return document
+
+
+@click.command(cls=CheckCommand)
+@config_option
+@report_range_options
+@click.option("--offline", is_flag=True, help="Check the cache alone; never contact the API (no key needed).")
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="text: aligned lines; json: every alert in full (money in micro-cents), what was sent, the errors.")
+@click.option("--fail-on", type=click.Choice(SEVERITIES), default="warning", show_default=True,
+              help="Exit 1 when an alert of this severity or worse stands.")
+@click.option("--dry-run", is_flag=True,
+              help="Print what would be sent to each notifier; send nothing and keep no state.")
+@click.option("--site-url", metavar="URL", default=None,
+              help="Where the site is published, to make the alerts' links absolute in what is sent.")
+def check(settings: Settings, months: list[Month], report_range: ReportRange, offline: bool, output_format: str,
+          fail_on: str, dry_run: bool, site_url: str | None) -> None:
+    """Check the period for alerts, print them, and send the new ones to the notifiers.
+
+    Fetches what is missing (unless --offline), analyses the range (the alerts
+    are about its last period: by default the current month, with the months
+    before it as history), evaluates every plugin's alert rules (spikes, spend
+    limits, expensive models, budgets...) and prints the alerts. Each notifier of
+    the notify: section of config.yaml is sent the alerts it has not been told
+    yet, or that have worsened since; which ones stand is kept in the cache
+    directory (alert-state.json).
+
+    \b
+    Exit status: 0 no alert at or above --fail-on, 1 there is one,
+    2 an error (config, API, a broken rule, a failing notifier; one line each).
+
+    \b
+    Examples:
+      billing-reports check --dry-run
+      billing-reports check --offline --format json
+      billing-reports check --fail-on critical --site-url https://finops.example.com/ai/
+    \b
+    cron (every morning at 07:00; mail only when something is wrong):
+      0 7 * * *  cd /srv/billing && billing-reports check --fail-on critical >/dev/null
+    \b
+    CI (a scheduled job that fails when a warning or worse stands):
+      billing-reports check --offline --format json > alerts.json
+    """
+    errors: list[str] = []
+    manager, load_failures = settings.loaded_plugins()
+    try:
+        notifiers = configured_notifiers(settings)
+    except BillingReportsError as error:
+        errors.append(error.message)
+        notifiers = []
+    if not offline:
+        try:
+            fetch_missing(settings, months, api_key=settings.api_key, reporter=make_reporter(),
+                          say=lambda line: click.echo(line, err=True))
+        except BillingReportsError as error:  # the cache as it is still tells what stands
+            errors.append(error.message)
+    analysis = analyse(dataclasses.replace(settings, skip_broken_plugins=True), months, report_range=report_range,
+                       manager=manager, load_failures=load_failures)
+    usage = analysis.usage
+    alerts, rule_failures = run_alert_rules(manager, usage, settings)
+    errors += [f"plugin {f.name} failed: {f.error}" for f in [*analysis.failures, *rule_failures]]
+
+    try:
+        state: AlertState | None = read_state(settings.data_dir)
+    except BillingReportsError as error:
+        errors.append(f"{error.message} Nothing was sent.")
+        state = None
+    period_label = usage.periods()[-1].label if usage.periods() else usage.period_label
+    to_tell = {n.name: state.to_tell(n.name, alerts) for n in notifiers} if state is not None else {}
+
+    sent: dict[str, list[Alert]] = {}
+    said: list[str] = []
+    if state is not None and not dry_run:
+        for notifier in notifiers:
+            if not to_tell[notifier.name]:
+                continue
+            failures = deliver([notifier], to_tell[notifier.name], site_url=site_url, say=said.append)
+            errors += failures
+            if not failures:
+                sent[notifier.name] = to_tell[notifier.name]
+        try:
+            state = state.updated(alerts, sent, utc_now())
+            write_state(settings.data_dir, state)
+        except OSError as error:
+            errors.append(f"Alert state in {settings.data_dir} could not be written ({error.strerror or error}); "
+                          "the alerts sent now will be sent again next run.")
+
+    seen = (lambda key: state.first_seen(key)) if state is not None else (lambda key: None)
+    if output_format == "json":
+        document = {
+            "period": period_label,
+            "checked_at": isoformat_z(utc_now()),
+            "alerts": [alert_json(alert, seen(alert.key)) for alert in alerts],
+            "notifiers": {name: {"would_send" if dry_run else "sent":
+                                 [a.key for a in (alerts_ if dry_run else sent.get(name, []))]}
+                          for name, alerts_ in to_tell.items()},
+            "errors": errors,
+        }
+        click.echo(json_bytes(document, indent=True).decode())
+    else:
+        click.echo(alerts_text(alerts, period_label))
+        for line in _notifier_lines(notifiers, to_tell, dry_run, state is not None):
+            click.echo(line)
+        for line in said:
+            click.echo(line)
+    for line in errors:
+        click.echo(f"Error: {printable(line)}", err=True)
+
+    if errors:
+        status = FAILED
+    elif any(severity_rank(alert.severity) >= severity_rank(fail_on) for alert in alerts):
+        status = ALERTED
+    else:
+        status = NO_ALERT
+    sys.exit(status)  # (click.Context.exit would be swallowed by main() outside standalone mode)
+
+
+def _notifier_lines(notifiers: Sequence[Any], to_tell: dict[str, list[Alert]], dry_run: bool,
+                    state_known: bool) -> list[str]:
+    if not notifiers:
+        return ["No notifier is configured (notify: in config.yaml): nothing is sent."]
+    if not state_known:
+        return []
+    lines = []
+    for notifier in notifiers:
+        waiting = to_tell[notifier.name]
+        if dry_run:
+            keys = ", ".join(printable(alert.key) for alert in waiting)
+            lines.append(f"Would send {counted(len(waiting), 'alert')} to {printable(notifier.name)}"
+                         + (f": {keys}" if waiting else " (nothing new or worse)."))
+        elif not waiting:
+            lines.append(f"Nothing new or worse for {printable(notifier.name)}.")
+    return lines
