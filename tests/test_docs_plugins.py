@@ -37,8 +37,8 @@ def _example_plugin(hook: str, tmp_path: Path) -> types.ModuleType:
 
 
 def test_the_hookspecs_are_found():
-    assert HOOKS == ["register_commands", "register_pages", "register_publish_targets", "register_sections",
-                     "register_settings", "register_template_dirs"]
+    assert HOOKS == ["register_alert_rules", "register_commands", "register_notifiers", "register_pages",
+                     "register_publish_targets", "register_sections", "register_settings", "register_template_dirs"]
 
 
 @pytest.mark.parametrize("hook", HOOKS)
@@ -150,3 +150,23 @@ def test_register_pages_example(tmp_path, analysis_settings, analysis_usage):
     # January 2026 by hand (tests/test_plugin_example.py's teams): 173.85 + 75.625 + 30.33333 cents
     assert "<tr><td>January 2026</td><td>$2.80</td></tr>" in page
     assert 'href="reconciliation.html"' in (site.directory / "billing_dashboard.html").read_text(encoding="utf-8")
+
+
+def test_register_alert_rules_example(tmp_path, analysis_usage, analysis_settings):
+    """The example's rule over the hand-computed cache: a team day above $50 is none there (its days are
+    cents), and above a limit of a tenth of a cent the busiest day of March is."""
+    from billing_reports.analysis import run_alert_rules
+
+    manager = get_plugin_manager(load_entry_points=False)
+    module = _example_plugin("register_alert_rules", tmp_path)
+    manager.register(module, name="docs-example")
+    alerts, failures = run_alert_rules(manager, analysis_usage, analysis_settings)
+    assert failures == [] and not [a for a in alerts if a.rule == "team-daily"]
+    module.DAILY_LIMIT = 100_000  # a tenth of a cent
+    alerts, _ = run_alert_rules(manager, analysis_usage, analysis_settings)
+    mine = [a for a in alerts if a.rule == "team-daily"]
+    period = analysis_usage.periods()[-1]
+    busy = [day for day in range(period.first_day, period.last_day + 1)
+            if analysis_usage.day_total(day).cost > 100_000]
+    assert busy and sorted(a.key for a in mine) == sorted(f"team-daily/{day}" for day in busy)
+    assert all(a.figures[0].value == analysis_usage.day_total(int(a.key.split("/")[1])).cost for a in mine)
