@@ -158,16 +158,23 @@ class SmtpReceiver:
     """aiosmtpd on 127.0.0.1: STARTTLS required, then a login with ``username`` / ``password``."""
 
     username = "billing-bot"
-    password = "p@ss word/with+signs&é"
+    password = "p@ss word/with+signs&more"
 
     def __init__(self, certificate: Certificate) -> None:
         from aiosmtpd.controller import Controller
         from aiosmtpd.smtp import AuthResult, LoginPassword
 
         self.messages: list = []  # (envelope, tls cipher or None)
+        self.refused: set[str] = set()  # recipients the server answers 550
         receiver = self
 
         class Handler:
+            async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+                if address in receiver.refused:
+                    return "550 5.1.1 No such user here"
+                envelope.rcpt_tos.append(address)
+                return "250 OK"
+
             async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
                 receiver.messages.append((envelope, session.ssl))
                 return "250 Message accepted for delivery"
@@ -175,7 +182,7 @@ class SmtpReceiver:
         def authenticator(server, session, envelope, mechanism, auth_data):
             ok = (isinstance(auth_data, LoginPassword) and auth_data.login == receiver.username.encode()
                   and auth_data.password == receiver.password.encode())
-            return AuthResult(success=ok)
+            return AuthResult(success=ok, handled=False)  # (not handled: the server says 535)
 
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(certificate.cert, certificate.key)

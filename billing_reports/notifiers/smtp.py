@@ -97,6 +97,10 @@ class EmailNotifier:
                                             "the SMTP user name")
             self.password = required_secret(where, settings, "password_env", self.config["password_env"],
                                             "the SMTP password")
+            for key, value in (("username_env", self.username), ("password_env", self.password)):
+                if not value.isascii():  # (smtplib's AUTH sends ASCII only)
+                    raise ConfigError(f"{where}.{key}: {self.config[key]} holds a non-ASCII character, which an "
+                                      f"SMTP login cannot carry here; use an ASCII password (its value is not shown)")
         self.ca_file = None
         if self.config["ca_file"]:
             self.ca_file = (settings.config_dir / self.config["ca_file"]).resolve()
@@ -157,10 +161,10 @@ class EmailNotifier:
             return f"{self.server} refused every recipient: {shown}"
         if isinstance(error, smtplib.SMTPResponseException):
             return f"{self.server} answered {error.smtp_code} {_said(error.smtp_error)}"
+        if isinstance(error, (socket.timeout, TimeoutError)) or isinstance(error.__context__, (socket.timeout, TimeoutError)):
+            return f"{self.server}: no answer within {timeout:g}s; check host, port and the network"
         if isinstance(error, smtplib.SMTPServerDisconnected):
             return f"{self.server} closed the connection; check host and port (STARTTLS, usually 587)"
-        if isinstance(error, (socket.timeout, TimeoutError)):
-            return f"{self.server}: no answer within {timeout:g}s; check host, port and the network"
         if isinstance(error, ConnectionRefusedError):
             return f"cannot connect to {self.server} (connection refused); check host and port"
         if isinstance(error, socket.gaierror):
