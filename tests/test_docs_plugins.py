@@ -37,8 +37,8 @@ def _example_plugin(hook: str, tmp_path: Path) -> types.ModuleType:
 
 
 def test_the_hookspecs_are_found():
-    assert HOOKS == ["register_commands", "register_pages", "register_publish_targets", "register_sections",
-                     "register_settings", "register_template_dirs"]
+    assert HOOKS == ["register_alert_rules", "register_commands", "register_notifiers", "register_pages",
+                     "register_publish_targets", "register_sections", "register_settings", "register_template_dirs"]
 
 
 @pytest.mark.parametrize("hook", HOOKS)
@@ -150,3 +150,27 @@ def test_register_pages_example(tmp_path, analysis_settings, analysis_usage):
     # January 2026 by hand (tests/test_plugin_example.py's teams): 173.85 + 75.625 + 30.33333 cents
     assert "<tr><td>January 2026</td><td>$2.80</td></tr>" in page
     assert 'href="reconciliation.html"' in (site.directory / "billing_dashboard.html").read_text(encoding="utf-8")
+
+
+def test_register_notifiers_example(tmp_path):
+    import json
+
+    from billing_reports.alerts import Alert
+    from billing_reports.errors import ConfigError
+    from billing_reports.notifications import configured_notifiers, deliver
+    from billing_reports.settings import load_settings
+
+    manager = get_plugin_manager(load_entry_points=False)
+    manager.register(_example_plugin("register_notifiers", tmp_path), name="docs-example")
+    config = tmp_path / "config.yaml"
+    config.write_text(_block("register_notifiers", "yaml"), encoding="utf-8")
+    notifiers = configured_notifiers(load_settings(config, manager=manager))
+    alert = Alert(rule="spike", key="spike/user/ann@example.com/2026-03-02", severity="warning", subject_kind="user",
+                  subject="ann@example.com", title="ann@example.com spent 9x their usual day")
+    assert deliver(notifiers, [alert]) == []
+    sent = [json.loads(line) for line in (tmp_path / "sent-alerts.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert sent == [{"key": alert.key, "severity": "warning", "subject": "ann@example.com", "title": alert.title}]
+    config.write_text("notify:\n  audit:\n    type: alert-log\n    file: x\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as raised:
+        configured_notifiers(load_settings(config, manager=manager))
+    assert raised.value.message == f"{config}: notify.audit.file: unknown key; expected path"

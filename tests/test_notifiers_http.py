@@ -256,3 +256,44 @@ def test_a_notifier_failure_is_a_billing_reports_error(tmp_path, monkeypatch, re
     notifier = webhook(tmp_path, monkeypatch, f"http://127.0.0.1:{refused_port}", secret=None)
     with pytest.raises(BillingReportsError):
         notifier.send([budget_alert()], site_url=None)
+
+
+def _readme_notifiers() -> str:
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    return readme.split("\n## Notifiers\n", 1)[1].split("\n## ", 1)[0]
+
+
+def test_the_readme_check_accepts_our_post_and_refuses_a_tampered_one(tmp_path, monkeypatch, webhook_receiver):
+    """The README's receiver code is real: docs cannot drift from the signature."""
+    import re
+    import textwrap
+
+    code = textwrap.dedent(re.search(r"```python\n(.*?)```", _readme_notifiers(), flags=re.DOTALL).group(1))
+    module: dict = {}
+    exec(compile(code, "README.md", "exec"), module)
+    deliver([webhook(tmp_path, monkeypatch, webhook_receiver.base_url)], [budget_alert()])
+    (request,) = webhook_receiver.received
+    timestamp, signed = request.headers["X-Billing-Reports-Timestamp"], request.headers["X-Billing-Reports-Signature"]
+    assert module["genuine"](SIGNING_SECRET.encode(), timestamp, signed, request.body)
+    assert not module["genuine"](SIGNING_SECRET.encode(), timestamp, signed, request.body + b" ")
+    assert not module["genuine"](b"another secret", timestamp, signed, request.body)
+    old = str(int(timestamp) - 3600)  # signed rightly, but an hour ago: a replay
+    resigned = "sha256=" + hmac.new(SIGNING_SECRET.encode(), old.encode() + b"." + request.body, hashlib.sha256).hexdigest()
+    assert module["genuine"](SIGNING_SECRET.encode(), str(int(timestamp)), signed, request.body)
+    assert not module["genuine"](SIGNING_SECRET.encode(), old, resigned, request.body)
+
+
+def test_the_readme_yaml_configures_the_three_kinds(tmp_path, monkeypatch):
+    import re
+    import textwrap
+
+    yaml_text = textwrap.dedent(re.search(r"```yaml\n(.*?)```", _readme_notifiers(), flags=re.DOTALL).group(1))
+    for name, value in {"SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T/B/X", "OPS_WEBHOOK_SECRET": "x",
+                        "SMTP_USERNAME": "bot", "SMTP_PASSWORD": "pw"}.items():
+        monkeypatch.setenv(name, value)
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml_text, encoding="utf-8")
+    assert [type(n).__name__ for n in configured_notifiers(load_settings(config))] == [
+        "SlackNotifier", "WebhookNotifier", "EmailNotifier"]
