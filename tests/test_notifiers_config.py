@@ -115,3 +115,12 @@ def test_no_notify_section_is_no_notifier(tmp_path):
     config = tmp_path / "config.yaml"
     config.write_text("billing:\n  top_spenders_count: 3\n", encoding="utf-8")
     assert configured_notifiers(load_settings(config)) == []
+
+
+def test_a_missing_ca_file_and_a_url_of_another_scheme(tmp_path):
+    message = problems(tmp_path, "  hook:\n    type: webhook\n    url: ftp://ops.example.com/h\n"
+                                 "  mail:\n    type: email\n    host: smtp.example.com\n    from: a@example.com\n"
+                                 "    to: b@example.com\n    ca_file: certs/missing.pem\n")
+    assert "notify.hook.url: expected a URL starting with http:// or https://, found 'ftp://ops.example.com/h'" in message
+    assert (f"notify.mail.ca_file: {tmp_path / 'certs' / 'missing.pem'} is not a file; give the CA bundle (PEM) "
+            "to trust") in message

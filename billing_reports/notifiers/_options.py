@@ -3,6 +3,7 @@ environment or ``.env`` (never config.yaml), and keep those secrets out of every
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Iterable, Mapping
 from urllib.parse import quote, quote_plus, urlsplit
 
@@ -61,6 +62,19 @@ def required_secret(where: str, settings: Any, key: str, variable: str, what: st
     return value
 
 
+def ca_file(where: str, settings: Any, value: str | None) -> Path | None:
+    """The CA bundle of option ``ca_file`` (relative to config.yaml's folder), or ``None``.
+
+    :raises ConfigError: it is not a file.
+    """
+    if not value:
+        return None
+    path = (settings.config_dir / Path(value).expanduser()).resolve()
+    if not path.is_file():
+        raise ConfigError(f"{where}.ca_file: {path} is not a file; give the CA bundle (PEM) to trust")
+    return path
+
+
 def scrubbed(message: str, secrets: Iterable[str]) -> str:
     """``message`` with every secret replaced by ``***``, as written and URL-encoded (a server's
     answer or a library's message may quote a URL or a form body)."""
@@ -82,5 +96,5 @@ def url_secrets(url: str) -> list[str]:
     return [part for part in (url, path_and_query, parts.path, parts.query) if len(part) > 1]
 
 
-__all__ = ["Option", "checked_options", "required_secret", "scrubbed", "seconds", "text", "timeout_option",
+__all__ = ["Option", "ca_file", "checked_options", "required_secret", "scrubbed", "seconds", "text", "timeout_option",
            "url_secrets", "variable_name"]

@@ -35,7 +35,8 @@ from ..errors import ConfigError
 from ..untrusted import printable, shortened
 from . import NotifierError
 from ._message import alert_url, figure_text, headline, most_severe_first, subject
-from ._options import Option, checked_options, required_secret, scrubbed, text, timeout_option, variable_name
+from ._options import (Option, ca_file, checked_options, required_secret, scrubbed, text, timeout_option,
+                       variable_name)
 
 SUBJECT_CHARS = 200
 
@@ -101,11 +102,7 @@ class EmailNotifier:
                 if not value.isascii():  # (smtplib's AUTH sends ASCII only)
                     raise ConfigError(f"{where}.{key}: {self.config[key]} holds a non-ASCII character, which an "
                                       f"SMTP login cannot carry here; use an ASCII password (its value is not shown)")
-        self.ca_file = None
-        if self.config["ca_file"]:
-            self.ca_file = (settings.config_dir / self.config["ca_file"]).resolve()
-            if not self.ca_file.is_file():
-                raise ConfigError(f"{where}.ca_file: {self.ca_file} is not a file")
+        self.ca_file = ca_file(where, settings, self.config["ca_file"])
 
     @property
     def server(self) -> str:

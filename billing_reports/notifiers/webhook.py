@@ -47,7 +47,8 @@ from ..money import exact_dollars
 from ..sections import MONEY_KINDS
 from ._http import post
 from ._message import alert_url, figure_text, headline
-from ._options import Option, checked_options, required_secret, text, timeout_option, url_secrets, variable_name
+from ._options import (Option, ca_file, checked_options, required_secret, text, timeout_option, url_secrets,
+                       variable_name)
 
 SCHEMA, VERSION = "billing-reports.alerts", 1
 SIGNATURE_HEADER = "X-Billing-Reports-Signature"
@@ -97,11 +98,7 @@ class WebhookNotifier:
             self.secret = required_secret(where, settings, "secret_env", self.config["secret_env"],
                                           "the signing secret")
             self.secrets.append(self.secret)
-        self.ca_file = None
-        if self.config["ca_file"]:
-            self.ca_file = (settings.config_dir / self.config["ca_file"]).resolve()
-            if not self.ca_file.is_file():
-                raise ConfigError(f"{where}.ca_file: {self.ca_file} is not a file")
+        self.ca_file = ca_file(where, settings, self.config["ca_file"])
 
     def send(self, alerts: Sequence[Alert], *, site_url: str | None) -> None:
         delivery = str(uuid.uuid4())
