@@ -53,7 +53,8 @@ class SlackNotifier:
         self.name = name
         self.config = checked_options(where, self.options, options, secret_keys={"webhook_url": "webhook_url_env"})
         variable = self.config["webhook_url_env"]
-        self.webhook_url = required_secret(where, settings, "webhook_url_env", variable, "the Slack webhook URL")
+        self.webhook_url = required_secret(where, settings, "webhook_url_env", variable,
+                                           "the Slack webhook URL").strip()
         if not _webhook_url(self.webhook_url):
             raise ConfigError(f"{where}.webhook_url_env: {variable} does not hold a webhook URL (expected "
                               f"https://hooks.slack.com/services/...; its value is not shown)")
@@ -68,8 +69,8 @@ class SlackNotifier:
 
 def _webhook_url(value: str) -> bool:
     """An https URL with a host and a path (http only to this machine, for a local relay)."""
-    parts = urlsplit(value.strip())
-    if not parts.hostname or not parts.path.strip("/") or any(c.isspace() for c in value.strip()):
+    parts = urlsplit(value)
+    if not parts.hostname or not parts.path.strip("/") or any(c.isspace() for c in value):
         return False
     return parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS)
 
