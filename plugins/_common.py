@@ -11,7 +11,7 @@ from typing import Any, NamedTuple, Sequence
 from billing_reports import Chart, Column, Series
 from billing_reports.forecast import Forecast, period_forecast
 from billing_reports.money import format_money
-from billing_reports.months import DAY_MS, Month
+from billing_reports.months import Month
 from billing_reports.periods import Period
 from billing_reports.usage import OnDemandUsage, Ranked, UsageTotals
 from billing_reports.wording import counted
@@ -113,12 +113,6 @@ def projection_to(usage: OnDemandUsage, month: Month, start_ms: int, end_ms: int
         return None
     # integer arithmetic, rounded half up: exact to the micro-cent
     return (2 * amount * span_ms + elapsed_ms) // (2 * elapsed_ms)
-
-
-def elapsed_days(month: Month, fetched_at) -> float:
-    """Days of ``month`` that had passed when the data was fetched (the run rate's basis)."""
-    moment = min(fetched_at, month.end)
-    return max((moment - month.start).total_seconds(), 0) / 86_400
 
 
 def comparable_last_months(usage: OnDemandUsage) -> tuple[Month, Month] | None:

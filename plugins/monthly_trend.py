@@ -11,6 +11,7 @@ from billing_reports.periods import Period, date_of_day
 from billing_reports.usage import OnDemandUsage
 
 from ._common import period_projection, projection_note
+from .budgets import team_budget
 
 SLUG = "monthly-trend"
 ORDER = 40
@@ -25,8 +26,8 @@ GRAIN_WORDS = {
 
 
 @hookimpl
-def register_sections(register, usage: OnDemandUsage) -> None:
-    register(monthly_trend_section(usage))
+def register_sections(register, usage: OnDemandUsage, settings) -> None:
+    register(monthly_trend_section(usage, team_budget(settings, usage.grain)))
 
 
 def period_status(usage: OnDemandUsage, period: Period) -> str:
@@ -60,9 +61,10 @@ def chart_label(usage: OnDemandUsage, period: Period, before: Period | None = No
     return f"{text} (part)" if period.clipped else text
 
 
-def monthly_trend_section(usage: OnDemandUsage) -> Section:
+def monthly_trend_section(usage: OnDemandUsage, budget: int | None = None) -> Section:
     """One row per period: spend, signed change and growth against the period before, requests,
-    status, and for a period in progress its projected end and the change at that projection.
+    status, and for a period in progress its projected end and the change at that projection;
+    with the team's ``budget`` per period (the budgets section's), a line of it on the chart.
 
     Change and growth compare two complete, whole periods only: a period in progress
     or cut by the range would read as a fall. The change of a period in progress is
@@ -148,6 +150,8 @@ def monthly_trend_section(usage: OnDemandUsage) -> Section:
     series = [Series("Spend", spends)]
     if any(p is not None for p in projections):
         series.append(Series(f"Projected {noun} end", projections))
+    if budget is not None:
+        series.append(Series("Team budget", [budget] * len(periods)))
     return Section(
         slug=SLUG,
         title=title,
