@@ -24,8 +24,8 @@ from . import hookspecs
 
 ENTRY_POINT_GROUP = "billing_reports"
 #: Packages whose modules are the built-in plugins: the analysis sections
-#: (the top-level ``plugins/`` folder) and the publish targets.
-BUILTIN_PACKAGES = ("billing_reports.builtin_plugins", "billing_reports.publish.targets")
+#: (the top-level ``plugins/`` folder), the publish targets and the notifiers.
+BUILTIN_PACKAGES = ("billing_reports.builtin_plugins", "billing_reports.publish.targets", "billing_reports.notifiers")
 #: Set to ``0`` to keep installed third-party plugins out (the test suite does).
 LOAD_ENTRY_POINTS_VARIABLE = "BILLING_REPORTS_LOAD_ENTRY_POINTS"
 
@@ -120,7 +120,7 @@ def is_builtin(name: str) -> bool:
 def describe_plugins(manager: pluggy.PluginManager, *, usage=None, settings=None) -> list[dict]:
     """What ``billing-reports plugins`` lists: every plugin, built-ins included (``builtin``), with its
     version, hooks, settings block (its name under ``plugins:`` and each key's type, default and help)
-    and what it adds: sections, pages, commands, publish targets.
+    and what it adds: sections, pages, commands, publish targets, notifiers.
 
     Sections and pages are found by calling the plugin's hooks with ``usage`` (typically empty) and
     ``settings``; a plugin that raises there shows ``"error"`` instead. Sorted by name.
@@ -161,6 +161,8 @@ def describe_plugins(manager: pluggy.PluginManager, *, usage=None, settings=None
                 entry["publish_targets"] = sorted(
                     kind for kind, _ in _registered(manager, plugin, "register_publish_targets")
                 )
+            if "register_notifiers" in hooks:
+                entry["notifiers"] = sorted(kind for kind, _ in _registered(manager, plugin, "register_notifiers"))
         except Exception as error:  # listing must not crash on a broken plugin
             entry["error"] = f"{type(error).__name__}: {error}"
         described.append(entry)

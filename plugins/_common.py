@@ -9,7 +9,9 @@ from __future__ import annotations
 from typing import Any, NamedTuple, Sequence
 
 from billing_reports import Chart, Column, Series
-from billing_reports.months import DAY_MS, Month
+from billing_reports.forecast import Forecast, period_forecast
+from billing_reports.money import format_money
+from billing_reports.months import Month
 from billing_reports.periods import Period
 from billing_reports.usage import OnDemandUsage, Ranked, UsageTotals
 from billing_reports.wording import counted
@@ -58,19 +60,37 @@ def fetched_costs(usage: OnDemandUsage, months: Sequence[Month], cost_of_month) 
     return [cost_of_month(month) if usage.facts(month).cached else None for month in months]
 
 
-def period_projection(usage: OnDemandUsage, period: Period, amount: int) -> int | None:
-    """A period in progress projected to the end of the whole period (not only of the range) at the
-    run rate so far; ``None`` for any other period. (The trend's column and the dashboard's card of a
-    cycle in progress: one function, so one value.)"""
-    if not usage.period_partial(period):
-        return None
-    whole_end_ms = (period.full_last_day + 1) * DAY_MS
-    return projection_to(usage, Month.of_ms(period.end_ms - 1), period.start_ms, whole_end_ms, amount)
+def period_projection(usage: OnDemandUsage, period: Period) -> Forecast | None:
+    """A period in progress projected to the end of the whole period (not only of the range): the
+    team's forecast (:func:`billing_reports.forecast.period_forecast`: weekday and weekend rates of
+    the recent weeks, with a range); ``None`` for any other period. (The trend's column, the
+    dashboard's cards, the budgets: one function, so one value.)"""
+    return period_forecast(usage, period)
+
+
+def projection_note(forecast: Forecast) -> str:
+    """How a projection was made, in a card's words: ``between $1.00 and $2.00; weekday $3.00/day,
+    weekend $0.50/day over the 28 days before`` (or ``at the run rate so far``)."""
+    if forecast.method != "weekday-aware" or forecast.weekday is None or forecast.weekend is None:
+        return "at the run rate so far (no complete day before it to learn a daily rate from)"
+    days = forecast.weekday.days + forecast.weekend.days if forecast.weekday is not forecast.weekend \
+        else forecast.weekday.days
+    return (f"likely between {format_money(forecast.low)} and {format_money(forecast.high)}; "
+            f"{format_money(forecast.weekday.mean)} a weekday, {format_money(forecast.weekend.mean)} a weekend day "
+            f"(the {counted(days, 'day')} before)")
+
+
+def month_forecast(usage: OnDemandUsage, month: Month, daily: dict[int, int]) -> Forecast | None:
+    """``daily`` (a user's, a model's) in an incomplete ``month`` projected to the month's end: the
+    forecast the team's month gets, on these days."""
+    period = next((p for p in usage.range.periods_of("month") if p.key == month.key), None)
+    return period_forecast(usage, period, daily) if period is not None else None
 
 
 def run_rate_projection(usage: OnDemandUsage, month: Month, amount: int) -> int | None:
-    """Project ``amount`` (spent so far in an incomplete ``month``) to the month's end
-    (:func:`projection_to` over the month's milliseconds)."""
+    """Project ``amount`` (spent so far in an incomplete ``month``) to the month's end at the flat
+    run rate (:func:`projection_to` over the month's milliseconds): for a sum known only per month;
+    with the days known, :func:`month_forecast` does better."""
     return projection_to(usage, month, month.start_ms, month.end_ms, amount)
 
 
@@ -93,12 +113,6 @@ def projection_to(usage: OnDemandUsage, month: Month, start_ms: int, end_ms: int
         return None
     # integer arithmetic, rounded half up: exact to the micro-cent
     return (2 * amount * span_ms + elapsed_ms) // (2 * elapsed_ms)
-
-
-def elapsed_days(month: Month, fetched_at) -> float:
-    """Days of ``month`` that had passed when the data was fetched (the run rate's basis)."""
-    moment = min(fetched_at, month.end)
-    return max((moment - month.start).total_seconds(), 0) / 86_400
 
 
 def comparable_last_months(usage: OnDemandUsage) -> tuple[Month, Month] | None:
@@ -126,11 +140,12 @@ class Trend(NamedTuple):
     growth: float | None = None
 
 
-def trend_of(usage: OnDemandUsage, by_month: dict[Month, int]) -> Trend:
+def trend_of(usage: OnDemandUsage, by_month: dict[Month, int], daily: dict[int, int] | None = None) -> Trend:
     """Rising or falling, and by how much: the latest fetched month against the fetched one before.
 
-    An incomplete latest month is compared at its projected month-end (see
-    :func:`run_rate_projection`). More than 10 % up is ``rising``, more than
+    An incomplete latest month is compared at its projected month-end: the forecast of ``daily``
+    (the same days' spend per day, :func:`month_forecast`), or, without it, the flat run rate
+    (:func:`run_rate_projection`). More than 10 % up is ``rising``, more than
     10 % down ``falling``, otherwise ``steady``; ``new`` when the previous month
     had no spend, ``stopped`` when the latest has none; nothing with one month, or
     no spend in either.
@@ -141,7 +156,11 @@ def trend_of(usage: OnDemandUsage, by_month: dict[Month, int]) -> Trend:
     previous_month, latest_month = pair
     previous = by_month.get(previous_month, 0)
     latest = by_month.get(latest_month, 0)
-    projected = run_rate_projection(usage, latest_month, latest)
+    if daily is not None:
+        forecast = month_forecast(usage, latest_month, daily)
+        projected = forecast.projected if forecast is not None else None
+    else:
+        projected = run_rate_projection(usage, latest_month, latest)
     if projected is not None:
         latest = projected
     if previous <= 0 and latest <= 0:

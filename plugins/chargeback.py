@@ -95,13 +95,15 @@ def group_directory(usage: OnDemandUsage, chosen: ChargebackSettings,
 
 @dataclass
 class Charges:
-    """The ledger charged to groups: per group, its spend per period, per model and per member,
-    and each member's days in the group (in range, up to today)."""
+    """The ledger charged to groups: per group, its spend per period, per day, per model and per
+    member, and each member's days in the group (in range, up to today)."""
 
     periods: list[Period]
     by_period: dict[str, list[int]] = field(default_factory=dict)
     by_model: dict[str, dict[str, int]] = field(default_factory=dict)
     by_user: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: group -> day -> spend (a group's forecast, its budget)
+    by_day: dict[str, dict[int, int]] = field(default_factory=dict)
     #: group -> user -> (first day, last day, days) in the group within the range
     days: dict[str, dict[str, tuple[int, int, int]]] = field(default_factory=dict)
 
@@ -151,6 +153,8 @@ def charge(usage: OnDemandUsage, directory: GroupDirectory | None) -> Charges:
         models[model] = models.get(model, 0) + cost
         users = charges.by_user.setdefault(group, {})
         users[user] = users.get(user, 0) + cost
+        days = charges.by_day.setdefault(group, {})
+        days[day] = days.get(day, 0) + cost
 
     # each member's days in each group: the range's days up to today, so a month in progress counts
     # only the days that have begun

@@ -6,11 +6,12 @@ from __future__ import annotations
 import calendar
 
 from billing_reports import Chart, Column, Figure, Section, Series, Table, hookimpl
-from billing_reports.months import Month, today
+from billing_reports.months import DAY_MS, Month, today
 from billing_reports.periods import Period, date_of_day
 from billing_reports.usage import OnDemandUsage
 
-from ._common import elapsed_days, period_projection
+from ._common import period_projection, projection_note
+from .budgets import team_budget
 
 SLUG = "monthly-trend"
 ORDER = 40
@@ -25,8 +26,8 @@ GRAIN_WORDS = {
 
 
 @hookimpl
-def register_sections(register, usage: OnDemandUsage) -> None:
-    register(monthly_trend_section(usage))
+def register_sections(register, usage: OnDemandUsage, settings) -> None:
+    register(monthly_trend_section(usage, team_budget(settings, usage.grain)))
 
 
 def period_status(usage: OnDemandUsage, period: Period) -> str:
@@ -60,9 +61,10 @@ def chart_label(usage: OnDemandUsage, period: Period, before: Period | None = No
     return f"{text} (part)" if period.clipped else text
 
 
-def monthly_trend_section(usage: OnDemandUsage) -> Section:
+def monthly_trend_section(usage: OnDemandUsage, budget: int | None = None) -> Section:
     """One row per period: spend, signed change and growth against the period before, requests,
-    status, and for a period in progress its projected end and the change at that projection.
+    status, and for a period in progress its projected end and the change at that projection;
+    with the team's ``budget`` per period (the budgets section's), a line of it on the chart.
 
     Change and growth compare two complete, whole periods only: a period in progress
     or cut by the range would read as a fall. The change of a period in progress is
@@ -71,13 +73,15 @@ def monthly_trend_section(usage: OnDemandUsage) -> Section:
     title, noun, heading = GRAIN_WORDS[usage.grain]
     periods = usage.periods()
     by_month = usage.grain == "month" and usage.range.whole_months
-    rows, spends, projections = [], [], []
+    rows, spends, projections, forecasts = [], [], [], []
     previous: int | None = None
     for period in periods:
         totals = usage.period_total(period)
         fetched = usage.period_fetched(period)
         cost = totals.cost if fetched else None
-        projected = period_projection(usage, period, totals.cost) if fetched else None
+        forecast = period_projection(usage, period) if fetched else None
+        projected = forecast.projected if forecast is not None else None
+        forecasts.append(forecast)
         whole = fetched and not period.clipped and not usage.period_partial(period)
         change = cost - previous if whole and previous is not None else None
         growth = round(change * 100 / previous, 1) if change is not None and previous else None
@@ -119,9 +123,10 @@ def monthly_trend_section(usage: OnDemandUsage) -> Section:
         description=(
             f"Change and growth: a complete {noun} against the complete {noun} before (none beside a "
             f"{noun} not fetched, in progress or cut short by the range). A {noun} in progress (its last "
-            f"day was not over when the data was fetched) shows its spend to date and a projection at the "
-            f"run rate so far: spend divided by the time from the {noun}'s start (or the range's) to the "
-            f"fetch, times the time to the whole {noun}'s end; \u201cChange at the projection\u201d compares "
+            f"day was not over when the data was fetched) shows its spend to date and where it is heading by "
+            f"the whole {noun}'s end: the spend so far plus, for each day left, the mean spend of a weekday "
+            f"or of a weekend day over the 28 days before the fetch (the about page measures how close such "
+            f"projections came); \u201cChange at the projection\u201d compares "
             f"that projection with the {noun} before. A period not fetched is blank, never $0; \u201cpart\u201d "
             "marks a period the range covers only in part."
         ),
@@ -135,21 +140,18 @@ def monthly_trend_section(usage: OnDemandUsage) -> Section:
         average = (2 * sum(amounts) + len(amounts)) // (2 * len(amounts))
         figures.append(Figure(f"Average per {noun}", average, "money",
                               f"over {len(amounts)} complete {noun}{'s' if len(amounts) != 1 else ''}"))
-    for period, projected in zip(periods, projections):
-        if projected is not None:
-            fetched_at = usage.facts(Month.of_ms(period.end_ms - 1)).fetched_at
-            if by_month:
-                month = Month.of_ms(period.start_ms)
-                note = (f"at the run rate of {elapsed_days(month, fetched_at):.1f} of {month.days} days, "
-                        f"fetched {fetched_at:%-d %b %Y, %H:%M} UTC")
-            else:
-                note = f"at the run rate so far, fetched {fetched_at:%-d %b %Y, %H:%M} UTC"
-            figures.append(Figure(f"Projected {period.label}", projected, "money", note))
+    for period, forecast in zip(periods, forecasts):
+        if forecast is not None:
+            fetched_at = usage.facts(Month.of_ms(period.last_day * DAY_MS)).fetched_at
+            figures.append(Figure(f"Projected {period.label}", forecast.projected, "money",
+                                  f"{projection_note(forecast)}; fetched {fetched_at:%-d %b %Y, %H:%M} UTC"))
     labels = [p.key if by_month else chart_label(usage, p, periods[i - 1] if i else None)
               for i, p in enumerate(periods)]
     series = [Series("Spend", spends)]
     if any(p is not None for p in projections):
         series.append(Series(f"Projected {noun} end", projections))
+    if budget is not None:
+        series.append(Series("Team budget", [budget] * len(periods)))
     return Section(
         slug=SLUG,
         title=title,

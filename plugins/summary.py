@@ -7,7 +7,7 @@ from billing_reports.money import format_money
 from billing_reports.months import today
 from billing_reports.usage import OnDemandUsage
 
-from ._common import period_projection
+from ._common import period_projection, projection_note
 
 SLUG = "summary"
 ORDER = 0
@@ -53,10 +53,10 @@ def current_period_figures(usage: OnDemandUsage) -> list[Figure]:
     figures = [period_figure(usage, current, *PERIOD_CARDS[usage.grain])]
     if usage.grain == "cycle" and usage.period_fetched(current):
         # the cycle is what Cursor bills: where this one is heading (the trend's projection, the same value)
-        projected = period_projection(usage, current, usage.period_total(current).cost)
-        if projected is not None:
-            figures.append(Figure("Projected cycle end", projected, "money",
-                                  f"{current.label}, at the run rate so far"))
+        forecast = period_projection(usage, current)
+        if forecast is not None:
+            figures.append(Figure("Projected cycle end", forecast.projected, "money",
+                                  f"{current.label}: {projection_note(forecast)}"))
     return figures
 
 

@@ -32,7 +32,7 @@ def top_cost_users_section(usage: OnDemandUsage, limit: int) -> Section:
 
     ranking_rows = []
     for position, entry in enumerate(shown, start=1):
-        trend = trend_of(usage, usage.user_cost_by_month(entry.name))
+        trend = trend_of(usage, usage.user_cost_by_month(entry.name), usage.user_cost_by_day(entry.name))
         ranking_rows.append([
             position,
             entry.name,

@@ -170,3 +170,27 @@ def test_register_alert_rules_example(tmp_path, analysis_usage, analysis_setting
             if analysis_usage.day_total(day).cost > 100_000]
     assert busy and sorted(a.key for a in mine) == sorted(f"team-daily/{day}" for day in busy)
     assert all(a.figures[0].value == analysis_usage.day_total(int(a.key.split("/")[1])).cost for a in mine)
+
+
+def test_register_notifiers_example(tmp_path):
+    import json
+
+    from billing_reports.alerts import Alert
+    from billing_reports.errors import ConfigError
+    from billing_reports.notifications import configured_notifiers, deliver
+    from billing_reports.settings import load_settings
+
+    manager = get_plugin_manager(load_entry_points=False)
+    manager.register(_example_plugin("register_notifiers", tmp_path), name="docs-example")
+    config = tmp_path / "config.yaml"
+    config.write_text(_block("register_notifiers", "yaml"), encoding="utf-8")
+    notifiers = configured_notifiers(load_settings(config, manager=manager))
+    alert = Alert(rule="spike", key="spike/user/ann@example.com/2026-03-02", severity="warning", subject_kind="user",
+                  subject="ann@example.com", title="ann@example.com spent 9x their usual day")
+    assert deliver(notifiers, [alert]) == []
+    sent = [json.loads(line) for line in (tmp_path / "sent-alerts.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert sent == [{"key": alert.key, "severity": "warning", "subject": "ann@example.com", "title": alert.title}]
+    config.write_text("notify:\n  audit:\n    type: alert-log\n    file: x\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as raised:
+        configured_notifiers(load_settings(config, manager=manager))
+    assert raised.value.message == f"{config}: notify.audit.file: unknown key; expected path"

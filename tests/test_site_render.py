@@ -583,3 +583,23 @@ def test_a_chart_of_many_series_puts_its_numbers_under_it(site_settings, site_us
     built = build_site(site_settings, site_usage, [Section("charts", "Charts", 5, charts=[many, one])])
     layouts = re.findall(r'<figure class="chart-block" id="([^"]+)">.*?<div class="([^"]+)">', _read(built, "charts.html"), re.S)
     assert layouts == [("chart-many", "chart-layout stacked"), ("chart-one", "chart-layout")]
+
+
+def test_the_about_page_measures_the_forecast_against_the_flat_run_rate(site):
+    """January 2026 of the site's usage (the one complete month): $11 on Mon 5 Jan, $52.50 on Tue 20 Jan,
+    $63.50 in all (January began on a Thursday). As of the end of day 5 (Thu 1 - Mon 5: 3 weekdays, $11;
+    2 idle weekend days) the forecast adds 19 weekdays x $11 / 3: $80.67, 27.0 % off; the flat rate
+    $11 x 31 / 5 = $68.20, 7.4 % off. Day 10: $11 over 7 weekdays for the 15 left, $34.57 (45.6 %), flat
+    $34.10 (46.3 %). Day 15: $11 / 11 for 11 weekdays, $22.00 (65.4 %), flat $22.73 (64.2 %). Day 20:
+    $63.50 / 14 weekdays for 8 more, $99.79 (57.1 %), flat $98.43 (55.0 %). Means: 48.8 % and 43.2 %:
+    a month of two big days is no weekly pattern, and the page says so in figures."""
+    import re
+
+    about = _read(site, "about.html")
+    table = about[about.index('id="table-forecast-backtest"'):]
+    table = table[:table.index("</table>")]
+    cells = [re.sub(r"<[^>]+>", "", row).split("|") for row in
+             re.sub(r"\s*</t[dh]>\s*", "|", table).split("</tr>")]
+    found = {row[0].strip(): [cell.strip() for cell in row[1:4]] for row in cells if row[0].strip().startswith(("day", "days"))}
+    assert found == {"day 5": ["1", "27.0%", "7.4%"], "day 10": ["1", "45.6%", "46.3%"], "day 15": ["1", "65.4%", "64.2%"],
+                     "day 20": ["1", "57.1%", "55.0%"], "days 5, 10, 15, 20": ["4", "48.8%", "43.2%"]}

@@ -156,29 +156,12 @@ class PublishTarget:
         :return: problems as ``"key: expected ..., found ..."`` (the caller
             prefixes ``publish.targets.NAME.``); empty when the config is valid.
         """
-        problems = []
-        for key, value in config.items():
-            option = cls.options.get(key)
-            if option is None:
-                expected = ", ".join(sorted(cls.options)) or "no keys"
-                problems.append(f"{key}: unknown key; expected one of {expected}")
-                continue
-            try:
-                option.check(value)
-            except ValueError as expected:
-                problems.append(f"{key}: expected {expected}, found {_shown(value)}")
-        for key, option in cls.options.items():
-            if option.required and key not in config:
-                problems.append(f"{key}: missing; {option.help or 'required'}")
-        return problems
+        return option_problems(cls.options, config)
 
     @classmethod
     def with_defaults(cls, config: Mapping[str, Any]) -> dict[str, Any]:
         """``config`` checked and converted, with the defaults of absent options."""
-        values = {key: option.default for key, option in cls.options.items()}
-        for key, value in config.items():
-            values[key] = cls.options[key].check(value) if key in cls.options else value
-        return values
+        return with_option_defaults(cls.options, config)
 
     def describe(self) -> str:
         """Where this target publishes, for people (``/srv/www/billing``, ``s3://bucket/prefix``).
@@ -245,6 +228,37 @@ class PublishTarget:
         return text
 
 
+# --- options as a whole (publish targets, notifiers) -------------------------------------
+
+
+def option_problems(options: Mapping[str, Option], config: Mapping[str, Any]) -> list[str]:
+    """Every problem in ``config`` against ``options``: unknown keys, missing required keys and values
+    their check refuses, each as ``"key: expected ..., found ..."`` (the caller prefixes where it is)."""
+    problems = []
+    for key, value in config.items():
+        option = options.get(key)
+        if option is None:
+            expected = ", ".join(sorted(options)) or "no keys"
+            problems.append(f"{key}: unknown key; expected one of {expected}")
+            continue
+        try:
+            option.check(value)
+        except ValueError as expected:
+            problems.append(f"{key}: expected {expected}, found {_shown(value)}")
+    for key, option in options.items():
+        if option.required and key not in config:
+            problems.append(f"{key}: missing; {option.help or 'required'}")
+    return problems
+
+
+def with_option_defaults(options: Mapping[str, Option], config: Mapping[str, Any]) -> dict[str, Any]:
+    """``config`` checked and converted, with the defaults of absent options."""
+    values = {key: option.default for key, option in options.items()}
+    for key, value in config.items():
+        values[key] = options[key].check(value) if key in options else value
+    return values
+
+
 # --- checks for Option ---------------------------------------------------------------
 
 
@@ -296,6 +310,8 @@ __all__ = [
     "PublishTarget",
     "boolean",
     "integer_between",
+    "option_problems",
     "text",
     "variable_name",
+    "with_option_defaults",
 ]

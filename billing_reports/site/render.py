@@ -26,6 +26,7 @@ from ..sections import DASHBOARD_PREVIEW, HEADLINE_TREND, SUMMARY_CARDS, Section
 from ..settings import Settings
 from ..usage import OnDemandUsage, UsageTotals, rank
 from . import drilldown
+from .accuracy import backtest_table
 from .environment import template_source
 from .intro import IntroRenderer
 from .names import PageNames, slugify, user_pages
@@ -313,9 +314,12 @@ class SiteRenderer:
                              failures=self.failures,
                              **self.section_context(section, cells, page_slug=current, output=output))
         self.render_page(output, "alerts.html", "alerts.html", "alerts", title="Alerts", alerts=self.alerts)
+        backtest, measured = backtest_table(self.usage)
         self.render_page(output, "about.html", "about.html", "about", title="About these figures",
                          settings=self.settings,
-                         fetches=table_view(fetches_table(self.usage), cells, table_id="table-fetches"))
+                         fetches=table_view(fetches_table(self.usage), cells, table_id="table-fetches"),
+                         backtest=table_view(backtest, cells, table_id="table-forecast-backtest"),
+                         backtest_periods=measured.periods)
 
     def render_dashboard(self, output: SiteOutput, cells: CellRenderer) -> None:
         """The index page: the cards, the trend and the previews, each from the sections that

@@ -1,0 +1,111 @@
+"""Budgets and the budget alert rule on the hand-computed cache (tests/fixtures/analysis/cache).
+
+March 2026, fetched at 00:00 on Wed 11 March (incomplete): c spent 15c on Mon 2 March, a 15c on Tue 3
+March. The 28 days before the fetch (11 Feb - 10 Mar) hold 20 weekdays and 8 weekend days, with
+nothing at the weekends: the team's weekday rate is 30c / 20 = 1.5c, a's and c's 15c / 20 = 0.75c.
+11-31 March leaves 15 weekdays and 6 weekend days: the team is projected at 30c + 15 x 1.5c = 52.5c,
+a and c each at 15c + 15 x 0.75c = 26.25c. (The range is over, so the budget month is March.)
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from billing_reports.analysis import run_sections
+from billing_reports.plugin_manager import get_plugin_manager
+from billing_reports.settings import load_settings
+from billing_reports.errors import ConfigError
+
+BUDGETS = """  budgets:
+    team_usd: 0.5
+    groups_usd: {Platform: 0.25}
+    user_default_usd: 0.2
+    users_usd: {"a@example.com": 0.1}
+  chargeback:
+    mapping: groups.csv
+"""
+
+
+@pytest.fixture
+def budget_settings(analysis_config):
+    (analysis_config.parent / "groups.csv").write_text("email,group\nc@example.com,Platform\n", encoding="utf-8")
+    analysis_config.write_text(analysis_config.read_text(encoding="utf-8") + BUDGETS, encoding="utf-8")
+    return load_settings(analysis_config)
+
+
+@pytest.fixture
+def budget_usage(budget_settings):
+    from billing_reports.loader import load_usage
+    from billing_reports.months import Month, months_in_range
+
+    return load_usage(budget_settings, months_in_range(Month(2026, 3), 5))
+
+
+def alerts_of(usage, settings):
+    found = []
+    get_plugin_manager(load_entry_points=False).hook.register_alert_rules(
+        register=found.append, usage=usage, settings=settings)
+    return [alert for alert in found if alert.rule == "budget"]
+
+
+def test_budget_alerts_with_the_day_each_budget_passed_or_is_projected_to(budget_usage, budget_settings):
+    alerts = {alert.key: alert for alert in alerts_of(budget_usage, budget_settings)}
+    assert sorted(alerts) == ["budget/group/Platform/2026-03", "budget/team/team/2026-03",
+                              "budget/user/a@example.com/2026-03", "budget/user/c@example.com/2026-03"]
+    team = alerts["budget/team/team/2026-03"]
+    # 52.5c projected against 50c: 30c, then 1.5c a weekday: 51c on Mon 30 March
+    assert (team.severity, team.subject_kind, team.subject, team.level) == ("warning", "team", "", 1.05)
+    assert {f.label: f.value for f in team.figures} == {
+        "Budget": 50_000_000, "Spent": 30_000_000, "Projected end": 52_500_000, "Projected of budget": 105.0,
+        "Projected to pass on": "2026-03-30"}
+    assert team.link == "budgets.html" and team.period == "2026-03"
+    # a's own budget, 10c, passed by the 15c of Tue 3 March: critical, at 150 % of it
+    a = alerts["budget/user/a@example.com/2026-03"]
+    assert (a.severity, a.level, a.figures[-1].label, a.figures[-1].value) == ("critical", 1.5, "Passed on", "2026-03-03")
+    # c at the default 20c: 15c + 0.75c on each of 7 weekdays (11-13, 16-19 March) = 20.25c on Thu 19
+    c = alerts["budget/user/c@example.com/2026-03"]
+    assert (c.severity, c.figures[-1].value) == ("warning", "2026-03-19")
+    # Platform (c) at 25c: 15c + 14 weekdays x 0.75c = 25.5c on Mon 30 March
+    platform = alerts["budget/group/Platform/2026-03"]
+    assert (platform.severity, platform.subject_kind, platform.figures[-1].value) == ("warning", "group", "2026-03-30")
+
+
+def test_within_budget_no_alert(analysis_config):
+    analysis_config.write_text(analysis_config.read_text(encoding="utf-8") + "  budgets:\n    team_usd: 0.53\n",
+                               encoding="utf-8")
+    settings = load_settings(analysis_config)
+    from billing_reports.loader import load_usage
+    from billing_reports.months import Month, months_in_range
+
+    usage = load_usage(settings, months_in_range(Month(2026, 3), 5))
+    assert alerts_of(usage, settings) == []  # 52.5c projected, 53c budget
+
+
+def test_the_budgets_section_and_the_trend_read_the_same_projection(budget_usage, budget_settings):
+    found, failures = run_sections(get_plugin_manager(load_entry_points=False), budget_usage, budget_settings)
+    assert failures == []
+    sections = {section.slug: section for section in found}
+    budgets = sections["budgets"]
+    assert {"summary-cards", "dashboard-preview"} <= set(budgets.roles)
+    projected_card = next(f for f in budgets.figures if f.label == "Projected of the team budget")
+    assert projected_card.value == 105.0 and projected_card.note.startswith("$0.53, projected to pass on Mon 30 Mar")
+    trend = sections["monthly-trend"]
+    assert trend.table("months").rows[-1][6] == 52_500_000  # the same 52.5c
+    # the trend draws the team's budget per month
+    assert list(trend.charts[0].series[-1].values) == [50_000_000] * 5
+    people = budgets.table("users")
+    assert [row[0] for row in people.rows] == ["a@example.com", "c@example.com"]  # passed first; b spent nothing
+    assert [row[4] for row in people.rows] == [26_250_000, 26_250_000]
+
+
+@pytest.mark.parametrize("block, message", [
+    ("    team_usd: -5\n", "plugins.budgets.team_usd"),
+    ("    period: week\n", "plugins.budgets.period"),
+    ("    users_usd: {a@example.com: abc}\n", "plugins.budgets.users_usd"),
+    ("    monthly: 5\n", "monthly"),
+])
+def test_budgets_are_validated_with_the_rest_of_the_config(analysis_config, block, message):
+    analysis_config.write_text(analysis_config.read_text(encoding="utf-8") + "  budgets:\n" + block, encoding="utf-8")
+    with pytest.raises(ConfigError) as raised:
+        load_settings(analysis_config)
+    assert message in str(raised.value)
