@@ -59,6 +59,7 @@ def analyse(
     report_range = with_cycle_anchor(report_range, settings)
     usage = load_usage(settings, months, report_range=report_range)
     require_cached_data(usage)
+    usage.cursor  # Cursor's kept figures read now: a broken file is one line, not each plugin's failure
     sections, failures = run_sections(manager, usage, settings, load_failures)
     return Analysis(usage, sections, failures)
 

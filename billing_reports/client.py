@@ -188,7 +188,7 @@ class CursorAdminClient:
     def billing_groups(self, *, billing_cycle: str | None = None, context: str = "billing groups") -> dict[str, Any]:
         """``GET /teams/groups``: the team's billing groups for the cycle starting on ``billing_cycle``
         (``YYYY-MM-DD``; the current cycle when ``None``). A team without billing groups answers an
-        error status: :class:`FeatureUnavailable`, which a caller can take as a fact."""
+        error status (an ``ApiError`` whose ``status`` is 403 or 404), which a caller can take as a fact."""
         path = GROUPS_PATH if billing_cycle is None else f"{GROUPS_PATH}?billingCycle={urllib.parse.quote(billing_cycle)}"
         where = context if billing_cycle is None else f"{context} of the cycle starting {billing_cycle}"
         return self._call("GET", path, None, where, _groups_shape_problem)

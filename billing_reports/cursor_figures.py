@@ -36,9 +36,10 @@ class MemberSpend:
 
     email: str
     name: str
-    #: On-demand spend (``spendCents``) and all spend (``overallSpendCents``), micro-cents.
-    spend: int
-    overall: int
+    #: On-demand spend (``spendCents``) and all spend (``overallSpendCents``), micro-cents; ``None``
+    #: where Cursor's answer held no number there (shown as unreadable, never as $0).
+    spend: int | None
+    overall: int | None
     #: The member's effective spend limit in micro-cents (``None``: no limit).
     limit: int | None
 
@@ -117,7 +118,7 @@ def load_cursor_figures(data_dir: Path) -> CursorFigures:
         for entry in _objects(members, "teamMembers", figures):
             email = _text(entry.get("email"))
             if not email:
-                figures.problems.append((str(members.path), "a member without an email"))
+                figures.problems.append((_where(members), "a member without an email"))
                 continue
             figures.members[email] = Member(email, _text(entry.get("name")), _text(entry.get("role")),
                                             entry.get("isRemoved") is True)
@@ -133,13 +134,17 @@ def _spend(snapshot: Snapshot, figures: CursorFigures) -> SpendSnapshot:
     for entry in _objects(snapshot, "teamMemberSpend", figures):
         email = _text(entry.get("email"))
         spend, overall = _amount(entry.get("spendCents")), _amount(entry.get("overallSpendCents"))
-        if not email or spend is None:
-            figures.problems.append((str(snapshot.path), f"a member line without a usable email or spendCents ({email or 'no email'})"))
+        if not email:
+            figures.problems.append((_where(snapshot), "a member line without an email (left out)"))
             continue
+        if spend is None:
+            figures.problems.append((_where(snapshot), f"{email}: spendCents is not a number (shown as unreadable)"))
+        elif overall is None:
+            figures.problems.append((_where(snapshot), f"{email}: overallSpendCents is not a number (shown as unreadable)"))
         limit = entry.get("effectivePerUserLimitDollars")
         rows.append(MemberSpend(
             email=email, name=_text(entry.get("name")), spend=spend,
-            overall=overall if overall is not None else spend,
+            overall=overall if spend is not None else None,
             limit=microcents(limit * 100) if _finite(limit) and limit > 0 else None,
         ))
     cycle_start = snapshot.cycle_start if snapshot.cycle_start is not None else day_of_ms(snapshot.answer["subscriptionCycleStart"])
@@ -156,14 +161,18 @@ def _groups(snapshot: Snapshot, figures: CursorFigures) -> GroupsSnapshot:
     for entry in entries:
         group_id, name = _text(entry.get("id")), _text(entry.get("name"))
         if not group_id or not name:
-            figures.problems.append((str(snapshot.path), "a billing group without an id or name"))
+            figures.problems.append((_where(snapshot), "a billing group without an id or name"))
             continue
         memberships = []
         for key in ("currentMembers", "formerMembers"):
-            for member in entry.get(key) or []:
+            listed = entry.get(key)
+            if listed is not None and not isinstance(listed, list):
+                figures.problems.append((_where(snapshot), f"group {name}: {key} is not a list"))
+                continue
+            for member in listed or []:
                 email = _text(member.get("email")) if isinstance(member, dict) else ""
                 if not email:
-                    figures.problems.append((str(snapshot.path), f"a member of group {name} without an email"))
+                    figures.problems.append((_where(snapshot), f"a member of group {name} without an email"))
                     continue
                 memberships.append(GroupMembership(
                     email, _text(member.get("name")), _day(member.get("joinedAt")), _day(member.get("leftAt")),
@@ -177,9 +186,18 @@ def _groups(snapshot: Snapshot, figures: CursorFigures) -> GroupsSnapshot:
 def _objects(snapshot: Snapshot, key: str, figures: CursorFigures) -> Iterable[dict[str, Any]]:
     items = snapshot.answer.get(key)
     if not isinstance(items, list):
-        figures.problems.append((str(snapshot.path), f"no {key} list"))
+        figures.problems.append((_where(snapshot), f"no {key} list"))
         return []
     return [item for item in items if isinstance(item, dict)]
+
+
+def _where(snapshot: Snapshot) -> str:
+    """A kept file as the site may name it: relative to the cache folder (``spend/cycle-2026-11-17.json``),
+    never the server's absolute path."""
+    path = snapshot.path
+    if path is None:
+        return snapshot.kind
+    return f"{path.parent.name}/{path.name}" if path.parent.name in (SPEND_FOLDER, GROUPS_FOLDER) else path.name
 
 
 def _text(value: Any) -> str:

@@ -57,8 +57,8 @@ class GroupDirectory:
     def __init__(self, memberships: Iterable[Membership], *, source: str) -> None:
         self.source = source
         self._by_user: dict[str, list[Membership]] = {}
-        for membership in memberships:
-            self._by_user.setdefault(membership.user, []).append(membership)
+        for membership in memberships:  # e-mails match whatever their case (Maya.Chen@ = maya.chen@)
+            self._by_user.setdefault(membership.user.casefold(), []).append(membership)
         for kept in self._by_user.values():
             kept.sort(key=lambda m: (m.first_day if m.first_day is not None else -(10**9)))
         self._starts = {user: [m.first_day if m.first_day is not None else -(10**9) for m in kept]
@@ -66,6 +66,7 @@ class GroupDirectory:
 
     def group_of(self, user: str, day: int) -> str:
         """The group ``user`` is charged to on ``day`` (a service account by its name)."""
+        user = user.casefold()
         kept = self._by_user.get(user)
         if kept is None and user.endswith(SERVICE_ACCOUNT_MARK):
             user = user[: -len(SERVICE_ACCOUNT_MARK)]
@@ -134,10 +135,11 @@ def parse_mapping(text: str, where: str) -> GroupDirectory:
                 start = parse_day(row[2])
             except ValueError as error:
                 raise ConfigError(f"Group mapping {where}, line {line_number}: start {error}") from None
-        if (user, start) in starts:
+        key = (user.casefold(), start)
+        if key in starts:
             raise ConfigError(f"Group mapping {where}, line {line_number}: {user} already has a group from "
-                              f"that start on line {starts[(user, start)]}; keep one of the two lines")
-        starts[(user, start)] = line_number
+                              f"that start on line {starts[key]}; keep one of the two lines")
+        starts[key] = line_number
         memberships.append(Membership(user, group, start))
     return GroupDirectory(_close(memberships), source=f"mapping file {where}")
 
@@ -171,7 +173,7 @@ def _close(memberships: list[Membership]) -> list[Membership]:
     """Each membership of a person ends the day before their next one starts."""
     by_user: dict[str, list[Membership]] = {}
     for membership in memberships:
-        by_user.setdefault(membership.user, []).append(membership)
+        by_user.setdefault(membership.user.casefold(), []).append(membership)
     closed = []
     for kept in by_user.values():
         kept.sort(key=lambda m: m.first_day if m.first_day is not None else -(10**9))

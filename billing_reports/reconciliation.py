@@ -57,17 +57,20 @@ class Line:
 
     email: str
     name: str
-    cursor: int
+    #: ``None``: Cursor's answer held no number for this member (unreadable; never taken for $0).
+    cursor: int | None
     ours: int
     flagged: bool
+    #: The team line: some members' figures were unreadable, so Cursor's total is short of them.
+    incomplete: bool = False
 
     @property
-    def difference(self) -> int:
-        return self.ours - self.cursor
+    def difference(self) -> int | None:
+        return None if self.cursor is None else self.ours - self.cursor
 
     @property
     def percent(self) -> float | None:
-        """The difference as a share of Cursor's figure (``None`` when Cursor's is zero)."""
+        """The difference as a share of Cursor's figure (``None`` when Cursor's is zero or unreadable)."""
         return self.difference * 100 / self.cursor if self.cursor else None
 
 
@@ -87,6 +90,8 @@ class CycleReconciliation:
     #: Our spend by users Cursor does not list as members (emails; ``REMOVED_USER`` for events
     #: without ``userEmail``) -> micro-cents.
     events_without_member: dict[str, int] = field(default_factory=dict)
+    #: Members whose figure Cursor sent as no number (their lines say so; the team's total lacks them).
+    unreadable: list[str] = field(default_factory=list)
     #: Months of the cycle up to the snapshot that have no cache file (our side is short of them).
     missing_months: list[Month] = field(default_factory=list)
     #: Months whose last fetch was over an hour before the snapshot (events after it are not ours yet).
@@ -117,6 +122,8 @@ def reconcile_snapshot(snapshot: SpendSnapshot, data_dir: Path, figures: CursorF
         name = (member.name if member else "") or figures.name_of(email) or ""
         cursor_spend = member.spend if member else 0
         cursor_overall = member.overall if member else 0
+        if member is not None and member.spend is None:
+            result.unreadable.append(email)
         ours, ours_overall = on_demand.get(email, 0), overall.get(email, 0)
         if member is None:
             result.events_without_member[email] = ours
@@ -124,22 +131,27 @@ def reconcile_snapshot(snapshot: SpendSnapshot, data_dir: Path, figures: CursorF
             result.spend_without_events.append(email)
         if member is None and not ours and not ours_overall:
             continue
-        result.on_demand.append(Line(email, name, cursor_spend, ours,
-                                     not tolerance.allows(cursor_spend, ours - cursor_spend)))
+        result.on_demand.append(Line(email, name, cursor_spend, ours, _beyond(tolerance, cursor_spend, ours)))
         result.overall.append(Line(email, name, cursor_overall, ours_overall,
-                                   not tolerance.allows(cursor_overall, ours_overall - cursor_overall)))
+                                   _beyond(tolerance, cursor_overall, ours_overall)))
     if on_demand.get(REMOVED_USER):
         result.events_without_member[REMOVED_USER] = on_demand[REMOVED_USER]
-    cursor_total = sum(member.spend for member in snapshot.members)
-    cursor_overall_total = sum(member.overall for member in snapshot.members)
+    cursor_total = sum(member.spend or 0 for member in snapshot.members)
+    cursor_overall_total = sum(member.overall or 0 for member in snapshot.members)
     ours_total, ours_overall_total = sum(on_demand.values()), sum(overall.values())
+    incomplete = bool(result.unreadable)
     result.on_demand_total = Line("", "Team", cursor_total, ours_total,
-                                  not tolerance.allows(cursor_total, ours_total - cursor_total))
+                                  _beyond(tolerance, cursor_total, ours_total), incomplete)
     result.overall_total = Line("", "Team", cursor_overall_total, ours_overall_total,
-                                not tolerance.allows(cursor_overall_total, ours_overall_total - cursor_overall_total))
-    result.on_demand.sort(key=lambda line: (-abs(line.difference), line.email))
-    result.overall.sort(key=lambda line: (-abs(line.difference), line.email))
+                                _beyond(tolerance, cursor_overall_total, ours_overall_total), incomplete)
+    result.on_demand.sort(key=lambda line: (-abs(line.difference or 0), line.email))
+    result.overall.sort(key=lambda line: (-abs(line.difference or 0), line.email))
     return result
+
+
+def _beyond(tolerance: Tolerance, cursor: int | None, ours: int) -> bool:
+    """Flagged: the difference is beyond the tolerance (never for an unreadable figure)."""
+    return cursor is not None and not tolerance.allows(cursor, ours - cursor)
 
 
 def _our_side(snapshot: SpendSnapshot, data_dir: Path, result: CycleReconciliation) -> tuple[dict[str, int], dict[str, int]]:

@@ -18,7 +18,8 @@ from .client import CursorAdminClient
 from .errors import ApiError
 from .months import Month, utc_now
 from .periods import Period, cut_periods, date_of_day, day_of_ms
-from .team_snapshots import GROUPS_FOLDER, SPEND_FOLDER, Snapshot, cycle_of_spend, cycle_path, keep, read_snapshot
+from .untrusted import printable
+from .team_snapshots import GROUPS_FOLDER, SPEND_FOLDER, Snapshot, cycle_path, keep, read_snapshot
 
 #: Members per ``/teams/spend`` page asked for.
 SPEND_PAGE_SIZE = 100
@@ -80,7 +81,8 @@ def fetch_team_figures(
 
     spend = fetch_spend(client)
     taken = now()
-    figures.cycle_start = cycle_of_spend(spend)
+    figures.cycle_start = _believable_cycle_start(
+        spend["subscriptionCycleStart"] // 86_400_000, taken, "team spend: subscriptionCycleStart")
     figures.spend_members = len(spend["teamMemberSpend"])
     figures.kept.append(keep(data_dir, Snapshot(SPEND_FOLDER, taken, spend, cycle_start=figures.cycle_start, demo=demo))[0])
 
@@ -93,16 +95,18 @@ def fetch_team_figures(
         figures.has_groups = False
         return figures
     figures.has_groups = True
-    current_start = _groups_cycle_start(current, anchor)
+    current_start = _groups_cycle_start(current, anchor, now())
     figures.kept.append(keep(data_dir, Snapshot("groups", now(), current, cycle_start=current_start, demo=demo))[0])
     figures.group_cycles.append(current_start)
     for cycle in past_cycles(months, anchor, before=current_start):
         if _final(data_dir, cycle, now()):
             continue
         answer = client.billing_groups(billing_cycle=date_of_day(cycle.full_first_day).isoformat())
-        snapshot = Snapshot("groups", now(), answer, cycle_start=cycle.full_first_day, demo=demo)
+        # filed under the cycle Cursor says the answer is of (a configured cycle_start may differ)
+        answered = _groups_cycle_start(answer, anchor, now())
+        snapshot = Snapshot("groups", now(), answer, cycle_start=answered, demo=demo)
         figures.kept.append(keep(data_dir, snapshot)[0])
-        figures.group_cycles.append(cycle.full_first_day)
+        figures.group_cycles.append(answered)
     return figures
 
 
@@ -143,14 +147,35 @@ def past_cycles(months: Sequence[Month], anchor: int | None, *, before: int) -> 
     return [cycle for cycle in cut_periods("cycle", first, last, cycle_start=anchor) if cycle.full_first_day < before]
 
 
-def _groups_cycle_start(answer: dict, anchor: int | None) -> int:
+def _groups_cycle_start(answer: dict, anchor: int | None, now: datetime) -> int:
     """The first day of the cycle a ``/teams/groups`` answer speaks of (``billingCycle.cycleStart``)."""
     text = answer["billingCycle"]["cycleStart"]
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise ApiError(f"billing groups: billingCycle.cycleStart {text[:40]!r} is not a time; the API may have changed") from None
-    return day_of_ms(int(moment.timestamp() * 1000))
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=timezone.utc)
+        day = day_of_ms(int(moment.timestamp() * 1000))
+    except (ValueError, OverflowError, OSError):
+        raise ApiError(f"billing groups: billingCycle.cycleStart {printable(text)[:40]!r} is not a time; "
+                       "the API may have changed") from None
+    return _believable_cycle_start(day, now, "billing groups: billingCycle.cycleStart", any_past=True)
+
+
+#: The earliest cycle start believed (Cursor's Admin API is years younger).
+EARLIEST_CYCLE_DAY = 10_957  # 2000-01-01
+
+
+def _believable_cycle_start(day: int, now: datetime, what: str, *, any_past: bool = False) -> int:
+    """``day`` when it can be a cycle's first day seen ``now``: not in the future, and (the current
+    cycle's) at most 31 days back; else a one-line ``ApiError`` (an answer that would be kept as
+    history must not be nonsense)."""
+    today = day_of_ms(int(now.timestamp() * 1000))
+    oldest = EARLIEST_CYCLE_DAY if any_past else today - 31
+    if not oldest <= day <= today:
+        shown = date_of_day(day).isoformat() if 0 <= day < 2_932_897 else f"day {day}"
+        raise ApiError(f"{what} says a billing cycle began on {shown}, which cannot be "
+                       f"(today is {date_of_day(today).isoformat()}); the API may have changed")
+    return day
 
 
 def _final(data_dir: Path, cycle: Period, now: datetime) -> bool:

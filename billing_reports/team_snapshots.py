@@ -18,7 +18,7 @@ atomically (:func:`billing_reports.cache.write_atomically`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,10 @@ SPEND_FOLDER = SNAPSHOT_KINDS[1]
 GROUPS_FOLDER = SNAPSHOT_KINDS[2]
 #: What a snapshot file's name is made of: ``cycle-2026-11-17.json``.
 CYCLE_FILE_PREFIX = "cycle-"
+#: The cycle starts a snapshot may have (2000-01-01 to 2999-12-31): another is a hand edit or a bug.
+EARLIEST_DAY, LATEST_DAY = 10_957, 376_199
+#: How far ahead of a new snapshot a kept one of the same cycle may be and still be believed newer.
+NEWER_BY_AT_MOST = timedelta(hours=6)
 #: The format of the files this module writes (a reader refuses a newer one, naming it).
 SNAPSHOT_FORMAT = 1
 
@@ -80,8 +84,9 @@ def cycle_of_spend(answer: dict[str, Any]) -> int:
 def keep(data_dir: Path, snapshot: Snapshot) -> tuple[Path, bool]:
     """Write ``snapshot`` where its kind and cycle belong; ``(path, written)``.
 
-    A snapshot older than the one already kept for its cycle (a clock set back, a slow run that
-    finished after a newer one) is not written: the kept one says more.
+    A snapshot older than the one already kept for its cycle (a slow run that finished after a
+    newer one) is not written: the kept one says more. One kept from more than
+    :data:`NEWER_BY_AT_MOST` ahead of the new one (a clock set wrong, a hand edit) is replaced.
     """
     if snapshot.kind == "members":
         path = members_path(data_dir)
@@ -94,7 +99,9 @@ def keep(data_dir: Path, snapshot: Snapshot) -> tuple[Path, bool]:
             kept = read_snapshot(path)
         except CacheError:
             kept = None  # a broken file is replaced by a good one: it holds nothing we can use
-        if kept is not None and kept.taken_at > snapshot.taken_at:
+        # a run that finished after a newer one (minutes apart) does not undo it; a kept snapshot
+        # from further ahead than that is a clock set wrong or a hand edit, and is replaced
+        if kept is not None and snapshot.taken_at < kept.taken_at <= snapshot.taken_at + NEWER_BY_AT_MOST:
             return path, False
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -110,7 +117,8 @@ def keep(data_dir: Path, snapshot: Snapshot) -> tuple[Path, bool]:
 
 def read_snapshot(path: Path) -> Snapshot:
     """A kept snapshot; ``CacheError`` naming the file and what to do when it cannot be used."""
-    fix = "delete it and run `billing-reports fetch` to take a new one (a past cycle's spend cannot be fetched again)"
+    past = "" if Path(path).name == MEMBERS_FILE else " (a past cycle's figures cannot be fetched again)"
+    fix = f"restore it from a backup, or delete it and run `billing-reports fetch` to take a new one{past}"
     try:
         raw = orjson.loads(Path(path).read_bytes())
     except OSError as error:
@@ -183,9 +191,11 @@ def _snapshot_problem(raw: Any) -> str | None:
         return "has no taken_at time (YYYY-MM-DDTHH:MM:SSZ)"
     if raw["kind"] != "members":
         try:
-            parse_day(_text(raw.get("cycle_start")))
+            day = parse_day(_text(raw.get("cycle_start")))
         except ValueError:
             return "has no cycle_start date (YYYY-MM-DD)"
+        if not EARLIEST_DAY <= day <= LATEST_DAY:
+            return f"has a cycle_start of {raw['cycle_start']}, which no billing cycle has"
     if not isinstance(raw.get("answer"), dict):
         return "holds no answer object"
     return None

@@ -8,7 +8,7 @@ drive the terminal nor fake a row of a table.
 from __future__ import annotations
 
 import textwrap
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 from .sections import NUMERIC_KINDS, ROUNDED_SEPARATELY, Section, Table, format_value
 from .untrusted import printable
@@ -16,13 +16,14 @@ from .untrusted import printable
 #: Value kinds shown right-aligned (numbers line up on their last digit): ``sections.NUMERIC_KINDS``.
 
 
-def render_table(table: Table, columns: Sequence[str] | None = None) -> str:
+def render_table(table: Table, columns: Sequence[str] | None = None, members: Mapping[str, Any] | None = None) -> str:
     """``table`` as aligned text: a header, a rule, the rows, a rule and the total row.
 
     Money is shown as each amount rounded to the cent (``Table.display_rows``), the
     same cents as on the site; where the rows then do not add up to the total, a
     footnote says so. ``columns``: keys of the columns to show, in the table's
-    order (default: all).
+    order (default: all). ``members``: Cursor's member list by e-mail (``usage.cursor.members``):
+    a user is shown with their display name, and marked when removed.
     """
     display = table.display_rows()
     rows, total = display
@@ -32,8 +33,8 @@ def render_table(table: Table, columns: Sequence[str] | None = None) -> str:
     shown = [table.columns[i] for i in keep]
     kinds = [column.kind for column in shown]
     lines = [[printable(column.label) for column in shown]]
-    body = [_cells(row, kinds) for row in rows]
-    footer = [_cells(total, kinds)] if total is not None else []
+    body = [_cells(row, kinds, members) for row in rows]
+    footer = [_cells(total, kinds, members)] if total is not None else []
     widths = [max(len(line[i]) for line in lines + body + footer) for i in range(len(kinds))]
 
     def fmt(cells: Sequence[str]) -> str:
@@ -53,8 +54,15 @@ def render_table(table: Table, columns: Sequence[str] | None = None) -> str:
     return "\n".join(out)
 
 
-def _cells(row: Sequence, kinds: Sequence[str]) -> list[str]:
-    return [printable(format_value(value, kind, whole_cents=True)) for value, kind in zip(row, kinds)]
+def _cells(row: Sequence, kinds: Sequence[str], members: Mapping[str, Any] | None = None) -> list[str]:
+    cells = [printable(format_value(value, kind, whole_cents=True)) for value, kind in zip(row, kinds)]
+    if members:
+        for index, (value, kind) in enumerate(zip(row, kinds)):
+            member = members.get(value) if kind == "user" and isinstance(value, str) else None
+            if member is not None and (member.name or member.removed):
+                about = ", ".join(part for part in (printable(member.name), "removed" if member.removed else "") if part)
+                cells[index] += f" ({about})"
+    return cells
 
 
 def render_section(
@@ -63,6 +71,7 @@ def render_section(
     tables: Sequence[str] | None = None,
     columns: Sequence[str] | None = None,
     intro: bool = False,
+    members: Mapping[str, Any] | None = None,
 ) -> str:
     """A section: its title, its intro (with ``intro``, or when it has nothing else to
     show), its figures as ``label: value (note)``, then its tables.
@@ -84,7 +93,7 @@ def render_section(
     for table in section.tables:
         if tables is not None and table.slug not in tables:
             continue
-        out += ["", printable(table.title), render_table(table, columns)]
+        out += ["", printable(table.title), render_table(table, columns, members)]
     return "\n".join(out)
 
 

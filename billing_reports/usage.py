@@ -595,6 +595,17 @@ class OnDemandUsage:
         """Everything on ``day`` (zero for an idle or unfetched day: see :meth:`day_fetched`)."""
         return self._day_index.day_totals.get(day, ZERO)
 
+    def cell_costs(self) -> Iterator[tuple[int, str, str, int]]:
+        """``(day, user, model, cost)`` of every ledger cell (max mode and not apart), cheaply: for a
+        plugin that must look at every cell (a chargeback), without a ``UsageTotals`` made for each."""
+        ledger = self.ledger
+        months = getattr(ledger, "months", None)
+        if months is None:  # a ledger made by hand: a plain mapping
+            return ((day, user, model, totals.cost) for (day, user, model, _max), totals in ledger.items())
+        return (cell for cells in months.values() for cell in zip(
+            cells.day, map(cells.users.__getitem__, cells.user), map(cells.models.__getitem__, cells.model),
+            cells.columns[0]))
+
     def by_day(self) -> dict[int, UsageTotals]:
         """Every day covered, oldest first, with its totals (zero when idle: see :meth:`day_fetched`)."""
         day_totals = self._day_index.day_totals

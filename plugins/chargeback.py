@@ -131,20 +131,20 @@ def charge(usage: OnDemandUsage, directory: GroupDirectory | None) -> Charges:
         for account, owner in usage.facts(month).quality.service_account_owners.items():
             owners.setdefault(account, owner)
 
+    if directory is None:
+        return _all_unassigned(usage, charges)
+
     def group_on(user: str, day: int) -> str:
-        if directory is None:
-            return UNASSIGNED
         group = directory.group_of(user, day)
         if group == UNASSIGNED and user in owners:
             group = directory.group_of(owners[user], day)
         return group
 
     known: dict[tuple[str, int], str] = {}
-    for (day, user, model, _max_mode), totals in usage.ledger.items():
+    for day, user, model, cost in usage.cell_costs():
         group = known.get((user, day))
         if group is None:
             group = known[(user, day)] = group_on(user, day)
-        cost = totals.cost
         by_period = charges.by_period.get(group)
         if by_period is None:
             by_period = charges.by_period[group] = [0] * len(periods)
@@ -180,6 +180,22 @@ def charge(usage: OnDemandUsage, directory: GroupDirectory | None) -> Charges:
     for user, cost in charges.by_user.get(UNASSIGNED, {}).items():  # spend outside the days counted
         if cost and user not in charges.days.get(UNASSIGNED, {}):
             charges.days.setdefault(UNASSIGNED, {})[user] = (first, last, 0)
+    return charges
+
+
+def _all_unassigned(usage: OnDemandUsage, charges: Charges) -> Charges:
+    """No groups at all: everything is Unassigned, from the sums the usage keeps (what :func:`charge`
+    would find visiting every cell, without the visit: a big team's ledger has a cell per person,
+    model and day)."""
+    users = usage.users()
+    if not users:
+        return charges
+    charges.by_period[UNASSIGNED] = [usage.period_total(period).cost for period in charges.periods]
+    charges.by_model[UNASSIGNED] = {ranked.name: ranked.cost for ranked in usage.models()}
+    charges.by_user[UNASSIGNED] = {ranked.name: ranked.cost for ranked in users}
+    first, last = usage.range.first_day, min(usage.range.last_day, today())
+    span = (first, last, last - first + 1) if last >= first else (first, last, 0)
+    charges.days[UNASSIGNED] = {ranked.name: span for ranked in users if ranked.cost}
     return charges
 
 

@@ -19,6 +19,8 @@ ORDER = 70
 #: This plugin's block of config.yaml: ``plugins.reconciliation``.
 SETTINGS_NAME = "reconciliation"
 FLAG = "beyond tolerance"
+UNREADABLE = "Cursor's figure unreadable"
+INCOMPLETE = "Cursor's total lacks the unreadable figures"
 
 
 class ReconciliationSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -141,7 +143,8 @@ def _cycle_tables(cycle: CycleReconciliation, tolerance: Tolerance) -> list[Tabl
 
 
 def _rows(lines: list[Line]) -> list[list]:
-    ordered = sorted(lines, key=lambda line: (not line.flagged, -abs(line.difference), -line.cursor, line.email))
+    ordered = sorted(lines, key=lambda line: (line.cursor is not None, not line.flagged, -abs(line.difference or 0),
+                                              -(line.cursor or 0), line.email))
     return [_row(line, line.email) for line in ordered]
 
 
@@ -149,7 +152,13 @@ def _row(line: Line | None, who: str) -> list:
     if line is None:
         return [who, "", 0, 0, 0, None, ""]
     name = "" if who == "Total" else line.name
-    return [who, name, line.cursor, line.ours, line.difference, line.percent, FLAG if line.flagged else ""]
+    if line.cursor is None:
+        flag = UNREADABLE
+    elif line.incomplete:
+        flag = INCOMPLETE + ("; " + FLAG if line.flagged else "")
+    else:
+        flag = FLAG if line.flagged else ""
+    return [who, name, line.cursor, line.ours, line.difference, line.percent, flag]
 
 
 def _member_spend(cycle: CycleReconciliation, email: str) -> int:

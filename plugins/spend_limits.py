@@ -68,7 +68,10 @@ def _table(slug: str, title: str, members: list[MemberSpend], description: str) 
 def spend_limits_section(snapshot: SpendSnapshot, rule: SpendLimitSettings) -> Section:
     threshold = rule.threshold_percent
     shown = f"{threshold:g} %"
-    limited = sorted((m for m in snapshot.members if m.limit), key=lambda m: (-Fraction(m.spend, m.limit), m.email))
+    # (a member whose spendCents Cursor sent as no number cannot be measured: left out, named on the
+    # data-quality page)
+    limited = sorted((m for m in snapshot.members if m.limit and m.spend is not None),
+                     key=lambda m: (-Fraction(m.spend, m.limit), m.email))
     near = [m for m in limited if at_or_above(m, threshold)]
     taken = f"taken {when(snapshot.taken_at)}"
     tables = [
@@ -80,14 +83,14 @@ def spend_limits_section(snapshot: SpendSnapshot, rule: SpendLimitSettings) -> S
                "spend: on-demand spend this cycle up to the snapshot (spendCents). Left: limit minus spend "
                "(negative: over it)."),
     ]
-    without = len(snapshot.members) - len(limited)
+    without = sum(1 for m in snapshot.members if not m.limit)
     return Section(
         slug=SLUG,
         title="Spend limits",
         order=ORDER,
         roles=("dashboard-preview",) if near else (),
         intro=(
-            f"Each member's spend limit and how much of it {snapshot.cycle.label} has used, from Cursor's own "
+            f"Each member's spend limit and how much of it they have used in {snapshot.cycle.label}, from Cursor's own "
             f"figures (`/teams/spend`, {taken}). These are Cursor's amounts at that time, not a sum of the "
             "events on this site. Members at or above "
             f"{shown} (`plugins.spend-limits.threshold_percent`) are listed first."

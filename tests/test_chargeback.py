@@ -215,3 +215,13 @@ def test_cursors_groups_on_the_demo_company_move_nora_on_her_day(tmp_path):
     assert ("Unassigned", "arjun.nair@example.com") in members
     unassigned = {row[1] for row in section.table("by-member").rows if row[0] == "Unassigned"}
     assert not unassigned & {row[1] for row in section.table("by-member").rows if row[0] != "Unassigned"}
+
+
+@pytest.mark.parametrize("usage", ["hand-made", "analysis"])
+def test_without_groups_the_sums_are_what_visiting_every_cell_with_no_group_finds(usage, analysis_usage):
+    from billing_reports.groups import GroupDirectory
+
+    usage = hand_made_usage() if usage == "hand-made" else analysis_usage
+    nobody = GroupDirectory([], source="no one")  # every cell visited, every one Unassigned
+    assert dataclasses.asdict(chargeback.charge(usage, None)) == dataclasses.asdict(chargeback.charge(usage, nobody))
+    assert chargeback.charge(usage, None).total("Unassigned") == usage.total.cost

@@ -92,3 +92,12 @@ def test_cursors_groups_give_each_day_its_group_within_and_around_kept_cycles():
     assert directory.group_of("ann@example.com", day("2026-06-01")) == "Platform"  # before any kept cycle
     assert directory.group_of("dee@example.com", day("2026-11-20")) == UNASSIGNED
     assert from_cursor(CursorFigures()) is None
+
+
+def test_an_email_matches_whatever_its_case():
+    directory = parse_mapping("email,group,start\nMaya.Chen@Example.com,Product,\nmaya.chen@example.com,Data,2026-03-01\n",
+                              "g.csv")
+    assert directory.group_of("maya.chen@example.com", day("2026-02-28")) == "Product"
+    assert directory.group_of("MAYA.CHEN@example.com", day("2026-03-01")) == "Data"
+    with pytest.raises(ConfigError, match="line 3: ann@example.com already has a group"):
+        parse_mapping("email,group\nAnn@example.com,X\nann@example.com,Y\n", "g.csv")

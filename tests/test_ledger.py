@@ -450,3 +450,12 @@ def test_the_loader_counts_each_left_out_label_apart(tmp_path):
     assert usage.facts(APRIL).quality.not_on_demand == {"Usage-based, not chargeable": 2,
                                                         "Usage-based, not token-based": 1}
     assert usage.month_total(APRIL).cost == 1_500_000
+
+
+def test_cell_costs_are_the_ledger_cells_costs_for_both_kinds_of_ledger(analysis_usage):
+    from billing_reports.usage import OnDemandUsage
+
+    expected = sorted((day, user, model, totals.cost) for (day, user, model, _max), totals in analysis_usage.ledger.items())
+    assert sorted(analysis_usage.cell_costs()) == expected and len(expected) > 3
+    by_hand = OnDemandUsage(months=analysis_usage.months, ledger=dict(analysis_usage.ledger.items()))
+    assert sorted(by_hand.cell_costs()) == expected

@@ -176,3 +176,22 @@ def test_without_cursors_figures_the_section_says_how_to_get_them(tmp_path):
 
     section = reconciliation_section(OnDemandUsage(months=[Month(2026, 11)], data_dir=tmp_path), Tolerance())
     assert not section.tables and not section.roles and "run a fetch before each cycle ends" in section.intro
+
+
+def test_a_figure_cursor_sent_as_no_number_is_unreadable_never_zero(tmp_path):
+    from billing_reports.builtin_plugins.reconciliation import INCOMPLETE, UNREADABLE, _cycle_tables
+
+    data_dir = fetched(tmp_path, "2026-11-30T12:00:00")
+    figures = load_cursor_figures(data_dir)
+    snapshot = figures.spend[0]
+    broken = dataclasses.replace(snapshot, members=tuple(
+        dataclasses.replace(m, spend=None, overall=None) if m.email == "ann@example.com" else m
+        for m in snapshot.members))
+    cycle = reconcile_snapshot(broken, data_dir, figures)
+    ann = next(line for line in cycle.on_demand if line.email == "ann@example.com")
+    assert (ann.cursor, ann.difference, ann.flagged) == (None, None, False)
+    assert "ann@example.com" not in cycle.events_without_member and cycle.unreadable == ["ann@example.com"]
+    assert cycle.on_demand_total.incomplete and cycle.on_demand_total.cursor == (252 + 12.5 + 0.75) * M
+    on_demand = _cycle_tables(cycle, Tolerance())[0]
+    assert on_demand.rows[0][0] == "ann@example.com" and on_demand.rows[0][6] == UNREADABLE
+    assert on_demand.total[6].startswith(INCOMPLETE)

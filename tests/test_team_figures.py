@@ -100,11 +100,20 @@ def test_a_past_cycles_spend_survives_the_rollover(tmp_path, now):
 def test_a_later_snapshot_of_the_same_cycle_replaces_the_earlier_never_the_reverse(tmp_path):
     cycle = parse_day("2026-11-17")
     early = Snapshot("spend", utc("2026-11-20T00:00:00"), {"v": 1}, cycle_start=cycle)
-    late = Snapshot("spend", utc("2026-11-25T00:00:00"), {"v": 2}, cycle_start=cycle)
+    late = Snapshot("spend", utc("2026-11-20T02:00:00"), {"v": 2}, cycle_start=cycle)
     assert keep(tmp_path, early)[1] is True
     assert keep(tmp_path, late)[1] is True
     assert keep(tmp_path, early)[1] is False  # a slow run finishing late does not undo a newer one
     assert read_snapshot(cycle_path(tmp_path, "spend", cycle)).answer == {"v": 2}
+
+
+def test_a_snapshot_from_a_clock_far_ahead_does_not_freeze_its_cycle(tmp_path):
+    cycle = parse_day("2026-11-17")
+    ahead = Snapshot("spend", utc("2026-12-01T00:00:00"), {"v": "hand-edited"}, cycle_start=cycle)
+    now = Snapshot("spend", utc("2026-11-20T00:00:00"), {"v": "now"}, cycle_start=cycle)
+    keep(tmp_path, ahead)
+    assert keep(tmp_path, now)[1] is True
+    assert read_snapshot(cycle_path(tmp_path, "spend", cycle)).answer == {"v": "now"}
 
 
 def test_a_team_without_billing_groups_is_a_fact_not_a_failure(tmp_path, now):
@@ -227,3 +236,55 @@ def test_the_fetch_keeps_what_left_out_events_charged_per_hour_user_and_kind(tmp
     ]
     assert summary.team is not None and summary.team.members == len(MEMBERS)
     assert (settings.data_dir / "groups").is_dir()
+
+
+@pytest.mark.parametrize("cycle_start_ms, shown", [
+    (10**17, "day "),                      # beyond the calendar
+    (0, "1970-01-01"),                     # the epoch: no Cursor cycle began then
+    (1_800_000_000_000, "2027-01-15"),     # in the future
+])
+def test_a_spend_answer_with_an_impossible_cycle_start_is_one_line(tmp_path, now, cycle_start_ms, shown, monkeypatch):
+    from billing_reports.fakeapi import billing as fake_billing
+
+    real = fake_billing.spend_answer
+
+    def lying(team, billing, body):
+        status, answer = real(team, billing, body)
+        return status, {**answer, "subscriptionCycleStart": cycle_start_ms}
+
+    monkeypatch.setattr("billing_reports.fakeapi.server.spend_answer", lying)
+    with api_for(now) as api, client_for(api) as client:
+        with pytest.raises(ApiError) as raised:
+            fetch_team_figures(client, tmp_path, [Month(2026, 11)], now=now)
+    assert "subscriptionCycleStart says a billing cycle began on " + shown in raised.value.message
+    assert not (tmp_path / "spend").exists()
+
+
+def test_a_groups_answer_of_an_impossible_cycle_is_refused_not_kept(tmp_path, now, monkeypatch):
+    from billing_reports.fakeapi import billing as fake_billing
+
+    real = fake_billing.groups_answer
+
+    def lying(team, billing, query):
+        status, answer = real(team, billing, query)
+        return status, {**answer, "billingCycle": {"cycleStart": "9999-12-31T00:00:00.000Z", "cycleEnd": "x"}}
+
+    monkeypatch.setattr("billing_reports.fakeapi.server.groups_answer", lying)
+    with api_for(now) as api, client_for(api) as client:
+        with pytest.raises(ApiError, match="billingCycle.cycleStart says a billing cycle began on 9999-12-31"):
+            fetch_team_figures(client, tmp_path, [Month(2026, 11)], now=now)
+    assert not (tmp_path / "groups").exists()
+
+
+def test_a_broken_snapshot_stops_the_analysis_in_one_line_naming_it(tmp_path):
+    from billing_reports.analysis import analyse
+    from billing_reports.settings import load_settings
+    from conftest import copy_analysis_cache
+
+    data_dir = copy_analysis_cache(tmp_path / "cache")
+    (tmp_path / "config.yaml").write_text(f"paths:\n  data_dir: {data_dir}\n")
+    (data_dir / "members.json").write_text("garbage")
+    with pytest.raises(CacheError) as raised:
+        analyse(load_settings(tmp_path / "config.yaml"), [Month(2026, 1)])
+    message = raised.value.message
+    assert message.count("members.json") == 1 and "plugin" not in message and "past cycle" not in message

@@ -81,12 +81,13 @@ def report(settings: Settings, months: list[Month], report_range: ReportRange, o
     else:
         click.echo(f"On-demand usage, {usage.period_label}\n")
         if section_slug is not None:
-            blocks = [render_section(sections[0], intro=True)]
+            blocks = [render_section(sections[0], intro=True, members=usage.cursor.members)]
         else:  # the sections that ask for the text view; with --by, the headline trend at that grain
             chosen = with_role(sections, REPORT_TEXT)
             if report_range.grain != "month":
                 chosen += [s for s in with_role(sections, HEADLINE_TREND) if s.slug not in {c.slug for c in chosen}]
-            blocks = [render_section(s, tables=s.text_view.tables, columns=s.text_view.columns) for s in chosen]
+            blocks = [render_section(s, tables=s.text_view.tables, columns=s.text_view.columns,
+                                     members=usage.cursor.members) for s in chosen]
         click.echo("\n\n".join(blocks))
 
 
