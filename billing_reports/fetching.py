@@ -30,7 +30,8 @@ from billing_reports.cache import (
 from billing_reports.client import CursorAdminClient
 from billing_reports.errors import ApiError, CacheError, ConfigError
 from billing_reports.folders import check_writable_folder, existing_folder
-from billing_reports.months import Month, Window, isoformat_z, parse_isoformat_z, utc_now
+from billing_reports import months as _months
+from billing_reports.months import Month, Window, isoformat_z, parse_isoformat_z
 from billing_reports.periods import date_of_day, day_of_ms
 
 HOUR_MS = 3_600_000
@@ -132,7 +133,7 @@ def fetch_months(
     api_key: str | None,
     refresh: Iterable[Month] = (),
     reporter: FetchReporter | None = None,
-    now: Callable[[], datetime] = utc_now,
+    now: Callable[[], datetime] = lambda: _months.utc_now(),  # the clock tests set, read at each call
     clock: Callable[[], float] = time.monotonic,
     sleep: Sleep = time.sleep,
     session: requests.Session | None = None,

@@ -16,7 +16,8 @@ from typing import Callable, Sequence
 
 from .client import CursorAdminClient
 from .errors import ApiError
-from .months import Month, utc_now
+from . import months as _months
+from .months import Month
 from .periods import Period, cut_periods, date_of_day, day_of_ms
 from .untrusted import printable
 from .team_snapshots import GROUPS_FOLDER, SPEND_FOLDER, Snapshot, cycle_path, keep, read_snapshot
@@ -66,7 +67,7 @@ def fetch_team_figures(
     *,
     cycle_start: int | None = None,
     demo: bool = False,
-    now: Callable[[], datetime] = utc_now,
+    now: Callable[[], datetime] = lambda: _months.utc_now(),  # the clock tests set, read at each call
 ) -> TeamFigures:
     """Fetch members, spend and groups; keep each snapshot under ``data_dir``.
 
@@ -158,20 +159,18 @@ def _groups_cycle_start(answer: dict, anchor: int | None, now: datetime) -> int:
     except (ValueError, OverflowError, OSError):
         raise ApiError(f"billing groups: billingCycle.cycleStart {printable(text)[:40]!r} is not a time; "
                        "the API may have changed") from None
-    return _believable_cycle_start(day, now, "billing groups: billingCycle.cycleStart", any_past=True)
+    return _believable_cycle_start(day, now, "billing groups: billingCycle.cycleStart")
 
 
 #: The earliest cycle start believed (Cursor's Admin API is years younger).
 EARLIEST_CYCLE_DAY = 10_957  # 2000-01-01
 
 
-def _believable_cycle_start(day: int, now: datetime, what: str, *, any_past: bool = False) -> int:
-    """``day`` when it can be a cycle's first day seen ``now``: not in the future, and (the current
-    cycle's) at most 31 days back; else a one-line ``ApiError`` (an answer that would be kept as
-    history must not be nonsense)."""
+def _believable_cycle_start(day: int, now: datetime, what: str) -> int:
+    """``day`` when it can be a cycle's first day seen ``now``: not in the future and not before
+    2000; else a one-line ``ApiError`` (an answer that would be kept as history must not be nonsense)."""
     today = day_of_ms(int(now.timestamp() * 1000))
-    oldest = EARLIEST_CYCLE_DAY if any_past else today - 31
-    if not oldest <= day <= today:
+    if not EARLIEST_CYCLE_DAY <= day <= today:
         shown = date_of_day(day).isoformat() if 0 <= day < 2_932_897 else f"day {day}"
         raise ApiError(f"{what} says a billing cycle began on {shown}, which cannot be "
                        f"(today is {date_of_day(today).isoformat()}); the API may have changed")

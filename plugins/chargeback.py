@@ -193,6 +193,7 @@ def _all_unassigned(usage: OnDemandUsage, charges: Charges) -> Charges:
     charges.by_period[UNASSIGNED] = [usage.period_total(period).cost for period in charges.periods]
     charges.by_model[UNASSIGNED] = {ranked.name: ranked.cost for ranked in usage.models()}
     charges.by_user[UNASSIGNED] = {ranked.name: ranked.cost for ranked in users}
+    charges.by_day[UNASSIGNED] = {day: totals.cost for day, totals in usage.by_day().items() if totals.requests}
     first, last = usage.range.first_day, min(usage.range.last_day, today())
     span = (first, last, last - first + 1) if last >= first else (first, last, 0)
     charges.days[UNASSIGNED] = {ranked.name: span for ranked in users if ranked.cost}
