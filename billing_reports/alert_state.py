@@ -12,10 +12,14 @@ never overwritten or deleted.
 
 from __future__ import annotations
 
+import os
+import time
+from contextlib import contextmanager
+
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import orjson
 
@@ -50,6 +54,8 @@ class StandingAlert:
     key: str
     first_seen: str
     told: Mapping[str, Told] = field(default_factory=dict)
+    #: The period the alert belongs to (its ``Alert.period``): checking another period keeps it.
+    period: str = ""
 
 
 @dataclass(frozen=True)
@@ -72,19 +78,28 @@ class AlertState:
                 chosen.append(alert)
         return chosen
 
-    def updated(self, alerts: Sequence[Alert], sent: Mapping[str, Sequence[Alert]], now: datetime) -> "AlertState":
-        """The state after a run: the alerts firing now (the others dropped), each keeping its first-seen
-        time, with what each notifier in ``sent`` (name -> the alerts it took) was told now."""
+    def updated(self, alerts: Sequence[Alert], sent: Mapping[str, Sequence[Alert]], now: datetime,
+                checked: frozenset[str] | None = None) -> "AlertState":
+        """The state after a run: the alerts firing now, each keeping its first-seen time, with what each
+        notifier in ``sent`` (name -> the alerts it took) was told now. An alert of a period this run
+        checked (``checked``: period keys; ``None``: every period) that no longer fires is dropped; one of
+        another period is kept (checking October does not forget November). At most
+        :data:`MAX_STANDING` are kept, the most recently seen."""
         at = isoformat_z(now)
         told_now: dict[str, dict[str, Told]] = {}
         for notifier, taken in sent.items():
             for alert in taken:
                 told_now.setdefault(alert.key, {})[notifier] = Told(alert.severity, alert.level, at)
-        standing = {}
+        standing = {key: kept for key, kept in self.alerts.items()
+                    if checked is not None and kept.period and kept.period not in checked}
         for alert in alerts:
             before = self.alerts.get(alert.key)
             told = {**(before.told if before else {}), **told_now.get(alert.key, {})}
-            standing[alert.key] = StandingAlert(alert.key, before.first_seen if before else at, told)
+            standing[alert.key] = StandingAlert(alert.key, before.first_seen if before else at, told, alert.period)
+        if len(standing) > MAX_STANDING:
+            newest = sorted(standing.values(), key=lambda kept: max((t.at for t in kept.told.values()),
+                                                                     default=kept.first_seen), reverse=True)
+            standing = {kept.key: kept for kept in newest[:MAX_STANDING]}
         return AlertState(standing)
 
     def to_json(self) -> dict[str, Any]:
@@ -92,12 +107,63 @@ class AlertState:
             "written_by": WRITTEN_BY,
             "version": FORMAT_VERSION,
             "alerts": {
-                key: {"first_seen": standing.first_seen,
+                key: {"first_seen": standing.first_seen, "period": standing.period,
                       "told": {name: {"severity": t.severity, "level": t.level, "at": t.at}
                                for name, t in standing.told.items()}}
                 for key, standing in self.alerts.items()
             },
         }
+
+
+#: The most standing alerts a state file keeps (a bound on its size, whatever the rules find).
+MAX_STANDING = 5_000
+#: Beside the state: held while a ``check`` sends, so that two runs never send the same alert twice.
+LOCK_FILE = ".alert-state.lock"
+#: A lock this old, or of a process that is gone, is a run that died: taken over.
+LOCK_STALE_SECONDS = 3600
+
+
+@contextmanager
+def sending_lock(data_dir: Path) -> Iterator[None]:
+    """Held while a run sends and writes the state: a second ``check`` meanwhile is refused in one line
+    (``CacheError``), not allowed to send the same alerts. A lock left by a run that died (its process
+    gone, or an hour old) is taken over."""
+    path = Path(data_dir) / LOCK_FILE
+    Path(data_dir).mkdir(parents=True, exist_ok=True)
+    for attempt in (1, 2):
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            if attempt == 2 or not _stale(path):
+                raise CacheError(f"Another billing-reports check is sending alerts (lock {path}); wait for it to "
+                                 "finish, or remove the lock if no check is running.", path=path,
+                                 problem="is held by another check") from None
+            path.unlink(missing_ok=True)
+            continue
+        with os.fdopen(fd, "w") as handle:
+            handle.write(f"{os.getpid()} {time.time():.0f}\n")
+        break
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def _stale(path: Path) -> bool:
+    try:
+        pid_text, started_text = path.read_text().split()
+        pid, started = int(pid_text), float(started_text)
+    except (OSError, ValueError):
+        return True  # not a lock we wrote whole (a run killed while writing it)
+    if time.time() - started > LOCK_STALE_SECONDS:
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def state_path(data_dir: Path) -> Path:
@@ -142,7 +208,8 @@ def read_state(data_dir: Path) -> AlertState:
         if problem:
             raise _refused(path, f"has an alert {key[:80]!r} that {problem}")
         told = {name: Told(t["severity"], float(t["level"]), t["at"]) for name, t in entry["told"].items()}
-        standing[key] = StandingAlert(key, entry["first_seen"], told)
+        period = entry.get("period")
+        standing[key] = StandingAlert(key, entry["first_seen"], told, period if isinstance(period, str) else "")
     return AlertState(standing)
 
 

@@ -32,16 +32,19 @@ def notifier_kinds(manager: Any) -> dict[str, NotifierFactory]:
     return kinds
 
 
-def configured_notifiers(settings: Any) -> list[Notifier]:
+def configured_notifiers(settings: Any, problems: list[str] | None = None) -> list[Notifier]:
     """The notifiers of ``settings.notify``, in the order written; ``ConfigError`` listing every
-    problem of the section (an unknown type, a kind's refusal of its options)."""
+    problem of the section (an unknown type, a kind's refusal of its options). With ``problems``,
+    the notifiers that are fine are returned and each problem is added there instead (one notifier
+    missing its secret does not silence the others)."""
     section = settings.notify
     if not section:
         return []
     manager, _ = settings.loaded_plugins()
     kinds = notifier_kinds(manager)
+    collected = problems
     notifiers: list[Notifier] = []
-    problems: list[str] = []
+    problems = []
     for name, options in section.items():
         where = f"notify.{name}"
         if not isinstance(options, dict):
@@ -56,6 +59,9 @@ def configured_notifiers(settings: Any) -> list[Notifier]:
             notifiers.append(kinds[kind](str(name), {k: v for k, v in options.items() if k != "type"}, settings))
         except ConfigError as error:
             problems.append(error.message)
+    if problems and collected is not None:
+        collected += [f"{settings.config_path}: {problem}" for problem in problems]
+        return notifiers
     if problems:
         if len(problems) == 1:
             raise ConfigError(f"{settings.config_path}: {problems[0]}")

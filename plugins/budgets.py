@@ -14,6 +14,8 @@ the share of the budget (spent when passed, projected when not), so it is sent a
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Annotated, Literal
@@ -309,5 +311,5 @@ def budget_alert(found: Standing, period: Period) -> Alert | None:
                  AlertFigure("Passed on" if found.passed else "Projected to pass on", _day(day), "day")),
         link=PAGE,
         period=period.key,
-        level=round(level, 4),
+        level=math.floor(level * 10) / 10,  # in steps of 10 % of the budget: a few cents more is not news
     )

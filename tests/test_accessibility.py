@@ -33,7 +33,7 @@ def page_types(demo_site) -> dict[str, str]:
     kinds["a model page"] = min(name for name in pages if name.startswith("models/"))
     assert {"billing_dashboard.html", "daily.html", "data-quality.html", "about.html", "index.html",
             "users.html", "models.html", "spend-limits.html", "chargeback.html",
-            "chargeback-unassigned.html"} <= set(kinds), sorted(kinds)
+            "chargeback-unassigned.html", "alerts.html"} <= set(kinds), sorted(kinds)
     return kinds
 
 

@@ -256,7 +256,8 @@ def test_names_in_wide_tables_stay_whole_and_the_tables_scroll_in_their_card(chr
 
 #: The pages whose layout is measured: wide tables, cards, every kind of chart.
 LAYOUT_PAGES = ("billing_dashboard.html", "top-cost-models.html", "top-cost-users.html", "users.html",
-                "users-x-expensive-models.html", "monthly-model-breakdown.html", "daily.html", "data-quality.html")
+                "users-x-expensive-models.html", "monthly-model-breakdown.html", "daily.html", "data-quality.html",
+                "alerts.html")
 
 #: What a reader cannot see whole: tables wider than their scroll box, cells whose content spills
 #: out, cards whose content is cut, amounts on cards broken over lines, and the page's own width.

@@ -29,6 +29,18 @@ JONAS = next(m.email for m in TEAM.members if m.name == SPIKE_PERSON)
 PRIYA = next(m.email for m in TEAM.members if m.name.startswith("Priya"))
 SPIKE_DATE = date_of_day(TEAM.spike_day // DAY_MS).isoformat()
 
+
+#: When the checks here run: two days after the checked month (June, the spike's) ended, so its alerts
+#: are still news (a period that ended over a week ago is printed, not sent).
+CHECKED_AT = datetime(SPIKE_MONTH.next().year, SPIKE_MONTH.next().month, 2, 12, tzinfo=timezone.utc)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def the_clock_says_checked_at():
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("billing_reports.months.utc_now", lambda: CHECKED_AT)
+        yield
+
 #: A test plugin: notifier kinds that record what they are sent (``record``) or always fail (``broken``),
 #: and (when ``BROKEN_RULE`` is in its folder) a rule that raises.
 TEST_PLUGIN = '''
@@ -234,6 +246,38 @@ def test_a_standing_alert_is_sent_once_and_again_when_it_worsens(workspace):
     assert after["alerts"][f"spike/{JONAS}/{SPIKE_DATE}"]["first_seen"] == state["alerts"][f"spike/{JONAS}/{SPIKE_DATE}"]["first_seen"]
 
 
+def test_alerts_of_a_period_over_a_week_past_are_printed_not_sent(workspace, monkeypatch):
+    monkeypatch.setattr("billing_reports.months.utc_now", lambda: CHECKED_AT.replace(day=9))
+    late = run_check(write_config(workspace, RECORD))
+    assert late.exit_code == 1 and sent(workspace) == []
+    assert "ended over 7 days ago: its alerts are printed, not sent." in late.stdout
+    assert f"spike/{JONAS}/{SPIKE_DATE}" in late.stdout or JONAS in late.stdout
+
+
+def test_checking_another_period_keeps_the_state_of_the_others(workspace):
+    first = run_check(write_config(workspace, RECORD))
+    assert first.exit_code == 1
+    kept = set(json.loads((workspace / "cache" / "alert-state.json").read_text())["alerts"])
+    earlier = CliRunner().invoke(cli, ["check", "--config", str(write_config(workspace, RECORD)), "--offline",
+                                       "--end-month", SPIKE_MONTH.previous().key, "--months-back", "2"],
+                                 env={"CURSOR_API_KEY": ""})
+    assert earlier.exit_code in (0, 1), earlier.output
+    after = set(json.loads((workspace / "cache" / "alert-state.json").read_text())["alerts"])
+    assert kept <= after  # June's standing alerts are not forgotten by checking May
+
+
+def test_a_second_check_while_one_sends_is_refused_in_one_line(workspace):
+    (workspace / "cache").mkdir(exist_ok=True)
+    lock = workspace / "cache" / ".alert-state.lock"
+    import os
+    lock.write_text(f"{os.getpid()} {CHECKED_AT.timestamp():.0f}\n")  # a live process, a fresh lock
+    import time as _time
+    lock.write_text(f"{os.getpid()} {_time.time():.0f}\n")
+    result = run_check(write_config(workspace, RECORD))
+    assert result.exit_code == 2 and sent(workspace) == []
+    assert "Another billing-reports check is sending alerts" in result.stderr and lock.exists()
+
+
 def test_an_alert_no_longer_firing_is_dropped_from_the_state(workspace):
     run_check(write_config(workspace, RECORD))
     quiet = "plugins:\n  spike-alert:\n    enabled: false\n"
@@ -269,6 +313,14 @@ def test_a_notifier_config_error_names_the_key(workspace):
     result = run_check(write_config(workspace, "notify:\n  finops:\n    type: record\n"))
     assert result.exit_code == 2 and "notify.finops.path" in result.stderr
     assert "Spend spike on" in result.stdout  # the alerts are still printed
+
+
+def test_one_notifier_missing_its_options_does_not_silence_the_others(workspace):
+    result = run_check(write_config(workspace, RECORD + "  broken-one:\n    type: record\n"))
+    assert result.exit_code == 2 and "notify.broken-one.path" in result.stderr
+    [batch] = sent(workspace)  # finops still told
+    assert f"spike/{JONAS}/{SPIKE_DATE}" in batch["keys"]
+    assert "No notifier is configured" not in result.stdout
 
 
 @pytest.mark.parametrize("garbage", [b"{not json", b'{"alerts": {}}', b"[]",

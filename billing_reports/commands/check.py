@@ -7,17 +7,20 @@ does not depend on it: a broken rule leaves the others, a failing notifier the o
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import sys
 from typing import Any, Sequence
 
 import click
 
-from ..alert_state import AlertState, read_state, write_state
+from .. import months as _months
+from ..alert_state import AlertState, read_state, sending_lock, write_state
 from ..alerts import SEVERITIES, Alert, AlertFigure, severity_rank
 from ..analysis import analyse, run_alert_rules
 from ..errors import BillingReportsError
-from ..months import Month, isoformat_z, utc_now
+from ..folders import check_writable_folder
+from ..months import Month, isoformat_z
 from ..notifications import configured_notifiers, deliver
 from ..periods import ReportRange
 from ..pipeline import fetch_missing
@@ -27,6 +30,9 @@ from ..settings import Settings
 from ..untrusted import printable
 from ..wording import counted
 from .options import config_option, report_range_options
+
+#: Alerts of a period that ended longer ago than this are printed, not sent.
+NEWS_DAYS = 7
 
 #: Exit statuses.
 NO_ALERT, ALERTED, FAILED = 0, 1, 2
@@ -109,11 +115,7 @@ def check(settings: Settings, months: list[Month], report_range: ReportRange, of
     """
     errors: list[str] = []
     manager, load_failures = settings.loaded_plugins()
-    try:
-        notifiers = configured_notifiers(settings)
-    except BillingReportsError as error:
-        errors.append(error.message)
-        notifiers = []
+    notifiers = configured_notifiers(settings, problems=errors)  # a notifier that is fine still sends
     if not offline:
         try:
             fetch_missing(settings, months, api_key=settings.api_key, reporter=make_reporter(),
@@ -126,36 +128,47 @@ def check(settings: Settings, months: list[Month], report_range: ReportRange, of
     alerts, rule_failures = run_alert_rules(manager, usage, settings)
     errors += [f"plugin {f.name} failed: {f.error}" for f in [*analysis.failures, *rule_failures]]
 
-    try:
-        state: AlertState | None = read_state(settings.data_dir)
-    except BillingReportsError as error:
-        errors.append(f"{error.message} Nothing was sent.")
-        state = None
-    period_label = usage.periods()[-1].label if usage.periods() else usage.period_label
-    to_tell = {n.name: state.to_tell(n.name, alerts) for n in notifiers} if state is not None else {}
-
-    sent: dict[str, list[Alert]] = {}
+    periods = usage.periods()
+    period_label = periods[-1].label if periods else usage.period_label
+    checked = frozenset(period.key for period in periods)
+    # Alerts of a period that ended over a week ago are printed, not sent: they are not news.
+    news = report_range.last_day >= _months.today() - NEWS_DAYS
     said: list[str] = []
-    if state is not None and not dry_run:
-        for notifier in notifiers:
-            if not to_tell[notifier.name]:
-                continue
-            failures = deliver([notifier], to_tell[notifier.name], site_url=site_url, say=said.append)
-            errors += failures
-            if not failures:
-                sent[notifier.name] = to_tell[notifier.name]
-        try:
-            state = state.updated(alerts, sent, utc_now())
-            write_state(settings.data_dir, state)
-        except OSError as error:
-            errors.append(f"Alert state in {settings.data_dir} could not be written ({error.strerror or error}); "
-                          "the alerts sent now will be sent again next run.")
+    sent: dict[str, list[Alert]] = {}
+    state: AlertState | None = None
+    to_tell: dict[str, list[Alert]] = {}
+    try:
+        with contextlib.ExitStack() as held:
+            if not dry_run:
+                check_writable_folder(settings.data_dir, "paths.data_dir")  # before anything is sent
+                held.enter_context(sending_lock(settings.data_dir))
+            state = read_state(settings.data_dir)
+            to_tell = {n.name: state.to_tell(n.name, alerts) if news else [] for n in notifiers}
+            if not news and alerts and notifiers:
+                said.append(f"{period_label} ended over {NEWS_DAYS} days ago: its alerts are printed, not sent.")
+            if not dry_run:
+                for notifier in notifiers:
+                    if not to_tell[notifier.name]:
+                        continue
+                    failures = deliver([notifier], to_tell[notifier.name], site_url=site_url, say=said.append)
+                    errors += failures
+                    if not failures:
+                        sent[notifier.name] = to_tell[notifier.name]
+                        # written after each notifier: a run killed midway does not tell it again
+                        write_state(settings.data_dir, state.updated(alerts, sent, _months.utc_now(), checked))
+                state = state.updated(alerts, sent, _months.utc_now(), checked)
+                write_state(settings.data_dir, state)
+    except BillingReportsError as error:
+        errors.append(f"{error.message} Nothing {'more ' if sent else ''}was sent.")
+    except OSError as error:
+        errors.append(f"Alert state in {settings.data_dir} could not be written ({error.strerror or error}); "
+                      "check the folder's space and permissions.")
 
     seen = (lambda key: state.first_seen(key)) if state is not None else (lambda key: None)
     if output_format == "json":
         document = {
             "period": period_label,
-            "checked_at": isoformat_z(utc_now()),
+            "checked_at": isoformat_z(_months.utc_now()),
             "alerts": [alert_json(alert, seen(alert.key)) for alert in alerts],
             "notifiers": {name: {"would_send" if dry_run else "sent":
                                  [a.key for a in (alerts_ if dry_run else sent.get(name, []))]}
@@ -165,7 +178,7 @@ def check(settings: Settings, months: list[Month], report_range: ReportRange, of
         click.echo(json_bytes(document, indent=True).decode())
     else:
         click.echo(alerts_text(alerts, period_label))
-        for line in _notifier_lines(notifiers, to_tell, dry_run, state is not None):
+        for line in _notifier_lines(notifiers, to_tell, dry_run, state is not None, bool(settings.notify)):
             click.echo(line)
         for line in said:
             click.echo(line)
@@ -182,9 +195,9 @@ def check(settings: Settings, months: list[Month], report_range: ReportRange, of
 
 
 def _notifier_lines(notifiers: Sequence[Any], to_tell: dict[str, list[Alert]], dry_run: bool,
-                    state_known: bool) -> list[str]:
+                    state_known: bool, configured: bool = False) -> list[str]:
     if not notifiers:
-        return ["No notifier is configured (notify: in config.yaml): nothing is sent."]
+        return [] if configured else ["No notifier is configured (notify: in config.yaml): nothing is sent."]
     if not state_known:
         return []
     lines = []
