@@ -155,14 +155,16 @@ class SilentServer:
 
 
 class TricklingServer:
-    """Sends ``opening`` to each connection (after reading the request when ``reads_first``), then
-    ``drip`` every ``interval`` seconds until the client hangs up or the server stops (at most
+    """Sends ``greeting`` to each connection, then ``opening`` (after reading the request when
+    ``reads_first``), then ``drip`` every ``interval`` seconds until the client hangs up or the server stops (at most
     ``MAX_SECONDS``, so a client without a deadline fails its test rather than hanging the run)."""
 
     MAX_SECONDS = 30.0
 
-    def __init__(self, opening: bytes, drip: bytes, *, interval: float = 0.1, reads_first: bool = True) -> None:
+    def __init__(self, opening: bytes, drip: bytes, *, interval: float = 0.1, reads_first: bool = True,
+                 greeting: bytes = b"") -> None:
         self.opening, self.drip, self.interval, self.reads_first = opening, drip, interval, reads_first
+        self.greeting = greeting
         self.socket = socket.socket()
         self.socket.bind((HOST, 0))
         self.socket.listen(8)
@@ -182,6 +184,7 @@ class TricklingServer:
     def _trickle(self, connection: socket.socket) -> None:
         with connection:
             try:
+                connection.sendall(self.greeting)
                 if self.reads_first:
                     connection.recv(65536)
                 connection.sendall(self.opening)
@@ -205,6 +208,8 @@ TRICKLED_BODY = (b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length
 TRICKLED_HEADERS = (b"HTTP/1.1 200 OK\r\n", b"X-Still-Coming: yes\r\n")
 #: An SMTP greeting that never ends: continuation line after continuation line.
 TRICKLED_GREETING = (b"220-smtp.example.com ESMTP\r\n", b"220-please wait\r\n")
+#: A prompt greeting, then an answer to EHLO that never ends.
+TRICKLED_EHLO_REPLY = (b"250-smtp.example.com\r\n", b"250-PIPELINING\r\n")
 
 
 # --- SMTP ------------------------------------------------------------------------------------------
