@@ -182,7 +182,7 @@ def _describe(info: inspect.Type) -> str:
     if isinstance(info, (inspect.IntType, inspect.FloatType)):
         noun = "an integer" if isinstance(info, inspect.IntType) else "a number"
         low, high = info.ge if info.ge is not None else info.gt, info.le if info.le is not None else info.lt
-        low_text, high_text = (f"{bound:g}" if isinstance(bound, float) else str(bound) for bound in (low, high))
+        low_text, high_text = (_bound_text(bound) for bound in (low, high))
         if low is not None and high is not None:
             between = "from {} to {}" if info.ge is not None and info.le is not None else "between {} and {}"
             return f"{noun} {between.format(low_text, high_text)}"
@@ -208,6 +208,13 @@ def _describe(info: inspect.Type) -> str:
     if isinstance(info, inspect.AnyType):
         return "any value"
     return type(info).__name__.removesuffix("Type").lower()
+
+
+def _bound_text(bound: float | int | None) -> str:
+    """``0.01``, ``1000000000`` (not ``1e+09``: a bound a person types into config.yaml)."""
+    if isinstance(bound, float):
+        return str(int(bound)) if bound.is_integer() else f"{bound:g}"
+    return str(bound)
 
 
 def _help(info: inspect.Type) -> str:
