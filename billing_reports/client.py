@@ -16,10 +16,7 @@ show the key, raw or in the ``Authorization`` header's base64 form.
 from __future__ import annotations
 
 import base64
-import contextvars
 import math
-import socket
-import threading
 import time
 import urllib.parse
 from dataclasses import dataclass
@@ -29,10 +26,10 @@ from typing import Any, Callable
 import orjson
 import requests
 import urllib3
-from requests.adapters import HTTPAdapter
 
 from billing_reports import __version__
 from billing_reports.errors import ApiError
+from billing_reports.request_deadline import Deadline, DeadlineAdapter
 from billing_reports.ratelimit import RequestStartLimiter, Sleep
 from billing_reports.untrusted import printable, shortened
 
@@ -146,7 +143,7 @@ class CursorAdminClient:
         self._sleep = sleep
         self._session = session or requests.Session()
         self._session.headers["User-Agent"] = USER_AGENT
-        adapter = _DeadlineAdapter()
+        adapter = DeadlineAdapter()
         for prefix in ("http://", "https://"):
             self._session.mount(prefix, adapter)
         self.on_retry = on_retry
@@ -226,7 +223,7 @@ class CursorAdminClient:
         headers = {"Accept": "application/json"}
         if body is not None:
             headers["Content-Type"] = "application/json"
-        with _Deadline(self.timeout) as deadline:
+        with Deadline(self.timeout) as deadline:
             try:
                 response = self._session.request(
                     method,
@@ -370,115 +367,6 @@ def _api_message(content: bytes) -> str:
         if isinstance(message, str):
             return message
     return ""
-
-
-# --- a deadline for a whole request -----------------------------------------------------------
-#
-# ``requests`` applies a timeout to each read of the socket, so a server that sends a byte every
-# few seconds holds a request for ever. The deadline shuts the request's socket down when the
-# whole request has taken ``timeout`` seconds: the read in progress ends at once, and the client
-# reports the timeout. The connection in use is learnt where the pool hands it out.
-
-_CURRENT_DEADLINE: contextvars.ContextVar["_Deadline | None"] = contextvars.ContextVar(
-    "billing_reports_request_deadline", default=None)
-#: How often an expired deadline looks again for a socket still being connected.
-_RECHECK_SECONDS = 0.05
-
-
-class _Deadline:
-    """While entered: shut down the socket of this thread's request once ``seconds`` have passed."""
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self.expired = False
-        self._connection: Any = None
-        self._finished = False
-        self._lock = threading.Lock()
-        self._timer: threading.Timer | None = None
-        self._token: contextvars.Token | None = None
-
-    def __enter__(self) -> "_Deadline":
-        self._token = _CURRENT_DEADLINE.set(self)
-        self._arm(self.seconds)
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        with self._lock:
-            self._finished = True
-            if self._timer is not None:
-                self._timer.cancel()
-        if self._token is not None:
-            _CURRENT_DEADLINE.reset(self._token)
-
-    def watch(self, connection: Any) -> None:
-        """``connection`` carries the request (called by the pool as it hands it out)."""
-        with self._lock:
-            self._connection = connection
-            if self.expired:
-                _shut_down(connection)
-
-    def _arm(self, seconds: float) -> None:
-        self._timer = threading.Timer(seconds, self._expire)
-        self._timer.daemon = True
-        self._timer.start()
-
-    def _expire(self) -> None:
-        with self._lock:
-            if self._finished:
-                return
-            self.expired = True
-            if not _shut_down(self._connection):  # still connecting: look again shortly
-                self._arm(_RECHECK_SECONDS)
-
-
-def _shut_down(connection: Any) -> bool:
-    """Shut down the socket of ``connection``; whether it had one."""
-    sock = getattr(connection, "sock", None)
-    if not isinstance(sock, socket.socket):
-        return False
-    try:
-        # the plain socket's shutdown: a TLS socket's own would also drop its TLS state under the
-        # thread reading from it
-        socket.socket.shutdown(sock, socket.SHUT_RDWR)
-    except OSError:
-        pass
-    return True
-
-
-class _WatchedPool:
-    """A connection pool that tells the thread's :class:`_Deadline` which connection it handed out."""
-
-    def _get_conn(self, timeout: float | None = None) -> Any:
-        connection = super()._get_conn(timeout)  # type: ignore[misc]
-        deadline = _CURRENT_DEADLINE.get()
-        if deadline is not None:
-            deadline.watch(connection)
-        return connection
-
-
-class _WatchedHTTPPool(_WatchedPool, urllib3.HTTPConnectionPool):
-    pass
-
-
-class _WatchedHTTPSPool(_WatchedPool, urllib3.HTTPSConnectionPool):
-    pass
-
-
-_WATCHED_POOLS = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
-
-
-class _DeadlineAdapter(HTTPAdapter):
-    """``requests``' adapter with pools that let a :class:`_Deadline` find the request's socket."""
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = dict(_WATCHED_POOLS)
-
-    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
-        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
-        if type(manager) is urllib3.ProxyManager:  # (not a SOCKS proxy's own pools)
-            manager.pool_classes_by_scheme = dict(_WATCHED_POOLS)
-        return manager
 
 
 def _usage_shape_problem(payload: Any) -> str | None:

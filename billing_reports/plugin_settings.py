@@ -3,8 +3,9 @@
 A plugin declares its block with ``register_settings(register)``: ``register(name, SettingsClass)``,
 a ``msgspec.Struct`` whose fields (with their defaults and ``msgspec.Meta`` constraints and
 descriptions) are the block's keys. The block is checked key by key with ``msgspec.convert``, so
-every unknown or mistyped key is reported, each naming its path, with the rest of the config's
-problems; the plugin then reads the validated object (``settings.plugin(NAME)``), never the dict.
+every unknown or mistyped key is reported, each naming its path (down to the entry of a mapping:
+``plugins.NAME.KEY.ENTRY``), with the rest of the config's problems; the plugin then reads the
+validated object (``settings.plugin(NAME)``), never the dict.
 
 Why msgspec: it is already how the cache is decoded, a Struct gives the plugin a typed, frozen
 object with defaults for nothing, and checking one key at a time turns its first-error-only
@@ -15,6 +16,9 @@ learn a home-made schema language.
 
 from __future__ import annotations
 
+import collections.abc
+import types
+import typing
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -113,7 +117,8 @@ def validate_blocks(blocks: Mapping[str, Any], declared: Mapping[str, DeclaredSe
             try:
                 values[field.name] = msgspec.convert(value, field.type)
             except msgspec.ValidationError:
-                problems.append(f"plugins.{name}.{key}: expected {expected(field.type)}, found {_shown(value)}")
+                problems.extend(_entry_problems(f"plugins.{name}.{key}", value, field.type)
+                                or [f"plugins.{name}.{key}: expected {expected(field.type)}, found {_shown(value)}"])
                 fine = False
         for key, field in fields.items():
             if field.required and field.name not in values and key not in block:
@@ -126,6 +131,42 @@ def validate_blocks(blocks: Mapping[str, Any], declared: Mapping[str, DeclaredSe
         except (TypeError, ValueError) as error:  # the class's own check across keys (__post_init__)
             problems.append(f"plugins.{name}: {error}")
     return validated
+
+
+def _entry_problems(path: str, value: Any, annotation: Any) -> list[str]:
+    """One problem per bad entry when ``value`` is a mapping for a mapping type (``dict[str, float]``,
+    optional or not), each naming its key (``PATH.KEY``); none when ``value`` or ``annotation`` is no
+    mapping, or every entry is fine (the mapping as a whole is wrong, which the caller says)."""
+    mapping_type = _mapping_type(annotation)
+    if mapping_type is None or not isinstance(value, dict):
+        return []
+    key_type, value_type = typing.get_args(mapping_type) or (Any, Any)
+    problems: list[str] = []
+    for key, item in value.items():
+        try:
+            msgspec.convert(key, key_type)
+        except msgspec.ValidationError:
+            problems.append(f"{path}: expected each key to be {expected(key_type)}, found {_shown(key)}")
+            continue
+        try:
+            msgspec.convert(item, value_type)
+        except msgspec.ValidationError:
+            problems.extend(_entry_problems(f"{path}.{key}", item, value_type)
+                            or [f"{path}.{key}: expected {expected(value_type)}, found {_shown(item)}"])
+    return problems
+
+
+def _mapping_type(annotation: Any) -> Any:
+    """``dict[K, V]`` out of ``annotation`` (through ``Annotated`` and a union with one mapping), or ``None``."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _mapping_type(typing.get_args(annotation)[0])
+    if origin in (dict, collections.abc.Mapping, collections.abc.MutableMapping) or annotation is dict:
+        return annotation
+    if origin in (typing.Union, types.UnionType):
+        mappings = [found for member in typing.get_args(annotation) if (found := _mapping_type(member)) is not None]
+        return mappings[0] if len(mappings) == 1 else None
+    return None
 
 
 def expected(annotation: Any) -> str:
@@ -141,7 +182,7 @@ def _describe(info: inspect.Type) -> str:
     if isinstance(info, (inspect.IntType, inspect.FloatType)):
         noun = "an integer" if isinstance(info, inspect.IntType) else "a number"
         low, high = info.ge if info.ge is not None else info.gt, info.le if info.le is not None else info.lt
-        low_text, high_text = (f"{bound:g}" if isinstance(bound, float) else str(bound) for bound in (low, high))
+        low_text, high_text = (_bound_text(bound) for bound in (low, high))
         if low is not None and high is not None:
             between = "from {} to {}" if info.ge is not None and info.le is not None else "between {} and {}"
             return f"{noun} {between.format(low_text, high_text)}"
@@ -167,6 +208,13 @@ def _describe(info: inspect.Type) -> str:
     if isinstance(info, inspect.AnyType):
         return "any value"
     return type(info).__name__.removesuffix("Type").lower()
+
+
+def _bound_text(bound: float | int | None) -> str:
+    """``0.01``, ``1000000000`` (not ``1e+09``: a bound a person types into config.yaml)."""
+    if isinstance(bound, float):
+        return str(int(bound)) if bound.is_integer() else f"{bound:g}"
+    return str(bound)
 
 
 def _help(info: inspect.Type) -> str:

@@ -39,7 +39,8 @@ ORDER = 5
 #: The site page an alert links to.
 PAGE = f"{SLUG}.html"
 
-Dollars = Annotated[float, msgspec.Meta(gt=0, le=1e9)]
+#: A budget: at least a cent (less would be no micro-cents once exact, and nothing to project against).
+Dollars = Annotated[float, msgspec.Meta(ge=0.01, le=1e9)]
 
 
 class BudgetSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

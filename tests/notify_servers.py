@@ -6,13 +6,16 @@
   (200, an error status with a body, or too late);
 - :class:`SmtpReceiver`: aiosmtpd (the ``test`` extra) requiring STARTTLS and a login, recording
   every message;
-- :class:`SilentServer`: accepts connections and never says a word (a server that hangs).
+- :class:`SilentServer`: accepts connections and never says a word (a server that hangs);
+- :class:`TricklingServer`: answers a byte (or a line) at a time, for ever (a server that is never
+  silent long enough for a per-read timeout).
 
 The test modules import the fixtures by name (``from notify_servers import ...``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import os
 import shutil
@@ -151,6 +154,64 @@ class SilentServer:
         self.socket.close()
 
 
+class TricklingServer:
+    """Sends ``greeting`` to each connection, then ``opening`` (after reading the request when
+    ``reads_first``), then ``drip`` every ``interval`` seconds until the client hangs up or the server stops (at most
+    ``MAX_SECONDS``, so a client without a deadline fails its test rather than hanging the run)."""
+
+    MAX_SECONDS = 30.0
+
+    def __init__(self, opening: bytes, drip: bytes, *, interval: float = 0.1, reads_first: bool = True,
+                 greeting: bytes = b"") -> None:
+        self.opening, self.drip, self.interval, self.reads_first = opening, drip, interval, reads_first
+        self.greeting = greeting
+        self.socket = socket.socket()
+        self.socket.bind((HOST, 0))
+        self.socket.listen(8)
+        self.port = self.socket.getsockname()[1]
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                connection, _ = self.socket.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._trickle, args=(connection,), daemon=True).start()
+
+    def _trickle(self, connection: socket.socket) -> None:
+        with connection:
+            try:
+                connection.sendall(self.greeting)
+                if self.reads_first:
+                    connection.recv(65536)
+                connection.sendall(self.opening)
+                until = time.monotonic() + self.MAX_SECONDS
+                while time.monotonic() < until and not self.stopped.wait(self.interval):
+                    connection.sendall(self.drip)
+            except OSError:  # the client gave up
+                pass
+
+    def stop(self) -> None:
+        self.stopped.set()
+        with contextlib.suppress(OSError):
+            self.socket.shutdown(socket.SHUT_RDWR)
+        self.socket.close()
+        self.thread.join(timeout=10)
+
+
+#: A 200 whose body (100,000 bytes announced) comes a byte at a time.
+TRICKLED_BODY = (b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 100000\r\n\r\n", b"x")
+#: A status line, then header after header, never the blank line that ends them.
+TRICKLED_HEADERS = (b"HTTP/1.1 200 OK\r\n", b"X-Still-Coming: yes\r\n")
+#: An SMTP greeting that never ends: continuation line after continuation line.
+TRICKLED_GREETING = (b"220-smtp.example.com ESMTP\r\n", b"220-please wait\r\n")
+#: A prompt greeting, then an answer to EHLO that never ends.
+TRICKLED_EHLO_REPLY = (b"250-smtp.example.com\r\n", b"250-PIPELINING\r\n")
+
+
 # --- SMTP ------------------------------------------------------------------------------------------
 
 
@@ -251,3 +312,19 @@ def smtp_receiver(localhost_certificate):
         yield receiver
     finally:
         receiver.stop()
+
+
+@pytest.fixture
+def trickling_server():
+    """Start a :class:`TricklingServer` with ``trickling_server(opening, drip, ...)``; stopped after the test."""
+    servers: list[TricklingServer] = []
+
+    def start(opening: bytes, drip: bytes, **options) -> TricklingServer:
+        servers.append(TricklingServer(opening, drip, **options))
+        return servers[-1]
+
+    try:
+        yield start
+    finally:
+        for server in servers:
+            server.stop()

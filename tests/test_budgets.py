@@ -110,3 +110,43 @@ def test_budgets_are_validated_with_the_rest_of_the_config(analysis_config, bloc
     with pytest.raises(ConfigError) as raised:
         load_settings(analysis_config)
     assert message in str(raised.value)
+
+
+def test_each_bad_budget_of_a_mapping_is_named_with_every_other_problem(analysis_config):
+    analysis_config.write_text(analysis_config.read_text(encoding="utf-8") + "  budgets:\n"
+                               "    groups_usd: {Platform: lots, Nope: 10, Data: 0}\n"
+                               "    users_usd: {a@example.com: 0.5, b@example.com: abc}\n"
+                               "    period: week\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as raised:
+        load_settings(analysis_config)
+    problems = str(raised.value)
+    dollars = "a number from 0.01 to 1000000000"
+    assert f"plugins.budgets.groups_usd.Platform: expected {dollars}, found 'lots'" in problems
+    assert f"plugins.budgets.groups_usd.Data: expected {dollars}, found 0" in problems
+    assert f"plugins.budgets.users_usd.b@example.com: expected {dollars}, found 'abc'" in problems
+    assert "plugins.budgets.period: expected one of cycle, month, found 'week'" in problems
+    assert "Nope" not in problems and "a@example.com" not in problems and "expected a mapping" not in problems
+
+
+@pytest.mark.parametrize("block", ["    team_usd: 0.000000001\n", "    groups_usd: {Platform: 0.001}\n",
+                                   "    user_default_usd: 0.009\n"])
+def test_a_budget_under_a_cent_is_refused(analysis_config, block):
+    # (a billionth of a dollar was 0 micro-cents, and the projection divided by it)
+    analysis_config.write_text(analysis_config.read_text(encoding="utf-8") + "  budgets:\n" + block, encoding="utf-8")
+    with pytest.raises(ConfigError) as raised:
+        load_settings(analysis_config)
+    assert "a number from 0.01 to 1000000000" in str(raised.value)
+
+
+def test_a_budget_of_a_cent_is_fine(analysis_config):
+    from billing_reports.loader import load_usage
+    from billing_reports.months import Month, months_in_range
+
+    analysis_config.write_text(analysis_config.read_text(encoding="utf-8") + "  budgets:\n    team_usd: 0.01\n",
+                               encoding="utf-8")
+    settings = load_settings(analysis_config)
+    usage = load_usage(settings, months_in_range(Month(2026, 3), 5))
+    found, failures = run_sections(get_plugin_manager(load_entry_points=False), usage, settings)
+    assert failures == []
+    (team,) = [alert for alert in alerts_of(usage, settings) if alert.subject_kind == "team"]
+    assert {f.label: f.value for f in team.figures}["Budget"] == 1_000_000  # a cent in micro-cents

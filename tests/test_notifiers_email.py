@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import time
 from urllib.parse import quote, quote_plus
 
 import pytest
@@ -13,7 +14,8 @@ from billing_reports.alerts import Alert, AlertFigure
 from billing_reports.notifications import configured_notifiers, deliver
 from billing_reports.settings import load_settings
 from notify_servers import (  # noqa: F401 (fixtures)
-    SmtpReceiver, localhost_certificate, refused_port, silent_server, smtp_receiver,
+    TRICKLED_EHLO_REPLY, TRICKLED_GREETING, SmtpReceiver, localhost_certificate, refused_port, silent_server,
+    smtp_receiver, trickling_server,
 )
 
 pytestmark = pytest.mark.server
@@ -136,6 +138,24 @@ def test_a_server_that_never_answers_is_one_line(tmp_path, monkeypatch, silent_s
     notifier = email_notifier(tmp_path, monkeypatch, silent_server.port, timeout=0.3)
     (failure,) = deliver([notifier], [budget_alert()])
     assert failure == (f"notifier finance-mail: SMTP server 127.0.0.1:{silent_server.port}: no answer within 0.3s; "
+                       "check host, port and the network")
+
+
+#: How long past its timeout_seconds the notifier may take to give up (a loaded machine's slack).
+GRACE_SECONDS = 3.0
+
+
+@pytest.mark.parametrize("trickle, options", [(TRICKLED_GREETING, {"reads_first": False}),
+                                              (TRICKLED_EHLO_REPLY, {"greeting": b"220 smtp.example.com ESMTP\r\n"})],
+                         ids=["greeting", "ehlo-reply"])
+def test_a_server_that_trickles_is_cut_off_at_the_timeout(tmp_path, monkeypatch, trickling_server, trickle, options):
+    # a line every 0.1 s: no single read ever waits the 1 s, and the reply never ends
+    server = trickling_server(*trickle, interval=0.1, **options)
+    notifier = email_notifier(tmp_path, monkeypatch, server.port, timeout=1)
+    started = time.monotonic()
+    (failure,) = deliver([notifier], [budget_alert()])
+    assert time.monotonic() - started < 1 + GRACE_SECONDS
+    assert failure == (f"notifier finance-mail: SMTP server 127.0.0.1:{server.port}: no answer within 1s; "
                        "check host, port and the network")
 
 

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import logging
+import time
 from urllib.parse import quote, quote_plus
 
 import pytest
@@ -16,7 +17,8 @@ from billing_reports.errors import BillingReportsError
 from billing_reports.notifications import configured_notifiers, deliver
 from billing_reports.settings import load_settings
 from notify_servers import (  # noqa: F401 (fixtures)
-    Answer, https_receiver, localhost_certificate, refused_port, silent_server, webhook_receiver,
+    TRICKLED_BODY, TRICKLED_HEADERS, Answer, https_receiver, localhost_certificate, refused_port, silent_server,
+    trickling_server, webhook_receiver,
 )
 
 pytestmark = pytest.mark.server
@@ -145,6 +147,22 @@ def test_slack_too_slow_is_one_line(tmp_path, monkeypatch, webhook_receiver):
     (failure,) = deliver([notifier], [budget_alert()])
     assert failure == (f"notifier finops-slack: Slack at {webhook_receiver.base_url}: no answer within 0.3s; "
                        "the alerts may not have arrived")
+
+
+#: How long past its timeout_seconds a notifier may take to give up (a loaded machine's slack).
+GRACE_SECONDS = 3.0
+
+
+@pytest.mark.parametrize("trickle", [TRICKLED_BODY, TRICKLED_HEADERS], ids=["body", "headers"])
+def test_a_server_that_trickles_is_cut_off_at_the_timeout(tmp_path, monkeypatch, trickling_server, trickle):
+    # a byte (or a header) every 0.1 s: no single read ever waits the 1 s, the whole answer would take minutes
+    server = trickling_server(*trickle, interval=0.1)
+    url = f"http://127.0.0.1:{server.port}"
+    notifier = webhook(tmp_path, monkeypatch, f"{url}/hooks/billing", extra="    timeout_seconds: 1\n")
+    started = time.monotonic()
+    (failure,) = deliver([notifier], [budget_alert()])
+    assert time.monotonic() - started < 1 + GRACE_SECONDS
+    assert failure == f"notifier ops-hook: the webhook at {url}: no answer within 1s; the alerts may not have arrived"
 
 
 def test_slack_refused_connection_is_one_line(tmp_path, monkeypatch, refused_port):

@@ -1,6 +1,10 @@
 """One POST to a webhook (Slack's or any other): one attempt, bounded by a timeout, no redirect
 followed, and every way it can fail told in one line that never holds a secret.
 
+The timeout is the deadline of the whole POST (connecting, the answer's headers and its body), not
+of each read: a server that trickles its answer a byte or a header at a time is cut off when it has
+passed (:mod:`billing_reports.request_deadline`).
+
 urllib3 logs the path it requests at DEBUG level, and a webhook's path is often its secret: while a
 POST runs, a filter rewrites such a log record with the secrets scrubbed.
 """
@@ -16,6 +20,7 @@ from urllib.parse import urlsplit
 import requests
 
 from .. import __version__
+from ..request_deadline import Deadline, DeadlineAdapter
 from ..untrusted import printable, shortened
 from . import NotifierError
 from ._options import scrubbed
@@ -40,14 +45,25 @@ def post(service: str, url: str, body: bytes, headers: Mapping[str, str], *, tim
     :param secrets: values no message or log record may show (the URL if secret, keys).
     :param hint: what to check when the server refuses (``check SLACK_WEBHOOK_URL``).
     :param verify: ``True``, or the path of a CA bundle to trust instead of the system's.
-    :raises NotifierError: unreachable, TLS failed, no answer in time, a status other than 2xx.
+    :raises NotifierError: unreachable, TLS failed, no whole answer within ``timeout``, a status other
+        than 2xx.
     """
     where = f"{service} at {origin(url)}"
     all_headers = {"User-Agent": USER_AGENT, **headers}
+    too_late = NotifierError(f"{where}: no answer within {timeout:g}s; the alerts may not have arrived")
     try:
-        with _scrubbed_logs(secrets):
-            answer = requests.post(url, data=body, headers=all_headers, timeout=timeout, verify=verify,
-                                   allow_redirects=False)
+        with _scrubbed_logs(secrets), requests.Session() as session, Deadline(timeout) as deadline:
+            for prefix in ("http://", "https://"):
+                session.mount(prefix, DeadlineAdapter())
+            try:
+                answer = session.post(url, data=body, headers=all_headers, timeout=timeout, verify=verify,
+                                      allow_redirects=False)
+            except (requests.exceptions.RequestException, OSError):
+                if deadline.expired:  # (its socket shut down mid-read: whatever requests made of that)
+                    raise too_late from None
+                raise
+            if deadline.expired:  # (cut off mid-headers, http.client takes the end of the socket for theirs)
+                raise too_late
     except requests.exceptions.SSLError as error:
         reason = _VERIFY_REASON.search(str(error))
         detail = f"its certificate could not be verified: {reason.group(1).strip()}" if reason else "TLS failed"
@@ -56,7 +72,7 @@ def post(service: str, url: str, body: bytes, headers: Mapping[str, str], *, tim
     except requests.exceptions.ConnectTimeout:
         raise NotifierError(f"{where}: could not connect within {timeout:g}s; check the address and the network") from None
     except requests.exceptions.Timeout:
-        raise NotifierError(f"{where}: no answer within {timeout:g}s; the alerts may not have arrived") from None
+        raise too_late from None
     except requests.exceptions.ConnectionError as error:
         raise NotifierError(f"{where}: cannot connect ({_connection_reason(error)}); check the address and that "
                             f"the server is up") from None

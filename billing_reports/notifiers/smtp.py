@@ -16,6 +16,10 @@ The connection is always upgraded with STARTTLS and the server's certificate ver
 trusts a private CA) before anything else is said: a server that does not offer STARTTLS is
 refused. The credentials come from the environment or ``.env``, never from config.yaml. The message
 has a plain-text and an HTML body (untrusted names escaped).
+
+``timeout_seconds`` bounds the whole delivery (connecting, the greeting, every reply), not each
+read: a server that trickles an endless multi-line reply is cut off when it has passed
+(:mod:`billing_reports.request_deadline`).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from typing import Any, Mapping, Sequence
 from .. import hookimpl
 from ..alerts import Alert
 from ..errors import ConfigError
+from ..request_deadline import Deadline
 from ..untrusted import printable, shortened
 from . import NotifierError
 from ._message import alert_url, figure_text, headline, most_severe_first, subject
@@ -111,20 +116,23 @@ class EmailNotifier:
     def send(self, alerts: Sequence[Alert], *, site_url: str | None) -> None:
         message = alert_email(alerts, site_url=site_url, sender=self.config["from"], recipients=self.config["to"],
                               prefix=self.config["subject_prefix"])
-        try:
-            refused = self._deliver(message)
-        except NotifierError:
-            raise
-        except Exception as error:
-            raise NotifierError(self._scrubbed(self._reason(error))) from None
+        with Deadline(self.config["timeout_seconds"]) as deadline:
+            try:
+                refused = self._deliver(message, deadline)
+            except NotifierError:
+                raise
+            except Exception as error:
+                if deadline.expired:  # (its socket shut down mid-reply: whatever smtplib made of that)
+                    raise NotifierError(self._too_late()) from None
+                raise NotifierError(self._scrubbed(self._reason(error))) from None
         if refused:
             shown = ", ".join(f"{address} ({code})" for address, (code, _) in sorted(refused.items()))
             raise NotifierError(self._scrubbed(f"{self.server} refused {shown}; the others got the alerts"))
 
-    def _deliver(self, message: EmailMessage) -> dict:
+    def _deliver(self, message: EmailMessage, deadline: Deadline) -> dict:
         host, port, timeout = self.config["host"], self.config["port"], self.config["timeout_seconds"]
         context = ssl.create_default_context(cafile=str(self.ca_file) if self.ca_file else None)
-        connection = smtplib.SMTP(host, port, timeout=timeout)
+        connection = _WatchedSMTP(host, port, timeout=timeout, deadline=deadline)
         try:  # (no QUIT after a failure: a server mid-handshake may not answer it, hiding the reason)
             connection.ehlo()
             if not connection.has_extn("starttls"):
@@ -141,8 +149,10 @@ class EmailNotifier:
         finally:
             connection.close()
 
+    def _too_late(self) -> str:
+        return f"{self.server}: no answer within {self.config['timeout_seconds']:g}s; check host, port and the network"
+
     def _reason(self, error: Exception) -> str:
-        timeout = self.config["timeout_seconds"]
         if isinstance(error, ssl.SSLCertVerificationError):
             return (f"{self.server}: its TLS certificate could not be verified ({error.verify_message}); fix the "
                     f"server's certificate or trust its CA with ca_file")
@@ -159,7 +169,7 @@ class EmailNotifier:
         if isinstance(error, smtplib.SMTPResponseException):
             return f"{self.server} answered {error.smtp_code} {_said(error.smtp_error)}"
         if isinstance(error, (socket.timeout, TimeoutError)) or isinstance(error.__context__, (socket.timeout, TimeoutError)):
-            return f"{self.server}: no answer within {timeout:g}s; check host, port and the network"
+            return self._too_late()
         if isinstance(error, smtplib.SMTPServerDisconnected):
             return f"{self.server} closed the connection; check host and port (STARTTLS, usually 587)"
         if isinstance(error, ConnectionRefusedError):
@@ -172,6 +182,15 @@ class EmailNotifier:
 
     def _scrubbed(self, message: str) -> str:
         return scrubbed(message, [value for value in (self.username, self.password) if value])
+
+
+class _WatchedSMTP(smtplib.SMTP):
+    """An SMTP connection its :class:`Deadline` watches from the start (``smtplib`` connects and reads
+    the greeting in ``__init__``; the deadline reads ``sock`` only when it passes)."""
+
+    def __init__(self, host: str, port: int, *, timeout: float, deadline: Deadline) -> None:
+        deadline.watch(self)
+        super().__init__(host, port, timeout=timeout)
 
 
 def _said(answer: bytes | str) -> str:
