@@ -41,6 +41,8 @@ class Settings:
     #: The default grain of ``build`` (the dashboard) and ``report``: ``month`` (calendar months) or
     #: ``cycle`` (billing cycles, from ``cycle_start`` or Cursor's own, kept by a fetch).
     period: str = "month"
+    #: Where the published site is (``billing.site_url``): alerts link to its pages.
+    site_url: str | None = None
     api_base_url: str = DEFAULT_BASE_URL
     timeout_seconds: float = 60.0
     max_retries: int = 5
@@ -220,6 +222,7 @@ SCHEMA: dict[str, dict[str, tuple[str, Check]]] = {
         "request_delay_seconds": ("request_delay_seconds", _number(0, MAX_SECONDS)),
         "cycle_start": ("cycle_start", _as_written),
         "period": ("period", _period),
+        "site_url": ("site_url", _url),
     },
     "api": {
         "base_url": ("api_base_url", _url),
@@ -242,7 +245,7 @@ SCHEMA: dict[str, dict[str, tuple[str, Check]]] = {
     },
 }
 PATH_FIELDS = {"data_dir", "site_dir", "demo_dir", "plugins_dir", "templates_dir"}
-OPTIONAL_FIELDS = {"plugins_dir", "templates_dir", "cycle_start"}
+OPTIONAL_FIELDS = {"plugins_dir", "templates_dir", "cycle_start", "site_url"}
 
 
 def load_settings(config_path: str | os.PathLike[str] = "config.yaml", *, must_exist: bool = True,

@@ -423,3 +423,12 @@ def test_a_new_user_has_no_usual_day_yet():
     usage = hand_usage(costs, months)
     assert spike_alert.spikes(usage, usage.periods()[0], spike_alert.SpikeRule()) == []  # 10 days < 14
     assert len(spike_alert.spikes(usage, usage.periods()[0], spike_alert.SpikeRule(min_history_days=10))) == 1
+
+
+def test_the_site_url_comes_from_the_config_when_not_given(workspace):
+    config = write_config(workspace, RECORD)
+    config.write_text(config.read_text() + "billing:\n  site_url: https://finops.example.com/ai\n")
+    result = run_check(config)
+    assert result.exit_code == 1, result.output
+    [batch] = sent(workspace)
+    assert batch["site_url"] == "https://finops.example.com/ai"

@@ -177,3 +177,15 @@ def test_every_recipient_refused_is_one_line(tmp_path, monkeypatch, smtp_receive
     assert failure == (f"notifier finance-mail: SMTP server 127.0.0.1:{smtp_receiver.port} refused every recipient: "
                        "finance@example.com (550), lead@example.com (550)")
     assert smtp_receiver.messages == []
+
+
+def test_a_message_lists_at_most_a_hundred_alerts_and_counts_the_rest():
+    from billing_reports.alerts import Alert
+    from billing_reports.notifiers.smtp import MAX_ALERTS, html_body, plain_text
+
+    many = [Alert("spike", f"spike/u{n}@example.com/2026-11-0{n % 9 + 1}", "warning", "user", f"u{n}@example.com",
+                  f"Spike {n}") for n in range(MAX_ALERTS + 250)]
+    text = plain_text(many, site_url=None)
+    assert text.count("[WARNING]") == MAX_ALERTS and "… and 250 more alerts: see the site's alerts page." in text
+    assert html_body(many, site_url=None).count("<h2") == MAX_ALERTS
+    assert "more alert" not in plain_text(many[:3], site_url=None)

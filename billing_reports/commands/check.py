@@ -84,7 +84,8 @@ def alert_json(alert: Alert, first_seen: str | None) -> dict[str, Any]:
 @click.option("--dry-run", is_flag=True,
               help="Print what would be sent to each notifier; send nothing and keep no state.")
 @click.option("--site-url", metavar="URL", default=None,
-              help="Where the site is published, to make the alerts' links absolute in what is sent.")
+              help="Where the site is published, to make the alerts' links absolute in what is sent "
+                   "(default: billing.site_url in config.yaml).")
 def check(settings: Settings, months: list[Month], report_range: ReportRange, offline: bool, output_format: str,
           fail_on: str, dry_run: bool, site_url: str | None) -> None:
     """Check the period for alerts, print them, and send the new ones to the notifiers.
@@ -114,6 +115,7 @@ def check(settings: Settings, months: list[Month], report_range: ReportRange, of
       billing-reports check --offline --format json > alerts.json
     """
     errors: list[str] = []
+    site_url = site_url or settings.site_url
     manager, load_failures = settings.loaded_plugins()
     notifiers = configured_notifiers(settings, problems=errors)  # a notifier that is fine still sends
     if not offline:

@@ -217,9 +217,19 @@ def alert_email(alerts: Sequence[Alert], *, site_url: str | None, sender: str, r
     return message
 
 
+#: Alerts an e-mail lists one by one (most severe first); the rest are counted in a last line, so that
+#: a run that finds thousands still sends a message a mail server takes.
+MAX_ALERTS = 100
+
+
+def _more(alerts: Sequence[Alert]) -> str:
+    left = len(alerts) - MAX_ALERTS
+    return f"… and {left:,} more alert{'s' if left != 1 else ''}: see the site's alerts page." if left > 0 else ""
+
+
 def plain_text(alerts: Sequence[Alert], *, site_url: str | None) -> str:
     lines = [headline(alerts), ""]
-    for alert in alerts:
+    for alert in alerts[:MAX_ALERTS]:
         lines.append(f"[{alert.severity.upper()}] {subject(alert)}: {printable(alert.title)}")
         if alert.detail:
             lines.append(f"  {printable(alert.detail)}")
@@ -229,6 +239,8 @@ def plain_text(alerts: Sequence[Alert], *, site_url: str | None) -> str:
         if url:
             lines.append(f"  {url}")
         lines.append("")
+    if _more(alerts):
+        lines += [_more(alerts), ""]
     lines.append("Sent by billing-reports check.")
     return "\n".join(lines) + "\n"
 
@@ -238,7 +250,7 @@ def html_body(alerts: Sequence[Alert], *, site_url: str | None) -> str:
     colours = {"critical": "#b00020", "warning": "#8a5300", "info": "#1a4f8b"}
     parts = [f"<!doctype html><html><body style=\"font-family:sans-serif\"><h1 style=\"font-size:1.2em\">"
              f"{escape(headline(alerts))}</h1>"]
-    for alert in alerts:
+    for alert in alerts[:MAX_ALERTS]:
         parts.append(f"<h2 style=\"font-size:1em\"><span style=\"color:{colours.get(alert.severity, '#000')}\">"
                      f"{escape(alert.severity.upper())}</span> · {escape(subject(alert))}: "
                      f"{escape(printable(alert.title))}</h2>")
@@ -252,6 +264,8 @@ def html_body(alerts: Sequence[Alert], *, site_url: str | None) -> str:
         url = alert_url(alert, site_url)
         if url:
             parts.append(f"<p><a href=\"{escape(url)}\">Open the page</a></p>")
+    if _more(alerts):
+        parts.append(f"<p>{escape(_more(alerts))}</p>")
     parts.append("<p style=\"color:#555\">Sent by billing-reports check.</p></body></html>")
     return "\n".join(parts) + "\n"
 
