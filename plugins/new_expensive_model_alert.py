@@ -45,14 +45,14 @@ def first_uses(usage: OnDemandUsage, models: list[str], period: Period) -> dict[
     chosen = set(models)
     first: dict[tuple[str, str], int] = {}
     spent: dict[tuple[str, str], int] = {}
-    for (day, user, model, _), totals in usage.ledger.items():
-        if model not in chosen or totals.requests <= 0 and totals.cost == 0:
+    for day, user, model, cost in usage.cell_costs():  # (a cell holds at least one request)
+        if model not in chosen:
             continue
         pair = (user, model)
         if day < first.get(pair, day + 1):
             first[pair] = day
         if period.contains(day):
-            spent[pair] = spent.get(pair, 0) + totals.cost
+            spent[pair] = spent.get(pair, 0) + cost
     return {pair: (day, spent.get(pair, 0)) for pair, day in first.items() if period.contains(day)}
 
 
