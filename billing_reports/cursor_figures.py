@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from .money import microcents
+from .on_demand import amount_microcents
 from .periods import Period, cycle_containing, day_of_ms, parse_day
 from .team_snapshots import GROUPS_FOLDER, SPEND_FOLDER, Snapshot, kept_cycles, kept_members
 from .untrusted import printable, shortened
@@ -133,7 +134,7 @@ def _spend(snapshot: Snapshot, figures: CursorFigures) -> SpendSnapshot:
     rows = []
     for entry in _objects(snapshot, "teamMemberSpend", figures):
         email = _text(entry.get("email"))
-        spend, overall = _amount(entry.get("spendCents")), _amount(entry.get("overallSpendCents"))
+        spend, overall = amount_microcents(entry.get("spendCents")), amount_microcents(entry.get("overallSpendCents"))
         if not email:
             figures.problems.append((_where(snapshot), "a member line without an email (left out)"))
             continue
@@ -176,9 +177,9 @@ def _groups(snapshot: Snapshot, figures: CursorFigures) -> GroupsSnapshot:
                     continue
                 memberships.append(GroupMembership(
                     email, _text(member.get("name")), _day(member.get("joinedAt")), _day(member.get("leftAt")),
-                    _amount(member.get("spendCents")) or 0,
+                    amount_microcents(member.get("spendCents")) or 0,
                 ))
-        groups.append(BillingGroup(group_id, name, _amount(entry.get("spendCents")) or 0, tuple(memberships),
+        groups.append(BillingGroup(group_id, name, amount_microcents(entry.get("spendCents")) or 0, tuple(memberships),
                                    synced=entry.get("directoryGroupId") not in (None, "")))
     return GroupsSnapshot(cycle, snapshot.taken_at, tuple(groups))
 
@@ -206,13 +207,6 @@ def _text(value: Any) -> str:
 
 def _finite(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _amount(value: Any) -> int | None:
-    """Cents as micro-cents; ``None`` for what is not a believable amount."""
-    if not _finite(value) or abs(value) > 1e12:
-        return None
-    return microcents(value)
 
 
 def _day(value: Any) -> int | None:

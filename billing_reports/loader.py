@@ -53,9 +53,8 @@ from .month_summary import keep_summary, read_summary
 from .months import DAY_MS, Month, parse_isoformat_z
 from .periods import ReportRange
 from .on_demand import (
-    CHARGED_TOLERANCE, NOT_CHARGEABLE, NOT_TOKEN_BASED, ON_DEMAND_KIND, EventCost, charged_differs, event_cost,
-    is_on_demand,
-    left_out_label,
+    AMOUNT_LIMIT_CENTS, CHARGED_TOLERANCE, NOT_CHARGEABLE, NOT_TOKEN_BASED, ON_DEMAND_KIND, EventCost, charged_differs,
+    event_cost, is_amount, is_on_demand, left_out_label,
 )
 from .settings import Settings
 from .untrusted import printable, shortened
@@ -107,8 +106,6 @@ KNOWN_FIELDS = frozenset(
 PARALLEL_MIN_BYTES = 64 * 1024 * 1024
 #: Set to a number of processes to override that choice (``1``: always in this process).
 LOAD_WORKERS_VARIABLE = "BILLING_REPORTS_LOAD_WORKERS"
-#: An amount of this many cents or more (10 billion dollars) is not believed: not a number.
-AMOUNT_LIMIT_CENTS = 1e12
 #: A user or model name longer than this (an e-mail address has at most 254 characters) is cut
 #: short and counted: one name of megabytes would otherwise fill every page of the site.
 NAME_LIMIT = 320
@@ -824,8 +821,8 @@ def _inspect(event: Any, month: Month, quality: DataQuality) -> EventValues | No
     discount = 0 if discount is None else discount
     charged_cents = event.get("chargedCents")
     total_cents = usage.get("totalCents")
-    parts_known = _is_amount(total_cents) and _is_amount(fee) and _is_amount(discount)
-    if not (charged_cents is None or _is_amount(charged_cents)) or (charged_cents is None and not parts_known):
+    parts_known = is_amount(total_cents) and is_amount(fee) and is_amount(discount)
+    if not (charged_cents is None or is_amount(charged_cents)) or (charged_cents is None and not parts_known):
         quality.non_numeric_cost += 1  # no number says what it cost: it cannot be priced
         return None
     tokens = [usage.get(name) for name in ("inputTokens", "outputTokens", "cacheWriteTokens", "cacheReadTokens")]
@@ -839,7 +836,7 @@ def _inspect(event: Any, month: Month, quality: DataQuality) -> EventValues | No
     else:  # what Cursor billed is known, its parts are not: the charge is its list cost too
         quality.parts_unknown += 1
         charged = microcents(charged_cents)
-        cost = EventCost(charged, charged, microcents(fee) if _is_amount(fee) else 0)
+        cost = EventCost(charged, charged, microcents(fee) if is_amount(fee) else 0)
     if cost.charged == 0:
         quality.zero_cost += 1
     elif cost.charged < 0:
@@ -901,10 +898,6 @@ def _note_charged_difference(quality: DataQuality, timestamp: Any, user: Any, mo
             "timestamp": str(timestamp), "user": user if isinstance(user, str) and user else REMOVED_USER,
             "model": model, "charged": charged, "formula": formula,
         })
-
-
-def _is_amount(value: Any) -> bool:
-    return type(value) in (int, float) and math.isfinite(value) and abs(value) < AMOUNT_LIMIT_CENTS
 
 
 def iter_kept_events(data_dir: Path, months: Iterable[Month]) -> Iterator[tuple[Month, dict[str, Any]]]:

@@ -8,9 +8,10 @@ do the tests, the benchmark's generator and the fake API's own checks.
 
 from __future__ import annotations
 
+import math
 from typing import Any, NamedTuple
 
-from .money import MICROCENTS_PER_CENT
+from .money import MICROCENTS_PER_CENT, microcents
 
 #: The only kind that is on-demand spend (with ``isChargeable`` and ``isTokenBasedCall``).
 ON_DEMAND_KIND = "Usage-based"
@@ -80,6 +81,21 @@ def event_cost(total_cents: float, token_fee: float = 0, discount_percent: float
     return EventCost(round(charged_cents * MICROCENTS_PER_CENT), list_cost, fee, formula)
 
 
+#: An amount of this many cents or more (10 billion dollars) is not believed: not a number.
+AMOUNT_LIMIT_CENTS = 1e12
+
+
+def is_amount(value: Any) -> bool:
+    """A believable amount of cents: a finite int or float (a bool is neither), under
+    :data:`AMOUNT_LIMIT_CENTS` either way (an event's parts, its ``chargedCents``, Cursor's spend)."""
+    return type(value) in (int, float) and math.isfinite(value) and abs(value) < AMOUNT_LIMIT_CENTS
+
+
+def amount_microcents(value: Any) -> int | None:
+    """``value`` cents as micro-cents, ``None`` where it is not a believable amount (:func:`is_amount`)."""
+    return microcents(value) if is_amount(value) else None
+
+
 def charged_microcents(event: dict[str, Any]) -> int | None:
     """An event's own ``chargedCents`` in micro-cents, ``None`` without a finite number there.
 
@@ -87,12 +103,7 @@ def charged_microcents(event: dict[str, Any]) -> int | None:
     that Cursor's ``overallSpendCents`` can be reconciled with all charged events, not only the
     on-demand ones (``fetch.windows[].left_out_charged``, per UTC hour, user and kind).
     """
-    charged = event.get("chargedCents")
-    if isinstance(charged, bool) or not isinstance(charged, (int, float)) or charged != charged:
-        return None
-    if abs(charged) > 1e12:  # no event costs ten billion dollars: a broken value, not money
-        return None
-    return round(charged * MICROCENTS_PER_CENT)
+    return amount_microcents(event.get("chargedCents"))
 
 
 def charged_differs(cost: EventCost) -> bool:
