@@ -15,10 +15,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol, Sequence
+from typing import Any, Iterator, Protocol, Sequence
 
 from billing_reports.money import MICROCENTS_PER_CENT
-from billing_reports.on_demand import charged_microcents, event_cost, is_on_demand
+from billing_reports.fakeapi.team import event_money
+from billing_reports.on_demand import charged_microcents, is_on_demand
 from billing_reports.periods import cycle_containing, date_of_day, day_of_ms, parse_day
 
 DEFAULT_SPEND_PAGE_SIZE = 50
@@ -190,13 +191,9 @@ def spend_by_member(team: BilledTeam, start_ms: int, end_ms: int) -> tuple[dict[
     overall (every charged event: on-demand plus the ``chargedCents`` of the others)."""
     on_demand: dict[str, int] = {}
     overall: dict[str, int] = {}
-    member_of = getattr(team, "member_of", None) or (lambda event: event.get("userEmail"))
-    for event in team.events_between(start_ms, end_ms):
-        email = member_of(event)
-        if not isinstance(email, str):
-            continue
+    for email, event in _members_events(team, start_ms, end_ms):
         if is_on_demand(event):
-            amount = _event_charge(event)
+            amount = event_money(event).charged
             on_demand[email] = on_demand.get(email, 0) + amount
         else:
             amount = charged_microcents(event) or 0
@@ -206,20 +203,22 @@ def spend_by_member(team: BilledTeam, start_ms: int, end_ms: int) -> tuple[dict[
 
 def _spend_by_member_day(team: BilledTeam, start_ms: int, end_ms: int) -> dict[str, dict[int, int]]:
     spend: dict[str, dict[int, int]] = {}
-    member_of = getattr(team, "member_of", None) or (lambda event: event.get("userEmail"))
-    for event in team.events_between(start_ms, end_ms):
-        email = member_of(event)
-        if isinstance(email, str) and is_on_demand(event):
+    for email, event in _members_events(team, start_ms, end_ms):
+        if is_on_demand(event):
             days = spend.setdefault(email, {})
             day = day_of_ms(int(event["timestamp"]))
-            days[day] = days.get(day, 0) + _event_charge(event)
+            days[day] = days.get(day, 0) + event_money(event).charged
     return spend
 
 
-def _event_charge(event: dict[str, Any]) -> int:
-    usage = event.get("tokenUsage") or {}
-    return event_cost(usage.get("totalCents", 0) or 0, event.get("cursorTokenFee", 0) or 0,
-                      usage.get("discountPercentOff", 0) or 0, event.get("chargedCents")).charged
+def _members_events(team: BilledTeam, start_ms: int, end_ms: int) -> Iterator[tuple[str, dict[str, Any]]]:
+    """``(email, event)`` for each event between the instants whose member Cursor knows (a removed
+    member's too, where the team says whose it is)."""
+    member_of = getattr(team, "member_of", None) or (lambda event: event.get("userEmail"))
+    for event in team.events_between(start_ms, end_ms):
+        email = member_of(event)
+        if isinstance(email, str):
+            yield email, event
 
 
 def _cents(amount: int) -> float:

@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterable, NamedTuple, Sequence
 
 from billing_reports.money import MICROCENTS_PER_CENT
 from billing_reports.months import Month, months_in_range, utc_now
-from billing_reports.on_demand import event_cost, is_on_demand
+from billing_reports.on_demand import EventCost, event_cost, is_on_demand
 
 Now = Callable[[], datetime]
 
@@ -144,15 +144,21 @@ class OnDemandTotals(NamedTuple):
     list_cost: int
 
 
+def event_money(event: dict[str, Any]) -> EventCost:
+    """What an on-demand event the fake serves costs, by the cost rule (a missing or null part counts 0,
+    as the rule says)."""
+    usage = event.get("tokenUsage") or {}
+    return event_cost(usage.get("totalCents") or 0, event.get("cursorTokenFee") or 0,
+                      usage.get("discountPercentOff") or 0, event.get("chargedCents"))
+
+
 def on_demand_totals(events: Iterable[dict[str, Any]]) -> OnDemandTotals:
     """Requests, cost and list cost of the on-demand events among ``events`` (a test's expectation)."""
     requests = cost = list_cost = 0
     for event in events:
         if not is_on_demand(event):
             continue
-        usage = event["tokenUsage"]
-        money = event_cost(usage["totalCents"], event.get("cursorTokenFee", 0),
-                           usage.get("discountPercentOff", 0), event.get("chargedCents"))
+        money = event_money(event)
         requests += 1
         cost += money.charged
         list_cost += money.list
