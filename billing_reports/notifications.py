@@ -42,31 +42,28 @@ def configured_notifiers(settings: Any, problems: list[str] | None = None) -> li
         return []
     manager, _ = settings.loaded_plugins()
     kinds = notifier_kinds(manager)
-    collected = problems
     notifiers: list[Notifier] = []
-    problems = []
+    found: list[str] = []
     for name, options in section.items():
         where = f"notify.{name}"
         if not isinstance(options, dict):
-            problems.append(f"{where}: expected a mapping with a type, found {type(options).__name__}")
+            found.append(f"{where}: expected a mapping with a type, found {type(options).__name__}")
             continue
         kind = options.get("type")
         if kind not in kinds:
             known = ", ".join(sorted(kinds)) or "none registered"
-            problems.append(f"{where}.type: expected one of {known}, found {kind!r}")
+            found.append(f"{where}.type: expected one of {known}, found {kind!r}")
             continue
         try:
             notifiers.append(kinds[kind](str(name), {k: v for k, v in options.items() if k != "type"}, settings))
         except ConfigError as error:
-            problems.append(error.message)
-    if problems and collected is not None:
-        collected += [f"{settings.config_path}: {problem}" for problem in problems]
-        return notifiers
-    if problems:
-        if len(problems) == 1:
-            raise ConfigError(f"{settings.config_path}: {problems[0]}")
-        raise ConfigError(f"{settings.config_path}: {counted(len(problems), 'problem')} in notify: "
-                          + "; ".join(problems))
+            found.append(error.message)
+    if found and problems is not None:
+        problems += [f"{settings.config_path}: {problem}" for problem in found]
+    elif len(found) == 1:
+        raise ConfigError(f"{settings.config_path}: {found[0]}")
+    elif found:
+        raise ConfigError(f"{settings.config_path}: {counted(len(found), 'problem')} in notify: " + "; ".join(found))
     return notifiers
 
 
