@@ -24,6 +24,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 import orjson
 
 from .alerts import SEVERITIES, Alert, severity_rank
+from .abandoned_work import remove_abandoned_work
 from .cache import write_atomically
 from .errors import CacheError
 from .months import isoformat_z
@@ -229,6 +230,7 @@ def _entry_problem(entry: Any) -> str | None:
 def write_state(data_dir: Path, state: AlertState) -> Path:
     """Write ``state`` atomically (a temporary file beside it, then a rename): a crash leaves the old one."""
     path = state_path(data_dir)
+    remove_abandoned_work(path.parent, (f".{path.name}.*.tmp",))  # what a killed write of it left, once a day old
     write_atomically(path, [orjson.dumps(state.to_json(), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)])
     return path
 

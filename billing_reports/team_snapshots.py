@@ -24,6 +24,7 @@ from typing import Any
 
 import orjson
 
+from .abandoned_work import remove_abandoned_work
 from .cache import write_atomically
 from .errors import CacheError
 from .months import isoformat_z, parse_isoformat_z
@@ -105,6 +106,7 @@ def keep(data_dir: Path, snapshot: Snapshot) -> tuple[Path, bool]:
             return path, False
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        remove_abandoned_work(path.parent, (f".{path.name}.*.tmp",))  # what a killed write of it left, once a day old
         write_atomically(path, [orjson.dumps(snapshot.to_json())])
     except OSError as error:
         raise CacheError(

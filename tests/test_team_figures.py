@@ -288,3 +288,20 @@ def test_a_broken_snapshot_stops_the_analysis_in_one_line_naming_it(tmp_path):
         analyse(load_settings(tmp_path / "config.yaml"), [Month(2026, 1)])
     message = raised.value.message
     assert message.count("members.json") == 1 and "plugin" not in message and "past cycle" not in message
+
+
+def test_what_a_killed_write_of_a_snapshot_left_is_removed_a_day_later_and_nothing_else(tmp_path):
+    import os
+    import time
+
+    folder = tmp_path / "spend"
+    folder.mkdir()
+    old, fresh = folder / ".cycle-2026-11-17.json.abc123.tmp", folder / ".cycle-2026-11-17.json.def456.tmp"
+    foreign = folder / ".cycle-2026-11-17.json.mine"
+    for path in (old, fresh, foreign):
+        path.write_text("x")
+    two_days_ago = time.time() - 2 * 86400
+    for path in (old, foreign):
+        os.utime(path, (two_days_ago, two_days_ago))
+    keep(tmp_path, Snapshot("spend", utc("2026-11-20T00:00:00"), {}, cycle_start=parse_day("2026-11-17")))
+    assert not old.exists() and fresh.exists() and foreign.exists()
