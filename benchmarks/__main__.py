@@ -4,6 +4,7 @@
     .venv/bin/python -m benchmarks run             # 100k, 1M and 5M events
     .venv/bin/python -m benchmarks run --skip-fetch --months 1 --events 2M   # one month of 2M events
     .venv/bin/python -m benchmarks generate DIR --events 1M --months 6
+    .venv/bin/python -m benchmarks forecast        # the forecast against the flat run rate, many histories
 """
 
 from __future__ import annotations
@@ -169,6 +170,18 @@ def generate(data_dir: Path, events: int, months: int, end_month: Month, users: 
         f"Wrote {size_label(generated.events)} events ({generated.size_bytes / 1e6:,.0f} MB) "
         f"in {len(generated.months)} cache files to {data_dir}"
     )
+
+
+@cli.command()
+@click.option("--calendars", type=click.IntRange(1, 60), default=18, show_default=True,
+              help="Demo companies, each ending a month later (from January 2026).")
+@click.option("--teams", type=click.IntRange(1, 10_000), default=150, show_default=True,
+              help="Synthetic teams (one seed each).")
+def forecast(calendars: int, teams: int) -> None:
+    """The forecast's backtest over many histories, beside the flat run rate."""
+    from .forecast_accuracy import run as run_forecast
+
+    click.echo(run_forecast(calendars, teams))
 
 
 if __name__ == "__main__":
