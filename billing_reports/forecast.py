@@ -204,10 +204,10 @@ def project(daily: Mapping[int, int], first_day: int, last_day: int, as_of_ms: i
     share = _weekend_share([(day, usual[day]) for day in window])
     weight = {False: Fraction(1), True: share}
 
-    def level_of(days: Iterable[int]) -> tuple[Fraction, Fraction]:
-        days = list(days)
-        units = sum((weight[is_weekend(day)] for day in days), Fraction(0))
-        return sum((usual[day] for day in days), Fraction(0)), units
+    def level_of(days: range) -> tuple[int, Fraction]:
+        """The spend of ``days`` and their weekday-equivalents (sums of integers: this runs per user)."""
+        weekends = sum(1 for day in days if is_weekend(day))
+        return sum(usual[day] for day in days), (len(days) - weekends) + share * weekends
 
     own_spend, own_units = level_of(own)
     window_spend, window_units = level_of(window)
@@ -215,16 +215,15 @@ def project(daily: Mapping[int, int], first_day: int, last_day: int, as_of_ms: i
     prior = PRIOR_DAYS if window_units else 0
     level = (own_spend + prior * window_level) / (own_units + prior) if own_units + prior else Fraction(0)
 
-    units_left = squares_left = Fraction(0)
-    for day, part in _days_left(as_of_ms, first_day, last_day):
-        units_left += part * weight[is_weekend(day)]
-        squares_left += part * weight[is_weekend(day)] ** 2
+    left = _left_by_kind(as_of_ms, first_day, last_day)
+    units_left = left[False] + share * left[True]
+    squares_left = left[False] + share ** 2 * left[True]
     expected = level * units_left
     # what single days vary by (per weekday-equivalent), and the weekly level's own movement
-    per_unit = [usual[day] / weight[is_weekend(day)] for day in window if weight[is_weekend(day)]]
-    day_variance = _variance(per_unit)
+    day_variance = _per_unit_variance([usual[day] for day in window if not is_weekend(day)],
+                                      [usual[day] for day in window if is_weekend(day)], share)
     level_variance = day_variance / (own_units + prior) if own_units + prior else day_variance
-    level_variance += (_weekly_movement(usual, weight, today, earliest) * level) ** 2
+    level_variance += (_weekly_movement(usual, share, today, earliest) * level) ** 2
     variance = day_variance * squares_left + level_variance * units_left ** 2
     margin = RANGE_Z * math.isqrt(math.floor(variance))
     spread = math.isqrt(math.floor(day_variance))
@@ -242,23 +241,40 @@ def _usual_days(daily: Mapping[int, int], days: range) -> dict[int, int]:
     :data:`MIN_ROBUST_DAYS` days, or with no deviation at all, is left as it is)."""
     usual = {day: daily.get(day, 0) for day in days}
     for weekend in (False, True):
-        kind = [usual[day] for day in days if is_weekend(day) == weekend]
+        kind = [day for day in days if is_weekend(day) == weekend]
         if len(kind) < MIN_ROBUST_DAYS:
             continue
-        middle = _median(kind)
-        deviation = _median([abs(amount - middle) for amount in kind])
-        if deviation:
-            limit = middle + OUTLIER_MADS * MAD_SCALE * deviation
-            for day in days:
-                if is_weekend(day) == weekend and usual[day] > limit:
+        # in integers: twice the median, and twice each day's distance from it
+        middle_x2 = _twice_median([usual[day] for day in kind])
+        deviation_x4 = _twice_median([abs(2 * usual[day] - middle_x2) for day in kind])
+        if deviation_x4:
+            limit = Fraction(middle_x2, 2) + OUTLIER_MADS * MAD_SCALE * Fraction(deviation_x4, 4)
+            for day in kind:
+                if usual[day] > limit:
                     usual[day] = _half_up(limit)
     return usual
 
 
-def _median(amounts: Sequence[int | Fraction]) -> Fraction:
+def _twice_median(amounts: Sequence[int]) -> int:
+    """Twice the median of ``amounts`` (an integer, where the median itself may end in .5)."""
     ordered = sorted(amounts)
     middle = len(ordered) // 2
-    return Fraction(ordered[middle]) if len(ordered) % 2 else Fraction(ordered[middle - 1] + ordered[middle], 2)
+    return 2 * ordered[middle] if len(ordered) % 2 else ordered[middle - 1] + ordered[middle]
+
+
+def _left_by_kind(as_of_ms: int, first_day: int, last_day: int) -> dict[bool, Fraction]:
+    """The weekdays (``False``) and weekend days (``True``) left from ``as_of_ms`` to the end of
+    ``last_day``, the day in progress counting the share of it left (:func:`_days_left`, summed)."""
+    left = {False: Fraction(0), True: Fraction(0)}
+    start_ms = max(as_of_ms, first_day * DAY_MS)
+    today = start_ms // DAY_MS
+    if today > last_day:
+        return left
+    left[is_weekend(today)] += Fraction((today + 1) * DAY_MS - start_ms, DAY_MS)
+    weekends = sum(1 for day in range(today + 1, last_day + 1) if is_weekend(day))
+    left[True] += weekends
+    left[False] += last_day - today - weekends
+    return left
 
 
 def _weekend_share(days: Sequence[tuple[int, int]]) -> Fraction:
@@ -271,32 +287,37 @@ def _weekend_share(days: Sequence[tuple[int, int]]) -> Fraction:
     return Fraction(sum(weekends), len(weekends)) / Fraction(sum(weekdays), len(weekdays))
 
 
-def _variance(values: Sequence[Fraction]) -> Fraction:
-    """The population variance of ``values`` (0 for fewer than two)."""
-    if len(values) < 2:
+def _per_unit_variance(weekdays: Sequence[int], weekends: Sequence[int], share: Fraction) -> Fraction:
+    """The population variance of single days' spend per weekday-equivalent (a weekend day's over
+    ``share``; with a share of 0 weekend days say nothing); 0 for fewer than two days."""
+    if not share:
+        weekends = []
+    count = len(weekdays) + len(weekends)
+    if count < 2:
         return Fraction(0)
-    mean = sum(values, Fraction(0)) / len(values)
-    return sum(((value - mean) ** 2 for value in values), Fraction(0)) / len(values)
+    total = sum(weekdays) + (Fraction(sum(weekends)) / share if weekends else 0)
+    squares = sum(amount * amount for amount in weekdays) + (
+        Fraction(sum(amount * amount for amount in weekends)) / share ** 2 if weekends else 0)
+    return Fraction(squares) / count - (Fraction(total) / count) ** 2
 
 
-def _weekly_movement(usual: Mapping[int, int], weight: Mapping[bool, Fraction], today: int, earliest: int) -> Fraction:
-    """How much the level of a whole week moved over the recent ones: the standard deviation of the
-    levels of the whole weeks from ``earliest`` to ``today`` over their mean, as a fraction; 0 with
-    fewer than :data:`MIN_WEEKS` weeks or no spend."""
-    levels = []
+def _weekly_movement(usual: Mapping[int, int], share: Fraction, today: int, earliest: int) -> Fraction:
+    """How much the level of a whole week moved over the recent ones: the (sample) standard deviation
+    of the levels of the whole weeks from ``earliest`` to ``today`` over their mean, as a fraction; 0
+    with fewer than :data:`MIN_WEEKS` weeks or no spend. (Every seven days hold 5 weekdays and 2
+    weekend days: a week's level is its spend over the same 5 + 2 x share weekday-equivalents.)"""
+    spends = []
     start = today - 7
     while start >= earliest:
-        week = range(start, start + 7)
-        units = sum(weight[is_weekend(day)] for day in week)
-        levels.append(sum((usual[day] for day in week), Fraction(0)) / units)
+        spends.append(sum(usual[day] for day in range(start, start + 7)))
         start -= 7
-    if len(levels) < MIN_WEEKS:
+    if len(spends) < MIN_WEEKS or not sum(spends):
         return Fraction(0)
-    mean = sum(levels, Fraction(0)) / len(levels)
-    if not mean:
-        return Fraction(0)
-    sample_variance = sum(((level - mean) ** 2 for level in levels), Fraction(0)) / (len(levels) - 1)
-    return Fraction(math.isqrt(math.floor(sample_variance))) / mean
+    units = 5 + 2 * share
+    count = len(spends)
+    spend_variance = (Fraction(sum(spend * spend for spend in spends)) - Fraction(sum(spends) ** 2, count)) / (count - 1)
+    mean_level = Fraction(sum(spends), count) / units
+    return Fraction(math.isqrt(math.floor(spend_variance / units ** 2))) / mean_level
 
 
 # --- the backtest ----------------------------------------------------------------------------------
