@@ -21,6 +21,8 @@ from .months import Month
 from .pages import Page
 from .periods import ReportRange
 from .plugin_manager import PluginFailure
+from .pseudonymise import pseudonymised
+from .pseudonyms import Pseudonyms, key_from
 from .sections import ROLES, Section
 from .settings import Settings
 from .team_snapshots import newest_cycle_start
@@ -36,6 +38,9 @@ class Analysis:
     usage: OnDemandUsage
     sections: list[Section]
     failures: list[PluginFailure] = field(default_factory=list)
+    #: The settings the plugins were given (pseudonymised: their blocks name people by pseudonym):
+    #: what the rest of the run (pages, alert rules, the site) must pass them too.
+    settings: Settings | None = None
 
 
 def analyse(
@@ -60,8 +65,10 @@ def analyse(
     usage = load_usage(settings, months, report_range=report_range)
     require_cached_data(usage)
     usage.cursor  # Cursor's kept figures read now: a broken file is one line, not each plugin's failure
+    if settings.pseudonymise:  # the one place people become pseudonyms: no plugin sees anyone's email
+        usage, settings = pseudonymised(usage, settings, Pseudonyms(key_from(settings)))
     sections, failures = run_sections(manager, usage, settings, load_failures)
-    return Analysis(usage, sections, failures)
+    return Analysis(usage, sections, failures, settings)
 
 
 #: Why billing cycles cannot be cut: no day a cycle starts is known yet.

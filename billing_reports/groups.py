@@ -20,9 +20,9 @@ from __future__ import annotations
 import bisect
 import csv
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 from .cursor_figures import CursorFigures
 from .errors import ConfigError
@@ -85,6 +85,12 @@ class GroupDirectory:
     def groups(self) -> list[str]:
         """Every group named, in name order (:data:`UNASSIGNED` not among them)."""
         return sorted({m.group for kept in self._by_user.values() for m in kept})
+
+    def renamed(self, person: Callable[[str], str]) -> "GroupDirectory":
+        """The directory with each member named by ``person`` (``usage.person``: a pseudonymised
+        report's pseudonyms), so that it places the usage's users."""
+        memberships = [replace(m, user=person(m.user)) for kept in self._by_user.values() for m in kept]
+        return GroupDirectory(memberships, source=self.source)
 
     def members(self, group: str) -> list[Membership]:
         return sorted((m for kept in self._by_user.values() for m in kept if m.group == group),

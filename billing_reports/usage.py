@@ -307,6 +307,15 @@ class OnDemandUsage:
     #: The days asked for and the trend's grain (``None``: every day of ``months``, by month).
     report_range: ReportRange | None = None
 
+    #: Whether every person here is under a pseudonym (:mod:`billing_reports.pseudonymise`).
+    pseudonymised = False
+
+    def person(self, name: str) -> str:
+        """The user this usage names the person or service account ``name`` (an email, or a service
+        account's name, as a file or config.yaml writes it) as: ``name`` itself, or on a pseudonymised
+        report its pseudonym. A plugin that reads people from elsewhere passes each through this."""
+        return name
+
     # --- the period -------------------------------------------------------------
 
     @cached_property

@@ -77,7 +77,7 @@ def group_directory(usage: OnDemandUsage, chosen: ChargebackSettings,
     mapping = None
     if chosen.mapping.strip() and chosen.source != "cursor":
         path = config_dir / Path(chosen.mapping.strip()).expanduser()
-        mapping = read_mapping(path)
+        mapping = read_mapping(path).renamed(usage.person)  # (the file names people as they are)
         mapping_source = (f"the mapping file `{path.name.replace('`', '')}` "
                           f"(`plugins.{SETTINGS_NAME}.mapping` in config.yaml)")
     if chosen.source != "mapping":
