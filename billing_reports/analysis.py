@@ -10,7 +10,7 @@ site or the terminal to show.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import pluggy
 
@@ -28,6 +28,9 @@ from .settings import Settings
 from .team_snapshots import newest_cycle_start
 from .untrusted import printable, shortened
 from .usage import OnDemandUsage
+
+if TYPE_CHECKING:
+    from .groups import GroupDirectory
 
 
 @dataclass
@@ -142,6 +145,38 @@ def run_alert_rules(
     return alerts, failures
 
 
+def run_groups(manager: pluggy.PluginManager, usage: OnDemandUsage, settings: Settings) -> "GroupDirectory | None":
+    """The directory of who is in which group on which day that a plugin registers with
+    ``register_groups`` (``None``: no plugin knows groups here).
+
+    :raises PluginError: a plugin raised or registered something else, naming it.
+    :raises ConfigError: two plugins registered one, naming both.
+    """
+    from .groups import GroupDirectory
+
+    found: list[tuple[str, GroupDirectory]] = []
+    for hookimpl in manager.hook.register_groups.get_hookimpls():
+        registered: list[Any] = []
+        try:
+            call_with(hookimpl, register=registered.append, usage=usage, settings=settings)
+        except BillingReportsError:
+            raise
+        except Exception as error:
+            raise PluginError(failure_message([PluginFailure(hookimpl.plugin_name,
+                                                             f"{type(error).__name__}: {error}")])) from None
+        for directory in registered:
+            if not isinstance(directory, GroupDirectory):
+                raise PluginError(failure_message([PluginFailure(
+                    hookimpl.plugin_name, f"register_groups registered a {type(directory).__name__}, "
+                    "not a billing_reports.groups.GroupDirectory")]))
+            found.append((hookimpl.plugin_name, directory))
+    if len(found) > 1:
+        names = " and ".join(sorted(printable(name) for name, _ in found))
+        raise ConfigError(f"plugins {names} both say who is in which group (register_groups); "
+                          "disable or uninstall one of them")
+    return found[0][1] if found else None
+
+
 def collect(manager: pluggy.PluginManager, hook_name: str, kind: type, check: Callable[[Any], None],
             identity: str = "slug", **arguments: Any) -> tuple[list[Any], list[PluginFailure]]:
     """What each plugin's ``hook_name`` passes to ``register``, plugin by plugin: a plugin that raises,
@@ -204,5 +239,5 @@ def failure_message(failures: Sequence[PluginFailure]) -> str:
     )
 
 
-__all__ = ["NO_CYCLE_START", "Analysis", "analyse", "with_cycle_anchor", "call_with", "collect", "failure_message", "run_alert_rules", "run_pages",
+__all__ = ["NO_CYCLE_START", "Analysis", "analyse", "with_cycle_anchor", "call_with", "collect", "failure_message", "run_alert_rules", "run_groups", "run_pages",
            "run_sections"]
