@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, NamedTuple, Sequence
 
 from .months import DAY_MS, Month, today
-from .periods import Period, ReportRange
+from .periods import Period, ReportRange, months_touched
 
 if TYPE_CHECKING:
     from .cursor_figures import CursorFigures
@@ -328,6 +328,23 @@ class OnDemandUsage:
         """Everything in ``period`` (a sum of its days)."""
         day_totals = self._day_index.day_totals
         return _sum([day_totals[day] for day in range(period.first_day, period.last_day + 1) if day in day_totals])
+
+    def period_user_models(self, period: Period) -> dict[tuple[str, str], UsageTotals]:
+        """``(user, model) -> totals`` over ``period``'s days (max mode and not together): a month's
+        sums where the period covers it whole, else the sums of its cells of those days."""
+        found: dict[tuple[str, str], UsageTotals] = {}
+        for month in months_touched(period.first_day, period.last_day):
+            cells = self._month_cells.get(month)
+            if cells is None:
+                continue
+            days = month_days(month)
+            whole = period.first_day <= days[0] and days[-1] <= period.last_day
+            sums = (self._cells.get(month) if whole else None) or \
+                cells.within_days(period.first_day, period.last_day).sums().user_models
+            for key, totals in sums.items():
+                known = found.get(key)
+                found[key] = totals if known is None else known + totals
+        return found
 
     def period_fetched(self, period: Period) -> bool:
         """Whether every day of ``period`` lies in a month with a cache file."""
