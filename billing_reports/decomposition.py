@@ -44,11 +44,6 @@ Amount = Union[int, Fraction]
 #: ``(user, model) -> (requests, cost in micro-cents)`` over one period.
 Quantities = Mapping[tuple[str, str], tuple[Amount, Amount]]
 
-#: The parts in the order a waterfall shows them: (attribute, name).
-PARTS = (("new_users", "New users"), ("gone_users", "Gone users"), ("volume", "Volume"), ("mix", "Mix"),
-         ("price", "Price"))
-
-
 def round_half_away(amount: Amount) -> int:
     """``amount`` to the nearest integer, halves away from zero (as :func:`billing_reports.money.round_to_cents`).
 
@@ -85,9 +80,9 @@ class Change:
     def people(self) -> int:
         return self.new_users + self.gone_users
 
-    def parts(self) -> list[tuple[str, int]]:
-        """``(name, amount)`` of each part, in :data:`PARTS` order."""
-        return [(name, getattr(self, attribute)) for attribute, name in PARTS]
+    def parts(self) -> tuple[int, int, int, int, int]:
+        """The parts in the order a waterfall shows them: new users, gone users, volume, mix, price."""
+        return self.new_users, self.gone_users, self.volume, self.mix, self.price
 
 
 @dataclass(frozen=True)
@@ -184,5 +179,5 @@ def model_changes(previous: Quantities, current: Quantities, scale: Amount = 1) 
     return found
 
 
-__all__ = ["Amount", "Change", "ModelChange", "PARTS", "Quantities", "by_user", "explain_change", "model_changes",
+__all__ = ["Amount", "Change", "ModelChange", "Quantities", "by_user", "explain_change", "model_changes",
            "round_half_away"]

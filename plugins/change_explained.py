@@ -16,7 +16,7 @@ from fractions import Fraction
 from typing import Any
 
 from billing_reports import Chart, Column, Figure, Section, Series, Table, TextView, hookimpl
-from billing_reports.decomposition import PARTS, Change, Quantities, by_user, explain_change, model_changes, \
+from billing_reports.decomposition import Change, Quantities, by_user, explain_change, model_changes, \
     round_half_away
 from billing_reports.forecast import Forecast
 from billing_reports.money import format_money
@@ -35,6 +35,9 @@ CHARTS = 12
 #: The grains explained as they are; any other ``--by`` is explained month by month.
 GRAINS = {"month": "month", "cycle": "billing cycle"}
 
+#: The parts in the order of ``Change.parts()`` (and of a waterfall): (attribute, name).
+PARTS = (("new_users", "New users"), ("gone_users", "Gone users"), ("volume", "Volume"), ("mix", "Mix"),
+         ("price", "Price"))
 #: Each part's words: (what a rise is, what a fall is, what the part means).
 PART_WORDS = {
     "new_users": ("new users", "new users", "spend of users with none in the period before"),
@@ -221,7 +224,7 @@ def waterfall(comparison: Comparison) -> Chart:
         description=description,
         kind="waterfall",
         labels=[comparison.before.label, *(name for _, name in PARTS), after],
-        series=[Series("Spend and change", [change.previous, *(amount for _, amount in change.parts()),
+        series=[Series("Spend and change", [change.previous, *change.parts(),
                                              change.current])],
     )
 
@@ -234,7 +237,7 @@ def parts_table(comparison: Comparison) -> Table:
         columns=[Column("part", "Part", "text"), Column("amount", "Amount", "change"),
                  Column("share", "Share of the change", "percent"), Column("meaning", "What it is", "text")],
         rows=[[name, amount, part_share(amount, change.total), PART_WORDS[attribute][2]]
-              for (attribute, name), (_, amount) in zip(PARTS, change.parts())],
+              for (attribute, name), amount in zip(PARTS, change.parts())],
         total=["Change", change.total, 100.0 if change.total else None,
                f"from {format_money(change.previous)} to {format_money(change.current)}"],
         description=("Each part as a share of the whole change (a part against the change's direction has a "
@@ -250,13 +253,13 @@ def part_share(amount: int, change: int) -> float | None:
 
 def periods_table(found: list[Comparison], noun: str) -> Table:
     rows = [[c.period.label, c.before.label, "projected" if c.projected else "complete", c.change.previous,
-             *(amount for _, amount in c.change.parts()), c.change.current, c.change.total,
+             *c.change.parts(), c.change.current, c.change.total,
              share(c.change.total, c.change.previous)]
             for c in found]
     return Table(
         slug="periods",
         title=f"Every {noun} against the one before",
-        columns=[Column("period", noun.capitalize(), "text"), Column("against", "Against", "text"),
+        columns=[Column("compared", noun.capitalize(), "text"), Column("against", "Against", "text"),
                  Column("basis", "Basis", "text"), Column("previous", "Spend before", "money"),
                  *(Column(attribute, name, "change") for attribute, name in PARTS),
                  Column("spend", "Spend", "money"),
