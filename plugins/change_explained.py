@@ -83,11 +83,6 @@ def register_sections(register, usage: OnDemandUsage) -> None:
     register(change_explained_section(usage))
 
 
-def quantities(usage: OnDemandUsage, period: Period) -> dict[tuple[str, str], tuple[int, int]]:
-    """``(user, model) -> (requests, cost)`` over the period's days."""
-    return {key: (totals.requests, totals.cost) for key, totals in usage.period_user_models(period).items()}
-
-
 def comparisons(usage: OnDemandUsage) -> tuple[list[Comparison], list[str]]:
     """Every period that can be compared with the one before, oldest first, and a note for each
     that cannot although it has a period before it.
@@ -97,6 +92,13 @@ def comparisons(usage: OnDemandUsage) -> tuple[list[Comparison], list[str]]:
     grain = usage.grain if usage.grain in GRAINS else "month"
     periods = usage.range.periods_of(grain)
     found, notes = [], []
+    known: dict[Period, Quantities] = {}
+
+    def read(period: Period) -> Quantities:  # (each period is read once: as the current, then the previous)
+        if period not in known:
+            known[period] = usage.period_requests_and_costs(period)
+        return known[period]
+
     for before, period in zip(periods, periods[1:]):
         if not usage.period_fetched(before) or before.clipped or usage.period_partial(before):
             continue
@@ -113,7 +115,7 @@ def comparisons(usage: OnDemandUsage) -> tuple[list[Comparison], list[str]]:
             scale = Fraction(forecast.projected, spent)
         elif period.clipped:
             continue
-        previous, current = quantities(usage, before), quantities(usage, period)
+        previous, current = read(before), read(period)
         found.append(Comparison(period, before, previous, current, scale, forecast,
                                 explain_change(previous, current, scale)))
     return found, notes

@@ -29,7 +29,7 @@ from billing_reports.site.charts import chart_rows, legend_keys, render_chart, w
 from billing_reports.terminal import render_section
 from billing_reports.usage import MonthFacts, OnDemandUsage, UsageTotals
 from conftest import SITE_NASTY_USER, SITE_PATHLIKE_MODEL, site_day
-from plugins.change_explained import change_explained_section, comparisons, explanation
+from billing_reports.builtin_plugins.change_explained import change_explained_section, comparisons, explanation
 
 DOLLAR = 100_000_000  # micro-cents
 SVG = "{http://www.w3.org/2000/svg}"
