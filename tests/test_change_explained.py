@@ -23,6 +23,7 @@ from billing_reports.decomposition import Change, explain_change, model_changes,
 from billing_reports.forecast import period_forecast
 from billing_reports.money import format_money
 from billing_reports.months import Month
+from billing_reports.periods import ReportRange
 from billing_reports.sections import Chart, Series
 from billing_reports.site import build_site
 from billing_reports.site.charts import chart_rows, legend_keys, render_chart, waterfall_spans
@@ -375,3 +376,25 @@ def test_the_waterfall_is_readable_on_a_phone_and_a_desktop(chromium_browser, de
     assert found["outside"] == []
     assert not found["sideways"]
     assert " against " in caption and ("rose" in caption or "fell" in caption or "projected" in caption)
+
+
+def test_billing_cycles_that_cut_months_are_compared_whole_and_only_whole():
+    sep, oct_, nov = Month(2026, 9), Month(2026, 10), Month(2026, 11)
+    ledger = {
+        (site_day(2026, 9, 20), "ann", "gpt-5", False): _cell(4, 4),    # cycle 17 Sep - 16 Oct
+        (site_day(2026, 10, 10), "ann", "gpt-5", True): _cell(4, 8),    # the same cycle, max mode
+        (site_day(2026, 10, 20), "ann", "gpt-5", False): _cell(6, 6),   # cycle 17 Oct - 16 Nov
+        (site_day(2026, 11, 10), "ann", "gpt-5", True): _cell(6, 12),
+        (site_day(2026, 11, 20), "ann", "gpt-5", False): _cell(50, 50), # after: a clipped cycle
+    }
+    usage = OnDemandUsage(months=[sep, oct_, nov], ledger=ledger,
+                          month_facts={m: _complete(m) for m in (sep, oct_, nov)},
+                          report_range=ReportRange.of_months([sep, oct_, nov], "cycle", site_day(2026, 9, 17)))
+    cycles = usage.range.periods_of("cycle")
+    assert usage.period_requests_and_costs(cycles[2]) == {("ann", "gpt-5"): (12, 18 * DOLLAR)}
+    [comparison], _ = comparisons(usage)
+    assert (comparison.before, comparison.period) == (cycles[1], cycles[2])
+    # 8 requests for $12 -> 12 for $18: the same cost per request, so all volume
+    assert comparison.change == Change(12 * DOLLAR, 18 * DOLLAR, volume=6 * DOLLAR)
+    section = change_explained_section(usage)
+    assert section.table("periods").columns[0].label == "Billing cycle"
