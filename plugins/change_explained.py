@@ -152,15 +152,19 @@ def explanation(comparison: Comparison) -> str:
         rise, fall, _ = PART_WORDS[attribute]
         return f"{rise if value > 0 else fall} ({signed(value)})"
 
-    direction = 1 if total >= 0 else -1
-    driving = [part for part in moved if part[1] * direction > 0] if total else []
+    if not total:  # parts that cancel out
+        rises = [part for part in moved if part[1] > 0]
+        falls = [part for part in moved if part[1] < 0]
+        return f"{head}: {said(*rises[0])} balanced by {said(*falls[0])}."
+    direction = 1 if total > 0 else -1
+    driving = [part for part in moved if part[1] * direction > 0]
     against = [part for part in moved if part not in driving]
     words = []
     if driving:
-        words.append(("all of it " if len(moved) == 1 else "mostly ") + said(*driving[0]))
+        words.append(("all from " if len(moved) == 1 else "mostly ") + said(*driving[0]))
         words += [f"and {said(*driving[1])}"] if len(driving) > 1 else []
     if against:
-        words.append(f"{'against' if driving else 'balancing'} {said(*against[0])}")
+        words.append(f"against {said(*against[0])}")
     return f"{head}: {', '.join(words)}."
 
 

@@ -398,3 +398,19 @@ def test_billing_cycles_that_cut_months_are_compared_whole_and_only_whole():
     assert comparison.change == Change(12 * DOLLAR, 18 * DOLLAR, volume=6 * DOLLAR)
     section = change_explained_section(usage)
     assert section.table("periods").columns[0].label == "Billing cycle"
+
+
+@pytest.mark.parametrize(("current", "sentence"), [
+    ((20, 10), "Spend did not change from October 2026 to November 2026: more requests (+$10.00) balanced by "
+               "a lower cost per request (-$10.00)."),
+    ((10, 15), "Spend rose $5.00 (+50.0%) from October 2026 to November 2026: all from a higher cost per request "
+               "(+$5.00)."),
+    ((10, 10), "Spend did not change from October 2026 to November 2026."),
+])
+def test_the_sentence_names_the_parts_that_moved(current, sentence):
+    oct_, nov = Month(2026, 10), Month(2026, 11)
+    usage = _usage({(site_day(2026, 10, 3), "ann", "gpt-5", False): _cell(10, 10),
+                    (site_day(2026, 11, 3), "ann", "gpt-5", False): _cell(*current)},
+                   {oct_: _complete(oct_), nov: _complete(nov)})
+    [comparison], _ = comparisons(usage)
+    assert explanation(comparison) == sentence
