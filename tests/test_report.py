@@ -51,7 +51,7 @@ def test_json_holds_every_section_in_full(analysis_config):
     assert document["period"] == {"first": "2025-11", "last": "2026-03"}
     assert [s["slug"] for s in document["sections"]] == [
         "summary", "top-cost-users", "users-x-expensive-models", "top-cost-models",
-        "monthly-trend", "daily", "monthly-model-breakdown", "monthly-user-breakdown", "reconciliation",
+        "monthly-trend", "change-explained", "daily", "monthly-model-breakdown", "monthly-user-breakdown", "reconciliation",
         "chargeback",
     ]
     trend = document["sections"][4]["tables"][0]
