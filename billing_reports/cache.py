@@ -7,6 +7,7 @@ atomic (a temp file in the same directory, fsync, ``os.replace``), so a reader n
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -186,13 +187,16 @@ def write_atomically(path: Path, chunks: Sequence[bytes], *, durable: bool = Tru
 
 
 @contextmanager
-def replaced_atomically(path: Path, *, durable: bool = True) -> Iterator[BinaryIO]:
+def replaced_atomically(path: Path, *, durable: bool = True, new_mode: int | None = None) -> Iterator[BinaryIO]:
     """A new file to write (``.NAME.XXXXXXXX.tmp`` in ``path``'s directory) that replaces ``path``,
     fsynced, when the block ends; on any failure in the block or after it (including
-    ``KeyboardInterrupt``) the temp file is removed and an existing ``path`` is left untouched."""
+    ``KeyboardInterrupt``) the temp file is removed and an existing ``path`` is left untouched.
+
+    The file keeps the permissions of the ``path`` it replaces (a ``chmod 600`` stays); a new one gets
+    ``new_mode``, by default an ordinary file's (``0666`` less the umask)."""
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        os.chmod(tmp_name, _FILE_MODE)  # mkstemp makes 0600; cache files are ordinary files
+        os.chmod(tmp_name, _kept_mode(path, _FILE_MODE if new_mode is None else new_mode))  # mkstemp makes 0600
         with os.fdopen(fd, "wb") as handle:
             yield handle
             if durable:
@@ -207,6 +211,14 @@ def replaced_atomically(path: Path, *, durable: bool = True) -> Iterator[BinaryI
         raise
     if durable:
         _fsync_dir(path.parent)
+
+
+def _kept_mode(path: Path, new_mode: int) -> int:
+    """The permission bits of the file at ``path`` (a link: of the file it points to), else ``new_mode``."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        return new_mode
 
 
 def _write_chunks(handle: BinaryIO, chunks: Sequence[bytes]) -> None:

@@ -44,6 +44,10 @@ class Settings:
     period: str = "month"
     #: Where the published site is (``billing.site_url``): alerts link to its pages.
     site_url: str | None = None
+    #: The team's FOCUS BillingAccountId and BillingAccountName in exports (``billing.account_id``,
+    #: ``billing.account_name``); ``None``: derived (see :func:`billing_reports.export.billing_account`).
+    account_id: str | None = None
+    account_name: str | None = None
     api_base_url: str = DEFAULT_BASE_URL
     timeout_seconds: float = 60.0
     max_retries: int = 5
@@ -227,6 +231,8 @@ SCHEMA: dict[str, dict[str, tuple[str, Check]]] = {
         "cycle_start": ("cycle_start", _as_written),
         "period": ("period", _period),
         "site_url": ("site_url", _url),
+        "account_id": ("account_id", _text),
+        "account_name": ("account_name", _text),
     },
     "api": {
         "base_url": ("api_base_url", _url),
@@ -252,7 +258,7 @@ SCHEMA: dict[str, dict[str, tuple[str, Check]]] = {
     },
 }
 PATH_FIELDS = {"data_dir", "site_dir", "demo_dir", "plugins_dir", "templates_dir"}
-OPTIONAL_FIELDS = {"plugins_dir", "templates_dir", "cycle_start", "site_url"}
+OPTIONAL_FIELDS = {"plugins_dir", "templates_dir", "cycle_start", "site_url", "account_id", "account_name"}
 
 
 def load_settings(config_path: str | os.PathLike[str] = "config.yaml", *, must_exist: bool = True,

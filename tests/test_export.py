@@ -49,7 +49,8 @@ DAY_MS = 86_400_000
 MONTHS = [Month(2026, 1), Month(2026, 2)]
 #: Exact decimals as DuckDB reads the CSV amounts.
 MONEY_TYPES = {"BilledCost": "DECIMAL(38,9)", "ListCost": "DECIMAL(38,9)", "EffectiveCost": "DECIMAL(38,9)",
-               "ContractedCost": "DECIMAL(38,9)", "ChargePeriodStart": "TIMESTAMPTZ",
+               "ContractedCost": "DECIMAL(38,9)", "x_Discount": "DECIMAL(38,9)", "x_TokenFee": "DECIMAL(38,9)",
+               "PricingQuantity": "DECIMAL(38,9)", "ConsumedQuantity": "DECIMAL(38,9)", "ChargePeriodStart": "TIMESTAMPTZ",
                "ChargePeriodEnd": "TIMESTAMPTZ", "BillingPeriodStart": "TIMESTAMPTZ", "BillingPeriodEnd": "TIMESTAMPTZ",
                "spend_usd": "DECIMAL(38,9)", "day": "DATE"}
 
@@ -127,7 +128,7 @@ def test_billed_cost_adds_up_to_the_ledger_per_day_user_and_model(synthetic, tmp
         key: _dollars(cost) for key, cost in expected.items()}
     rows = _read(output, "SELECT count(*) FROM t")[0][0]
     total = sum(expected.values())
-    assert result.output == (f"Exported {rows:,} FOCUS 1.2 rows ({format_money(total)}, January 2026 – "
+    assert result.stdout == (f"Exported {rows:,} FOCUS 1.2 rows ({format_money(total)}, January 2026 – "
                              f"February 2026) to {output}\n")
     assert len(expected) > 1000 and rows >= len(expected)  # (a cell per max mode too)
 
@@ -187,11 +188,12 @@ def test_every_mandatory_focus_column_with_allowed_values(synthetic, tmp_path):
     assert charge_class is None  # not a correction of an invoiced period
     assert service == "AI and Machine Learning" and subcategory in AI_SUBCATEGORIES
     assert frequency in CHARGE_FREQUENCIES and currency == "USD"
-    assert (pricing_unit, consumed_unit) == ("Requests", "Tokens")
+    assert (pricing_unit, consumed_unit) == ("Tokens", "Tokens")  # Cursor prices by the token
     # a day's charge: [start, end) one day; costs as the spec defines them here
     odd = _read(output, "SELECT count(*) FROM t WHERE epoch_ms(ChargePeriodEnd) - epoch_ms(ChargePeriodStart) "
                         "<> 86400000 OR epoch_ms(ChargePeriodStart) % 86400000 <> 0 OR EffectiveCost <> BilledCost "
-                        "OR ContractedCost <> BilledCost OR PricingQuantity < 1 "
+                        "OR PricingQuantity <> ConsumedQuantity OR x_Requests < 1 "
+                        "OR ContractedCost > ListCost OR ListCost - ContractedCost <> x_Discount "
                         "OR BillingPeriodStart > ChargePeriodStart OR BillingPeriodEnd < ChargePeriodEnd")
     assert odd == [(0,)]
     not_null = " OR ".join(f"{name} IS NULL" for name in FOCUS_MANDATORY if name not in ("ChargeClass",))
@@ -380,11 +382,12 @@ def test_a_failed_write_leaves_the_existing_file_as_it_was(tmp_path, monkeypatch
                 yield row
 
         monkeypatch.setattr(writers._Counted, "__iter__", full_disk_after_two_rows)
-        result = _run(config, "--end-month", "2026-01", "--months-back", "1", "-o", str(output))
+        result = _run(config, "--end-month", "2026-01", "--months-back", "1", "-o", str(output), "--force")
         monkeypatch.undo()
         assert result.exit_code == 1, result.output
-        assert result.output == (f"Error: Cannot write {output} (No space left on device); free some space or check "
-                                 f"the folder's permissions (an existing {name} is as it was).\n")
+        assert result.output == (f"Error: Cannot write {output}: no space left for it in {tmp_path} (No space left on "
+                                 f"device); free some space or choose another folder (the existing {name} is as it "
+                                 "was).\n")
         assert output.read_bytes() == b"the previous export"
         assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
@@ -429,3 +432,332 @@ def test_gzip_holds_the_same_csv(tmp_path):
         assert _run(config, "--end-month", "2026-02", "--months-back", "2", "-o", str(output)).exit_code == 0
     assert gzip.decompress(zipped.read_bytes()) == plain.read_bytes()
     assert io.BytesIO(zipped.read_bytes()).read(2) == b"\x1f\x8b"
+
+
+# --- the review's fixes -------------------------------------------------------------------------
+
+
+def test_the_cache_the_site_the_demo_and_the_config_are_never_replaced(tmp_path):
+    config = _hand_made_cache(tmp_path)
+    config.write_text("paths:\n  data_dir: cache\n  site_dir: site\n  demo_dir: demo\n")
+    (tmp_path / ".env").write_text("CURSOR_API_KEY=secret\n")
+    cache_file = tmp_path / "cache" / "01-2026-usage-based-data.json"
+    before = {path: path.read_bytes() for path in (cache_file, config, tmp_path / ".env")}
+    (tmp_path / "site").mkdir()
+    (tmp_path / "to-config.csv").symlink_to(config)
+    (tmp_path / "to-env.csv").symlink_to(tmp_path / ".env")
+    (tmp_path / "to-cache.csv").symlink_to(cache_file)
+    for target, what in ((tmp_path / "cache" / "focus.csv", "the cache folder (paths.data_dir)"),
+                         (tmp_path / "site" / "focus.csv", "the site folder (paths.site_dir)"),
+                         (tmp_path / "demo" / "focus.csv", "the demo folder (paths.demo_dir)"),
+                         (tmp_path / "to-config.csv", "the config file"),
+                         (tmp_path / "to-env.csv", "the .env file of the config"),
+                         (tmp_path / "to-cache.csv", "the cache folder (paths.data_dir)")):
+        (tmp_path / "demo").mkdir(exist_ok=True)
+        result = _run(config, "--end-month", "2026-01", "--months-back", "1", "-o", str(target), "--force")
+        assert result.exit_code == 1 and result.output.count("\n") == 1, result.output
+        assert f"--output {target}: that is {what}" in result.output
+    assert {path: path.read_bytes() for path in before} == before
+    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == sorted(
+        ["01-2026-usage-based-data.json", "02-2026-usage-based-data.json"])
+    # the reviewer's own command: a cache file's name is no export's name either
+    result = _run(config, "--end-month", "2026-01", "--months-back", "1", "-o", str(cache_file))
+    assert result.exit_code == 1 and cache_file.read_bytes() == before[cache_file]
+
+
+def test_a_file_that_is_no_export_is_replaced_only_with_force(tmp_path):
+    config = _hand_made_cache(tmp_path)
+    notes = tmp_path / "notes.csv"
+    notes.write_text("my,own\nnotes,here\n")
+    args = ("--end-month", "2026-01", "--months-back", "1", "-o", str(notes))
+    result = _run(config, *args)
+    assert result.exit_code == 1 and "exists and is not an export of billing-reports" in result.output
+    assert "--force" in result.output and notes.read_text() == "my,own\nnotes,here\n"
+    assert _run(config, *args, "--force").exit_code == 0
+    assert _header(notes)[0] == "BilledCost"
+    for output_format in ("ledger", "events", "focus"):  # an earlier export of any format is replaced freely
+        assert _run(config, *args, "--format", output_format).exit_code == 0, output_format
+    for name in ("f.csv.gz", "f.parquet"):
+        assert _run(config, "--end-month", "2026-01", "--months-back", "1", "-o", str(tmp_path / name)).exit_code == 0
+        assert _run(config, "--end-month", "2026-01", "--months-back", "1", "-o", str(tmp_path / name),
+                    "--format", "ledger").exit_code == 0, name
+
+
+def test_export_demo_reads_the_demo_cache(tmp_path):
+    config = _hand_made_cache(tmp_path)
+    demo_cache = tmp_path / "data" / "demo" / "monthly_usage_data"
+    demo_cache.mkdir(parents=True)
+    events = [usage_event("2026-10-03T10:00:00", email="demo@example.com", total_cents=250),
+              usage_event("2026-11-04T10:00:00", email="demo@example.com", total_cents=125.5)]
+    for month, event in zip((Month(2026, 10), Month(2026, 11)), events):
+        write_cached_month(demo_cache / f"{month.cache_stem}-usage-based-data.json", {
+            "month": month.cache_stem, "fetched_at": "2026-11-30T00:00:00Z", "total_events": 1, "events": [event],
+            "complete": True}, demo=True)
+    output = tmp_path / "demo.csv"
+    result = _run(config, "--demo", "-o", str(output))
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"Exported 2 FOCUS 1.2 rows ($3.76, October 2026 – November 2026) to {output}\n"
+    assert sorted(Decimal(row["BilledCost"]) for row in _rows(output)) == [Decimal("1.25500000"), Decimal("2.50000000")]
+    empty = tmp_path / "nodemo"
+    empty.mkdir()
+    (empty / "config.yaml").write_text("paths:\n  data_dir: cache\n")
+    (empty / "cache").mkdir()
+    result = _run(empty / "config.yaml", "--demo", "-o", str(tmp_path / "x.csv"))
+    assert result.exit_code == 2 and "run `billing-reports build --demo` first" in result.output
+
+
+def test_a_range_without_on_demand_usage_writes_the_header_alone(tmp_path):
+    (tmp_path / "cache").mkdir()
+    write_cached_month(tmp_path / "cache" / "10-2026-usage-based-data.json", {
+        "month": "10-2026", "fetched_at": "2026-11-05T00:00:00Z", "total_events": 1, "complete": True,
+        "events": [usage_event("2026-10-23T08:00:00", kind="Included in Business", chargeable=False)]})
+    config = tmp_path / "config.yaml"
+    config.write_text("paths:\n  data_dir: cache\n")
+    for name in ("focus.csv", "ledger.parquet", "events.csv.gz"):
+        output = tmp_path / name
+        result = _run(config, "--end-month", "2026-10", "--months-back", "1", "--format", name.split(".")[0],
+                      "-o", str(output))
+        assert result.exit_code == 0, result.output
+        assert result.stdout == f"Exported no rows: no on-demand usage in October 2026 to {output}\n"
+        assert _read(output, "SELECT count(*) FROM t") == [(0,)]
+    assert _header(tmp_path / "focus.csv")[0] == "BilledCost"
+
+
+def _two_domains_cache(root: Path, config: str = "") -> Path:
+    """January: three acme.test users; February: one other.test user alone."""
+    config_path = _hand_made_cache(root, config=config)
+    write_cached_month(root / "cache" / "03-2026-usage-based-data.json", {
+        "month": "03-2026", "fetched_at": "2026-04-05T00:00:00Z", "total_events": 1, "complete": True,
+        "events": [usage_event("2026-03-03T10:00:00", email="zed@other.test", total_cents=5)]})
+    return config_path
+
+
+def test_the_billing_account_is_the_same_whatever_the_range(tmp_path):
+    config = _two_domains_cache(tmp_path)
+    output = tmp_path / "focus.csv"
+    for end in ("2026-01", "2026-03"):
+        result = _run(config, "--end-month", end, "--months-back", "1", "-o", str(output))
+        assert result.exit_code == 0, result.output
+        assert {row["BillingAccountId"] for row in _rows(output)} == {"acme.test"}
+        assert ("Note: BillingAccountId acme.test is the e-mail domain most users of the cached months share; set "
+                "billing.account_id") in result.stderr
+    # Cursor's members list, where a fetch kept one, decides before the cached users
+    from billing_reports.team_snapshots import Snapshot, keep
+    members = {"teamMembers": [{"email": f"m{n}@members.test", "name": f"M {n}", "role": "member"} for n in range(3)]}
+    keep(load_settings(config).data_dir, Snapshot("members", datetime(2026, 3, 1, tzinfo=timezone.utc), members))
+    result = _run(config, "--end-month", "2026-03", "--months-back", "1", "-o", str(output))
+    assert {row["BillingAccountId"] for row in _rows(output)} == {"members.test"}
+    assert "most of Cursor's members share" in result.stderr
+
+
+def test_the_billing_account_from_the_config(tmp_path):
+    config = _hand_made_cache(tmp_path, config="billing:\n  account_id: acme-42\n  account_name: ACME engineering\n")
+    output = tmp_path / "focus.csv"
+    result = _run(config, "--end-month", "2026-01", "--months-back", "1", "-o", str(output))
+    assert result.exit_code == 0 and result.stderr == ""
+    assert {(row["BillingAccountId"], row["BillingAccountName"]) for row in _rows(output)} == {
+        ("acme-42", "ACME engineering")}
+    assert _run(config, "--end-month", "2026-01", "--months-back", "1", "-o", str(output),
+                "--account-id", "other").exit_code == 0
+    assert {row["BillingAccountId"] for row in _rows(output)} == {"other"}
+    config.write_text("paths:\n  data_dir: cache\nbilling:\n  account_id: ''\n")
+    result = _run(config, "--end-month", "2026-01", "--months-back", "1", "-o", str(output))
+    assert result.exit_code == 1 and "billing.account_id: expected a non-empty string" in result.output
+
+
+def test_a_replaced_file_keeps_its_permissions_and_a_new_one_is_private(tmp_path):
+    config = _hand_made_cache(tmp_path)
+    args = ("--end-month", "2026-01", "--months-back", "1", "-o")
+    new = tmp_path / "new.csv"
+    assert _run(config, *args, str(new)).exit_code == 0
+    assert new.stat().st_mode & 0o777 == 0o600
+    shared = tmp_path / "shared.csv"
+    assert _run(config, *args, str(shared)).exit_code == 0
+    shared.chmod(0o640)
+    assert _run(config, *args, str(shared)).exit_code == 0
+    assert shared.stat().st_mode & 0o777 == 0o640
+    # the cache's own writes keep a file's permissions too
+    cache_file = tmp_path / "cache" / "01-2026-usage-based-data.json"
+    cache_file.chmod(0o600)
+    write_cached_month(cache_file, {"month": "01-2026", "fetched_at": "2026-03-05T00:00:00Z", "total_events": 0,
+                                    "events": [], "complete": True})
+    assert cache_file.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_link_stays_a_link_to_the_export(tmp_path):
+    config = _hand_made_cache(tmp_path)
+    (tmp_path / "real").mkdir()
+    real = tmp_path / "real" / "focus.csv"
+    link = tmp_path / "latest.csv"
+    link.symlink_to(real)
+    result = _run(config, "--end-month", "2026-01", "--months-back", "1", "-o", str(link))
+    assert result.exit_code == 0, result.output
+    assert link.is_symlink() and real.is_file() and _header(real)[0] == "BilledCost"
+    assert _run(config, "--end-month", "2026-02", "--months-back", "2", "-o", str(link)).exit_code == 0
+    assert link.is_symlink() and {row["ChargePeriodStart"][:7] for row in _rows(real)} == {"2026-01", "2026-02"}
+
+
+def test_old_temporary_files_of_other_names_are_left_alone(tmp_path):
+    import os
+    import time
+    config = _hand_made_cache(tmp_path)
+    theirs = tmp_path / ".notes.csv.x1y2.tmp"
+    mine = tmp_path / ".*.csv.abcd1234.tmp"  # what a killed export to '*.csv' left
+    for leftover in (theirs, mine):
+        leftover.write_text("work")
+        two_days_ago = time.time() - 2 * 86_400
+        os.utime(leftover, (two_days_ago, two_days_ago))
+    result = _run(config, "--end-month", "2026-01", "--months-back", "1", "-o", str(tmp_path / "*.csv"))
+    assert result.exit_code == 0, result.output
+    assert theirs.exists() and not mine.exists()
+
+
+def test_contracted_cost_is_the_discounted_price_and_list_cost_without_a_discount(tmp_path):
+    config = _hand_made_cache(tmp_path)
+    # Cursor's chargedCents a little above the parts, without a discount
+    write_cached_month(tmp_path / "cache" / "03-2026-usage-based-data.json", {
+        "month": "03-2026", "fetched_at": "2026-04-05T00:00:00Z", "total_events": 1, "complete": True,
+        "events": [usage_event("2026-03-03T10:00:00", email="ann@acme.test", total_cents=10, chargedCents=10.004)]})
+    output = tmp_path / "focus.csv"
+    assert _run(config, "--end-month", "2026-03", "--months-back", "3", "-o", str(output)).exit_code == 0
+    rows = {(row["ChargePeriodStart"][:10], row["x_User"]): row for row in _rows(output)}
+    bob = rows[("2026-01-10", "bob@acme.test")]  # 300 cents, 10 % off, billed 270.123456 cents
+    assert (bob["ListCost"], bob["ContractedCost"], bob["BilledCost"], bob["EffectiveCost"], bob["x_Discount"]) == (
+        "3.00000000", "2.70000000", "2.70123456", "2.70123456", "0.30000000")
+    ann = rows[("2026-03-03", "ann@acme.test")]
+    assert (ann["ListCost"], ann["ContractedCost"], ann["BilledCost"], ann["x_Discount"]) == (
+        "0.10000000", "0.10000000", "0.10004000", "0.00000000")
+    assert all(Decimal(row["ContractedCost"]) <= Decimal(row["ListCost"]) for row in rows.values())
+    assert {(row["PricingUnit"], row["PricingQuantity"] == row["ConsumedQuantity"]) for row in rows.values()} == {
+        ("Tokens", True)}
+    assert bob["PricingQuantity"] == "10" and bob["x_Requests"] == "1"
+
+
+def test_a_month_fetched_before_it_ended_is_called_incomplete(tmp_path):
+    (tmp_path / "cache").mkdir()
+    write_cached_month(tmp_path / "cache" / "11-2026-usage-based-data.json", {
+        "month": "11-2026", "fetched_at": "2026-11-20T00:00:00Z", "total_events": 1, "complete": False,
+        "events": [usage_event("2026-11-03T10:00:00", email="ann@acme.test", total_cents=100)]})
+    config = tmp_path / "config.yaml"
+    config.write_text("paths:\n  data_dir: cache\n")
+    output = tmp_path / "focus.csv"
+    result = _run(config, "--end-month", "2026-11", "--months-back", "1", "-o", str(output))
+    assert result.stdout == f"Exported 1 FOCUS 1.2 rows ($1.00, November 2026) (November 2026 incomplete) to {output}\n"
+
+
+@pytest.mark.parametrize("name", ["focus.json", "focus.parquet.gz", "focus", "focus.gz", ".csv"])
+def test_a_name_of_another_format_is_refused(tmp_path, name):
+    config = _hand_made_cache(tmp_path)
+    result = _run(config, "--end-month", "2026-01", "--months-back", "1", "-o", str(tmp_path / name))
+    assert result.exit_code == 1 and result.output.count("\n") == 1
+    assert "must end in .csv, .csv.gz or .parquet" in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "config.yaml"]
+
+
+def test_suffixes_in_capitals_standard_output_and_a_folder_name(tmp_path):
+    config = _hand_made_cache(tmp_path)
+    args = ("--end-month", "2026-01", "--months-back", "1", "-o")
+    assert _run(config, *args, str(tmp_path / "FOCUS.PARQUET")).exit_code == 0
+    assert (tmp_path / "FOCUS.PARQUET").read_bytes()[:4] == b"PAR1"
+    assert _run(config, *args, str(tmp_path / "FOCUS.CSV.GZ")).exit_code == 0
+    assert (tmp_path / "FOCUS.CSV.GZ").read_bytes()[:2] == b"\x1f\x8b"
+    result = _run(config, *args, "-")
+    assert result.exit_code == 1 and "not to standard output" in result.output and result.output.count("\n") == 1
+    result = _run(config, *args, str(tmp_path / "newdir") + "/")
+    assert result.exit_code == 1 and f"the folder {tmp_path / 'newdir'} does not exist" in result.output
+    assert not (tmp_path / "newdir").exists()
+
+
+def test_a_nul_in_a_name_never_reaches_the_csv(tmp_path):
+    config = _hand_made_cache(tmp_path)
+    write_cached_month(tmp_path / "cache" / "03-2026-usage-based-data.json", {
+        "month": "03-2026", "fetched_at": "2026-04-05T00:00:00Z", "total_events": 1, "complete": True,
+        "events": [usage_event("2026-03-03T10:00:00", email="nul\0@acme.test", model="gpt\0x", total_cents=5)]})
+    for name in ("focus.csv", "events.csv.gz", "focus.parquet"):
+        output = tmp_path / name
+        assert _run(config, "--end-month", "2026-03", "--months-back", "1", "--format", name.split(".")[0],
+                    "-o", str(output)).exit_code == 0
+        users = "x_User" if name.startswith("focus") else '"user"'
+        found = _read(output, f"SELECT {users} FROM t")
+        if name.endswith(".parquet"):
+            assert found == [("nul\0@acme.test",)]
+        else:
+            data = gzip.decompress(output.read_bytes()) if name.endswith(".gz") else output.read_bytes()
+            assert b"\0" not in data and found == [("nul\ufffd@acme.test",)]
+
+
+def test_parquet_names_its_focus_version_and_generator(tmp_path):
+    import pyarrow.parquet as pq
+
+    from billing_reports import __version__
+    config = _hand_made_cache(tmp_path)
+    output = tmp_path / "focus.parquet"
+    assert _run(config, "--end-month", "2026-01", "--months-back", "1", "-o", str(output)).exit_code == 0
+    metadata = pq.read_schema(output).metadata
+    assert metadata[b"FocusVersion"] == b"1.2"
+    assert metadata[b"DataGenerator"] == f"billing-reports {__version__}".encode()
+
+
+@pytest.mark.parametrize("error, existing, words", [
+    (30, False, "the folder {folder} is on a read-only file system"),
+    (28, False, "no space left for it in {folder} (No space left on device)"),
+    (13, True, "the folder {folder} is not writable by this user"),
+])
+def test_a_failed_write_says_why_and_what_became_of_the_file(tmp_path, monkeypatch, error, existing, words):
+    import os
+    config = _hand_made_cache(tmp_path)
+    output = tmp_path / "focus.csv"
+    if existing:
+        assert _run(config, "--end-month", "2026-01", "--months-back", "1", "-o", str(output)).exit_code == 0
+        before = output.read_bytes()
+
+    def failing(self):
+        raise OSError(error, os.strerror(error))
+        yield  # (a generator)
+
+    monkeypatch.setattr(writers._Counted, "__iter__", failing)
+    result = _run(config, "--end-month", "2026-01", "--months-back", "1", "-o", str(output))
+    assert result.exit_code == 1
+    assert words.format(folder=tmp_path) in result.output
+    if existing:
+        assert "(the existing focus.csv is as it was)" in result.output and output.read_bytes() == before
+    else:
+        assert "(nothing was written)" in result.output and not output.exists()
+
+
+KEY = "k" * 32
+
+
+def test_a_pseudonymised_export_names_nobody(tmp_path, monkeypatch):
+    from billing_reports.pseudonyms import Pseudonyms
+    config = _hand_made_cache(tmp_path, config="privacy:\n  pseudonymise: true\n")
+    args = ("--end-month", "2026-02", "--months-back", "2")
+    monkeypatch.delenv("BILLING_REPORTS_PSEUDONYM_KEY", raising=False)
+    result = _run(config, *args, "-o", str(tmp_path / "f.csv"))
+    assert result.exit_code == 1 and "BILLING_REPORTS_PSEUDONYM_KEY" in result.output
+    assert not (tmp_path / "f.csv").exists()
+    monkeypatch.setenv("BILLING_REPORTS_PSEUDONYM_KEY", KEY)
+    people = Pseudonyms(KEY)
+    for name in ("focus.csv", "ledger.csv", "events.csv", "focus.parquet"):
+        output = tmp_path / name
+        result = _run(config, *args, "--format", name.split(".")[0], "-o", str(output))
+        assert result.exit_code == 0, result.output
+        data = output.read_bytes()
+        for secret in (b"ann@", b"bob@", b"acme.test", b"nightly-ci", b"quoted"):
+            assert secret not in data, (name, secret)
+    rows = _rows(tmp_path / "focus.csv")
+    assert people.user("ann@acme.test") in {row["x_User"] for row in rows}
+    assert {row["BillingAccountId"] for row in rows} == {"cursor-team"}
+    events = _rows(tmp_path / "events.csv")
+    bob = next(row for row in events if row["day"] == "2026-01-10")
+    assert bob["user"] == bob["user_email"] == people.user("bob@acme.test")
+    # the same figures as the full export, the contracted costs too
+    monkeypatch.delenv("BILLING_REPORTS_PSEUDONYM_KEY")
+    full = _hand_made_cache(tmp_path / "full")
+    assert _run(full, *args, "-o", str(tmp_path / "full" / "focus.csv")).exit_code == 0
+    totals = "SELECT sum(BilledCost), sum(ContractedCost), sum(ListCost), count(*) FROM t"
+    assert _read(tmp_path / "focus.csv", totals) == _read(tmp_path / "full" / "focus.csv", totals)
+    # --pseudonymise asks for it without the config
+    monkeypatch.setenv("BILLING_REPORTS_PSEUDONYM_KEY", KEY)
+    result = _run(full, *args, "--pseudonymise", "-o", str(tmp_path / "full" / "p.csv"))
+    assert result.exit_code == 0 and b"acme.test" not in (tmp_path / "full" / "p.csv").read_bytes()

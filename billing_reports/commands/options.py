@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from pathlib import Path
 
 import click
 
+from ..cache import CACHE_SUFFIX, month_of_cache_path
 from ..errors import BillingReportsError
 from ..months import Month, current_month, months_in_range, today
 from ..periods import GRAINS, ReportRange, date_of_day, parse_day
@@ -47,6 +49,21 @@ def config_option(command):
         return command(*args, settings=settings, **kwargs)
 
     return wrapper
+
+
+def demo_settings(settings: Settings) -> tuple[Settings, list[Month]]:
+    """``--demo`` of a command that reads the cache (``report``, ``export``): the demo cache (under
+    ``paths.demo_dir``, which ``build --demo`` fetched) and every month it holds."""
+    data_dir = Path(settings.demo_dir) / "monthly_usage_data"
+    found = []
+    for path in sorted(data_dir.glob(f"*{CACHE_SUFFIX}")):
+        try:
+            found.append(month_of_cache_path(path))
+        except ValueError:
+            continue
+    if not found:
+        raise click.UsageError(f"no demo data in {data_dir}; run `billing-reports build --demo` first")
+    return dataclasses.replace(settings, data_dir=data_dir, demo=True), sorted(found)
 
 
 def month_range_options(command):

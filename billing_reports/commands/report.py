@@ -9,7 +9,6 @@ from pathlib import Path
 import click
 
 from ..analysis import analyse
-from ..cache import CACHE_SUFFIX, month_of_cache_path
 from ..errors import ConfigError
 from ..months import Month, describe_months
 from ..periods import ReportRange, date_of_day
@@ -19,7 +18,7 @@ from ..sections import HEADLINE_TREND, REPORT_TEXT, Section, Table, json_bytes, 
 from ..settings import Settings
 from ..terminal import render_section, render_table
 from ..untrusted import printable
-from .options import config_option, report_range_options
+from .options import config_option, demo_settings, report_range_options
 
 @click.command()
 @config_option
@@ -64,7 +63,7 @@ def report(settings: Settings, months: list[Month], report_range: ReportRange, o
     if pseudonymise or list_pseudonyms:
         settings = dataclasses.replace(settings, pseudonymise=True)
     if demo:
-        settings, months = _demo(settings)
+        settings, months = demo_settings(settings)
         report_range = ReportRange.of_months(months, report_range.grain, report_range.cycle_start)
     analysis = analyse(settings, months, report_range=report_range)
     if list_pseudonyms:
@@ -117,20 +116,6 @@ def _print_table(table: Table, output_format: str) -> None:
 
 def stdout_is_terminal() -> bool:
     return sys.stdout.isatty()
-
-
-def _demo(settings: Settings) -> tuple[Settings, list[Month]]:
-    """The demo cache (under ``paths.demo_dir``) and every month it holds."""
-    data_dir = Path(settings.demo_dir) / "monthly_usage_data"
-    found = []
-    for path in sorted(data_dir.glob(f"*{CACHE_SUFFIX}")):
-        try:
-            found.append(month_of_cache_path(path))
-        except ValueError:
-            continue
-    if not found:
-        raise click.UsageError(f"no demo data in {data_dir}; run `billing-reports build --demo` first")
-    return dataclasses.replace(settings, data_dir=data_dir, demo=True), sorted(found)
 
 
 def _warn_about_months(usage) -> None:

@@ -8,8 +8,8 @@ written, so nothing is rounded and no float comes near it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Iterator, Literal, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Literal, Mapping, Sequence
 
 #: ``text``: a string; ``money``: micro-cents, written as exact dollars; ``cents``: micro-cents,
 #: written as exact cents (amounts as the API sent them); ``quantity``: a whole number that FOCUS
@@ -35,6 +35,8 @@ class Export:
     columns: Sequence[ExportColumn]
     rows: Iterator[tuple[Any, ...]]
     cost_index: int
+    #: Key-value metadata a Parquet file carries (FOCUS: ``FocusVersion``, ``DataGenerator``); CSV has none.
+    metadata: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def names(self) -> list[str]:

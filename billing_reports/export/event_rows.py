@@ -11,6 +11,7 @@ from typing import Any, Iterator
 
 from ..loader import iter_kept_event_values
 from ..on_demand import amount_microcents
+from ..pseudonyms import Pseudonyms
 from ..usage import OnDemandUsage
 from .columns import Export, ExportColumn
 from .ledger_rows import TOKEN_COLUMNS, GroupOf
@@ -35,13 +36,14 @@ EVENT_COLUMNS = (
 )
 
 
-def events_export(usage: OnDemandUsage, group_of: GroupOf) -> Export:
+def events_export(usage: OnDemandUsage, group_of: GroupOf, people: Pseudonyms | None = None) -> Export:
     """The events of the usage's cached months whose (ledger) day lies in its range: ``user``,
     ``model`` and ``day`` are the ledger's (a removed user, a service account, a timestamp outside
     its file's month counted on the month's nearer day); ``user_email``, ``charged_cents``,
     ``total_cents``, ``cursor_token_fee`` and ``discount_percent_off`` are as the API sent them (empty
     where it sent none, or not a number); ``spend_usd``, ``list_cost_usd`` and ``token_fee_usd`` what
-    the billing rule made of them."""
+    the billing rule made of them. ``people``: every person (``user``, ``user_email``) under their
+    pseudonym, and the models scrubbed of any e-mail address, as on a pseudonymised site."""
     first_day, last_day = usage.range.first_day, usage.range.last_day
     cached = [month for month in usage.months if usage.facts(month).cached]
 
@@ -54,8 +56,11 @@ def events_export(usage: OnDemandUsage, group_of: GroupOf) -> Export:
             token_usage = token_usage if isinstance(token_usage, dict) else {}
             discount = token_usage.get("discountPercentOff")
             email = event.get("userEmail")
+            email = email if isinstance(email, str) and email else None
+            if people is not None:
+                user, model, email = people.user(user), people.scrub(model), email and people.user(email)
             yield (
-                _timestamp(event.get("timestamp")), day, user, email if isinstance(email, str) and email else None,
+                _timestamp(event.get("timestamp")), day, user, email,
                 model, max_mode, event.get("kind"), group_of(user, day), charged, list_cost, token_fee,
                 amount_microcents(event.get("chargedCents")), amount_microcents(token_usage.get("totalCents")),
                 amount_microcents(event.get("cursorTokenFee")),

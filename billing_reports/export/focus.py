@@ -11,11 +11,17 @@ The costs, all exact (micro-cents, written unrounded):
 
 - BilledCost: what Cursor bills (``chargedCents``, else the discounted parts: the ledger's cost).
 - ListCost: before any discount (``totalCents + cursorTokenFee``).
-- ContractedCost: the team's discount (``discountPercentOff``) is its negotiated rate, so the
-  contracted cost is what is billed: BilledCost. (FOCUS: ListCost where no negotiated discount
-  applies, which the billed cost then equals.)
+- ContractedCost: the price after the team's negotiated discount (``discountPercentOff``), from the
+  event's parts: ``totalCents x (1 - discountPercentOff/100) + cursorTokenFee``; without a discount
+  it is the ListCost, as FOCUS asks ("If negotiated discounts are not applicable, the Contracted
+  Cost defaults to the List Cost"). Where Cursor's ``chargedCents`` rounds away from its parts, the
+  BilledCost differs from it by that much; ``x_Discount`` is ListCost - ContractedCost.
 - EffectiveCost: on-demand usage covers no prepaid commitment, so nothing is amortised into it:
   BilledCost.
+
+PricingUnit is ``Tokens`` and PricingQuantity every token of the row (as ConsumedQuantity): Cursor
+prices by tokens, never by request (``x_Requests`` counts the requests). ListUnitPrice and
+ContractedUnitPrice are left out: one row mixes four kinds of tokens, each at its own price.
 
 ChargeCategory is "Usage" and ChargeClass null (no row corrects an invoiced period: a late event
 is a charge of its own day). ChargePeriodStart/End are the cell's UTC day, the end exclusive;
@@ -27,11 +33,15 @@ month.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections import defaultdict
 from typing import Callable, Iterator
 
+from .. import __version__
+from ..loader import iter_kept_event_values
 from ..months import DAY_MS, Month
+from ..on_demand import event_cost, is_amount
 from ..periods import cycle_containing, date_of_day
-from ..usage import OnDemandUsage
+from ..usage import LedgerKey, OnDemandUsage
 from .columns import Export, ExportColumn
 from .ledger_rows import GroupOf, ledger_cells
 
@@ -45,8 +55,8 @@ PROVIDER_NAME = "Cursor"
 PUBLISHER_NAME = "Cursor"
 INVOICE_ISSUER_NAME = "Cursor"
 BILLING_CURRENCY = "USD"
-#: FOCUS Unit Format: count-based units, plural.
-PRICING_UNIT = "Requests"
+#: FOCUS Unit Format: count-based units, plural. Cursor prices usage by the token.
+PRICING_UNIT = "Tokens"
 CONSUMED_UNIT = "Tokens"
 
 #: The 21 columns every FOCUS 1.2 dataset must have (Feature level: Mandatory).
@@ -92,6 +102,8 @@ FOCUS_COLUMNS = (
     ExportColumn("x_CacheWriteTokens", "count"),
     ExportColumn("x_CacheReadTokens", "count"),
     ExportColumn("x_TokenFee", "money"),
+    ExportColumn("x_Discount", "money"),
+    ExportColumn("x_Requests", "count"),
 )
 
 
@@ -128,22 +140,69 @@ def charge_description(model: str, max_mode: bool) -> str:
     return f"Cursor on-demand usage of {model}{' in Max Mode' if max_mode else ''}"
 
 
-def focus_export(usage: OnDemandUsage, account: BillingAccount, cycle_start: int | None, group_of: GroupOf) -> Export:
+#: ``rename(key)``: a ledger key of the cache as the exported ledger names it (pseudonymised or as it is).
+Rename = Callable[[LedgerKey], LedgerKey]
+
+
+def focus_export(usage: OnDemandUsage, account: BillingAccount, cycle_start: int | None, group_of: GroupOf, *,
+                 rename: Rename | None = None) -> Export:
+    """The FOCUS rows of the usage's ledger; ``rename``: how a cache event's ledger key reads in it (a
+    pseudonymised usage's), for the contracted costs read from the events."""
     period = billing_period_of(cycle_start)
+    contracted_extra = contracted_differences(usage, rename)
 
     def rows() -> Iterator[tuple]:
-        for (day, user, model, max_mode), t in ledger_cells(usage):
+        for key, t in ledger_cells(usage):
+            day, user, model, max_mode = key
             period_start, period_end = period(day)
+            contracted = t.cost + contracted_extra.get(key, 0)
+            tokens = t.total_tokens
             yield (
                 t.cost, account.id, account.name, BILLING_CURRENCY, period_end, period_start, CHARGE_CATEGORY, None,
                 charge_description(model, max_mode), CHARGE_FREQUENCY, (day + 1) * DAY_MS, day * DAY_MS,
-                t.total_tokens, CONSUMED_UNIT, t.cost, t.cost, INVOICE_ISSUER_NAME, t.list_cost, t.requests,
+                tokens, CONSUMED_UNIT, contracted, t.cost, INVOICE_ISSUER_NAME, t.list_cost, tokens,
                 PRICING_UNIT, PROVIDER_NAME, PUBLISHER_NAME, SERVICE_CATEGORY, SERVICE_NAME, SERVICE_SUBCATEGORY,
                 user, model, max_mode, group_of(user, day), t.input_tokens, t.output_tokens, t.cache_write_tokens,
-                t.cache_read_tokens, t.token_fee,
+                t.cache_read_tokens, t.token_fee, t.list_cost - contracted, t.requests,
             )
 
-    return Export("focus", FOCUS_COLUMNS, rows(), cost_index=0)
+    return Export("focus", FOCUS_COLUMNS, rows(), cost_index=0,
+                  metadata={"FocusVersion": FOCUS_VERSION, "DataGenerator": f"billing-reports {__version__}"})
 
 
-__all__ = ["BillingAccount", "FOCUS_COLUMNS", "FOCUS_VERSION", "MANDATORY", "billing_period_of", "focus_export"]
+def contracted_differences(usage: OnDemandUsage, rename: Rename | None = None) -> dict[LedgerKey, int]:
+    """Per ledger cell, its contracted cost (the events' parts after their discount) less its billed cost,
+    where they differ: only an event with ``chargedCents`` beside its parts can make them differ, so
+    only the cached months that hold one are read again, an event at a time."""
+    if usage.data_dir is None:
+        return {}
+    months = [month for month in usage.months if usage.facts(month).cached
+              and getattr(usage.facts(month).quality, "with_charged", 1) > 0]
+    first_day, last_day = usage.range.first_day, usage.range.last_day
+    found: dict[LedgerKey, int] = defaultdict(int)
+    for _month, event, (key, sums) in iter_kept_event_values(usage.data_dir, months):
+        if not first_day <= key[0] <= last_day:
+            continue
+        formula = formula_cost(event)
+        if formula is not None and formula != sums[0]:
+            found[rename(key) if rename else key] += formula - sums[0]
+    return {key: difference for key, difference in found.items() if difference}
+
+
+def formula_cost(event: dict) -> int | None:
+    """The cost an event's parts make (micro-cents): ``totalCents x (1 - discountPercentOff/100) +
+    cursorTokenFee``, as the cost rule computes it; ``None`` where a part is not a number (then Cursor's
+    ``chargedCents`` is all there is, and the ledger's cost)."""
+    usage = event.get("tokenUsage")
+    usage = usage if isinstance(usage, dict) else {}
+    total_cents, fee, discount = usage.get("totalCents"), event.get("cursorTokenFee"), usage.get("discountPercentOff")
+    fee = 0 if fee is None else fee
+    discount = 0 if discount is None else discount
+    if not (is_amount(total_cents) and is_amount(fee) and is_amount(discount)):
+        return None
+    cost = event_cost(total_cents, fee, discount)
+    return cost.charged
+
+
+__all__ = ["BillingAccount", "FOCUS_COLUMNS", "FOCUS_VERSION", "MANDATORY", "billing_period_of", "contracted_differences",
+           "focus_export", "formula_cost"]

@@ -19,13 +19,16 @@ spreadsheet opens Parquet).
 from __future__ import annotations
 
 import csv
+import errno
+import glob
 import gzip
 import io
 import os
+import tempfile
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterable, Iterator, Sequence
+from typing import Any, BinaryIO, Callable, Iterable, Iterator, Mapping, Sequence
 
 from ..abandoned_work import remove_abandoned_work
 from ..cache import replaced_atomically
@@ -45,14 +48,25 @@ class ExportError(BillingReportsError):
     """The export cannot be written where it was asked to be (one line naming the path)."""
 
 
+#: The file names an export writes, and the format of each (the name decides; any letter case).
+SUFFIXES = {".csv": "csv", ".csv.gz": "csv.gz", ".parquet": "parquet"}
+#: The first column of each export's header: an existing file that starts so is an earlier export,
+#: replaced without ``--force``.
+EXPORT_FIRST_COLUMNS = ("BilledCost", "day", "timestamp")
+#: The permissions of a new export file: it holds every user's e-mail address and spend, so only its
+#: owner reads it (a file it replaces keeps its own permissions).
+NEW_FILE_MODE = 0o600
+
+
 def file_format(path: Path) -> str:
-    """``parquet`` for ``*.parquet``, ``csv.gz`` for ``*.gz``, else ``csv``."""
-    name = path.name.lower()
-    if name.endswith(".parquet"):
-        return "parquet"
-    if name.endswith(".gz"):
-        return "csv.gz"
-    return "csv"
+    """``csv``, ``csv.gz`` or ``parquet``, from the name's ending (:data:`SUFFIXES`); any other ending
+    is refused in one line."""
+    name = Path(path).name.lower()
+    for suffix in (".csv.gz", ".csv", ".parquet"):
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return SUFFIXES[suffix]
+    raise ExportError(f"--output {path}: the name must end in .csv, .csv.gz or .parquet (CSV, gzip CSV or "
+                      "Parquet); choose one of them.")
 
 
 def require_parquet() -> Any:
@@ -66,38 +80,106 @@ def require_parquet() -> Any:
     return pyarrow, pyarrow.parquet
 
 
-def check_target(path: Path) -> None:
-    """Refuse a target the export could not replace cleanly: a directory, a missing or unwritable folder."""
-    if path.is_dir():
-        raise ExportError(f"--output {path} is a directory; give a file name in it (for example {path / 'focus.csv'}).")
-    parent = path.parent
+def check_target(output: str | os.PathLike[str], *, protected: Sequence[tuple[Path, str]] = (),
+                 force: bool = False) -> Path:
+    """The file to write for ``--output``: a link resolved to the file it points to (the link stays). Refused,
+    in one line naming the path: standard output, a directory, a missing or unwritable folder, a name
+    of another format, a path ``protected`` names (``(path, what it is)``: a folder is protected with
+    all it holds), and, unless ``force``, an existing file that is not an earlier export."""
+    written = os.fspath(output)
+    if written == "-":
+        raise ExportError("--output -: an export is written to a file (atomically), not to standard output; "
+                          "give a file name ending in .csv, .csv.gz or .parquet.")
+    path = Path(written)
+    if written.endswith(("/", os.sep)) or path.is_dir():
+        if path.is_dir():
+            raise ExportError(f"--output {path} is a directory; give a file name in it "
+                              f"(for example {path / 'focus.csv'}).")
+        raise ExportError(f"--output {written}: the folder {path} does not exist; create it first, and give a "
+                          f"file name in it (for example {path / 'focus.csv'}).")
+    file_format(path)
+    target = Path(os.path.realpath(path))  # (a link: the file it points to is replaced, the link kept)
+    if target.is_dir():
+        raise ExportError(f"--output {path} is a link to the directory {target}; give a file name.")
+    parent = target.parent
     if not parent.is_dir():
         raise ExportError(f"--output {path}: the folder {parent} does not exist; create it first.")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise ExportError(f"--output {path}: the folder {parent} is not writable by this user; choose another.")
+    for kept, what in protected:
+        kept = Path(os.path.realpath(kept))
+        if target == kept or kept in target.parents:
+            raise ExportError(f"--output {path}: that is {what} ({kept}); an export must not replace it. "
+                              "Write it somewhere else.")
+    _probe_folder(path, parent)
+    if not force and target.is_file() and not _is_an_export(target):
+        raise ExportError(f"--output {path}: the file exists and is not an export of billing-reports; "
+                          "give another name, or --force to replace it.")
+    return target
+
+
+def _probe_folder(path: Path, parent: Path) -> None:
+    """Create and remove a file in ``parent``: the folder lets the export be written, or one line says why."""
+    try:
+        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+    except OSError as error:
+        raise ExportError(f"--output {path}: {_why_not_written(error, parent)}; choose another folder.") from None
+    os.close(fd)
+    os.unlink(probe)
+
+
+def _why_not_written(error: OSError, folder: Path) -> str:
+    """An ``OSError`` of writing into ``folder`` in words (its errno decides)."""
+    if error.errno == errno.EROFS:
+        return f"the folder {folder} is on a read-only file system"
+    if error.errno in (errno.EACCES, errno.EPERM):
+        return f"the folder {folder} is not writable by this user"
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"no space left for it in {folder} ({error.strerror})"
+    return f"cannot write in {folder} ({error.strerror or error})"
+
+
+def _is_an_export(path: Path) -> bool:
+    """Whether the file at ``path`` is empty or begins as an export of this project does (CSV: the header of
+    one of its formats, gzipped or not; Parquet: the format's magic bytes)."""
+    try:
+        with path.open("rb") as handle:
+            start = handle.read(4096)
+            if not start:
+                return True
+            if start[:4] == b"PAR1":
+                return True
+            if start[:2] == b"\x1f\x8b":
+                handle.seek(0)
+                with gzip.GzipFile(fileobj=handle) as unzipped:
+                    start = unzipped.read(4096)
+    except (OSError, EOFError, gzip.BadGzipFile):
+        return False
+    first = start.split(b"\n", 1)[0].split(b",", 1)[0].decode("utf-8", "replace")
+    return first in EXPORT_FIRST_COLUMNS
 
 
 def write_export(export: Export, path: Path) -> tuple[int, int]:
-    """Write ``export`` to ``path`` in the format its name says; return (rows, their billed cost in
-    micro-cents). Atomic: see the module's doc."""
+    """Write ``export`` to ``path`` (a file :func:`check_target` returned) in the format its name says;
+    return (rows, their billed cost in micro-cents). Atomic: see the module's doc. A new file is
+    readable by its owner only (:data:`NEW_FILE_MODE`); a replaced one keeps its permissions."""
     path = Path(path)
-    check_target(path)
     kind = file_format(path)
     modules = require_parquet() if kind == "parquet" else None
     counted = _Counted(export.rows, export.cost_index)
-    remove_abandoned_work(path.parent, (f".{path.name}.*.tmp",))
+    remove_abandoned_work(path.parent, (f".{glob.escape(path.name)}.*.tmp",))
+    existed = path.exists()
     try:
-        with replaced_atomically(path) as handle:
+        with replaced_atomically(path, new_mode=NEW_FILE_MODE) as handle:
             if kind == "parquet":
-                _write_parquet(handle, export.columns, counted, *modules)
+                _write_parquet(handle, export.columns, counted, *modules, metadata=export.metadata)
             elif kind == "csv.gz":
-                with gzip.GzipFile(filename=path.name.removesuffix(".gz"), mode="wb", fileobj=handle, mtime=0) as zipped:
+                with gzip.GzipFile(filename=path.name[:-3], mode="wb", fileobj=handle, mtime=0) as zipped:
                     _write_csv(zipped, export.columns, counted)
             else:
                 _write_csv(handle, export.columns, counted)
     except OSError as error:
-        raise ExportError(f"Cannot write {path} ({error.strerror or error}); free some space or check the "
-                          f"folder's permissions (an existing {path.name} is as it was).") from None
+        kept = f"the existing {path.name} is as it was" if existed else "nothing was written"
+        raise ExportError(f"Cannot write {path}: {_why_not_written(error, path.parent)}; free some space or "
+                          f"choose another folder ({kept}).") from None
     return counted.rows, counted.cost
 
 
@@ -123,7 +205,7 @@ class _Counted:
 
 def _csv_cell(kind: str) -> Callable[[Any], str]:
     if kind == "text":
-        return spreadsheet_text
+        return _csv_text
     if kind == "money":
         return exact_dollars
     if kind == "cents":
@@ -139,6 +221,12 @@ def _csv_cell(kind: str) -> Callable[[Any], str]:
     if kind == "timestamp":
         return _iso_timestamp
     raise ValueError(f"no CSV cell for the column kind {kind!r}")
+
+
+def _csv_text(text: str) -> str:
+    """A name as a CSV cell: guarded as every CSV of this project (:func:`spreadsheet_text`), a NUL
+    character (which BigQuery and Snowflake refuse in CSV) as U+FFFD, the replacement character."""
+    return spreadsheet_text(text.replace("\0", "\ufffd") if "\0" in text else text)
 
 
 def _exact_cents(amount: int) -> str:
@@ -189,8 +277,10 @@ def _arrow_values(kind: str, values: list) -> list:
     return values
 
 
-def _write_parquet(handle: BinaryIO, columns: Sequence[ExportColumn], rows: Iterable[tuple], pa: Any, pq: Any) -> None:
-    schema = pa.schema([pa.field(c.name, _arrow_type(pa, c.kind), nullable=c.nullable) for c in columns])
+def _write_parquet(handle: BinaryIO, columns: Sequence[ExportColumn], rows: Iterable[tuple], pa: Any, pq: Any, *,
+                   metadata: Mapping[str, str] | None = None) -> None:
+    schema = pa.schema([pa.field(c.name, _arrow_type(pa, c.kind), nullable=c.nullable) for c in columns],
+                       metadata=dict(metadata) if metadata else None)
     with pq.ParquetWriter(handle, schema) as writer:
         batch: list[tuple] = []
         for row in rows:
@@ -209,4 +299,5 @@ def _table(pa: Any, schema: Any, columns: Sequence[ExportColumn], batch: list[tu
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
-__all__ = ["ExportError", "PARQUET_INSTALL", "check_target", "file_format", "require_parquet", "write_export"]
+__all__ = ["ExportError", "NEW_FILE_MODE", "PARQUET_INSTALL", "SUFFIXES", "check_target", "file_format", "require_parquet",
+           "write_export"]
