@@ -17,6 +17,7 @@ atomically (:func:`billing_reports.cache.write_atomically`).
 
 from __future__ import annotations
 
+import glob
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -106,7 +107,7 @@ def keep(data_dir: Path, snapshot: Snapshot) -> tuple[Path, bool]:
             return path, False
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        remove_abandoned_work(path.parent, (f".{path.name}.*.tmp",))  # what a killed write of it left, once a day old
+        remove_abandoned_work(path.parent, (f".{glob.escape(path.name)}.*.tmp",))  # what a killed write of it left, once a day old
         write_atomically(path, [orjson.dumps(snapshot.to_json())])
     except OSError as error:
         raise CacheError(

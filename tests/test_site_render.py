@@ -402,6 +402,23 @@ def test_a_later_build_removes_what_a_killed_build_left_behind(site_settings, si
     assert recent.exists()  # may be another build still running
 
 
+def test_a_site_folder_named_like_a_pattern_removes_only_its_own_leftovers(site_settings, site_usage, site_sections):
+    """``paths.site_dir: site[1]``: its name is no glob, so ``.site1.old-x`` (another folder's) stays."""
+    import dataclasses
+    import os
+    import time
+
+    settings = dataclasses.replace(site_settings, site_dir=site_settings.site_dir.parent / "site[1]")
+    parent = settings.site_dir.parent
+    theirs, mine = parent / ".site1.old-killed", parent / ".site[1].old-killed"
+    for leftover in (theirs, mine):
+        leftover.mkdir()
+        day_ago = time.time() - 25 * 3600
+        os.utime(leftover, (day_ago, day_ago))
+    build_site(settings, site_usage, site_sections)
+    assert theirs.exists() and not mine.exists()
+
+
 @pytest.mark.parametrize("exchange", [True, False], ids=["renameat2-exchange", "rename-dance"])
 def test_the_new_site_is_swapped_in_with_or_without_an_atomic_exchange(
         exchange, site_settings, site_usage, site_sections, monkeypatch):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import glob
 import hashlib
 import os
 import shutil
@@ -113,7 +114,8 @@ class SiteOutput:
 
     def _remove_abandoned_work(self) -> None:
         """Remove build directories that a killed build (``kill -9``, power loss) left behind."""
-        remove_abandoned_work(self.site_dir.parent, (f".{self.site_dir.name}.building-*", f".{self.site_dir.name}.old-*"))
+        name = glob.escape(self.site_dir.name)  # (a name is no pattern: `site[1]` must not match `.site1.old-x`)
+        remove_abandoned_work(self.site_dir.parent, (f".{name}.building-*", f".{name}.old-*"))
 
     def __exit__(self, *exc_info: Any) -> None:
         """Remove the build directory unless it was swapped in (an error, Ctrl-C, a full disk)."""
