@@ -1,19 +1,27 @@
 """Writing an export: CSV, gzip-compressed CSV or Parquet, chosen by the file name, always atomically.
 
+The name ends in ``.csv``, ``.csv.gz`` or ``.parquet`` (any case); anything else is refused, as is a
+target inside the cache, site or demo folder, the config or a ``.env`` (:func:`check_target`), and,
+without ``--force``, an existing file that is not an earlier export. A link is followed: the file it
+points to is replaced and the link stays.
+
 The rows are written to a temporary file beside the target (``.NAME.XXXXXXXX.tmp``), flushed to disk,
 and renamed over it: an export that fails (a full disk, a bad row, Ctrl-C) leaves the previous file
 as it was and no partial file behind. A killed export's temporary file is removed by a later export
-into the same folder once it is a day old.
+of the same name once it is a day old. A new file is its owner's alone (``0600``: it names every user
+and their spend); a replaced one keeps its permissions.
 
 CSV: UTF-8, a header of the column names, ``\\n`` line ends; money as exact decimal dollars
 (``1.23456789``), dates ``2026-01-05``, timestamps ``2026-01-05T00:00:00Z``, booleans ``true`` /
 ``false``, NULL an empty field. A text cell a spreadsheet would run as a formula (``=``, ``+``,
-``-``, ``@``, a tab or a carriage return first) starts with ``'``, as in every CSV of this project.
+``-``, ``@``, a tab or a carriage return first) starts with ``'``, as in every CSV of this project; a
+carriage return becomes a line feed and a NUL U+FFFD (warehouses refuse NUL in CSV).
 
 Parquet (pyarrow, the ``parquet`` extra): money and quantities as ``decimal128(38, 9)`` (BigQuery's
 NUMERIC, DuckDB's and Snowflake's DECIMAL(38, 9): exact, 8 decimals of a dollar fit), timestamps as
 UTC ``timestamp[us, tz=UTC]``, dates as ``date32``, counts as ``int64``; text exactly as sent (no
-spreadsheet opens Parquet).
+spreadsheet opens Parquet); the export's key-value metadata (FOCUS: ``FocusVersion``,
+``DataGenerator``).
 """
 
 from __future__ import annotations
