@@ -35,6 +35,8 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Sequence
 
+from .wording import counted
+
 #: The token kinds, in the order of the ledger's columns and of every price tuple here.
 TOKEN_KINDS = ("input", "output", "cache write", "cache read")
 #: Tokens in a million: prices are shown per million tokens.
@@ -123,7 +125,7 @@ def fit_prices(evidence: PriceEvidence, *, min_cells: int, tolerance: Fraction) 
         return refused("no tokens")
     needed = max(min_cells, len(kinds) + 1)
     if evidence.cells < needed:
-        return refused(f"{evidence.cells} cells, at least {needed} needed")
+        return refused(f"{counted(evidence.cells, 'cell')}, at least {needed} needed")
     full = evidence.matrix()
     matrix = [[full[i][j] for j in kinds] for i in kinds]
     moments = [evidence.moments[k] for k in kinds]
