@@ -9,9 +9,9 @@ period::
     list cost - token fee  =  p_input x input + p_output x output + p_write x cache_write + p_read x cache_read
 
 and the prices are the least-squares solution of that system: the normal equations ``(XᵀX) p =
-Xᵀy``, 4 x 4 at most, accumulated in exact integers cell by cell (:class:`PriceEvidence`) and
-solved exactly with :class:`fractions.Fraction` (:func:`fit_prices`; no floating point until the
-prices are shown, and no numpy).
+Xᵀy``, 4 x 4 at most, summed in exact integers a column of cells at a time (:class:`PriceEvidence`) and
+solved exactly, the prices as :class:`fractions.Fraction` (:func:`fit_prices`; floating point only in
+the square roots of the checks below, and no numpy).
 
 The prices are only attributed when the fit can be trusted (:class:`PriceFit` says why not):
 
@@ -31,8 +31,9 @@ The prices are only attributed when the fit can be trusted (:class:`PriceFit` sa
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
+from operator import add, mul
 from typing import Sequence
 
 from .wording import counted
@@ -43,42 +44,35 @@ TOKEN_KINDS = ("input", "output", "cache write", "cache read")
 MILLION = 1_000_000
 
 
-@dataclass
+@dataclass(frozen=True)
 class PriceEvidence:
-    """The sums a least-squares fit needs, accumulated cell by cell in exact integers: the cells,
-    ``XᵀX`` (upper triangle, row by row), ``Xᵀy``, ``yᵀy``, ``Σy`` and the tokens of each kind."""
+    """The sums a least-squares fit needs, in exact integers: the cells, ``XᵀX`` (upper triangle, row
+    by row), ``Xᵀy``, ``yᵀy``, ``Σy`` and the tokens of each kind (``X``: the cells' tokens by kind,
+    ``y``: their list cost less the token fee)."""
 
     cells: int = 0
-    gram: list[int] = field(default_factory=lambda: [0] * 10)
-    moments: list[int] = field(default_factory=lambda: [0] * 4)
+    gram: tuple[int, ...] = (0,) * 10
+    moments: tuple[int, ...] = (0,) * 4
     cost_squares: int = 0
     cost: int = 0
-    tokens: list[int] = field(default_factory=lambda: [0] * 4)
+    tokens: tuple[int, ...] = (0,) * 4
 
-    def add(self, input_tokens: int, output_tokens: int, cache_write: int, cache_read: int, cost: int) -> None:
-        """One cell: its tokens by kind and its list cost less the token fee (micro-cents)."""
-        self.cells += 1
-        gram, moments, tokens = self.gram, self.moments, self.tokens
-        gram[0] += input_tokens * input_tokens
-        gram[1] += input_tokens * output_tokens
-        gram[2] += input_tokens * cache_write
-        gram[3] += input_tokens * cache_read
-        gram[4] += output_tokens * output_tokens
-        gram[5] += output_tokens * cache_write
-        gram[6] += output_tokens * cache_read
-        gram[7] += cache_write * cache_write
-        gram[8] += cache_write * cache_read
-        gram[9] += cache_read * cache_read
-        moments[0] += input_tokens * cost
-        moments[1] += output_tokens * cost
-        moments[2] += cache_write * cost
-        moments[3] += cache_read * cost
-        tokens[0] += input_tokens
-        tokens[1] += output_tokens
-        tokens[2] += cache_write
-        tokens[3] += cache_read
-        self.cost_squares += cost * cost
-        self.cost += cost
+    @classmethod
+    def of_columns(cls, tokens: Sequence[Sequence[int]], cost: Sequence[int]) -> "PriceEvidence":
+        """The evidence of some cells: ``tokens``, a column per kind (input, output, cache write, cache
+        read), and ``cost``, each cell's list cost less its token fee (micro-cents). Summed a column at
+        a time (the products and sums run in C: a month of a big team has hundreds of thousands of cells)."""
+        kinds = [list(column) for column in tokens]
+        cost = list(cost)
+        gram = tuple(sum(map(mul, kinds[i], kinds[j])) for i in range(4) for j in range(i, 4))
+        return cls(len(cost), gram, tuple(sum(map(mul, column, cost)) for column in kinds),
+                   sum(map(mul, cost, cost)), sum(cost), tuple(map(sum, kinds)))
+
+    def __add__(self, other: "PriceEvidence") -> "PriceEvidence":  # type: ignore[override]
+        """The evidence of both sets of cells (a period spanning two months)."""
+        return PriceEvidence(self.cells + other.cells, tuple(map(add, self.gram, other.gram)),
+                             tuple(map(add, self.moments, other.moments)), self.cost_squares + other.cost_squares,
+                             self.cost + other.cost, tuple(map(add, self.tokens, other.tokens)))
 
     def matrix(self) -> list[list[int]]:
         """``XᵀX`` whole (4 x 4, symmetric)."""
@@ -160,23 +154,32 @@ def _diagonal(kind: int) -> int:
 
 
 def _solve(matrix: Sequence[Sequence[int]], vector: Sequence[int]) -> tuple[list[Fraction], list[Fraction]] | None:
-    """``x`` with ``matrix @ x == vector``, and the diagonal of ``matrix``'s inverse, exactly
-    (Gauss-Jordan over fractions); ``None`` when ``matrix`` is singular."""
+    """``x`` with ``matrix @ x == vector``, and the diagonal of ``matrix``'s inverse, as exact
+    fractions; ``None`` when ``matrix`` is singular.
+
+    Fraction-free Gauss-Jordan elimination (Bareiss): every entry stays an integer (a minor of the
+    augmented matrix) and each division by the previous pivot is exact, so the work is a few dozen
+    integer products, where the same elimination over ``Fraction`` values reduces a fraction at
+    every step (a hundred times slower with the normal equations' 30-digit sums). At the end each
+    row's diagonal entry is the determinant: ``x[i]`` is the row's right-hand side over it.
+    """
     size = len(vector)
-    rows = [[Fraction(value) for value in row] + [Fraction(vector[i])] + [Fraction(int(i == j)) for j in range(size)]
-            for i, row in enumerate(matrix)]
+    rows = [[*row, vector[i], *(int(i == j) for j in range(size))] for i, row in enumerate(matrix)]
+    previous = 1
     for column in range(size):
         pivot = next((row for row in range(column, size) if rows[row][column] != 0), None)
         if pivot is None:
             return None
         rows[column], rows[pivot] = rows[pivot], rows[column]
-        lead = rows[column][column]
-        rows[column] = [value / lead for value in rows[column]]
+        top = rows[column]
+        lead = top[column]
         for row in range(size):
-            factor = rows[row][column]
-            if row != column and factor:
-                rows[row] = [value - factor * top for value, top in zip(rows[row], rows[column])]
-    return [row[size] for row in rows], [rows[i][size + 1 + i] for i in range(size)]
+            if row != column:
+                factor = rows[row][column]
+                rows[row] = [(lead * value - factor * above) // previous for value, above in zip(rows[row], top)]
+        previous = lead
+    return ([Fraction(rows[i][size], rows[i][i]) for i in range(size)],
+            [Fraction(rows[i][size + 1 + i], rows[i][i]) for i in range(size)])
 
 
 def _half_up(value: Fraction) -> int:

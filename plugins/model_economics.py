@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fractions import Fraction
+from itertools import groupby, repeat
+from operator import add, itemgetter, mul, sub
 from typing import Annotated
 
 import msgspec
@@ -91,25 +93,35 @@ class ModelPeriod:
 
 
 def model_periods(usage: OnDemandUsage, periods: list[Period]) -> dict[tuple[int, str], ModelPeriod]:
-    """``(period index, model) -> ModelPeriod``, from one pass over the ledger's cells."""
+    """``(period index, model) -> ModelPeriod``: the ledger's cells grouped by period, model and max
+    mode, each group summed a column at a time (:meth:`OnDemandUsage.cell_columns`)."""
     period_of_day = {day: index for index, period in enumerate(periods)
                      for day in range(period.first_day, period.last_day + 1)}
     found: dict[tuple[int, str], ModelPeriod] = {}
-    for (day, _user, model, max_mode), cell in usage.ledger.items():
-        index = period_of_day.get(day)
-        if index is None:
-            continue
-        entry = found.get((index, model))
-        if entry is None:
-            entry = found[(index, model)] = ModelPeriod()
-        entry.totals = [a + b for a, b in zip(entry.totals, cell)]
-        if max_mode:
-            entry.max_mode_cost += cell.cost
-        evidence = entry.evidence.get(max_mode)
-        if evidence is None:
-            evidence = entry.evidence[max_mode] = PriceEvidence()
-        evidence.add(cell.input_tokens, cell.output_tokens, cell.cache_write_tokens, cell.cache_read_tokens,
-                     cell.list_cost - cell.token_fee)
+    for cells in usage.cell_columns():
+        # each cell's group as one integer, (period x models + model) x 2 + max mode, made column-wise
+        models = len(cells.models)
+        groups = list(map(add, map(mul, map(add, map(mul, map(period_of_day.get, cells.day, repeat(-1)),
+                                                          repeat(models)), cells.model), repeat(2)), cells.max_mode))
+        for group, rows in groupby(sorted(range(len(groups)), key=groups.__getitem__), groups.__getitem__):
+            index, model, max_mode = group // (2 * models), group // 2 % models, group % 2
+            if index < 0:  # (the ledger holds the range's days only)
+                continue
+            rows = list(rows)
+            pick = itemgetter(*rows)
+            columns = [pick(column) for column in cells.columns] if len(rows) > 1 else \
+                [(column[rows[0]],) for column in cells.columns]
+            cost, _requests, input_tokens, output_tokens, cache_write, cache_read, list_cost, token_fee = columns
+            entry = found.get((index, cells.models[model]))
+            if entry is None:
+                entry = found[(index, cells.models[model])] = ModelPeriod()
+            entry.totals = list(map(add, entry.totals, map(sum, columns)))
+            mode = bool(max_mode)
+            if mode:
+                entry.max_mode_cost += sum(cost)
+            evidence = PriceEvidence.of_columns((input_tokens, output_tokens, cache_write, cache_read),
+                                                list(map(sub, list_cost, token_fee)))
+            entry.evidence[mode] = entry.evidence[mode] + evidence if mode in entry.evidence else evidence
     return found
 
 

@@ -145,10 +145,9 @@ def priced_cells(count, prices=PRICES, seed=17):
 
 
 def evidence_of(cells) -> PriceEvidence:
-    evidence = PriceEvidence()
-    for tokens, list_cost, fee in cells:
-        evidence.add(*tokens, list_cost - fee)
-    return evidence
+    cells = list(cells)
+    return PriceEvidence.of_columns(list(zip(*[tokens for tokens, _, _ in cells])),
+                                    [list_cost - fee for _, list_cost, fee in cells])
 
 
 def test_the_fit_recovers_exact_prices_exactly():
