@@ -206,20 +206,24 @@ def _intro(usage: OnDemandUsage, chosen: ModelEconomicsSettings, rule, expensive
     )
 
 
+def latest_first(periods: list[Period], found: dict[tuple[int, str], ModelPeriod]):
+    """``(period, model, ModelPeriod)`` the latest period first, in each the costliest model first
+    (ties: A to Z): the order of the tables' rows."""
+    return ((periods[index], model, entry) for (index, model), entry in
+            sorted(found.items(), key=lambda item: (-item[0][0], -item[1].totals[0], item[0][1])))
+
+
 def model_table(usage: OnDemandUsage, periods: list[Period], found: dict[tuple[int, str], ModelPeriod],
                 families: dict[str, str]) -> Table:
     """A row per model and period, the latest period first, costliest models first (ties: A to Z)."""
     rows = []
-    for index in reversed(range(len(periods))):
-        entries = sorted(((model, entry) for (at, model), entry in found.items() if at == index),
-                         key=lambda item: (-item[1].totals[0], item[0]))
-        for model, entry in entries:
-            t = entry.usage
-            rows.append([
-                periods[index].key, model, families.get(model, model), t.cost, t.requests, t.total_tokens,
-                price_per_million(t), share(t.cache_read_tokens, t.total_tokens), tokens_per_request(t),
-                share(entry.max_mode_cost, t.cost),
-            ])
+    for period, model, entry in latest_first(periods, found):
+        t = entry.usage
+        rows.append([
+            period.key, model, families.get(model, model), t.cost, t.requests, t.total_tokens,
+            price_per_million(t), share(t.cache_read_tokens, t.total_tokens), tokens_per_request(t),
+            share(entry.max_mode_cost, t.cost),
+        ])
     total = usage.total
     max_mode_cost = sum(entry.max_mode_cost for entry in found.values())
     return Table(
@@ -253,14 +257,11 @@ def token_price_table(periods: list[Period], found: dict[tuple[int, str], ModelP
                       tolerance: Fraction) -> Table:
     """The fitted list price of each token kind, per model, period and max mode (where trusted)."""
     rows = []
-    for index in reversed(range(len(periods))):
-        entries = sorted(((model, entry) for (at, model), entry in found.items() if at == index),
-                         key=lambda item: (-item[1].totals[0], item[0]))
-        for model, entry in entries:
-            for max_mode in sorted(entry.evidence):
-                fit = fit_prices(entry.evidence[max_mode], min_cells=min_cells, tolerance=tolerance)
-                rows.append([periods[index].key, model, MODES[max_mode], fit.cells, *fit.per_million(),
-                             None if fit.unexplained is None else round(fit.unexplained * 100, 4), fit_note(fit)])
+    for period, model, entry in latest_first(periods, found):
+        for max_mode in sorted(entry.evidence):
+            fit = fit_prices(entry.evidence[max_mode], min_cells=min_cells, tolerance=tolerance)
+            rows.append([period.key, model, MODES[max_mode], fit.cells, *fit.per_million(),
+                         None if fit.unexplained is None else round(fit.unexplained * 100, 4), fit_note(fit)])
     return Table(
         slug="token-prices",
         title="List price per token kind (estimated)",

@@ -139,7 +139,8 @@ def priced_cells(count, prices=PRICES, seed=17):
     """Cells of varied sizes whose list cost is exactly ``prices`` x tokens (plus a token fee)."""
     rng = random.Random(seed)
     for _ in range(count):
-        tokens = [rng.randrange(1, 50_000), rng.randrange(1, 5_000), rng.randrange(0, 20_000), rng.randrange(0, 200_000)]
+        tokens = [rng.randrange(1, 50_000), rng.randrange(1, 5_000), rng.randrange(0, 20_000),
+                  rng.randrange(0, 200_000)]
         fee = rng.randrange(0, 1000)
         yield tokens, sum(p * t for p, t in zip(prices, tokens)) + fee, fee
 
@@ -323,7 +324,8 @@ def test_a_catastrophic_pattern_does_not_hang_on_a_hostile_name():
 def test_strip_rule_errors_carry_the_rule():
     with pytest.raises(StripRuleError) as raised:
         ModelFamilies.compile(["ok$", "[z-a]"])
-    assert (raised.value.index, raised.value.pattern) == (1, "[z-a]") and "invalid character class range" in str(raised.value)
+    assert (raised.value.index, raised.value.pattern) == (1, "[z-a]")
+    assert "invalid character class range" in str(raised.value)
 
 
 # --- the report, the site, the downloads ------------------------------------------------------
@@ -388,3 +390,18 @@ def test_downloads_carry_unrounded_amounts(tmp_path):
     assert "3.45678901" in csv_text and "3.05678900" in csv_text   # spend, and 345,678,901 - 40,000,001 exactly
     families = (site / "data" / f"{model_economics.SLUG}--families.json").read_text(encoding="utf-8")
     assert "3.45678901" in families and HOSTILE_MODEL.replace('"', '\\"') in families
+
+
+def test_the_price_chart_reads_in_dollars_per_million_tokens_as_the_tables_do():
+    import re
+
+    from billing_reports.site.charts import render_chart, shown_values
+
+    chart = next(chart for chart in section_of(hand_made_usage()).charts if chart.slug == "price-per-mtok")
+    assert chart.unit == "unit_price" and chart.labels == ["2026-01", "2026-02"]
+    thinking = next(series for series in chart.series if series.name == THINKING)
+    assert thinking.values == [363_636_364, None]                  # the table's price, and no use in February
+    assert shown_values(chart)[[s.name for s in chart.series].index(THINKING)] == ["$3.6364", "—"]
+    svg = str(render_chart(chart, id_prefix="t"))
+    ticks = re.findall(r'class="axis-label"[^>]*text-anchor="end"[^>]*>([^<]+)<', svg)   # the y axis
+    assert ticks and all(tick.startswith("$") for tick in ticks), ticks   # dollars, not micro-cents
