@@ -159,8 +159,9 @@ def model_economics_section(usage: OnDemandUsage, chosen: ModelEconomicsSettings
     figures = [
         Figure("Effective price per million tokens", price_per_million(total), "unit_price",
                "all models, charged cost over all tokens in range"),
-        Figure("Price drift", counted(len(drifts.rows), "model-period move", "model-period moves"), "text",
-               f"more than {chosen.drift_threshold_percent:g}% between consecutive periods"),
+        Figure("Price moves flagged", len(drifts.rows), "count",
+               f"a model's price per token moving more than {chosen.drift_threshold_percent:g}% between "
+               "consecutive periods"),
         Figure("Model families", len(family_spend.rows), "count", f"of {counted(len(usage.model_names), 'model')}"),
         Figure("Estimated saving at cheaper models", saving, "money",
                "an estimate: the expensive models' requests at the user's cheaper models' average cost"),
