@@ -102,7 +102,7 @@ class PriceFit:
 
     def per_million(self) -> tuple[int | None, ...]:
         """The prices in micro-cents per million tokens (rounded half up: a price shown)."""
-        return tuple(None if price is None else _half_up(price * MILLION) for price in self.prices)
+        return tuple(None if price is None else half_up(price * MILLION) for price in self.prices)
 
 
 def fit_prices(evidence: PriceEvidence, *, min_cells: int, tolerance: Fraction) -> PriceFit:
@@ -182,8 +182,9 @@ def _solve(matrix: Sequence[Sequence[int]], vector: Sequence[int]) -> tuple[list
             [Fraction(rows[i][size + 1 + i], rows[i][i]) for i in range(size)])
 
 
-def _half_up(value: Fraction) -> int:
+def half_up(value: Fraction) -> int:
+    """``value`` rounded to a whole number, halves up (an exact amount to a micro-cent)."""
     return math.floor(value + Fraction(1, 2))
 
 
-__all__ = ["MILLION", "TOKEN_KINDS", "PriceEvidence", "PriceFit", "fit_prices"]
+__all__ = ["MILLION", "TOKEN_KINDS", "PriceEvidence", "PriceFit", "fit_prices", "half_up"]

@@ -22,7 +22,7 @@ import msgspec
 
 from billing_reports import Chart, Column, Figure, Section, Series, Table, TextView, hookimpl
 from billing_reports.model_families import DEFAULT_STRIP_RULES, ModelFamilies, StripRuleError
-from billing_reports.model_prices import MILLION, TOKEN_KINDS, PriceEvidence, PriceFit, fit_prices
+from billing_reports.model_prices import MILLION, TOKEN_KINDS, PriceEvidence, PriceFit, fit_prices, half_up
 from billing_reports.periods import Period
 from billing_reports.settings import MAX_COUNT, Settings
 from billing_reports.usage import OnDemandUsage, UsageTotals
@@ -390,8 +390,8 @@ def savings_table(usage: OnDemandUsage, expensive: list[str]) -> Table:
             basis = "team average (no cheaper model of their own)"
         else:
             rate, basis = None, "no cheaper model in use: no estimate"
-        at_cheaper = None if rate is None else _half_up(rate * on_expensive.requests)
-        rows.append([user, on_expensive.requests, on_expensive.cost, None if rate is None else _half_up(rate),
+        at_cheaper = None if rate is None else half_up(rate * on_expensive.requests)
+        rows.append([user, on_expensive.requests, on_expensive.cost, None if rate is None else half_up(rate),
                      basis, at_cheaper, None if at_cheaper is None else on_expensive.cost - at_cheaper])
     rows.sort(key=lambda row: (-(row[6] or 0), row[0]))
     return Table(
@@ -442,7 +442,3 @@ def _charts(usage: OnDemandUsage, periods: list[Period], found: dict[tuple[int, 
             series=[Series("Spend", [row[2] for row in families.rows])],
         ))
     return charts
-
-
-def _half_up(value: Fraction) -> int:
-    return (2 * value.numerator + value.denominator) // (2 * value.denominator)
