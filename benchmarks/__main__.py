@@ -4,6 +4,8 @@
     .venv/bin/python -m benchmarks run             # 100k, 1M and 5M events
     .venv/bin/python -m benchmarks run --skip-fetch --months 1 --events 2M   # one month of 2M events
     .venv/bin/python -m benchmarks generate DIR --events 1M --months 6
+    .venv/bin/python -m benchmarks forecast        # the forecast against the flat run rate, many histories
+    .venv/bin/python -m benchmarks export DIR --months 6    # billing-reports export on that cache
 """
 
 from __future__ import annotations
@@ -169,6 +171,31 @@ def generate(data_dir: Path, events: int, months: int, end_month: Month, users: 
         f"Wrote {size_label(generated.events)} events ({generated.size_bytes / 1e6:,.0f} MB) "
         f"in {len(generated.months)} cache files to {data_dir}"
     )
+
+
+@cli.command()
+@click.option("--calendars", type=click.IntRange(1, 60), default=18, show_default=True,
+              help="Demo companies, each ending a month later (from January 2026).")
+@click.option("--teams", type=click.IntRange(1, 10_000), default=150, show_default=True,
+              help="Synthetic teams (one seed each).")
+def forecast(calendars: int, teams: int) -> None:
+    """The forecast's backtest over many histories, beside the flat run rate."""
+    from .forecast_accuracy import run as run_forecast
+
+    click.echo(run_forecast(calendars, teams))
+
+
+@cli.command("export")
+@click.argument("data_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--months", type=click.IntRange(1, 120), default=6, show_default=True)
+@click.option("--end-month", callback=_month, default="2026-01", show_default=True, metavar="YYYY-MM")
+def export_command(data_dir: Path, months: int, end_month: Month) -> None:
+    """Time `billing-reports export` (FOCUS, ledger, events; CSV, gzip, Parquet) on the cache in DATA_DIR
+    (made by `generate`, with the same --months and --end-month); the files go beside it, in exports/."""
+    from .export_benchmark import export_report
+
+    click.echo(export_report(data_dir, months_in_range(end_month, months),
+                             progress=lambda message: click.echo(f"... {message}", err=True)))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ site or the terminal to show.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import pluggy
 
@@ -21,11 +21,16 @@ from .months import Month
 from .pages import Page
 from .periods import ReportRange
 from .plugin_manager import PluginFailure
+from .pseudonymise import pseudonymised
+from .pseudonyms import Pseudonyms, key_from
 from .sections import ROLES, Section
 from .settings import Settings
 from .team_snapshots import newest_cycle_start
 from .untrusted import printable, shortened
 from .usage import OnDemandUsage
+
+if TYPE_CHECKING:
+    from .groups import GroupDirectory
 
 
 @dataclass
@@ -36,6 +41,9 @@ class Analysis:
     usage: OnDemandUsage
     sections: list[Section]
     failures: list[PluginFailure] = field(default_factory=list)
+    #: The settings the plugins were given (pseudonymised: their blocks name people by pseudonym):
+    #: what the rest of the run (pages, alert rules, the site) must pass them too.
+    settings: Settings | None = None
 
 
 def analyse(
@@ -60,8 +68,10 @@ def analyse(
     usage = load_usage(settings, months, report_range=report_range)
     require_cached_data(usage)
     usage.cursor  # Cursor's kept figures read now: a broken file is one line, not each plugin's failure
+    if settings.pseudonymise:  # the one place people become pseudonyms: no plugin sees anyone's email
+        usage, settings = pseudonymised(usage, settings, Pseudonyms(key_from(settings)))
     sections, failures = run_sections(manager, usage, settings, load_failures)
-    return Analysis(usage, sections, failures)
+    return Analysis(usage, sections, failures, settings)
 
 
 #: Why billing cycles cannot be cut: no day a cycle starts is known yet.
@@ -135,6 +145,38 @@ def run_alert_rules(
     return alerts, failures
 
 
+def run_groups(manager: pluggy.PluginManager, usage: OnDemandUsage, settings: Settings) -> "GroupDirectory | None":
+    """The directory of who is in which group on which day that a plugin registers with
+    ``register_groups`` (``None``: no plugin knows groups here).
+
+    :raises PluginError: a plugin raised or registered something else, naming it.
+    :raises ConfigError: two plugins registered one, naming both.
+    """
+    from .groups import GroupDirectory
+
+    found: list[tuple[str, GroupDirectory]] = []
+    for hookimpl in manager.hook.register_groups.get_hookimpls():
+        registered: list[Any] = []
+        try:
+            call_with(hookimpl, register=registered.append, usage=usage, settings=settings)
+        except BillingReportsError:
+            raise
+        except Exception as error:
+            raise PluginError(failure_message([PluginFailure(hookimpl.plugin_name,
+                                                             f"{type(error).__name__}: {error}")])) from None
+        for directory in registered:
+            if not isinstance(directory, GroupDirectory):
+                raise PluginError(failure_message([PluginFailure(
+                    hookimpl.plugin_name, f"register_groups registered a {type(directory).__name__}, "
+                    "not a billing_reports.groups.GroupDirectory")]))
+            found.append((hookimpl.plugin_name, directory))
+    if len(found) > 1:
+        names = " and ".join(sorted(printable(name) for name, _ in found))
+        raise ConfigError(f"plugins {names} both say who is in which group (register_groups); "
+                          "disable or uninstall one of them")
+    return found[0][1] if found else None
+
+
 def collect(manager: pluggy.PluginManager, hook_name: str, kind: type, check: Callable[[Any], None],
             identity: str = "slug", **arguments: Any) -> tuple[list[Any], list[PluginFailure]]:
     """What each plugin's ``hook_name`` passes to ``register``, plugin by plugin: a plugin that raises,
@@ -197,5 +239,5 @@ def failure_message(failures: Sequence[PluginFailure]) -> str:
     )
 
 
-__all__ = ["NO_CYCLE_START", "Analysis", "analyse", "with_cycle_anchor", "call_with", "collect", "failure_message", "run_alert_rules", "run_pages",
+__all__ = ["NO_CYCLE_START", "Analysis", "analyse", "with_cycle_anchor", "call_with", "collect", "failure_message", "run_alert_rules", "run_groups", "run_pages",
            "run_sections"]

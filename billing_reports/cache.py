@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import os
 import tempfile
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, BinaryIO, Sequence
+from typing import Any, BinaryIO, Iterator, Sequence
 
 import orjson
 
@@ -179,11 +180,21 @@ def write_atomically(path: Path, chunks: Sequence[bytes], *, durable: bool = Tru
     ``path`` is left untouched. ``durable=False`` skips the fsyncs, for a file that may be
     lost in a power cut (one that can be made again).
     """
+    with replaced_atomically(path, durable=durable) as handle:
+        _write_chunks(handle, chunks)
+    return sum(len(chunk) for chunk in chunks)
+
+
+@contextmanager
+def replaced_atomically(path: Path, *, durable: bool = True) -> Iterator[BinaryIO]:
+    """A new file to write (``.NAME.XXXXXXXX.tmp`` in ``path``'s directory) that replaces ``path``,
+    fsynced, when the block ends; on any failure in the block or after it (including
+    ``KeyboardInterrupt``) the temp file is removed and an existing ``path`` is left untouched."""
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.chmod(tmp_name, _FILE_MODE)  # mkstemp makes 0600; cache files are ordinary files
         with os.fdopen(fd, "wb") as handle:
-            _write_chunks(handle, chunks)
+            yield handle
             if durable:
                 handle.flush()
                 os.fsync(handle.fileno())
@@ -196,7 +207,6 @@ def write_atomically(path: Path, chunks: Sequence[bytes], *, durable: bool = Tru
         raise
     if durable:
         _fsync_dir(path.parent)
-    return sum(len(chunk) for chunk in chunks)
 
 
 def _write_chunks(handle: BinaryIO, chunks: Sequence[bytes]) -> None:

@@ -18,6 +18,7 @@ COMMANDS = {
     "serve": ("billing_reports.commands.serve", "serve"),
     "publish": ("billing_reports.commands.publish", "publish"),
     "check": ("billing_reports.commands.check", "check"),
+    "export": ("billing_reports.commands.export", "export"),
     "plugins": ("billing_reports.commands.plugins", "plugins_command"),
     "fake-api": ("billing_reports.commands.fake_api", "fake_api"),
 }

@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from .money import microcents
 from .on_demand import amount_microcents
@@ -95,6 +95,10 @@ class CursorFigures:
     groups: list[GroupsSnapshot] = field(default_factory=list)
     #: What could not be read from an answer: ``(file, what)``.
     problems: list[tuple[str, str]] = field(default_factory=list)
+    #: How these figures name the user of a cached event (``None``: as the event does; on a
+    #: pseudonymised report, :meth:`billing_reports.pseudonyms.Pseudonyms.user`): what reads the
+    #: cache beside them (the reconciliation) names its users so.
+    person: Callable[[str], str] | None = None
 
     @property
     def any(self) -> bool:

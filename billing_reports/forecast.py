@@ -1,21 +1,33 @@
 """Where a period's spend is heading: a projected end with a range, and how good such projections were.
 
-The projection is the spend so far plus, for each day left, the daily rate of its kind: the mean
-spend of the weekdays, or of the weekend days, among the :data:`WINDOW_DAYS` complete days before
-the day of projection (fewer where less is known). A team that works on weekdays spends little on
-Saturdays; spend so far divided by the time elapsed (the flat run rate) overshoots from a Monday
-and undershoots from a Friday. The day in progress counts its spend so far and the rest of the day
-at its rate.
+The projection is the spend so far plus, for each day left, a daily level times the day's weight:
+1 for a weekday, the weekend's share of a weekday for a Saturday or Sunday (UTC). A team that works
+on weekdays spends little at weekends; spend so far divided by the time elapsed (the flat run rate)
+overshoots from a Monday and undershoots from a Friday.
+
+- **The weekend's share**: the mean weekend day over the mean weekday of the :data:`WINDOW_DAYS`
+  complete days before the day of projection.
+- **The level** (what a weekday spends): the period's own complete days, per weekday-equivalent,
+  blended with the level of those :data:`WINDOW_DAYS` days as if they were :data:`PRIOR_DAYS` more
+  weekday-equivalents of the period. Early in a period the recent weeks speak; as its days come in,
+  they do: a month that steps up or down from the last is followed within days.
+- **Spikes**: a day above its kind's median plus :data:`OUTLIER_MADS` median absolute deviations
+  counts at that limit when the level is learnt. It happened (the spend so far has it whole) but is not
+  projected to happen again on every day left.
+- The day in progress counts its spend so far and the rest of the day at its rate.
 
 The range: the projection plus and minus :data:`RANGE_Z` standard deviations of what the days left
-may add, from the spread of the recent days of each kind and the uncertainty of the rate itself
-(the mean of ``m`` days): for ``n`` days left of a kind whose days vary by ``s``, a variance of
-``s² n (1 + n / m)``. Never below the spend so far.
+may add. Three sources: how much single days vary about the level; how sure the level is (its
+weight of days); and how much the weekly level itself moved over the recent weeks, since a
+period's days are not independent draws (a busy week makes the next one busy). Never below the
+spend so far.
 
-Everything is pure and integer, over ``day -> micro-cents`` mappings (days since 1970-01-01, UTC;
-a day missing from the mapping spent nothing): the team's ``usage.by_day()``, a user's
-``usage.user_cost_by_day(user)``, a group's daily spend. :func:`backtest` measures the projection
-against periods that are over, beside the flat run rate.
+Everything is pure and exact (integers and fractions) over ``day -> micro-cents`` mappings (days
+since 1970-01-01, UTC; a day missing from the mapping spent nothing): the team's
+``usage.by_day()``, a user's ``usage.user_cost_by_day(user)``, a group's daily spend.
+:func:`backtest` measures the projection against periods that are over, beside the flat run rate;
+``benchmarks/forecast_accuracy.py`` measures both over many calendars of the demo company and over
+synthetic teams.
 """
 
 from __future__ import annotations
@@ -31,11 +43,24 @@ from .periods import Period
 if TYPE_CHECKING:
     from .usage import OnDemandUsage
 
-#: Complete days before the day of projection whose spend sets the daily rates.
+#: Complete days before the day of projection that set the recent level, the weekend's share of a
+#: weekday, the limits of an ordinary day and how much the weekly level moves.
 WINDOW_DAYS = 28
-#: Fewer days of a kind (weekday / weekend) than this in the window: that kind takes the rate of
-#: every day in the window.
+#: The weight of the recent level against the period's own days, in weekday-equivalents: early
+#: in a period its few days count little, later they set the level.
+PRIOR_DAYS = 7
+#: Fewer days of a kind (weekday / weekend) than this in the window: weekend days are taken as
+#: weekdays.
 MIN_KIND_DAYS = 2
+#: A day of a kind counts at most its kind's median plus this many (normal-scaled) median
+#: absolute deviations when a rate is learnt (a spike happened, and is in the spend so far, but is
+#: not projected to repeat); with fewer than :data:`MIN_ROBUST_DAYS` of the kind, nothing is capped.
+OUTLIER_MADS = 6
+MIN_ROBUST_DAYS = 5
+#: MAD x this = a normal distribution's standard deviation.
+MAD_SCALE = Fraction(14826, 10000)
+#: Fewer whole weeks than this in the window: the level is taken not to move from week to week.
+MIN_WEEKS = 3
 #: The range is the projection ± this many standard deviations (a two-sided 80 % normal interval).
 RANGE_Z = Fraction(12816, 10000)
 #: The days of each period a backtest projects from (that many whole days known).
@@ -54,8 +79,9 @@ def _half_up(numerator: int | Fraction, denominator: int = 1) -> int:
 
 @dataclass(frozen=True)
 class DailyRate:
-    """The expected spend of one kind of day (weekday or weekend): ``mean`` over ``days`` days of
-    the window, which varied by ``spread`` (their standard deviation), micro-cents."""
+    """The expected spend of one kind of day (weekday or weekend): ``mean``, learnt from ``days``
+    complete days before the projection, single days varying about it by ``spread`` (a standard
+    deviation), micro-cents."""
 
     mean: int
     days: int
@@ -85,6 +111,8 @@ class Forecast:
     method: str
     weekday: DailyRate | None = None
     weekend: DailyRate | None = None
+    #: the period's complete days that set the level (with the :data:`WINDOW_DAYS` before)
+    own_days: int = 0
 
     def rate_on(self, day: int) -> DailyRate | None:
         return self.weekend if is_weekend(day) else self.weekday
@@ -149,23 +177,14 @@ def flat_projection(daily: Mapping[int, int], first_day: int, last_day: int, as_
     return _half_up(spent_until(daily, first_day, last_day, as_of_ms) * span_ms, elapsed_ms)
 
 
-def daily_rate(amounts: Sequence[int]) -> DailyRate:
-    """The mean of ``amounts`` (one per day) and their standard deviation."""
-    if not amounts:
-        return DailyRate(0, 0, 0)
-    mean = Fraction(sum(amounts), len(amounts))
-    variance = sum(((amount - mean) ** 2 for amount in amounts), Fraction(0)) / len(amounts)
-    return DailyRate(_half_up(mean), len(amounts), math.isqrt(math.floor(variance)), mean, variance)
-
-
 def project(daily: Mapping[int, int], first_day: int, last_day: int, as_of_ms: int, *,
             known_from: int | None = None) -> Forecast | None:
     """Project the spend of the days ``first_day`` to ``last_day`` (inclusive) to the end of
     ``last_day``, as of ``as_of_ms`` (the days before it are complete; the one it falls in has
-    its spend so far).
+    its spend so far). See the module's docstring for the method.
 
-    :param known_from: the first day whose spend is known: the window's days before it are left
-        out, not read as idle (default: every day of the window is known).
+    :param known_from: the first day whose spend is known: the days before it are left out, not
+        read as idle (default: every day before is known).
     :return: ``None`` when ``as_of_ms`` is before ``first_day`` began.
     """
     if as_of_ms <= first_day * DAY_MS:
@@ -174,28 +193,131 @@ def project(daily: Mapping[int, int], first_day: int, last_day: int, as_of_ms: i
     if as_of_ms >= (last_day + 1) * DAY_MS:
         return Forecast(first_day, last_day, as_of_ms, spent, spent, spent, spent, "complete")
     today = as_of_ms // DAY_MS
-    window_from = today - WINDOW_DAYS if known_from is None else max(known_from, today - WINDOW_DAYS)
-    window = range(window_from, today)
+    earliest = today - WINDOW_DAYS if known_from is None else max(known_from, today - WINDOW_DAYS)
+    window = range(earliest, today)
+    own = range(first_day if known_from is None else max(first_day, known_from), today)
     if not window:
         flat = flat_projection(daily, first_day, last_day, as_of_ms)
         assert flat is not None
         return Forecast(first_day, last_day, as_of_ms, spent, flat, flat, flat, "run rate")
-    every = daily_rate([daily.get(day, 0) for day in window])
-    rates = {}
-    for weekend in (False, True):
-        amounts = [daily.get(day, 0) for day in window if is_weekend(day) == weekend]
-        rates[weekend] = daily_rate(amounts) if len(amounts) >= MIN_KIND_DAYS else every
-    left = {False: Fraction(0), True: Fraction(0)}
-    for day, share in _days_left(as_of_ms, first_day, last_day):
-        left[is_weekend(day)] += share
-    expected = sum((rates[kind].exact_mean * left[kind] for kind in left), Fraction(0))
-    variance = sum((rates[kind].variance * left[kind] * (1 + left[kind] / rates[kind].days) for kind in left),
-                   Fraction(0))
+    usual = _usual_days(daily, range(min(own.start, window.start), today))
+    share = _weekend_share([(day, usual[day]) for day in window])
+    weight = {False: Fraction(1), True: share}
+
+    def level_of(days: range) -> tuple[int, Fraction]:
+        """The spend of ``days`` and their weekday-equivalents (sums of integers: this runs per user)."""
+        weekends = sum(1 for day in days if is_weekend(day))
+        return sum(usual[day] for day in days), (len(days) - weekends) + share * weekends
+
+    own_spend, own_units = level_of(own)
+    window_spend, window_units = level_of(window)
+    window_level = window_spend / window_units if window_units else Fraction(0)
+    prior = PRIOR_DAYS if window_units else 0
+    level = (own_spend + prior * window_level) / (own_units + prior) if own_units + prior else Fraction(0)
+
+    left = _left_by_kind(as_of_ms, first_day, last_day)
+    units_left = left[False] + share * left[True]
+    squares_left = left[False] + share ** 2 * left[True]
+    expected = level * units_left
+    # what single days vary by (per weekday-equivalent), and the weekly level's own movement
+    day_variance = _per_unit_variance([usual[day] for day in window if not is_weekend(day)],
+                                      [usual[day] for day in window if is_weekend(day)], share)
+    level_variance = day_variance / (own_units + prior) if own_units + prior else day_variance
+    level_variance += (_weekly_movement(usual, share, today, earliest) * level) ** 2
+    variance = day_variance * squares_left + level_variance * units_left ** 2
     margin = RANGE_Z * math.isqrt(math.floor(variance))
-    projected = _half_up(spent + expected)
-    return Forecast(first_day, last_day, as_of_ms, spent, projected,
+    spread = math.isqrt(math.floor(day_variance))
+    weekday = DailyRate(_half_up(level), len(window), spread, level, day_variance)
+    weekend = DailyRate(_half_up(level * share), len(window), _half_up(spread * share), level * share,
+                        day_variance * share ** 2)
+    return Forecast(first_day, last_day, as_of_ms, spent, _half_up(spent + expected),
                     max(spent, _half_up(spent + expected - margin)), _half_up(spent + expected + margin),
-                    "weekday-aware", rates[False], rates[True])
+                    "weekday-aware", weekday, weekend, own_days=len(own))
+
+
+def _usual_days(daily: Mapping[int, int], days: range) -> dict[int, int]:
+    """Each of ``days``' spend, a spike cut to its kind's usual limit (median plus
+    :data:`OUTLIER_MADS` scaled median absolute deviations; a kind with fewer than
+    :data:`MIN_ROBUST_DAYS` days, or with no deviation at all, is left as it is)."""
+    usual = {day: daily.get(day, 0) for day in days}
+    for weekend in (False, True):
+        kind = [day for day in days if is_weekend(day) == weekend]
+        if len(kind) < MIN_ROBUST_DAYS:
+            continue
+        # in integers: twice the median, and twice each day's distance from it
+        middle_x2 = _twice_median([usual[day] for day in kind])
+        deviation_x4 = _twice_median([abs(2 * usual[day] - middle_x2) for day in kind])
+        if deviation_x4:
+            limit = Fraction(middle_x2, 2) + OUTLIER_MADS * MAD_SCALE * Fraction(deviation_x4, 4)
+            for day in kind:
+                if usual[day] > limit:
+                    usual[day] = _half_up(limit)
+    return usual
+
+
+def _twice_median(amounts: Sequence[int]) -> int:
+    """Twice the median of ``amounts`` (an integer, where the median itself may end in .5)."""
+    ordered = sorted(amounts)
+    middle = len(ordered) // 2
+    return 2 * ordered[middle] if len(ordered) % 2 else ordered[middle - 1] + ordered[middle]
+
+
+def _left_by_kind(as_of_ms: int, first_day: int, last_day: int) -> dict[bool, Fraction]:
+    """The weekdays (``False``) and weekend days (``True``) left from ``as_of_ms`` to the end of
+    ``last_day``, the day in progress counting the share of it left (:func:`_days_left`, summed)."""
+    left = {False: Fraction(0), True: Fraction(0)}
+    start_ms = max(as_of_ms, first_day * DAY_MS)
+    today = start_ms // DAY_MS
+    if today > last_day:
+        return left
+    left[is_weekend(today)] += Fraction((today + 1) * DAY_MS - start_ms, DAY_MS)
+    weekends = sum(1 for day in range(today + 1, last_day + 1) if is_weekend(day))
+    left[True] += weekends
+    left[False] += last_day - today - weekends
+    return left
+
+
+def _weekend_share(days: Sequence[tuple[int, int]]) -> Fraction:
+    """The mean weekend day over the mean weekday of ``(day, amount)`` (1 with too few of either,
+    or weekdays that spent nothing)."""
+    weekdays = [amount for day, amount in days if not is_weekend(day)]
+    weekends = [amount for day, amount in days if is_weekend(day)]
+    if len(weekdays) < MIN_KIND_DAYS or len(weekends) < MIN_KIND_DAYS or not sum(weekdays):
+        return Fraction(1)
+    return Fraction(sum(weekends), len(weekends)) / Fraction(sum(weekdays), len(weekdays))
+
+
+def _per_unit_variance(weekdays: Sequence[int], weekends: Sequence[int], share: Fraction) -> Fraction:
+    """The population variance of single days' spend per weekday-equivalent (a weekend day's over
+    ``share``; with a share of 0 weekend days say nothing); 0 for fewer than two days."""
+    if not share:
+        weekends = []
+    count = len(weekdays) + len(weekends)
+    if count < 2:
+        return Fraction(0)
+    total = sum(weekdays) + (Fraction(sum(weekends)) / share if weekends else 0)
+    squares = sum(amount * amount for amount in weekdays) + (
+        Fraction(sum(amount * amount for amount in weekends)) / share ** 2 if weekends else 0)
+    return Fraction(squares) / count - (Fraction(total) / count) ** 2
+
+
+def _weekly_movement(usual: Mapping[int, int], share: Fraction, today: int, earliest: int) -> Fraction:
+    """How much the level of a whole week moved over the recent ones: the (sample) standard deviation
+    of the levels of the whole weeks from ``earliest`` to ``today`` over their mean, as a fraction; 0
+    with fewer than :data:`MIN_WEEKS` weeks or no spend. (Every seven days hold 5 weekdays and 2
+    weekend days: a week's level is its spend over the same 5 + 2 x share weekday-equivalents.)"""
+    spends = []
+    start = today - 7
+    while start >= earliest:
+        spends.append(sum(usual[day] for day in range(start, start + 7)))
+        start -= 7
+    if len(spends) < MIN_WEEKS or not sum(spends):
+        return Fraction(0)
+    units = 5 + 2 * share
+    count = len(spends)
+    spend_variance = (Fraction(sum(spend * spend for spend in spends)) - Fraction(sum(spends) ** 2, count)) / (count - 1)
+    mean_level = Fraction(sum(spends), count) / units
+    return Fraction(math.isqrt(math.floor(spend_variance / units ** 2))) / mean_level
 
 
 # --- the backtest ----------------------------------------------------------------------------------
@@ -313,6 +435,6 @@ def team_backtest(usage: "OnDemandUsage", grain: str = "month") -> Backtest:
     return backtest(team_daily(usage), periods, known_from=known_from(usage))
 
 
-__all__ = ["BACKTEST_DAYS", "Backtest", "BacktestLine", "DailyRate", "Forecast", "RANGE_Z", "WINDOW_DAYS",
-           "backtest", "daily_rate", "day_reached", "fetched_as_of_ms", "flat_projection", "is_weekend", "known_from", "period_forecast",
+__all__ = ["BACKTEST_DAYS", "Backtest", "BacktestLine", "DailyRate", "Forecast", "PRIOR_DAYS", "RANGE_Z", "WINDOW_DAYS",
+           "backtest", "day_reached", "fetched_as_of_ms", "flat_projection", "is_weekend", "known_from", "period_forecast",
            "project", "spent_until", "team_backtest", "team_daily"]

@@ -20,15 +20,18 @@ from __future__ import annotations
 import bisect
 import csv
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from .cursor_figures import CursorFigures
 from .errors import ConfigError
 from .periods import parse_day
 from .untrusted import printable, shortened
 from .usage import SERVICE_ACCOUNT_MARK
+
+if TYPE_CHECKING:
+    from .usage import OnDemandUsage
 
 UNASSIGNED = "Unassigned"
 #: The largest mapping file read (a team's mapping is a few kilobytes; this is far beyond it).
@@ -85,6 +88,12 @@ class GroupDirectory:
     def groups(self) -> list[str]:
         """Every group named, in name order (:data:`UNASSIGNED` not among them)."""
         return sorted({m.group for kept in self._by_user.values() for m in kept})
+
+    def renamed(self, person: Callable[[str], str]) -> "GroupDirectory":
+        """The directory with each member named by ``person`` (``usage.person``: a pseudonymised
+        report's pseudonyms), so that it places the usage's users."""
+        memberships = [replace(m, user=person(m.user)) for kept in self._by_user.values() for m in kept]
+        return GroupDirectory(memberships, source=self.source)
 
     def members(self, group: str) -> list[Membership]:
         return sorted((m for kept in self._by_user.values() for m in kept if m.group == group),
@@ -169,6 +178,29 @@ def from_cursor(figures: CursorFigures) -> GroupDirectory | None:
     return GroupDirectory(memberships, source="Cursor's billing groups")
 
 
+def service_account_owners(usage: "OnDemandUsage") -> dict[str, str]:
+    """Each service account of the usage -> the member who owns it (the ``userEmail`` of its first event)."""
+    owners: dict[str, str] = {}
+    for month in usage.months:
+        for account, owner in usage.facts(month).quality.service_account_owners.items():
+            owners.setdefault(account, owner)
+    return owners
+
+
+def group_charger(directory: GroupDirectory, owners: dict[str, str]) -> Callable[[str, int], str]:
+    """``group_on(user, day)``: the group a ledger user's spend of that day is charged to: their own,
+    or, for a service account no group places, its owner's that day (Cursor counts a service
+    account's spend as its owner's); :data:`UNASSIGNED` when no group holds them."""
+
+    def group_on(user: str, day: int) -> str:
+        group = directory.group_of(user, day)
+        if group == UNASSIGNED and user in owners:
+            group = directory.group_of(owners[user], day)
+        return group
+
+    return group_on
+
+
 def _close(memberships: list[Membership]) -> list[Membership]:
     """Each membership of a person ends the day before their next one starts."""
     by_user: dict[str, list[Membership]] = {}
@@ -187,4 +219,5 @@ def _group_name(text: str) -> str:
     return shortened(printable(text).strip(), GROUP_NAME_LIMIT)
 
 
-__all__ = ["GroupDirectory", "Membership", "UNASSIGNED", "from_cursor", "parse_mapping", "read_mapping"]
+__all__ = ["GroupDirectory", "Membership", "UNASSIGNED", "from_cursor", "group_charger", "parse_mapping", "read_mapping",
+           "service_account_owners"]

@@ -115,3 +115,18 @@ def register_notifiers(register):
     :return: nothing.
     """
 
+
+
+@hookspec
+def register_groups(register, usage, settings):
+    """Say who is in which group on which day, for what the core itself charges to groups (the
+    ``x_Group`` column of ``billing-reports export``).
+
+    :param register: call ``register(directory)`` once with a
+        :class:`billing_reports.groups.GroupDirectory` (``group_of(user, day)``), or not at all when
+        this plugin knows no groups for these settings. At most one plugin may register one.
+    :param usage: the loaded :class:`billing_reports.usage.OnDemandUsage` (``usage.cursor`` holds
+        Cursor's billing groups where a fetch kept them).
+    :param settings: the validated settings (``settings.plugin(NAME)`` is the plugin's own block).
+    :return: nothing.
+    """

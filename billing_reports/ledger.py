@@ -22,7 +22,7 @@ from array import array
 from dataclasses import dataclass
 from itertools import repeat
 from operator import and_, lshift, or_, rshift, sub
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from .usage import LedgerKey, UsageTotals
 
@@ -238,6 +238,35 @@ class MonthCells(Mapping[LedgerKey, list]):
                           user=array("q", pick(self.user)), model=array("q", pick(self.model)),
                           max_mode=array("b", pick(self.max_mode)),
                           sums=[int_column(pick(column)) for column in self.columns])
+
+    def renamed(self, user_name: Callable[[str], str], model_name: Callable[[str], str],
+                first_day: int) -> "MonthCells":
+        """The cells with each user and model renamed (a pseudonymised report): the columns shared,
+        the sums renamed; where two names become one (one person written in two cases), their cells
+        are summed into one (``first_day``: the month's)."""
+        users, models = list(map(user_name, self.users)), list(map(model_name, self.models))
+        if len(set(users)) < len(users) or len(set(models)) < len(models):
+            merged = MonthCells(users=users, models=models, day=self.day, user=self.user, model=self.model,
+                                max_mode=self.max_mode, sums=self.columns)
+            try:
+                builder = CellsBuilder(first_day)
+                builder.add_cells(merged)
+            except OverflowError:
+                builder = CellsBuilder(first_day, wide=True)
+                builder.add_cells(merged)
+            return builder.finish()
+        user_of, model_of = dict(zip(self.users, users)), dict(zip(self.models, models))
+        sums = None
+        if self._sums is not None:
+            sums = MonthSums(
+                user_models={(user_of[user], model_of[model]): totals
+                             for (user, model), totals in self._sums.user_models.items()},
+                days=self._sums.days,
+                user_days={user_of[user]: costs for user, costs in self._sums.user_days.items()},
+                model_days={model_of[model]: costs for model, costs in self._sums.model_days.items()},
+            )
+        return MonthCells(users=users, models=models, day=self.day, user=self.user, model=self.model,
+                          max_mode=self.max_mode, sums=self.columns, derived=sums)
 
     def sums(self) -> "MonthSums":
         """The sums the reports read (derived on the first call unless the decoding process did)."""

@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Annotated, Any, Iterable, Iterator, Sequence, Union
 
 import msgspec
+import orjson
 
 from . import event_slices
 from .cache import cache_path, cached_complete, read_cached_month, refuse_demo_data
@@ -905,30 +906,51 @@ def iter_kept_events(data_dir: Path, months: Iterable[Month]) -> Iterator[tuple[
 
     Months without a cache file are skipped; the rule is exactly the loader's.
     """
-    for month in months:
-        path = cache_path(data_dir, month)
-        if not path.exists():
-            continue
-        events = read_cached_month(path)["events"]
-        scratch = DataQuality()
-        for event in events:
-            if _inspect(event, month, scratch) is not None:
-                yield month, event
+    return ((month, event) for month, event, _values in iter_kept_event_values(data_dir, months))
 
 
 def iter_kept_charges(data_dir: Path, months: Iterable[Month]) -> Iterator[tuple[int, str, int]]:
     """``(timestamp ms, user, charged micro-cents)`` of each event that counts, by the loader's rule
     and the cost rule (events without ``userEmail``: :data:`REMOVED_USER`)."""
+    for _month, event, ((_day, user, _model, _max), sums) in iter_kept_event_values(data_dir, months):
+        yield int(event["timestamp"]), user, sums[0]
+
+
+def iter_kept_event_values(data_dir: Path, months: Iterable[Month]) -> Iterator[tuple[Month, dict[str, Any], EventValues]]:
+    """``(month, event, (ledger key, sums))`` for each event that counts, by the loader's rule: the
+    event as cached (a dict), the ledger cell it adds to and what it adds (charged cost, requests,
+    input, output, cache-write and cache-read tokens, list cost, token fee). Months without a cache
+    file are skipped; a month's events are read a slice at a time (:func:`_month_events`)."""
     for month in months:
         path = cache_path(data_dir, month)
         if not path.exists():
             continue
         scratch = DataQuality()
-        for event in read_cached_month(path)["events"]:
+        for event in _month_events(path):
             values = _inspect(event, month, scratch)
             if values is not None:
-                (_day, user, _model, _max), sums = values
-                yield int(event["timestamp"]), user, sums[0]
+                yield month, event, values
+
+
+def _month_events(path: Path) -> Iterator[Any]:
+    """A cache file's events in order: a slice of them decoded at a time where the file is laid out
+    as ``fetch`` writes it (``event_slices``), else, or from the first slice that does not decode as
+    an array of events, the rest of them from the whole file, read and checked."""
+    done = 0
+    span = event_slices.locate(path, _header_decodes)
+    if span is not None:
+        try:
+            for piece in event_slices.read_slices(path, span.start, span.end):
+                events = orjson.loads(piece)
+                if not isinstance(events, list):
+                    break
+                yield from events
+                done += len(events)
+            else:
+                return
+        except orjson.JSONDecodeError:
+            pass
+    yield from read_cached_month(path)["events"][done:]
 
 
 __all__ = [
@@ -937,6 +959,7 @@ __all__ = [
     "ON_DEMAND_KIND",
     "aggregate_events",
     "iter_kept_charges",
+    "iter_kept_event_values",
     "iter_kept_events",
     "decode_month",
     "load_month",

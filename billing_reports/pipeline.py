@@ -19,6 +19,7 @@ from .months import Month
 from .periods import ReportRange
 from .plugin_manager import PluginFailure
 from .progress import FetchReporter
+from .pseudonyms import key_from
 from .settings import Settings
 from .site import BuiltSite, build_site
 from .site.output import check_site_dir
@@ -76,8 +77,11 @@ def build(
     (the site cannot be written). ``report_range``: the days
     and the trend's grain (default: every day of ``months``, by month).
     """
-    # 0. A site directory the build could not replace stops it before any request.
+    # 0. A site directory the build could not replace, or a pseudonymised build without its key,
+    #    stops it before any request.
     check_site_dir(settings.site_dir)
+    if settings.pseudonymise:
+        key_from(settings)
 
     # 1. Fetch: only months that are not cached, or cached before they were over.
     summary = None if offline else fetch_missing(settings, months, api_key=api_key, refresh=refresh,
@@ -91,6 +95,7 @@ def build(
     if manager is None:
         manager, load_failures = settings.loaded_plugins()
     analysis = analyse(settings, months, report_range=report_range, manager=manager, load_failures=load_failures)
+    settings = analysis.settings or settings  # (pseudonymised: the plugins' blocks name pseudonyms)
     pages, page_failures = run_pages(manager, analysis.usage, settings)
     # ...and the alert rules, as `check` runs them (the alerts page, the dashboard's banner), with
     # when `check` first saw each (its state file; none, or one it cannot read, leaves that out).

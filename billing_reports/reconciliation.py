@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 from .cache import cache_path
 from .cursor_figures import CursorFigures, SpendSnapshot
@@ -114,7 +114,7 @@ def reconcile(figures: CursorFigures, data_dir: Path, *, tolerance: Tolerance = 
 def reconcile_snapshot(snapshot: SpendSnapshot, data_dir: Path, figures: CursorFigures,
                        tolerance: Tolerance = Tolerance()) -> CycleReconciliation:
     result = CycleReconciliation(snapshot)
-    on_demand, overall = _our_side(snapshot, Path(data_dir), result)
+    on_demand, overall = _our_side(snapshot, Path(data_dir), result, figures.person)
     cursor_lines = {member.email: member for member in snapshot.members}
     emails = sorted(set(cursor_lines) | {user for user in on_demand if user != REMOVED_USER})
     for email in emails:
@@ -154,9 +154,11 @@ def _beyond(tolerance: Tolerance, cursor: int | None, ours: int) -> bool:
     return cursor is not None and not tolerance.allows(cursor, ours - cursor)
 
 
-def _our_side(snapshot: SpendSnapshot, data_dir: Path, result: CycleReconciliation) -> tuple[dict[str, int], dict[str, int]]:
+def _our_side(snapshot: SpendSnapshot, data_dir: Path, result: CycleReconciliation,
+              person: Callable[[str], str] | None = None) -> tuple[dict[str, int], dict[str, int]]:
     """Micro-cents per user from the cycle's first day to the snapshot's instant: on-demand, and
-    overall (on-demand plus the left-out events' charges)."""
+    overall (on-demand plus the left-out events' charges); each user named by ``person`` (the
+    figures' pseudonyms), when given."""
     first_day = snapshot.cycle.first_day
     end_ms = min(snapshot.taken_ms, (snapshot.cycle.last_day + 1) * DAY_MS - 1)
     last_day = day_of_ms(end_ms)
@@ -186,6 +188,9 @@ def _our_side(snapshot: SpendSnapshot, data_dir: Path, result: CycleReconciliati
         for stamp, user, charged in iter_kept_charges(data_dir, [Month.of_ms(end_ms)]):
             if last_day * DAY_MS <= stamp <= end_ms:
                 on_demand[user] = on_demand.get(user, 0) + charged
+    if person is not None:
+        on_demand, overall = _renamed(on_demand, person), _renamed(overall, person)
+        owners = {person(account): person(owner) for account, owner in owners.items()}
     # A service account's events carry its owner's email: Cursor counts them in the owner's spend.
     for account, owner in owners.items():
         if account in on_demand:
@@ -193,6 +198,14 @@ def _our_side(snapshot: SpendSnapshot, data_dir: Path, result: CycleReconciliati
     for user, amount in on_demand.items():
         overall[user] = overall.get(user, 0) + amount
     return on_demand, overall
+
+
+def _renamed(amounts: dict[str, int], person: Callable[[str], str]) -> dict[str, int]:
+    renamed: dict[str, int] = {}
+    for user, amount in amounts.items():
+        name = person(user)
+        renamed[name] = renamed.get(name, 0) + amount
+    return renamed
 
 
 def _left_out_in(row: object, start_ms: int, end_ms: int) -> bool:

@@ -35,8 +35,9 @@ CENT_KINDS = frozenset({"money", "change"})
 #: The kinds shown as numbers (right-aligned, sorted as numbers) on the site and in the terminal.
 NUMERIC_KINDS = frozenset({*MONEY_KINDS, "count", "percent", "growth", "decimal"})
 #: ``bar``: ranked categories; ``line``: months, a line per series; ``daily``: a column per UTC day;
-#: ``stacked``: a column per month, each series a segment (the columns' heights are the months' totals).
-ChartKind = Literal["bar", "line", "daily", "stacked"]
+#: ``stacked``: a column per month, each series a segment (the columns' heights are the months' totals);
+#: ``waterfall``: a starting total, the steps from it and the ending total (the first series' values).
+ChartKind = Literal["bar", "line", "daily", "stacked", "waterfall"]
 
 #: What a section is to the pages and views that pick sections (the core never asks for a slug):
 #:
@@ -228,7 +229,10 @@ class Chart:
     told apart; ``None``: a day not fetched, left blank), ``stacked`` charts draw
     one column per month with a segment per series (the column is the month's
     total: give an "Other" series so that the series add up to it; ``None``: a
-    month not fetched). ``unit`` is the kind of every value.
+    month not fetched), ``waterfall`` charts draw a row per label: the first value a starting
+    total, the last the ending total, each value between a step from the running total (shown
+    with its sign; the steps should add up to the difference of the totals). ``unit`` is the kind
+    of every value.
     """
 
     slug: str

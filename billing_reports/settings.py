@@ -8,6 +8,7 @@ file are relative to the file itself.
 from __future__ import annotations
 
 
+import dataclasses
 import errno
 import os
 from dataclasses import dataclass, field
@@ -54,6 +55,9 @@ class Settings:
     plugins_dir: Path | None = None
     templates_dir: Path | None = None
     skip_broken_plugins: bool = False
+    #: Every person under a pseudonym on the site and in reports (``privacy.pseudonymise``,
+    #: ``--pseudonymise``; the key: ``BILLING_REPORTS_PSEUDONYM_KEY``, see :mod:`billing_reports.pseudonyms`).
+    pseudonymise: bool = False
     #: The ``publish:`` section as written; publish targets validate their own part.
     publish: dict[str, Any] = field(default_factory=dict)
     #: The ``notify:`` section as written; each notifier kind validates its own options
@@ -242,6 +246,9 @@ SCHEMA: dict[str, dict[str, tuple[str, Check]]] = {
     #: (and each plugin's own block, ``plugins.NAME``, which its plugin declares: ``plugin_settings``)
     "plugins": {
         "skip_broken": ("skip_broken_plugins", _boolean),
+    },
+    "privacy": {
+        "pseudonymise": ("pseudonymise", _boolean),
     },
 }
 PATH_FIELDS = {"data_dir", "site_dir", "demo_dir", "plugins_dir", "templates_dir"}
@@ -522,6 +529,23 @@ def _overlapping_paths(values: dict[str, Any], config_path: Path) -> list[str]:
             problems.append(_overlap(owned, values[owned], f"the folder of {config_path.name}", config_path.parent,
                                      relation, why))
     return problems
+
+
+def with_site_dir(settings: Settings, site_dir: str | os.PathLike[str]) -> Settings:
+    """``settings`` building into (or publishing from) ``site_dir`` (``--site-dir``: relative to the
+    current folder), checked as ``paths.site_dir`` is: apart from the cache, the demo and the config.
+
+    :raises ConfigError: one line naming the folder it overlaps."""
+    try:
+        folder = Path(site_dir).expanduser().resolve()
+    except (OSError, RuntimeError, ValueError) as error:
+        raise ConfigError(f"--site-dir {site_dir}: not a folder that can be used ({error})") from None
+    values = {name: getattr(settings, name) for name in PATH_FIELDS}
+    values["site_dir"] = folder
+    problems = _overlapping_paths(values, settings.config_path)
+    if problems:
+        raise ConfigError("--site-dir: " + problems[0].removeprefix("paths.site_dir: "))
+    return dataclasses.replace(settings, site_dir=folder)
 
 
 def _why_apart(key: str, other: str, relation: str) -> str:

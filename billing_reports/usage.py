@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, NamedTuple, Sequence
 
 from .months import DAY_MS, Month, today
-from .periods import Period, ReportRange
+from .periods import Period, ReportRange, months_touched
 
 if TYPE_CHECKING:
     from .cursor_figures import CursorFigures
@@ -307,6 +307,15 @@ class OnDemandUsage:
     #: The days asked for and the trend's grain (``None``: every day of ``months``, by month).
     report_range: ReportRange | None = None
 
+    #: Whether every person here is under a pseudonym (:mod:`billing_reports.pseudonymise`).
+    pseudonymised = False
+
+    def person(self, name: str) -> str:
+        """The user this usage names the person or service account ``name`` (an email, or a service
+        account's name, as a file or config.yaml writes it) as: ``name`` itself, or on a pseudonymised
+        report its pseudonym. A plugin that reads people from elsewhere passes each through this."""
+        return name
+
     # --- the period -------------------------------------------------------------
 
     @cached_property
@@ -328,6 +337,39 @@ class OnDemandUsage:
         """Everything in ``period`` (a sum of its days)."""
         day_totals = self._day_index.day_totals
         return _sum([day_totals[day] for day in range(period.first_day, period.last_day + 1) if day in day_totals])
+
+    def period_requests_and_costs(self, period: Period) -> dict[tuple[str, str], tuple[int, int]]:
+        """``(user, model) -> (requests, cost)`` over ``period``'s days (max mode and not together):
+        a month's sums where the period covers it whole, else one lean pass over its cells of those
+        days (a billing cycle cuts two months: only the two columns it needs are read)."""
+        found: dict[tuple[str, str], tuple[int, int]] = {}
+
+        def add(key: tuple[str, str], requests: int, cost: int) -> None:
+            known = found.get(key)
+            found[key] = (requests, cost) if known is None else (known[0] + requests, known[1] + cost)
+
+        first, last = period.first_day, period.last_day
+        for month in months_touched(first, last):
+            cells = self._month_cells.get(month)
+            if cells is None:
+                continue
+            days = month_days(month)
+            if first <= days[0] and days[-1] <= last:
+                for key, totals in self._cells.get(month, {}).items():
+                    add(key, totals.requests, totals.cost)
+                continue
+            pairs: dict[tuple[int, int], list[int]] = {}
+            for day, user, model, cost, requests in zip(cells.day, cells.user, cells.model, *cells.columns[:2]):
+                if first <= day <= last:
+                    sums = pairs.get((user, model))
+                    if sums is None:
+                        pairs[(user, model)] = [requests, cost]
+                    else:
+                        sums[0] += requests
+                        sums[1] += cost
+            for (user, model), (requests, cost) in pairs.items():
+                add((cells.users[user], cells.models[model]), requests, cost)
+        return found
 
     def period_fetched(self, period: Period) -> bool:
         """Whether every day of ``period`` lies in a month with a cache file."""

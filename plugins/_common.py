@@ -69,15 +69,15 @@ def period_projection(usage: OnDemandUsage, period: Period) -> Forecast | None:
 
 
 def projection_note(forecast: Forecast) -> str:
-    """How a projection was made, in a card's words: ``between $1.00 and $2.00; weekday $3.00/day,
-    weekend $0.50/day over the 28 days before`` (or ``at the run rate so far``)."""
+    """How a projection was made, in a card's words: ``likely between $1.00 and $2.00; $3.00 a
+    weekday, $0.50 a weekend day, from this month's 10 days so far and the 28 before`` (or ``at the
+    run rate so far``)."""
     if forecast.method != "weekday-aware" or forecast.weekday is None or forecast.weekend is None:
         return "at the run rate so far (no complete day before it to learn a daily rate from)"
-    days = forecast.weekday.days + forecast.weekend.days if forecast.weekday is not forecast.weekend \
-        else forecast.weekday.days
     return (f"likely between {format_money(forecast.low)} and {format_money(forecast.high)}; "
-            f"{format_money(forecast.weekday.mean)} a weekday, {format_money(forecast.weekend.mean)} a weekend day "
-            f"(the {counted(days, 'day')} before)")
+            f"{format_money(forecast.weekday.mean)} a weekday, {format_money(forecast.weekend.mean)} a weekend day, "
+            f"from the period's {counted(forecast.own_days, 'day')} so far and the "
+            f"{counted(forecast.weekday.days, 'day')} before")
 
 
 def month_forecast(usage: OnDemandUsage, month: Month, daily: dict[int, int]) -> Forecast | None:

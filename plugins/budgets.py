@@ -22,7 +22,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from billing_reports import Column, Figure, Section, Table, hookimpl
+from billing_reports import Column, Figure, Person, Section, Table, hookimpl
 from billing_reports.alerts import Alert, AlertFigure
 from billing_reports.forecast import Forecast, day_reached, period_forecast, team_daily
 from billing_reports.money import MICROCENTS_PER_DOLLAR, format_money
@@ -54,7 +54,7 @@ class BudgetSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         "a budget per group, by the group's name as the chargeback section shows it"))] = {}
     user_default_usd: Annotated[Dollars | None, msgspec.Meta(description=(
         "every person's budget per period, unless users_usd names them; empty: none"))] = None
-    users_usd: Annotated[dict[str, Dollars], msgspec.Meta(description=(
+    users_usd: Annotated[dict[Person, Dollars], msgspec.Meta(description=(
         "a budget per person (email, or a service account's name), overriding user_default_usd"))] = {}
 
     @property

@@ -19,7 +19,8 @@ from typing import Annotated, Literal
 import msgspec
 
 from billing_reports import Chart, Column, Figure, Section, Series, Table, hookimpl
-from billing_reports.groups import UNASSIGNED, GroupDirectory, from_cursor, read_mapping
+from billing_reports.groups import (UNASSIGNED, GroupDirectory, from_cursor, group_charger, read_mapping,
+                                    service_account_owners)
 from billing_reports.months import today
 from billing_reports.periods import Period
 from billing_reports.usage import REMOVED_USER, SERVICE_ACCOUNT_MARK, OnDemandUsage, is_service_account
@@ -70,6 +71,14 @@ def register_sections(register, usage: OnDemandUsage, settings) -> None:
         register(group_section(usage, charges, group))
 
 
+@hookimpl
+def register_groups(register, usage: OnDemandUsage, settings) -> None:
+    """The groups this section charges to, for the core's own use (``billing-reports export``)."""
+    directory, _source = group_directory(usage, settings.plugin(SETTINGS_NAME), settings.config_dir)
+    if directory is not None:
+        register(directory)
+
+
 def group_directory(usage: OnDemandUsage, chosen: ChargebackSettings,
                     config_dir: Path) -> tuple[GroupDirectory | None, str]:
     """The directory the settings choose, and where its groups come from in the intro's words
@@ -77,7 +86,7 @@ def group_directory(usage: OnDemandUsage, chosen: ChargebackSettings,
     mapping = None
     if chosen.mapping.strip() and chosen.source != "cursor":
         path = config_dir / Path(chosen.mapping.strip()).expanduser()
-        mapping = read_mapping(path)
+        mapping = read_mapping(path).renamed(usage.person)  # (the file names people as they are)
         mapping_source = (f"the mapping file `{path.name.replace('`', '')}` "
                           f"(`plugins.{SETTINGS_NAME}.mapping` in config.yaml)")
     if chosen.source != "mapping":
@@ -126,19 +135,10 @@ def charge(usage: OnDemandUsage, directory: GroupDirectory | None) -> Charges:
     charges = Charges(periods)
     period_of = {day: index for index, period in enumerate(periods)
                  for day in range(period.first_day, period.last_day + 1)}
-    owners: dict[str, str] = {}
-    for month in usage.months:
-        for account, owner in usage.facts(month).quality.service_account_owners.items():
-            owners.setdefault(account, owner)
-
+    owners = service_account_owners(usage)
     if directory is None:
         return _all_unassigned(usage, charges)
-
-    def group_on(user: str, day: int) -> str:
-        group = directory.group_of(user, day)
-        if group == UNASSIGNED and user in owners:
-            group = directory.group_of(owners[user], day)
-        return group
+    group_on = group_charger(directory, owners)
 
     known: dict[tuple[str, int], str] = {}
     for day, user, model, cost in usage.cell_costs():

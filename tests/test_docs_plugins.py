@@ -37,8 +37,9 @@ def _example_plugin(hook: str, tmp_path: Path) -> types.ModuleType:
 
 
 def test_the_hookspecs_are_found():
-    assert HOOKS == ["register_alert_rules", "register_commands", "register_notifiers", "register_pages",
-                     "register_publish_targets", "register_sections", "register_settings", "register_template_dirs"]
+    assert HOOKS == ["register_alert_rules", "register_commands", "register_groups", "register_notifiers",
+                     "register_pages", "register_publish_targets", "register_sections", "register_settings",
+                     "register_template_dirs"]
 
 
 @pytest.mark.parametrize("hook", HOOKS)

@@ -29,10 +29,11 @@ def test_text_report_prints_summary_users_and_models(analysis_config):
                          "Trend    Change")
     assert lines[header + 2: header + 6] == [
         # a price per request to a hundredth of a cent; the trend with its change (March at
-        # its forecast: a's 15c on a weekday of the 20 in the 28 days before, 0.75c for each of the 15
-        # weekdays left, 26.25c, +$0.26 from nothing)
+        # its forecast: a's 15c on March's 7 weekdays weighed as 7 more against 15c over the 20 weekdays
+        # of the 28 days before, (15c + 7 x 0.75c) / 14 for each of the 15 weekdays left: 36.70c, +$0.37
+        # from nothing)
         "1  b@example.com    $1.86   44.2%         4             $0.4641  opus                stopped  -$1.10",
-        "2  a@example.com    $1.46   34.7%         3             $0.4858  opus                new      +$0.26",
+        "2  a@example.com    $1.46   34.7%         3             $0.4858  opus                new      +$0.37",
         "   Other (2 users)  $0.88   21.1%         5             $0.1769",
         "-  ---------------  -----  ------  --------  ------------------  ------------------  -------  ------",
     ]
@@ -50,13 +51,14 @@ def test_json_holds_every_section_in_full(analysis_config):
     assert document["period"] == {"first": "2025-11", "last": "2026-03"}
     assert [s["slug"] for s in document["sections"]] == [
         "summary", "top-cost-users", "users-x-expensive-models", "top-cost-models", "model-economics",
-        "monthly-trend", "daily", "monthly-model-breakdown", "monthly-user-breakdown", "reconciliation",
-        "chargeback",
+        "monthly-trend", "change-explained", "daily", "monthly-model-breakdown", "monthly-user-breakdown",
+        "reconciliation", "chargeback",
     ]
     trend = document["sections"][5]["tables"][0]
-    # unrounded dollars: 30 cents + 15 weekdays left x 1.5 cents (30c over the 20 weekdays of the
-    # 28 days before the fetch) -> 52.5 cents; the total 419.80833 cents
-    assert trend["rows"][-1]["projected_usd"] == "0.52500000"
+    # unrounded dollars: 30 cents + 15 weekdays left x (30c + 7 x 1.5c) / 14 (March's 30c over its 7
+    # weekdays, weighed with the 30c over the 20 weekdays of the 28 days before the fetch as 7 more)
+    # -> 73.392857 cents; the total 419.80833 cents
+    assert trend["rows"][-1]["projected_usd"] == "0.73392857"
     assert trend["total"]["spend_usd"] == "4.19808330"
     assert document["months"][2]["quality"]["without_email"] == 1
     assert document["failures"] == []
@@ -91,12 +93,12 @@ def test_wrong_choices_are_one_line_errors(analysis_config):
 def test_one_section_as_text(analysis_config):
     result = _run(analysis_config, "--section", "monthly-trend")
     assert result.exit_code == 0, result.output
-    assert "Projected March 2026: $0.53" in result.stdout
+    assert "Projected March 2026: $0.73" in result.stdout
     lines = result.stdout.splitlines()
     # a signed change; the month to date compared only at its projection, in the column that says so
     assert "2026-02  $1.10                        -$1.70  -60.7%         2  complete" in lines
     assert ("2026-03  $0.30                                               2  month to date"
-            "                $0.53                    -$0.58") in lines
+            "                $0.73                    -$0.37") in lines
     assert "2025-11                                                         not fetched" in lines
     # one section asked for by name comes with its intro, under the title
     assert result.stdout.startswith(

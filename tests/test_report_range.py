@@ -85,10 +85,12 @@ def test_billing_cycles_starting_the_17th_add_up_exactly(analysis_config):
     assert rows == [
         ("Cycle 17 Dec 2025 – 16 Jan 2026", "2.24683330", "part: 1–16 Jan 2026", None),
         ("Cycle 17 Jan – 16 Feb 2026", "1.65125000", "complete", None),
-        # fetched on 11 March (00:00): 30c from 17 Feb (Mon 2 and Tue 3 Mar), the 28 days before the
-        # fetch (11 Feb - 10 Mar) hold 20 weekdays (30c: 1.5c each) and 8 idle weekend days; left of the
-        # cycle, 11-16 Mar: 4 weekdays and a weekend, so 30c + 4 x 1.5c = 36c (the flat rate: 38.18c)
-        ("Cycle 17 Feb – 16 Mar 2026", "0.30000000", "to date", "0.36000000"),
+        # fetched on 11 March (00:00): 30c from 17 Feb (Mon 2 and Tue 3 Mar) over the cycle's 16
+        # weekdays so far; the 28 days before the fetch (11 Feb - 10 Mar) hold 20 weekdays (30c: 1.5c
+        # each) and 8 idle weekend days (a weekend day is 0 weekdays), weighed as 7 more weekdays:
+        # (30c + 7 x 1.5c) / 23 a weekday. Left of the cycle, 11-16 Mar: 4 weekdays and a weekend, so
+        # 30c + 4 x 40.5c / 23 = 37.043478c (the flat rate: 38.18c)
+        ("Cycle 17 Feb – 16 Mar 2026", "0.30000000", "to date", "0.37043478"),
         ("Cycle 17 Mar – 16 Apr 2026", "0.00000000", "to date", None),  # began after the fetch
     ]
     assert table["total"]["spend_usd"] == "4.19808330"  # every cent of the three months, once
@@ -203,10 +205,11 @@ def test_a_cycle_in_progress_is_projected_to_its_own_end_not_the_ranges(analysis
     last = table["rows"][-1]
     assert (last["period"], last["from"], last["to"]) == ("Cycle 17 Feb – 16 Mar 2026", "2026-02-17", "2026-03-11")
     assert last["status"] == "to date"
-    # 30c from 17 Feb to the fetch, plus the weekday rate (30c over the 20 weekdays of 11 Feb - 10 Mar)
-    # for each of the 4 weekdays left of the whole cycle, 11-16 Mar (not of the range, which ends on
-    # the 11th: that would add one): 30c + 4 x 1.5c = 36c
-    assert last["projected_usd"] == "0.36000000"
+    # 30c from 17 Feb to the fetch, plus the weekday level ((30c over the cycle's 16 weekdays so far and
+    # 7 x 1.5c, the 28 days before the fetch weighed as 7 more weekdays) / 23) for each of the 4
+    # weekdays left of the whole cycle, 11-16 Mar (not of the range, which ends on the 11th: that
+    # would add one): 30c + 4 x 40.5c / 23 = 37.043478c
+    assert last["projected_usd"] == "0.37043478"
     # against the cycle before, cut by the range at 1 Feb: no change beside a part
     assert table["rows"][0]["status"] == "part: 1–16 Feb 2026" and last["change_at_projection_usd"] is None
 

@@ -48,10 +48,10 @@ def shown(table):
 def test_built_in_slugs_in_order(sections):
     assert list(sections) == [
         "summary", "top-cost-users", "users-x-expensive-models", "top-cost-models", "model-economics",
-        "monthly-trend", "daily", "monthly-model-breakdown", "monthly-user-breakdown", "reconciliation",
-        "chargeback",
+        "monthly-trend", "change-explained", "daily", "monthly-model-breakdown", "monthly-user-breakdown",
+        "reconciliation", "chargeback",
     ]
-    assert [s.order for s in sections.values()] == [0, 10, 20, 30, 35, 40, 45, 50, 60, 70, 75]
+    assert [s.order for s in sections.values()] == [0, 10, 20, 30, 35, 40, 42, 45, 50, 60, 70, 75]
 
 
 def test_summary_cards(sections):
@@ -73,11 +73,12 @@ def test_top_cost_users(sections):
         # 48.583c; 88.43333c / 5 = 17.687c: to a hundredth of a cent), top model by spend (a: opus
         # 110.75c against sonnet 35c), by requests (a: sonnet 2 against opus 1), trend, its change and
         # growth: b 110c in February, nothing in March; a nothing in February, 15c in March to date
-        # (Tue 3 Mar), projected from the 28 days before the fetch (11 Feb - 10 Mar: 20 weekdays, 8
-        # weekend days): 15c / 20 = 0.75c a weekday, 0 a weekend day; 11-31 Mar left: 15 weekdays, so
-        # 15c + 15 x 0.75c = 26.25c, +$0.26 from nothing (the flat run rate said 46.5c)
+        # (Tue 3 Mar) over March's 7 weekdays, weighed with the 28 days before the fetch (11 Feb - 10
+        # Mar: 20 weekdays, 8 weekend days; 15c / 20 = 0.75c a weekday, 0 a weekend day) as 7 more
+        # weekdays: (15c + 7 x 0.75c) / 14 a weekday; 11-31 Mar left: 15 weekdays, so 15c + 15 x
+        # 20.25c / 14 = 36.70c, +$0.37 from nothing (the flat run rate said 46.5c)
         ["1", "b@example.com", "1.86", "44.2", "4", "$0.4641", "opus", "opus", "stopped", "-1.10", "-100.0"],
-        ["2", "a@example.com", "1.46", "34.7", "3", "$0.4858", "opus", "sonnet", "new", "0.26", None],
+        ["2", "a@example.com", "1.46", "34.7", "3", "$0.4858", "opus", "sonnet", "new", "0.37", None],
         [None, "Other (2 users)", "0.88", "21.1", "5", "$0.1769", None, None, "", None, None],
         [None, "Total", "4.20", "100.0", "12", None, None, None, None, None, None],
     ]
@@ -147,11 +148,12 @@ def test_monthly_trend_with_a_projected_incomplete_month(sections):
         ["2025-12", "0.00", None, None, "0", "complete", None, None],    # no change from a month not fetched
         ["2026-01", "2.80", "2.80", None, "8", "complete", None, None],  # no growth from nothing
         ["2026-02", "1.10", "-1.70", "-60.7", "2", "complete", None, None],
-        # 30c to date (Mon 2 and Tue 3 Mar); the 28 days before the fetch (11 Feb - 10 Mar) hold 20
-        # weekdays (30c: 1.5c a weekday) and 8 weekend days (nothing); 11-31 Mar left: 15 weekdays and 6
-        # weekend days, so 30c + 15 x 1.5c = 52.5c (the flat run rate said 93c); only the column that
-        # says so compares that projection with February: 52.5c - 110c = -57.5c
-        ["2026-03", "0.30", None, None, "2", "month to date", "0.53", "-0.58"],
+        # 30c to date (Mon 2 and Tue 3 Mar) over March's 7 weekdays; the 28 days before the fetch (11
+        # Feb - 10 Mar) hold 20 weekdays (30c: 1.5c a weekday) and 8 weekend days (nothing: a weekend
+        # day is 0 weekdays), weighed as 7 more weekdays: (30c + 7 x 1.5c) / 14 a weekday; 11-31 Mar
+        # left: 15 weekdays and 6 weekend days, so 30c + 15 x 40.5c / 14 = 73.39c (the flat run rate
+        # said 93c); only the column that says so compares that projection with February: -36.61c
+        ["2026-03", "0.30", None, None, "2", "month to date", "0.73", "-0.37"],
         ["Total", "4.20", None, None, "12", None, None, None],
     ]
     assert [column.label for column in section.table("months").columns][2:] == [
@@ -159,12 +161,12 @@ def test_monthly_trend_with_a_projected_incomplete_month(sections):
         "Change at the projection"]
     assert [(f.label, f.display()) for f in section.figures] == [
         ("Average per month", "$1.30"),          # (0 + 279.80833 + 110)c / 3 complete months = 129.94c
-        ("Projected March 2026", "$0.53"),
+        ("Projected March 2026", "$0.73"),
     ]
     chart = section.charts[0]
     assert [s.name for s in chart.series] == ["Spend", "Projected month end"]
     assert list(chart.series[0].values) == [None, 0, 279_808_330, 110_000_000, 30_000_000]
-    assert list(chart.series[1].values) == [None, None, None, None, 52_500_000]
+    assert list(chart.series[1].values) == [None, None, None, None, 73_392_857]
 
 
 def test_monthly_model_breakdown(sections):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import click
 
@@ -10,7 +11,7 @@ from ..months import Month, describe_months
 from ..periods import ReportRange
 from ..pipeline import BuildResult, build as run_build
 from ..progress import make_reporter
-from ..settings import Settings
+from ..settings import Settings, with_site_dir
 from .options import config_option, parse_months, report_range_options
 
 
@@ -57,10 +58,20 @@ def report(result: BuildResult, *, offline: bool) -> None:
     "--skip-broken-plugins", is_flag=True, default=False,
     help="Build without a failing plugin's section and show the failure on the site (plugins.skip_broken).",
 )
+@click.option(
+    "--pseudonymise", is_flag=True, default=False,
+    help="Show every person under a stable pseudonym (privacy.pseudonymise); the key comes from "
+    "BILLING_REPORTS_PSEUDONYM_KEY in the environment or .env.",
+)
+@click.option(
+    "--site-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+    help="Build into this folder instead of paths.site_dir (a second site from the same cache).",
+)
 @config_option
 @report_range_options
 def build(settings: Settings, months: list[Month], report_range: ReportRange, offline: bool,
-          refresh: tuple[Month, ...], demo: bool, skip_broken_plugins: bool) -> None:
+          refresh: tuple[Month, ...], demo: bool, skip_broken_plugins: bool, pseudonymise: bool,
+          site_dir: Path | None) -> None:
     """Fetch missing months, analyse them and build the static site.
 
     Months not cached yet (or cached before they were over) are fetched first;
@@ -74,11 +85,18 @@ def build(settings: Settings, months: list[Month], report_range: ReportRange, of
       billing-reports build
       billing-reports build --offline --months-back 6
       billing-reports build --since 2026-01-17 --until 2026-02-16 --by day
+      billing-reports build --offline --pseudonymise --site-dir data/site-company
     """
     if offline and refresh:
         raise click.UsageError("--refresh fetches months again; --offline never fetches: use one or the other.")
     if skip_broken_plugins:
         settings = dataclasses.replace(settings, skip_broken_plugins=True)
+    if pseudonymise:
+        settings = dataclasses.replace(settings, pseudonymise=True)
+    if site_dir is not None:
+        if demo:
+            raise click.UsageError("--demo builds into paths.demo_dir; drop --site-dir.")
+        settings = with_site_dir(settings, site_dir)
     if demo:
         if offline or refresh:
             raise click.UsageError("--demo fetches from the built-in fake API; drop --offline and --refresh.")

@@ -127,7 +127,7 @@ def check(settings: Settings, months: list[Month], report_range: ReportRange, of
     analysis = analyse(dataclasses.replace(settings, skip_broken_plugins=True), months, report_range=report_range,
                        manager=manager, load_failures=load_failures)
     usage = analysis.usage
-    alerts, rule_failures = run_alert_rules(manager, usage, settings)
+    alerts, rule_failures = run_alert_rules(manager, usage, analysis.settings or settings)  # (as its plugins saw them)
     errors += [f"plugin {f.name} failed: {f.error}" for f in [*analysis.failures, *rule_failures]]
 
     periods = usage.periods()

@@ -97,18 +97,27 @@ def report_range_options(command):
     """The range options of ``build`` and ``report``: ``--months-back``/``--end-month``, or
     ``--since``/``--until`` (days), and ``--by`` (the trend's grain). The command receives
     ``months`` (the cache months the range touches) and ``report_range``."""
+    by = click.option("--by", "grain", type=click.Choice([g for g in GRAINS if g != "range"]), default=None,
+                      help="The trend's grain: day, ISO week, calendar month, or billing cycle (billing.cycle_start, "
+                      "else Cursor's, kept by a fetch). Default: billing.period (month).")
+    return _range_options(by(command))
 
+
+def day_range_options(command):
+    """``--months-back``/``--end-month`` or ``--since``/``--until``, without a trend (``export``): the
+    command receives ``months`` and ``report_range`` (by month)."""
+    return _range_options(command, default_grain="month")
+
+
+def _range_options(command, default_grain: str | None = None):
     @click.option("--since", callback=_parse_day, metavar="YYYY-MM-DD", default=None,
                   help="The first UTC day to cover (with --until; instead of --months-back/--end-month).")
     @click.option("--until", callback=_parse_day, metavar="YYYY-MM-DD", default=None,
                   help="The last UTC day to cover, inclusive (default with --since: today).")
-    @click.option("--by", "grain", type=click.Choice([g for g in GRAINS if g != "range"]), default=None,
-                  help="The trend's grain: day, ISO week, calendar month, or billing cycle (billing.cycle_start, "
-                  "else Cursor's, kept by a fetch). Default: billing.period (month).")
     @month_range_options
     @functools.wraps(command)
     def wrapper(*args, settings: Settings, months: list[Month], since: int | None, until: int | None,
-                grain: str | None, **kwargs):
+                grain: str | None = None, **kwargs):
         ctx = click.get_current_context()
         by_months = any(ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE
                         for name in ("months_back", "end_month"))
@@ -118,7 +127,7 @@ def report_range_options(command):
             raise click.UsageError("--until needs --since (the first day to cover)")
         # (cycles without billing.cycle_start are cut from the cycle a fetch kept: see analysis.with_cycle_anchor,
         # which runs after build's fetch, so that a first fetch can bring it)
-        grain = grain or settings.period
+        grain = grain or default_grain or settings.period
         today_day = today()
         if since is not None:
             last = until if until is not None else max(today_day, since)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from ..publish.publisher import PublishReport, publish_config, publish_site, rollback_site
-from ..settings import Settings
+from ..settings import Settings, with_site_dir
 from ..wording import counted
 from .options import config_option
 
@@ -16,8 +18,11 @@ from .options import config_option
 @click.option("--rollback", is_flag=True, help="Serve the previously published site again (directory and git targets).")
 @click.option("--demo", is_flag=True, help="Publish the demo site that `build --demo` made.")
 @click.option("--list", "list_targets", is_flag=True, help="List the configured targets and exit.")
+@click.option("--site-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Publish the site built into this folder (build --site-dir) instead of paths.site_dir.")
 @config_option
-def publish(settings: Settings, name: str | None, dry_run: bool, rollback: bool, demo: bool, list_targets: bool) -> None:
+def publish(settings: Settings, name: str | None, dry_run: bool, rollback: bool, demo: bool, list_targets: bool,
+            site_dir: Path | None) -> None:
     """Publish the built site to NAME (default: publish.default in config.yaml).
 
     Targets are configured under publish.targets; credentials come only from
@@ -29,6 +34,7 @@ def publish(settings: Settings, name: str | None, dry_run: bool, rollback: bool,
       billing-reports publish --dry-run          # what the default target would change
       billing-reports publish intranet
       billing-reports publish intranet --rollback
+      billing-reports publish company --site-dir data/site-company
     """
     if list_targets:
         _list(settings)
@@ -39,8 +45,15 @@ def publish(settings: Settings, name: str | None, dry_run: bool, rollback: bool,
         target, outcome = rollback_site(settings, name)
         click.echo(f"Rolled back {target.name}: {outcome}")
         return
-    site_dir = settings.demo_dir / "site" if demo else settings.site_dir
+    if demo and site_dir is not None:
+        raise click.UsageError("--demo publishes the demo site; drop --site-dir.")
     hint = "billing-reports build --demo" if demo else "billing-reports build"
+    if site_dir is not None:
+        hint = f"billing-reports build --site-dir {site_dir}"
+        settings = with_site_dir(settings, site_dir)
+        site_dir = settings.site_dir
+    else:
+        site_dir = settings.demo_dir / "site" if demo else settings.site_dir
     report = publish_site(settings, name, dry_run=dry_run, site_dir=site_dir, build_hint=hint)
     _print_report(report)
 

@@ -13,9 +13,11 @@ from ..cache import CACHE_SUFFIX, month_of_cache_path
 from ..errors import ConfigError
 from ..months import Month, describe_months
 from ..periods import ReportRange, date_of_day
-from ..sections import HEADLINE_TREND, REPORT_TEXT, Section, json_bytes, with_role
+from ..cursor_figures import load_cursor_figures
+from ..pseudonym_table import pseudonym_table
+from ..sections import HEADLINE_TREND, REPORT_TEXT, Section, Table, json_bytes, with_role
 from ..settings import Settings
-from ..terminal import render_section
+from ..terminal import render_section, render_table
 from ..untrusted import printable
 from .options import config_option, report_range_options
 
@@ -32,8 +34,14 @@ from .options import config_option, report_range_options
               help="Report a failing plugin and go on without its section (plugins.skip_broken).")
 @click.option("--demo", is_flag=True, default=False,
               help="Report on the demo data that `billing-reports build --demo` fetched (all its months).")
+@click.option("--pseudonymise", is_flag=True, default=False,
+              help="Every person under their pseudonym, as on a pseudonymised site (privacy.pseudonymise).")
+@click.option("--pseudonyms", "list_pseudonyms", is_flag=True, default=False,
+              help="Print each pseudonym of the range with the email (or service account) and display name it "
+              "stands for: for whoever holds BILLING_REPORTS_PSEUDONYM_KEY. Never put this on the site.")
 def report(settings: Settings, months: list[Month], report_range: ReportRange, output_format: str,
-           section_slug: str | None, table_slug: str | None, skip_broken_plugins: bool, demo: bool) -> None:
+           section_slug: str | None, table_slug: str | None, skip_broken_plugins: bool, demo: bool,
+           pseudonymise: bool, list_pseudonyms: bool) -> None:
     """Print the analysis of the cached months: summary, top users and top models.
 
     Reads the cache only (run `billing-reports fetch` first). Money is in
@@ -45,15 +53,23 @@ def report(settings: Settings, months: list[Month], report_range: ReportRange, o
       billing-reports report --months-back 3
       billing-reports report --since 2026-11-01 --by day
       billing-reports report --format csv --section top-cost-models
+      billing-reports report --pseudonyms            # who is Person 4F7A-91C2-B3D5?
     """
-    if output_format == "csv" and section_slug is None:
+    if list_pseudonyms and (section_slug or table_slug):
+        raise click.UsageError("--pseudonyms prints the pseudonyms alone; drop --section and --table")
+    if output_format == "csv" and section_slug is None and not list_pseudonyms:
         raise click.UsageError("--format csv needs --section SLUG (and --table SLUG for a section with several tables)")
     if skip_broken_plugins:
         settings = dataclasses.replace(settings, skip_broken_plugins=True)
+    if pseudonymise or list_pseudonyms:
+        settings = dataclasses.replace(settings, pseudonymise=True)
     if demo:
         settings, months = _demo(settings)
         report_range = ReportRange.of_months(months, report_range.grain, report_range.cycle_start)
     analysis = analyse(settings, months, report_range=report_range)
+    if list_pseudonyms:
+        _print_table(pseudonym_table(analysis.usage, load_cursor_figures(settings.data_dir)), output_format)
+        return
     usage, sections, failures = analysis.usage, analysis.sections, analysis.failures
     _warn_about_months(usage)
     for failure in failures:
@@ -72,12 +88,7 @@ def report(settings: Settings, months: list[Month], report_range: ReportRange, o
         }
         click.echo(json_bytes(document, default=str, indent=True).decode())
     elif output_format == "csv":
-        section = sections[0]
-        table = _find_table(section, table_slug)
-        text = table.to_csv()
-        if stdout_is_terminal():  # on a terminal: no name may move the cursor or retitle the window
-            text = "".join(printable(line) + "\n" for line in text.splitlines())
-        click.echo(text, nl=False)
+        _print_table(_find_table(sections[0], table_slug), "csv")
     else:
         click.echo(f"On-demand usage, {usage.period_label}\n")
         if section_slug is not None:
@@ -89,6 +100,19 @@ def report(settings: Settings, months: list[Month], report_range: ReportRange, o
             blocks = [render_section(s, tables=s.text_view.tables, columns=s.text_view.columns,
                                      members=usage.cursor.members) for s in chosen]
         click.echo("\n\n".join(blocks))
+
+
+def _print_table(table: Table, output_format: str) -> None:
+    """One table as CSV, JSON or aligned text."""
+    if output_format == "csv":
+        text = table.to_csv()
+        if stdout_is_terminal():  # on a terminal: no name may move the cursor or retitle the window
+            text = "".join(printable(line) + "\n" for line in text.splitlines())
+        click.echo(text, nl=False)
+    elif output_format == "json":
+        click.echo(table.to_json().decode())
+    else:
+        click.echo(render_table(table))
 
 
 def stdout_is_terminal() -> bool:

@@ -9,6 +9,7 @@
           type: directory        # a kind registered by a publish-target plugin
           path: /srv/www/billing
           timeout_seconds: 600   # optional, every kind: the whole publish's deadline
+          pseudonymised_only: true   # optional, every kind: refuse a site built without --pseudonymise
 
 Every problem in the section is reported at once, each naming its key.
 ``type`` and ``timeout_seconds`` belong to the core; the other keys are the
@@ -40,11 +41,14 @@ class TargetEntry:
     target_class: type[PublishTarget]
     config: dict[str, Any]
     timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS
+    #: Take only a pseudonymised site (``pseudonymised_only: true``: a company-wide target).
+    pseudonymised_only: bool = False
 
     def create(self, settings: Settings) -> PublishTarget:
         target = self.target_class(self.name, self.config, settings)
         target.kind = self.kind
         target.timeout_seconds = self.timeout_seconds
+        target.pseudonymised_only = self.pseudonymised_only
         return target
 
 
@@ -114,6 +118,9 @@ def read_publish_config(settings: Settings, kinds: Mapping[str, type[PublishTarg
             _check_timeout(timeout_seconds)
         except ValueError as expected:
             problems.append(f"{where}.timeout_seconds: expected {expected}, found {timeout_seconds!r}")
+        pseudonymised_only = entry.get("pseudonymised_only", False)
+        if not isinstance(pseudonymised_only, bool):
+            problems.append(f"{where}.pseudonymised_only: expected true or false, found {_shown(pseudonymised_only)}")
         credential_keys = [key for key in config if _looks_like_credential(str(key))]
         for key in credential_keys:
             problems.append(
@@ -126,7 +133,8 @@ def read_publish_config(settings: Settings, kinds: Mapping[str, type[PublishTarg
         problems += [f"{where}.{problem}" for problem in target_problems]
         if not target_problems and not credential_keys:
             targets[str(name)] = TargetEntry(
-                str(name), kind, target_class, target_class.with_defaults(config), timeout_seconds
+                str(name), kind, target_class, target_class.with_defaults(config), timeout_seconds,
+                pseudonymised_only is True,
             )
 
     default = raw.get("default")
@@ -148,7 +156,7 @@ def read_publish_config(settings: Settings, kinds: Mapping[str, type[PublishTarg
 
 
 #: Keys of a target's entry that the core reads; the rest are the target kind's options.
-_CORE_KEYS = ("type", "timeout_seconds")
+_CORE_KEYS = ("type", "timeout_seconds", "pseudonymised_only")
 #: A whole publish's deadline: a second to a day.
 _check_timeout = integer_between(1, 86_400)
 

@@ -63,6 +63,12 @@ def publish_site(
     """
     target = open_target(settings, name)
     site = load_built_site(site_dir or settings.site_dir, build_hint=build_hint)
+    if target.pseudonymised_only and not site.pseudonymised:
+        raise PublishError(
+            f"publish target {target.name!r} takes only a pseudonymised site (pseudonymised_only), and "
+            f"{site.directory} names people; build one with `billing-reports build --pseudonymise --site-dir DIR` "
+            "and publish it with --site-dir DIR"
+        )
     with one_line_errors(target), deadline(target.timeout_seconds, target.name, _kind(target)):
         changes = target.plan(site) if dry_run else target.publish(site)
     return PublishReport(target=target, site=site, changes=tuple(changes), dry_run=dry_run)

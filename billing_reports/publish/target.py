@@ -140,6 +140,8 @@ class PublishTarget:
         self.kind = type(self).__name__
         #: The whole publish's deadline (``timeout_seconds`` of the entry; set by the core).
         self.timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS
+        #: Takes only a pseudonymised site (``pseudonymised_only`` of the entry; set by the core).
+        self.pseudonymised_only = False
         self.config = dict(config)
         self.settings = settings
         self.secret_values: list[str] = []

@@ -34,6 +34,8 @@ class BuiltSite:
     index: str
     #: Each file's ``{"size", "sha256"}`` as the manifest records it.
     checksums: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    #: Built with every person under a pseudonym (``privacy.pseudonymise``).
+    pseudonymised: bool = False
 
     @classmethod
     def from_manifest(cls, directory: Path, manifest: Mapping[str, Any]) -> "BuiltSite":
@@ -46,6 +48,7 @@ class BuiltSite:
             files=tuple(manifest["files"]),
             index=manifest["index"],
             checksums=manifest.get("checksums") or {},
+            pseudonymised=manifest.get("pseudonymised") is True,
         )
 
     @property

@@ -3,7 +3,8 @@
 ``bar`` charts rank categories with horizontal bars, each label above its bar
 (long e-mails and model names stay readable); ``line`` charts follow months,
 one line per series; ``stacked`` charts a column per month, a segment per series
-(see :func:`stacked_chart`). A chart is a picture for the eye: hidden from screen
+(see :func:`stacked_chart`); ``waterfall`` charts a starting total, the steps from it and the
+ending total, a row each (see :func:`waterfall_chart`). A chart is a picture for the eye: hidden from screen
 readers (``aria-hidden``), its links out of the tab order, as the table of its
 numbers the page shows with it says the same, with the links. Each bar and
 point has a native tooltip; colours come from CSS classes so that the light and
@@ -64,6 +65,8 @@ def render_chart(
         return _daily_chart(chart, id_prefix, incomplete, compact=compact)
     if chart.kind == "stacked":
         return stacked_chart(chart, id_prefix, incomplete)
+    if chart.kind == "waterfall":
+        return waterfall_chart(chart, id_prefix)
     return _line_chart(chart, id_prefix, incomplete)
 
 
@@ -82,7 +85,9 @@ def _shown(value: int | float | None, unit: str) -> str:
 
 def shown_values(chart: Chart) -> list[list[str]]:
     """Each series' values as text: money rounded to the cent on its own, exactly as every
-    table shows the same amount."""
+    table shows the same amount (a waterfall's steps with their sign: ``+$4.30``)."""
+    if chart.kind == "waterfall":
+        return [_waterfall_texts(series.values, chart.unit) for series in chart.series]
     return [[_shown(value, chart.unit) for value in series.values] for series in chart.series]
 
 
@@ -377,6 +382,8 @@ def legend_keys(chart: Chart) -> list[tuple[str, str]]:
         return [(f"s{number % 8}", series.name) for number, series in enumerate(chart.series)]
     if chart.kind == "stacked":
         return [(stack_class(number, series.name), series.name) for number, series in enumerate(chart.series)]
+    if chart.kind == "waterfall":
+        return list(WATERFALL_KEY)
     return []
 
 
@@ -509,5 +516,90 @@ def stacked_chart(chart: Chart, id_prefix: str, incomplete: Collection[str] = ()
     return Markup("".join(parts))
 
 
-__all__ = ["axis_label_classes", "chart_rows", "legend_keys", "nice_ticks", "render_chart", "stacked_chart",
-           "stacked_totals"]
+# --- waterfall ---------------------------------------------------------------------------------
+#
+# Drawn as the bar chart is, a row per label (the label above its bar: long names stay readable on a
+# phone), each bar floating from where the one before it ended.
+
+#: The key of a waterfall: what its colours mean (classes of the palette every theme sets).
+WATERFALL_KEY = (("s0", "total"), ("s1", "rise"), ("s2", "fall"))
+
+
+def _waterfall_texts(values: Sequence[int | float | None], unit: str) -> list[str]:
+    """The first and last values (totals) as every table shows them, the steps between with their sign."""
+    texts = []
+    for index, value in enumerate(values):
+        text = _shown(value, unit)
+        if 0 < index < len(values) - 1 and value is not None and value > 0 and unit != "change":
+            text = "+" + text
+        texts.append(text)
+    return texts
+
+
+def waterfall_spans(values: Sequence[int | float | None]) -> list[tuple[float, float, str]]:
+    """Each bar's ``(start, end, colour class)``: the first and last values are totals, drawn from
+    zero; each value between is a step from the running total (``None``: a step of nothing).
+
+    >>> waterfall_spans([10, 5, -3, 12])
+    [(0, 10, 's0'), (10, 15, 's1'), (15, 12, 's2'), (0, 12, 's0')]
+    """
+    spans: list[tuple[float, float, str]] = []
+    running: float = 0
+    for index, value in enumerate(values):
+        amount = value or 0
+        if index in (0, len(values) - 1):
+            spans.append((0, amount, "s0"))
+            running = amount
+        else:
+            spans.append((running, running + amount, "s1" if amount > 0 else "s2" if amount < 0 else "s0"))
+            running += amount
+    return spans
+
+
+def waterfall_chart(chart: Chart, id_prefix: str) -> Markup:
+    """A row per label: the first value (a starting total) and the last (the ending total) as bars
+    from zero, the steps between as bars from the running total (rises and falls in their colours,
+    :data:`WATERFALL_KEY`), a thin line carrying each bar's end to the next; every bar has its value
+    beside it, which the plot leaves room for at the phone size."""
+    values = list(chart.series[0].values) if chart.series else []
+    texts = shown_values(chart)[0] if chart.series else []
+    labels = [str(label) for label in chart.labels]
+    spans = [(_scaled(start, chart.unit) or 0.0, _scaled(end, chart.unit) or 0.0, colour)
+             for start, end, colour in waterfall_spans(values)]
+    low = min([0.0, *(min(start, end) for start, end, _ in spans)])
+    high = max([0.0, *(max(start, end) for start, end, _ in spans)])
+    span = (high - low) or 1.0
+    plot = WIDTH - 8 - max((_text_width(text) for text in texts), default=0.0)
+
+    def x_of(amount: float) -> float:
+        return (amount - low) / span * plot
+
+    height = max(len(labels), 1) * BAR_ROW + 6
+    parts = _open_svg(chart, id_prefix, height)
+    if not labels:
+        parts.append(f'<text class="chart-empty" x="{WIDTH / 2}" y="24" text-anchor="middle">No data</text>')
+    if low < 0:
+        parts.append(f'<line class="grid" x1="{x_of(0):.1f}" x2="{x_of(0):.1f}" y1="0" y2="{height:.0f}"/>')
+    for index, (label, (start, end, colour), shown) in enumerate(zip(labels, spans, texts)):
+        y = index * BAR_ROW
+        left, right = x_of(min(start, end)), x_of(max(start, end))
+        short = label if len(label) <= LABEL_CHARS else label[: LABEL_CHARS - 1] + "\u2026"
+        bar_y = y + 31
+        parts.append(
+            f'<g class="waterfall-row"><title>{escape(label)}: {escape(shown)}</title>'
+            f'<text class="axis-label" x="0" y="{y + 21}">{escape(short)}</text>'
+            f'<rect class="bar {colour}" x="{left:.1f}" y="{bar_y}" width="{max(right - left, 1.5):.1f}" '
+            f'height="{BAR_HEIGHT}" rx="2"/>'
+            f'<text class="bar-value" x="{max(right, left + 1.5) + 6:.1f}" y="{bar_y + BAR_HEIGHT / 2:.1f}" '
+            f'dominant-baseline="central">{escape(shown)}</text></g>'
+        )
+        if index + 1 < len(spans):  # the running total carried down to the next bar
+            carried = x_of(end)
+            parts.append(f'<line class="waterfall-link" x1="{carried:.1f}" x2="{carried:.1f}" '
+                         f'y1="{bar_y + BAR_HEIGHT}" y2="{bar_y + BAR_ROW}"/>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+__all__ = ["WATERFALL_KEY", "axis_label_classes", "chart_rows", "legend_keys", "nice_ticks", "render_chart",
+           "stacked_chart", "stacked_totals", "waterfall_chart", "waterfall_spans"]

@@ -403,6 +403,8 @@ def manifest_fields(usage: OnDemandUsage, settings: Settings, built_at: datetime
         "incomplete_months": [m.key for m in usage.incomplete_months],
         "missing_months": [m.key for m in usage.missing_months],
         "generator": f"billing-reports {__version__}",
+        # every person under a pseudonym (publish targets with pseudonymised_only take only such a site)
+        "pseudonymised": usage.pseudonymised,
     }
 
 

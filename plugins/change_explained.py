@@ -1,0 +1,337 @@
+"""Change explained: why spend moved from one period to the next (issue 17).
+
+Each period (month, or billing cycle with ``--by cycle``; a finer ``--by`` is explained month by
+month) against the one before: the change in spend split into people (new users, gone users)
+and, over the users in both periods, volume, mix and price
+(:mod:`billing_reports.decomposition` holds the arithmetic and its scheme). A waterfall per
+period, the parts with their shares of the change, one sentence that says it, and the users and
+models that moved most, each with its own split. A period in progress is compared at its
+projection: its requests and costs scaled by projected / spent so far.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+from billing_reports import Chart, Column, Figure, Section, Series, Table, TextView, hookimpl
+from billing_reports.decomposition import Change, Quantities, by_user, explain_change, model_changes, \
+    round_half_away
+from billing_reports.forecast import Forecast
+from billing_reports.money import format_money
+from billing_reports.periods import Period
+from billing_reports.sections import format_value
+from billing_reports.usage import OnDemandUsage
+
+from ._common import period_projection, projection_note, share
+
+SLUG = "change-explained"
+ORDER = 42
+#: How many users and models the movers' tables list.
+MOVERS = 10
+#: How many of the latest periods get a waterfall (the periods table has them all).
+CHARTS = 12
+#: The grains explained as they are; any other ``--by`` is explained month by month.
+GRAINS = {"month": "month", "cycle": "billing cycle"}
+
+#: The parts in the order of ``Change.parts()`` (and of a waterfall): (attribute, name).
+PARTS = (("new_users", "New users"), ("gone_users", "Gone users"), ("volume", "Volume"), ("mix", "Mix"),
+         ("price", "Price"))
+#: Each part's words: (what a rise is, what a fall is, what the part means).
+PART_WORDS = {
+    "new_users": ("new users", "new users", "spend of users with none in the period before"),
+    "gone_users": ("users who left", "users who left", "the previous spend of users with none in this period"),
+    "volume": ("more requests", "fewer requests",
+               "continuing users' change in requests, at their previous model mix and prices"),
+    "mix": ("a move to costlier models", "a move to cheaper models",
+            "their requests moving between models (at previous prices)"),
+    "price": ("a higher cost per request", "a lower cost per request",
+              "the cost per request of the same model changing (contexts, max mode, provider prices)"),
+}
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A period against the one before: their quantities, and the current ones' ``scale`` (its
+    projection over the spend so far for a period in progress, else 1)."""
+
+    period: Period
+    before: Period
+    previous: Quantities
+    current: Quantities
+    scale: Fraction
+    forecast: Forecast | None
+    change: Change
+
+    @property
+    def projected(self) -> bool:
+        return self.forecast is not None
+
+    @property
+    def title(self) -> str:
+        """``October 2026 against September 2026``, or ``October 2026 to date, projected to $1,234.56,
+        against September 2026``."""
+        if self.projected:
+            return (f"{self.period.label} to date, projected to {format_money(self.change.current)}, "
+                    f"against {self.before.label}")
+        return f"{self.period.label} against {self.before.label}"
+
+
+@hookimpl
+def register_sections(register, usage: OnDemandUsage) -> None:
+    register(change_explained_section(usage))
+
+
+def comparisons(usage: OnDemandUsage) -> tuple[list[Comparison], list[str]]:
+    """Every period that can be compared with the one before, oldest first, and a note for each
+    that cannot although it has a period before it.
+
+    The period before must be fetched, whole and over; the period itself fetched and whole, or in
+    progress (then compared at its projection, :func:`~plugins._common.period_projection`)."""
+    grain = usage.grain if usage.grain in GRAINS else "month"
+    periods = usage.range.periods_of(grain)
+    found, notes = [], []
+    known: dict[Period, Quantities] = {}
+
+    def read(period: Period) -> Quantities:  # (each period is read once: as the current, then the previous)
+        if period not in known:
+            known[period] = usage.period_requests_and_costs(period)
+        return known[period]
+
+    for before, period in zip(periods, periods[1:]):
+        if not usage.period_fetched(before) or before.clipped or usage.period_partial(before):
+            continue
+        if not usage.period_fetched(period) or period.first_day != period.full_first_day:
+            continue
+        forecast = None
+        scale = Fraction(1)
+        if usage.period_partial(period):
+            forecast = period_projection(usage, period)
+            spent = usage.period_total(period).cost
+            if forecast is None or spent <= 0:
+                notes.append(f"{period.label} is not compared yet: nothing spent in it so far to project from.")
+                continue
+            scale = Fraction(forecast.projected, spent)
+        elif period.clipped:
+            continue
+        previous, current = read(before), read(period)
+        found.append(Comparison(period, before, previous, current, scale, forecast,
+                                explain_change(previous, current, scale)))
+    return found, notes
+
+
+def signed(amount: int) -> str:
+    return format_value(amount, "change")
+
+
+def growth_text(change: Change) -> str:
+    growth = share(change.total, change.previous)
+    return f" ({growth:+.1f}%)" if growth is not None else ""
+
+
+def explanation(comparison: Comparison) -> str:
+    """One sentence: ``Spend rose $120.00 (+18.0%) from September 2026 to October 2026: mostly more
+    requests (+$90.00), and new users (+$40.00), against a lower cost per request (-$10.00).``"""
+    change = comparison.change
+    before, period = comparison.before.label, comparison.period.label
+    total = change.total
+    verb = "rose" if total > 0 else "fell" if total < 0 else "did not change"
+    amount = f" {format_money(abs(total))}{growth_text(change)}" if total else ""
+    if comparison.projected:
+        head = (f"{period} to date, projected to {format_money(change.current)}, against {before}: "
+                f"spend is projected to {'rise' if total > 0 else 'fall' if total < 0 else 'stay as it was'}{amount}")
+    else:
+        head = f"Spend {verb}{amount} from {before} to {period}"
+    moved = sorted(((attribute, getattr(change, attribute)) for attribute, _ in PARTS if getattr(change, attribute)),
+                   key=lambda part: -abs(part[1]))
+    if not moved:
+        return head + "."
+
+    def said(attribute: str, value: int) -> str:
+        rise, fall, _ = PART_WORDS[attribute]
+        return f"{rise if value > 0 else fall} ({signed(value)})"
+
+    if not total:  # parts that cancel out
+        rises = [part for part in moved if part[1] > 0]
+        falls = [part for part in moved if part[1] < 0]
+        return f"{head}: {said(*rises[0])} balanced by {said(*falls[0])}."
+    direction = 1 if total > 0 else -1
+    driving = [part for part in moved if part[1] * direction > 0]
+    against = [part for part in moved if part not in driving]
+    words = []
+    if driving:
+        words.append(("all from " if len(moved) == 1 else "mostly ") + said(*driving[0]))
+        words += [f"and {said(*driving[1])}"] if len(driving) > 1 else []
+    if against:
+        words.append(f"against {said(*against[0])}")
+    return f"{head}: {', '.join(words)}."
+
+
+def change_explained_section(usage: OnDemandUsage) -> Section:
+    """The section: the latest change as a card, a waterfall per period, the periods' parts, the
+    latest period's parts with their shares, and its top movers among users and models."""
+    noun = GRAINS.get(usage.grain, "month")
+    found, notes = comparisons(usage)
+    tables = [periods_table(found, noun)]
+    charts = [waterfall(comparison) for comparison in reversed(found[-CHARTS:])]
+    figures = []
+    if found:
+        latest = found[-1]
+        figures.append(Figure(f"Change, {latest.period.label}" + (" (projected)" if latest.projected else ""),
+                              latest.change.total, "change", explanation(latest)))
+        tables = [parts_table(latest), *tables, user_movers(latest), model_movers(latest)]
+    return Section(
+        slug=SLUG,
+        title="Change explained",
+        order=ORDER,
+        roles=("summary-cards", "report-text"),
+        text_view=TextView(tables=("parts",)),
+        intro=intro(usage, noun, notes),
+        figures=figures,
+        tables=tables,
+        charts=charts,
+    )
+
+
+def intro(usage: OnDemandUsage, noun: str, notes: list[str]) -> str:
+    finer = usage.grain not in GRAINS
+    paragraphs = [
+        f"Why spend moved from one {noun} to the next"
+        + (f" (a {usage.grain} is too short to explain: compared month by month)" if finer else "") + ". "
+        "**People**: the spend of users new in the period, and the previous spend of users gone from it. "
+        "Over the users in both periods: **volume**, their change in requests at the previous model mix and "
+        "prices (previous spend x (requests now / requests then - 1)); **mix**, their requests moving between "
+        "models (the current requests of each model at its previous cost per request, against the same "
+        "number of requests at the previous mix); **price**, what the current requests cost against what they "
+        "would have cost at the previous cost per request of each model. The parts add up to the change "
+        "exactly.",
+        "How the rest is assigned: price is measured on the current requests, so the part of a change that "
+        "comes from more requests *and* a new price (the interaction) is price. A model these users did not "
+        "use before is taken at its current price, so its spend counts as mix. Max mode makes a request of "
+        "the same model dearer: it counts as price, not as a move to another model. Volume and mix are each "
+        "rounded to the micro-cent; price takes what is left of the change, so it carries at most a "
+        "micro-cent or two of rounding.",
+        f"A {noun} still in progress is compared at its projection (the forecast of the trend): its "
+        "requests and costs are scaled by the projected spend over the spend so far, and it says so.",
+    ]
+    return "\n\n".join(paragraphs + notes)
+
+
+def waterfall(comparison: Comparison) -> Chart:
+    change = comparison.change
+    after = comparison.period.label + (" (projected)" if comparison.projected else "")
+    description = explanation(comparison)
+    if comparison.forecast is not None:
+        description += f" Projection: {projection_note(comparison.forecast)}."
+    return Chart(
+        slug=f"waterfall-{comparison.period.key}",
+        title=comparison.title,
+        description=description,
+        kind="waterfall",
+        labels=[comparison.before.label, *(name for _, name in PARTS), after],
+        series=[Series("Spend and change", [change.previous, *change.parts(),
+                                             change.current])],
+    )
+
+
+def parts_table(comparison: Comparison) -> Table:
+    change = comparison.change
+    return Table(
+        slug="parts",
+        title=f"{comparison.title}: the change in parts",
+        columns=[Column("part", "Part", "text"), Column("amount", "Amount", "change"),
+                 Column("share", "Share of the change", "percent"), Column("meaning", "What it is", "text")],
+        rows=[[name, amount, part_share(amount, change.total), PART_WORDS[attribute][2]]
+              for (attribute, name), amount in zip(PARTS, change.parts())],
+        total=["Change", change.total, 100.0 if change.total else None,
+               f"from {format_money(change.previous)} to {format_money(change.current)}"],
+        description=("Each part as a share of the whole change (a part against the change's direction has a "
+                     "negative share). The parts add up to the change to the micro-cent."),
+    )
+
+
+def part_share(amount: int, change: int) -> float | None:
+    """``amount`` as a percentage of ``change`` (a part of nothing is 0.0%, never -0.0%)."""
+    found = share(amount, change)
+    return None if found is None else found + 0.0
+
+
+def periods_table(found: list[Comparison], noun: str) -> Table:
+    rows = [[c.period.label, c.before.label, "projected" if c.projected else "complete", c.change.previous,
+             *c.change.parts(), c.change.current, c.change.total,
+             share(c.change.total, c.change.previous)]
+            for c in found]
+    return Table(
+        slug="periods",
+        title=f"Every {noun} against the one before",
+        columns=[Column("compared", noun.capitalize(), "text"), Column("against", "Against", "text"),
+                 Column("basis", "Basis", "text"), Column("previous", "Spend before", "money"),
+                 *(Column(attribute, name, "change") for attribute, name in PARTS),
+                 Column("spend", "Spend", "money"),
+                 Column("change", "Change", "change"), Column("growth", "Growth", "growth")],
+        rows=rows,
+        description=(f"A {noun} is compared once it and the {noun} before it are fetched and whole; the "
+                     f"{noun} before must be over. Basis \u201cprojected\u201d: a {noun} in progress, its spend and "
+                     "parts at its projection. Downloads carry the unrounded amounts."),
+    )
+
+
+def user_movers(comparison: Comparison) -> Table:
+    """The users whose change was largest (either way), each split over their own models."""
+    before, now = by_user(comparison.previous), by_user(comparison.current)
+    scale = comparison.scale
+    totals = {user: round_half_away(scale * sum(cost for _, cost in now.get(user, {}).values()))
+              - sum(cost for _, cost in before.get(user, {}).values())
+              for user in before.keys() | now.keys()}
+    movers = sorted(totals, key=lambda user: (-abs(totals[user]), user))[:MOVERS]
+    rows = []
+    for user in movers:
+        change = explain_change(before.get(user, {}), now.get(user, {}), scale)
+        continuing = user in before and user in now
+        status = "continuing" if continuing else "new" if user in now else "gone"
+        rows.append([user, status, change.previous, change.current, change.total,
+                     None if continuing else change.people,
+                     *((change.volume, change.mix, change.price) if continuing else (None, None, None))])
+    return Table(
+        slug="users",
+        title=f"Users who moved most: {comparison.title}",
+        columns=[Column("user", "User", "user"), Column("status", "Status", "text"),
+                 Column("previous", "Spend before", "money"), Column("spend", "Spend", "money"),
+                 Column("change", "Change", "change"), Column("people", "New or gone", "change"),
+                 Column("volume", "Volume", "change"), Column("mix", "Mix", "change"),
+                 Column("price", "Price", "change")],
+        rows=rows,
+        description=(f"The {MOVERS} users whose spend changed most, either way (ties: A to Z). A continuing user's "
+                     "change is split over their own models as the team's is, so the users' volumes need not add "
+                     "up to the team's; a new or gone user's change is theirs whole."
+                     + (" Spend at the projection: the user's spend so far scaled as the team's." if comparison.projected
+                        else "")),
+    )
+
+
+def model_movers(comparison: Comparison) -> Table:
+    """The models whose change was largest: volume (the change in requests at the previous cost per
+    request) and price (the current requests times the change in cost per request)."""
+    changes = model_changes(comparison.previous, comparison.current, comparison.scale)
+    movers = sorted(changes, key=lambda model: (-abs(changes[model].total), model))[:MOVERS]
+    rows: list[list[Any]] = [
+        [model, changes[model].previous, changes[model].current, changes[model].total,
+         round_half_away(changes[model].previous_requests), round_half_away(changes[model].current_requests),
+         changes[model].volume, changes[model].price]
+        for model in movers
+    ]
+    return Table(
+        slug="models",
+        title=f"Models that moved most: {comparison.title}",
+        columns=[Column("model", "Model", "model"), Column("previous", "Spend before", "money"),
+                 Column("spend", "Spend", "money"), Column("change", "Change", "change"),
+                 Column("requests_before", "Requests before", "count"), Column("requests", "Requests", "count"),
+                 Column("volume", "Volume", "change"), Column("price", "Price", "change")],
+        rows=rows,
+        description=(f"The {MOVERS} models whose spend changed most, either way, over all their users. Volume: the "
+                     "change in requests at the model's previous cost per request (a model new in the period: all "
+                     "of its spend); price: the current requests times the change in cost per request. A model has "
+                     "no mix of its own: requests moving between models show in each one's volume."
+                     + (" Requests and spend at the projection." if comparison.projected else "")),
+    )
