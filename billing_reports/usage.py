@@ -648,6 +648,13 @@ class OnDemandUsage:
             cells.day, map(cells.users.__getitem__, cells.user), map(cells.models.__getitem__, cells.model),
             cells.columns[0]))
 
+    def cell_columns(self) -> list[Any]:
+        """The ledger's cells as columns, one ``ledger.MonthCells`` per month (``.day``, ``.model`` and
+        ``.user`` codes into ``.models`` / ``.users``, ``.max_mode``, and ``.columns``: one integer
+        column per :class:`UsageTotals` field): for a plugin that sums every cell by keys of its own and
+        can do it a column at a time (far faster than a ``UsageTotals`` per cell). Read-only."""
+        return list(self._month_cells.values())
+
     def by_day(self) -> dict[int, UsageTotals]:
         """Every day covered, oldest first, with its totals (zero when idle: see :meth:`day_fetched`)."""
         day_totals = self._day_index.day_totals

@@ -129,8 +129,8 @@ def test_plugins_lists_the_built_ins_with_their_sections_and_settings(tmp_path):
                                     "help": "the costliest models by average cost per request..."}
     slugs = sorted(s["slug"] for p in by_name.values() for s in p.get("sections", []))
     assert slugs == sorted(["summary", "top-cost-users", "users-x-expensive-models", "top-cost-models",
-                            "monthly-trend", "change-explained", "daily", "monthly-model-breakdown", "monthly-user-breakdown",
-                            "reconciliation", "chargeback"])
+                            "model-economics", "monthly-trend", "change-explained", "daily",
+                            "monthly-model-breakdown", "monthly-user-breakdown", "reconciliation", "chargeback"])
     directory = by_name["billing_reports.publish.targets.directory"]
     assert (directory["hooks"], directory["sections"], directory["publish_targets"]) == (
         ["register_publish_targets"], [], ["directory"])

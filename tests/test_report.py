@@ -50,11 +50,11 @@ def test_json_holds_every_section_in_full(analysis_config):
     document = json.loads(result.stdout)
     assert document["period"] == {"first": "2025-11", "last": "2026-03"}
     assert [s["slug"] for s in document["sections"]] == [
-        "summary", "top-cost-users", "users-x-expensive-models", "top-cost-models",
-        "monthly-trend", "change-explained", "daily", "monthly-model-breakdown", "monthly-user-breakdown", "reconciliation",
-        "chargeback",
+        "summary", "top-cost-users", "users-x-expensive-models", "top-cost-models", "model-economics",
+        "monthly-trend", "change-explained", "daily", "monthly-model-breakdown", "monthly-user-breakdown",
+        "reconciliation", "chargeback",
     ]
-    trend = document["sections"][4]["tables"][0]
+    trend = document["sections"][5]["tables"][0]
     # unrounded dollars: 30 cents + 15 weekdays left x (30c + 7 x 1.5c) / 14 (March's 30c over its 7
     # weekdays, weighed with the 30c over the 20 weekdays of the 28 days before the fetch as 7 more)
     # -> 73.392857 cents; the total 419.80833 cents

@@ -47,11 +47,11 @@ def shown(table):
 
 def test_built_in_slugs_in_order(sections):
     assert list(sections) == [
-        "summary", "top-cost-users", "users-x-expensive-models", "top-cost-models",
-        "monthly-trend", "change-explained", "daily", "monthly-model-breakdown", "monthly-user-breakdown", "reconciliation",
-        "chargeback",
+        "summary", "top-cost-users", "users-x-expensive-models", "top-cost-models", "model-economics",
+        "monthly-trend", "change-explained", "daily", "monthly-model-breakdown", "monthly-user-breakdown",
+        "reconciliation", "chargeback",
     ]
-    assert [s.order for s in sections.values()] == [0, 10, 20, 30, 40, 42, 45, 50, 60, 70, 75]
+    assert [s.order for s in sections.values()] == [0, 10, 20, 30, 35, 40, 42, 45, 50, 60, 70, 75]
 
 
 def test_summary_cards(sections):

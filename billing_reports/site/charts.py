@@ -29,7 +29,7 @@ from markupsafe import Markup, escape
 
 from ..money import MICROCENTS_PER_DOLLAR
 from ..periods import day_text
-from ..sections import Chart, format_value
+from ..sections import MONEY_KINDS, Chart, format_value
 
 WIDTH = 640
 #: A bar's row: its label, then the bar (room for a phone-sized label).
@@ -71,10 +71,10 @@ def render_chart(
 
 
 def _scaled(value: int | float | None, unit: str) -> float | None:
-    """A value in display units (dollars for money) for drawing."""
+    """A value in display units (dollars for money of any kind: micro-cents) for drawing."""
     if value is None:
         return None
-    if unit == "money":
+    if unit in MONEY_KINDS:
         return value / MICROCENTS_PER_DOLLAR
     return float(value)
 
@@ -196,7 +196,7 @@ def nice_ticks(top: float, count: int = 5) -> list[float]:
 
 def _tick_text(value: float, unit: str, step: float) -> str:
     decimals = 0 if step >= 1 else 2
-    if unit == "money":
+    if unit in MONEY_KINDS:
         return f"${value:,.{decimals}f}"
     if unit == "percent":
         return f"{value:,.{decimals}f}%"
