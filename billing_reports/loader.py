@@ -61,7 +61,7 @@ from .settings import Settings
 from .untrusted import printable, shortened
 from .usage import (
     CHARGED_EXAMPLES, REMOVED_USER, SERVICE_ACCOUNT_MARK, UNKNOWN_MODEL, DataQuality, LedgerKey, MonthFacts,
-    OnDemandUsage, service_account_user,
+    OnDemandUsage, one_spelling, service_account_user,
 )
 
 #: Kinds the Cursor API is known to send; any other is counted as unknown.
@@ -145,6 +145,10 @@ def load_usage(settings: Settings, months: Sequence[Month], *, data_dir: Path | 
     if report_range is not None and not report_range.whole_months:
         first_day, last_day = report_range.first_day, report_range.last_day
         month_cells = {month: cells.within_days(first_day, last_day) for month, cells in month_cells.items()}
+    spelling = one_spelling({user for cells in month_cells.values() for user in cells.users})
+    if spelling is not None:  # one person in two cases (Ann@ and ann@): one user, as a pseudonym would be
+        month_cells = {month: cells.renamed(spelling.__getitem__, str, month.start_ms // DAY_MS)
+                       for month, cells in month_cells.items()}
     return OnDemandUsage(months=ordered, ledger=Ledger(month_cells), month_facts=facts, data_dir=directory,
                          report_range=report_range)
 

@@ -1,0 +1,133 @@
+"""Attacks on pseudonymised sites (review of issue 16): each test is a way a person still shows, or a
+figure that changes, on a pseudonymised site. All fail on branch pseudonymise at d06a2f9."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import FakeClock, Now, usage_event, utc
+from test_pseudonymise import KEY, MONTH, leaks, run
+from test_pseudonymise import cache as team_cache  # noqa: F401 (the fixture team's cache)
+from test_pseudonymise import project as team_project
+
+from billing_reports.analysis import analyse
+from billing_reports.fakeapi import FakeCursorApi, StaticTeam
+from billing_reports.fakeapi.billing import Billing, GroupPlan
+from billing_reports.fakeapi.team import TeamMember
+from billing_reports.fetching import fetch_months
+from billing_reports.pseudonyms import PSEUDONYM_KEY_VARIABLE, Pseudonyms
+from billing_reports.settings import load_settings
+
+pytestmark = pytest.mark.server
+
+MEMBERS = (
+    TeamMember(1, "claude.moreau@rivenhall.test", "Claude", "member", False, 1.0),  # a one-word display name
+    TeamMember(2, "ottoline.brackenbury@rivenhall.test", "Ottoline Brackenbury", "owner", False, 1.0),
+    TeamMember(3, "thaddeus.quill@intranet", "Thaddeus Quill", "member", False, 1.0),  # a domain without a dot
+    TeamMember(4, "juergen@rivenhall.test", "Jürgen Straße", "member", False, 1.0),     # casefold changes length
+)
+CLAUDE, OTTOLINE, THADDEUS, JUERGEN = (m.email for m in MEMBERS)
+BILLING = Billing(
+    cycle_anchor="2026-01-17",
+    groups=(
+        GroupPlan("group_a", f"Desk of {THADDEUS}", (THADDEUS,)),
+        GroupPlan("group_b", f"Desk of {OTTOLINE}", (OTTOLINE,)),      # scrubbed to "Desk of Person ..."
+        GroupPlan("group_c", "Ottoline's corner at rivenhall.test", (CLAUDE,)),  # a first name, the domain
+        GroupPlan("group_d", "Jürgen Straße's lab", (JUERGEN,)),
+    ),
+)
+
+
+def events() -> list[dict]:
+    return [
+        usage_event("2026-11-17T09:00:00", email=CLAUDE, model="claude-4.5-sonnet", total_cents=250.0),
+        usage_event("2026-11-18T09:00:00", email=OTTOLINE, model="claude-4.5-sonnet", total_cents=180.0),
+        usage_event("2026-11-18T10:00:00", email=THADDEUS, model="gpt-5", total_cents=120.0),
+        usage_event("2026-11-18T11:00:00", email=JUERGEN, model="gpt-5", total_cents=12.0),
+        # a fine-tuned model named after a person by local part only
+        usage_event("2026-11-19T10:00:00", email=OTTOLINE, model="ft:gpt-5:ottoline.brackenbury", total_cents=20.0),
+    ]
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("attack-cache")
+    now = Now(utc("2026-11-30T12:00:00"))
+    with FakeCursorApi(StaticTeam(events(), members=MEMBERS, now=now), rate_limit_per_minute=None,
+                       billing=BILLING) as api:
+        settings = dataclasses.replace(load_settings(root / "none.yaml", must_exist=False), data_dir=root / "cache",
+                                       api_base_url=api.base_url, request_delay_seconds=0.0)
+        clock = FakeClock()
+        fetch_months(settings, [MONTH], api_key=api.api_key, now=now, clock=clock, sleep=clock.sleep,
+                     team_figures=True)
+    return root / "cache"
+
+
+def project(tmp_path: Path, cache: Path, mapping: str | None = None, budgets: dict | None = None) -> Path:
+    shutil.copytree(cache, tmp_path / "cache")
+    plugins: dict = {}
+    if mapping is not None:
+        (tmp_path / "groups.csv").write_text(mapping, encoding="utf-8")
+        plugins["chargeback"] = {"mapping": "groups.csv", "source": "mapping"}
+    if budgets is not None:
+        plugins["budgets"] = budgets
+    config = {"paths": {"data_dir": "cache", "site_dir": "site", "demo_dir": "demo"},
+              "privacy": {"pseudonymise": True}, "plugins": plugins}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    return tmp_path / "config.yaml"
+
+
+SPAN = ["--end-month", "2026-11", "--months-back", "1"]
+
+
+def test_a_one_word_display_name_does_not_rename_a_model_nor_tie_the_pseudonym_to_the_name(tmp_path, cache):
+    config = project(tmp_path, cache)
+    assert run("build", "--offline", "--config", str(config), *SPAN).exit_code == 0
+    models = (tmp_path / "site" / "models.html").read_text(encoding="utf-8")
+    assert f"{Pseudonyms(KEY).user(CLAUDE)}-4.5-sonnet" not in models  # everyone learns Claude's pseudonym
+    assert "claude-4.5-sonnet" in models
+
+
+@pytest.mark.parametrize("word", [THADDEUS, "thaddeus.quill", "Jürgen Straße", "ottoline.brackenbury", "Ottoline",
+                                  "rivenhall.test"])
+def test_free_text_from_the_api_names_nobody(tmp_path, cache, word):
+    config = project(tmp_path, cache)
+    assert run("build", "--offline", "--config", str(config), *SPAN).exit_code == 0
+    assert leaks(tmp_path / "site", [word]) == []
+
+
+def test_a_budget_for_a_cursor_group_named_after_a_person_names_nobody_and_still_applies(tmp_path, cache):
+    config = project(tmp_path, cache, budgets={"groups_usd": {f"Desk of {OTTOLINE}": 50}})
+    assert run("build", "--offline", "--config", str(config), *SPAN).exit_code == 0
+    assert leaks(tmp_path / "site", [OTTOLINE]) == []
+    assert "no group of this name" not in (tmp_path / "site" / "budgets.html").read_text(encoding="utf-8")
+
+
+def test_a_group_of_the_mapping_file_named_after_a_person_names_nobody(tmp_path, cache):
+    config = project(tmp_path, cache, mapping=f"email,group,start\n{OTTOLINE},Desk of {OTTOLINE},\n")
+    assert run("build", "--offline", "--config", str(config), *SPAN).exit_code == 0
+    assert leaks(tmp_path / "site", [OTTOLINE]) == []
+
+
+def _rows(section) -> list[list]:
+    """A section's rows without their names (every number, in order)."""
+    return [[cell for cell in row if isinstance(cell, (int, float)) and not isinstance(cell, bool)]
+            for table in section.tables for row in table.rows]
+
+
+def test_the_pseudonymised_sections_have_the_figures_of_the_full_ones(tmp_path, team_cache):
+    """Same cache, same config.yaml: the budgets and the chargeback of the finance site and of the
+    company site must agree (one figure, one value); they do not when config.yaml or the mapping file
+    write an email in another case than the events do."""
+    full = {s.slug: s for s in analyse(load_settings(team_project(tmp_path / "a", team_cache, pseudonymise=False)),
+                                       [MONTH]).sections}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(PSEUDONYM_KEY_VARIABLE, KEY)
+        pseudo = {s.slug: s for s in analyse(load_settings(team_project(tmp_path / "b", team_cache)), [MONTH]).sections}
+    differ = sorted(slug for slug in full if slug in pseudo
+                    and sorted(map(tuple, _rows(full[slug]))) != sorted(map(tuple, _rows(pseudo[slug]))))
+    assert differ == []
