@@ -103,7 +103,7 @@ def build(
     if rule_failures and not settings.skip_broken_plugins:
         raise PluginError(failure_message(rule_failures))
     failures = [*analysis.failures, *page_failures, *rule_failures]
-    alerts_seen, _ = first_seen_times(settings.data_dir)
+    alerts_seen, _ = first_seen_times(settings.data_dir, pseudonymised=analysis.usage.pseudonymised)
 
     # 3. Render into a temporary directory and swap it in.
     site = build_site(settings, analysis.usage, analysis.sections, pages=pages, failures=failures, manager=manager,
