@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import FakeClock, Now, usage_event, utc
-from test_pseudonymise import KEY, MONTH, leaks, run
+from test_pseudonymise import KEY, MONTH, leaks, needles, run
 from test_pseudonymise import cache as team_cache  # noqa: F401 (the fixture team's cache)
 from test_pseudonymise import project as team_project
 
@@ -131,3 +131,40 @@ def test_the_pseudonymised_sections_have_the_figures_of_the_full_ones(tmp_path, 
     differ = sorted(slug for slug in full if slug in pseudo
                     and sorted(map(tuple, _rows(full[slug]))) != sorted(map(tuple, _rows(pseudo[slug]))))
     assert differ == []
+
+
+def test_a_target_for_pseudonymised_sites_does_not_roll_back_to_one_that_names_people(tmp_path, team_cache):
+    """The target was first set up without pseudonymised_only and given the full site; then the flag
+    was set and a pseudonymised site published: rolling back would serve the full one again."""
+    (tmp_path / "www").mkdir()
+    target = {"type": "directory", "path": "www/company"}
+    config = team_project(tmp_path, team_cache, pseudonymise=False,
+                          publish={"default": "company", "targets": {"company": target}})
+    assert run("build", "--offline", "--config", str(config), *SPAN, key=None).exit_code == 0
+    published = run("publish", "--config", str(config))
+    assert published.exit_code == 0 and "names people: not for the whole company" in published.output
+    settings = yaml.safe_load(config.read_text(encoding="utf-8"))
+    settings["publish"]["targets"]["company"]["pseudonymised_only"] = True
+    config.write_text(yaml.safe_dump(settings, sort_keys=False), encoding="utf-8")
+    company = ["--site-dir", str(tmp_path / "site-company"), "--config", str(config)]
+    assert run("build", "--offline", "--pseudonymise", *company, *SPAN).exit_code == 0
+    published = run("publish", *company)
+    assert published.exit_code == 0 and "pseudonymised: every person under a pseudonym" in published.output
+    refused = run("publish", "--rollback", "--config", str(config))
+    assert refused.exit_code != 0 and "pseudonymised_only" in refused.output
+    assert leaks(tmp_path / "www" / "company", needles()) == []
+    # a previous site that is pseudonymised is rolled back to (another key: another site to publish)
+    assert run("build", "--offline", "--pseudonymise", *company, *SPAN, key=KEY[::-1]).exit_code == 0
+    assert run("publish", *company).exit_code == 0
+    rolled = run("publish", "--rollback", "--config", str(config))
+    assert rolled.exit_code == 0, rolled.output
+    assert leaks(tmp_path / "www" / "company", needles()) == []
+
+
+def test_a_pseudonymised_build_over_the_full_site_says_so(tmp_path, team_cache):
+    config = str(team_project(tmp_path, team_cache, pseudonymise=False))
+    full = run("build", "--offline", "--config", config, *SPAN, key=None)
+    assert "names people: not for the whole company" in full.output and "replaced" not in full.output
+    over = run("build", "--offline", "--pseudonymise", "--config", config, *SPAN)
+    assert over.exit_code == 0 and "pseudonymised: every person under a pseudonym" in over.output
+    assert "replaced the site that named people" in over.output
