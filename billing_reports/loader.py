@@ -854,14 +854,14 @@ def _inspect(event: Any, month: Month, quality: DataQuality) -> EventValues | No
     account = event.get("serviceAccountName")
     if isinstance(account, str) and account.strip():
         owner, user = user, service_account_user(account)
-        quality.service_account_owners.setdefault(_bounded_name(user), owner)
+        quality.service_account_owners.setdefault(bounded_name(user), owner)
     model = event.get("model")
     if not isinstance(model, str) or not model:
         model = UNKNOWN_MODEL
         quality.without_model += 1
     if len(user) > NAME_LIMIT or len(model) > NAME_LIMIT:
         quality.long_names += 1
-        user, model = _bounded_name(user), _bounded_name(model)
+        user, model = bounded_name(user), bounded_name(model)
     if charged_cents is not None:
         quality.with_charged += 1
         if charged_differs(cost):
@@ -884,7 +884,7 @@ def _inspect(event: Any, month: Month, quality: DataQuality) -> EventValues | No
     return key, (cost.charged, 1, *tokens, cost.list, cost.token_fee)
 
 
-def _bounded_name(name: str) -> str:
+def bounded_name(name: str) -> str:
     """A name of at most ``NAME_LIMIT`` characters: a longer one cut short, with a digest of the
     whole so that two long names stay apart (its spend still counts, under this name)."""
     if len(name) <= NAME_LIMIT:

@@ -31,9 +31,10 @@ import msgspec.inspect as inspect
 
 from .cursor_figures import BillingGroup, CursorFigures, GroupMembership, Member, MemberSpend
 from .ledger import Ledger
+from .loader import bounded_name
 from .months import DAY_MS, Month
 from .pseudonyms import GroupName, Person, Pseudonyms
-from .usage import DataQuality, MonthFacts, OnDemandUsage, UsageTotals
+from .usage import SERVICE_ACCOUNT_MARK, DataQuality, MonthFacts, OnDemandUsage, UsageTotals, service_account_user
 
 
 @dataclass
@@ -179,9 +180,9 @@ def pseudonymised_event(event: dict[str, Any], people: Pseudonyms | None) -> dic
             continue
         kind = _PERSON_FIELDS.get(name)
         if kind == "user" and isinstance(value, str):
-            value = people.user(value)
+            value = people.user(bounded_name(value))  # the ledger's user: a name too long is cut as it is there
         elif kind == "account" and isinstance(value, str) and value.strip():
-            value = people.of(value)
+            value = people.user(bounded_name(service_account_user(value))).removesuffix(SERVICE_ACCOUNT_MARK)
         else:
             value = _scrubbed(value, people)
         renamed[name] = value

@@ -30,7 +30,7 @@ from .usage import REMOVED_USER, SERVICE_ACCOUNT_MARK, normalised
 #: Where the key comes from: the environment, else ``.env`` (never config.yaml).
 PSEUDONYM_KEY_VARIABLE = "BILLING_REPORTS_PSEUDONYM_KEY"
 #: The shortest key taken: a short key can be guessed, and with it every pseudonym reversed.
-MIN_KEY_LENGTH = 16
+MIN_KEY_LENGTH = 32
 #: Bytes of the HMAC a pseudonym shows (48 bits: 12 hex digits).
 CODE_BYTES = 6
 #: What a pseudonym of an email and of a service account's name begins with.
@@ -72,7 +72,7 @@ GroupName = Annotated[str, msgspec.Meta(extra={"group": True})]
 
 NO_KEY = (f"privacy.pseudonymise (or --pseudonymise) needs the secret {PSEUDONYM_KEY_VARIABLE} in the "
           "environment or in .env, and it is not set; create one once and keep it (the same key keeps the same "
-          "pseudonyms): python3 -c 'import secrets; print(secrets.token_hex(32))'")
+          "pseudonyms): python3 -c 'import secrets; print(secrets.token_urlsafe(32))'")
 
 
 def key_from(settings) -> str:
@@ -85,7 +85,7 @@ def key_from(settings) -> str:
     if len(key.strip()) < MIN_KEY_LENGTH:
         raise ConfigError(f"{PSEUDONYM_KEY_VARIABLE} is shorter than {MIN_KEY_LENGTH} characters, short enough "
                           "to guess and reverse every pseudonym; make a new one: "
-                          "python3 -c 'import secrets; print(secrets.token_hex(32))'")
+                          "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'")
     return key.strip()
 
 

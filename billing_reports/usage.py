@@ -52,10 +52,11 @@ def normalised(name: str) -> str:
 
 def one_spelling(users: Iterable[str]) -> dict[str, str] | None:
     """``users`` (the ledger's) written in two ways for one person (``Ann@x.test`` and ``ann@x.test``)
-    -> the one spelling each is summed under (the first A to Z); ``None`` when every person has one."""
+    -> the one spelling each is summed under (the one in lower case if any, else the first A to Z);
+    ``None`` when every person has one."""
     chosen: dict[str, str] = {}
     spelled: dict[str, str] = {}
-    for user in sorted(users):
+    for user in sorted(users, key=lambda user: (user != normalised(user), user)):
         spelled[user] = chosen.setdefault(normalised(user), user)
     return spelled if len(chosen) < len(spelled) else None
 

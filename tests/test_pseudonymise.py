@@ -266,8 +266,10 @@ def test_without_the_key_the_build_stops_in_one_line_before_anything_is_written(
     assert result.exit_code != 0 and not (tmp_path / "site").exists()
     [line] = result.output.strip().splitlines()
     assert PSEUDONYM_KEY_VARIABLE in line
-    short = run("build", "--offline", "--config", str(config), "--end-month", "2026-11", key="too-short")
-    assert short.exit_code != 0 and "shorter than" in short.output and not (tmp_path / "site").exists()
+    for short_key in ("too-short", "a passphrase of 31 characters.."):  # 32 at least: not one to guess
+        short = run("build", "--offline", "--config", str(config), "--end-month", "2026-11", key=short_key)
+        assert short.exit_code != 0 and "shorter than 32" in short.output and not (tmp_path / "site").exists()
+        assert "secrets.token_urlsafe(32)" in short.output
     # .env next to config.yaml is read too
     (tmp_path / ".env").write_text(f"{PSEUDONYM_KEY_VARIABLE}={KEY}\n", encoding="utf-8")
     assert run("build", "--offline", "--config", str(config), "--end-month", "2026-11", "--months-back", "1",

@@ -1,5 +1,6 @@
-"""Attacks on pseudonymised sites (review of issue 16): each test is a way a person still shows, or a
-figure that changes, on a pseudonymised site. All fail on branch pseudonymise at d06a2f9."""
+"""Attacks on pseudonymised sites (the review of issue 16): each test is a way a person still showed, or
+a figure that changed, on a pseudonymised site, or a way to publish the wrong site; each failed on main
+at 84c3bd3 (the pseudonymise branch merged)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from billing_reports.fakeapi import FakeCursorApi, StaticTeam
 from billing_reports.fakeapi.billing import Billing, GroupPlan
 from billing_reports.fakeapi.team import TeamMember
 from billing_reports.fetching import fetch_months
-from billing_reports.pseudonyms import PSEUDONYM_KEY_VARIABLE, Pseudonyms
+from billing_reports.pseudonyms import A_DOMAIN, PSEUDONYM_KEY_VARIABLE, Pseudonyms
 from billing_reports.settings import load_settings
 
 pytestmark = pytest.mark.server
@@ -31,6 +32,7 @@ MEMBERS = (
     TeamMember(4, "juergen@rivenhall.test", "Jürgen Straße", "member", False, 1.0),     # casefold changes length
 )
 CLAUDE, OTTOLINE, THADDEUS, JUERGEN = (m.email for m in MEMBERS)
+LONG_EMAIL = "a" * 330 + "@rivenhall.test"
 BILLING = Billing(
     cycle_anchor="2026-01-17",
     groups=(
@@ -50,6 +52,10 @@ def events() -> list[dict]:
         usage_event("2026-11-18T11:00:00", email=JUERGEN, model="gpt-5", total_cents=12.0),
         # a fine-tuned model named after a person by local part only
         usage_event("2026-11-19T10:00:00", email=OTTOLINE, model="ft:gpt-5:ottoline.brackenbury", total_cents=20.0),
+        # one person written in capitals by one event: one person on both sites
+        usage_event("2026-11-20T10:00:00", email=OTTOLINE.upper(), model="gpt-5", total_cents=30.0),
+        # an email longer than the ledger keeps a name (it cuts it short, with a digest)
+        usage_event("2026-11-20T11:00:00", email=LONG_EMAIL, model="gpt-5", total_cents=5.0),
     ]
 
 
@@ -168,3 +174,68 @@ def test_a_pseudonymised_build_over_the_full_site_says_so(tmp_path, team_cache):
     over = run("build", "--offline", "--pseudonymise", "--config", config, *SPAN)
     assert over.exit_code == 0 and "pseudonymised: every person under a pseudonym" in over.output
     assert "replaced the site that named people" in over.output
+
+
+def test_scrub_finds_every_shape_of_a_known_person_and_renames_no_model():
+    people = Pseudonyms(KEY)
+    people.know_people([CLAUDE, OTTOLINE, THADDEUS, JUERGEN, "max@rivenhall.test", "auto@rivenhall.test"])
+    people.know_display_names([(CLAUDE, "Claude"), (JUERGEN, "Jürgen Straße"), ("max@rivenhall.test", "Max"),
+                               (OTTOLINE, "Ottoline Brackenbury")])
+    for model in ("claude-4.5-sonnet", "gpt-5.1-codex-max", "auto", "Claude", "max"):
+        assert people.scrub(model) == model  # display names are never looked for in a model's name
+    ottoline = people.user(OTTOLINE)
+    for text in (f"ft:gpt-5:{OTTOLINE}", "ft:gpt-5:ottoline.brackenbury", f"ft:gpt-5:{OTTOLINE.upper()}",
+                 "ft:gpt-5:" + OTTOLINE.replace("@", "\uff20"), "ft:gpt-5:" + OTTOLINE.replace("@", "%40")):
+        assert people.scrub(text) == f"ft:gpt-5:{ottoline}", text
+    assert people.scrub(f"by {THADDEUS}.") == f"by {people.user(THADDEUS)}."  # a host without a dot
+    assert people.scrub("o'brien@elsewhere.test") == people.user("o'brien@elsewhere.test")  # not "o'" + a pseudonym
+    assert people.scrub("mirror of rivenhall.test") == f"mirror of {A_DOMAIN}"
+    # names: as whole words, whatever their case (Straße is STRASSE), never inside a-b, a.b or by a digit
+    assert people.scrub_name("JÜRGEN STRASSE's lab") == f"{people.user(JUERGEN)}'s lab"
+    assert people.scrub_name("Jürgen Straße's lab") == f"{people.user(JUERGEN)}'s lab"
+    assert people.scrub_name("Claude fans") == f"{people.user(CLAUDE)} fans"
+    assert people.scrub_name("claude-4.5 fans, Claude2, max.mode") == "claude-4.5 fans, Claude2, max.mode"
+    assert people.scrub_name("Ottoline's corner") == f"{ottoline}'s corner"  # a first name alone
+
+
+def test_two_mailboxes_that_only_case_folding_makes_one_are_two_people():
+    people = Pseudonyms(KEY)
+    assert people.user("strauß@rivenhall.test") != people.user("strauss@rivenhall.test")
+    assert people.user("STRAUß@rivenhall.test ") == people.user("strauß@rivenhall.test")
+
+
+def test_one_person_written_in_two_cases_is_one_user_on_the_full_report_too(tmp_path, cache):
+    config = project(tmp_path, cache)
+    full = analyse(dataclasses.replace(load_settings(config), pseudonymise=False), [MONTH])
+    ottolines = [user for user in full.usage.user_names if user.lower() == OTTOLINE]
+    assert ottolines == [OTTOLINE] and full.usage.user_total(OTTOLINE).requests == 3
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(PSEUDONYM_KEY_VARIABLE, KEY)
+        pseudo = analyse(load_settings(config), [MONTH])
+    assert pseudo.usage.user_total(Pseudonyms(KEY).user(OTTOLINE)) == full.usage.user_total(OTTOLINE)
+
+
+@pytest.mark.parametrize("pseudonymise", [False, True])
+def test_a_budget_for_a_service_account_by_its_name_reaches_it(tmp_path, team_cache, pseudonymise):
+    """config.yaml names it as the README does (users_usd: {nightly-ci: 100}), without " (service account)"."""
+    from test_pseudonymise import SERVICE_ACCOUNT
+
+    settings = load_settings(team_project(tmp_path, team_cache, pseudonymise=pseudonymise))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(PSEUDONYM_KEY_VARIABLE, KEY)
+        analysis = analyse(settings, [MONTH])
+    name = lambda user: Pseudonyms(KEY).user(user) if pseudonymise else user  # noqa: E731
+    account, bare = name(f"{SERVICE_ACCOUNT} (service account)"), name(SERVICE_ACCOUNT)
+    budgets = {s.slug: s for s in analysis.sections}["budgets"]
+    rows = {row[0]: row for table in budgets.tables for row in table.rows if row}
+    assert 300_000_000 in rows[account]  # its own $3, not the default $5
+    assert bare not in rows  # (no row of its own for a name nobody spends under)
+
+
+def test_an_event_streamed_again_names_its_person_as_the_ledger_does(tmp_path, cache):
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(PSEUDONYM_KEY_VARIABLE, KEY)
+        usage = analyse(load_settings(project(tmp_path, cache)), [MONTH]).usage
+    users = {event["userEmail"] for _, event in usage.events()}
+    assert users <= set(usage.user_names) and Pseudonyms(KEY).user(OTTOLINE) in users
+    assert len(users) == 5  # the long email's events and its ledger user under one pseudonym
