@@ -96,10 +96,14 @@ def needles() -> list[str]:
 @pytest.fixture(scope="module")
 def cache(tmp_path_factory) -> Path:
     """November 2026 and Cursor's figures, fetched through the real client at 30 Nov 12:00 UTC."""
-    root = tmp_path_factory.mktemp("pseudonymise-cache")
+    return fetched_cache(tmp_path_factory.mktemp("pseudonymise-cache"), events(), MEMBERS, BILLING)
+
+
+def fetched_cache(root: Path, team_events: list[dict], members: tuple, billing: Billing) -> Path:
+    """``root``/cache: November 2026 of a team and its Cursor figures, fetched at 30 Nov 12:00 UTC."""
     now = Now(utc("2026-11-30T12:00:00"))
-    with FakeCursorApi(StaticTeam(events(), members=MEMBERS, now=now), rate_limit_per_minute=None,
-                       billing=BILLING) as api:
+    with FakeCursorApi(StaticTeam(team_events, members=members, now=now), rate_limit_per_minute=None,
+                       billing=billing) as api:
         settings = dataclasses.replace(load_settings(root / "none.yaml", must_exist=False), data_dir=root / "cache",
                                        api_base_url=api.base_url, request_delay_seconds=0.0)
         clock = FakeClock()

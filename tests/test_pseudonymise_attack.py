@@ -10,16 +10,14 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import FakeClock, Now, usage_event, utc
-from test_pseudonymise import KEY, MONTH, leaks, needles, run
+from conftest import usage_event
+from test_pseudonymise import KEY, MONTH, fetched_cache, leaks, needles, run
 from test_pseudonymise import cache as team_cache  # noqa: F401 (the fixture team's cache)
 from test_pseudonymise import project as team_project
 
 from billing_reports.analysis import analyse
-from billing_reports.fakeapi import FakeCursorApi, StaticTeam
 from billing_reports.fakeapi.billing import Billing, GroupPlan
 from billing_reports.fakeapi.team import TeamMember
-from billing_reports.fetching import fetch_months
 from billing_reports.pseudonyms import A_DOMAIN, PSEUDONYM_KEY_VARIABLE, Pseudonyms
 from billing_reports.settings import load_settings
 
@@ -61,16 +59,7 @@ def events() -> list[dict]:
 
 @pytest.fixture(scope="module")
 def cache(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("attack-cache")
-    now = Now(utc("2026-11-30T12:00:00"))
-    with FakeCursorApi(StaticTeam(events(), members=MEMBERS, now=now), rate_limit_per_minute=None,
-                       billing=BILLING) as api:
-        settings = dataclasses.replace(load_settings(root / "none.yaml", must_exist=False), data_dir=root / "cache",
-                                       api_base_url=api.base_url, request_delay_seconds=0.0)
-        clock = FakeClock()
-        fetch_months(settings, [MONTH], api_key=api.api_key, now=now, clock=clock, sleep=clock.sleep,
-                     team_figures=True)
-    return root / "cache"
+    return fetched_cache(tmp_path_factory.mktemp("attack-cache"), events(), MEMBERS, BILLING)
 
 
 def project(tmp_path: Path, cache: Path, mapping: str | None = None, budgets: dict | None = None) -> Path:
