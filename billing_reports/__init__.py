@@ -9,9 +9,9 @@ A plugin author needs only this module::
 
 from .hookspecs import hookimpl
 from .pages import Page
-from .pseudonyms import Person
+from .pseudonyms import GroupName, Person
 from .sections import Chart, Column, Figure, Section, Series, Table, TextView
 
 __version__ = "0.1.0"
 
-__all__ = ["Chart", "Column", "Figure", "Page", "Person", "Section", "Series", "Table", "TextView", "hookimpl", "__version__"]
+__all__ = ["Chart", "Column", "Figure", "GroupName", "Page", "Person", "Section", "Series", "Table", "TextView", "hookimpl", "__version__"]

@@ -30,6 +30,10 @@ from .errors import CacheError
 from .months import isoformat_z
 
 STATE_FILE = "alert-state.json"
+#: The state of a pseudonymised ``check`` (``privacy.pseudonymise``): its alerts name people by
+#: pseudonym, so they are kept apart; one file for both would re-send every alert about a person at
+#: each switch between a full and a pseudonymised config over one cache.
+PSEUDONYMISED_STATE_FILE = "alert-state-pseudonymised.json"
 WRITTEN_BY = "billing-reports check"
 FORMAT_VERSION = 1
 
@@ -167,8 +171,8 @@ def _stale(path: Path) -> bool:
     return False
 
 
-def state_path(data_dir: Path) -> Path:
-    return Path(data_dir) / STATE_FILE
+def state_path(data_dir: Path, *, pseudonymised: bool = False) -> Path:
+    return Path(data_dir) / (PSEUDONYMISED_STATE_FILE if pseudonymised else STATE_FILE)
 
 
 def _refused(path: Path, problem: str) -> CacheError:
@@ -179,12 +183,13 @@ def _refused(path: Path, problem: str) -> CacheError:
     )
 
 
-def read_state(data_dir: Path) -> AlertState:
-    """The state kept under ``data_dir`` (empty when there is none yet).
+def read_state(data_dir: Path, *, pseudonymised: bool = False) -> AlertState:
+    """The state kept under ``data_dir`` (empty when there is none yet; ``pseudonymised``: the state of
+    a pseudonymised ``check``, kept apart).
 
     :raises CacheError: the file cannot be read or is not one ``check`` wrote (one line naming it).
     """
-    path = state_path(data_dir)
+    path = state_path(data_dir, pseudonymised=pseudonymised)
     if not path.exists():
         return AlertState()
     if not path.is_file():
@@ -227,25 +232,25 @@ def _entry_problem(entry: Any) -> str | None:
     return None
 
 
-def write_state(data_dir: Path, state: AlertState) -> Path:
+def write_state(data_dir: Path, state: AlertState, *, pseudonymised: bool = False) -> Path:
     """Write ``state`` atomically (a temporary file beside it, then a rename): a crash leaves the old one."""
-    path = state_path(data_dir)
+    path = state_path(data_dir, pseudonymised=pseudonymised)
     remove_abandoned_work(path.parent, (f".{path.name}.*.tmp",))  # what a killed write of it left, once a day old
     write_atomically(path, [orjson.dumps(state.to_json(), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)])
     return path
 
 
-def first_seen_times(data_dir: Path | None) -> tuple[dict[str, str], str | None]:
+def first_seen_times(data_dir: Path | None, *, pseudonymised: bool = False) -> tuple[dict[str, str], str | None]:
     """For the site: each standing alert's first-seen time, and why there are none (a state file that
     cannot be read: its one line), never an exception."""
     if data_dir is None:
         return {}, None
     try:
-        state = read_state(data_dir)
+        state = read_state(data_dir, pseudonymised=pseudonymised)
     except CacheError as error:
         return {}, error.message
     return {key: standing.first_seen for key, standing in state.alerts.items()}, None
 
 
-__all__ = ["AlertState", "STATE_FILE", "StandingAlert", "Told", "first_seen_times", "read_state", "state_path",
+__all__ = ["AlertState", "PSEUDONYMISED_STATE_FILE", "STATE_FILE", "StandingAlert", "Told", "first_seen_times", "read_state", "state_path",
            "write_state"]

@@ -21,7 +21,7 @@ from .months import Month
 from .pages import Page
 from .periods import ReportRange
 from .plugin_manager import PluginFailure
-from .pseudonymise import pseudonymised
+from .pseudonymise import named_settings, pseudonymised
 from .pseudonyms import Pseudonyms, key_from
 from .sections import ROLES, Section
 from .settings import Settings
@@ -68,6 +68,9 @@ def analyse(
     usage = load_usage(settings, months, report_range=report_range)
     require_cached_data(usage)
     usage.cursor  # Cursor's kept figures read now: a broken file is one line, not each plugin's failure
+    # the settings that name people (Person) name them as the ledger does, whatever the case: the
+    # full and the pseudonymised report then place the same people (one figure, one value)
+    settings = named_settings(settings, usage.person, usage.group_name)
     if settings.pseudonymise:  # the one place people become pseudonyms: no plugin sees anyone's email
         usage, settings = pseudonymised(usage, settings, Pseudonyms(key_from(settings)))
     sections, failures = run_sections(manager, usage, settings, load_failures)

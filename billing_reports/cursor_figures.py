@@ -8,7 +8,7 @@ counted in ``problems`` (shown on the data-quality page), never guessed. Amounts
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -108,6 +108,21 @@ class CursorFigures:
         """The member's display name (``None`` when Cursor's list does not name them)."""
         member = self.members.get(email)
         return member.name if member is not None and member.name else None
+
+    def spelled(self, person: Callable[[str], str]) -> "CursorFigures":
+        """These figures with every member's email as ``person`` writes it (``usage.person``: the
+        ledger's spelling, so that ``Ann@X.test`` on Cursor's list meets the events' ``ann@x.test``),
+        and ``person`` naming what reads the cache beside them."""
+        members: dict[str, Member] = {}
+        for email, member in self.members.items():
+            members.setdefault(person(email), replace(member, email=person(email)))
+        spend = [replace(snapshot, members=tuple(replace(line, email=person(line.email)) for line in snapshot.members))
+                 for snapshot in self.spend]
+        groups = [replace(snapshot, groups=tuple(
+            replace(group, members=tuple(replace(member, email=person(member.email)) for member in group.members))
+            for group in snapshot.groups)) for snapshot in self.groups]
+        return CursorFigures(members=members, members_taken_at=self.members_taken_at, spend=spend, groups=groups,
+                             problems=list(self.problems), person=person)
 
     def cycle_anchor(self) -> int | None:
         """The first day of the newest cycle Cursor reported (its ``subscriptionCycleStart``)."""

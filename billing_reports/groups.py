@@ -28,7 +28,7 @@ from .cursor_figures import CursorFigures
 from .errors import ConfigError
 from .periods import parse_day
 from .untrusted import printable, shortened
-from .usage import SERVICE_ACCOUNT_MARK
+from .usage import SERVICE_ACCOUNT_MARK, normalised
 
 if TYPE_CHECKING:
     from .usage import OnDemandUsage
@@ -61,7 +61,7 @@ class GroupDirectory:
         self.source = source
         self._by_user: dict[str, list[Membership]] = {}
         for membership in memberships:  # e-mails match whatever their case (Maya.Chen@ = maya.chen@)
-            self._by_user.setdefault(membership.user.casefold(), []).append(membership)
+            self._by_user.setdefault(normalised(membership.user), []).append(membership)
         for kept in self._by_user.values():
             kept.sort(key=lambda m: (m.first_day if m.first_day is not None else -(10**9)))
         self._starts = {user: [m.first_day if m.first_day is not None else -(10**9) for m in kept]
@@ -69,7 +69,7 @@ class GroupDirectory:
 
     def group_of(self, user: str, day: int) -> str:
         """The group ``user`` is charged to on ``day`` (a service account by its name)."""
-        user = user.casefold()
+        user = normalised(user)
         kept = self._by_user.get(user)
         if kept is None and user.endswith(SERVICE_ACCOUNT_MARK):
             user = user[: -len(SERVICE_ACCOUNT_MARK)]
@@ -89,10 +89,12 @@ class GroupDirectory:
         """Every group named, in name order (:data:`UNASSIGNED` not among them)."""
         return sorted({m.group for kept in self._by_user.values() for m in kept})
 
-    def renamed(self, person: Callable[[str], str]) -> "GroupDirectory":
-        """The directory with each member named by ``person`` (``usage.person``: a pseudonymised
-        report's pseudonyms), so that it places the usage's users."""
-        memberships = [replace(m, user=person(m.user)) for kept in self._by_user.values() for m in kept]
+    def renamed(self, person: Callable[[str], str], group_name: Callable[[str], str] = str) -> "GroupDirectory":
+        """The directory with each member named by ``person`` (``usage.person``: the ledger's
+        spelling, or a pseudonymised report's pseudonyms), so that it places the usage's users, and
+        each group by ``group_name`` (``usage.group_name``: an email in it pseudonymised)."""
+        memberships = [replace(m, user=person(m.user), group=group_name(m.group))
+                       for kept in self._by_user.values() for m in kept]
         return GroupDirectory(memberships, source=self.source)
 
     def members(self, group: str) -> list[Membership]:
@@ -144,10 +146,11 @@ def parse_mapping(text: str, where: str) -> GroupDirectory:
                 start = parse_day(row[2])
             except ValueError as error:
                 raise ConfigError(f"Group mapping {where}, line {line_number}: start {error}") from None
-        key = (user.casefold(), start)
+        key = (normalised(user), start)
         if key in starts:
-            raise ConfigError(f"Group mapping {where}, line {line_number}: {user} already has a group from "
-                              f"that start on line {starts[key]}; keep one of the two lines")
+            # (the line, not the email: the error may reach the log of a pseudonymised build)
+            raise ConfigError(f"Group mapping {where}, line {line_number}: the person of this line already has a "
+                              f"group from that start on line {starts[key]}; keep one of the two lines")
         starts[key] = line_number
         memberships.append(Membership(user, group, start))
     return GroupDirectory(_close(memberships), source=f"mapping file {where}")
@@ -205,7 +208,7 @@ def _close(memberships: list[Membership]) -> list[Membership]:
     """Each membership of a person ends the day before their next one starts."""
     by_user: dict[str, list[Membership]] = {}
     for membership in memberships:
-        by_user.setdefault(membership.user.casefold(), []).append(membership)
+        by_user.setdefault(normalised(membership.user), []).append(membership)
     closed = []
     for kept in by_user.values():
         kept.sort(key=lambda m: m.first_day if m.first_day is not None else -(10**9))

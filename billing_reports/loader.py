@@ -61,7 +61,7 @@ from .settings import Settings
 from .untrusted import printable, shortened
 from .usage import (
     CHARGED_EXAMPLES, REMOVED_USER, SERVICE_ACCOUNT_MARK, UNKNOWN_MODEL, DataQuality, LedgerKey, MonthFacts,
-    OnDemandUsage, service_account_user,
+    OnDemandUsage, one_spelling, service_account_user,
 )
 
 #: Kinds the Cursor API is known to send; any other is counted as unknown.
@@ -145,6 +145,10 @@ def load_usage(settings: Settings, months: Sequence[Month], *, data_dir: Path | 
     if report_range is not None and not report_range.whole_months:
         first_day, last_day = report_range.first_day, report_range.last_day
         month_cells = {month: cells.within_days(first_day, last_day) for month, cells in month_cells.items()}
+    spelling = one_spelling({user for cells in month_cells.values() for user in cells.users})
+    if spelling is not None:  # one person in two cases (Ann@ and ann@): one user, as a pseudonym would be
+        month_cells = {month: cells.renamed(spelling.__getitem__, str, month.start_ms // DAY_MS)
+                       for month, cells in month_cells.items()}
     return OnDemandUsage(months=ordered, ledger=Ledger(month_cells), month_facts=facts, data_dir=directory,
                          report_range=report_range)
 
@@ -850,14 +854,14 @@ def _inspect(event: Any, month: Month, quality: DataQuality) -> EventValues | No
     account = event.get("serviceAccountName")
     if isinstance(account, str) and account.strip():
         owner, user = user, service_account_user(account)
-        quality.service_account_owners.setdefault(_bounded_name(user), owner)
+        quality.service_account_owners.setdefault(bounded_name(user), owner)
     model = event.get("model")
     if not isinstance(model, str) or not model:
         model = UNKNOWN_MODEL
         quality.without_model += 1
     if len(user) > NAME_LIMIT or len(model) > NAME_LIMIT:
         quality.long_names += 1
-        user, model = _bounded_name(user), _bounded_name(model)
+        user, model = bounded_name(user), bounded_name(model)
     if charged_cents is not None:
         quality.with_charged += 1
         if charged_differs(cost):
@@ -880,7 +884,7 @@ def _inspect(event: Any, month: Month, quality: DataQuality) -> EventValues | No
     return key, (cost.charged, 1, *tokens, cost.list, cost.token_fee)
 
 
-def _bounded_name(name: str) -> str:
+def bounded_name(name: str) -> str:
     """A name of at most ``NAME_LIMIT`` characters: a longer one cut short, with a digest of the
     whole so that two long names stay apart (its spend still counts, under this name)."""
     if len(name) <= NAME_LIMIT:

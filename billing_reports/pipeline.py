@@ -22,6 +22,7 @@ from .progress import FetchReporter
 from .pseudonyms import key_from
 from .settings import Settings
 from .site import BuiltSite, build_site
+from .site.built import built_site_is_pseudonymised
 from .site.output import check_site_dir
 from .usage import OnDemandUsage
 
@@ -35,6 +36,9 @@ class BuildResult:
     fetch: FetchSummary | None
     section_count: int
     plugin_failures: list[PluginFailure] = field(default_factory=list)
+    #: Whether the site this build replaced named nobody (``None``: there was none): a pseudonymised
+    #: build over a full site (the finance one) is said in the summary line.
+    replaced_pseudonymised: bool | None = None
 
     @property
     def missing_months(self) -> list[Month]:
@@ -103,10 +107,11 @@ def build(
     if rule_failures and not settings.skip_broken_plugins:
         raise PluginError(failure_message(rule_failures))
     failures = [*analysis.failures, *page_failures, *rule_failures]
-    alerts_seen, _ = first_seen_times(settings.data_dir)
+    alerts_seen, _ = first_seen_times(settings.data_dir, pseudonymised=analysis.usage.pseudonymised)
 
     # 3. Render into a temporary directory and swap it in.
+    replaced = built_site_is_pseudonymised(settings.site_dir)
     site = build_site(settings, analysis.usage, analysis.sections, pages=pages, failures=failures, manager=manager,
                       demo=demo, alerts=alerts, alerts_seen=alerts_seen)
     return BuildResult(site=site, usage=analysis.usage, fetch=summary, section_count=len(analysis.sections),
-                       plugin_failures=failures)
+                       plugin_failures=failures, replaced_pseudonymised=replaced)

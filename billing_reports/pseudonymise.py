@@ -31,9 +31,10 @@ import msgspec.inspect as inspect
 
 from .cursor_figures import BillingGroup, CursorFigures, GroupMembership, Member, MemberSpend
 from .ledger import Ledger
+from .loader import bounded_name
 from .months import DAY_MS, Month
-from .pseudonyms import Person, Pseudonyms
-from .usage import DataQuality, MonthFacts, OnDemandUsage, UsageTotals
+from .pseudonyms import GroupName, Person, Pseudonyms
+from .usage import SERVICE_ACCOUNT_MARK, DataQuality, MonthFacts, OnDemandUsage, UsageTotals, service_account_user
 
 
 @dataclass
@@ -51,7 +52,11 @@ class PseudonymisedUsage(OnDemandUsage):
 
     def person(self, name: str) -> str:
         assert self.people is not None
-        return self.people.user(name)
+        return self._spelled(self.people.user(name))
+
+    def group_name(self, name: str) -> str:
+        assert self.people is not None
+        return self.people.scrub_name(name)
 
     def events(self) -> Iterator[tuple[Month, dict[str, Any]]]:
         for month, event in super().events():
@@ -63,6 +68,12 @@ def pseudonymised(usage: OnDemandUsage, settings: Any, people: Pseudonyms) -> tu
 
     :raises ConfigError: two people would share a pseudonym."""
     real = usage.cursor
+    people.know_people([*usage.user_names, *real.members,
+                        *(line.email for snapshot in real.spend for line in snapshot.members),
+                        *(member.email for snapshot in real.groups for group in snapshot.groups
+                          for member in group.members),
+                        *(owner for facts in usage.month_facts.values() if isinstance(facts.quality, DataQuality)
+                          for owner in facts.quality.service_account_owners.values())])
     people.know_display_names((member.email, member.name) for member in real.members.values())
     people.know_display_names((line.email, line.name) for snapshot in real.spend for line in snapshot.members)
     people.know_display_names((member.email, member.name) for snapshot in real.groups
@@ -76,7 +87,7 @@ def pseudonymised(usage: OnDemandUsage, settings: Any, people: Pseudonyms) -> tu
         people=people,
         figures=pseudonymised_figures(real, people),
     )
-    return renamed, pseudonymised_settings(settings, people)
+    return renamed, named_settings(settings, renamed.person, renamed.group_name)
 
 
 def _ledger(usage: OnDemandUsage, people: Pseudonyms) -> Any:
@@ -143,12 +154,12 @@ def pseudonymised_figures(figures: CursorFigures, people: Pseudonyms) -> CursorF
                                                          line.limit) for line in snapshot.members))
              for snapshot in figures.spend]
     groups = [replace(snapshot, groups=tuple(
-        BillingGroup(people.scrub(group.id), people.scrub(group.name), group.spend,
+        BillingGroup(people.scrub_name(group.id), people.scrub_name(group.name), group.spend,
                      tuple(GroupMembership(people.user(member.email), "", member.joined, member.left, member.spend)
                            for member in group.members), group.synced)
         for group in snapshot.groups)) for snapshot in figures.groups]
     return CursorFigures(members=members, members_taken_at=figures.members_taken_at, spend=spend, groups=groups,
-                         problems=[(where, people.scrub(what)) for where, what in figures.problems],
+                         problems=[(where, people.scrub_name(what)) for where, what in figures.problems],
                          person=people.user)
 
 
@@ -169,9 +180,9 @@ def pseudonymised_event(event: dict[str, Any], people: Pseudonyms | None) -> dic
             continue
         kind = _PERSON_FIELDS.get(name)
         if kind == "user" and isinstance(value, str):
-            value = people.user(value)
+            value = people.user(bounded_name(value))  # the ledger's user: a name too long is cut as it is there
         elif kind == "account" and isinstance(value, str) and value.strip():
-            value = people.of(value)
+            value = people.user(bounded_name(service_account_user(value))).removesuffix(SERVICE_ACCOUNT_MARK)
         else:
             value = _scrubbed(value, people)
         renamed[name] = value
@@ -193,19 +204,32 @@ def _scrubbed(value: Any, people: Pseudonyms) -> Any:
 
 
 def pseudonymised_settings(settings: Any, people: Pseudonyms) -> Any:
-    """``settings`` whose plugin blocks name each :data:`Person` by their pseudonym."""
+    """``settings`` whose plugin blocks name each :data:`Person` by their pseudonym, and each
+    :data:`GroupName` scrubbed as Cursor's group names are."""
+    return named_settings(settings, people.user, people.scrub_name)
+
+
+def named_settings(settings: Any, person: Callable[[str], str], group_name: Callable[[str], str]) -> Any:
+    """``settings`` whose plugin blocks name each :data:`Person` by ``person`` and each
+    :data:`GroupName` by ``group_name`` (a usage's own: the ledger's spellings, or pseudonyms)."""
     blocks = getattr(settings, "plugin_settings", None)
     if not blocks:
         return settings
-    renamed = {name: _renamed(block, inspect.type_info(type(block)), people.user) for name, block in blocks.items()}
+    rename = {"person": person, "group": group_name}
+    renamed = {name: _renamed(block, inspect.type_info(type(block)), rename) for name, block in blocks.items()}
+    if all(renamed[name] is blocks[name] for name in blocks):
+        return settings
     return dataclasses.replace(settings, plugin_settings=renamed)
 
 
-def _renamed(value: Any, info: inspect.Type, rename: Callable[[str], str]) -> Any:
-    """``value`` (of the type ``info`` describes) with every string marked :data:`Person` renamed."""
+def _renamed(value: Any, info: inspect.Type, rename: dict[str, Callable[[str], str]]) -> Any:
+    """``value`` (of the type ``info`` describes) with every string marked :data:`Person` (or
+    :data:`GroupName`) renamed by ``rename["person"]`` (``rename["group"]``)."""
     if isinstance(info, inspect.Metadata):
-        if (info.extra or {}).get("person") and isinstance(value, str):
-            return rename(value)
+        marks = [mark for mark in rename if (info.extra or {}).get(mark)]
+        if marks and isinstance(value, str):
+            renamed = rename[marks[0]](value)
+            return value if renamed == value else renamed
         return _renamed(value, info.type, rename)
     if isinstance(info, inspect.DictType) and isinstance(value, dict):
         return {_renamed(key, info.key_type, rename): _renamed(item, info.value_type, rename)
@@ -230,5 +254,5 @@ def _renamed(value: Any, info: inspect.Type, rename: Callable[[str], str]) -> An
     return value
 
 
-__all__ = ["Person", "PseudonymisedUsage", "pseudonymised", "pseudonymised_event", "pseudonymised_figures",
+__all__ = ["GroupName", "Person", "PseudonymisedUsage", "named_settings", "pseudonymised", "pseudonymised_event", "pseudonymised_figures",
            "pseudonymised_settings"]

@@ -15,6 +15,7 @@ users and models are ranked by cost (highest first), then by name (A to Z).
 from __future__ import annotations
 
 import heapq
+import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field, fields
 from datetime import datetime
@@ -40,6 +41,24 @@ SERVICE_ACCOUNT_MARK = " (service account)"
 def service_account_user(name: str) -> str:
     """The ledger's user for the events of the service account ``name``."""
     return name + SERVICE_ACCOUNT_MARK
+
+
+def normalised(name: str) -> str:
+    """The one key of a person however a file writes them: Unicode NFC, trimmed, in lower case (not
+    case-folded: ``strauß@`` and ``strauss@`` are two mailboxes, two people). A pseudonym is the keyed
+    hash of it; the full report matches names by it too (one person, one row, in both)."""
+    return unicodedata.normalize("NFC", name).strip().lower()
+
+
+def one_spelling(users: Iterable[str]) -> dict[str, str] | None:
+    """``users`` (the ledger's) written in two ways for one person (``Ann@x.test`` and ``ann@x.test``)
+    -> the one spelling each is summed under (the one in lower case if any, else the first A to Z);
+    ``None`` when every person has one."""
+    chosen: dict[str, str] = {}
+    spelled: dict[str, str] = {}
+    for user in sorted(users, key=lambda user: (user != normalised(user), user)):
+        spelled[user] = chosen.setdefault(normalised(user), user)
+    return spelled if len(chosen) < len(spelled) else None
 
 
 def is_service_account(user: str) -> bool:
@@ -312,9 +331,30 @@ class OnDemandUsage:
 
     def person(self, name: str) -> str:
         """The user this usage names the person or service account ``name`` (an email, or a service
-        account's name, as a file or config.yaml writes it) as: ``name`` itself, or on a pseudonymised
-        report its pseudonym. A plugin that reads people from elsewhere passes each through this."""
+        account's name, as a file or config.yaml writes it) as: the ledger's user of that person
+        whatever the case ``name`` is written in (``Ann@X.test`` is the ledger's ``ann@x.test``; a
+        service account named without its `` (service account)``, that service account), or ``name``
+        when nobody has usage under it; on a pseudonymised report, the pseudonym of that user. A
+        plugin that reads people from elsewhere passes each through this: the full and the
+        pseudonymised report then place the same people."""
+        return self._spelled(name)
+
+    def group_name(self, name: str) -> str:
+        """A group's name as read from elsewhere (a mapping file) shown on this report: ``name``; on a
+        pseudonymised report, with any email or display name in it replaced by its pseudonym."""
         return name
+
+    def _spelled(self, name: str) -> str:
+        spellings = self._spellings
+        found = spellings.get(normalised(name))
+        if found is None and not is_service_account(name) and "@" not in name:
+            found = spellings.get(normalised(service_account_user(name)))
+        return found if found is not None else name.strip()
+
+    @cached_property
+    def _spellings(self) -> dict[str, str]:
+        """The ledger's users by :func:`normalised` name."""
+        return {normalised(user): user for user in self.user_names}
 
     # --- the period -------------------------------------------------------------
 
@@ -409,7 +449,9 @@ class OnDemandUsage:
         when none was taken. Read on first use; ``CacheError`` for a kept file that cannot be read."""
         from .cursor_figures import CursorFigures, load_cursor_figures  # (reads this module's names)
 
-        return load_cursor_figures(self.data_dir) if self.data_dir is not None else CursorFigures()
+        if self.data_dir is None:
+            return CursorFigures()
+        return load_cursor_figures(self.data_dir).spelled(self.person)
 
     def facts(self, month: Month) -> MonthFacts:
         return self.month_facts.get(month) or MonthFacts(month)

@@ -28,4 +28,10 @@ def counted(count: int, singular: str, plural: str | None = None) -> str:
     return f"{count:,} {noun_for(count, singular, plural)}"
 
 
-__all__ = ["counted", "noun_for"]
+def site_audience(pseudonymised: bool) -> str:
+    """Who a site names, in the build's and the publish's summary lines."""
+    return ("pseudonymised: every person under a pseudonym" if pseudonymised
+            else "names people: not for the whole company")
+
+
+__all__ = ["counted", "noun_for", "site_audience"]

@@ -22,7 +22,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from billing_reports import Column, Figure, Person, Section, Table, hookimpl
+from billing_reports import Column, Figure, GroupName, Person, Section, Table, hookimpl
 from billing_reports.alerts import Alert, AlertFigure
 from billing_reports.forecast import Forecast, day_reached, period_forecast, team_daily
 from billing_reports.money import MICROCENTS_PER_DOLLAR, format_money
@@ -50,7 +50,7 @@ class BudgetSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         "what a budget covers: a calendar month (UTC) or a billing cycle (billing.cycle_start, or Cursor's "
         "cycle a fetch kept)"))] = "month"
     team_usd: Annotated[Dollars | None, msgspec.Meta(description="the team's budget per period; empty: none")] = None
-    groups_usd: Annotated[dict[str, Dollars], msgspec.Meta(description=(
+    groups_usd: Annotated[dict[GroupName, Dollars], msgspec.Meta(description=(
         "a budget per group, by the group's name as the chargeback section shows it"))] = {}
     user_default_usd: Annotated[Dollars | None, msgspec.Meta(description=(
         "every person's budget per period, unless users_usd names them; empty: none"))] = None

@@ -86,7 +86,8 @@ def group_directory(usage: OnDemandUsage, chosen: ChargebackSettings,
     mapping = None
     if chosen.mapping.strip() and chosen.source != "cursor":
         path = config_dir / Path(chosen.mapping.strip()).expanduser()
-        mapping = read_mapping(path).renamed(usage.person)  # (the file names people as they are)
+        # (the file names people and groups as they are: the usage names them as it shows them)
+        mapping = read_mapping(path).renamed(usage.person, usage.group_name)
         mapping_source = (f"the mapping file `{path.name.replace('`', '')}` "
                           f"(`plugins.{SETTINGS_NAME}.mapping` in config.yaml)")
     if chosen.source != "mapping":

@@ -432,3 +432,37 @@ def test_the_site_url_comes_from_the_config_when_not_given(workspace):
     assert result.exit_code == 1, result.output
     [batch] = sent(workspace)
     assert batch["site_url"] == "https://finops.example.com/ai"
+
+
+# --- a full and a pseudonymised config over one cache ---------------------------------------------------------
+
+PSEUDONYM_KEY = "test-only pseudonym key of the check tests, 7c41e0b9a2d5"
+PSEUDONYMISED = "privacy:\n  pseudonymise: true\n"
+
+
+def test_switching_between_a_full_and_a_pseudonymised_check_sends_nothing_again(workspace):
+    """Each keeps its own state: the pseudonymised run's alerts name pseudonyms, and one state for
+    both dropped the other's keys (not firing under those names), so every alert about a person was
+    sent again at each switch."""
+    env = {"CURSOR_API_KEY": "", "BILLING_REPORTS_PSEUDONYM_KEY": PSEUDONYM_KEY}
+    full, pseudonymised = write_config(workspace, RECORD), workspace / "pseudonymised.yaml"
+    pseudonymised.write_text(full.read_text() + PSEUDONYMISED)
+    span = ["--offline", "--end-month", SPIKE_MONTH.key, "--months-back", "3"]
+    for config in (full, pseudonymised, full, pseudonymised):
+        result = CliRunner(env=env).invoke(cli, ["check", "--config", str(config), *span])
+        assert result.exit_code == 1, result.output
+    first, second = sent(workspace)[:2]
+    assert any(JONAS in key for key in first["keys"]) and not any(JONAS in key for key in second["keys"])
+    assert len(sent(workspace)) == 2  # the first full and the first pseudonymised run: no more
+    assert (workspace / "cache" / "alert-state-pseudonymised.json").is_file()
+
+
+def test_a_pseudonymised_check_without_its_key_stops_before_fetching(workspace):
+    config = write_config(workspace)
+    config.write_text(config.read_text() + PSEUDONYMISED + "api:\n  base_url: http://127.0.0.1:9/\n")
+    result = CliRunner(env={"CURSOR_API_KEY": "an-api-key-that-is-never-sent",
+                            "BILLING_REPORTS_PSEUDONYM_KEY": ""}).invoke(
+        cli, ["check", "--config", str(config), "--end-month", SPIKE_MONTH.key, "--months-back", "1"])
+    assert result.exit_code == 2
+    [line] = result.output.strip().splitlines()  # the key, and no word of a fetch that failed
+    assert "BILLING_REPORTS_PSEUDONYM_KEY" in line

@@ -44,13 +44,16 @@ def test_a_first_membership_with_a_start_leaves_the_days_before_it_unassigned():
     ("email,group\n,Platform\n", "line 2: an email"),
     ("email,group,start\nann@example.com,X,31/01/2026\n", "line 2: start expected a day as YYYY-MM-DD"),
     ("email,group,start\nann@example.com,X,2026-02-30\n", "not a day of the calendar"),
-    ("email,group\nann@example.com,X\nann@example.com,Y\n", "line 3: ann@example.com already has a group"),
+    # the lines, not the email (the message may reach the log of a pseudonymised build)
+    ("email,group\nann@example.com,X\nann@example.com,Y\n",
+     "line 3: the person of this line already has a group from that start on line 2"),
 ])
 def test_a_bad_mapping_is_one_line_naming_the_file_and_line(text, problem):
     with pytest.raises(ConfigError) as raised:
         parse_mapping(text, "teams/groups.csv")
     message = raised.value.message
     assert "teams/groups.csv" in message and problem in message and "\n" not in message
+    assert "ann@" not in message
 
 
 def test_a_mapping_file_that_cannot_be_used_is_named(tmp_path):
@@ -99,5 +102,5 @@ def test_an_email_matches_whatever_its_case():
                               "g.csv")
     assert directory.group_of("maya.chen@example.com", day("2026-02-28")) == "Product"
     assert directory.group_of("MAYA.CHEN@example.com", day("2026-03-01")) == "Data"
-    with pytest.raises(ConfigError, match="line 3: ann@example.com already has a group"):
+    with pytest.raises(ConfigError, match="line 3: the person of this line already has a group from that start on line 2"):
         parse_mapping("email,group\nAnn@example.com,X\nann@example.com,Y\n", "g.csv")

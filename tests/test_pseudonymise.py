@@ -96,10 +96,14 @@ def needles() -> list[str]:
 @pytest.fixture(scope="module")
 def cache(tmp_path_factory) -> Path:
     """November 2026 and Cursor's figures, fetched through the real client at 30 Nov 12:00 UTC."""
-    root = tmp_path_factory.mktemp("pseudonymise-cache")
+    return fetched_cache(tmp_path_factory.mktemp("pseudonymise-cache"), events(), MEMBERS, BILLING)
+
+
+def fetched_cache(root: Path, team_events: list[dict], members: tuple, billing: Billing) -> Path:
+    """``root``/cache: November 2026 of a team and its Cursor figures, fetched at 30 Nov 12:00 UTC."""
     now = Now(utc("2026-11-30T12:00:00"))
-    with FakeCursorApi(StaticTeam(events(), members=MEMBERS, now=now), rate_limit_per_minute=None,
-                       billing=BILLING) as api:
+    with FakeCursorApi(StaticTeam(team_events, members=members, now=now), rate_limit_per_minute=None,
+                       billing=billing) as api:
         settings = dataclasses.replace(load_settings(root / "none.yaml", must_exist=False), data_dir=root / "cache",
                                        api_base_url=api.base_url, request_delay_seconds=0.0)
         clock = FakeClock()
@@ -266,8 +270,10 @@ def test_without_the_key_the_build_stops_in_one_line_before_anything_is_written(
     assert result.exit_code != 0 and not (tmp_path / "site").exists()
     [line] = result.output.strip().splitlines()
     assert PSEUDONYM_KEY_VARIABLE in line
-    short = run("build", "--offline", "--config", str(config), "--end-month", "2026-11", key="too-short")
-    assert short.exit_code != 0 and "shorter than" in short.output and not (tmp_path / "site").exists()
+    for short_key in ("too-short", "a passphrase of 31 characters.."):  # 32 at least: not one to guess
+        short = run("build", "--offline", "--config", str(config), "--end-month", "2026-11", key=short_key)
+        assert short.exit_code != 0 and "shorter than 32" in short.output and not (tmp_path / "site").exists()
+        assert "secrets.token_urlsafe(32)" in short.output
     # .env next to config.yaml is read too
     (tmp_path / ".env").write_text(f"{PSEUDONYM_KEY_VARIABLE}={KEY}\n", encoding="utf-8")
     assert run("build", "--offline", "--config", str(config), "--end-month", "2026-11", "--months-back", "1",

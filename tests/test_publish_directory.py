@@ -60,7 +60,7 @@ def test_publish_serves_the_site_and_a_second_publish_replaces_it(project):
 
     assert first.returncode == 0, first.stderr
     assert first.stdout.strip() == (
-        f"Published January 2026 – February 2026 (5 files) to intranet ({live}): 5 added, 0 updated, 0 deleted."
+        f"Published January 2026 – February 2026 (5 files; names people: not for the whole company) to intranet ({live}): 5 added, 0 updated, 0 deleted."
     )
     with StaticHttpServer(live) as http:
         assert http.get("billing_dashboard.html") == (200, "<h1>Dashboard v1</h1>")
@@ -245,7 +245,7 @@ def test_dry_run_lists_the_changes_and_changes_nothing(project):
 
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
-    assert lines[0] == f"Dry run: publishing January 2026 – February 2026 to intranet ({live}) would change 5 files:"
+    assert lines[0] == f"Dry run: publishing January 2026 – February 2026 (names people: not for the whole company) to intranet ({live}) would change 5 files:"
     assert sorted(line.split() for line in lines[1:-1]) == sorted(
         [
             ["add", "models/index.html"],

@@ -55,7 +55,7 @@ def test_publish_to_a_fresh_remote_creates_the_branch_with_one_commit(project, r
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == (
-        f"Published January 2026 – February 2026 (4 files) to pages ({project / 'pages.git'} branch gh-pages): "
+        f"Published January 2026 – February 2026 (4 files; names people: not for the whole company) to pages ({project / 'pages.git'} branch gh-pages): "
         "4 added, 0 updated, 0 deleted."
     )
     files = branch_files(remote)

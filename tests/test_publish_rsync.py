@@ -59,7 +59,7 @@ def test_publish_copies_the_site_and_a_second_publish_deletes_stale_files(projec
     assert first.returncode == 0, first.stderr
     where = f"{ssh_server.user}@127.0.0.1:{ssh_server.port}:{project / 'server' / 'www' / 'billing'}"
     assert first.stdout.strip() == (
-        f"Published January 2026 – February 2026 (4 files) to vm ({where}): 4 added, 0 updated, 0 deleted."
+        f"Published January 2026 – February 2026 (4 files; names people: not for the whole company) to vm ({where}): 4 added, 0 updated, 0 deleted."
     )
     files = served(project)
     assert sorted(files) == [

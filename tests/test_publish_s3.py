@@ -67,7 +67,7 @@ def test_publish_uploads_every_file_with_its_content_type(project, s3_server, bu
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == (
-        f"Published January 2026 – February 2026 (8 files) to bucket "
+        f"Published January 2026 – February 2026 (8 files; names people: not for the whole company) to bucket "
         f"(s3://{bucket}/reports/billing at {s3_server.endpoint_url}): 8 added, 0 updated, 0 deleted."
     )
     assert objects(s3_server, bucket) == {

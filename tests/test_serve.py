@@ -100,6 +100,20 @@ def test_demo_serves_the_demo_site(project):
         stop(process)
 
 
+def test_site_dir_serves_a_site_built_apart(project):
+    """A pseudonymised site built with build --site-dir is previewed before it is published."""
+    write_built_site(project / "site-company", {"billing_dashboard.html": "<h1>Company</h1>"})
+
+    process, line = start_serve(project, "--site-dir", "site-company", "--port", "0")
+    try:
+        assert line.startswith(f"Serving {project / 'site-company'} at "), line
+        assert fetch(line.split(" at ")[1].strip())[2] == "<h1>Company</h1>"
+    finally:
+        stop(process)
+    missing = run_cli("serve", "--site-dir", "nowhere", "--port", "0", cwd=project, timeout=30)
+    assert missing.returncode == 1 and "run `billing-reports build --site-dir nowhere` first" in missing.stderr
+
+
 def test_serving_without_a_built_site_says_which_build_to_run(tmp_path):
     write_config(tmp_path, {})
 

@@ -12,6 +12,7 @@ from ..periods import ReportRange
 from ..pipeline import BuildResult, build as run_build
 from ..progress import make_reporter
 from ..settings import Settings, with_site_dir
+from ..wording import site_audience
 from .options import config_option, parse_months, report_range_options
 
 
@@ -37,7 +38,9 @@ def report(result: BuildResult, *, offline: bool) -> None:
     site = result.site
     click.echo(
         f"Built {site.page_count} pages ({result.section_count} sections, "
-        f"{result.usage.period_label}) into {site.directory}"
+        f"{result.usage.period_label}) into {site.directory}; {site_audience(result.usage.pseudonymised)}"
+        + ("; it replaced the site that named people there (build that one again, or give the pseudonymised "
+           "one its own --site-dir)" if result.usage.pseudonymised and result.replaced_pseudonymised is False else "")
     )
     click.echo(f"Open the dashboard: {site.index_path.resolve().as_uri()}")
 

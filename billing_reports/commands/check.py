@@ -24,6 +24,7 @@ from ..months import Month, isoformat_z
 from ..notifications import configured_notifiers, deliver
 from ..periods import ReportRange
 from ..pipeline import fetch_missing
+from ..pseudonyms import key_from
 from ..progress import make_reporter
 from ..sections import format_value, json_bytes
 from ..settings import Settings
@@ -96,7 +97,8 @@ def check(settings: Settings, months: list[Month], report_range: ReportRange, of
     limits, expensive models, budgets...) and prints the alerts. Each notifier of
     the notify: section of config.yaml is sent the alerts it has not been told
     yet, or that have worsened since; which ones stand is kept in the cache
-    directory (alert-state.json).
+    directory (alert-state.json; alert-state-pseudonymised.json for a pseudonymised
+    config, whose alerts name people by pseudonym).
 
     \b
     Exit status: 0 no alert at or above --fail-on, 1 there is one,
@@ -118,6 +120,8 @@ def check(settings: Settings, months: list[Month], report_range: ReportRange, of
     site_url = site_url or settings.site_url
     manager, load_failures = settings.loaded_plugins()
     notifiers = configured_notifiers(settings, problems=errors)  # a notifier that is fine still sends
+    if settings.pseudonymise:
+        key_from(settings)  # no key: one line before anything is fetched, as `build` does
     if not offline:
         try:
             fetch_missing(settings, months, api_key=settings.api_key, reporter=make_reporter(),
@@ -144,7 +148,7 @@ def check(settings: Settings, months: list[Month], report_range: ReportRange, of
             if not dry_run:
                 check_writable_folder(settings.data_dir, "paths.data_dir")  # before anything is sent
                 held.enter_context(sending_lock(settings.data_dir))
-            state = read_state(settings.data_dir)
+            state = read_state(settings.data_dir, pseudonymised=usage.pseudonymised)
             to_tell = {n.name: state.to_tell(n.name, alerts) if news else [] for n in notifiers}
             if not news and alerts and notifiers:
                 said.append(f"{period_label} ended over {NEWS_DAYS} days ago: its alerts are printed, not sent.")
@@ -157,9 +161,10 @@ def check(settings: Settings, months: list[Month], report_range: ReportRange, of
                     if not failures:
                         sent[notifier.name] = to_tell[notifier.name]
                         # written after each notifier: a run killed midway does not tell it again
-                        write_state(settings.data_dir, state.updated(alerts, sent, _months.utc_now(), checked))
+                        write_state(settings.data_dir, state.updated(alerts, sent, _months.utc_now(), checked),
+                                    pseudonymised=usage.pseudonymised)
                 state = state.updated(alerts, sent, _months.utc_now(), checked)
-                write_state(settings.data_dir, state)
+                write_state(settings.data_dir, state, pseudonymised=usage.pseudonymised)
     except BillingReportsError as error:
         errors.append(f"{error.message} Nothing {'more ' if sent else ''}was sent.")
     except OSError as error:

@@ -8,7 +8,7 @@ import click
 
 from ..publish.publisher import PublishReport, publish_config, publish_site, rollback_site
 from ..settings import Settings, with_site_dir
-from ..wording import counted
+from ..wording import counted, site_audience
 from .options import config_option
 
 
@@ -65,12 +65,13 @@ def _print_report(report: PublishReport) -> None:
     summary = f"{counts['add']} added, {counts['update']} updated, {counts['delete']} deleted"
     if report.dry_run:
         changes = counted(len(report.changes), 'file')
-        click.echo(f"Dry run: publishing {site.period} to {where} would change {changes}:")
+        click.echo(f"Dry run: publishing {site.period} ({site_audience(site.pseudonymised)}) to {where} would change {changes}:")
         for change in report.changes:
             click.echo(f"  {change}")
         click.echo(f"Nothing was changed ({counts['add']} to add, {counts['update']} to update, {counts['delete']} to delete).")
         return
-    click.echo(f"Published {site.period} ({counted(len(site.all_files), 'file')}) to {where}: {summary}.")
+    click.echo(f"Published {site.period} ({counted(len(site.all_files), 'file')}; {site_audience(site.pseudonymised)}) "
+               f"to {where}: {summary}.")
 
 
 def _list(settings: Settings) -> None:

@@ -112,4 +112,30 @@ def _is_page(relative_path: str) -> bool:
     return PurePosixPath(relative_path).suffix.lower() in {".html", ".htm"}
 
 
-__all__ = ["MANIFEST_NAME", "BuiltSite"]
+def manifest_is_pseudonymised(text: str | bytes | None) -> bool:
+    """Whether a ``build-manifest.json`` (its text; ``None``: none) says its site names nobody."""
+    import json
+
+    try:
+        manifest = json.loads(text) if text is not None else None
+    except ValueError:
+        return False
+    return isinstance(manifest, dict) and manifest.get("pseudonymised") is True
+
+
+def built_site_is_pseudonymised(directory: Path) -> bool | None:
+    """Whether the site built in ``directory`` names nobody (``None``: no site, or no readable manifest)."""
+    try:
+        text = (Path(directory) / MANIFEST_NAME).read_bytes()
+    except OSError:
+        return None
+    return manifest_is_pseudonymised(text)
+
+
+#: Why a target that takes only pseudonymised sites does not roll back to the one it kept.
+NOT_PSEUDONYMISED_PREVIOUS = ("takes only a pseudonymised site (pseudonymised_only), and the previous site it kept "
+                              "names people (or says nothing of it); publish the pseudonymised build you want instead")
+
+
+__all__ = ["MANIFEST_NAME", "NOT_PSEUDONYMISED_PREVIOUS", "BuiltSite", "built_site_is_pseudonymised",
+           "manifest_is_pseudonymised"]

@@ -38,7 +38,7 @@ from ...errors import PublishError
 from ...abandoned_work import remove_abandoned_work
 from ...settings import folder_relation
 from .. import ownership
-from ...site.built import MANIFEST_NAME, BuiltSite
+from ...site.built import MANIFEST_NAME, NOT_PSEUDONYMISED_PREVIOUS, BuiltSite, manifest_is_pseudonymised
 from ..target import Change, Option, PublishTarget, text
 
 try:
@@ -224,6 +224,10 @@ class DirectoryTarget(PublishTarget):
         live, previous = self.live, self.previous
         if not previous.is_dir():
             raise PublishError(f"{live}: no previous site ({previous.name} is missing); nothing to roll back to")
+        if self.pseudonymised_only:
+            manifest = previous / MANIFEST_NAME
+            if not manifest_is_pseudonymised(manifest.read_bytes() if manifest.is_file() else None):
+                raise PublishError(f"publish target {self.name!r} {NOT_PSEUDONYMISED_PREVIOUS}")
         try:
             if live.is_dir():
                 replaced = _exchange(previous, live)

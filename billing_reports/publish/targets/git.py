@@ -36,7 +36,7 @@ from typing import Any
 from ... import hookimpl
 from ...errors import PublishError
 from .. import ownership
-from ...site.built import MANIFEST_NAME, BuiltSite
+from ...site.built import MANIFEST_NAME, NOT_PSEUDONYMISED_PREVIOUS, BuiltSite, manifest_is_pseudonymised
 from ..target import Change, Option, PublishTarget, boolean, text, variable_name
 
 #: ``git@github.com:acme/site.git``: a colon before any slash (git's own rule).
@@ -118,6 +118,10 @@ class GitTarget(PublishTarget):
             previous = work.git("rev-parse", "--verify", "--quiet", f"{tip}~1^{{tree}}", check=False)
             if previous.returncode != 0:
                 raise PublishError(f"{self.describe()}: the branch has only one publish; nothing to roll back to")
+            if self.pseudonymised_only:
+                manifest = work.git("show", f"{tip}~1:{MANIFEST_NAME}", check=False)
+                if not manifest_is_pseudonymised(manifest.stdout if manifest.returncode == 0 else None):
+                    raise PublishError(f"publish target {self.name!r} {NOT_PSEUDONYMISED_PREVIOUS}")
             subject = work.git("log", "-1", "--format=%s", f"{tip}~1").stdout.strip()
             commit = work.commit(
                 previous.stdout.strip(), tip, f"Roll back billing report: undo {tip[:12]}\n\nRestores: {subject}\n"
