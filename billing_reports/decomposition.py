@@ -8,7 +8,9 @@ the change exactly, always.
 The scheme (current quantities, so the interaction term goes to price):
 
 - **people**: users in the current period only are *new* (``+`` their current cost); users in
-  the previous one only are *gone* (``-`` their previous cost).
+  the previous one only are *gone* (``-`` their previous cost). In a period still in progress
+  (``in_progress``) nobody is gone yet: a previous user with no spend so far is a continuing user
+  with no requests yet (their absence so far is volume), who may yet spend before it ends.
 - Over the users in both (*continuing*): ``C0``, ``R0`` their previous cost and requests, ``c0_m``,
   ``r0_m`` per model, ``p0_m = c0_m / r0_m`` the previous cost per request of model ``m``;
   ``C1``, ``R1``, ``c1_m``, ``r1_m`` the current ones.
@@ -21,8 +23,11 @@ The scheme (current quantities, so the interaction term goes to price):
     price is in here).
 
   A model these users did not use before has no ``p0``: it is taken at its current price
-  (``p0 := p1``), so its cost counts as mix (a move towards it). Without previous requests at
-  all (``R0 = 0``) there is no previous mix or price to hold: the whole change is volume.
+  (``p0 := p1``), so it adds nothing to price. Its requests count in volume like any others (at
+  the previous average cost per request ``C0 / R0``), and the rest of its cost, above or below
+  that average, is mix: 2 requests of a new model for $8 after 10 for $10 are $2 of volume and $6
+  of mix. Without previous requests at all (``R0 = 0``) there is no previous mix or price to
+  hold: the whole change is volume.
 
 A model is a model whatever its max mode: max mode makes a request of the same model dearer,
 so it shows as **price** (issue 17: "cost per request of the same model changing: longer
@@ -104,16 +109,18 @@ class ModelChange:
         return self.current - self.previous
 
 
-def explain_change(previous: Quantities, current: Quantities, scale: Amount = 1) -> Change:
+def explain_change(previous: Quantities, current: Quantities, scale: Amount = 1, *,
+                   in_progress: bool = False) -> Change:
     """The change from ``previous`` to ``current`` (every current quantity times ``scale``: a period
     in progress at its projection) split into new and gone users, volume, mix and price (the
-    module's scheme); the parts add up to the change exactly.
+    module's scheme); the parts add up to the change exactly. ``in_progress``: the current period
+    is not over, so no previous user is gone yet (one without spend so far continues with none).
 
     Given one user's quantities (:func:`by_user`), it is that user's own split over their models: a
     new user's change is all ``new_users``, a gone user's all ``gone_users``. The users' volumes do not
     add up to the team's: a user's volume holds their requests at *their* previous mix."""
     users_before = {user for user, _ in previous}
-    continuing = {user for user, _ in current if user in users_before}
+    continuing = users_before if in_progress else {user for user, _ in current if user in users_before}
     previous_total = round_half_away(sum(cost for _, cost in previous.values()))
     current_total = round_half_away(scale * sum(cost for _, cost in current.values()))
     new_users = round_half_away(scale * sum(cost for (user, _), (_, cost) in current.items() if user not in continuing))
@@ -148,7 +155,7 @@ def _volume_and_mix(before: Mapping[str, tuple[Amount, Amount]],
         requests_then, cost_then = before.get(model, (0, 0))
         if requests_then > 0:
             at_previous_prices += Fraction(cost_then) * requests / requests_then
-        elif requests > 0:  # new to these users: at its current price (p0 := p1), so counted as mix
+        elif requests > 0:  # new to these users: at its current price (p0 := p1), so none of it is price
             at_previous_prices += cost
     return round_half_away(at_previous_mix - cost_before), round_half_away(at_previous_prices - at_previous_mix)
 

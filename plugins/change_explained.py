@@ -6,7 +6,9 @@ and, over the users in both periods, volume, mix and price
 (:mod:`billing_reports.decomposition` holds the arithmetic and its scheme). A waterfall per
 period, the parts with their shares of the change, one sentence that says it, and the users and
 models that moved most, each with its own split. A period in progress is compared at its
-projection: its requests and costs scaled by projected / spent so far.
+projection: its requests and costs scaled by projected / spent so far; nobody has left it yet (a
+user with no spend so far is a continuing user with no requests yet), and each user mover is taken
+at their own projection (the one Top cost users shows).
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ from typing import Any
 from billing_reports import Chart, Column, Figure, Section, Series, Table, TextView, hookimpl
 from billing_reports.decomposition import Change, Quantities, by_user, explain_change, model_changes, \
     round_half_away
-from billing_reports.forecast import Forecast
-from billing_reports.money import format_money
+from billing_reports.forecast import Forecast, period_forecast
+from billing_reports.money import format_money, round_to_cents
 from billing_reports.periods import Period
 from billing_reports.sections import format_value
 from billing_reports.usage import OnDemandUsage
@@ -30,8 +32,11 @@ SLUG = "change-explained"
 ORDER = 42
 #: How many users and models the movers' tables list.
 MOVERS = 10
-#: How many of the latest periods get a waterfall (the periods table has them all).
-CHARTS = 12
+#: How many of the latest periods get a waterfall (the periods table has them all): the latest one's
+#: comes first, the others after the tables (the section's template).
+CHARTS = 6
+#: The section's template: the latest period's waterfall, parts and movers, then the rest.
+TEMPLATE = "change_explained.html"
 #: The grains explained as they are; any other ``--by`` is explained month by month.
 GRAINS = {"month": "month", "cycle": "billing cycle"}
 
@@ -49,6 +54,9 @@ PART_WORDS = {
     "price": ("a higher cost per request", "a lower cost per request",
               "the cost per request of the same model changing (contexts, max mode, provider prices)"),
 }
+#: What "gone users" means while the period is in progress (nobody has left it yet).
+GONE_IN_PROGRESS = ("none while the period is in progress: a user with no spend so far continues with no "
+                    "requests yet (in volume)")
 
 
 @dataclass(frozen=True)
@@ -99,11 +107,18 @@ def comparisons(usage: OnDemandUsage) -> tuple[list[Comparison], list[str]]:
             known[period] = usage.period_requests_and_costs(period)
         return known[period]
 
+    noun = GRAINS[grain]
     for before, period in zip(periods, periods[1:]):
-        if not usage.period_fetched(before) or before.clipped or usage.period_partial(before):
+        if not usage.period_fetched(before) or usage.period_partial(before):
             continue
-        if not usage.period_fetched(period) or period.first_day != period.full_first_day:
+        if before.clipped:
+            notes.append(f"{period.label} is not compared: the range covers only {before.covered_label} of "
+                         f"{before.label} before it, and a {noun} cut short is not compared with a whole one.")
             continue
+        if not usage.period_fetched(period):
+            continue
+        if period.first_day != period.full_first_day:
+            continue  # (only the first period starts late, and it has none before it here)
         forecast = None
         scale = Fraction(1)
         if usage.period_partial(period):
@@ -114,10 +129,12 @@ def comparisons(usage: OnDemandUsage) -> tuple[list[Comparison], list[str]]:
                 continue
             scale = Fraction(forecast.projected, spent)
         elif period.clipped:
+            notes.append(f"{period.label} is not compared: the range covers only {period.covered_label} of it, "
+                         f"and a {noun} cut short is not compared with a whole one.")
             continue
         previous, current = read(before), read(period)
         found.append(Comparison(period, before, previous, current, scale, forecast,
-                                explain_change(previous, current, scale)))
+                                explain_change(previous, current, scale, in_progress=forecast is not None)))
     return found, notes
 
 
@@ -169,8 +186,9 @@ def explanation(comparison: Comparison) -> str:
 
 
 def change_explained_section(usage: OnDemandUsage) -> Section:
-    """The section: the latest change as a card, a waterfall per period, the periods' parts, the
-    latest period's parts with their shares, and its top movers among users and models."""
+    """The section: the latest change as a card, its waterfall, its parts with their shares and its
+    top movers among users and models, then every period's parts and the earlier periods'
+    waterfalls (:data:`TEMPLATE` draws the first waterfall before the tables, the rest after)."""
     noun = GRAINS.get(usage.grain, "month")
     found, notes = comparisons(usage)
     tables = [periods_table(found, noun)]
@@ -180,7 +198,9 @@ def change_explained_section(usage: OnDemandUsage) -> Section:
         latest = found[-1]
         figures.append(Figure(f"Change, {latest.period.label}" + (" (projected)" if latest.projected else ""),
                               latest.change.total, "change", explanation(latest)))
-        tables = [parts_table(latest), *tables, user_movers(latest), model_movers(latest)]
+        tables = [parts_table(latest), user_movers(latest, usage), model_movers(latest), *tables]
+    elif notes:  # nothing compared: say why where the empty table would be all there is to read
+        figures.append(Figure("Change", "not compared", "text", " ".join(notes)))
     return Section(
         slug=SLUG,
         title="Change explained",
@@ -191,6 +211,7 @@ def change_explained_section(usage: OnDemandUsage) -> Section:
         figures=figures,
         tables=tables,
         charts=charts,
+        template=TEMPLATE,
     )
 
 
@@ -205,17 +226,30 @@ def intro(usage: OnDemandUsage, noun: str, notes: list[str]) -> str:
         "models (the current requests of each model at its previous cost per request, against the same "
         "number of requests at the previous mix); **price**, what the current requests cost against what they "
         "would have cost at the previous cost per request of each model. The parts add up to the change "
-        "exactly.",
+        "exactly in the downloads; on the page each amount is rounded to the cent on its own, so the shown "
+        "parts may miss the shown change by a cent or two.",
         "How the rest is assigned: price is measured on the current requests, so the part of a change that "
         "comes from more requests *and* a new price (the interaction) is price. A model these users did not "
-        "use before is taken at its current price, so its spend counts as mix. Max mode makes a request of "
-        "the same model dearer: it counts as price, not as a move to another model. Volume and mix are each "
-        "rounded to the micro-cent; price takes what is left of the change, so it carries at most a "
-        "micro-cent or two of rounding.",
+        "use before has no previous price: it is taken at its current one, so none of it is price; its "
+        "requests count in volume at the previous average cost per request, like any others, and the rest of "
+        "its spend (above or below that average) is mix. Max mode makes a request of the same model dearer: "
+        "it counts as price, not as a move to another model. Volume and mix are each rounded to the "
+        "micro-cent; price takes what is left of the change, so it carries at most a micro-cent or two of "
+        "rounding.",
         f"A {noun} still in progress is compared at its projection (the forecast of the trend): its "
-        "requests and costs are scaled by the projected spend over the spend so far, and it says so.",
+        "requests and costs are scaled by the projected spend over the spend so far, and it says so. Nobody "
+        f"has left a {noun} in progress yet: a user with no spend so far is a continuing user with no requests "
+        "yet (their absence counts in volume), not a user who left.",
     ]
     return "\n\n".join(paragraphs + notes)
+
+
+def shown_parts_add_up(change: Change) -> bool:
+    """Whether the parts, each rounded to the cent, add up to the rounded change, and the rounded
+    previous spend and parts to the rounded current spend (as a reader of the page checks them)."""
+    parts = sum(round_to_cents(part) for part in change.parts())
+    return (parts == round_to_cents(change.total)
+            and round_to_cents(change.previous) + parts == round_to_cents(change.current))
 
 
 def waterfall(comparison: Comparison) -> Chart:
@@ -224,6 +258,9 @@ def waterfall(comparison: Comparison) -> Chart:
     description = explanation(comparison)
     if comparison.forecast is not None:
         description += f" Projection: {projection_note(comparison.forecast)}."
+    if not shown_parts_add_up(change):
+        description += (" Each amount is rounded to the cent on its own, so the steps may miss the totals by a cent; "
+                        "the downloads carry them unrounded, and there they add up exactly.")
     return Chart(
         slug=f"waterfall-{comparison.period.key}",
         title=comparison.title,
@@ -237,18 +274,31 @@ def waterfall(comparison: Comparison) -> Chart:
 
 def parts_table(comparison: Comparison) -> Table:
     change = comparison.change
+    offsetting = parts_offset(change)
+    meanings = {attribute: words[2] for attribute, words in PART_WORDS.items()}
+    if comparison.projected:
+        meanings["gone_users"] = GONE_IN_PROGRESS
     return Table(
         slug="parts",
         title=f"{comparison.title}: the change in parts",
         columns=[Column("part", "Part", "text"), Column("amount", "Amount", "change"),
                  Column("share", "Share of the change", "percent"), Column("meaning", "What it is", "text")],
-        rows=[[name, amount, part_share(amount, change.total), PART_WORDS[attribute][2]]
+        rows=[[name, amount, None if offsetting else part_share(amount, change.total), meanings[attribute]]
               for (attribute, name), amount in zip(PARTS, change.parts())],
-        total=["Change", change.total, 100.0 if change.total else None,
+        total=["Change", change.total, 100.0 if change.total and not offsetting else None,
                f"from {format_money(change.previous)} to {format_money(change.current)}"],
-        description=("Each part as a share of the whole change (a part against the change's direction has a "
-                     "negative share). The parts add up to the change to the micro-cent."),
+        description=(("No shares: parts pull against each other here (rises offset by falls), and a share of "
+                      "the change would read over 100% or below zero; the amounts say it. " if offsetting else
+                      "Each part as a share of the whole change. ")
+                     + "The parts add up to the change exactly in the downloads (unrounded); here each amount is "
+                       "rounded to the cent on its own."),
     )
+
+
+def parts_offset(change: Change) -> bool:
+    """Whether some part moves against the change (or the change is nothing while parts moved): then
+    shares of the change mislead (one reads -292%, another 235%) and are left out."""
+    return any(part * change.total < 0 for part in change.parts()) or (not change.total and any(change.parts()))
 
 
 def part_share(amount: int, change: int) -> float | None:
@@ -277,19 +327,18 @@ def periods_table(found: list[Comparison], noun: str) -> Table:
     )
 
 
-def user_movers(comparison: Comparison) -> Table:
-    """The users whose change was largest (either way), each split over their own models."""
+def user_movers(comparison: Comparison, usage: OnDemandUsage) -> Table:
+    """The users whose change was largest (either way), each split over their own models; in a
+    period in progress each at their own projection (:func:`user_change`)."""
     before, now = by_user(comparison.previous), by_user(comparison.current)
-    scale = comparison.scale
-    totals = {user: round_half_away(scale * sum(cost for _, cost in now.get(user, {}).values()))
-              - sum(cost for _, cost in before.get(user, {}).values())
-              for user in before.keys() | now.keys()}
-    movers = sorted(totals, key=lambda user: (-abs(totals[user]), user))[:MOVERS]
+    changes = {user: user_change(comparison, usage, user, before.get(user, {}), now.get(user, {}))
+               for user in before.keys() | now.keys()}
+    movers = sorted(changes, key=lambda user: (-abs(changes[user].total), user))[:MOVERS]
     rows = []
     for user in movers:
-        change = explain_change(before.get(user, {}), now.get(user, {}), scale)
-        continuing = user in before and user in now
-        status = "continuing" if continuing else "new" if user in now else "gone"
+        change = changes[user]
+        continuing = user in before and (user in now or comparison.projected)
+        status = ("continuing" if user in now else "no spend yet") if continuing else "new" if user in now else "gone"
         rows.append([user, status, change.previous, change.current, change.total,
                      None if continuing else change.people,
                      *((change.volume, change.mix, change.price) if continuing else (None, None, None))])
@@ -305,9 +354,31 @@ def user_movers(comparison: Comparison) -> Table:
         description=(f"The {MOVERS} users whose spend changed most, either way (ties: A to Z). A continuing user's "
                      "change is split over their own models as the team's is, so the users' volumes need not add "
                      "up to the team's; a new or gone user's change is theirs whole."
-                     + (" Spend at the projection: the user's spend so far scaled as the team's." if comparison.projected
-                        else "")),
+                     + (" Spend at each user's own projection, the forecast of their own days (as Top cost users "
+                        "shows it), so the users' changes need not add up to the team's projected change. A user "
+                        "with no spend yet is projected from their recent days at their previous mix and prices: "
+                        "all volume." if comparison.projected else "")),
     )
+
+
+def user_change(comparison: Comparison, usage: OnDemandUsage, user: str, previous: Quantities,
+                current: Quantities) -> Change:
+    """One user's change. In a period in progress: at the user's own projection
+    (:func:`~billing_reports.forecast.period_forecast` of their days, the function Top cost users'
+    trend uses, so one figure reads one value), their requests and costs scaled by it; with no spend
+    so far there is nothing to scale, so the projection is taken at their previous mix and prices
+    (all volume; all new spend for a user without any before)."""
+    if not comparison.projected:
+        return explain_change(previous, current)
+    forecast = period_forecast(usage, comparison.period, usage.user_cost_by_day(user))
+    spent = sum(cost for _, cost in current.values())
+    projected = forecast.projected if forecast is not None else spent
+    if spent > 0:
+        return explain_change(previous, current, Fraction(projected, spent), in_progress=True)
+    before = round_half_away(sum(cost for _, cost in previous.values()))
+    if previous:
+        return Change(before, projected, volume=projected - before)
+    return Change(0, projected, new_users=projected)
 
 
 def model_movers(comparison: Comparison) -> Table:
@@ -333,5 +404,6 @@ def model_movers(comparison: Comparison) -> Table:
                      "change in requests at the model's previous cost per request (a model new in the period: all "
                      "of its spend); price: the current requests times the change in cost per request. A model has "
                      "no mix of its own: requests moving between models show in each one's volume."
-                     + (" Requests and spend at the projection." if comparison.projected else "")),
+                     + (" Requests and spend at the team's projection (its requests and costs scaled as the team's)."
+                        if comparison.projected else "")),
     )

@@ -31,6 +31,7 @@ from billing_reports.terminal import render_section
 from billing_reports.usage import MonthFacts, OnDemandUsage, UsageTotals
 from conftest import SITE_NASTY_USER, SITE_PATHLIKE_MODEL, site_day
 from billing_reports.builtin_plugins.change_explained import change_explained_section, comparisons, explanation
+from billing_reports.builtin_plugins.top_cost_users import top_cost_users_section
 
 DOLLAR = 100_000_000  # micro-cents
 SVG = "{http://www.w3.org/2000/svg}"
@@ -92,12 +93,26 @@ def test_more_requests_at_a_new_price_put_the_interaction_in_price():
     assert (change.volume, change.mix, change.price) == (10 * DOLLAR, 0, 10 * DOLLAR)
 
 
-def test_a_model_new_to_the_continuing_users_counts_as_mix():
+def test_a_model_new_to_the_continuing_users_is_volume_at_the_average_and_mix_above_it():
     # ann adds 2 opus requests ($4 each) to her 10 gpt-5 ones ($1 each): R 10 -> 12
     change = explain_change({("ann", "gpt-5"): (10, 10 * DOLLAR)},
                             {("ann", "gpt-5"): (10, 10 * DOLLAR), ("ann", "opus"): (2, 8 * DOLLAR)})
     # volume: $10 x (12/10 - 1) = $2; mix: (10 x $1 + $8) - $10 x 12/10 = $6; price: nothing
     assert (change.volume, change.mix, change.price) == (2 * DOLLAR, 6 * DOLLAR, 0)
+
+
+def test_the_page_says_how_a_new_models_spend_is_split_as_the_arithmetic_does():
+    # 10 gpt-5 requests for $10, then the same and 4 opus requests for $20 (new to ann): of opus's $20,
+    # its 4 requests at the previous average $1 are volume ($4), the $16 above that average is mix
+    usage = _october_november({(site_day(2026, 10, 3), "ann", "gpt-5", False): _cell(10, 10),
+                               (site_day(2026, 11, 3), "ann", "gpt-5", False): _cell(10, 10),
+                               (site_day(2026, 11, 4), "ann", "opus", False): _cell(4, 20)})
+    [comparison], _ = comparisons(usage)
+    assert comparison.change == Change(10 * DOLLAR, 30 * DOLLAR, volume=4 * DOLLAR, mix=16 * DOLLAR)
+    words = " ".join(change_explained_section(usage).intro.split())
+    assert "its requests count in volume at the previous average cost per request" in words
+    assert "the rest of its spend (above or below that average) is mix" in words
+    assert "its spend counts as mix" not in words
 
 
 def test_everything_changing_at_once_is_split_by_hand():
@@ -168,6 +183,11 @@ def _usage(ledger: dict, facts: dict[Month, MonthFacts]) -> OnDemandUsage:
     return OnDemandUsage(months=sorted(facts), ledger=ledger, month_facts=facts)
 
 
+def _october_november(ledger: dict) -> OnDemandUsage:
+    """``ledger`` over October and November 2026, both fetched whole."""
+    return _usage(ledger, {month: _complete(month) for month in (Month(2026, 10), Month(2026, 11))})
+
+
 def _cell(requests: int, dollars: int) -> UsageTotals:
     return UsageTotals(cost=dollars * DOLLAR, requests=requests, list_cost=dollars * DOLLAR)
 
@@ -217,6 +237,62 @@ def test_a_month_to_date_is_compared_at_its_projection_and_says_so():
     assert section.table("periods").rows[0][2] == "projected"
 
 
+def _in_progress(month: Month, fetched: datetime) -> MonthFacts:
+    return MonthFacts(month, cached=True, complete=False, fetched_at=fetched)
+
+
+def test_a_user_with_no_spend_yet_in_a_month_in_progress_has_not_left():
+    # October whole: ann and bob 10 requests for $10 each. November to date (fetched 6 Nov): ann 5 for $5, bob
+    # nothing yet. At the projection P (scale P / $5) ann's requests are 5 x P/$5 at $1 each: over the continuing
+    # ann and bob (C0 = $20 over R0 = 20), volume = $20 x (5 P/$5 / 20 - 1) = P - $20, no mix, no price; bob is
+    # not gone (he left nobody knows yet): gone users $0
+    oct_, nov = Month(2026, 10), Month(2026, 11)
+    ledger = {(site_day(2026, 10, 5), user, "gpt-5", False): _cell(10, 10) for user in ("ann", "bob")}
+    ledger |= {(site_day(2026, 11, day), "ann", "gpt-5", False): _cell(1, 1) for day in range(2, 7)}
+    usage = _usage(ledger, {oct_: _complete(oct_), nov: _in_progress(nov, datetime(2026, 11, 6, 12, tzinfo=timezone.utc))})
+    november = usage.range.periods_of("month")[1]
+    projected = period_forecast(usage, november).projected
+    [comparison], _ = comparisons(usage)
+    assert comparison.change == Change(20 * DOLLAR, projected, volume=projected - 20 * DOLLAR)
+    assert "left" not in explanation(comparison)
+    section = change_explained_section(usage)
+    gone = next(row for row in section.table("parts").rows if row[0] == "Gone users")
+    assert gone[1] == 0 and gone[3].startswith("none while the period is in progress")
+    users = {row[0]: row for row in section.table("users").rows}
+    assert users["bob"][1] == "no spend yet" and users["bob"][5] is None  # continuing: no "new or gone" part
+    # bob's own projection (his October days' rate carried on) at his previous mix and prices: all volume
+    bob = period_forecast(usage, november, usage.user_cost_by_day("bob")).projected
+    assert users["bob"][2:] == [10 * DOLLAR, bob, bob - 10 * DOLLAR, None, bob - 10 * DOLLAR, 0, 0]
+    # a whole month after it still calls such a user gone
+    whole = _october_november(ledger)
+    [after], _ = comparisons(whole)
+    assert after.change.gone_users == -10 * DOLLAR
+
+
+def test_a_users_projected_change_reads_the_same_cents_as_on_top_cost_users():
+    # ann spends every day of November so far, bob only on its first two days: each is projected on their own
+    # days (as the Top cost users trend does), not at the team's scale
+    oct_, nov = Month(2026, 10), Month(2026, 11)
+    ledger = {(site_day(2026, 10, day), user, "gpt-5", False): _cell(2, 2)
+              for day in range(1, 32) for user in ("ann", "bob")}
+    ledger |= {(site_day(2026, 11, day), "ann", "gpt-5", False): _cell(3, 3) for day in range(2, 10)}
+    ledger |= {(site_day(2026, 11, day), "bob", "opus", False): _cell(1, 7) for day in (2, 3)}
+    usage = _usage(ledger, {oct_: _complete(oct_), nov: _in_progress(nov, datetime(2026, 11, 10, 1, tzinfo=timezone.utc))})
+    november = usage.range.periods_of("month")[1]
+    section = change_explained_section(usage)
+    movers = {row[0]: row for row in section.table("users").rows}
+    trends = {row[1]: row[9] for row in top_cost_users_section(usage, 10).table("ranking").rows}
+    for user in ("ann", "bob"):
+        own = period_forecast(usage, november, usage.user_cost_by_day(user)).projected
+        assert movers[user][3] == own and movers[user][4] == own - 62 * DOLLAR == trends[user]
+    # bob's own split: 62 gpt-5 requests for $62 -> 2 opus for $14 so far, scaled to his projection B:
+    # volume = $62 x (2 B/$14 / 62 - 1) = B/7 - $62; mix = 2 B/$14 x $7 (opus at its own price) - B/7 = 6 B/7
+    bob = period_forecast(usage, november, usage.user_cost_by_day("bob")).projected
+    assert movers["bob"][6:] == [round_half_away(Fraction(bob, 7)) - 62 * DOLLAR,
+                                 round_half_away(Fraction(6 * bob, 7)), movers["bob"][8]]
+    assert abs(movers["bob"][8]) <= 1  # no price: a model new to him is at its own price (rounding only)
+
+
 def test_a_month_with_nothing_spent_yet_is_not_compared_and_the_page_says_why():
     oct_, nov = Month(2026, 10), Month(2026, 11)
     usage = _usage({(site_day(2026, 10, 3), "ann", "gpt-5", False): _cell(1, 1)}, {
@@ -226,7 +302,9 @@ def test_a_month_with_nothing_spent_yet_is_not_compared_and_the_page_says_why():
     found, notes = comparisons(usage)
     assert found == [] and notes == ["November 2026 is not compared yet: nothing spent in it so far to project from."]
     section = change_explained_section(usage)
-    assert notes[0] in section.intro and section.figures == [] and section.charts == []
+    assert notes[0] in section.intro and section.charts == []
+    # with nothing compared, the card says why (the terminal shows cards, not the intro)
+    assert [(f.label, f.value, f.note) for f in section.figures] == [("Change", "not compared", notes[0])]
 
 
 def test_the_first_month_and_a_month_after_one_not_fetched_have_no_row():
@@ -251,7 +329,9 @@ def test_the_waterfall_table_and_text_say_the_same_parts():
     assert list(chart.series[0].values) == [14 * DOLLAR, 9 * DOLLAR, -4 * DOLLAR, 0, 0, 3 * DOLLAR, 22 * DOLLAR]
     parts = section.table("parts")
     assert [row[1] for row in parts.rows] == list(chart.series[0].values[1:-1])
-    assert parts.total[1] == 8 * DOLLAR and [row[2] for row in parts.rows] == [112.5, -50.0, 0.0, 0.0, 37.5]
+    # new users +$9 and gone users -$4 pull against each other: shares (112.5%, -50%) are left out, and why
+    assert parts.total[1] == 8 * DOLLAR and [row[2] for row in parts.rows] == [None] * 5 and parts.total[2] is None
+    assert parts.description.startswith("No shares: parts pull against each other")
     users = {row[0]: row for row in section.table("users").rows}
     assert users["cy"][1:6] == ["new", 0, 9 * DOLLAR, 9 * DOLLAR, 9 * DOLLAR]
     assert users["bob"][1:6] == ["gone", 4 * DOLLAR, 0, -4 * DOLLAR, -4 * DOLLAR]
@@ -259,6 +339,67 @@ def test_the_waterfall_table_and_text_say_the_same_parts():
     text = render_section(section, tables=section.text_view.tables)
     assert "Spend rose $8.00 (+57.1%) from October 2026 to November 2026: mostly new users (+$9.00)" in text
     assert "Gone users  -$4.00" in text
+
+
+def test_the_shares_of_parts_that_all_move_with_the_change():
+    # new user cy +$9 and ann's price +$3: a change of +$12, 75% and 25% of it
+    usage = _october_november({(site_day(2026, 10, 3), "ann", "gpt-5", False): _cell(10, 10),
+                               (site_day(2026, 11, 3), "ann", "gpt-5", False): _cell(10, 13),
+                               (site_day(2026, 11, 3), "cy", "opus", False): _cell(2, 9)})
+    parts = change_explained_section(usage).table("parts")
+    assert [row[2] for row in parts.rows] == [75.0, 0.0, 0.0, 0.0, 25.0] and parts.total[2] == 100.0
+    assert parts.description.startswith("Each part as a share of the whole change.")
+
+
+def test_parts_rounded_one_by_one_say_so_where_their_cents_miss_the_change():
+    # ann 1,000 requests for $1.000 -> 1,006 for $1.006 (the same price): volume $0.006; new bob $0.006. The change
+    # $0.012 shows as +$0.01, its parts as +$0.01 and +$0.01: the page must not say they add up as shown
+    usage = _october_november({
+        (site_day(2026, 10, 3), "ann", "gpt-5", False): UsageTotals(cost=DOLLAR, requests=1000),
+        (site_day(2026, 11, 3), "ann", "gpt-5", False): UsageTotals(cost=100_600_000, requests=1006),
+        (site_day(2026, 11, 3), "bob", "opus", False): UsageTotals(cost=600_000, requests=1)})
+    section = change_explained_section(usage)
+    assert section.charts[0].series[0].values[1:-1] == [600_000, 0, 600_000, 0, 0]
+    assert "rounded to the cent on its own" in section.charts[0].description
+    parts = section.table("parts")
+    assert parts.rounded_separately() and "micro-cent" not in parts.description
+    assert "rounded to the cent on its own" in parts.description
+    # parts whose cents do add up: the waterfall says nothing of rounding
+    usage = _october_november({(site_day(2026, 10, 3), "ann", "gpt-5", False): _cell(10, 10),
+                               (site_day(2026, 11, 3), "ann", "gpt-5", False): _cell(20, 20)})
+    assert "rounded" not in change_explained_section(usage).charts[0].description
+
+
+@pytest.mark.parametrize(("first", "last", "note"), [
+    ((2026, 10, 1), (2026, 11, 15), "November 2026 is not compared: the range covers only 1\u201315 Nov 2026 of it, "
+                                    "and a month cut short is not compared with a whole one."),
+    ((2026, 9, 15), (2026, 10, 31), "October 2026 is not compared: the range covers only 15\u201330 Sep 2026 of "
+                                    "September 2026 before it, and a month cut short is not compared with a whole one."),
+])
+def test_a_month_the_range_cuts_is_not_compared_and_the_report_says_why(first, last, note):
+    sep, oct_, nov = Month(2026, 9), Month(2026, 10), Month(2026, 11)
+    ledger = {(site_day(2026, 9, 20), "ann", "gpt-5", False): _cell(5, 5),
+              (site_day(2026, 10, 3), "ann", "gpt-5", False): _cell(10, 10),
+              (site_day(2026, 11, 3), "ann", "gpt-5", False): _cell(20, 20)}
+    usage = OnDemandUsage(months=[sep, oct_, nov], ledger=ledger, month_facts={m: _complete(m) for m in (sep, oct_, nov)},
+                          report_range=ReportRange(site_day(*first), site_day(*last)))
+    assert comparisons(usage) == ([], [note])
+    section = change_explained_section(usage)
+    assert note in section.intro
+    assert note in " ".join(render_section(section).split())  # the terminal: not a bare "(no rows)"
+
+
+def test_the_latest_periods_waterfall_parts_and_movers_come_before_the_earlier_waterfalls(site_settings):
+    sep, oct_, nov = Month(2026, 9), Month(2026, 10), Month(2026, 11)
+    usage = _usage({(site_day(2026, 9, 3), "ann", "gpt-5", False): _cell(5, 5),
+                    (site_day(2026, 10, 3), "ann", "gpt-5", False): _cell(10, 10),
+                    (site_day(2026, 11, 3), "ann", "gpt-5", False): _cell(20, 20)},
+                   {month: _complete(month) for month in (sep, oct_, nov)})
+    section = change_explained_section(usage)
+    page = (build_site(site_settings, usage, [section]).directory / "change-explained.html").read_text(encoding="utf-8")
+    order = [page.index(f'id="{anchor}"') for anchor in ("chart-waterfall-2026-11", "table-parts", "table-users",
+                                                          "table-models", "table-periods", "chart-waterfall-2026-10")]
+    assert order == sorted(order)
 
 
 def test_the_downloads_carry_unrounded_amounts():
@@ -300,6 +441,16 @@ def test_a_waterfall_keeps_its_values_inside_the_drawing_at_the_phone_size():
     for text in svg.iter(f"{SVG}text"):
         if text.get("class") == "bar-value":  # drawn from its x at 22 units a character's 0.6 em
             assert float(text.get("x")) + len(text.text) * 0.6 * 22 <= 640
+
+
+def test_a_waterfall_draws_no_bar_for_a_step_of_nothing():
+    chart = Chart("w", "W", "d", "waterfall", ["Before", "Up", "Nothing", "After"],
+                  [Series("Spend", [10 * DOLLAR, 5 * DOLLAR, 0, 15 * DOLLAR])])
+    assert waterfall_spans(chart.series[0].values)[2] == (15 * DOLLAR, 15 * DOLLAR, "")
+    svg = ET.fromstring(str(render_chart(chart, id_prefix="w")))
+    rows = list(svg.iter(f"{SVG}g"))
+    assert [len(list(row.iter(f"{SVG}rect"))) for row in rows] == [1, 1, 0, 1]
+    assert [t.text for t in rows[2].iter(f"{SVG}text") if t.get("class") == "bar-value"] == ["$0.00"]
 
 
 def test_a_waterfalls_labels_are_escaped():

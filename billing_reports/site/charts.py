@@ -538,10 +538,11 @@ def _waterfall_texts(values: Sequence[int | float | None], unit: str) -> list[st
 
 def waterfall_spans(values: Sequence[int | float | None]) -> list[tuple[float, float, str]]:
     """Each bar's ``(start, end, colour class)``: the first and last values are totals, drawn from
-    zero; each value between is a step from the running total (``None``: a step of nothing).
+    zero; each value between is a step from the running total (``None``: a step of nothing). A step
+    of nothing has no colour (``""``): no bar is drawn for it, only its value.
 
-    >>> waterfall_spans([10, 5, -3, 12])
-    [(0, 10, 's0'), (10, 15, 's1'), (15, 12, 's2'), (0, 12, 's0')]
+    >>> waterfall_spans([10, 5, -3, 0, 12])
+    [(0, 10, 's0'), (10, 15, 's1'), (15, 12, 's2'), (12, 12, ''), (0, 12, 's0')]
     """
     spans: list[tuple[float, float, str]] = []
     running: float = 0
@@ -551,7 +552,7 @@ def waterfall_spans(values: Sequence[int | float | None]) -> list[tuple[float, f
             spans.append((0, amount, "s0"))
             running = amount
         else:
-            spans.append((running, running + amount, "s1" if amount > 0 else "s2" if amount < 0 else "s0"))
+            spans.append((running, running + amount, "s1" if amount > 0 else "s2" if amount < 0 else ""))
             running += amount
     return spans
 
@@ -560,7 +561,8 @@ def waterfall_chart(chart: Chart, id_prefix: str) -> Markup:
     """A row per label: the first value (a starting total) and the last (the ending total) as bars
     from zero, the steps between as bars from the running total (rises and falls in their colours,
     :data:`WATERFALL_KEY`), a thin line carrying each bar's end to the next; every bar has its value
-    beside it, which the plot leaves room for at the phone size."""
+    beside it, which the plot leaves room for at the phone size. A step of nothing draws no bar (a
+    sliver in the totals' colour would read as a total), only its value."""
     values = list(chart.series[0].values) if chart.series else []
     texts = shown_values(chart)[0] if chart.series else []
     labels = [str(label) for label in chart.labels]
@@ -585,11 +587,11 @@ def waterfall_chart(chart: Chart, id_prefix: str) -> Markup:
         left, right = x_of(min(start, end)), x_of(max(start, end))
         short = label if len(label) <= LABEL_CHARS else label[: LABEL_CHARS - 1] + "\u2026"
         bar_y = y + 31
+        bar = (f'<rect class="bar {colour}" x="{left:.1f}" y="{bar_y}" width="{max(right - left, 1.5):.1f}" '
+               f'height="{BAR_HEIGHT}" rx="2"/>' if colour else "")
         parts.append(
             f'<g class="waterfall-row"><title>{escape(label)}: {escape(shown)}</title>'
-            f'<text class="axis-label" x="0" y="{y + 21}">{escape(short)}</text>'
-            f'<rect class="bar {colour}" x="{left:.1f}" y="{bar_y}" width="{max(right - left, 1.5):.1f}" '
-            f'height="{BAR_HEIGHT}" rx="2"/>'
+            f'<text class="axis-label" x="0" y="{y + 21}">{escape(short)}</text>{bar}'
             f'<text class="bar-value" x="{max(right, left + 1.5) + 6:.1f}" y="{bar_y + BAR_HEIGHT / 2:.1f}" '
             f'dominant-baseline="central">{escape(shown)}</text></g>'
         )
