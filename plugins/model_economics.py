@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fractions import Fraction
-from itertools import groupby, repeat
+from collections import Counter
+from itertools import repeat
 from operator import add, itemgetter, mul, sub
 from typing import Annotated
 
@@ -101,16 +102,35 @@ def model_periods(usage: OnDemandUsage, periods: list[Period]) -> dict[tuple[int
     for cells in usage.cell_columns():
         # each cell's group as one integer, (period x models + model) x 2 + max mode, made column-wise
         models = len(cells.models)
-        groups = list(map(add, map(mul, map(add, map(mul, map(period_of_day.get, cells.day, repeat(-1)),
-                                                          repeat(models)), cells.model), repeat(2)), cells.max_mode))
-        for group, rows in groupby(sorted(range(len(groups)), key=groups.__getitem__), groups.__getitem__):
+        if not cells.model:
+            continue
+        indices = set(map(period_of_day.get, set(cells.day), repeat(-1)))
+        if len(indices) == 1:  # the month lies in one period (a month, a cycle's part): two columns' work
+            base = 2 * models * indices.pop()
+            groups = list(map(add, map(mul, cells.model, repeat(2)), cells.max_mode))
+        else:
+            base = 0
+            groups = list(map(add, map(mul, map(add, map(mul, map(period_of_day.get, cells.day, repeat(-1)),
+                                                              repeat(models)), cells.model), repeat(2)),
+                              cells.max_mode))
+        # the cells in group order (one sort), each column gathered in that order once: a group's cells
+        # are then one slice of each column (no per-cell Python work but the sort's key)
+        order = sorted(range(len(groups)), key=groups.__getitem__)
+        if len(order) == 1:
+            gathered = [(column[0],) for column in cells.columns]
+        else:
+            pick = itemgetter(*order)
+            gathered = [pick(column) for column in cells.columns]
+        start = 0
+        for group, size in sorted(Counter(groups).items()):
+            end = start + size
+            group += base
             index, model, max_mode = group // (2 * models), group // 2 % models, group % 2
             if index < 0:  # (the ledger holds the range's days only)
+                start = end
                 continue
-            rows = list(rows)
-            pick = itemgetter(*rows)
-            columns = [pick(column) for column in cells.columns] if len(rows) > 1 else \
-                [(column[rows[0]],) for column in cells.columns]
+            columns = [column[start:end] for column in gathered]
+            start = end
             cost, _requests, input_tokens, output_tokens, cache_write, cache_read, list_cost, token_fee = columns
             entry = found.get((index, cells.models[model]))
             if entry is None:
