@@ -62,8 +62,8 @@ class PriceEvidence:
         """The evidence of some cells: ``tokens``, a column per kind (input, output, cache write, cache
         read), and ``cost``, each cell's list cost less its token fee (micro-cents). Summed a column at
         a time (the products and sums run in C: a month of a big team has hundreds of thousands of cells)."""
-        kinds = [list(column) for column in tokens]
-        cost = list(cost)
+        kinds = [column if isinstance(column, (list, tuple)) else list(column) for column in tokens]
+        cost = cost if isinstance(cost, (list, tuple)) else list(cost)
         gram = tuple(sum(map(mul, kinds[i], kinds[j])) for i in range(4) for j in range(i, 4))
         return cls(len(cost), gram, tuple(sum(map(mul, column, cost)) for column in kinds),
                    sum(map(mul, cost, cost)), sum(cost), tuple(map(sum, kinds)))

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fractions import Fraction
-from itertools import groupby, repeat
+from collections import Counter
+from itertools import repeat
 from operator import add, itemgetter, mul, sub
 from typing import Annotated
 
@@ -28,7 +29,7 @@ from billing_reports.settings import MAX_COUNT, Settings
 from billing_reports.usage import OnDemandUsage, UsageTotals
 from billing_reports.wording import counted
 
-from ._common import share
+from ._common import other_label, share
 from .users_x_expensive_models import SETTINGS_NAME as EXPENSIVE_MODELS, expensive_models, how_chosen
 
 SLUG = "model-economics"
@@ -38,6 +39,8 @@ SETTINGS_NAME = "model-economics"
 CHART_MODELS = 8
 #: The label of a ledger cell's max mode in the per-kind table.
 MODES = {False: "normal", True: "max mode"}
+#: The grains the section reads at (a day or a week is too short a sample: those read month by month).
+GRAINS = {"month": "month", "cycle": "billing cycle"}
 
 
 class ModelEconomicsSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -73,7 +76,13 @@ def register_settings(register) -> None:
 
 @hookimpl
 def register_sections(register, usage: OnDemandUsage, settings: Settings) -> None:
-    register(model_economics_section(usage, settings.plugin(SETTINGS_NAME), settings.plugin(EXPENSIVE_MODELS)))
+    register(model_economics_section(usage, settings.plugin(SETTINGS_NAME), settings.plugin(EXPENSIVE_MODELS),
+                                     settings.top_spenders_count))
+
+
+def economics_periods(usage: OnDemandUsage) -> list[Period]:
+    """The periods the section compares: the ``--by`` grain's, months for a finer one (:data:`GRAINS`)."""
+    return usage.periods() if usage.grain in GRAINS else usage.range.periods_of("month")
 
 
 # --- what the ledger holds per model and period ------------------------------------------------
@@ -101,16 +110,35 @@ def model_periods(usage: OnDemandUsage, periods: list[Period]) -> dict[tuple[int
     for cells in usage.cell_columns():
         # each cell's group as one integer, (period x models + model) x 2 + max mode, made column-wise
         models = len(cells.models)
-        groups = list(map(add, map(mul, map(add, map(mul, map(period_of_day.get, cells.day, repeat(-1)),
-                                                          repeat(models)), cells.model), repeat(2)), cells.max_mode))
-        for group, rows in groupby(sorted(range(len(groups)), key=groups.__getitem__), groups.__getitem__):
+        if not cells.model:
+            continue
+        indices = set(map(period_of_day.get, set(cells.day), repeat(-1)))
+        if len(indices) == 1:  # the month lies in one period (a month, a cycle's part): two columns' work
+            base = 2 * models * indices.pop()
+            groups = list(map(add, map(mul, cells.model, repeat(2)), cells.max_mode))
+        else:
+            base = 0
+            groups = list(map(add, map(mul, map(add, map(mul, map(period_of_day.get, cells.day, repeat(-1)),
+                                                              repeat(models)), cells.model), repeat(2)),
+                              cells.max_mode))
+        # the cells in group order (one sort), each column gathered in that order once: a group's cells
+        # are then one slice of each column (no per-cell Python work but the sort's key)
+        order = sorted(range(len(groups)), key=groups.__getitem__)
+        if len(order) == 1:
+            gathered = [(column[0],) for column in cells.columns]
+        else:
+            pick = itemgetter(*order)
+            gathered = [pick(column) for column in cells.columns]
+        start = 0
+        for group, size in sorted(Counter(groups).items()):
+            end = start + size
+            group += base
             index, model, max_mode = group // (2 * models), group // 2 % models, group % 2
             if index < 0:  # (the ledger holds the range's days only)
+                start = end
                 continue
-            rows = list(rows)
-            pick = itemgetter(*rows)
-            columns = [pick(column) for column in cells.columns] if len(rows) > 1 else \
-                [(column[rows[0]],) for column in cells.columns]
+            columns = [column[start:end] for column in gathered]
+            start = end
             cost, _requests, input_tokens, output_tokens, cache_write, cache_read, list_cost, token_fee = columns
             entry = found.get((index, cells.models[model]))
             if entry is None:
@@ -143,28 +171,36 @@ def tokens_per_request(totals: UsageTotals) -> int | None:
 # --- the section ------------------------------------------------------------------------------
 
 
-def model_economics_section(usage: OnDemandUsage, chosen: ModelEconomicsSettings, rule) -> Section:
-    periods = usage.periods()
+def model_economics_section(usage: OnDemandUsage, chosen: ModelEconomicsSettings, rule,
+                            limit: int = Settings.top_spenders_count) -> Section:
+    periods = economics_periods(usage)
     found = model_periods(usage, periods)
     families = ModelFamilies.compile(chosen.family_rules).families(usage.model_names)
     tolerance = Fraction(str(chosen.fit_tolerance_percent)) / 100
-    models = model_table(usage, periods, found, families)
-    kinds = token_price_table(periods, found, chosen.fit_min_cells, tolerance)
-    drifts = price_drifts(periods, found, chosen)
+    fits = {(index, model, mode): fit_prices(evidence, min_cells=chosen.fit_min_cells, tolerance=tolerance)
+            for (index, model), entry in found.items() for mode, evidence in entry.evidence.items()}
+    models = model_table(usage, periods, found, families, limit)
+    kinds = token_price_table(periods, found, fits, limit)
+    drifts = price_drifts(periods, found, fits, chosen)
     family_spend = family_table(usage, families)
     expensive = expensive_models(usage, rule)
-    savings = savings_table(usage, expensive)
+    savings = savings_table(usage, expensive, limit)
     total = usage.total
     saving = savings.total[-1] if savings.rows else 0
+    threshold = f"{chosen.drift_threshold_percent:g}%"
+    list_moves = sum(1 for row in (drifts.full or drifts).rows if row[7] == LIST_PRICES)
+    span = _span(usage, periods)
     figures = [
         Figure("Effective price per million tokens", price_per_million(total), "unit_price",
                "all models, charged cost over all tokens in range"),
-        Figure("Price moves flagged", len(drifts.rows), "count",
-               f"a model's price per token moving more than {chosen.drift_threshold_percent:g}% between "
-               "consecutive periods"),
+        Figure("List price moves flagged", list_moves, "count",
+               f"a model's fitted list prices, at the earlier period's token mix, moving more than {threshold} "
+               f"between consecutive periods; {counted(len(drifts.rows), 'effective-price move')} in all (the "
+               "rest: mix, discounts, or prices not attributed)"),
         Figure("Model families", len(family_spend.rows), "count", f"of {counted(len(usage.model_names), 'model')}"),
-        Figure("Estimated saving at cheaper models", saving, "money",
-               "an estimate: the expensive models' requests at the user's cheaper models' average cost"),
+        Figure("Difference at cheaper models (estimate)", saving, "money",
+               f"{span}: the expensive models' requests against the same requests at the user's cheaper models' "
+               "average cost; an estimate, not a bill"),
     ]
     return Section(
         slug=SLUG,
@@ -176,113 +212,152 @@ def model_economics_section(usage: OnDemandUsage, chosen: ModelEconomicsSettings
             "max_mode_share", "from_period", "to_period", "price_before", "price_after", "change", "family",
             "family_models", "share", "expensive_requests", "expensive_spend", "cheaper_average", "basis", "at_cheaper",
             "saving")),
-        intro=_intro(usage, chosen, rule, expensive),
+        intro=_intro(usage, periods, chosen, rule, expensive),
         figures=figures,
         tables=[models, kinds, drifts, family_spend, savings],
         charts=_charts(usage, periods, found, family_spend),
     )
 
 
-def _intro(usage: OnDemandUsage, chosen: ModelEconomicsSettings, rule, expensive: list[str]) -> str:
-    partial = usage.periods() and usage.period_partial(usage.periods()[-1])
-    return (
-        "What a token of each model costs and how that moves. **Effective price**: the charged cost (after "
-        "discounts, with the token fee) over all tokens, per million. **Per token kind**: the ledger keeps no "
-        "cost per kind, so the list prices are estimated by a least-squares fit of each cell's list cost "
-        "(before discount, less the token fee) on its input, output, cache-write and cache-read tokens, per "
-        "model, period and max mode (max mode may be priced apart, so its cells are fitted on their own); "
-        f"a price is shown only from at least {chosen.fit_min_cells} cells, when the fit explains their cost "
-        f"within {chosen.fit_tolerance_percent:g}% and each price is that sure, and is non-negative: otherwise "
-        "the cells stay empty and the note says why. **Price drift**: a model whose effective price moved by "
-        f"more than {chosen.drift_threshold_percent:g}% between consecutive periods, each with at least "
-        f"{counted(chosen.drift_min_requests, 'request')} and {chosen.drift_min_tokens:,} tokens "
-        f"(`plugins.{SETTINGS_NAME}`). **Families**: a model's name less what the `family_rules` strip "
-        "(thinking and effort variants, max and fast modes, dated versions). "
-        "**Estimated saving** (an estimate, not a bill): for each user of the expensive models "
-        f"({', '.join(expensive) or 'none'}: {how_chosen(rule, code='`')}), their requests on them priced at the "
-        "average cost per request of the cheaper models the same user used in range (a user with none: the "
-        "team's cheaper models' average), against what they cost. It assumes the same requests would have "
-        "been sent, and answered as well, by a cheaper model, at that model's usual request size."
-        + (" The last period is to date: it was not over when it was fetched." if partial else "")
-    )
+def _span(usage: OnDemandUsage, periods: list[Period]) -> str:
+    """The periods read, ``Aug 2025 – Jan 2026 (to date)``: what the range's sums cover."""
+    if not periods:
+        return "no period"
+    first, last = periods[0].short_label, periods[-1].short_label
+    to_date = " (to date)" if usage.period_partial(periods[-1]) else ""
+    return (first if first == last else f"{first} – {last}") + to_date
+
+
+def _intro(usage: OnDemandUsage, periods: list[Period], chosen: ModelEconomicsSettings, rule,
+           expensive: list[str]) -> str:
+    partial = bool(periods) and usage.period_partial(periods[-1])
+    finer = usage.grain not in GRAINS
+    paragraphs = [
+        "What a token of each model costs and how that moves, "
+        + ("month by month (a " + usage.grain + " is too short a sample: read by month)" if finer
+           else f"{GRAINS[usage.grain]} by {GRAINS[usage.grain]}") + ". "
+        "**Effective price**: the charged cost (after discounts, with the token fee) over all tokens, per million.",
+        "**Per token kind**: the ledger keeps no cost per kind, so the list prices are estimated by a "
+        "least-squares fit, per model, period and max mode; the table says where that cannot be trusted.",
+        f"**Price drift**: a model whose effective price moved by more than {chosen.drift_threshold_percent:g}% "
+        "between consecutive periods, told apart from a move of its fitted list prices (compared at the earlier "
+        "period's token mix): a higher cache-read share lowers the effective price with no price change.",
+        "**Families**: a model's name less what the `family_rules` strip (thinking and effort variants, max "
+        "and fast modes, dated versions).",
+        "**Difference at cheaper models** (an estimate, not a bill): for each user of the expensive models ("
+        f"{', '.join(expensive) or 'none'}: {how_chosen(rule, code='`')}), "
+        "what their requests on them cost against the same number of requests at the average cost per request "
+        "of the cheaper models they also used.",
+        "**How these are computed**: each table's note below gives its method; settings under "
+        f"`plugins.{SETTINGS_NAME}`." + (" The last period is to date: it was not over when it was fetched."
+                                          if partial else ""),
+    ]
+    return "\n\n".join(paragraphs)
 
 
 def latest_first(periods: list[Period], found: dict[tuple[int, str], ModelPeriod]):
-    """``(period, model, ModelPeriod)`` the latest period first, in each the costliest model first
+    """``(index, model, ModelPeriod)`` the latest period first, in each the costliest model first
     (ties: A to Z): the order of the tables' rows."""
-    return ((periods[index], model, entry) for (index, model), entry in
+    return ((index, model, entry) for (index, model), entry in
             sorted(found.items(), key=lambda item: (-item[0][0], -item[1].totals[0], item[0][1])))
 
 
+def _model_row(label: str, model: str | None, family: str | None, t: UsageTotals, max_mode_cost: int) -> list:
+    return [label, model, family, t.cost, t.requests, t.total_tokens, price_per_million(t),
+            share(t.cache_read_tokens, t.total_tokens), tokens_per_request(t), share(max_mode_cost, t.cost)]
+
+
 def model_table(usage: OnDemandUsage, periods: list[Period], found: dict[tuple[int, str], ModelPeriod],
-                families: dict[str, str]) -> Table:
-    """A row per model and period, the latest period first, costliest models first (ties: A to Z)."""
-    rows = []
-    for period, model, entry in latest_first(periods, found):
-        t = entry.usage
-        rows.append([
-            period.key, model, families.get(model, model), t.cost, t.requests, t.total_tokens,
-            price_per_million(t), share(t.cache_read_tokens, t.total_tokens), tokens_per_request(t),
-            share(entry.max_mode_cost, t.cost),
-        ])
+                families: dict[str, str], limit: int) -> Table:
+    """A row per model and period, the latest period first, costliest models first (ties: A to Z); on
+    the page, when longer than ``limit``, the latest period's top ``limit`` models and the rest summed."""
+    columns = [
+        Column("in_period", "Period", "text"),
+        Column("model", "Model", "model"),
+        Column("family", "Family", "text"),
+        Column("spend", "Spend", "money"),
+        Column("requests", "Requests", "count"),
+        Column("tokens", "Tokens", "count"),
+        Column("price_per_mtok", "Price / Mtok", "unit_price"),
+        Column("cache_read_share", "Cache-read share", "percent"),
+        Column("tokens_per_request", "Tokens / request", "count"),
+        Column("max_mode_share", "Max-mode share of spend", "percent"),
+    ]
+    method = ("Its charged cost per million tokens (all kinds), the share of its tokens read from the cache, its "
+              "average tokens per request and the share of its spend in max mode.")
+    rows = [_model_row(periods[index].label, model, families.get(model, model), entry.usage, entry.max_mode_cost)
+            for index, model, entry in latest_first(periods, found)]
     total = usage.total
     max_mode_cost = sum(entry.max_mode_cost for entry in found.values())
+    full = Table(slug="models", title="Per model and period", columns=columns, rows=rows,
+                 total=_model_row("Total", None, None, total, max_mode_cost)[:1] + [None, None]
+                 + _model_row("Total", None, None, total, max_mode_cost)[3:],
+                 description="Each model in each period, the latest first. " + method)
+    if len(rows) <= limit:
+        return full
+    last = len(periods) - 1
+    latest = [(model, entry) for index, model, entry in latest_first(periods, found) if index == last]
+    shown, rest = latest[:limit], latest[limit:]
+    page = [_model_row(periods[last].label, model, families.get(model, model), entry.usage, entry.max_mode_cost)
+            for model, entry in shown]
+    if rest:
+        page.append(_model_row(other_label(len(rest), "models"), None, None,
+                               UsageTotals.sum(entry.usage for _, entry in rest),
+                               sum(entry.max_mode_cost for _, entry in rest)))
+    in_latest = UsageTotals.sum(entry.usage for _, entry in latest)
     return Table(
-        slug="models",
-        title="Per model and period",
-        columns=[
-            Column("in_period", "Period", "text"),
-            Column("model", "Model", "model"),
-            Column("family", "Family", "text"),
-            Column("spend", "Spend", "money"),
-            Column("requests", "Requests", "count"),
-            Column("tokens", "Tokens", "count"),
-            Column("price_per_mtok", "Price / Mtok", "unit_price"),
-            Column("cache_read_share", "Cache-read share", "percent"),
-            Column("tokens_per_request", "Tokens / request", "count"),
-            Column("max_mode_share", "Max-mode share of spend", "percent"),
-        ],
-        rows=rows,
-        total=["Total", None, None, total.cost, total.requests, total.total_tokens, price_per_million(total),
-               share(total.cache_read_tokens, total.total_tokens), tokens_per_request(total),
-               share(max_mode_cost, total.cost)],
-        description=(
-            "Each model in each period, the latest first: its charged cost per million tokens (all kinds), "
-            "the share of its tokens read from the cache, its average tokens per request and the share of its "
-            "spend in max mode."
-        ),
+        slug="models", title=f"Per model, {periods[last].label}", columns=columns, rows=page,
+        total=["Total", None, None, *_model_row("", None, None, in_latest,
+                                                sum(entry.max_mode_cost for _, entry in latest))[3:]],
+        description=(f"Each model in {periods[last].label}" + (f", the top {counted(len(shown), 'model')} and the "
+                     "rest summed" if rest else "") + ". " + method + " The CSV and JSON hold every model in every "
+                     "period; the price chart follows the costliest over time."),
+        full=full,
     )
 
 
-def token_price_table(periods: list[Period], found: dict[tuple[int, str], ModelPeriod], min_cells: int,
-                      tolerance: Fraction) -> Table:
-    """The fitted list price of each token kind, per model, period and max mode (where trusted)."""
-    rows = []
-    for period, model, entry in latest_first(periods, found):
+def token_price_table(periods: list[Period], found: dict[tuple[int, str], ModelPeriod],
+                      fits: dict[tuple[int, str, bool], PriceFit], limit: int) -> Table:
+    """The fitted list price of each token kind, per model, period and max mode (where trusted); on the
+    page, when longer than ``limit``, the latest period's first ``limit`` rows."""
+    rows, latest = [], []
+    for index, model, entry in latest_first(periods, found):
         for max_mode in sorted(entry.evidence):
-            fit = fit_prices(entry.evidence[max_mode], min_cells=min_cells, tolerance=tolerance)
-            rows.append([period.key, model, MODES[max_mode], fit.cells, *fit.per_million(),
-                         None if fit.unexplained is None else round(fit.unexplained * 100, 4), fit_note(fit)])
+            fit = fits[(index, model, max_mode)]
+            row = [periods[index].label, model, MODES[max_mode], fit.cells, *fit.per_million(),
+                   None if fit.unexplained is None else round(fit.unexplained * 100, 4), fit_note(fit)]
+            rows.append(row)
+            if index == len(periods) - 1:
+                latest.append(row)
+    columns = [
+        Column("in_period", "Period", "text"),
+        Column("model", "Model", "model"),
+        Column("pricing_mode", "Mode", "text"),
+        Column("fit_cells", "Cells", "count"),
+        *(Column(f"{kind.replace(' ', '_')}_per_mtok", f"{kind.capitalize()} / Mtok", "unit_price")
+          for kind in TOKEN_KINDS),
+        Column("unexplained", "Unexplained", "percent"),
+        Column("fit", "Fit", "text"),
+    ]
+    method = (
+        "List prices (before discounts, without the token fee) per million tokens of each kind: the ledger keeps "
+        "no cost per kind, so they come from a least-squares fit of each cell's list cost (less the token fee) on "
+        "its input, output, cache-write and cache-read tokens, over the model's ledger cells (each a day of one "
+        "user) in the period, max mode apart (it may be priced apart). A price is shown from enough cells, when "
+        "the fit explains their cost within the set tolerance, each price is that sure and none is negative. "
+        "Unexplained: the residuals' root-sum-square as a share of the cells' list costs'. An empty price: not "
+        "attributed, the Fit column says why."
+    )
+    full = Table(slug="token-prices", title="List price per token kind (estimated)", columns=columns, rows=rows,
+                 description=method)
+    if len(rows) <= limit:
+        return full
+    shown = latest[:limit]
     return Table(
-        slug="token-prices",
-        title="List price per token kind (estimated)",
-        columns=[
-            Column("in_period", "Period", "text"),
-            Column("model", "Model", "model"),
-            Column("pricing_mode", "Mode", "text"),
-            Column("fit_cells", "Cells", "count"),
-            *(Column(f"{kind.replace(' ', '_')}_per_mtok", f"{kind.capitalize()} / Mtok", "unit_price")
-              for kind in TOKEN_KINDS),
-            Column("unexplained", "Unexplained", "percent"),
-            Column("fit", "Fit", "text"),
-        ],
-        rows=rows,
-        description=(
-            "List prices (before discounts, without the token fee) per million tokens of each kind, found by a "
-            "least-squares fit over the model's ledger cells (each a day of one user) in the period, max mode "
-            "apart. Unexplained: the residuals' root-sum-square as a share of the cells' list costs'. An empty "
-            "price: not attributed, the Fit column says why."
-        ),
+        slug="token-prices", title=f"List price per token kind (estimated), {periods[-1].label}", columns=columns,
+        rows=shown, full=full,
+        description=method + f" Shown: {periods[-1].label}'s first {counted(len(shown), 'row')} (costliest models "
+        f"first) of {len(latest)}; the CSV and JSON hold every period, model and mode ({len(rows)} rows).",
     )
 
 
@@ -292,15 +367,41 @@ def fit_note(fit: PriceFit) -> str:
     return ("fitted" + absent) if fit.attributed else f"— not attributed: {fit.reason}{absent}"
 
 
+#: The drift table's "Why" when the fitted list prices moved past the threshold.
+LIST_PRICES = "list prices moved"
+
+
+def list_price_change(before: ModelPeriod, after: ModelPeriod, fits_before: dict[bool, PriceFit],
+                      fits_after: dict[bool, PriceFit]) -> Fraction | None:
+    """How much the fitted list prices moved at a fixed token mix, the earlier period's tokens (of each
+    max mode) priced at each period's prices; ``None`` when a price that mix needs was not attributed."""
+    old = new = Fraction(0)
+    for mode, evidence in before.evidence.items():
+        then, now = fits_before.get(mode), fits_after.get(mode)
+        if then is None or now is None or not (then.attributed and now.attributed):
+            return None
+        for tokens, price_then, price_now in zip(evidence.tokens, then.prices, now.prices):
+            if tokens:
+                if price_then is None or price_now is None:
+                    return None
+                old += tokens * price_then
+                new += tokens * price_now
+    return new / old - 1 if old > 0 else None
+
+
 def price_drifts(periods: list[Period], found: dict[tuple[int, str], ModelPeriod],
-                 chosen: ModelEconomicsSettings) -> Table:
-    """Models whose effective price per token moved by more than the threshold between consecutive
-    periods, both with enough requests and tokens; the exact prices are compared."""
+                 fits: dict[tuple[int, str, bool], PriceFit], chosen: ModelEconomicsSettings) -> Table:
+    """Models whose effective price per token, or whose fitted list prices at a fixed token mix, moved by
+    more than the threshold between consecutive periods, both with enough requests and tokens; the exact
+    prices are compared."""
     threshold = Fraction(str(chosen.drift_threshold_percent)) / 100
 
     def enough(entry: ModelPeriod | None) -> bool:
         return (entry is not None and entry.usage.requests >= chosen.drift_min_requests
                 and entry.usage.total_tokens >= chosen.drift_min_tokens and entry.usage.cost > 0)
+
+    def fits_of(index: int, model: str) -> dict[bool, PriceFit]:
+        return {mode: fit for (i, m, mode), fit in fits.items() if (i, m) == (index, model)}
 
     rows = []
     models = sorted({model for _, model in found})
@@ -310,15 +411,24 @@ def price_drifts(periods: list[Period], found: dict[tuple[int, str], ModelPeriod
             if not (enough(before) and enough(after)):
                 continue
             old, new = before.usage, after.usage  # type: ignore[union-attr]
-            old_price = Fraction(old.cost, old.total_tokens)
-            change = Fraction(new.cost, new.total_tokens) / old_price - 1
-            if abs(change) <= threshold:
+            change = Fraction(new.cost, new.total_tokens) / Fraction(old.cost, old.total_tokens) - 1
+            listed = list_price_change(before, after, fits_of(index - 1, model), fits_of(index, model))  # type: ignore[arg-type]
+            if abs(change) <= threshold and (listed is None or abs(listed) <= threshold):
                 continue
-            rows.append([model, periods[index - 1].key, periods[index].key, price_per_million(old),
+            if listed is None:
+                why = "list prices not attributed: may be mix (cache reads, max mode) or discounts"
+            elif abs(listed) > threshold:
+                why = LIST_PRICES
+            else:
+                why = "mix or discounts: list prices within the threshold"
+            share_before, share_after = (share(old.cache_read_tokens, old.total_tokens),
+                                         share(new.cache_read_tokens, new.total_tokens))
+            rows.append([model, periods[index - 1].label, periods[index].label, price_per_million(old),
                          price_per_million(new), round(float(change) * 100, 1),
-                         share(old.cache_read_tokens, old.total_tokens), share(new.cache_read_tokens, new.total_tokens),
+                         None if listed is None else round(float(listed) * 100, 1), why, share_before, share_after,
+                         None if share_before is None or share_after is None else round(share_after - share_before, 1),
                          old.requests, new.requests])
-    rows.sort(key=lambda row: (row[2], -abs(row[5]), row[0]))
+    rows.sort(key=lambda row: (-periods_order(periods, row[2]), -abs(row[5]), row[0]))
     return Table(
         slug="drift",
         title="Price drift",
@@ -329,19 +439,30 @@ def price_drifts(periods: list[Period], found: dict[tuple[int, str], ModelPeriod
             Column("price_before", "Price / Mtok before", "unit_price"),
             Column("price_after", "Price / Mtok after", "unit_price"),
             Column("change", "Change", "growth"),
+            Column("list_price_change", "List prices at the earlier mix", "growth"),
+            Column("why", "Why", "text"),
             Column("cache_read_share_before", "Cache-read share before", "percent"),
             Column("cache_read_share_after", "Cache-read share after", "percent"),
+            Column("cache_read_share_change", "Cache-read share change (points)", "decimal"),
             Column("requests_before", "Requests before", "count"),
             Column("requests_after", "Requests after", "count"),
         ],
         rows=rows,
         description=(
-            f"Models whose effective price per token moved by more than {chosen.drift_threshold_percent:g}% from "
-            f"one period to the next, both periods with at least {counted(chosen.drift_min_requests, 'request')} "
-            f"and {chosen.drift_min_tokens:,} tokens of it (smaller samples are not compared). A move in the "
-            "cache-read share, max mode or discounts moves the effective price as much as a list price does."
+            f"Models whose effective price per token, or whose fitted list prices, moved by more than "
+            f"{chosen.drift_threshold_percent:g}% from one period to the next, both periods with at least "
+            f"{counted(chosen.drift_min_requests, 'request')} and {chosen.drift_min_tokens:,} tokens of it (smaller "
+            "samples are not compared). The effective price moves with the cache-read share, max mode and "
+            "discounts as much as with a list price; the list prices are compared at a fixed mix (the earlier "
+            "period's tokens of each kind and mode, priced at each period's fitted prices), where both fits were "
+            "attributed (else the move may be mix)."
         ),
     )
+
+
+def periods_order(periods: list[Period], label: str) -> int:
+    """Where the period labelled ``label`` stands (the drift rows: latest first)."""
+    return next(index for index, period in enumerate(periods) if period.label == label)
 
 
 def family_table(usage: OnDemandUsage, families: dict[str, str]) -> Table:
@@ -372,8 +493,9 @@ def family_table(usage: OnDemandUsage, families: dict[str, str]) -> Table:
     )
 
 
-def savings_table(usage: OnDemandUsage, expensive: list[str]) -> Table:
-    """Per user of the expensive models: their requests there at the cheaper models' average cost."""
+def savings_table(usage: OnDemandUsage, expensive: list[str], limit: int) -> Table:
+    """Per user of the expensive models: their requests there at the cheaper models' average cost; on
+    the page, when longer than ``limit``, the top ``limit`` users and the rest summed."""
     chosen = set(expensive)
     team_cheaper = UsageTotals.sum(r.totals for r in usage.models() if r.name not in chosen)
     rows = []
@@ -394,27 +516,37 @@ def savings_table(usage: OnDemandUsage, expensive: list[str]) -> Table:
         rows.append([user, on_expensive.requests, on_expensive.cost, None if rate is None else half_up(rate),
                      basis, at_cheaper, None if at_cheaper is None else on_expensive.cost - at_cheaper])
     rows.sort(key=lambda row: (-(row[6] or 0), row[0]))
-    return Table(
-        slug="savings",
-        title="What the costliest choices cost (estimate)",
-        columns=[
-            Column("user", "User", "user"),
-            Column("expensive_requests", "Requests on expensive models", "count"),
-            Column("expensive_spend", "Spend on them", "money"),
-            Column("cheaper_average", "Cheaper models' avg / request", "unit_price"),
-            Column("basis", "Average of", "text"),
-            Column("at_cheaper", "Same requests at that average", "money"),
-            Column("saving", "Estimated saving", "money"),
-        ],
-        rows=rows,
-        total=["Total", sum(row[1] for row in rows), sum(row[2] for row in rows), None, "",
-               sum(row[5] or 0 for row in rows), sum(row[6] or 0 for row in rows)],
-        description=(
-            "An estimate, not a bill: each user's requests on the expensive models priced at the average cost "
-            "per request of the cheaper models the same user used in range (without any: the team's), and "
-            "the difference. It assumes a cheaper model would have served the same requests at its usual size."
-        ),
+
+    def summed(label: str, lines: list[list]) -> list:
+        return [label, sum(row[1] for row in lines), sum(row[2] for row in lines), None, "",
+                sum(row[5] or 0 for row in lines), sum(row[6] or 0 for row in lines)]
+
+    columns = [
+        Column("user", "User", "user"),
+        Column("expensive_requests", "Requests on expensive models", "count"),
+        Column("expensive_spend", "Spend on them", "money"),
+        Column("cheaper_average", "Cheaper models' avg / request", "unit_price"),
+        Column("basis", "Average of", "text"),
+        Column("at_cheaper", "Same requests at that average", "money"),
+        Column("saving", "Difference at cheaper models", "money"),
+    ]
+    method = (
+        f"{_span(usage, economics_periods(usage))}. An estimate, not a bill: each user's requests on the expensive "
+        "models priced at the average cost per request of the cheaper models the same user used in range (without "
+        "any: the team's), and the difference. It assumes a cheaper model would have served the same requests, as "
+        "well, at its usual size. A negative difference: the user's requests on the expensive models cost less "
+        "than their average request elsewhere (short requests), so moving them would not have saved."
     )
+    title = "What the costliest choices cost (estimate)"
+    full = Table(slug="savings", title=title, columns=columns, rows=rows, total=summed("Total", rows),
+                 description=method)
+    if len(rows) <= limit:
+        return full
+    shown, rest = rows[:limit], rows[limit:]
+    return Table(slug="savings", title=title, columns=columns, rows=[*shown, summed(other_label(len(rest)), rest)],
+                 total=summed("Total", rows), full=full,
+                 description=method + f" Shown: the top {counted(len(shown), 'user')} by difference, the rest summed; "
+                 "the CSV and JSON hold every user.")
 
 
 def _charts(usage: OnDemandUsage, periods: list[Period], found: dict[tuple[int, str], ModelPeriod],
@@ -427,7 +559,7 @@ def _charts(usage: OnDemandUsage, periods: list[Period], found: dict[tuple[int, 
             title="Effective price per million tokens",
             description="Each of the costliest models' charged cost per million tokens, period by period.",
             kind="line",
-            labels=[period.key for period in periods],
+            labels=[period.short_label for period in periods],
             series=[Series(model, [price_per_million(found[(index, model)].usage) if (index, model) in found
                                    else None for index in range(len(periods))]) for model in followed],
             unit="unit_price",
@@ -436,9 +568,11 @@ def _charts(usage: OnDemandUsage, periods: list[Period], found: dict[tuple[int, 
         charts.append(Chart(
             slug="families",
             title="Spend per model family",
-            description="On-demand spend per model family in range.",
+            description="On-demand spend per model family in range (a family of several models says how many).",
             kind="bar",
-            labels=[row[0] for row in families.rows],
+            # a family of several models named like one of them must not link to that model's page alone
+            labels=[row[0] if row[1] == row[0] else f"{row[0]} ({counted(row[1].count(', ') + 1, 'model')})"
+                    for row in families.rows],
             series=[Series("Spend", [row[2] for row in families.rows])],
         ))
     return charts

@@ -76,8 +76,8 @@ def rows_by(table, *keys):
 def test_per_model_and_period_figures_are_the_hand_computed_ones():
     section = section_of(hand_made_usage())
     models = rows_by(section.table("models"), "in_period", "model")
-    assert list(models) == [("2026-02", SONNET), ("2026-01", THINKING), ("2026-01", DATED), ("2026-01", SONNET)]
-    thinking = models[("2026-01", THINKING)]
+    assert list(models) == [("February 2026", SONNET), ("January 2026", THINKING), ("January 2026", DATED), ("January 2026", SONNET)]
+    thinking = models[("January 2026", THINKING)]
     # 4,000,000 micro-cents over 11,000 tokens = 363,636,363.6... micro-cents per million tokens
     assert thinking["price_per_mtok"] == 363_636_364
     assert thinking["spend"] == 4_000_000 and thinking["requests"] == 3 and thinking["tokens"] == 11_000
@@ -85,9 +85,9 @@ def test_per_model_and_period_figures_are_the_hand_computed_ones():
     assert thinking["tokens_per_request"] == 3667      # 11,000 / 3 = 3,666.7
     assert thinking["max_mode_share"] == 25.0          # 1,000,000 of 4,000,000 in max mode
     assert thinking["family"] == "opus"
-    dated = models[("2026-01", DATED)]
+    dated = models[("January 2026", DATED)]
     assert (dated["price_per_mtok"], dated["family"], dated["max_mode_share"]) == (500_000_750, "opus", 0.0)
-    assert models[("2026-02", SONNET)]["price_per_mtok"] == 300_000_000   # 900,000 / 3,000 x 1,000,000
+    assert models[("February 2026", SONNET)]["price_per_mtok"] == 300_000_000   # 900,000 / 3,000 x 1,000,000
     total = section.table("models").total
     # 7,500,003 micro-cents over 24,000 tokens: 312,500,125 per million, exactly
     assert total[3:7] == [7_500_003, 10, 24_000, 312_500_125]
@@ -103,7 +103,8 @@ def test_families_group_the_variants_and_their_spend_adds_up():
     ]
     assert families.total[2] == sum(row[2] for row in families.rows) == 7_500_003
     chart = next(chart for chart in section.charts if chart.slug == "families")
-    assert chart.labels == ["opus", "sonnet"] and chart.series[0].values == [6_000_003, 1_500_000]
+    # a family of two models says so (its name is no model's page); sonnet, the one model, is that model
+    assert chart.labels == ["opus (2 models)", "sonnet"] and chart.series[0].values == [6_000_003, 1_500_000]
 
 
 def test_the_estimated_saving_prices_expensive_requests_at_the_users_cheaper_average():
@@ -202,7 +203,7 @@ def test_the_fit_recovers_the_fake_apis_list_prices_through_a_real_fetch(tmp_pat
     section = next(s for s in analyse(settings, months).sections if s.slug == model_economics.SLUG)
     rows = section.table("token-prices").rows
     prices = {model.name: model for model in DEFAULT_MODELS}
-    assert {(row[0], row[1]) for row in rows} == {(month.key, name) for month in months for name in prices}
+    assert {(row[0], row[1]) for row in rows} == {(month.label, name) for month in months for name in prices}
     assert {row[2] for row in rows if row[1] == "claude-4.6-opus-high-thinking"} == {"normal", "max mode"}
     for row in rows:
         assert row[-1] == "fitted", row
@@ -237,7 +238,7 @@ def test_price_drift_is_flagged_above_the_threshold_with_enough_usage(february_c
     assert bool(drift.rows) is flagged
     if flagged:
         row = dict(zip([column.key for column in drift.columns], drift.rows[0]))
-        assert (row["model"], row["from_period"], row["to_period"]) == ("m", "2026-01", "2026-02")
+        assert (row["model"], row["from_period"], row["to_period"]) == ("m", "January 2026", "February 2026")
         assert (row["price_before"], row["price_after"]) == (1_000_000, february_cost)
         assert row["change"] == round((february_cost - 1_000_000) / 10_000, 1)
 
@@ -335,7 +336,7 @@ def test_the_text_report_shows_the_section(analysis_config):
     result = CliRunner().invoke(cli, ["report", "--config", str(analysis_config), "--months-back", "5",
                                       "--end-month", "2026-03"])
     assert result.exit_code == 0, result.output
-    assert "Model economics" in result.output and "Per model and period" in result.output
+    assert "Model economics" in result.output and "Per model" in result.output
     assert "What the costliest choices cost (estimate)" in result.output
     assert "List price per token kind" not in result.output   # the default view keeps to its text_view
 
@@ -366,7 +367,7 @@ def test_the_page_in_a_real_browser_shows_the_figures_with_hostile_names_as_text
         assert page.evaluate("window.hacked") is None and dialogs == []
         assert page.locator("h1").inner_text() == "Model economics"
         text = page.locator("main").inner_text()
-        savings = page.locator("table", has=page.locator("th", has_text="Estimated saving"))
+        savings = page.locator("table", has=page.locator("th", has_text="Difference at cheaper models"))
         saving_row = savings.locator("tbody tr").first.inner_text()
         fit_rows = page.locator("table", has=page.locator("th", has_text="Cache write / Mtok")).locator("tbody tr")
         fit_text = fit_rows.first.inner_text()
@@ -398,10 +399,80 @@ def test_the_price_chart_reads_in_dollars_per_million_tokens_as_the_tables_do():
     from billing_reports.site.charts import render_chart, shown_values
 
     chart = next(chart for chart in section_of(hand_made_usage()).charts if chart.slug == "price-per-mtok")
-    assert chart.unit == "unit_price" and chart.labels == ["2026-01", "2026-02"]
+    assert chart.unit == "unit_price" and chart.labels == ["Jan 2026", "Feb 2026"]
     thinking = next(series for series in chart.series if series.name == THINKING)
     assert thinking.values == [363_636_364, None]                  # the table's price, and no use in February
     assert shown_values(chart)[[s.name for s in chart.series].index(THINKING)] == ["$3.6364", "—"]
     svg = str(render_chart(chart, id_prefix="t"))
     ticks = re.findall(r'class="axis-label"[^>]*text-anchor="end"[^>]*>([^<]+)<', svg)   # the y axis
     assert ticks and all(tick.startswith("$") for tick in ticks), ticks   # dollars, not micro-cents
+
+
+# --- the review's points: drift told from mix, finer grains, cut tables ---------------------------
+
+
+def mix_usage(january_mix, february_mix, february_prices=(300, 30)):
+    """Model "m" on input and cache-read tokens only: 4 cells of each (input, cache read) pair of a month's
+    mix, 25 requests each, at 300 / 30 micro-cents per token in January and ``february_prices`` after."""
+    ledger = {}
+    for month, mix, (p_in, p_read) in ((1, january_mix, (300, 30)), (2, february_mix, february_prices)):
+        for number in range(8):
+            tokens_in, tokens_read = mix[number % 2]
+            ledger[(site_day(2026, month, 1 + number), ANN, "m", False)] = cell(
+                p_in * tokens_in + p_read * tokens_read, 25, tokens_in, 0, 0, tokens_read)
+    return usage_of(ledger)
+
+
+LOOSE = ModelEconomicsSettings(drift_min_requests=1, drift_min_tokens=1)
+
+
+def test_a_cache_share_move_at_unchanged_list_prices_is_told_from_a_price_move():
+    # January: 4 x (9,000 in, 1,000 read) + 4 x (7,000, 3,000): 64,000 in, 16,000 read = 19,680,000 micro-cents
+    # over 80,000 tokens, 246,000,000 per Mtok, 20 % cache reads. February at the same prices: 4 x (5,000,
+    # 5,000) + 4 x (3,000, 7,000): 32,000 in, 48,000 read = 11,040,000 over 80,000, 138,000,000 per Mtok
+    # (-43.9 %), 60 % cache reads; list prices at January's mix unchanged (0 %)
+    section = section_of(mix_usage([(9000, 1000), (7000, 3000)], [(5000, 5000), (3000, 7000)]), LOOSE, ())
+    row = rows_by(section.table("drift"), "model")["m"]
+    assert (row["price_before"], row["price_after"], row["change"]) == (246_000_000, 138_000_000, -43.9)
+    assert row["list_price_change"] == 0.0 and row["why"].startswith("mix or discounts")
+    assert (row["cache_read_share_before"], row["cache_read_share_after"], row["cache_read_share_change"]) == \
+        (20.0, 60.0, 40.0)
+    assert section.figures[1].label == "List price moves flagged" and section.figures[1].value == 0
+
+
+def test_list_prices_moving_at_the_same_mix_are_counted_as_a_price_move():
+    # the same mix both months, February at 450 / 45: every token 1.5 x dearer, effective and list +50 %
+    mix = [(9000, 1000), (7000, 3000)]
+    section = section_of(mix_usage(mix, mix, february_prices=(450, 45)), LOOSE, ())
+    row = rows_by(section.table("drift"), "model")["m"]
+    assert (row["change"], row["list_price_change"], row["why"]) == (50.0, 50.0, model_economics.LIST_PRICES)
+    assert row["cache_read_share_change"] == 0.0 and section.figures[1].value == 1
+
+
+def test_a_move_without_fitted_prices_says_it_may_be_mix():
+    row = rows_by(section_of(drift_usage(1_500_000), expensive=()).table("drift"), "model")["m"]   # 1 cell a month
+    assert row["list_price_change"] is None and "may be mix" in row["why"]
+
+
+def test_a_day_grain_is_read_month_by_month():
+    from billing_reports.periods import ReportRange
+
+    usage = dataclasses.replace(hand_made_usage(), report_range=ReportRange.of_months([JAN, FEB], "day"))
+    assert usage.grain == "day"
+    section = section_of(usage)
+    assert {row[0] for row in section.table("models").rows} == {"January 2026", "February 2026"}
+    assert "read by month" in section.intro
+
+
+def test_long_tables_are_cut_on_the_page_and_whole_in_the_downloads():
+    section = model_economics_section(hand_made_usage(), ModelEconomicsSettings(),
+                                      ExpensiveModelRule(models=(THINKING, DATED)), 1)
+    savings = section.table("savings")
+    # Ann's difference 3,400,000 comes first; Bob (1,750,003) is summed as the other user
+    assert [row[0] for row in savings.rows] == [ANN, "Other (1 user)"] and savings.rows[1][6] == 1_750_003
+    assert savings.total[-1] == 5_150_003 and [row[0] for row in savings.full.rows] == [ANN, BOB]
+    models = section.table("models")
+    # February alone on the page (its one model, sonnet); every period and model in the downloads
+    assert [row[:2] for row in models.rows] == [["February 2026", SONNET]] and models.total[3] == 900_000
+    assert len(models.full.rows) == 4 and models.full.total[3] == 7_500_003
+    assert [row[0] for row in section.table("token-prices").rows] == ["February 2026"]
