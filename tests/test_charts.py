@@ -77,6 +77,14 @@ def test_labels_are_escaped():
     ET.fromstring(text)  # still well-formed
 
 
+def test_a_long_series_name_is_cut_in_the_key_and_whole_in_the_table():
+    name = "m" * 3000
+    chart = Chart("t", "T", "d", "line", ["a"], [Series(name, [DOLLAR]), Series("b", [DOLLAR])])
+    (_, shown), (_, other) = legend_keys(chart)
+    assert len(shown) == 60 and shown.endswith("…") and other == "b"
+    assert chart_rows(chart)[0][1] == name  # the table beside the chart, which screen readers read
+
+
 def test_several_series_get_a_key_and_distinct_colours():
     chart = Chart("t", "T", "d", "line", ["a", "b"], [Series(f"user{i}", [i * DOLLAR, DOLLAR]) for i in range(4)])
     svg = _svg(chart)

@@ -30,6 +30,7 @@ from markupsafe import Markup, escape
 from ..money import MICROCENTS_PER_DOLLAR
 from ..periods import day_text
 from ..sections import MONEY_KINDS, Chart, format_value
+from ..untrusted import shortened
 
 WIDTH = 640
 #: A bar's row: its label, then the bar (room for a phone-sized label).
@@ -372,16 +373,22 @@ def _daily_chart(chart: Chart, id_prefix: str, partial: Collection[str], *, comp
 DAILY_KEY = (("day-bar s0", "weekday"), ("day-bar s0 weekend", "weekend"), ("day-bar s0 partial", "in progress"))
 
 
+#: A series name in a chart's key is cut to this many characters (the key is for the eye alone: the
+#: table of the chart's numbers beside it, which assistive technology reads, has every name whole).
+LEGEND_NAME_LIMIT = 60
+
+
 def legend_keys(chart: Chart) -> list[tuple[str, str]]:
     """The chart's key as (CSS classes of a swatch, name), for the page to show beside the drawing
-    (as text that wraps at any width): a daily chart's shades, a line chart's series (when there
-    are several), nothing for a bar chart."""
+    (as text that wraps at any width; a long name cut, :data:`LEGEND_NAME_LIMIT`): a daily chart's
+    shades, a line chart's series (when there are several), nothing for a bar chart."""
     if chart.kind == "daily":
         return list(DAILY_KEY)
     if chart.kind == "line" and len(chart.series) > 1:
-        return [(f"s{number % 8}", series.name) for number, series in enumerate(chart.series)]
+        return [(f"s{number % 8}", shortened(series.name, LEGEND_NAME_LIMIT)) for number, series in enumerate(chart.series)]
     if chart.kind == "stacked":
-        return [(stack_class(number, series.name), series.name) for number, series in enumerate(chart.series)]
+        return [(stack_class(number, series.name), shortened(series.name, LEGEND_NAME_LIMIT))
+                for number, series in enumerate(chart.series)]
     if chart.kind == "waterfall":
         return list(WATERFALL_KEY)
     return []
