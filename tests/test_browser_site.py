@@ -334,6 +334,22 @@ def test_on_a_phone_wide_tables_scroll_with_a_hint_and_nothing_is_cut(chromium_b
     context.close()
 
 
+def test_on_a_phone_the_name_column_that_stays_in_view_leaves_room_for_the_figures(chromium_browser, site_server):
+    """A person's name column (email and display name) stays in view as a wide table scrolls; on a
+    phone the display name goes under the email, so the column leaves room beside it for a figure
+    ("$1,234.56" is about 65 px; side by side, the name and its display name left 28 px)."""
+    context = chromium_browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = context.new_page()
+    for name in ("top-cost-users.html", "change-explained.html"):
+        page.goto(site_server + name)
+        shares = page.evaluate("""() => [...document.querySelectorAll('.table-scroll')]
+          .filter(s => s.getClientRects().length && s.querySelector('td.name .member-name'))
+          .map(s => s.clientWidth - s.querySelector('td.name').getBoundingClientRect().width)""")
+        assert shares, name
+        assert min(shares) >= 80, f"{name}: {min(shares):.0f} px beside the name column"
+    context.close()
+
+
 #: The size each visible chart text is drawn at, in CSS pixels: its font size times the SVG's scale.
 CHART_TEXT_SIZES = """() => [...document.querySelectorAll('svg.chart text')]
   .filter(t => t.getClientRects().length && t.textContent.trim())
