@@ -550,6 +550,13 @@ def savings_table(usage: OnDemandUsage, expensive: list[str], limit: int) -> Tab
                  "the CSV and JSON hold every user.")
 
 
+def family_label(family: str, models: list[str]) -> str:
+    """A family's bar: a family of one model by that model's name (so it links to the model's page, and
+    never reads ``opus (1 model)``); a family of several by its name and how many (a family named like one
+    of its models must not link to that model's page alone)."""
+    return models[0] if len(models) == 1 else f"{family} ({counted(len(models), 'model')})"
+
+
 def _charts(usage: OnDemandUsage, periods: list[Period], found: dict[tuple[int, str], ModelPeriod],
             families: Table) -> list[Chart]:
     charts = []
@@ -569,11 +576,10 @@ def _charts(usage: OnDemandUsage, periods: list[Period], found: dict[tuple[int, 
         charts.append(Chart(
             slug="families",
             title="Spend per model family",
-            description="On-demand spend per model family in range (a family of several models says how many).",
+            description=("On-demand spend per model family in range (a family of several models says how many; "
+                         "a family of one model is shown by that model's name, its bar that model's spend)."),
             kind="bar",
-            # a family of several models named like one of them must not link to that model's page alone
-            labels=[row[0] if row[1] == row[0] else f"{row[0]} ({counted(row[1].count(', ') + 1, 'model')})"
-                    for row in families.rows],
+            labels=[family_label(row[0], row[1].split(", ")) for row in families.rows],
             series=[Series("Spend", [row[2] for row in families.rows])],
         ))
     return charts

@@ -508,3 +508,13 @@ def test_a_token_price_table_cut_to_the_latest_period_says_how_much_of_it_is_sho
     assert [row[:2] for row in cut.rows] == [["February 2026", DATED]]
     assert cut.description.endswith(" Shown: February 2026's first 1 row (costliest models first) of 2; the CSV "
                                     "and JSON hold every period, model and mode (3 rows).")
+
+
+def test_a_family_of_one_model_named_otherwise_is_shown_by_its_model():
+    # the thinking variant alone in January: family "opus" of one model; sonnet its own family
+    usage = usage_of({(site_day(2026, 1, 10), ANN, THINKING, False): cell(3_000_000, 2, 1000),
+                      (site_day(2026, 1, 11), ANN, SONNET, False): cell(600_000, 3, 2000)}, months=(JAN,))
+    section = section_of(usage)
+    assert [row[:2] for row in section.table("families").rows] == [["opus", THINKING], ["sonnet", SONNET]]
+    chart = next(chart for chart in section.charts if chart.slug == "families")
+    assert chart.labels == [THINKING, SONNET] and chart.series[0].values == [3_000_000, 600_000]
