@@ -7,6 +7,7 @@ drive the terminal nor fake a row of a table.
 
 from __future__ import annotations
 
+import re
 import textwrap
 from typing import Any, Mapping, Sequence
 
@@ -14,6 +15,28 @@ from .sections import NUMERIC_KINDS, ROUNDED_SEPARATELY, Section, Table, format_
 from .untrusted import printable
 
 #: Value kinds shown right-aligned (numbers line up on their last digit): ``sections.NUMERIC_KINDS``.
+
+#: A Markdown backslash escape (``\\*`` is a plain asterisk), a code span, strong and plain emphasis:
+#: an intro is Markdown (the site renders it), the terminal shows the words without the marks.
+_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!])")
+_CODE = re.compile(r"`([^`]+)`")
+_STRONG = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
+_EMPHASIS = re.compile(r"(?<![\w*])\*(?=[^\s*])(.+?)(?<=[^\s*])\*(?![\w*])")
+
+
+def plain_text(markdown: str) -> str:
+    """An intro paragraph's Markdown as plain words: ``**People**`` reads People, ``*and*`` and, a code
+    span its text without the backticks (emphasis marks inside it kept), ``\\*`` a plain asterisk."""
+    escaped: list[str] = []
+
+    def keep(match: re.Match) -> str:
+        escaped.append(match.group(1))
+        return f"\0{len(escaped) - 1}\0"
+
+    text = _ESCAPE.sub(keep, markdown.replace("\0", ""))  # (NUL marks what is kept aside)
+    text = _CODE.sub(keep, text)
+    text = _EMPHASIS.sub(r"\1", _STRONG.sub(r"\2", text))
+    return re.sub("\0(\\d+)\0", lambda match: escaped[int(match.group(1))], text)
 
 
 def render_table(table: Table, columns: Sequence[str] | None = None, members: Mapping[str, Any] | None = None) -> str:
@@ -82,7 +105,7 @@ def render_section(
     title = printable(section.title)
     out = [title, "=" * len(title)]
     if section.intro and (intro or not (section.figures or section.tables)):
-        paragraphs = [printable(" ".join(p.split())) for p in section.intro.split("\n\n") if p.strip()]
+        paragraphs = [printable(plain_text(" ".join(p.split()))) for p in section.intro.split("\n\n") if p.strip()]
         out += [textwrap.fill(paragraph, width=100) for paragraph in paragraphs] + [""]
     if section.figures:
         labels = [printable(figure.label) for figure in section.figures]
@@ -97,4 +120,4 @@ def render_section(
     return "\n".join(out)
 
 
-__all__ = ["NUMERIC_KINDS", "render_section", "render_table"]
+__all__ = ["NUMERIC_KINDS", "plain_text", "render_section", "render_table"]

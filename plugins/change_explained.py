@@ -278,14 +278,17 @@ def parts_table(comparison: Comparison) -> Table:
     meanings = {attribute: words[2] for attribute, words in PART_WORDS.items()}
     if comparison.projected:
         meanings["gone_users"] = GONE_IN_PROGRESS
+    shares = [None if offsetting else part_share(amount, change.total) for amount in change.parts()]
+    shown = any(found is not None for found in shares)  # (no share at all: no empty column for them)
     return Table(
         slug="parts",
         title=f"{comparison.title}: the change in parts",
         columns=[Column("part", "Part", "text"), Column("amount", "Amount", "change"),
-                 Column("share", "Share of the change", "percent"), Column("meaning", "What it is", "text")],
-        rows=[[name, amount, None if offsetting else part_share(amount, change.total), meanings[attribute]]
-              for (attribute, name), amount in zip(PARTS, change.parts())],
-        total=["Change", change.total, 100.0 if change.total and not offsetting else None,
+                 *([Column("share", "Share of the change", "percent")] if shown else []),
+                 Column("meaning", "What it is", "text")],
+        rows=[[name, amount, *([found] if shown else []), meanings[attribute]]
+              for ((attribute, name), amount, found) in zip(PARTS, change.parts(), shares)],
+        total=["Change", change.total, *([100.0] if shown else []),
                f"from {format_money(change.previous)} to {format_money(change.current)}"],
         description=(("No shares: parts pull against each other here (rises offset by falls), and a share of "
                       "the change would read over 100% or below zero; the amounts say it. " if offsetting else
@@ -327,6 +330,16 @@ def periods_table(found: list[Comparison], noun: str) -> Table:
     )
 
 
+def projected_mark(comparison: Comparison) -> str:
+    """`` (projected)`` after a column of a period in progress taken at its projection (its requests and
+    spend so far read otherwise on the other sections), else nothing."""
+    return " (projected)" if comparison.projected else ""
+
+
+def spend_label(comparison: Comparison) -> str:
+    return "Spend" + projected_mark(comparison)
+
+
 def user_movers(comparison: Comparison, usage: OnDemandUsage) -> Table:
     """The users whose change was largest (either way), each split over their own models; in a
     period in progress each at their own projection (:func:`user_change`)."""
@@ -346,7 +359,7 @@ def user_movers(comparison: Comparison, usage: OnDemandUsage) -> Table:
         slug="users",
         title=f"Users who moved most: {comparison.title}",
         columns=[Column("user", "User", "user"), Column("status", "Status", "text"),
-                 Column("previous", "Spend before", "money"), Column("spend", "Spend", "money"),
+                 Column("previous", "Spend before", "money"), Column("spend", spend_label(comparison), "money"),
                  Column("change", "Change", "change"), Column("people", "New or gone", "change"),
                  Column("volume", "Volume", "change"), Column("mix", "Mix", "change"),
                  Column("price", "Price", "change")],
@@ -396,8 +409,9 @@ def model_movers(comparison: Comparison) -> Table:
         slug="models",
         title=f"Models that moved most: {comparison.title}",
         columns=[Column("model", "Model", "model"), Column("previous", "Spend before", "money"),
-                 Column("spend", "Spend", "money"), Column("change", "Change", "change"),
-                 Column("requests_before", "Requests before", "count"), Column("requests", "Requests", "count"),
+                 Column("spend", spend_label(comparison), "money"), Column("change", "Change", "change"),
+                 Column("requests_before", "Requests before", "count"),
+                 Column("requests", "Requests" + projected_mark(comparison), "count"),
                  Column("volume", "Volume", "change"), Column("price", "Price", "change")],
         rows=rows,
         description=(f"The {MOVERS} models whose spend changed most, either way, over all their users. Volume: the "

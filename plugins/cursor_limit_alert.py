@@ -16,6 +16,7 @@ from billing_reports import hookimpl
 from billing_reports.alerts import Alert, AlertFigure
 from billing_reports.cursor_figures import SpendSnapshot
 from billing_reports.money import format_money
+from billing_reports.sections import format_value
 from billing_reports.settings import Settings
 from billing_reports.site.names import slugify
 from billing_reports.site.quality import when
@@ -58,11 +59,11 @@ def near_limit_alerts(snapshot: SpendSnapshot, rule: CursorLimitRule) -> list[Al
             severity="critical" if critical else "warning",
             subject_kind="user",
             subject=member.email,
-            title=f"At {used:g} % of their Cursor spend limit ({format_money(member.spend)} of "
+            title=f"At {format_value(used, 'percent')} of their Cursor spend limit ({format_money(member.spend)} of "
                   f"{format_money(member.limit)})",
             detail=(f"Cursor's spend this cycle ({snapshot.cycle.label}) by its snapshot {when(snapshot.taken_at)}; "
                     f"{format_money(member.limit - member.spend)} left. Alerts from "
-                    f"{rule.threshold_percent:g} % (plugins.{SETTINGS_NAME})."),
+                    f"{rule.threshold_percent:g}% (plugins.{SETTINGS_NAME})."),
             figures=(AlertFigure("Used", used, "percent"), AlertFigure("Spend this cycle", member.spend, "money"),
                      AlertFigure("Limit", member.limit, "money"),
                      AlertFigure("Left", member.limit - member.spend, "money")),

@@ -220,12 +220,12 @@ def model_economics_section(usage: OnDemandUsage, chosen: ModelEconomicsSettings
 
 
 def _span(usage: OnDemandUsage, periods: list[Period]) -> str:
-    """The periods read, ``Aug 2025 – Jan 2026 (to date)``: what the range's sums cover."""
+    """What the range's sums cover, in the words of the page header (``usage.period_label``):
+    ``August 2025 – January 2026``, and ``(January 2026 to date)`` after it when the last period is not over."""
     if not periods:
         return "no period"
-    first, last = periods[0].short_label, periods[-1].short_label
-    to_date = " (to date)" if usage.period_partial(periods[-1]) else ""
-    return (first if first == last else f"{first} – {last}") + to_date
+    to_date = f" ({periods[-1].label} to date)" if usage.period_partial(periods[-1]) else ""
+    return usage.period_label + to_date
 
 
 def _intro(usage: OnDemandUsage, periods: list[Period], chosen: ModelEconomicsSettings, rule,
@@ -353,11 +353,12 @@ def token_price_table(periods: list[Period], found: dict[tuple[int, str], ModelP
     if len(rows) <= limit:
         return full
     shown = latest[:limit]
+    which = (f"{periods[-1].label}'s first {counted(len(shown), 'row')} (costliest models first) of {len(latest)}"
+             if len(shown) < len(latest) else f"{periods[-1].label} alone (costliest models first)")
     return Table(
         slug="token-prices", title=f"List price per token kind (estimated), {periods[-1].label}", columns=columns,
         rows=shown, full=full,
-        description=method + f" Shown: {periods[-1].label}'s first {counted(len(shown), 'row')} (costliest models "
-        f"first) of {len(latest)}; the CSV and JSON hold every period, model and mode ({len(rows)} rows).",
+        description=method + f" Shown: {which}; the CSV and JSON hold every period, model and mode ({len(rows)} rows).",
     )
 
 
@@ -549,6 +550,13 @@ def savings_table(usage: OnDemandUsage, expensive: list[str], limit: int) -> Tab
                  "the CSV and JSON hold every user.")
 
 
+def family_label(family: str, models: list[str]) -> str:
+    """A family's bar: a family of one model by that model's name (so it links to the model's page, and
+    never reads ``opus (1 model)``); a family of several by its name and how many (a family named like one
+    of its models must not link to that model's page alone)."""
+    return models[0] if len(models) == 1 else f"{family} ({counted(len(models), 'model')})"
+
+
 def _charts(usage: OnDemandUsage, periods: list[Period], found: dict[tuple[int, str], ModelPeriod],
             families: Table) -> list[Chart]:
     charts = []
@@ -568,11 +576,10 @@ def _charts(usage: OnDemandUsage, periods: list[Period], found: dict[tuple[int, 
         charts.append(Chart(
             slug="families",
             title="Spend per model family",
-            description="On-demand spend per model family in range (a family of several models says how many).",
+            description=("On-demand spend per model family in range (a family of several models says how many; "
+                         "a family of one model is shown by that model's name, its bar that model's spend)."),
             kind="bar",
-            # a family of several models named like one of them must not link to that model's page alone
-            labels=[row[0] if row[1] == row[0] else f"{row[0]} ({counted(row[1].count(', ') + 1, 'model')})"
-                    for row in families.rows],
+            labels=[family_label(row[0], row[1].split(", ")) for row in families.rows],
             series=[Series("Spend", [row[2] for row in families.rows])],
         ))
     return charts

@@ -208,6 +208,8 @@ def test_complete_months_are_compared_as_recorded():
     assert not comparison.projected and notes == []
     section = change_explained_section(usage)
     assert section.figures[0].value == 10 * DOLLAR
+    assert [c.label for c in section.table("users").columns][3] == "Spend"
+    assert [c.label for c in section.table("models").columns][2:6] == ["Spend", "Change", "Requests before", "Requests"]
     assert section.figures[0].note == ("Spend rose $10.00 (+25.0%) from October 2026 to November 2026: "
                                        "mostly more requests (+$20.00), against a lower cost per request (-$10.00).")
 
@@ -235,6 +237,10 @@ def test_a_month_to_date_is_compared_at_its_projection_and_says_so():
     assert section.figures[0].label == "Change, November 2026 (projected)"
     assert section.figures[0].note.startswith(title + ": spend is projected to")
     assert section.table("periods").rows[0][2] == "projected"
+    # the movers' spend and requests are projections, not what was spent so far: their labels say so
+    assert [c.label for c in section.table("users").columns][3] == "Spend (projected)"
+    assert [c.label for c in section.table("models").columns][2:6] == [
+        "Spend (projected)", "Change", "Requests before", "Requests (projected)"]
 
 
 def _in_progress(month: Month, fetched: datetime) -> MonthFacts:
@@ -330,7 +336,10 @@ def test_the_waterfall_table_and_text_say_the_same_parts():
     parts = section.table("parts")
     assert [row[1] for row in parts.rows] == list(chart.series[0].values[1:-1])
     # new users +$9 and gone users -$4 pull against each other: shares (112.5%, -50%) are left out, and why
-    assert parts.total[1] == 8 * DOLLAR and [row[2] for row in parts.rows] == [None] * 5 and parts.total[2] is None
+    # (and no empty "Share of the change" column is kept for them)
+    assert [column.key for column in parts.columns] == ["part", "amount", "meaning"]
+    assert parts.total[:2] == ["Change", 8 * DOLLAR] and len(parts.total) == 3
+    assert [len(row) for row in parts.rows] == [3] * 5
     assert parts.description.startswith("No shares: parts pull against each other")
     users = {row[0]: row for row in section.table("users").rows}
     assert users["cy"][1:6] == ["new", 0, 9 * DOLLAR, 9 * DOLLAR, 9 * DOLLAR]

@@ -748,6 +748,9 @@ def test_a_pseudonymised_export_names_nobody(tmp_path, monkeypatch):
     rows = _rows(tmp_path / "focus.csv")
     assert people.user("ann@acme.test") in {row["x_User"] for row in rows}
     assert {row["BillingAccountId"] for row in rows} == {"cursor-team"}
+    # the note says where the id came from in a sentence that reads
+    assert ("Note: BillingAccountId cursor-team is the fixed id of a pseudonymised export, which names no e-mail "
+            "domain; set billing.account_id") in result.stderr
     events = _rows(tmp_path / "events.csv")
     bob = next(row for row in events if row["day"] == "2026-01-10")
     assert bob["user"] == bob["user_email"] == people.user("bob@acme.test")

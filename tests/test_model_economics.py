@@ -476,3 +476,45 @@ def test_long_tables_are_cut_on_the_page_and_whole_in_the_downloads():
     assert [row[:2] for row in models.rows] == [["February 2026", SONNET]] and models.total[3] == 900_000
     assert len(models.full.rows) == 4 and models.full.total[3] == 7_500_003
     assert [row[0] for row in section.table("token-prices").rows] == ["February 2026"]
+
+
+def test_the_period_reads_in_the_page_headers_words():
+    # the hand-made January and February, both whole: the header's "January 2026 – February 2026"
+    section = section_of(hand_made_usage())
+    assert section.figures[-1].note.startswith("January 2026 – February 2026: the expensive models' requests")
+    assert section.table("savings").description.startswith("January 2026 – February 2026. An estimate")
+    # February fetched on the 10th: still in progress, and the note says which period is to date
+    fetched = datetime(2026, 2, 10, 12, tzinfo=timezone.utc)
+    usage = dataclasses.replace(hand_made_usage(), month_facts={
+        JAN: MonthFacts(JAN, cached=True, complete=True, fetched_at=datetime(2026, 2, 5, tzinfo=timezone.utc)),
+        FEB: MonthFacts(FEB, cached=True, complete=False, fetched_at=fetched)})
+    assert section_of(usage).figures[-1].note.startswith(
+        "January 2026 – February 2026 (February 2026 to date): the expensive models' requests")
+
+
+def test_a_token_price_table_cut_to_the_latest_period_says_how_much_of_it_is_shown():
+    # 5 rows: January's thinking (normal and max mode), dated and sonnet, February's sonnet; a page of 1 row
+    # holds all of February: no "first 1 row of 1"
+    alone = model_economics_section(hand_made_usage(), ModelEconomicsSettings(),
+                                    ExpensiveModelRule(models=(THINKING, DATED)), 1).table("token-prices")
+    assert alone.description.endswith(" Shown: February 2026 alone (costliest models first); the CSV and JSON "
+                                      "hold every period, model and mode (5 rows).")
+    # February with sonnet and the dated opus: 2 rows of it, 1 shown; 3 rows in all
+    usage = usage_of({(site_day(2026, 1, 3), ANN, SONNET, False): cell(600_000, 3, 2000),
+                      (site_day(2026, 2, 3), ANN, SONNET, False): cell(600_000, 3, 2000),
+                      (site_day(2026, 2, 4), BOB, DATED, False): cell(2_000_000, 1, 4000)})
+    cut = model_economics_section(usage, ModelEconomicsSettings(), ExpensiveModelRule(models=(DATED,)),
+                                  1).table("token-prices")
+    assert [row[:2] for row in cut.rows] == [["February 2026", DATED]]
+    assert cut.description.endswith(" Shown: February 2026's first 1 row (costliest models first) of 2; the CSV "
+                                    "and JSON hold every period, model and mode (3 rows).")
+
+
+def test_a_family_of_one_model_named_otherwise_is_shown_by_its_model():
+    # the thinking variant alone in January: family "opus" of one model; sonnet its own family
+    usage = usage_of({(site_day(2026, 1, 10), ANN, THINKING, False): cell(3_000_000, 2, 1000),
+                      (site_day(2026, 1, 11), ANN, SONNET, False): cell(600_000, 3, 2000)}, months=(JAN,))
+    section = section_of(usage)
+    assert [row[:2] for row in section.table("families").rows] == [["opus", THINKING], ["sonnet", SONNET]]
+    chart = next(chart for chart in section.charts if chart.slug == "families")
+    assert chart.labels == [THINKING, SONNET] and chart.series[0].values == [3_000_000, 600_000]

@@ -113,7 +113,7 @@ def test_a_section_with_only_an_intro_still_says_something():
 
     hint = "No team mapping yet: create *teams.csv*\nwith the columns email,team."
     assert render_section(Section("cost-by-team", "Cost by team", 80, intro=hint)) == (
-        "Cost by team\n============\nNo team mapping yet: create *teams.csv* with the columns email,team.\n"
+        "Cost by team\n============\nNo team mapping yet: create teams.csv with the columns email,team.\n"
     )
 
 

@@ -129,7 +129,7 @@ def billing_account(settings: Settings, usage: OnDemandUsage, account_id: str | 
     source = None
     if account_id is None:
         if pseudonymise:
-            account_id, source = PSEUDONYMISED_ACCOUNT, "a pseudonymised export names no e-mail domain"
+            account_id, source = PSEUDONYMISED_ACCOUNT, "the fixed id of a pseudonymised export, which names no e-mail domain"
         else:
             account_id = most_common_domain(usage.cursor.members)
             source = "the e-mail domain most of Cursor's members share"
@@ -137,7 +137,7 @@ def billing_account(settings: Settings, usage: OnDemandUsage, account_id: str | 
                 account_id = most_common_domain(cached_users(settings))
                 source = "the e-mail domain most users of the cached months share"
             if account_id is None:
-                account_id, source = "cursor-team", "no e-mail address is cached to take a domain from"
+                account_id, source = "cursor-team", "a stand-in: no e-mail address is cached to take a domain from"
     return BillingAccount(account_id, account_name if account_name is not None else account_id), source
 
 
