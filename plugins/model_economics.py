@@ -210,7 +210,7 @@ def model_economics_section(usage: OnDemandUsage, chosen: ModelEconomicsSettings
         text_view=TextView(tables=("models", "drift", "families", "savings"), columns=(
             "in_period", "model", "spend", "requests", "price_per_mtok", "cache_read_share", "tokens_per_request",
             "max_mode_share", "from_period", "to_period", "price_before", "price_after", "change", "family",
-            "family_models", "share", "expensive_requests", "expensive_spend", "cheaper_average", "basis", "at_cheaper",
+            "family_models", "share", "user", "expensive_requests", "expensive_spend", "cheaper_average", "basis", "at_cheaper",
             "saving")),
         intro=_intro(usage, periods, chosen, rule, expensive),
         figures=figures,

@@ -339,6 +339,11 @@ def test_the_text_report_shows_the_section(analysis_config):
     assert "Model economics" in result.output and "Per model" in result.output
     assert "What the costliest choices cost (estimate)" in result.output
     assert "List price per token kind" not in result.output   # the default view keeps to its text_view
+    # the estimate's rows name their user (a newcomer met a table of bare numbers)
+    estimate = result.output[result.output.index("What the costliest choices cost (estimate)"):]
+    header = next(line for line in estimate.splitlines() if "Expensive" in line or "expensive" in line)
+    assert "User" in header, header
+    assert "a@example.com" in estimate or "b@example.com" in estimate
 
 
 HOSTILE_MODEL = '<img src=x onerror="window.hacked=1">-thinking'
