@@ -110,11 +110,13 @@ class ModelChange:
 
 
 def explain_change(previous: Quantities, current: Quantities, scale: Amount = 1, *,
-                   in_progress: bool = False) -> Change:
+                   in_progress: bool = False, new_user_scales: Mapping[str, Amount] | None = None) -> Change:
     """The change from ``previous`` to ``current`` (every current quantity times ``scale``: a period
     in progress at its projection) split into new and gone users, volume, mix and price (the
     module's scheme); the parts add up to the change exactly. ``in_progress``: the current period
     is not over, so no previous user is gone yet (one without spend so far continues with none).
+    ``new_user_scales``: a new user's own scale (their own projection over their spend so far), in
+    place of ``scale``, so that a new user's spend reads the same cents here as on their own row.
 
     Given one user's quantities (:func:`by_user`), it is that user's own split over their models: a
     new user's change is all ``new_users``, a gone user's all ``gone_users``. The users' volumes do not
@@ -122,8 +124,12 @@ def explain_change(previous: Quantities, current: Quantities, scale: Amount = 1,
     users_before = {user for user, _ in previous}
     continuing = users_before if in_progress else {user for user, _ in current if user in users_before}
     previous_total = round_half_away(sum(cost for _, cost in previous.values()))
-    current_total = round_half_away(scale * sum(cost for _, cost in current.values()))
-    new_users = round_half_away(scale * sum(cost for (user, _), (_, cost) in current.items() if user not in continuing))
+    scales = new_user_scales or {}
+    new_spend = sum((scales.get(user, scale) * cost for (user, _), (_, cost) in current.items() if user not in continuing),
+                    Fraction(0))
+    current_total = round_half_away(new_spend + scale * sum(cost for (user, _), (_, cost) in current.items()
+                                                            if user in continuing))
+    new_users = round_half_away(new_spend)
     gone_users = -round_half_away(sum(cost for (user, _), (_, cost) in previous.items() if user not in continuing))
     before = _per_model((key, value) for key, value in previous.items() if key[0] in continuing)
     now = _per_model((key, value) for key, value in current.items() if key[0] in continuing)

@@ -121,6 +121,8 @@ def comparisons(usage: OnDemandUsage) -> tuple[list[Comparison], list[str]]:
             continue  # (only the first period starts late, and it has none before it here)
         forecast = None
         scale = Fraction(1)
+        continuing_scale: Fraction | None = None  # (the team's scale unless new users take their own)
+        own: dict[str, Fraction] = {}
         if usage.period_partial(period):
             forecast = period_projection(usage, period)
             spent = usage.period_total(period).cost
@@ -128,14 +130,42 @@ def comparisons(usage: OnDemandUsage) -> tuple[list[Comparison], list[str]]:
                 notes.append(f"{period.label} is not compared yet: nothing spent in it so far to project from.")
                 continue
             scale = Fraction(forecast.projected, spent)
+            new_scales = new_user_scales(usage, period, read(before), read(period), forecast.projected)
+            if new_scales is not None:
+                continuing_scale, own = new_scales
         elif period.clipped:
             notes.append(f"{period.label} is not compared: the range covers only {period.covered_label} of it, "
                          f"and a {noun} cut short is not compared with a whole one.")
             continue
         previous, current = read(before), read(period)
         found.append(Comparison(period, before, previous, current, scale, forecast,
-                                explain_change(previous, current, scale, in_progress=forecast is not None)))
+                                explain_change(previous, current, scale if continuing_scale is None else continuing_scale,
+                                               in_progress=forecast is not None, new_user_scales=own or None)))
     return found, notes
+
+
+def new_user_scales(usage: OnDemandUsage, period: Period, previous: Quantities, current: Quantities,
+                    projected: int) -> tuple[Fraction, dict[str, Fraction]] | None:
+    """In a period in progress, each new user at their own projection (the one their row and Top cost
+    users show: one figure, one value) and the users who were there before at what is left of the
+    team's projection, over their spend so far: ``(their scale, {new user: own scale})``; ``None``
+    when there is no new user, or nothing would be left for the others (then all at the team's)."""
+    before = {user for user, _ in previous}
+    spent: dict[str, int] = {}
+    for (user, _), (_, cost) in current.items():
+        spent[user] = spent.get(user, 0) + cost
+    new = {user: cost for user, cost in spent.items() if user not in before and cost > 0}
+    if not new:
+        return None
+    own: dict[str, Fraction] = {}
+    for user, cost in new.items():
+        forecast = period_forecast(usage, period, usage.user_cost_by_day(user))
+        own[user] = Fraction(forecast.projected if forecast is not None else cost, cost)
+    others_spent = sum(cost for user, cost in spent.items() if user in before)
+    left = projected - sum(scale * new[user] for user, scale in own.items())
+    if others_spent <= 0 or left < others_spent:
+        return None
+    return Fraction(left) / others_spent, own
 
 
 def signed(amount: int) -> str:
@@ -237,7 +267,9 @@ def intro(usage: OnDemandUsage, noun: str, notes: list[str]) -> str:
         "micro-cent; price takes what is left of the change, so it carries at most a micro-cent or two of "
         "rounding.",
         f"A {noun} still in progress is compared at its projection (the forecast of the trend): its "
-        "requests and costs are scaled by the projected spend over the spend so far, and it says so. Nobody "
+        "requests and costs are scaled by the projected spend over the spend so far, and it says so. A user "
+        "new in it is taken at their own projection, the one their row and the top cost users show, and the "
+        "others at what is left of the team's. Nobody "
         f"has left a {noun} in progress yet: a user with no spend so far is a continuing user with no requests "
         "yet (their absence counts in volume), not a user who left.",
     ]

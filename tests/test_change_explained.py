@@ -299,6 +299,28 @@ def test_a_users_projected_change_reads_the_same_cents_as_on_top_cost_users():
     assert abs(movers["bob"][8]) <= 1  # no price: a model new to him is at its own price (rounding only)
 
 
+def test_a_new_users_projected_spend_reads_the_same_cents_in_the_parts_and_on_their_row():
+    # ann was there in October and spends every day of November so far; cy is new and spends on two days
+    # only: cy's part is cy's own projection C (the cents of cy's row), ann's what is left of the team's
+    # projection T, so the parts still add up to T - October's $62
+    oct_, nov = Month(2026, 10), Month(2026, 11)
+    ledger = {(site_day(2026, 10, day), "ann", "gpt-5", False): _cell(2, 2) for day in range(1, 32)}
+    ledger |= {(site_day(2026, 11, day), "ann", "gpt-5", False): _cell(3, 3) for day in range(2, 10)}
+    ledger |= {(site_day(2026, 11, day), "cy", "opus", False): _cell(1, 7) for day in (2, 3)}
+    usage = _usage(ledger, {oct_: _complete(oct_), nov: _in_progress(nov, datetime(2026, 11, 10, 1, tzinfo=timezone.utc))})
+    november = usage.range.periods_of("month")[1]
+    team = period_forecast(usage, november).projected
+    cy = period_forecast(usage, november, usage.user_cost_by_day("cy")).projected
+    assert cy != round_half_away(Fraction(team, 24 + 14) * 14)  # (cy's own projection is not the team's scale)
+    [comparison], _ = comparisons(usage)
+    change = comparison.change
+    assert change.new_users == cy and change.gone_users == 0
+    assert change.current == team and change.total == team - 62 * DOLLAR
+    assert change.new_users + change.volume + change.mix + change.price == change.total
+    movers = {row[0]: row for row in change_explained_section(usage).table("users").rows}
+    assert movers["cy"][4] == cy  # the same cents on cy's own row
+
+
 def test_a_month_with_nothing_spent_yet_is_not_compared_and_the_page_says_why():
     oct_, nov = Month(2026, 10), Month(2026, 11)
     usage = _usage({(site_day(2026, 10, 3), "ann", "gpt-5", False): _cell(1, 1)}, {
