@@ -506,6 +506,25 @@ def test_export_demo_reads_the_demo_cache(tmp_path):
     assert result.exit_code == 2 and "run `billing-reports build --demo` first" in result.output
 
 
+def test_export_demo_keeps_the_range_given(tmp_path):
+    config = _hand_made_cache(tmp_path)
+    demo_cache = tmp_path / "data" / "demo" / "monthly_usage_data"
+    demo_cache.mkdir(parents=True)
+    events = [usage_event("2026-10-03T10:00:00", email="demo@example.com", total_cents=250),
+              usage_event("2026-11-04T10:00:00", email="demo@example.com", total_cents=125.5)]
+    for month, event in zip((Month(2026, 10), Month(2026, 11)), events):
+        write_cached_month(demo_cache / f"{month.cache_stem}-usage-based-data.json", {
+            "month": month.cache_stem, "fetched_at": "2026-11-30T00:00:00Z", "total_events": 1, "events": [event],
+            "complete": True}, demo=True)
+    output = tmp_path / "demo.csv"
+    result = _run(config, "--demo", "--since", "2026-11-01", "--until", "2026-11-30", "-o", str(output))
+    assert result.exit_code == 0, result.output
+    assert [Decimal(row["BilledCost"]) for row in _rows(output)] == [Decimal("1.25500000")]
+    outside = _run(config, "--demo", "--since", "2026-01-01", "--until", "2026-03-31", "-o", str(tmp_path / "q1.csv"))
+    assert outside.exit_code == 2 and not (tmp_path / "q1.csv").exists()
+    assert "the demo data covers October 2026 – November 2026" in outside.output
+
+
 def test_a_range_without_on_demand_usage_writes_the_header_alone(tmp_path):
     (tmp_path / "cache").mkdir()
     write_cached_month(tmp_path / "cache" / "10-2026-usage-based-data.json", {
