@@ -434,6 +434,27 @@ def test_the_site_url_comes_from_the_config_when_not_given(workspace):
     assert batch["site_url"] == "https://finops.example.com/ai"
 
 
+def test_a_site_url_that_is_not_a_url_is_refused_in_one_line_before_anything_is_sent(workspace):
+    for url in ("notaurl", "https://", "ftp://finops.example.com/ai/"):
+        result = run_check(write_config(workspace, RECORD), "--site-url", url)
+        assert result.exit_code == 2 and result.stdout == "", result.output
+        assert "--site-url: expected a URL starting with http:// or https://, then a host" in result.stderr
+        assert repr(url) in result.stderr and sent(workspace) == []
+    config = write_config(workspace, RECORD)
+    config.write_text(config.read_text() + "billing:\n  site_url: https://\n")
+    result = run_check(config)
+    assert result.exit_code == 2 and "billing.site_url: expected a URL" in result.output
+    assert sent(workspace) == []
+
+
+def test_no_notifier_names_the_config_file_in_use(workspace):
+    config = workspace / "fake-api.yaml"
+    write_config(workspace).rename(config)
+    result = run_check(config)
+    assert result.exit_code == 1, result.output
+    assert "No notifier is configured (notify: in fake-api.yaml): nothing is sent." in result.stdout
+
+
 # --- a full and a pseudonymised config over one cache ---------------------------------------------------------
 
 PSEUDONYM_KEY = "test-only pseudonym key of the check tests, 7c41e0b9a2d5"

@@ -27,7 +27,7 @@ from ..pipeline import fetch_missing
 from ..pseudonyms import key_from
 from ..progress import make_reporter
 from ..sections import format_value, json_bytes
-from ..settings import Settings
+from ..settings import Settings, http_url
 from ..untrusted import printable
 from ..wording import counted
 from .options import config_option, report_range_options
@@ -117,6 +117,8 @@ def check(settings: Settings, months: list[Month], report_range: ReportRange, of
       billing-reports check --offline --format json > alerts.json
     """
     errors: list[str] = []
+    if site_url is not None:
+        site_url = _site_url(site_url)
     site_url = site_url or settings.site_url
     manager, load_failures = settings.loaded_plugins()
     notifiers = configured_notifiers(settings, problems=errors)  # a notifier that is fine still sends
@@ -185,7 +187,8 @@ def check(settings: Settings, months: list[Month], report_range: ReportRange, of
         click.echo(json_bytes(document, indent=True).decode())
     else:
         click.echo(alerts_text(alerts, period_label))
-        for line in _notifier_lines(notifiers, to_tell, dry_run, state is not None, bool(settings.notify)):
+        for line in _notifier_lines(notifiers, to_tell, dry_run, state is not None, bool(settings.notify),
+                                    config_name=settings.config_path.name):
             click.echo(line)
         for line in said:
             click.echo(line)
@@ -201,10 +204,21 @@ def check(settings: Settings, months: list[Month], report_range: ReportRange, of
     sys.exit(status)  # (click.Context.exit would be swallowed by main() outside standalone mode)
 
 
+def _site_url(value: str) -> str:
+    """``--site-url``, checked as billing.site_url is (alert_url joins the links to it either way)."""
+    try:
+        http_url(value)
+        return value
+    except ValueError as expected:
+        raise click.BadParameter(f"expected {expected} (such as https://finops.example.com/ai/), "
+                                 f"got {printable(value)!r}", param_hint="--site-url") from None
+
+
 def _notifier_lines(notifiers: Sequence[Any], to_tell: dict[str, list[Alert]], dry_run: bool,
-                    state_known: bool, configured: bool = False) -> list[str]:
+                    state_known: bool, configured: bool = False, config_name: str = "config.yaml") -> list[str]:
     if not notifiers:
-        return [] if configured else ["No notifier is configured (notify: in config.yaml): nothing is sent."]
+        return [] if configured else [f"No notifier is configured (notify: in {printable(config_name)}): "
+                                      "nothing is sent."]
     if not state_known:
         return []
     lines = []
