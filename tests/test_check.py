@@ -487,3 +487,20 @@ def test_a_pseudonymised_check_without_its_key_stops_before_fetching(workspace):
     assert result.exit_code == 2
     [line] = result.output.strip().splitlines()  # the key, and no word of a fetch that failed
     assert "BILLING_REPORTS_PSEUDONYM_KEY" in line
+
+
+def test_check_demo_reads_the_demo_cache_keeps_its_own_state_and_sends_nothing(workspace):
+    config = write_config(workspace, RECORD)
+    config.write_text(config.read_text().replace("paths:\n", "paths:\n  demo_dir: demo\n"))
+    args = ["check", "--config", str(config), "--demo", "--end-month", SPIKE_MONTH.key, "--months-back", "3"]
+    missing = CliRunner().invoke(cli, args, env={"CURSOR_API_KEY": ""})
+    assert missing.exit_code == 2 and "run `billing-reports build --demo` first" in missing.output
+    demo_cache = workspace / "demo" / "monthly_usage_data"
+    shutil.copytree(workspace / "cache", demo_cache)
+    shutil.rmtree(workspace / "cache")
+    result = CliRunner().invoke(cli, args, env={"CURSOR_API_KEY": ""})  # no key: it must not fetch
+    assert result.exit_code == 1, result.output
+    assert any(JONAS in line and f"Spend spike on {SPIKE_DATE}" in line for line in result.stdout.splitlines())
+    assert "Demo data: nothing is sent to the notifiers." in result.stdout
+    assert "No notifier is configured" not in result.stdout and sent(workspace) == []
+    assert (demo_cache / "alert-state.json").exists() and not (workspace / "cache").exists()
