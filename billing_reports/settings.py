@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import errno
 import os
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -191,10 +192,13 @@ def _path(value: Any) -> str:
     return value
 
 
-def _url(value: Any) -> str:
+def http_url(value: Any) -> str:
+    """An http(s) URL with a host (``billing.site_url``, ``api.base_url``, ``check --site-url``), without the
+    trailing slash. :raises ValueError: what was expected."""
     value = _text(value)
-    if not value.startswith(("http://", "https://")):
-        raise ValueError("a URL starting with http:// or https://")
+    parts = urllib.parse.urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("a URL starting with http:// or https://, then a host")
     return value.rstrip("/")
 
 
@@ -230,12 +234,12 @@ SCHEMA: dict[str, dict[str, tuple[str, Check]]] = {
         "request_delay_seconds": ("request_delay_seconds", _number(0, MAX_SECONDS)),
         "cycle_start": ("cycle_start", _as_written),
         "period": ("period", _period),
-        "site_url": ("site_url", _url),
+        "site_url": ("site_url", http_url),
         "account_id": ("account_id", _text),
         "account_name": ("account_name", _text),
     },
     "api": {
-        "base_url": ("api_base_url", _url),
+        "base_url": ("api_base_url", http_url),
         "timeout_seconds": ("timeout_seconds", _number(0.1, MAX_SECONDS)),
         "max_retries": ("max_retries", _integer(0, 10)),
     },
@@ -464,7 +468,7 @@ def settings_from_mapping(raw: Any, path: Path, *, problems: Sequence[str] = (),
     env_url = os.environ.get(BASE_URL_VARIABLE)
     if env_url:
         try:
-            values["api_base_url"] = _url(env_url)
+            values["api_base_url"] = http_url(env_url)
         except ValueError as expected:
             raise ConfigError(f"{BASE_URL_VARIABLE}: expected {expected}, found {env_url!r}") from None
 

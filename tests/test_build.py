@@ -200,3 +200,25 @@ def test_demo_cache_files_are_marked_and_never_load_into_a_real_build_report_or_
     assert month_summary.summary_path(project / "cache", month).is_file()
     again = CliRunner().invoke(cli, ["report", *span, "--config", "config.yaml"])
     assert again.stderr.strip().splitlines()[-1] == expected
+
+
+@pytest.mark.server
+def test_a_pseudonymised_demo_says_how_to_have_both_demo_sites_with_the_demo_options(project, monkeypatch):
+    """The demo has one site folder (--site-dir is refused with --demo): its hints must not send the user there."""
+    monkeypatch.setenv("BILLING_REPORTS_PSEUDONYM_KEY", "test-only demo pseudonym key, 3f9c2a71d0b4")
+    config = project / "config.yaml"
+    config.write_text(config.read_text() + "publish:\n  targets:\n    company:\n      type: directory\n"
+                      "      path: www/company\n      pseudonymised_only: true\n")
+    (project / "www").mkdir()
+    assert _run("build", "--demo", "--config", "config.yaml").exit_code == 0
+    refused = CliRunner().invoke(cli, ["publish", "company", "--demo", "--config", "config.yaml"])
+    assert refused.exit_code != 0 and "--site-dir" not in refused.output
+    assert "names people; build the demo with `billing-reports build --demo --pseudonymise` and publish it " \
+           "with --demo again" in refused.output
+    over = _run("build", "--demo", "--pseudonymise", "--config", "config.yaml")
+    assert over.exit_code == 0, over.output
+    assert "--site-dir" not in over.output
+    assert ("it replaced the demo site that named people (`billing-reports build --demo` brings that one back)"
+            in over.stdout)
+    published = CliRunner().invoke(cli, ["publish", "company", "--demo", "--config", "config.yaml"])
+    assert published.exit_code == 0, published.output

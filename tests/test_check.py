@@ -434,6 +434,27 @@ def test_the_site_url_comes_from_the_config_when_not_given(workspace):
     assert batch["site_url"] == "https://finops.example.com/ai"
 
 
+def test_a_site_url_that_is_not_a_url_is_refused_in_one_line_before_anything_is_sent(workspace):
+    for url in ("notaurl", "https://", "ftp://finops.example.com/ai/"):
+        result = run_check(write_config(workspace, RECORD), "--site-url", url)
+        assert result.exit_code == 2 and result.stdout == "", result.output
+        assert "--site-url: expected a URL starting with http:// or https://, then a host" in result.stderr
+        assert repr(url) in result.stderr and sent(workspace) == []
+    config = write_config(workspace, RECORD)
+    config.write_text(config.read_text() + "billing:\n  site_url: https://\n")
+    result = run_check(config)
+    assert result.exit_code == 2 and "billing.site_url: expected a URL" in result.output
+    assert sent(workspace) == []
+
+
+def test_no_notifier_names_the_config_file_in_use(workspace):
+    config = workspace / "fake-api.yaml"
+    write_config(workspace).rename(config)
+    result = run_check(config)
+    assert result.exit_code == 1, result.output
+    assert "No notifier is configured (notify: in fake-api.yaml): nothing is sent." in result.stdout
+
+
 # --- a full and a pseudonymised config over one cache ---------------------------------------------------------
 
 PSEUDONYM_KEY = "test-only pseudonym key of the check tests, 7c41e0b9a2d5"
@@ -466,3 +487,20 @@ def test_a_pseudonymised_check_without_its_key_stops_before_fetching(workspace):
     assert result.exit_code == 2
     [line] = result.output.strip().splitlines()  # the key, and no word of a fetch that failed
     assert "BILLING_REPORTS_PSEUDONYM_KEY" in line
+
+
+def test_check_demo_reads_the_demo_cache_keeps_its_own_state_and_sends_nothing(workspace):
+    config = write_config(workspace, RECORD)
+    config.write_text(config.read_text().replace("paths:\n", "paths:\n  demo_dir: demo\n"))
+    args = ["check", "--config", str(config), "--demo", "--end-month", SPIKE_MONTH.key, "--months-back", "3"]
+    missing = CliRunner().invoke(cli, args, env={"CURSOR_API_KEY": ""})
+    assert missing.exit_code == 2 and "run `billing-reports build --demo` first" in missing.output
+    demo_cache = workspace / "demo" / "monthly_usage_data"
+    shutil.copytree(workspace / "cache", demo_cache)
+    shutil.rmtree(workspace / "cache")
+    result = CliRunner().invoke(cli, args, env={"CURSOR_API_KEY": ""})  # no key: it must not fetch
+    assert result.exit_code == 1, result.output
+    assert any(JONAS in line and f"Spend spike on {SPIKE_DATE}" in line for line in result.stdout.splitlines())
+    assert "Demo data: nothing is sent to the notifiers." in result.stdout
+    assert "No notifier is configured" not in result.stdout and sent(workspace) == []
+    assert (demo_cache / "alert-state.json").exists() and not (workspace / "cache").exists()

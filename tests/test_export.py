@@ -483,9 +483,10 @@ def test_a_file_that_is_no_export_is_replaced_only_with_force(tmp_path):
                     "--format", "ledger").exit_code == 0, name
 
 
-def test_export_demo_reads_the_demo_cache(tmp_path):
-    config = _hand_made_cache(tmp_path)
-    demo_cache = tmp_path / "data" / "demo" / "monthly_usage_data"
+def _demo_cache(root: Path) -> Path:
+    """The hand-made cache, and a demo cache of October ($2.50) and November 2026 ($1.255)."""
+    config = _hand_made_cache(root)
+    demo_cache = root / "data" / "demo" / "monthly_usage_data"
     demo_cache.mkdir(parents=True)
     events = [usage_event("2026-10-03T10:00:00", email="demo@example.com", total_cents=250),
               usage_event("2026-11-04T10:00:00", email="demo@example.com", total_cents=125.5)]
@@ -493,6 +494,11 @@ def test_export_demo_reads_the_demo_cache(tmp_path):
         write_cached_month(demo_cache / f"{month.cache_stem}-usage-based-data.json", {
             "month": month.cache_stem, "fetched_at": "2026-11-30T00:00:00Z", "total_events": 1, "events": [event],
             "complete": True}, demo=True)
+    return config
+
+
+def test_export_demo_reads_the_demo_cache(tmp_path):
+    config = _demo_cache(tmp_path)
     output = tmp_path / "demo.csv"
     result = _run(config, "--demo", "-o", str(output))
     assert result.exit_code == 0, result.output
@@ -504,6 +510,17 @@ def test_export_demo_reads_the_demo_cache(tmp_path):
     (empty / "cache").mkdir()
     result = _run(empty / "config.yaml", "--demo", "-o", str(tmp_path / "x.csv"))
     assert result.exit_code == 2 and "run `billing-reports build --demo` first" in result.output
+
+
+def test_export_demo_keeps_the_range_given(tmp_path):
+    config = _demo_cache(tmp_path)
+    output = tmp_path / "demo.csv"
+    result = _run(config, "--demo", "--since", "2026-11-01", "--until", "2026-11-30", "-o", str(output))
+    assert result.exit_code == 0, result.output
+    assert [Decimal(row["BilledCost"]) for row in _rows(output)] == [Decimal("1.25500000")]
+    outside = _run(config, "--demo", "--since", "2026-01-01", "--until", "2026-03-31", "-o", str(tmp_path / "q1.csv"))
+    assert outside.exit_code == 2 and not (tmp_path / "q1.csv").exists()
+    assert "the demo data covers October 2026 – November 2026" in outside.output
 
 
 def test_a_range_without_on_demand_usage_writes_the_header_alone(tmp_path):

@@ -114,17 +114,22 @@ def test_a_port_in_use_is_one_clear_line(tmp_path):
 
 
 def test_an_address_it_cannot_listen_on_is_one_clear_line(tmp_path):
-    result = run_cli("fake-api", "--host", "192.0.2.1", "--port", "0", cwd=tmp_path, timeout=30)  # TEST-NET: not ours
+    result = run_cli("fake-api", "--host", "192.0.2.1", "--port", "8799", cwd=tmp_path, timeout=30)  # TEST-NET
     assert result.returncode == 1 and result.stdout == ""
     lines = result.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: cannot listen on 192.0.2.1:0 (")
+    assert len(lines) == 1 and lines[0].startswith("Error: cannot listen on 192.0.2.1:8799 (")
     assert lines[0].endswith("); check --host, or try --port 0")
+    # with --port 0 already, "try --port 0" would send the user round in a circle
+    result = run_cli("fake-api", "--host", "192.0.2.1", "--port", "0", cwd=tmp_path, timeout=30)
+    lines = result.stderr.splitlines()
+    assert result.returncode == 1 and len(lines) == 1 and lines[0].endswith("); check --host")
 
 
 def test_help_says_what_it_serves_and_how_to_use_it(tmp_path):
     result = run_cli("fake-api", "--help", cwd=tmp_path, timeout=30)
     assert result.returncode == 0
     for text in ("--port", "0 picks any free port", "--host", "--rate-limit", "--seed", "Ctrl-C",
-                 "POST /teams/filtered-usage-events", "billing-reports fake-api --port 0"):
-        assert text in result.stdout, text
+                 "POST /teams/filtered-usage-events", "GET /teams/members", "POST /teams/spend",
+                 "GET /teams/groups", "billing-reports fake-api --port 0"):
+        assert text in " ".join(result.stdout.split()), text  # (click rewraps the help)
     assert "fake-api" in run_cli("--help", cwd=tmp_path, timeout=30).stdout

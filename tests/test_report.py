@@ -134,6 +134,25 @@ def test_demo_reports_every_month_of_the_demo_cache(tmp_path):
     assert document["sections"][0]["figures"][0]["display"] == "$4.20"
 
 
+def test_demo_keeps_a_range_given_within_the_demo_months_and_refuses_one_outside(tmp_path):
+    config = tmp_path / "config.yaml"
+    config.write_text("paths:\n  demo_dir: demo\n", encoding="utf-8")
+    copy_analysis_cache(tmp_path / "demo" / "monthly_usage_data")  # December 2025 to March 2026
+    runner = CliRunner()
+    within = runner.invoke(cli, ["report", "--config", str(config), "--demo", "--format", "json",
+                                 "--end-month", "2026-02", "--months-back", "2"])
+    assert within.exit_code == 0, within.output
+    assert json.loads(within.stdout)["period"] == {"first": "2026-01", "last": "2026-02"}
+    days = runner.invoke(cli, ["report", "--config", str(config), "--demo", "--format", "json",
+                               "--since", "2026-03-01", "--until", "2026-03-31"])
+    assert days.exit_code == 0, days.output
+    assert json.loads(days.stdout)["period"] == {"first": "2026-03", "last": "2026-03"}
+    outside = runner.invoke(cli, ["report", "--config", str(config), "--demo",
+                                  "--end-month", "2025-11", "--months-back", "1"])
+    assert outside.exit_code == 2 and outside.stdout == ""
+    assert "the demo data covers December 2025 – March 2026; give a range within it" in outside.output
+
+
 def test_a_plugin_that_fails_to_import_stops_the_report_unless_skipped(tmp_path):
     cache = copy_analysis_cache(tmp_path / "cache")
     (tmp_path / "plugins").mkdir()

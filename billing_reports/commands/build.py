@@ -22,7 +22,16 @@ def _months(months: list[Month]) -> str:
     return describe_months(months) if len(months) > 6 else ", ".join(month.label for month in months)
 
 
-def report(result: BuildResult, *, offline: bool) -> None:
+def _replaced_note(demo: bool) -> str:
+    """What a pseudonymised build that replaced a site naming people says: how to have both."""
+    if demo:  # the demo has one site folder, paths.demo_dir/site
+        return ("; it replaced the demo site that named people (`billing-reports build --demo` brings that one "
+                "back)")
+    return ("; it replaced the site that named people there (build that one again, or give the pseudonymised "
+            "one its own --site-dir)")
+
+
+def report(result: BuildResult, *, offline: bool, demo: bool = False) -> None:
     """Tell the user what was built and where the index is."""
     for failure in result.plugin_failures:
         click.echo(f"Warning: plugin {failure.name} failed and its section is missing: {failure.error}", err=True)
@@ -39,8 +48,7 @@ def report(result: BuildResult, *, offline: bool) -> None:
     click.echo(
         f"Built {site.page_count} pages ({result.section_count} sections, "
         f"{result.usage.period_label}) into {site.directory}; {site_audience(result.usage.pseudonymised)}"
-        + ("; it replaced the site that named people there (build that one again, or give the pseudonymised "
-           "one its own --site-dir)" if result.usage.pseudonymised and result.replaced_pseudonymised is False else "")
+        + (_replaced_note(demo) if result.usage.pseudonymised and result.replaced_pseudonymised is False else "")
     )
     click.echo(f"Open the dashboard: {site.index_path.resolve().as_uri()}")
 
@@ -114,4 +122,4 @@ def build(settings: Settings, months: list[Month], report_range: ReportRange, of
             api_key=None if offline else settings.api_key,
             refresh=refresh, reporter=make_reporter(), say=lambda line: click.echo(line, err=True),
         )
-    report(result, offline=offline)
+    report(result, offline=offline, demo=demo)

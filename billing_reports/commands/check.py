@@ -27,10 +27,10 @@ from ..pipeline import fetch_missing
 from ..pseudonyms import key_from
 from ..progress import make_reporter
 from ..sections import format_value, json_bytes
-from ..settings import Settings
+from ..settings import Settings, http_url
 from ..untrusted import printable
 from ..wording import counted
-from .options import config_option, report_range_options
+from .options import config_option, demo_settings, report_range_options
 
 #: Alerts of a period that ended longer ago than this are printed, not sent.
 NEWS_DAYS = 7
@@ -84,11 +84,14 @@ def alert_json(alert: Alert, first_seen: str | None) -> dict[str, Any]:
               help="Exit 1 when an alert of this severity or worse stands.")
 @click.option("--dry-run", is_flag=True,
               help="Print what would be sent to each notifier; send nothing and keep no state.")
+@click.option("--demo", is_flag=True,
+              help="Check the demo data that `billing-reports build --demo` fetched (all its months, or the range "
+                   "given within them): offline, its own alert state, nothing sent.")
 @click.option("--site-url", metavar="URL", default=None,
               help="Where the site is published, to make the alerts' links absolute in what is sent "
                    "(default: billing.site_url in config.yaml).")
 def check(settings: Settings, months: list[Month], report_range: ReportRange, offline: bool, output_format: str,
-          fail_on: str, dry_run: bool, site_url: str | None) -> None:
+          fail_on: str, dry_run: bool, demo: bool, site_url: str | None) -> None:
     """Check the period for alerts, print them, and send the new ones to the notifiers.
 
     Fetches what is missing (unless --offline), analyses the range (the alerts
@@ -108,6 +111,7 @@ def check(settings: Settings, months: list[Month], report_range: ReportRange, of
     Examples:
       billing-reports check --dry-run
       billing-reports check --offline --format json
+      billing-reports check --demo               # after `billing-reports build --demo`
       billing-reports check --fail-on critical --site-url https://finops.example.com/ai/
     \b
     cron (every morning at 07:00; mail only when something is wrong):
@@ -117,9 +121,14 @@ def check(settings: Settings, months: list[Month], report_range: ReportRange, of
       billing-reports check --offline --format json > alerts.json
     """
     errors: list[str] = []
+    if site_url is not None:
+        site_url = _site_url(site_url)
     site_url = site_url or settings.site_url
+    if demo:  # the synthetic team's alerts are never news for a real notifier; its state stays in the demo cache
+        settings, report_range = demo_settings(settings, report_range)
+        months, offline = report_range.months, True
     manager, load_failures = settings.loaded_plugins()
-    notifiers = configured_notifiers(settings, problems=errors)  # a notifier that is fine still sends
+    notifiers = [] if demo else configured_notifiers(settings, problems=errors)  # a notifier that is fine still sends
     if settings.pseudonymise:
         key_from(settings)  # no key: one line before anything is fetched, as `build` does
     if not offline:
@@ -185,7 +194,10 @@ def check(settings: Settings, months: list[Month], report_range: ReportRange, of
         click.echo(json_bytes(document, indent=True).decode())
     else:
         click.echo(alerts_text(alerts, period_label))
-        for line in _notifier_lines(notifiers, to_tell, dry_run, state is not None, bool(settings.notify)):
+        if demo:
+            click.echo("Demo data: nothing is sent to the notifiers.")
+        for line in _notifier_lines(notifiers, to_tell, dry_run, state is not None, bool(settings.notify) or demo,
+                                    config_name=settings.config_path.name):
             click.echo(line)
         for line in said:
             click.echo(line)
@@ -201,10 +213,21 @@ def check(settings: Settings, months: list[Month], report_range: ReportRange, of
     sys.exit(status)  # (click.Context.exit would be swallowed by main() outside standalone mode)
 
 
+def _site_url(value: str) -> str:
+    """``--site-url``, checked as billing.site_url is (alert_url joins the links to it either way)."""
+    try:
+        http_url(value)
+        return value
+    except ValueError as expected:
+        raise click.BadParameter(f"expected {expected} (such as https://finops.example.com/ai/), "
+                                 f"got {printable(value)!r}", param_hint="--site-url") from None
+
+
 def _notifier_lines(notifiers: Sequence[Any], to_tell: dict[str, list[Alert]], dry_run: bool,
-                    state_known: bool, configured: bool = False) -> list[str]:
+                    state_known: bool, configured: bool = False, config_name: str = "config.yaml") -> list[str]:
     if not notifiers:
-        return [] if configured else ["No notifier is configured (notify: in config.yaml): nothing is sent."]
+        return [] if configured else [f"No notifier is configured (notify: in {printable(config_name)}): "
+                                      "nothing is sent."]
     if not state_known:
         return []
     lines = []

@@ -32,7 +32,8 @@ WHAT = {"focus": "FOCUS 1.2 rows", "ledger": "ledger rows", "events": "events"}
 @click.option("--account-name", default=None, metavar="NAME",
               help="FOCUS BillingAccountName (default: billing.account_name, else the account id).")
 @click.option("--demo", is_flag=True, default=False,
-              help="Export the demo data that `billing-reports build --demo` fetched (all its months).")
+              help="Export the demo data that `billing-reports build --demo` fetched (all its months, "
+              "or the range given within them).")
 @click.option("--pseudonymise", is_flag=True, default=False,
               help="Every person under their pseudonym, as on a pseudonymised site (privacy.pseudonymise).")
 @click.option("--force", is_flag=True, default=False,
@@ -59,8 +60,8 @@ def export(settings: Settings, months: list[Month], report_range: ReportRange, o
     if pseudonymise:
         settings = dataclasses.replace(settings, pseudonymise=True)
     if demo:
-        settings, months = demo_settings(settings)
-        report_range = ReportRange.of_months(months, report_range.grain, report_range.cycle_start)
+        settings, report_range = demo_settings(settings, report_range)
+        months = report_range.months
     result = export_usage(settings, report_range, output_format, output, account_id=account_id,
                           account_name=account_name, force=force)
     usage = result.usage

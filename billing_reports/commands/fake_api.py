@@ -30,9 +30,10 @@ def fake_api(port: int, host: str, rate_limit: int, seed: int) -> None:
     """Run the offline fake Cursor Admin API until Ctrl-C, with the demo team.
 
     For trying `fetch` and for plugin authors who need data: no key, no
-    network. It serves POST /teams/filtered-usage-events and GET /teams/members
-    as the reference documents them (Basic auth with the printed key, pages of
-    at most 1000 events, windows of at most 30 days, 429 over the rate limit)
+    network. It serves POST /teams/filtered-usage-events, GET /teams/members,
+    POST /teams/spend and GET /teams/groups as the reference documents them
+    (Basic auth with the printed key, pages of at most 1000 events, windows of
+    at most 30 days, 429 over the rate limit)
     with the synthetic company of `build --demo`: 33 people and a service
     account over the six months ending with the current one.
 
@@ -50,7 +51,7 @@ def fake_api(port: int, host: str, rate_limit: int, seed: int) -> None:
     try:
         api.start()
     except OSError as error:
-        raise listen_error(host, port, error, hint="check --host, or try --port 0") from None
+        raise listen_error(host, port, error, hint="check --host" if port == 0 else "check --host, or try --port 0") from None
     try:
         click.echo(_instructions(api, team, rate_limit))
         click.echo("Press Ctrl-C to stop.", err=True)

@@ -51,9 +51,10 @@ def config_option(command):
     return wrapper
 
 
-def demo_settings(settings: Settings) -> tuple[Settings, list[Month]]:
-    """``--demo`` of a command that reads the cache (``report``, ``export``): the demo cache (under
-    ``paths.demo_dir``, which ``build --demo`` fetched) and every month it holds."""
+def demo_settings(settings: Settings, report_range: ReportRange) -> tuple[Settings, ReportRange]:
+    """``--demo`` of a command that reads the cache (``report``, ``export``, ``check``): the demo cache
+    (under ``paths.demo_dir``, which ``build --demo`` fetched) and the range within it: every month it
+    holds, or the range the command line gave, which must lie within the demo months."""
     data_dir = Path(settings.demo_dir) / "monthly_usage_data"
     found = []
     for path in sorted(data_dir.glob(f"*{CACHE_SUFFIX}")):
@@ -63,7 +64,26 @@ def demo_settings(settings: Settings) -> tuple[Settings, list[Month]]:
             continue
     if not found:
         raise click.UsageError(f"no demo data in {data_dir}; run `billing-reports build --demo` first")
-    return dataclasses.replace(settings, data_dir=data_dir, demo=True), sorted(found)
+    found.sort()
+    settings = dataclasses.replace(settings, data_dir=data_dir, demo=True)
+    whole = ReportRange.of_months(found, report_range.grain, report_range.cycle_start)  # type: ignore[arg-type]
+    if not range_given():
+        return settings, whole
+    if report_range.first_day < whole.first_day or report_range.last_day > whole.last_day:
+        covered = found[0].label if len(found) == 1 else f"{found[0].label} – {found[-1].label}"
+        raise click.UsageError(f"the demo data covers {covered}; give a range within it "
+                               f"(not {report_range.label}), or drop the range options for all of it")
+    return settings, report_range
+
+
+#: The options that choose a range; without any, ``--demo`` covers every demo month.
+RANGE_OPTIONS = ("months_back", "end_month", "since", "until")
+
+
+def range_given() -> bool:
+    """Whether the command line gave a range option (``--months-back``, ``--end-month``, ``--since``, ``--until``)."""
+    ctx = click.get_current_context()
+    return any(ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE for name in RANGE_OPTIONS)
 
 
 def month_range_options(command):

@@ -54,7 +54,7 @@ def publish(settings: Settings, name: str | None, dry_run: bool, rollback: bool,
         site_dir = settings.site_dir
     else:
         site_dir = settings.demo_dir / "site" if demo else settings.site_dir
-    report = publish_site(settings, name, dry_run=dry_run, site_dir=site_dir, build_hint=hint)
+    report = publish_site(settings, name, dry_run=dry_run, site_dir=site_dir, build_hint=hint, demo=demo)
     _print_report(report)
 
 

@@ -32,7 +32,8 @@ from .options import config_option, demo_settings, report_range_options
 @click.option("--skip-broken-plugins", is_flag=True, default=False,
               help="Report a failing plugin and go on without its section (plugins.skip_broken).")
 @click.option("--demo", is_flag=True, default=False,
-              help="Report on the demo data that `billing-reports build --demo` fetched (all its months).")
+              help="Report on the demo data that `billing-reports build --demo` fetched (all its months, "
+              "or the range given within them).")
 @click.option("--pseudonymise", is_flag=True, default=False,
               help="Every person under their pseudonym, as on a pseudonymised site (privacy.pseudonymise).")
 @click.option("--pseudonyms", "list_pseudonyms", is_flag=True, default=False,
@@ -63,8 +64,8 @@ def report(settings: Settings, months: list[Month], report_range: ReportRange, o
     if pseudonymise or list_pseudonyms:
         settings = dataclasses.replace(settings, pseudonymise=True)
     if demo:
-        settings, months = demo_settings(settings)
-        report_range = ReportRange.of_months(months, report_range.grain, report_range.cycle_start)
+        settings, report_range = demo_settings(settings, report_range)
+        months = report_range.months
     analysis = analyse(settings, months, report_range=report_range)
     if list_pseudonyms:
         _print_table(pseudonym_table(analysis.usage, load_cursor_figures(settings.data_dir)), output_format)

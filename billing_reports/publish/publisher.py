@@ -51,10 +51,12 @@ def publish_site(
     dry_run: bool = False,
     site_dir: Path | None = None,
     build_hint: str = "billing-reports build",
+    demo: bool = False,
 ) -> PublishReport:
     """Publish the complete build in ``site_dir`` (default ``settings.site_dir``) to a target.
 
-    With ``dry_run`` nothing changes; the report lists what would.
+    With ``dry_run`` nothing changes; the report lists what would. ``demo``: the site is the demo's
+    (``build --demo``), which has no --site-dir of its own.
 
     :raises ConfigError: the ``publish:`` section is wrong or names no such target.
     :raises PublishError: no complete build, or the target failed or did not
@@ -66,8 +68,10 @@ def publish_site(
     if target.pseudonymised_only and not site.pseudonymised:
         raise PublishError(
             f"publish target {target.name!r} takes only a pseudonymised site (pseudonymised_only), and "
-            f"{site.directory} names people; build one with `billing-reports build --pseudonymise --site-dir DIR` "
-            "and publish it with --site-dir DIR"
+            f"{site.directory} names people; "
+            + ("build the demo with `billing-reports build --demo --pseudonymise` and publish it with --demo again"
+               if demo else "build one with `billing-reports build --pseudonymise --site-dir DIR` and publish it "
+               "with --site-dir DIR")
         )
     with one_line_errors(target), deadline(target.timeout_seconds, target.name, _kind(target)):
         changes = target.plan(site) if dry_run else target.publish(site)
