@@ -193,7 +193,7 @@ def _path(value: Any) -> str:
 
 
 def http_url(value: Any) -> str:
-    """An http(s) URL with a host (``billing.site_url``, ``api.base_url``, ``check --site-url``), without the
+    """An http or https URL with a host (``billing.site_url``, ``api.base_url``, ``check --site-url``), without the
     trailing slash. :raises ValueError: what was expected."""
     value = _text(value)
     parts = urllib.parse.urlsplit(value)
