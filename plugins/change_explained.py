@@ -376,9 +376,17 @@ def user_movers(comparison: Comparison, usage: OnDemandUsage) -> Table:
     """The users whose change was largest (either way), each split over their own models; in a
     period in progress each at their own projection (:func:`user_change`)."""
     before, now = by_user(comparison.previous), by_user(comparison.current)
-    changes = {user: user_change(comparison, usage, user, before.get(user, {}), now.get(user, {}))
-               for user in before.keys() | now.keys()}
-    movers = sorted(changes, key=lambda user: (-abs(changes[user].total), user))[:MOVERS]
+    users = before.keys() | now.keys()
+    if comparison.projected:  # (each user's change is their own projection's: split them all to rank them)
+        changes = {user: user_change(comparison, usage, user, before.get(user, {}), now.get(user, {})) for user in users}
+        movers = sorted(changes, key=lambda user: (-abs(changes[user].total), user))[:MOVERS]
+    else:  # a period as recorded: rank by the change of spend, split only the movers (a big team has thousands)
+        def spend(quantities: Quantities) -> int:
+            return sum(cost for _, cost in quantities.values())
+
+        totals = {user: spend(now.get(user, {})) - spend(before.get(user, {})) for user in users}
+        movers = sorted(users, key=lambda user: (-abs(totals[user]), user))[:MOVERS]
+        changes = {user: user_change(comparison, usage, user, before.get(user, {}), now.get(user, {})) for user in movers}
     rows = []
     for user in movers:
         change = changes[user]
