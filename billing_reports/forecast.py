@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
+from .money import half_up
 from .months import DAY_MS, Month
 from .periods import Period
 
@@ -70,11 +71,6 @@ BACKTEST_DAYS = (5, 10, 15, 20)
 def is_weekend(day: int) -> bool:
     """Saturday or Sunday (UTC; day 0, 1 Jan 1970, was a Thursday)."""
     return (day + 3) % 7 >= 5
-
-
-def _half_up(numerator: int | Fraction, denominator: int = 1) -> int:
-    value = Fraction(numerator) / denominator
-    return math.floor(value + Fraction(1, 2))
 
 
 @dataclass(frozen=True)
@@ -174,7 +170,7 @@ def flat_projection(daily: Mapping[int, int], first_day: int, last_day: int, as_
     if elapsed_ms <= 0:
         return None
     span_ms = (last_day + 1 - first_day) * DAY_MS
-    return _half_up(spent_until(daily, first_day, last_day, as_of_ms) * span_ms, elapsed_ms)
+    return half_up(Fraction(spent_until(daily, first_day, last_day, as_of_ms) * span_ms, elapsed_ms))
 
 
 def project(daily: Mapping[int, int], first_day: int, last_day: int, as_of_ms: int, *,
@@ -227,11 +223,11 @@ def project(daily: Mapping[int, int], first_day: int, last_day: int, as_of_ms: i
     variance = day_variance * squares_left + level_variance * units_left ** 2
     margin = RANGE_Z * math.isqrt(math.floor(variance))
     spread = math.isqrt(math.floor(day_variance))
-    weekday = DailyRate(_half_up(level), len(window), spread, level, day_variance)
-    weekend = DailyRate(_half_up(level * share), len(window), _half_up(spread * share), level * share,
+    weekday = DailyRate(half_up(level), len(window), spread, level, day_variance)
+    weekend = DailyRate(half_up(level * share), len(window), half_up(spread * share), level * share,
                         day_variance * share ** 2)
-    return Forecast(first_day, last_day, as_of_ms, spent, _half_up(spent + expected),
-                    max(spent, _half_up(spent + expected - margin)), _half_up(spent + expected + margin),
+    return Forecast(first_day, last_day, as_of_ms, spent, half_up(spent + expected),
+                    max(spent, half_up(spent + expected - margin)), half_up(spent + expected + margin),
                     "weekday-aware", weekday, weekend, own_days=len(own))
 
 
@@ -251,7 +247,7 @@ def _usual_days(daily: Mapping[int, int], days: range) -> dict[int, int]:
             limit = Fraction(middle_x2, 2) + OUTLIER_MADS * MAD_SCALE * Fraction(deviation_x4, 4)
             for day in kind:
                 if usual[day] > limit:
-                    usual[day] = _half_up(limit)
+                    usual[day] = half_up(limit)
     return usual
 
 

@@ -36,6 +36,7 @@ from fractions import Fraction
 from operator import add, mul
 from typing import Sequence
 
+from .money import half_up
 from .wording import counted
 
 #: The token kinds, in the order of the ledger's columns and of every price tuple here.
@@ -182,9 +183,4 @@ def _solve(matrix: Sequence[Sequence[int]], vector: Sequence[int]) -> tuple[list
             [Fraction(rows[i][size + 1 + i], rows[i][i]) for i in range(size)])
 
 
-def half_up(value: Fraction) -> int:
-    """``value`` rounded to a whole number, halves up (an exact amount to a micro-cent)."""
-    return math.floor(value + Fraction(1, 2))
-
-
-__all__ = ["MILLION", "TOKEN_KINDS", "PriceEvidence", "PriceFit", "fit_prices", "half_up"]
+__all__ = ["MILLION", "TOKEN_KINDS", "PriceEvidence", "PriceFit", "fit_prices"]

@@ -11,7 +11,9 @@ ever nudged to make a column add up. Downloads carry the exact amount
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal
+from fractions import Fraction
 
 MICROCENTS_PER_CENT = 1_000_000
 MICROCENTS_PER_DOLLAR = 100 * MICROCENTS_PER_CENT
@@ -24,6 +26,15 @@ def microcents(cents: float | int) -> int:
     to the nearest integer recovers the decimal value the API meant.
     """
     return round(cents * MICROCENTS_PER_CENT)
+
+
+def half_up(value: int | Fraction) -> int:
+    """An exact amount (a fraction of micro-cents, of tokens...) to a whole number, halves up.
+
+    >>> half_up(Fraction(5, 2)), half_up(Fraction(-5, 2)), half_up(Fraction(7, 3))
+    (3, -2, 2)
+    """
+    return math.floor(value + Fraction(1, 2))
 
 
 def round_to_cents(amount: int) -> int:

@@ -23,7 +23,8 @@ import msgspec
 
 from billing_reports import Chart, Column, Figure, Section, Series, Table, TextView, hookimpl
 from billing_reports.model_families import DEFAULT_STRIP_RULES, ModelFamilies, StripRuleError
-from billing_reports.model_prices import MILLION, TOKEN_KINDS, PriceEvidence, PriceFit, fit_prices, half_up
+from billing_reports.model_prices import MILLION, TOKEN_KINDS, PriceEvidence, PriceFit, fit_prices
+from billing_reports.money import half_up
 from billing_reports.periods import Period
 from billing_reports.settings import MAX_COUNT, Settings
 from billing_reports.usage import OnDemandUsage, UsageTotals
