@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 from .money import half_up
 from .months import DAY_MS, Month
 from .periods import Period
+from .usual_day import median_and_deviation
 
 if TYPE_CHECKING:
     from .usage import OnDemandUsage
@@ -240,22 +241,13 @@ def _usual_days(daily: Mapping[int, int], days: range) -> dict[int, int]:
         kind = [day for day in days if is_weekend(day) == weekend]
         if len(kind) < MIN_ROBUST_DAYS:
             continue
-        # in integers: twice the median, and twice each day's distance from it
-        middle_x2 = _twice_median([usual[day] for day in kind])
-        deviation_x4 = _twice_median([abs(2 * usual[day] - middle_x2) for day in kind])
-        if deviation_x4:
-            limit = Fraction(middle_x2, 2) + OUTLIER_MADS * MAD_SCALE * Fraction(deviation_x4, 4)
+        middle, deviation = median_and_deviation([usual[day] for day in kind])
+        if deviation:
+            limit = middle + OUTLIER_MADS * MAD_SCALE * deviation
             for day in kind:
                 if usual[day] > limit:
                     usual[day] = half_up(limit)
     return usual
-
-
-def _twice_median(amounts: Sequence[int]) -> int:
-    """Twice the median of ``amounts`` (an integer, where the median itself may end in .5)."""
-    ordered = sorted(amounts)
-    middle = len(ordered) // 2
-    return 2 * ordered[middle] if len(ordered) % 2 else ordered[middle - 1] + ordered[middle]
 
 
 def _left_by_kind(as_of_ms: int, first_day: int, last_day: int) -> dict[bool, Fraction]:

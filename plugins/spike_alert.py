@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Annotated, Literal, Sequence
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -28,6 +28,7 @@ from billing_reports.periods import Period, date_of_day
 from billing_reports.settings import Settings
 from billing_reports.site.names import user_page_path, user_pages
 from billing_reports.usage import OnDemandUsage
+from billing_reports.usual_day import median_and_deviation
 
 RULE = "spike"
 SETTINGS_NAME = "spike-alert"
@@ -71,14 +72,6 @@ class Baseline:
                    floor)
 
 
-def median(values: Sequence[Fraction | int]) -> Fraction:
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    if len(ordered) % 2:
-        return Fraction(ordered[middle])
-    return Fraction(ordered[middle - 1] + ordered[middle], 2)
-
-
 def baseline(costs: dict[int, int], day: int, first_day: int, known, rule: SpikeRule) -> Baseline | None:
     """The usual day before ``day`` from the daily ``costs`` (micro-cents, quiet days absent): the
     previous ``rule.baseline_days`` days from ``first_day`` on for which ``known(day)``; ``None``
@@ -86,9 +79,7 @@ def baseline(costs: dict[int, int], day: int, first_day: int, known, rule: Spike
     days = [d for d in range(max(day - rule.baseline_days, first_day), day) if known(d)]
     if len(days) < rule.min_history_days:
         return None
-    values = [costs.get(d, 0) for d in days]
-    middle = median(values)
-    return Baseline(len(days), middle, median([abs(value - middle) for value in values]))
+    return Baseline(len(days), *median_and_deviation([costs.get(d, 0) for d in days]))
 
 
 def spikes(usage: OnDemandUsage, period: Period, rule: SpikeRule) -> list[Alert]:
