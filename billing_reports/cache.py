@@ -79,6 +79,17 @@ def month_of_cache_path(path: Path) -> Month:
     return Month.from_cache_stem(name[: -len(CACHE_SUFFIX)])
 
 
+def cached_months(data_dir: Path) -> list[Month]:
+    """The months of the cache files in ``data_dir``, oldest first (other files left out)."""
+    found = []
+    for path in Path(data_dir).glob(f"*{CACHE_SUFFIX}"):
+        try:
+            found.append(month_of_cache_path(path))
+        except ValueError:
+            continue
+    return sorted(found)
+
+
 def _fix_hint(path: Path) -> str:
     try:
         month = month_of_cache_path(path)
@@ -247,6 +258,7 @@ def _json_type(kind: type) -> str:
 __all__ = [
     "CACHE_SUFFIX",
     "cache_path",
+    "cached_months",
     "check_payload",
     "month_of_cache_path",
     "read_cached_month",

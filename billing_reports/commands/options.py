@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from ..cache import CACHE_SUFFIX, month_of_cache_path
+from ..cache import cached_months
 from ..errors import BillingReportsError
 from ..months import Month, current_month, months_in_range, today
 from ..periods import GRAINS, ReportRange, date_of_day, parse_day
@@ -56,15 +56,9 @@ def demo_settings(settings: Settings, report_range: ReportRange) -> tuple[Settin
     (under ``paths.demo_dir``, which ``build --demo`` fetched) and the range within it: every month it
     holds, or the range the command line gave, which must lie within the demo months."""
     data_dir = Path(settings.demo_dir) / "monthly_usage_data"
-    found = []
-    for path in sorted(data_dir.glob(f"*{CACHE_SUFFIX}")):
-        try:
-            found.append(month_of_cache_path(path))
-        except ValueError:
-            continue
+    found = cached_months(data_dir)
     if not found:
         raise click.UsageError(f"no demo data in {data_dir}; run `billing-reports build --demo` first")
-    found.sort()
     settings = dataclasses.replace(settings, data_dir=data_dir, demo=True)
     whole = ReportRange.of_months(found, report_range.grain, report_range.cycle_start)  # type: ignore[arg-type]
     if not range_given():

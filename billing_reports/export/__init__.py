@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Iterable, Optional
 
 from ..analysis import run_groups
-from ..cache import CACHE_SUFFIX, month_of_cache_path
+from ..cache import cached_months
 from ..errors import ConfigError
 from ..groups import group_charger, service_account_owners
 from ..loader import load_usage, require_cached_data
@@ -143,12 +143,7 @@ def billing_account(settings: Settings, usage: OnDemandUsage, account_id: str | 
 
 def cached_users(settings: Settings) -> list[str]:
     """The users of every month in the cache folder (loaded from the month summaries where they are kept)."""
-    months = []
-    for cached in sorted(Path(settings.data_dir).glob(f"*{CACHE_SUFFIX}")):
-        try:
-            months.append(month_of_cache_path(cached))
-        except ValueError:
-            continue
+    months = cached_months(settings.data_dir)
     if not months:
         return []
     return list(load_usage(settings, months).by_user())
