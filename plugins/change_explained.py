@@ -13,9 +13,9 @@ at their own projection (the one Top cost users shows).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any
+from typing import Any, Mapping
 
 from billing_reports import Chart, Column, Figure, Section, Series, Table, TextView, hookimpl
 from billing_reports.decomposition import Change, Quantities, by_user, explain_change, model_changes, \
@@ -71,6 +71,8 @@ class Comparison:
     scale: Fraction
     forecast: Forecast | None
     change: Change
+    #: in a period in progress, each new user's own scale: their projection over their spend so far
+    own_scales: Mapping[str, Fraction] = field(default_factory=dict)
 
     @property
     def projected(self) -> bool:
@@ -122,7 +124,7 @@ def comparisons(usage: OnDemandUsage) -> tuple[list[Comparison], list[str]]:
         forecast = None
         scale = Fraction(1)
         continuing_scale: Fraction | None = None  # (the team's scale unless new users take their own)
-        own: dict[str, Fraction] = {}
+        own: dict[str, Fraction] = {}  # (new users' own scales, in a period in progress)
         if usage.period_partial(period):
             forecast = period_projection(usage, period)
             spent = usage.period_total(period).cost
@@ -130,9 +132,7 @@ def comparisons(usage: OnDemandUsage) -> tuple[list[Comparison], list[str]]:
                 notes.append(f"{period.label} is not compared yet: nothing spent in it so far to project from.")
                 continue
             scale = Fraction(forecast.projected, spent)
-            new_scales = new_user_scales(usage, period, read(before), read(period), forecast.projected)
-            if new_scales is not None:
-                continuing_scale, own = new_scales
+            continuing_scale, own = new_user_scales(usage, period, read(before), read(period), forecast.projected)
         elif period.clipped:
             notes.append(f"{period.label} is not compared: the range covers only {period.covered_label} of it, "
                          f"and a {noun} cut short is not compared with a whole one.")
@@ -140,23 +140,25 @@ def comparisons(usage: OnDemandUsage) -> tuple[list[Comparison], list[str]]:
         previous, current = read(before), read(period)
         found.append(Comparison(period, before, previous, current, scale, forecast,
                                 explain_change(previous, current, scale if continuing_scale is None else continuing_scale,
-                                               in_progress=forecast is not None, new_user_scales=own or None)))
+                                               in_progress=forecast is not None,
+                                               new_user_scales=own if continuing_scale is not None else None),
+                                own))
     return found, notes
 
 
 def new_user_scales(usage: OnDemandUsage, period: Period, previous: Quantities, current: Quantities,
-                    projected: int) -> tuple[Fraction, dict[str, Fraction]] | None:
+                    projected: int) -> tuple[Fraction | None, dict[str, Fraction]]:
     """In a period in progress, each new user at their own projection (the one their row and Top cost
     users show: one figure, one value) and the users who were there before at what is left of the
-    team's projection, over their spend so far: ``(their scale, {new user: own scale})``; ``None``
-    when there is no new user, or nothing would be left for the others (then all at the team's)."""
+    team's projection, over their spend so far: ``(their scale, {new user: own scale})``; their scale
+    is ``None`` when there is no new user, or nothing would be left for them (then all at the team's)."""
     before = {user for user, _ in previous}
     spent: dict[str, int] = {}
     for (user, _), (_, cost) in current.items():
         spent[user] = spent.get(user, 0) + cost
     new = {user: cost for user, cost in spent.items() if user not in before and cost > 0}
     if not new:
-        return None
+        return None, {}
     own: dict[str, Fraction] = {}
     for user, cost in new.items():
         forecast = period_forecast(usage, period, usage.user_cost_by_day(user))
@@ -164,7 +166,7 @@ def new_user_scales(usage: OnDemandUsage, period: Period, previous: Quantities, 
     others_spent = sum(cost for user, cost in spent.items() if user in before)
     left = projected - sum(scale * new[user] for user, scale in own.items())
     if others_spent <= 0 or left < others_spent:
-        return None
+        return None, own
     return Fraction(left) / others_spent, own
 
 
@@ -423,6 +425,8 @@ def user_change(comparison: Comparison, usage: OnDemandUsage, user: str, previou
     (all volume; all new spend for a user without any before)."""
     if not comparison.projected:
         return explain_change(previous, current)
+    if user in comparison.own_scales:  # (a new user: projected once, for the team's parts)
+        return explain_change(previous, current, comparison.own_scales[user], in_progress=True)
     forecast = period_forecast(usage, comparison.period, usage.user_cost_by_day(user))
     spent = sum(cost for _, cost in current.values())
     projected = forecast.projected if forecast is not None else spent
