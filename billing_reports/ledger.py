@@ -19,11 +19,13 @@ path's dict of cells); :class:`Ledger` the months of a report as one mapping
 from __future__ import annotations
 
 from array import array
+from collections import Counter
 from dataclasses import dataclass
 from itertools import repeat
-from operator import and_, lshift, or_, rshift, sub
+from operator import add, and_, itemgetter, lshift, mul, or_, rshift, sub
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
+from .model_prices import PriceEvidence
 from .usage import LedgerKey, UsageTotals
 
 #: The sums of a cell, in the order of ``UsageTotals``: charged, requests, input, output,
@@ -264,6 +266,8 @@ class MonthCells(Mapping[LedgerKey, list]):
                 days=self._sums.days,
                 user_days={user_of[user]: costs for user, costs in self._sums.user_days.items()},
                 model_days={model_of[model]: costs for model, costs in self._sums.model_days.items()},
+                model_modes={(model_of[model], mode): sums
+                             for (model, mode), sums in self._sums.model_modes.items()},
             )
         return MonthCells(users=users, models=models, day=self.day, user=self.user, model=self.model,
                           max_mode=self.max_mode, sums=self.columns, derived=sums)
@@ -295,6 +299,56 @@ class MonthSums:
     #: ``user -> {day: cost}`` and ``model -> {day: cost}`` (micro-cents; only days with cells).
     user_days: dict[str, dict[int, int]]
     model_days: dict[str, dict[int, int]]
+    #: ``(model, max mode) -> ModelModeSums``: what the model economics reads of a month.
+    model_modes: dict[tuple[str, bool], "ModelModeSums"]
+
+
+@dataclass(frozen=True)
+class ModelModeSums:
+    """A model's cells of one max mode in a month: their totals, and the sums a fit of the model's
+    list prices per token kind needs (:class:`~billing_reports.model_prices.PriceEvidence`)."""
+
+    totals: UsageTotals
+    evidence: PriceEvidence
+
+    def __add__(self, other: "ModelModeSums") -> "ModelModeSums":
+        return ModelModeSums(self.totals + other.totals, self.evidence + other.evidence)
+
+
+def grouped_columns(groups: Sequence[int], columns: Sequence[Column]) -> Iterator[tuple[int, list[Sequence[int]]]]:
+    """Each group's slice of every column, the groups in ascending order (``groups``: the group of
+    each cell). One sort of the cells by group, then each column gathered in that order once: a
+    group's cells are one slice of each column, with no per-cell Python work but the sort's key."""
+    order = sorted(range(len(groups)), key=groups.__getitem__)
+    if not order:
+        return
+    if len(order) == 1:
+        gathered: list[Sequence[int]] = [(column[0],) for column in columns]
+    else:
+        pick = itemgetter(*order)
+        gathered = [pick(column) for column in columns]
+    start = 0
+    for group, size in sorted(Counter(groups).items()):
+        end = start + size
+        yield group, [column[start:end] for column in gathered]
+        start = end
+
+
+def cells_evidence(columns: Sequence[Sequence[int]]) -> PriceEvidence:
+    """The price-fit evidence of some cells, given their eight columns (the order of ``UsageTotals``):
+    the tokens by kind against the list cost less the token fee."""
+    _cost, _requests, input_tokens, output_tokens, cache_write, cache_read, list_cost, token_fee = columns
+    return PriceEvidence.of_columns((input_tokens, output_tokens, cache_write, cache_read),
+                                    list(map(sub, list_cost, token_fee)))
+
+
+def derive_model_modes(cells: "MonthCells") -> dict[tuple[str, bool], ModelModeSums]:
+    """Each ``(model, max mode)``'s totals and price-fit evidence, in the order of the model codes
+    (the evidence's products summed a column at a time: a big month has hundreds of thousands of cells)."""
+    groups = list(map(add, map(mul, cells.model, repeat(2)), cells.max_mode))
+    make = UsageTotals._make
+    return {(cells.models[group // 2], bool(group % 2)): ModelModeSums(make(map(sum, columns)), cells_evidence(columns))
+            for group, columns in grouped_columns(groups, cells.columns)}
 
 
 def derive_sums(cells: MonthCells) -> MonthSums:
@@ -344,6 +398,7 @@ def derive_sums(cells: MonthCells) -> MonthSums:
         days={day: make(values) for day, values in sorted(day_sums.items())},
         user_days={user: costs for user, costs in zip(users, user_days) if costs},
         model_days={model: costs for model, costs in zip(models, model_days) if costs},
+        model_modes=derive_model_modes(cells),
     )
 
 
@@ -351,9 +406,10 @@ def add_sums(parts: Sequence[MonthSums]) -> MonthSums:
     """The sums of a month decoded in parts (each part's sums derived apart)."""
     if len(parts) == 1:
         return parts[0]
-    total = MonthSums({}, {}, {}, {})
+    total = MonthSums({}, {}, {}, {}, {})
     for part in parts:
-        for into, more in ((total.user_models, part.user_models), (total.days, part.days)):
+        for into, more in ((total.user_models, part.user_models), (total.days, part.days),
+                           (total.model_modes, part.model_modes)):
             for key, totals in more.items():
                 found = into.get(key)
                 into[key] = totals if found is None else found + totals

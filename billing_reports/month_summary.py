@@ -33,7 +33,8 @@ from . import __version__
 from .cache import write_atomically
 from .abandoned_work import remove_abandoned_work
 from .months import DAY_MS, Month, parse_isoformat_z
-from .ledger import SUM_COUNT, MonthCells, MonthSums
+from .ledger import SUM_COUNT, ModelModeSums, MonthCells, MonthSums
+from .model_prices import PriceEvidence
 from .usage import DataQuality, MonthFacts, UsageTotals
 
 #: The folder of summaries inside the data directory (hidden: the cache files are what users read).
@@ -44,7 +45,7 @@ SUMMARY_TEMP_FILES = ".[0-9][0-9]-[0-9][0-9][0-9][0-9].json.*.tmp"
 SETTLE_SECONDS = 2.0
 #: The modules whose code decides the sums and counts: a summary made by other code is not used.
 RULE_MODULES = ("loader.py", "on_demand.py", "money.py", "usage.py", "months.py", "cache.py", "month_summary.py",
-                "ledger.py", "event_slices.py")
+                "ledger.py", "event_slices.py", "model_prices.py")
 
 
 class _Facts(msgspec.Struct, forbid_unknown_fields=True):
@@ -87,6 +88,13 @@ class _Sums(msgspec.Struct, forbid_unknown_fields=True):
     day_sums: list[bytes]
     user_day: list[bytes]  # user, day, cost
     model_day: list[bytes]  # model, day, cost
+    #: per ``(models[model_mode_model[i]], model_mode_max[i] == 1)``: the eight sums, and the price
+    #: fit's evidence as one row of integers (``PriceEvidence`` field by field: its sums of squares
+    #: leave 64 bits, so JSON numbers)
+    model_mode_model: bytes
+    model_mode_max: bytes
+    model_mode_sums: list[bytes]
+    evidence: list[list[int]]
 
 
 def _pack(column: Sequence[int]) -> bytes:
@@ -218,7 +226,38 @@ def _month_sums(stored: _Sums, cells: MonthCells) -> MonthSums:
         days=dict(zip(days, map(make, zip(*day_sums)))),
         user_days=user_days,
         model_days=model_days,
+        model_modes=_model_modes(stored, cells, totals),
     )
+
+
+def _model_modes(stored: _Sums, cells: MonthCells, totals: list[int]) -> dict[tuple[str, bool], ModelModeSums]:
+    """The stored sums per model and max mode, or ``ValueError`` where they do not add up to the cells."""
+    model, max_mode = _unpack(stored.model_mode_model), _unpack(stored.model_mode_max)
+    sums = [_unpack(column) for column in stored.model_mode_sums]
+    evidence = [_evidence(row) for row in stored.evidence]
+    if (len(sums) != SUM_COUNT or any(len(column) != len(model) for column in (max_mode, *sums, evidence))
+            or [sum(column) for column in sums] != totals
+            or not all(0 <= code < len(cells.models) for code in model) or not set(max_mode) <= {0, 1}
+            or sum(e.cells for e in evidence) != len(cells) or sum(e.cost for e in evidence) != totals[6] - totals[7]
+            or [sum(e.tokens[kind] for e in evidence) for kind in range(4)] != totals[2:6]):
+        raise ValueError("model sums that do not add up to the cells")
+    make = UsageTotals._make
+    return {(cells.models[code], bool(mode)): ModelModeSums(make(row), found)
+            for code, mode, row, found in zip(model, max_mode, zip(*sums), evidence)}
+
+
+#: The integers of one ``PriceEvidence`` in a summary: cells, gram, moments, cost squares, cost, tokens.
+_EVIDENCE_LENGTH = 1 + 10 + 4 + 1 + 1 + 4
+
+
+def _evidence(row: list[int]) -> PriceEvidence:
+    if len(row) != _EVIDENCE_LENGTH:
+        raise ValueError("price evidence of another shape")
+    return PriceEvidence(row[0], tuple(row[1:11]), tuple(row[11:15]), row[15], row[16], tuple(row[17:21]))
+
+
+def _evidence_row(evidence: PriceEvidence) -> list[int]:
+    return [evidence.cells, *evidence.gram, *evidence.moments, evidence.cost_squares, evidence.cost, *evidence.tokens]
 
 
 def _sums_columns(sums: MonthSums, cells: MonthCells) -> _Sums:
@@ -230,6 +269,7 @@ def _sums_columns(sums: MonthSums, cells: MonthCells) -> _Sums:
     model_day = [(model_codes[model], day, cost) for model, costs in sums.model_days.items()
                  for day, cost in costs.items()]
     empty = [()] * SUM_COUNT
+    model_mode_totals = [found.totals for found in sums.model_modes.values()]
     return _Sums(
         pair_user=_pack([user_codes[user] for user, _ in pairs]),
         pair_model=_pack([model_codes[model] for _, model in pairs]),
@@ -238,6 +278,10 @@ def _sums_columns(sums: MonthSums, cells: MonthCells) -> _Sums:
         day_sums=[_pack(column) for column in (list(zip(*sums.days.values())) or empty)],
         user_day=[_pack(column) for column in (list(zip(*user_day)) or [()] * 3)],
         model_day=[_pack(column) for column in (list(zip(*model_day)) or [()] * 3)],
+        model_mode_model=_pack([model_codes[model] for model, _ in sums.model_modes]),
+        model_mode_max=_pack([int(mode) for _, mode in sums.model_modes]),
+        model_mode_sums=[_pack(column) for column in (list(zip(*model_mode_totals)) or empty)],
+        evidence=[_evidence_row(found.evidence) for found in sums.model_modes.values()],
     )
 
 

@@ -14,14 +14,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fractions import Fraction
-from collections import Counter
 from itertools import repeat
-from operator import add, itemgetter, mul, sub
+from operator import add, mul
 from typing import Annotated
 
 import msgspec
 
 from billing_reports import Chart, Column, Figure, Section, Series, Table, TextView, hookimpl
+from billing_reports.ledger import cells_evidence, grouped_columns
 from billing_reports.model_families import DEFAULT_STRIP_RULES, ModelFamilies, StripRuleError
 from billing_reports.model_prices import MILLION, TOKEN_KINDS, PriceEvidence, PriceFit, fit_prices
 from billing_reports.money import half_up
@@ -104,53 +104,47 @@ class ModelPeriod:
 
 def model_periods(usage: OnDemandUsage, periods: list[Period]) -> dict[tuple[int, str], ModelPeriod]:
     """``(period index, model) -> ModelPeriod``: the ledger's cells grouped by period, model and max
-    mode, each group summed a column at a time (:meth:`OnDemandUsage.cell_columns`)."""
+    mode. A month that lies in one period (a month, a cycle's part) adds the sums per model and max
+    mode its decoding process derived (``MonthSums.model_modes``, kept in its summary); one that
+    periods cut is grouped a column at a time (:func:`~billing_reports.ledger.grouped_columns`)."""
     period_of_day = {day: index for index, period in enumerate(periods)
                      for day in range(period.first_day, period.last_day + 1)}
     found: dict[tuple[int, str], ModelPeriod] = {}
+
+    def add_to(index: int, model: str, mode: bool, totals: UsageTotals, evidence: PriceEvidence) -> None:
+        entry = found.get((index, model))
+        if entry is None:
+            entry = found[(index, model)] = ModelPeriod()
+        entry.totals = list(map(add, entry.totals, totals))
+        if mode:
+            entry.max_mode_cost += totals.cost
+        entry.evidence[mode] = entry.evidence[mode] + evidence if mode in entry.evidence else evidence
+
     for cells in usage.cell_columns():
-        # each cell's group as one integer, (period x models + model) x 2 + max mode, made column-wise
-        models = len(cells.models)
         if not cells.model:
             continue
         indices = set(map(period_of_day.get, set(cells.day), repeat(-1)))
-        if len(indices) == 1:  # the month lies in one period (a month, a cycle's part): two columns' work
-            base = 2 * models * indices.pop()
-            groups = list(map(add, map(mul, cells.model, repeat(2)), cells.max_mode))
-        else:
-            base = 0
-            groups = list(map(add, map(mul, map(add, map(mul, map(period_of_day.get, cells.day, repeat(-1)),
-                                                              repeat(models)), cells.model), repeat(2)),
-                              cells.max_mode))
-        # the cells in group order (one sort), each column gathered in that order once: a group's cells
-        # are then one slice of each column (no per-cell Python work but the sort's key)
-        order = sorted(range(len(groups)), key=groups.__getitem__)
-        if len(order) == 1:
-            gathered = [(column[0],) for column in cells.columns]
-        else:
-            pick = itemgetter(*order)
-            gathered = [pick(column) for column in cells.columns]
-        start = 0
-        for group, size in sorted(Counter(groups).items()):
-            end = start + size
-            group += base
-            index, model, max_mode = group // (2 * models), group // 2 % models, group % 2
+        if len(indices) == 1:
+            index = indices.pop()
             if index < 0:  # (the ledger holds the range's days only)
-                start = end
                 continue
-            columns = [column[start:end] for column in gathered]
-            start = end
-            cost, _requests, input_tokens, output_tokens, cache_write, cache_read, list_cost, token_fee = columns
-            entry = found.get((index, cells.models[model]))
-            if entry is None:
-                entry = found[(index, cells.models[model])] = ModelPeriod()
-            entry.totals = list(map(add, entry.totals, map(sum, columns)))
-            mode = bool(max_mode)
-            if mode:
-                entry.max_mode_cost += sum(cost)
-            evidence = PriceEvidence.of_columns((input_tokens, output_tokens, cache_write, cache_read),
-                                                list(map(sub, list_cost, token_fee)))
-            entry.evidence[mode] = entry.evidence[mode] + evidence if mode in entry.evidence else evidence
+            model_modes = cells.sums().model_modes
+            for model in cells.models:  # (in the order of the model codes, as the cut months below)
+                for mode in (False, True):
+                    sums = model_modes.get((model, mode))
+                    if sums is not None:
+                        add_to(index, model, mode, sums.totals, sums.evidence)
+            continue
+        # each cell's group as one integer, (period x models + model) x 2 + max mode, made column-wise
+        models = len(cells.models)
+        groups = list(map(add, map(mul, map(add, map(mul, map(period_of_day.get, cells.day, repeat(-1)),
+                                                          repeat(models)), cells.model), repeat(2)),
+                          cells.max_mode))
+        for group, columns in grouped_columns(groups, cells.columns):
+            index, model, max_mode = group // (2 * models), group // 2 % models, group % 2
+            if index >= 0:
+                add_to(index, cells.models[model], bool(max_mode), UsageTotals._make(map(sum, columns)),
+                       cells_evidence(columns))
     return found
 
 

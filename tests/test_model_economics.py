@@ -523,3 +523,55 @@ def test_a_family_of_one_model_named_otherwise_is_shown_by_its_model():
     assert [row[:2] for row in section.table("families").rows] == [["opus", THINKING], ["sonnet", SONNET]]
     chart = next(chart for chart in section.charts if chart.slug == "families")
     assert chart.labels == [THINKING, SONNET] and chart.series[0].values == [3_000_000, 600_000]
+
+
+# --- the sums per model and period, whichever way they are found ------------------------------
+
+
+def _naive_model_periods(usage, periods):
+    """Cell by cell: what ``model_periods`` must find, whether a month adds its kept sums per model and
+    max mode (a month in one period) or is grouped cell by cell (a month periods cut)."""
+    found = {}
+    for (day, _user, model, mode), totals in usage.ledger.items():
+        index = next((i for i, period in enumerate(periods) if period.first_day <= day <= period.last_day), None)
+        if index is None:
+            continue
+        entry = found.setdefault((index, model), model_economics.ModelPeriod())
+        entry.totals = [a + b for a, b in zip(entry.totals, totals)]
+        entry.max_mode_cost += totals.cost if mode else 0
+        evidence = PriceEvidence.of_columns([[totals.input_tokens], [totals.output_tokens], [totals.cache_write_tokens],
+                                             [totals.cache_read_tokens]], [totals.list_cost - totals.token_fee])
+        entry.evidence[mode] = entry.evidence[mode] + evidence if mode in entry.evidence else evidence
+    return found
+
+
+def _random_usage(seed):
+    draw = random.Random(seed)
+    ledger = {}
+    for _ in range(400):
+        key = (site_day(2026, draw.choice((1, 2)), draw.randint(1, 28)), draw.choice((ANN, BOB, CY)),
+               draw.choice((THINKING, DATED, SONNET)), draw.random() < 0.3)
+        tokens = [draw.choice((0, draw.randint(1, 10**7))) for _ in range(4)]
+        list_cost = draw.randint(0, 10**9)
+        ledger[key] = cell(draw.randint(0, list_cost), draw.randint(1, 50), *tokens, list_cost=list_cost,
+                           fee=draw.randint(0, 10**5))
+    return usage_of(ledger)
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("periods", ["month", "week", "cycle from the 17th", "the range as one"])
+def test_the_sums_per_model_and_period_are_those_of_the_cells_one_by_one(seed, periods):
+    from billing_reports.periods import Period, cut_periods
+
+    usage = _random_usage(seed)
+    first, last = site_day(2026, 1, 1), site_day(2026, 2, 28)
+    chosen = {"month": lambda: cut_periods("month", first, last),
+              "week": lambda: cut_periods("week", first, last),
+              "cycle from the 17th": lambda: cut_periods("cycle", first, last, cycle_start=site_day(2026, 1, 17)),
+              "the range as one": lambda: [Period(first, last, "range", first, last)]}[periods]()
+    found = model_economics.model_periods(usage, chosen)
+    expected = _naive_model_periods(usage, chosen)
+    assert sorted(found) == sorted(expected)
+    for key, entry in expected.items():
+        assert (found[key].totals, found[key].max_mode_cost, found[key].evidence) == (
+            entry.totals, entry.max_mode_cost, entry.evidence), key

@@ -152,6 +152,24 @@ def _cost_plus_one_dollar(summary):
         [row] = [row for row, key in enumerate(zip(_column(sums[name][0]), _column(sums[name][1])))
                  if key == (code, day)]
         _change(sums, name, _add_at(row, dollar), 2)
+    mode = _column(cells["max_mode"])[0]
+    [row] = [row for row, key in enumerate(zip(_column(sums["model_mode_model"]), _column(sums["model_mode_max"])))
+             if key == (model, mode)]
+    _change(sums, "model_mode_sums", _add_at(row, dollar), 0)
+
+
+def test_the_sums_per_model_and_max_mode_read_back_are_those_derived_from_the_cells(cache, decoded):
+    from billing_reports.ledger import derive_model_modes
+
+    first = _load(cache)
+    decoded.clear()
+    again = _load(cache)
+    assert decoded == []  # every month read from its summary
+    months = again.cell_columns()
+    assert [len(cells) for cells in months] == [len(cells) for cells in first.cell_columns()]
+    assert any(cells.sums().model_modes for cells in months)
+    for cells in months:
+        assert cells.sums().model_modes == derive_model_modes(cells)
 
 
 def test_a_matching_summary_is_what_the_totals_come_from(cache):
@@ -163,7 +181,8 @@ def test_a_matching_summary_is_what_the_totals_come_from(cache):
 @pytest.mark.parametrize("damage", [
     "garbage", "other rules", "other file", "short column", "cut bytes", "numbers for bytes", "unknown key",
     "bad fetched_at",
-    "unknown user", "day of another month", "seven sums", "sums not adding up"])
+    "unknown user", "day of another month", "seven sums", "sums not adding up", "model sums not adding up",
+    "model of no one", "evidence of other cells", "evidence cut short", "evidence of other tokens"])
 def test_a_damaged_or_foreign_summary_is_ignored_and_made_again(cache, decoded, damage):
     first = _load(cache)
     changes = {
@@ -176,6 +195,11 @@ def test_a_damaged_or_foreign_summary_is_ignored_and_made_again(cache, decoded, 
         "day of another month": lambda s: _change(s["cells"], "day", _add_at(0, 40)),
         "seven sums": lambda s: s["cells"]["sums"].pop(),
         "sums not adding up": lambda s: _change(s["sums"], "pair_sums", _add_at(0, 1), 0),
+        "model sums not adding up": lambda s: _change(s["sums"], "model_mode_sums", _add_at(0, 1), 0),
+        "model of no one": lambda s: _change(s["sums"], "model_mode_model", _add_at(0, 1000)),
+        "evidence of other cells": lambda s: s["sums"]["evidence"][0].__setitem__(0, s["sums"]["evidence"][0][0] + 1),
+        "evidence cut short": lambda s: s["sums"]["evidence"][0].pop(),
+        "evidence of other tokens": lambda s: s["sums"]["evidence"][0].__setitem__(20, s["sums"]["evidence"][0][20] + 7),
         "unknown key": lambda s: s.update(extra=1),
         "bad fetched_at": lambda s: s["facts"].update(fetched_at="noon"),
     }
