@@ -207,7 +207,7 @@ def _month_sums(stored: _Sums, cells: MonthCells) -> MonthSums:
             or [sum(column) for column in pair_sums] != totals
             or [sum(column) for column in day_sums] != totals
             or sum(user_day[2]) != totals[0] or sum(model_day[2]) != totals[0]
-            or min([*pair_user, *pair_model, *user_day[0], *model_day[0], 0]) < 0):
+            or min(min(column, default=0) for column in (pair_user, pair_model, user_day[0], model_day[0])) < 0):
         raise ValueError("sums that do not add up to the cells")
     make = UsageTotals._make
     user_days: dict[str, dict[int, int]] = {}
