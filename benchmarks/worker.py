@@ -77,9 +77,11 @@ def measure_build(config_path: Path, end_month: str, months_back: int, *, rebuil
         return wrapper
 
     # Wrap each step where the build looks it up: the pipeline's own namespace when it
-    # imported the name, else the module that calls it (analysis.analyse loads, then runs the plugins).
+    # imported the name, else the module that calls it (analysis.prepared_usage loads). The render
+    # is what the site takes once the plugins are done (SiteUnderWay.finish): the user and model
+    # pages are begun by a second process while they run.
     for phase, name, owner in (("load", "load_usage", analysis), ("analyse", "run_sections", analysis),
-                               ("render", "build_site", site)):
+                               ("render", "finish", site.SiteUnderWay)):
         namespace = pipeline if hasattr(pipeline, name) else owner
         setattr(namespace, name, timed(phase, getattr(namespace, name)))
 

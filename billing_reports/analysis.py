@@ -64,6 +64,18 @@ def analyse(
     """
     if manager is None:
         manager, load_failures = settings.loaded_plugins()
+    usage, settings = prepared_usage(settings, months, report_range=report_range)
+    sections, failures = run_sections(manager, usage, settings, load_failures)
+    return Analysis(usage, sections, failures, settings)
+
+
+def prepared_usage(settings: Settings, months: Sequence[Month], *, report_range: ReportRange | None = None,
+                   ) -> tuple[OnDemandUsage, Settings]:
+    """The usage the plugins are given, and the settings they are given with it: :func:`analyse`'s
+    first step (the cache loaded, people named as the ledger names them, pseudonymised if asked).
+
+    :raises CacheError: no month of the range is cached (or a cache file is broken).
+    """
     report_range = with_cycle_anchor(report_range, settings)
     usage = load_usage(settings, months, report_range=report_range)
     require_cached_data(usage)
@@ -73,8 +85,7 @@ def analyse(
     settings = named_settings(settings, usage.person, usage.group_name)
     if settings.pseudonymise:  # the one place people become pseudonyms: no plugin sees anyone's email
         usage, settings = pseudonymised(usage, settings, Pseudonyms(key_from(settings)))
-    sections, failures = run_sections(manager, usage, settings, load_failures)
-    return Analysis(usage, sections, failures, settings)
+    return usage, settings
 
 
 #: Why billing cycles cannot be cut: no day a cycle starts is known yet.
@@ -242,5 +253,5 @@ def failure_message(failures: Sequence[PluginFailure]) -> str:
     )
 
 
-__all__ = ["NO_CYCLE_START", "Analysis", "analyse", "with_cycle_anchor", "call_with", "collect", "failure_message", "run_alert_rules", "run_groups", "run_pages",
+__all__ = ["NO_CYCLE_START", "Analysis", "analyse", "prepared_usage", "with_cycle_anchor", "call_with", "collect", "failure_message", "run_alert_rules", "run_groups", "run_pages",
            "run_sections"]

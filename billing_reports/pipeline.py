@@ -12,7 +12,7 @@ from typing import Callable, Iterable, Sequence
 import pluggy
 
 from .alert_state import first_seen_times
-from .analysis import analyse, failure_message, run_alert_rules, run_pages
+from .analysis import failure_message, prepared_usage, run_alert_rules, run_pages, run_sections
 from .errors import PluginError
 from .fetching import FetchSummary, fetch_months
 from .months import Month
@@ -21,7 +21,7 @@ from .plugin_manager import PluginFailure
 from .progress import FetchReporter
 from .pseudonyms import key_from
 from .settings import Settings
-from .site import BuiltSite, build_site
+from .site import BuiltSite, site_under_way
 from .site.built import built_site_is_pseudonymised
 from .site.output import check_site_dir
 from .usage import OnDemandUsage
@@ -91,27 +91,28 @@ def build(
     summary = None if offline else fetch_missing(settings, months, api_key=api_key, refresh=refresh,
                                                  reporter=reporter, say=say)
 
-    # 2. Analyse: load the cache into the ledger (per UTC day, user, model, max mode; a range with
-    #    no cached month at all is refused, the previous site untouched), then every registered
-    #    plugin adds its sections and pages (a broken one stops the build unless
-    #    plugins.skip_broken is set; then the site shows the failure).
+    # 2. Load the cache into the ledger (per UTC day, user, model, max mode); a range with no cached
+    #    month at all is refused, the previous site untouched.
     load_failures: list[PluginFailure] = []
     if manager is None:
         manager, load_failures = settings.loaded_plugins()
-    analysis = analyse(settings, months, report_range=report_range, manager=manager, load_failures=load_failures)
-    settings = analysis.settings or settings  # (pseudonymised: the plugins' blocks name pseudonyms)
-    pages, page_failures = run_pages(manager, analysis.usage, settings)
-    # ...and the alert rules, as `check` runs them (the alerts page, the dashboard's banner), with
-    # when `check` first saw each (its state file; none, or one it cannot read, leaves that out).
-    alerts, rule_failures = run_alert_rules(manager, analysis.usage, settings)
-    if rule_failures and not settings.skip_broken_plugins:
-        raise PluginError(failure_message(rule_failures))
-    failures = [*analysis.failures, *page_failures, *rule_failures]
-    alerts_seen, _ = first_seen_times(settings.data_dir, pseudonymised=analysis.usage.pseudonymised)
-
-    # 3. Render into a temporary directory and swap it in.
+    usage, settings = prepared_usage(settings, months, report_range=report_range)
     replaced = built_site_is_pseudonymised(settings.site_dir)
-    site = build_site(settings, analysis.usage, analysis.sections, pages=pages, failures=failures, manager=manager,
-                      demo=demo, alerts=alerts, alerts_seen=alerts_seen)
-    return BuildResult(site=site, usage=analysis.usage, fetch=summary, section_count=len(analysis.sections),
+
+    # 3. Render into a temporary directory and swap it in: each user's and model's page (the usage
+    #    alone) is started on in a second process at once, while this one runs every registered
+    #    plugin for its sections and pages (a broken one stops the build unless plugins.skip_broken
+    #    is set; then the site shows the failure) and the alert rules, as `check` runs them (the
+    #    alerts page, the dashboard's banner), with when `check` first saw each (its state file;
+    #    none, or one it cannot read, leaves that out).
+    with site_under_way(settings, usage, manager=manager, demo=demo) as site_build:
+        sections, section_failures = run_sections(manager, usage, settings, load_failures)
+        pages, page_failures = run_pages(manager, usage, settings)
+        alerts, rule_failures = run_alert_rules(manager, usage, settings)
+        if rule_failures and not settings.skip_broken_plugins:
+            raise PluginError(failure_message(rule_failures))
+        failures = [*section_failures, *page_failures, *rule_failures]
+        alerts_seen, _ = first_seen_times(settings.data_dir, pseudonymised=usage.pseudonymised)
+        site = site_build.finish(sections, pages=pages, failures=failures, alerts=alerts, alerts_seen=alerts_seen)
+    return BuildResult(site=site, usage=usage, fetch=summary, section_count=len(sections),
                        plugin_failures=failures, replaced_pseudonymised=replaced)

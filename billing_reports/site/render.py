@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import cached_property
 from datetime import datetime
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -31,6 +31,7 @@ from .environment import template_source
 from .intro import IntroRenderer
 from .names import PageNames, slugify, user_pages
 from .output import SiteOutput
+from .page_share import PageShare
 from .alerts import alert_banner, alert_views
 from .quality import data_quality_section, fetches_table, when
 from .views import (
@@ -46,7 +47,7 @@ FIXED_PAGES = {"about", "alerts", "data-quality", "users", "models", "index"}
 #: A user page's table whose CSV and JSON are bigger than this together gets files in ``data/``, as
 #: other pages' tables do (a page should not grow by more than its downloads' worth).
 EMBED_MAX_BYTES = 64 * 1024
-#: From this many user and model pages on, a second process renders half of them (when there is a CPU).
+#: From this many user and model pages on, a second process shares them (when there is a CPU).
 PARALLEL_MIN_PAGES = 200
 
 
@@ -73,6 +74,9 @@ class SiteInfo:
     nav: list[NavItem]
     index: str
     demo: bool = False
+    #: Stands where the navigation goes on a page rendered before the navigation is known (see
+    #: ``page_share``); ``None`` on every page written as it is rendered.
+    nav_marker: Markup | None = None
 
 
 def _fetched_text(usage: OnDemandUsage) -> str:
@@ -90,53 +94,44 @@ def ordered_sections(sections: Iterable[Section]) -> list[Section]:
 
 
 class SiteRenderer:
-    """Renders sections and usage into a :class:`SiteOutput`."""
+    """Renders sections and usage into a :class:`SiteOutput`.
+
+    Made from the usage alone (what every page states, each user's and model's page), then given
+    the plugins' results (:meth:`add_results`: the sections, pages, failures and alerts, and so the
+    navigation) before :meth:`render`. In between, the user and model pages may already be under way
+    in a second process (:meth:`start_drilldowns`).
+    """
 
     def __init__(
         self,
         environment: jinja2.Environment,
         settings: Settings,
         usage: OnDemandUsage,
-        sections: Sequence[Section],
         *,
-        pages: Sequence[Page] = (),
-        failures: Sequence[Any] = (),
         built_at: datetime,
         demo: bool = False,
-        alerts: Sequence[Alert] = (),
-        alerts_seen: Mapping[str, str] | None = None,
     ) -> None:
         self.environment = environment
         self.settings = settings
         self.usage = usage
-        self.sections = ordered_sections(sections)
-        self.pages = list(pages)
-        clash = {s.slug for s in self.sections} & {page.slug for page in self.pages}
-        if clash:
-            raise BillingReportsError(f"the slug {sorted(clash)[0]!r} names both a section and a plugin's page; "
-                                      "rename one of them in its plugin")
-        self.failures = list(failures)
-        self.alerts = alert_views(alerts, alerts_seen or {})
+        self.sections: list[Section] = []
+        self.pages: list[Page] = []
+        self.failures: list[Any] = []
+        self.alerts = alert_views((), {})
+        self.page_paths: dict[str, str] = {}
         self.built_at = built_at
         self.intro = IntroRenderer()
         self.index = drilldown.UsageIndex.of(usage)
-        index_stem = settings.output_filename.rsplit(".", 1)[0]
-        if index_stem in FIXED_PAGES - {"index"}:
+        self.index_stem = settings.output_filename.rsplit(".", 1)[0]
+        if self.index_stem in FIXED_PAGES - {"index"}:
             raise ConfigError(
                 f"billing.output_filename: {settings.output_filename!r} is the name of another page of the "
                 "site; choose another name, for example billing_dashboard.html"
             )
-        section_names = PageNames(
-            [s.slug for s in self.sections if s.has_own_page] + [page.slug for page in self.pages],
-            fallback="section", reserved=FIXED_PAGES | {index_stem},
-        )
-        #: each plugin page's file (named among the sections', so no two pages share a file)
-        self.page_paths = {page.slug: f"{section_names.slug(page.slug)}.html" for page in self.pages}
         self.site_map = SiteMap(
             index=settings.output_filename,
             users=user_pages(usage),
             models=PageNames(self.index.model_user, fallback="model", reserved={"index"}),
-            sections={s.slug: f"{section_names.slug(s.slug)}.html" for s in self.sections if s.has_own_page},
             incomplete=frozenset(m.key for m in usage.incomplete_months),
             missing=frozenset(m.key for m in usage.missing_months),
             partial_days=frozenset(date_of_day(day).isoformat() for day in usage.days if usage.day_partial(day)),
@@ -144,14 +139,6 @@ class SiteRenderer:
         )
         #: The days of every daily chart (the dashboard's, each user's and model's).
         self.chart_days = usage.chart_days(drilldown.DAILY_CHART_DAYS)
-        nav = [NavItem("index", "Dashboard", settings.output_filename)]
-        nav += [NavItem(s.slug, s.title, self.site_map.sections[s.slug])
-                for s in self.sections if s.slug in self.site_map.sections and s.nav]
-        nav += [NavItem(page.slug, page.title, self.page_paths[page.slug]) for page in self.pages if page.nav]
-        nav += [NavItem("users", "Users", "users.html"), NavItem("models", "Models", "models.html"),
-                NavItem("alerts", "Alerts", "alerts.html"),
-                NavItem("data-quality", "Data quality", "data-quality.html"),
-                NavItem("about", "About", "about.html")]
         self.info = SiteInfo(
             title="On-demand AI spend",
             period_label=usage.period_label,
@@ -162,11 +149,49 @@ class SiteRenderer:
             missing=[m.label for m in usage.missing_months],
             built_at=when(built_at),
             version=__version__,
-            nav=nav,
+            nav=[],
             index=settings.output_filename,
             demo=demo,
         )
+        self.drilldowns: PageShare | None = None
         self._templates: dict[str, jinja2.Template] = {}
+
+    def add_results(
+        self,
+        sections: Sequence[Section],
+        *,
+        pages: Sequence[Page] = (),
+        failures: Sequence[Any] = (),
+        alerts: Sequence[Alert] = (),
+        alerts_seen: Mapping[str, str] | None = None,
+    ) -> None:
+        """The plugins' sections and pages (where each page goes, and the navigation), the plugins
+        that failed, and the alerts (``alerts_seen``: when ``check`` first saw each, by key)."""
+        self.sections = ordered_sections(sections)
+        self.pages = list(pages)
+        clash = {s.slug for s in self.sections} & {page.slug for page in self.pages}
+        if clash:
+            raise BillingReportsError(f"the slug {sorted(clash)[0]!r} names both a section and a plugin's page; "
+                                      "rename one of them in its plugin")
+        self.failures = list(failures)
+        self.alerts = alert_views(alerts, alerts_seen or {})
+        section_names = PageNames(
+            [s.slug for s in self.sections if s.has_own_page] + [page.slug for page in self.pages],
+            fallback="section", reserved=FIXED_PAGES | {self.index_stem},
+        )
+        #: each plugin page's file (named among the sections', so no two pages share a file)
+        self.page_paths = {page.slug: f"{section_names.slug(page.slug)}.html" for page in self.pages}
+        self.site_map.sections = {s.slug: f"{section_names.slug(s.slug)}.html"
+                                  for s in self.sections if s.has_own_page}
+        nav = [NavItem("index", "Dashboard", self.settings.output_filename)]
+        nav += [NavItem(s.slug, s.title, self.site_map.sections[s.slug])
+                for s in self.sections if s.slug in self.site_map.sections and s.nav]
+        nav += [NavItem(page.slug, page.title, self.page_paths[page.slug]) for page in self.pages if page.nav]
+        nav += [NavItem("users", "Users", "users.html"), NavItem("models", "Models", "models.html"),
+                NavItem("alerts", "Alerts", "alerts.html"),
+                NavItem("data-quality", "Data quality", "data-quality.html"),
+                NavItem("about", "About", "about.html")]
+        self.info = replace(self.info, nav=nav)
 
     # --- plumbing ---------------------------------------------------------------------------
 
@@ -186,27 +211,30 @@ class SiteRenderer:
         return self._templates[name]
 
     def render_page(self, output: SiteOutput, path: str, template: str, current: str, **context: Any) -> None:
+        output.write_text(path, self.page_html(path, template, current, **context))
+
+    def page_html(self, path: str, template: str, current: str, **context: Any) -> str:
+        """The page ``path`` (relative to the site's root), ``template`` rendered with the site's
+        facts (``site``), the way back to the root, the page's key in the navigation and ``context``."""
         root = "../" * path.count("/")
         try:
-            html = self.template(template).render(
-                site=self.info, root=root, page_path=path, current=current, **context
-            )
+            return self.template(template).render(site=self.info, root=root, page_path=path, current=current, **context)
         except jinja2.TemplateError as error:
             raise BillingReportsError(
                 f"template {template!r} failed on page {path}: {error}; fix the template"
             ) from None
-        output.write_text(path, html)
 
     def section_context(self, section: Section, cells: CellRenderer, *, page_slug: str | None,
                         output: SiteOutput | None, embed_downloads: bool = False,
-                        compact_charts: bool = False) -> dict[str, Any]:
+                        compact_charts: bool = False, write_downloads: bool = True) -> dict[str, Any]:
         """Views of a section's figures, charts and tables; writes the tables' CSV/JSON when asked.
 
         Downloads of the page ``models/opus`` are ``data/models/opus--TABLE.csv`` and ``.json``;
         ``embed_downloads`` puts them in the page instead (``data:`` links named ``ann--TABLE.csv``
         on the page ``users/ann``) up to ``EMBED_MAX_BYTES``: a user page's tables are small, and
         a file each would make most of the site's files. ``compact_charts``: daily charts drawn
-        lean (the thousand user and model pages; see ``charts.render_chart``).
+        lean (the thousand user and model pages; see ``charts.render_chart``). ``write_downloads``:
+        false for a page rendered again, its downloads written the first time.
         """
         table_ids = unique_ids([t.slug for t in section.tables], "table")
         tables = []
@@ -219,8 +247,9 @@ class SiteRenderer:
                 if embed_downloads and len(csv_text) + len(json_bytes) <= EMBED_MAX_BYTES:
                     downloads = Downloads.embedded(stem, csv_text, json_bytes)
                 else:
-                    output.write_text(stem + ".csv", csv_text)
-                    output.write_bytes(stem + ".json", json_bytes)
+                    if write_downloads:
+                        output.write_text(stem + ".csv", csv_text)
+                        output.write_bytes(stem + ".json", json_bytes)
                     downloads = Downloads.files(cells.root, stem)
             tables.append(table_view(table, cells, table_id=table_id, downloads=downloads, display=display))
         charts = [chart_view(chart, cells, chart_id=chart_id, compact=compact_charts)
@@ -237,13 +266,15 @@ class SiteRenderer:
 
     def render(self, output: SiteOutput) -> None:
         """Write every page, asset and download of the site into ``output``."""
+        if self.drilldowns is not None:  # the second process may now finish the pages it holds
+            self.drilldowns.send_navigation(self.info.nav)
         top = CellRenderer(self.site_map, "")
         for name in STATIC_ASSETS:
             output.write_text(f"assets/{name}", template_source(self.environment, name))
         self.render_dashboard(output, top)
         self.render_sections(output, top)
         self.render_plugin_pages(output)
-        self.render_drilldowns(output, CellRenderer(self.site_map, "../"))
+        self.render_drilldowns(output)
         self.render_reference_pages(output, top)
         if self.settings.output_filename != "index.html":
             self.render_page(output, "index.html", "redirect.html", "index", title=self.info.title)
@@ -265,44 +296,67 @@ class SiteRenderer:
             self.render_page(output, self.page_paths[page.slug], page.template, page.slug, title=page.title,
                              page=page, **page.context)
 
-    def render_drilldowns(self, output: SiteOutput, cells: CellRenderer) -> None:
-        """A page per user and per model (one compiled template each).
-
-        With thousands of pages and a second CPU, a forked process renders every
-        other page into the same directory meanwhile (pages are independent).
-        """
-        user_ranks = drilldown.ranks([r.name for r in rank(
-            {user: UsageTotals.sum(models.values()) for user, models in self.index.user_model.items()})])
-        model_ranks = drilldown.ranks([r.name for r in rank(
-            {model: UsageTotals.sum(users.values()) for model, users in self.index.model_user.items()})])
-        pages = [("users", user, slug) for user, slug in self.site_map.users.items()]
-        pages += [("models", model, slug) for model, slug in self.site_map.models.items()]
-        ranks = {"users": user_ranks, "models": model_ranks}
-        if len(pages) < PARALLEL_MIN_PAGES or _cpus() < 2 or "fork" not in multiprocessing.get_all_start_methods():
-            self.render_drilldown_pages(output, cells, pages, ranks)
+    def start_drilldowns(self, output: SiteOutput) -> None:
+        """Start on the user and model pages in a second process, when there are many and a CPU for it
+        (they need the usage alone: see :mod:`.page_share`); else :meth:`render` renders them here."""
+        if (len(self.site_map.users) + len(self.site_map.models) < PARALLEL_MIN_PAGES or _cpus() < 2
+                or "fork" not in multiprocessing.get_all_start_methods()):
             return
-        global _FORKED
-        _FORKED = (self, output, cells, pages[1::2], ranks)
-        try:
-            with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
-                forked = pool.submit(_render_forked_pages)
-                self.render_drilldown_pages(output, cells, pages[0::2], ranks)
-                output.add_written(*forked.result())
-        finally:
-            _FORKED = None
+        self.ranks  # (worked out once, before the fork)
+        self.drilldowns = PageShare(self, output, self.drilldown_pages())
 
-    def render_drilldown_pages(self, output: SiteOutput, cells: CellRenderer,
-                               pages: list[tuple[str, str, str]], ranks: dict[str, dict[str, int]]) -> None:
-        """``pages``: ``("users" or "models", name, slug)``."""
-        for kind, name, slug in pages:
-            if kind == "users":
-                section = drilldown.user_section(name, self.usage, self.index, ranks[kind], self.chart_days)
-            else:
-                section = drilldown.model_section(name, self.usage, self.index, ranks[kind], self.chart_days)
-            self.render_page(output, f"{kind}/{slug}.html", f"{kind[:-1]}.html", kind, title=name,
-                             member=member_note(self.site_map.members.get(name)) if kind == "users" else None,
-                             **self.section_context(section, cells, page_slug=f"{kind}/{slug}", output=output,
-                                                    embed_downloads=kind == "users", compact_charts=True))
+    def stop_drilldowns(self) -> None:
+        """The build stopped before :meth:`render` was done: the second process writes nothing more."""
+        if self.drilldowns is not None:
+            self.drilldowns.stop()
+            self.drilldowns = None
+
+    def drilldown_pages(self) -> list[tuple[str, str, str]]:
+        """Every user's and model's page: ``("users" or "models", name, slug)``."""
+        return ([("users", user, slug) for user, slug in self.site_map.users.items()]
+                + [("models", model, slug) for model, slug in self.site_map.models.items()])
+
+    @cached_property
+    def ranks(self) -> dict[str, dict[str, int]]:
+        """Each user's and model's rank by spend (``"users"``/``"models"`` -> name -> rank)."""
+        return {
+            "users": drilldown.ranks([r.name for r in rank(
+                {user: UsageTotals.sum(models.values()) for user, models in self.index.user_model.items()})]),
+            "models": drilldown.ranks([r.name for r in rank(
+                {model: UsageTotals.sum(users.values()) for model, users in self.index.model_user.items()})]),
+        }
+
+    def render_drilldowns(self, output: SiteOutput) -> None:
+        """A page per user and per model (one compiled template each): here, or shared with the
+        process :meth:`start_drilldowns` started."""
+        if self.drilldowns is not None:
+            self.drilldowns.join()
+            self.drilldowns = None
+            return
+        for page in self.drilldown_pages():
+            output.write_text(*self.drilldown_page(output, page))
+
+    def drilldown_page(self, output: SiteOutput, page: tuple[str, str, str], *,
+                       write_downloads: bool = True) -> tuple[str, str]:
+        """One user's or model's page: its path and HTML (its downloads written to ``output``, unless
+        they were already)."""
+        kind, name, slug = page
+        if kind == "users":
+            section = drilldown.user_section(name, self.usage, self.index, self.ranks[kind], self.chart_days)
+        else:
+            section = drilldown.model_section(name, self.usage, self.index, self.ranks[kind], self.chart_days)
+        path = f"{kind}/{slug}.html"
+        cells = self._drilldown_cells
+        return path, self.page_html(
+            path, f"{kind[:-1]}.html", kind, title=name,
+            member=member_note(self.site_map.members.get(name)) if kind == "users" else None,
+            **self.section_context(section, cells, page_slug=f"{kind}/{slug}", output=output,
+                                   embed_downloads=kind == "users", compact_charts=True,
+                                   write_downloads=write_downloads))
+
+    @cached_property
+    def _drilldown_cells(self) -> CellRenderer:
+        return CellRenderer(self.site_map, "../")
 
     def render_reference_pages(self, output: SiteOutput, cells: CellRenderer) -> None:
         """All users, all models, data quality, the alerts, about."""
@@ -371,21 +425,6 @@ class SiteRenderer:
             return Month.parse(table.slug)
         except ValueError:
             return next((m for m in self.usage.months if m.label == table.title), None)
-
-
-#: What the forked page renderer works on (set just before the fork, so nothing is pickled).
-_FORKED: tuple[SiteRenderer, SiteOutput, CellRenderer, list[tuple[str, str, str]], dict[str, dict[str, int]]] | None = None
-
-
-def _render_forked_pages() -> tuple[list[str], dict[str, dict[str, Any]]]:
-    """In the forked process: render its share of the pages; return the files it wrote and their
-    checksums."""
-    assert _FORKED is not None
-    renderer, output, cells, pages, ranks = _FORKED
-    output.files = []
-    output.checksums = {}
-    renderer.render_drilldown_pages(output, cells, pages, ranks)
-    return output.files, output.checksums
 
 
 def _cpus() -> int:
