@@ -351,9 +351,11 @@ def derive_model_modes(cells: "MonthCells") -> dict[tuple[str, bool], ModelModeS
             for group, columns in grouped_columns(groups, cells.columns)}
 
 
-def derive_sums(cells: MonthCells) -> MonthSums:
+def derive_sums(cells: MonthCells, *, per_model_mode: bool = True) -> MonthSums:
     """The month's sums per ``(user, model)``, day, ``(user, day)`` and ``(model, day)``: one pass
-    over the cells (written out field by field: a cell costs about a microsecond)."""
+    over the cells (written out field by field: a cell costs about a microsecond); and per model and
+    max mode (:func:`derive_model_modes`) unless not ``per_model_mode`` (a piece of a month: those
+    are derived from the joined month's cells, see :func:`add_sums`)."""
     model_count = max(len(cells.models), 1)
     users, models = cells.users, cells.models
     pair_sums: dict[int, list[int]] = {}
@@ -398,18 +400,17 @@ def derive_sums(cells: MonthCells) -> MonthSums:
         days={day: make(values) for day, values in sorted(day_sums.items())},
         user_days={user: costs for user, costs in zip(users, user_days) if costs},
         model_days={model: costs for model, costs in zip(models, model_days) if costs},
-        model_modes=derive_model_modes(cells),
+        model_modes=derive_model_modes(cells) if per_model_mode else {},
     )
 
 
-def add_sums(parts: Sequence[MonthSums]) -> MonthSums:
-    """The sums of a month decoded in parts (each part's sums derived apart)."""
-    if len(parts) == 1:
-        return parts[0]
-    total = MonthSums({}, {}, {}, {}, {})
+def add_sums(parts: Sequence[MonthSums], cells: MonthCells) -> MonthSums:
+    """The sums of a month decoded in parts (each part's sums derived apart), whose cells, joined,
+    are ``cells``. The sums per model and max mode are derived from ``cells`` again: their price-fit
+    evidence sums products of each cell's sums, and a cell whose events lie in two parts is one cell."""
+    total = MonthSums({}, {}, {}, {}, derive_model_modes(cells))
     for part in parts:
-        for into, more in ((total.user_models, part.user_models), (total.days, part.days),
-                           (total.model_modes, part.model_modes)):
+        for into, more in ((total.user_models, part.user_models), (total.days, part.days)):
             for key, totals in more.items():
                 found = into.get(key)
                 into[key] = totals if found is None else found + totals

@@ -48,7 +48,7 @@ from . import event_slices
 from .cache import cache_path, cached_complete, read_cached_month, refuse_demo_data
 from .errors import CacheError
 from .folders import existing_folder
-from .ledger import MODEL_BITS, CellsBuilder, Ledger, MonthCells, add_sums
+from .ledger import MODEL_BITS, CellsBuilder, Ledger, MonthCells, add_sums, derive_sums
 from .money import MICROCENTS_PER_CENT, microcents
 from .month_summary import keep_summary, read_summary
 from .months import DAY_MS, Month, parse_isoformat_z
@@ -324,8 +324,8 @@ def _decode_task(task: _Task) -> Any:
     assert task.end is not None
     with _collector_paused():
         found = _decode_piece(cache_path(task.data_dir, task.month), task.month, task.start, task.end)
-        if found is not None:
-            found.cells.sums()
+        if found is not None:  # (the sums per model and max mode: of the joined month's cells, by add_sums)
+            found.cells.set_sums(derive_sums(found.cells, per_model_mode=False))
     return found
 
 
@@ -383,7 +383,7 @@ def _join_pieces(data_dir: Path, month: Month, parts: list[_PieceSums | None], s
                 continue
             break
         cells = builder.finish()
-        cells.set_sums(add_sums([part.cells.sums() for part in found]))
+        cells.set_sums(add_sums([part.cells.sums() for part in found], cells))
         for part in found:
             month_facts.quality.add(part.quality)
     keep_summary(data_dir, month, stat, checked_at, month_facts, cells)

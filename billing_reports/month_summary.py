@@ -226,12 +226,16 @@ def _month_sums(stored: _Sums, cells: MonthCells) -> MonthSums:
         days=dict(zip(days, map(make, zip(*day_sums)))),
         user_days=user_days,
         model_days=model_days,
-        model_modes=_model_modes(stored, cells, totals),
+        model_modes=_model_modes(stored, cells, totals, model_day),
     )
 
 
-def _model_modes(stored: _Sums, cells: MonthCells, totals: list[int]) -> dict[tuple[str, bool], ModelModeSums]:
-    """The stored sums per model and max mode, or ``ValueError`` where they do not add up to the cells."""
+def _model_modes(stored: _Sums, cells: MonthCells, totals: list[int], model_day: list[array]
+                 ) -> dict[tuple[str, bool], ModelModeSums]:
+    """The stored sums per model and max mode, or ``ValueError`` where they do not add up to the cells
+    or to the model's days, or name a model and mode twice. (What a fit reads beyond its row's sums,
+    the sums of products, is not checked: that takes the cells' work the summary saves. A summary
+    is the loader's own file, hidden in the data folder; see the module's notes.)"""
     model, max_mode = _unpack(stored.model_mode_model), _unpack(stored.model_mode_max)
     sums = [_unpack(column) for column in stored.model_mode_sums]
     evidence = [_evidence(row) for row in stored.evidence]
@@ -241,9 +245,21 @@ def _model_modes(stored: _Sums, cells: MonthCells, totals: list[int]) -> dict[tu
             or sum(e.cells for e in evidence) != len(cells) or sum(e.cost for e in evidence) != totals[6] - totals[7]
             or [sum(e.tokens[kind] for e in evidence) for kind in range(4)] != totals[2:6]):
         raise ValueError("model sums that do not add up to the cells")
+    rows = list(zip(*sums))
+    found_cost = dict.fromkeys(range(len(cells.models)), 0)
+    for code, row, fit in zip(model, rows, evidence):
+        found_cost[code] += row[0]
+        # each row's evidence is of its own cells: their list cost less the fee, their tokens by kind
+        if fit.cost != row[6] - row[7] or list(fit.tokens) != list(row[2:6]):
+            raise ValueError("price evidence of other cells than its row")
+    model_cost = dict.fromkeys(range(len(cells.models)), 0)
+    for code, cost in zip(model_day[0], model_day[2]):
+        model_cost[code] += cost
+    if len(set(zip(model, max_mode))) != len(model) or found_cost != model_cost:
+        raise ValueError("model sums that name the models otherwise than the days' sums")
     make = UsageTotals._make
-    return {(cells.models[code], bool(mode)): ModelModeSums(make(row), found)
-            for code, mode, row, found in zip(model, max_mode, zip(*sums), evidence)}
+    return {(cells.models[code], bool(mode)): ModelModeSums(make(row), fit)
+            for code, mode, row, fit in zip(model, max_mode, rows, evidence)}
 
 
 #: The integers of one ``PriceEvidence`` in a summary: cells, gram, moments, cost squares, cost, tokens.

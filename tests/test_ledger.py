@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 from datetime import date, datetime, timezone
 
 import pytest
@@ -459,3 +460,44 @@ def test_cell_costs_are_the_ledger_cells_costs_for_both_kinds_of_ledger(analysis
     assert sorted(analysis_usage.cell_costs()) == expected and len(expected) > 3
     by_hand = OnDemandUsage(months=analysis_usage.months, ledger=dict(analysis_usage.ledger.items()))
     assert sorted(by_hand.cell_costs()) == expected
+
+
+def test_a_month_decoded_in_pieces_has_the_price_evidence_of_its_cells(tmp_path, tiny_slices, monkeypatch):
+    # (review) a cell whose events fall in two pieces must count once, its tokens' products taken of
+    # the cell's sums, as when one process decodes the month (model economics reads this evidence)
+    from billing_reports import loader
+    from billing_reports.ledger import derive_model_modes
+
+    events = _many_events(count=900)
+    for index, event in enumerate(events):  # a few cells, each with events on both sides of any cut
+        event["timestamp"] = str(APRIL.start_ms + (index % 3) * 3_600_000)
+    _write(tmp_path / "cache", APRIL, events)
+    monkeypatch.setenv(loader.LOAD_WORKERS_VARIABLE, "1")
+    alone = load_usage(None, [APRIL], data_dir=tmp_path / "cache")
+    monkeypatch.setenv(loader.LOAD_WORKERS_VARIABLE, "2")
+    assert [task.start is not None for task in loader._plan(tmp_path / "cache", [APRIL], 2)[0]] == [True, True]
+    pieces = load_usage(None, [APRIL], data_dir=tmp_path / "cache")
+    [cells] = list(pieces.cell_columns())
+    assert cells.sums().model_modes == derive_model_modes(cells)
+    assert cells.sums().model_modes == next(iter(alone.cell_columns())).sums().model_modes
+
+
+def test_a_month_decoded_in_pieces_is_read_from_its_summary_next_time(tmp_path, tiny_slices, monkeypatch):
+    # (review) `python -m benchmarks run --skip-fetch --months 1 --events 2M` stops with "the build
+    # again decoded a month instead of reading its summary": the pieces' evidence counts split cells twice
+    from billing_reports import loader, month_summary
+
+    monkeypatch.setattr(month_summary, "SETTLE_SECONDS", 0.0)
+    events = _many_events(count=900)
+    for index, event in enumerate(events):
+        event["timestamp"] = str(APRIL.start_ms + (index % 3) * 3_600_000)
+    _write(tmp_path / "cache", APRIL, events)
+    monkeypatch.setenv(loader.LOAD_WORKERS_VARIABLE, "2")
+    load_usage(None, [APRIL], data_dir=tmp_path / "cache")
+    summary = month_summary.summary_path(tmp_path / "cache", APRIL)
+    written = summary.stat().st_mtime_ns
+    path = loader.cache_path(tmp_path / "cache", APRIL)
+    assert month_summary.read_summary(tmp_path / "cache", APRIL, path, path.stat()) is not None
+    time.sleep(0.05)
+    load_usage(None, [APRIL], data_dir=tmp_path / "cache")
+    assert summary.stat().st_mtime_ns == written

@@ -318,3 +318,31 @@ def test_a_killed_summary_writes_temp_file_is_removed_once_a_day_old(cache):
     os.utime(foreign, (day_ago, day_ago))
     _load(cache)  # decodes and keeps the summaries
     assert not old.exists() and fresh.exists() and foreign.exists()  # only our own, only when stale
+
+
+def _rows_named_alike(s):
+    """Row 1 of the sums per model and max mode named as row 0 (its model, its mode)."""
+    model, mode = _column(s["sums"]["model_mode_model"]), _column(s["sums"]["model_mode_max"])
+    _change(s["sums"], "model_mode_model", lambda column: column.__setitem__(1, model[0]))
+    _change(s["sums"], "model_mode_max", lambda column: column.__setitem__(1, mode[0]))
+
+
+def _two_models_swapped(s):
+    model = list(_column(s["sums"]["model_mode_model"]))
+    other = next(code for code in model if code != model[0])
+    _change(s["sums"], "model_mode_model",
+            lambda column: column.__setitem__(slice(None), [other if c == model[0] else model[0] if c == other else c
+                                                            for c in column]))
+
+
+@pytest.mark.parametrize("damage", [_rows_named_alike, _two_models_swapped], ids=["one key twice", "models swapped"])
+def test_sums_per_model_that_add_up_yet_name_the_models_wrong_are_ignored(cache, decoded, damage):
+    # (review) each passes the summary's checks today and changes the model economics page silently
+    first = _load(cache)
+    assert len(_column(json.loads(summary_path(cache, JAN).read_bytes())["sums"]["model_mode_model"])) >= 2
+    _doctor(cache, JAN, damage)
+    decoded.clear()
+    again = _load(cache)
+    assert decoded == ["2026-01"]
+    assert [cells.sums().model_modes for cells in again.cell_columns()] == [
+        cells.sums().model_modes for cells in first.cell_columns()]
