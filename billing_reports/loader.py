@@ -45,6 +45,7 @@ import msgspec
 import orjson
 
 from . import event_slices
+from .child_processes import end_with_parent
 from .cache import cache_path, cached_complete, read_cached_month, refuse_demo_data
 from .errors import CacheError
 from .folders import existing_folder
@@ -300,7 +301,8 @@ class _PieceSums:
 
 def _decode_in_workers(data_dir: Path, months: list[Month], workers: int) -> dict[Month, tuple[MonthFacts, MonthCells]]:
     tasks, spans = _plan(data_dir, months, workers)
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+                             initializer=end_with_parent, initargs=(os.getpid(),)) as pool:
         results = list(pool.map(_decode_task, tasks))
     decoded: dict[Month, tuple[MonthFacts, MonthCells]] = {}
     pieces: dict[Month, list[_PieceSums | None]] = {}

@@ -86,7 +86,10 @@ def test_templates_of_ones_own_without_the_marker_give_the_same_pages(site_setti
     (templates / "base.html").write_text(own, encoding="utf-8")
     settings = dataclasses.replace(site_settings, templates_dir=templates)
     expected = _serial(settings, site_usage, site_sections, monkeypatch)
+    # (held only with the built-in templates; taken for them here, the marker's absence is found on a page)
+    monkeypatch.setattr(render, "is_builtin_template", lambda environment, name: True)
     with site_under_way(settings, site_usage, built_at=BUILT_AT) as site:
+        assert site.renderer.drilldowns.hold
         time.sleep(0.5)  # it rendered one page, found no marker, and waits (its downloads written once)
         built = site.finish(site_sections)
     _same_files(built, expected)
@@ -106,7 +109,127 @@ def test_a_build_stopped_while_the_plugins_run_leaves_the_previous_site_and_noth
             share = site.renderer.drilldowns
             time.sleep(0.2)
             raise RuntimeError("a plugin broke")
-    assert share._pool._processes in (None, {}) or not any(p.is_alive() for p in share._pool._processes.values())
+    assert not share._process.is_alive()
     time.sleep(0.3)  # (nothing writes afterwards either)
     assert sorted(path.name for path in folder.iterdir()) == entries  # no build directory left
     assert {name: (previous.directory / name).read_bytes() for name in previous.files} == before
+
+
+# --- templates of one's own: nothing is held, the pages are still shared ----------------------------
+
+
+def _nothing_taken_before_the_navigation(site):
+    share = site.renderer.drilldowns
+    assert share is not None and not share.hold
+    time.sleep(0.3)
+    assert share._next.value == 0
+
+
+def _templates(tmp_path, **files):
+    templates = tmp_path / "own-templates"
+    templates.mkdir()
+    for name, text in files.items():
+        (templates / name.replace("__", ".")).write_text(text, encoding="utf-8")
+    return templates
+
+
+def _builtin(name):
+    return resources.files("billing_reports.site_templates").joinpath(name).read_text(encoding="utf-8")
+
+
+def test_a_base_of_ones_own_that_lists_the_navigation_twice_gives_the_same_pages(
+        site_settings, site_usage, site_sections, monkeypatch, shared, tmp_path):
+    # the built-in base.html copied, with the navigation listed again in the footer (site.nav)
+    footer = ('<ul class="footer-nav">{% for item in site.nav %}<li>{{ item.label }}</li>{% endfor %}</ul>\n'
+              '<footer class="footer">')
+    own = _builtin("base.html").replace('<footer class="footer">', footer)
+    settings = dataclasses.replace(site_settings, templates_dir=_templates(tmp_path, base__html=own))
+    expected = _serial(settings, site_usage, site_sections, monkeypatch)
+    with site_under_way(settings, site_usage, built_at=BUILT_AT) as site:
+        _nothing_taken_before_the_navigation(site)
+        built = site.finish(site_sections)
+    _same_files(built, expected)
+
+
+def test_a_nav_of_ones_own_that_reads_the_pages_path_gives_the_same_pages(
+        site_settings, site_usage, site_sections, monkeypatch, shared, tmp_path):
+    # page_path is in every page's context (docs/plugins.md), so in the navigation's include too
+    nav = ('{% for item in site.nav %}<li><a href="{{ root }}{{ item.path }}"'
+           '{% if item.path == page_path %} class="here"{% endif %}>{{ item.label }}</a></li>{% endfor %}')
+    settings = dataclasses.replace(site_settings, templates_dir=_templates(tmp_path, _nav__html=nav))
+    expected = _serial(settings, site_usage, site_sections, monkeypatch)
+    with site_under_way(settings, site_usage, built_at=BUILT_AT) as site:
+        _nothing_taken_before_the_navigation(site)
+        built = site.finish(site_sections)
+    _same_files(built, expected)
+
+
+def test_a_nav_that_fails_on_the_user_pages_is_the_one_line_template_error(
+        site_settings, site_usage, site_sections, monkeypatch, shared, tmp_path):
+    from billing_reports.errors import BillingReportsError
+
+    nav = '{% for item in site.nav %}<li>{{ item.label }}{% if current == "users" %}{{ item.nope }}{% endif %}</li>{% endfor %}'
+    settings = dataclasses.replace(site_settings, templates_dir=_templates(tmp_path, _nav__html=nav))
+    with pytest.raises(BillingReportsError, match=r"template '(user|_nav)\.html'.*nope.*fix the template"):
+        with site_under_way(settings, site_usage, built_at=BUILT_AT) as site:
+            _nothing_taken_before_the_navigation(site)
+            site.finish(site_sections)
+
+
+# --- a build killed while the second process works leaves no process behind -----------------------
+
+
+def _running(pid):
+    """Whether the process runs (a zombie, ended but not yet reaped, does not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("signal_name", ["SIGKILL", "SIGTERM"])
+def test_a_killed_build_leaves_no_process_behind(tmp_path, signal_name):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from benchmarks.synthetic_cache import generate_cache
+    from billing_reports.months import Month
+
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("the pages are shared with a second process only where there are two CPUs")
+    generate_cache(tmp_path / "cache", [Month(2026, 1)], 3000, users=260, models=5)
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "slow.py").write_text("import time\nfrom billing_reports import hookimpl\n\n@hookimpl\n"
+                                     "def register_sections(register):\n    time.sleep(60)\n", encoding="utf-8")
+    (tmp_path / "config.yaml").write_text(f"paths:\n  data_dir: {tmp_path / 'cache'}\n  site_dir: {tmp_path / 'site'}\n"
+                                          f"  plugins_dir: {plugins}\n", encoding="utf-8")
+    build = subprocess.Popen([sys.executable, "-c", "from billing_reports.cli import main; main()", "build", "--offline", "--config",
+                              str(tmp_path / "config.yaml"), "--end-month", "2026-01", "--months-back", "1"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        children = []
+        while not children:  # the second process, started once the usage is loaded
+            assert time.monotonic() < deadline and build.poll() is None, "no second process was started"
+            time.sleep(0.1)
+            children = [int(pid) for pid in open(f"/proc/{build.pid}/task/{build.pid}/children").read().split()]
+        time.sleep(1.0)  # it is rendering and holding pages
+        os.kill(build.pid, getattr(signal, signal_name))
+        build.wait(10)
+        deadline = time.monotonic() + 10
+        while any(map(_running, children)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        left = [pid for pid in children if _running(pid)]
+        assert not left, f"the second process outlived the build: {left}"
+    finally:
+        for pid in children if "children" in locals() else ():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if build.poll() is None:
+            build.kill()

@@ -106,9 +106,9 @@ class SiteUnderWay:
 
 @contextmanager
 def _collector_skips_what_exists() -> Iterator[None]:
-    """The usage and the sections outlive the render: ``gc.freeze()`` spares the collector from
-    walking them again on each full collection (thousands of pages make many), and leaves them
-    shared with the process that renders half of the pages (no copy-on-write of their headers)."""
+    """The usage outlives the render: ``gc.freeze()`` spares the collector from walking it again on
+    each full collection (the plugins and thousands of pages make many), and leaves it shared with
+    the process that renders user and model pages (no copy-on-write of its objects' headers)."""
     gc.freeze()
     try:
         yield

@@ -66,6 +66,17 @@ def template_environment(
     return environment
 
 
+def is_builtin_template(environment: jinja2.Environment, name: str) -> bool:
+    """Whether ``name`` is found among the built-in templates (no template of one's own, nor a
+    plugin's, takes its place)."""
+    assert environment.loader is not None
+    try:
+        _, filename, _ = environment.loader.get_source(environment, name)
+    except jinja2.TemplateNotFound:
+        return False
+    return filename is not None and Path(filename).parent == builtin_templates_dir()
+
+
 def template_source(environment: jinja2.Environment, name: str) -> str:
     """The raw text of a static asset (``site.css``) found through the same lookup order."""
     assert environment.loader is not None

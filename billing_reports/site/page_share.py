@@ -13,50 +13,63 @@ while this one runs the plugins (the second CPU is otherwise idle then):
   (:meth:`PageShare.join`): each page is taken from a counter both share, so neither waits for the
   other however long the plugins took.
 
-The forked process holds at most :data:`HELD_LIMIT` of pages; then it waits for the navigation. With
-templates whose pages do not show the marker in exactly one place (a ``base.html`` of one's own),
-it renders nothing before the navigation is known: only the sharing of the pages is left.
+The forked process holds at most :data:`HELD_LIMIT` bytes of pages; then it waits for the
+navigation. It holds none where the pages' templates are not all the built-in ones (a ``base.html``
+or ``_nav.html`` of one's own may read the navigation anywhere, with anything of the page's): it
+waits for the navigation first, and only the sharing of the pages is left. It ends with the build,
+however the build ends (:func:`~billing_reports.child_processes.end_with_parent`).
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import os
 import secrets
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
 
+from ..child_processes import end_with_parent
+from ..errors import BillingReportsError
+
 if TYPE_CHECKING:
     from .output import SiteOutput
     from .render import NavItem, SiteRenderer
 
-#: The most page text the forked process holds while the navigation is not known (characters).
-HELD_LIMIT = 32 * 1024 * 1024
+#: The most page bytes the forked process holds while the navigation is not known.
+HELD_LIMIT = 24 * 1024 * 1024
+
+#: The files the forked process wrote and their checksums (``SiteOutput.files``, ``.checksums``).
+Written = tuple[list[str], dict[str, dict[str, Any]]]
 
 
 class PageShare:
     """The user and model pages (``("users" or "models", name, slug)``), shared between this process
-    and a forked one that starts on them at once (see the module's notes)."""
+    and a forked one that starts on them at once (see the module's notes). ``hold``: the forked
+    process may render pages before the navigation is known (the built-in templates only)."""
 
-    def __init__(self, renderer: SiteRenderer, output: SiteOutput, pages: list[tuple[str, str, str]]) -> None:
+    def __init__(self, renderer: SiteRenderer, output: SiteOutput, pages: list[tuple[str, str, str]], *,
+                 hold: bool) -> None:
         self.renderer = renderer
         self.output = output
         self.pages = pages
+        self.hold = hold
         self.marker = Markup(f"<!-- navigation {secrets.token_hex(12)} -->")
         context = multiprocessing.get_context("fork")
         self._next = context.Value("q", 0)
-        self._receiving, self._sending = context.Pipe(duplex=False)
+        self._navigation_in, self._navigation_out = context.Pipe(duplex=False)
+        self._result_in, self._result_out = context.Pipe(duplex=False)
         self._sent = False
         global _SHARE
         _SHARE = self
         try:
-            self._pool = ProcessPoolExecutor(1, mp_context=context)
-            self._forked = self._pool.submit(_render_forked_share)  # (forks now: it sees _SHARE)
+            self._process = context.Process(target=_render_forked_share, args=(os.getpid(),), daemon=True)
+            self._process.start()
         finally:
             _SHARE = None
-        self._receiving.close()  # (the forked process's end)
+        self._navigation_in.close()  # (the forked process's ends)
+        self._result_out.close()
 
     def take(self) -> tuple[str, str, str] | None:
         """The next page nobody has taken yet, or ``None`` when all are taken."""
@@ -67,8 +80,11 @@ class PageShare:
 
     def send_navigation(self, nav: list[NavItem]) -> None:
         """The navigation is known: the forked process may write the pages it holds."""
-        self._sending.send(nav)
         self._sent = True
+        try:
+            self._navigation_out.send(nav)
+        except OSError:  # it ended already (a page failed there): join says why
+            pass
 
     def join(self) -> None:
         """Render the pages left here, then add what the forked process wrote to the output.
@@ -79,83 +95,112 @@ class PageShare:
         try:
             while (page := self.take()) is not None:
                 self.output.write_text(*self.renderer.drilldown_page(self.output, page))
-            self.output.add_written(*self._forked.result())
+            self.output.add_written(*self._result())
         finally:
-            self._close()
+            self._end()
 
     def stop(self) -> None:
         """The build stopped: the forked process writes nothing more (it is waited for, so that
         nothing writes into the build directory once it is removed)."""
         with self._next.get_lock():
             self._next.value = len(self.pages)  # (no page left to take)
+        if not self._sent:
+            self.send_navigation(None)  # type: ignore[arg-type]  (None: stop)
         try:
-            if not self._sent:
-                self._sending.send(None)
-        except OSError:  # it is gone already
-            pass
-        try:
-            self._forked.result()
-        except Exception:  # noqa: BLE001 (what went wrong here is the error the build reports)
+            self._result()
+        except BaseException:  # noqa: BLE001 (what went wrong here is the error the build reports)
             pass
         finally:
-            self._close()
+            self._end()
 
-    def _close(self) -> None:
-        self._sending.close()
-        self._pool.shutdown()
+    def _result(self) -> Written:
+        try:
+            outcome, value = self._result_in.recv()
+        except (EOFError, OSError):
+            raise BillingReportsError(
+                f"the process rendering the user and model pages ended before it was done (exit code "
+                f"{self._process.exitcode}); build again") from None
+        if outcome == "failed":
+            raise value
+        return value
+
+    def _end(self) -> None:
+        self._process.join()
+        self._navigation_out.close()
+        self._result_in.close()
 
 
 #: The share the forked process works on (set while it is forked: nothing is pickled).
 _SHARE: PageShare | None = None
 
 
-def _render_forked_share() -> tuple[list[str], dict[str, dict[str, Any]]]:
-    """In the forked process: render pages until none is left; return the files it wrote and their
-    checksums (none when the build stopped)."""
+def _render_forked_share(parent: int) -> None:
+    """The forked process: its pages rendered and written, then what it wrote (or what failed) sent."""
+    end_with_parent(parent)
     share = _SHARE
     assert share is not None
-    share._sending.close()  # (this process's copy: the pipe ends when the building process is gone)
+    share._navigation_out.close()  # (this process's copies of the building process's ends)
+    share._result_in.close()
+    try:
+        outcome: tuple[str, Any] = ("done", _render_share(share))
+    except BaseException as error:  # noqa: BLE001 (the building process raises it)
+        outcome = ("failed", error)
+    try:
+        share._result_out.send(outcome)
+    except Exception:  # noqa: BLE001 (an error that cannot be pickled): said in a line
+        share._result_out.send(("failed", BillingReportsError(f"{type(outcome[1]).__name__}: {outcome[1]}")))
+
+
+def _render_share(share: PageShare) -> Written:
+    """Render pages until none is left; what this process wrote (nothing when the build stopped)."""
     renderer, output = share.renderer, share.output
     output.files, output.checksums = [], {}
     known = renderer.info
-    renderer.info = replace(known, nav_marker=share.marker)
-    held: list[tuple[str, str, str]] = []  # (kind, path, HTML with the marker)
+    marker = str(share.marker).encode()
+    held: list[tuple[str, str, bytes]] = []  # (kind, path, the page in UTF-8 with the marker)
     held_size = 0
-    nav: list[NavItem] | None = None
+    nav = None if share.hold else share._navigation_in.recv()
+    if not share.hold:
+        if nav is None:  # the build stopped
+            return [], {}
+        renderer.info = replace(known, nav=nav)
+    else:
+        renderer.info = replace(known, nav_marker=share.marker)
     while (page := share.take()) is not None:
-        if nav is None and (held_size > HELD_LIMIT or share._receiving.poll()):
-            nav = share._receiving.recv()
-            if nav is None:  # the build stopped
-                return [], {}
-            renderer.info = replace(known, nav=nav)
-            _write_held(share, held, nav)
-        path, html = renderer.drilldown_page(output, page)
-        if nav is not None:
-            output.write_text(path, html)
-        elif html.count(share.marker) == 1:
-            held.append((page[0], path, html))
-            held_size += len(html)
-        else:  # templates that do not show the marker: this page, and the rest, once the navigation is known
-            nav = share._receiving.recv()
+        if nav is None and (held_size > HELD_LIMIT or share._navigation_in.poll()):
+            nav = share._navigation_in.recv()
             if nav is None:
                 return [], {}
             renderer.info = replace(known, nav=nav)
-            _write_held(share, held, nav)
-            output.write_text(*renderer.drilldown_page(output, page, write_downloads=False))  # (written above)
+            _write_held(share, held)
+        path, html = renderer.drilldown_page(output, page)
+        if nav is not None:
+            output.write_text(path, html)
+            continue
+        data = html.encode()
+        if data.count(marker) != 1:  # (the built-in templates show it once; else: render it again)
+            nav = share._navigation_in.recv()
+            if nav is None:
+                return [], {}
+            renderer.info = replace(known, nav=nav)
+            _write_held(share, held)
+            output.write_text(*renderer.drilldown_page(output, page, write_downloads=False))  # (written)
+            continue
+        held.append((page[0], path, data))
+        held_size += len(data)
     if nav is None:
-        nav = share._receiving.recv()
+        nav = share._navigation_in.recv()
         if nav is None:
             return [], {}
         renderer.info = replace(known, nav=nav)
-        _write_held(share, held, nav)
+        _write_held(share, held)
     return output.files, output.checksums
 
 
-def _write_held(share: PageShare, held: list[tuple[str, str, str]], nav: list[NavItem]) -> None:
+def _write_held(share: PageShare, held: list[tuple[str, str, bytes]]) -> None:
     """Write the pages held, the navigation in place of the marker (``renderer.info`` has it now)."""
-    renderer = share.renderer
-    links = {kind: renderer.template("_nav.html").render(site=renderer.info, root="../", current=kind)
-             for kind in {kind for kind, _, _ in held}}
-    for kind, path, html in held:
-        share.output.write_text(path, html.replace(share.marker, links[kind], 1))
+    marker = str(share.marker).encode()
+    links = {kind: share.renderer.nav_html("../", kind).encode() for kind in {kind for kind, _, _ in held}}
+    for kind, path, data in held:
+        share.output.write_bytes(path, data.replace(marker, links[kind], 1))
     held.clear()

@@ -27,7 +27,7 @@ from ..settings import Settings
 from ..usage import OnDemandUsage, UsageTotals, rank
 from . import drilldown
 from .accuracy import backtest_table
-from .environment import template_source
+from .environment import is_builtin_template, template_source
 from .intro import IntroRenderer
 from .names import PageNames, slugify, user_pages
 from .output import SiteOutput
@@ -47,6 +47,9 @@ FIXED_PAGES = {"about", "alerts", "data-quality", "users", "models", "index"}
 #: A user page's table whose CSV and JSON are bigger than this together gets files in ``data/``, as
 #: other pages' tables do (a page should not grow by more than its downloads' worth).
 EMBED_MAX_BYTES = 64 * 1024
+#: The templates of a user's or model's page and its navigation: a page may be rendered before the
+#: navigation is known only when all are the built-in ones (see ``page_share``).
+NAVIGATION_TEMPLATES = ("base.html", "_nav.html", "section.html", "user.html", "model.html", "_macros.html")
 #: From this many user and model pages on, a second process shares them (when there is a CPU).
 PARALLEL_MIN_PAGES = 200
 
@@ -213,6 +216,14 @@ class SiteRenderer:
     def render_page(self, output: SiteOutput, path: str, template: str, current: str, **context: Any) -> None:
         output.write_text(path, self.page_html(path, template, current, **context))
 
+    def nav_html(self, root: str, current: str) -> str:
+        """The navigation's links (``_nav.html``) on a page ``root`` deep under ``current``, as
+        ``base.html`` includes them."""
+        try:
+            return self.template("_nav.html").render(site=self.info, root=root, current=current)
+        except jinja2.TemplateError as error:
+            raise BillingReportsError(f"template '_nav.html' failed: {error}; fix the template") from None
+
     def page_html(self, path: str, template: str, current: str, **context: Any) -> str:
         """The page ``path`` (relative to the site's root), ``template`` rendered with the site's
         facts (``site``), the way back to the root, the page's key in the navigation and ``context``."""
@@ -303,7 +314,8 @@ class SiteRenderer:
                 or "fork" not in multiprocessing.get_all_start_methods()):
             return
         self.ranks  # (worked out once, before the fork)
-        self.drilldowns = PageShare(self, output, self.drilldown_pages())
+        hold = all(is_builtin_template(self.environment, name) for name in NAVIGATION_TEMPLATES)
+        self.drilldowns = PageShare(self, output, self.drilldown_pages(), hold=hold)
 
     def stop_drilldowns(self) -> None:
         """The build stopped before :meth:`render` was done: the second process writes nothing more."""
