@@ -620,6 +620,13 @@ class OnDemandUsage:
             return rank(self._index.user_models.get(user, {}))
         return rank(self._index.month_user_models.get(month, {}).get(user, {}))
 
+    def user_model_totals(self, user: str, month: Month | None = None) -> dict[str, UsageTotals]:
+        """``model -> totals`` of the models a user used (in ``month``, or over the range), unranked:
+        for a plugin that looks a user's models up rather than lists them (no sort, no ``Ranked`` each)."""
+        if month is None:
+            return dict(self._index.user_models.get(user, {}))
+        return dict(self._index.month_user_models.get(month, {}).get(user, {}))
+
     def top_model_of_user(self, user: str, month: Month | None = None) -> str | None:
         """The user's most-used model: most requests, then most cost, then name A to Z."""
         return _most_used(self.user_models(user, month))

@@ -8,6 +8,7 @@ to compare with and alerts nothing, nor does one with a month not fetched before
 
 from __future__ import annotations
 
+from itertools import compress
 from typing import Annotated, Literal
 
 import msgspec
@@ -45,14 +46,16 @@ def first_uses(usage: OnDemandUsage, models: list[str], period: Period) -> dict[
     chosen = set(models)
     first: dict[tuple[str, str], int] = {}
     spent: dict[tuple[str, str], int] = {}
-    for day, user, model, cost in usage.cell_costs():  # (a cell holds at least one request)
-        if model not in chosen:
-            continue
-        pair = (user, model)
-        if day < first.get(pair, day + 1):
-            first[pair] = day
-        if period.contains(day):
-            spent[pair] = spent.get(pair, 0) + cost
+    for cells in usage.cell_columns():  # (a cell holds at least one request)
+        # only the cells of the chosen models, picked out column-wise (they are few of a month's cells)
+        codes = {code for code, model in enumerate(cells.models) if model in chosen}
+        picked = compress(zip(cells.day, cells.user, cells.model, cells.columns[0]), map(codes.__contains__, cells.model))
+        for day, user, model, cost in picked:
+            pair = (cells.users[user], cells.models[model])
+            if day < first.get(pair, day + 1):
+                first[pair] = day
+            if period.contains(day):
+                spent[pair] = spent.get(pair, 0) + cost
     return {pair: (day, spent.get(pair, 0)) for pair, day in first.items() if period.contains(day)}
 
 

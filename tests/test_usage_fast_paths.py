@@ -107,6 +107,15 @@ def test_the_index_is_the_plain_sums_in_the_same_order(ledger):
         assert _ordered(getattr(usage.breakdown, name)) == _ordered(table), name
 
 
+@settings(max_examples=100, deadline=None)
+@given(ledger=_ledgers)
+def test_a_users_model_totals_are_their_ranked_models_unranked(ledger):
+    usage = _usage(ledger)
+    for user in usage.user_names:
+        for month in [None, *MONTHS]:
+            assert usage.user_model_totals(user, month) == {r.name: r.totals for r in usage.user_models(user, month)}
+
+
 @settings(max_examples=200, deadline=None)
 @given(ledger=_ledgers, limit=st.integers(0, 12))
 def test_the_biggest_user_days_are_every_user_day_ranked(ledger, limit):
