@@ -51,8 +51,13 @@ _DAYS = [parse_day(f"2026-0{month}-{day:02d}") for month in (1, 2, 3) for day in
     st.builds(_cell, st.integers(-3, 30)), max_size=30),
     models=st.lists(st.sampled_from(["opus", "o3", "sonnet", "gone-model"]), max_size=3, unique=True))
 def test_the_chosen_models_cells_picked_column_wise_are_every_cell_visited(ledger, models):
+    # periods of a month, a week, a day and a billing cycle that cuts two months
     usage = OnDemandUsage(months=[Month(2026, 1), Month(2026, 2), Month(2026, 3)], ledger=ledger)
-    for period in cut_periods("month", _DAYS[0], parse_day("2026-03-31")):
+    last = parse_day("2026-03-31")
+    periods = [*cut_periods("month", _DAYS[0], last), *cut_periods("week", _DAYS[0], last)[::3],
+               *cut_periods("day", _DAYS[0], last)[::9],
+               *cut_periods("cycle", _DAYS[0], last, cycle_start=parse_day("2026-01-17"))]
+    for period in periods:
         assert first_uses(usage, models, period) == _first_uses_cell_by_cell(usage, models, period)
 
 
