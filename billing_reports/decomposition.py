@@ -43,7 +43,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Iterable, Mapping, Union
+from operator import itemgetter
+from typing import Container, Iterable, Mapping, Union
 
 Amount = Union[int, Fraction]
 #: ``(user, model) -> (requests, cost in micro-cents)`` over one period.
@@ -121,21 +122,38 @@ def explain_change(previous: Quantities, current: Quantities, scale: Amount = 1,
     Given one user's quantities (:func:`by_user`), it is that user's own split over their models: a
     new user's change is all ``new_users``, a gone user's all ``gone_users``. The users' volumes do not
     add up to the team's: a user's volume holds their requests at *their* previous mix."""
-    users_before = {user for user, _ in previous}
-    continuing = users_before if in_progress else {user for user, _ in current if user in users_before}
+    users_before = set(map(itemgetter(0), previous))
+    continuing = users_before if in_progress else users_before.intersection(map(itemgetter(0), current))
+    before, gone = _continuing_per_model(previous, continuing)
+    now, new = _continuing_per_model(current, continuing)
     previous_total = round_half_away(sum(cost for _, cost in previous.values()))
     scales = new_user_scales or {}
-    new_spend = sum((scales.get(user, scale) * cost for (user, _), (_, cost) in current.items() if user not in continuing),
-                    Fraction(0))
-    current_total = round_half_away(new_spend + scale * sum(cost for (user, _), (_, cost) in current.items()
-                                                            if user in continuing))
+    new_spend = sum((scales.get(user, scale) * cost for user, cost in new), Fraction(0))
+    current_total = round_half_away(new_spend + scale * sum(cost for _, cost in now.values()))
     new_users = round_half_away(new_spend)
-    gone_users = -round_half_away(sum(cost for (user, _), (_, cost) in previous.items() if user not in continuing))
-    before = _per_model((key, value) for key, value in previous.items() if key[0] in continuing)
-    now = _per_model((key, value) for key, value in current.items() if key[0] in continuing)
+    gone_users = -round_half_away(sum(cost for _, cost in gone))
     volume, mix = _volume_and_mix(before, {model: (requests * scale, cost * scale) for model, (requests, cost) in now.items()})
     price = current_total - previous_total - new_users - gone_users - volume - mix
     return Change(previous_total, current_total, new_users, gone_users, volume, mix, price)
+
+
+def _continuing_per_model(quantities: Quantities, continuing: Container[str]) -> tuple[
+        dict[str, tuple[Amount, Amount]], list[tuple[str, Amount]]]:
+    """The ``continuing`` users' requests and cost per model, and the ``(user, cost)`` of every other
+    user's cells: one pass (a team's period has tens of thousands of cells)."""
+    requests: dict[str, Amount] = {}
+    costs: dict[str, Amount] = {}
+    others: list[tuple[str, Amount]] = []
+    for (user, model), (count, cost) in quantities.items():
+        if user not in continuing:
+            others.append((user, cost))
+        elif model in requests:
+            requests[model] += count
+            costs[model] += cost
+        else:
+            requests[model] = count
+            costs[model] = cost
+    return {model: (count, costs[model]) for model, count in requests.items()}, others
 
 
 def _per_model(cells: Iterable[tuple[tuple[str, str], tuple[Amount, Amount]]]) -> dict[str, tuple[Amount, Amount]]:

@@ -15,11 +15,12 @@ users and models are ranked by cost (highest first), then by name (A to Z).
 from __future__ import annotations
 
 import heapq
+import math
 import unicodedata
-from collections import defaultdict
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from functools import cached_property
+from itertools import chain, compress
 from operator import add
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, NamedTuple, Sequence
@@ -382,33 +383,23 @@ class OnDemandUsage:
         """``(user, model) -> (requests, cost)`` over ``period``'s days (max mode and not together):
         a month's sums where the period covers it whole, else one lean pass over its cells of those
         days (a billing cycle cuts two months: only the two columns it needs are read)."""
-        found: dict[tuple[str, str], tuple[int, int]] = {}
-
-        def add(key: tuple[str, str], requests: int, cost: int) -> None:
-            known = found.get(key)
-            found[key] = (requests, cost) if known is None else (known[0] + requests, known[1] + cost)
-
         first, last = period.first_day, period.last_day
+        found: dict[tuple[str, str], tuple[int, int]] = {}
         for month in months_touched(first, last):
             cells = self._month_cells.get(month)
             if cells is None:
                 continue
             days = month_days(month)
             if first <= days[0] and days[-1] <= last:
-                for key, totals in self._cells.get(month, {}).items():
-                    add(key, totals.requests, totals.cost)
+                in_month = {key: (totals.requests, totals.cost) for key, totals in self._cells.get(month, {}).items()}
+            else:
+                in_month = _requests_and_costs_within(cells, range(first, last + 1))
+            if not found:
+                found = in_month
                 continue
-            pairs: dict[tuple[int, int], list[int]] = {}
-            for day, user, model, cost, requests in zip(cells.day, cells.user, cells.model, *cells.columns[:2]):
-                if first <= day <= last:
-                    sums = pairs.get((user, model))
-                    if sums is None:
-                        pairs[(user, model)] = [requests, cost]
-                    else:
-                        sums[0] += requests
-                        sums[1] += cost
-            for (user, model), (requests, cost) in pairs.items():
-                add((cells.users[user], cells.models[model]), requests, cost)
+            for key, (requests, cost) in in_month.items():
+                known = found.get(key)
+                found[key] = (requests, cost) if known is None else (known[0] + requests, known[1] + cost)
         return found
 
     def period_fetched(self, period: Period) -> bool:
@@ -515,15 +506,17 @@ class OnDemandUsage:
 
     @cached_property
     def _index(self) -> "_Index":
-        """Nested look-ups built once, so per-user and per-model accessors never scan everything."""
+        """Nested look-ups built once, so per-user and per-model accessors never scan everything.
+
+        Each month's ``(user, model)`` totals are walked once, into that month's per-user and
+        per-model tables; everything coarser is summed from those (a user's range from their months,
+        not from every model of every month). Every table lists its names in the order they first
+        appear, month by month (rankings never depend on it; the site's page names do)."""
         index = _Index()
-        user_model_rows: dict[tuple[str, str], list[UsageTotals]] = defaultdict(list)
         for month, cells in self._cells.items():
             user_models: dict[str, dict[str, UsageTotals]] = {}
             model_users: dict[str, dict[str, UsageTotals]] = {}
-            for key, t in cells.items():
-                user, model = key
-                user_model_rows[key].append(t)
+            for (user, model), t in cells.items():
                 found = user_models.get(user)
                 if found is None:
                     user_models[user] = {model: t}
@@ -539,12 +532,16 @@ class OnDemandUsage:
             index.month_users[month] = {u: _sum(m.values()) for u, m in user_models.items()}
             index.month_models[month] = {m: _sum(u.values()) for m, u in model_users.items()}
             index.month_total[month] = _sum(index.month_models[month].values())
-        for (user, model), rows in user_model_rows.items():
-            t = rows[0] if len(rows) == 1 else _sum(rows)
-            index.user_models.setdefault(user, {})[model] = t
-            index.model_users.setdefault(model, {})[user] = t
-        index.users = {user: _sum(models.values()) for user, models in index.user_models.items()}
-        index.models = {model: _sum(users.values()) for model, users in index.model_users.items()}
+        index.user_models = _over_months(index.month_user_models.values())
+        # the same totals turned inside out, each model's users in the order their pairs first appear
+        pairs = dict.fromkeys(chain.from_iterable(self._cells.values()))
+        for user, model in pairs:
+            found = index.model_users.get(model)
+            if found is None:
+                index.model_users[model] = found = {}
+            found[user] = index.user_models[user][model]
+        index.users = _months_summed(index.month_users.values())
+        index.models = _months_summed(index.month_models.values())
         return index
 
     @property
@@ -620,6 +617,13 @@ class OnDemandUsage:
         if month is None:
             return rank(self._index.user_models.get(user, {}))
         return rank(self._index.month_user_models.get(month, {}).get(user, {}))
+
+    def user_model_totals(self, user: str, month: Month | None = None) -> dict[str, UsageTotals]:
+        """``model -> totals`` of the models a user used (in ``month``, or over the range), unranked:
+        for a plugin that looks a user's models up rather than lists them (no sort, no ``Ranked`` each)."""
+        if month is None:
+            return dict(self._index.user_models.get(user, {}))
+        return dict(self._index.month_user_models.get(month, {}).get(user, {}))
 
     def top_model_of_user(self, user: str, month: Month | None = None) -> str | None:
         """The user's most-used model: most requests, then most cost, then name A to Z."""
@@ -751,15 +755,20 @@ class OnDemandUsage:
     def biggest_user_days(self, limit: int) -> list[UserDay]:
         """The ``limit`` costliest (user, day) pairs, highest first (ties: day, then user), each with
         the model the user spent most on that day."""
-        candidates = [(-cost, day, user) for user, costs in self._day_index.user_days.items()
-                      for day, cost in costs.items()]
+        user_days = self._day_index.user_days
+        best = {user: max(costs.values(), default=-math.inf) for user, costs in user_days.items()}
+        # A day costing less than the ``limit``-th highest of the users' best days cannot be among the
+        # ``limit`` costliest (those best days are ``limit`` user-days already): only the others are ranked.
+        floor = heapq.nlargest(limit, best.values())[-1] if 0 < limit <= len(best) else -math.inf
+        candidates = [(-cost, day, user) for user, costs in user_days.items() if best[user] >= floor
+                      for day, cost in costs.items() if cost >= floor]
         chosen = {(user, day) for _, day, user in heapq.nsmallest(limit, candidates)}
         rows: dict[tuple[str, int], list[UsageTotals]] = {key: [] for key in chosen}
         model_costs: dict[tuple[str, int], dict[str, int]] = {key: {} for key in chosen}
         chosen_days = {day for _, day in chosen}
         for cells in self._month_cells.values():
             # only the cells of the chosen days (picked out column-wise: a month has many cells)
-            picked = [row for row, day in enumerate(cells.day) if day in chosen_days]
+            picked = compress(range(len(cells.day)), map(chosen_days.__contains__, cells.day))
             users, models, columns = cells.users, cells.models, cells.columns
             for row in picked:
                 user, day = users[cells.user[row]], cells.day[row]
@@ -816,6 +825,55 @@ class _Index:
     month_models: dict[Month, dict[str, UsageTotals]] = field(default_factory=dict)
     month_user_models: dict[Month, dict[str, dict[str, UsageTotals]]] = field(default_factory=dict)
     month_model_users: dict[Month, dict[str, dict[str, UsageTotals]]] = field(default_factory=dict)
+
+
+def _by_name(months: Iterable[Mapping[str, Any]]) -> dict[str, list[Any]]:
+    """Each name of the months' tables with its months' values, oldest first (names in the order
+    they first appear)."""
+    found: dict[str, list[Any]] = {}
+    for month in months:
+        for name, value in month.items():
+            values = found.get(name)
+            if values is None:
+                found[name] = [value]
+            else:
+                values.append(value)
+    return found
+
+
+def _over_months(months: Iterable[Mapping[str, Mapping[str, UsageTotals]]]) -> dict[str, dict[str, UsageTotals]]:
+    """``name -> {other name -> totals}`` tables of each month summed over the months (names in the
+    order they first appear)."""
+    return {name: _merged(tables) for name, tables in _by_name(months).items()}
+
+
+def _merged(tables: list[Mapping[str, UsageTotals]]) -> dict[str, UsageTotals]:
+    if len(tables) == 1:
+        return dict(tables[0])
+    return {key: _sum([table[key] for table in tables if key in table])
+            for key in dict.fromkeys(chain.from_iterable(tables))}
+
+
+def _months_summed(months: Iterable[Mapping[str, UsageTotals]]) -> dict[str, UsageTotals]:
+    """``name -> totals`` tables of each month summed over the months (names in the order they first
+    appear)."""
+    return {name: _sum(totals) for name, totals in _by_name(months).items()}
+
+
+def _requests_and_costs_within(cells: Any, days: range) -> dict[tuple[str, str], tuple[int, int]]:
+    """``(user, model) -> (requests, cost)`` over the cells (a ``ledger.MonthCells``) of ``days``: only
+    those cells are visited (picked out column-wise), and only the two columns it needs are read."""
+    pairs: dict[tuple[int, int], list[int]] = {}
+    inside = map(days.__contains__, cells.day)
+    for user, model, cost, requests in compress(zip(cells.user, cells.model, *cells.columns[:2]), inside):
+        sums = pairs.get((user, model))
+        if sums is None:
+            pairs[(user, model)] = [requests, cost]
+        else:
+            sums[0] += requests
+            sums[1] += cost
+    users, models = cells.users, cells.models
+    return {(users[user], models[model]): (requests, cost) for (user, model), (requests, cost) in pairs.items()}
 
 
 def _sum(rows: Iterable[UsageTotals]) -> UsageTotals:

@@ -18,7 +18,7 @@ from fractions import Fraction
 from typing import Any, Mapping
 
 from billing_reports import Chart, Column, Figure, Section, Series, Table, TextView, hookimpl
-from billing_reports.decomposition import Change, Quantities, by_user, explain_change, model_changes, \
+from billing_reports.decomposition import Amount, Change, Quantities, by_user, explain_change, model_changes, \
     round_half_away
 from billing_reports.forecast import Forecast, period_forecast
 from billing_reports.money import format_money, round_to_cents
@@ -376,19 +376,25 @@ def spend_label(comparison: Comparison) -> str:
 
 def user_movers(comparison: Comparison, usage: OnDemandUsage) -> Table:
     """The users whose change was largest (either way), each split over their own models; in a
-    period in progress each at their own projection (:func:`user_change`)."""
+    period in progress each at their own projection (:func:`user_change`). Every user is ranked by
+    the change of their spend; only the movers are split (a big team has thousands of users)."""
     before, now = by_user(comparison.previous), by_user(comparison.current)
     users = before.keys() | now.keys()
-    if comparison.projected:  # (each user's change is their own projection's: split them all to rank them)
-        changes = {user: user_change(comparison, usage, user, before.get(user, {}), now.get(user, {})) for user in users}
-        movers = sorted(changes, key=lambda user: (-abs(changes[user].total), user))[:MOVERS]
-    else:  # a period as recorded: rank by the change of spend, split only the movers (a big team has thousands)
-        def spend(quantities: Quantities) -> int:
-            return sum(cost for _, cost in quantities.values())
+    if comparison.projected:  # (each user's spend is their own projection's)
+        projections = {user: user_projection(comparison, usage, user, spend(now.get(user, {}))) for user in users}
+        spends = {user: projected for user, (_, projected) in projections.items()}
+    else:
+        spends = {user: spend(now.get(user, {})) for user in users}
+    totals = {user: spends[user] - round_half_away(spend(before.get(user, {}))) for user in users}
+    movers = sorted(users, key=lambda user: (-abs(totals[user]), user))[:MOVERS]
 
-        totals = {user: spend(now.get(user, {})) - spend(before.get(user, {})) for user in users}
-        movers = sorted(users, key=lambda user: (-abs(totals[user]), user))[:MOVERS]
-        changes = {user: user_change(comparison, usage, user, before.get(user, {}), now.get(user, {})) for user in movers}
+    def change_of(user: str) -> Change:
+        previous, current = before.get(user, {}), now.get(user, {})
+        if comparison.projected:
+            return projected_user_change(previous, current, *projections[user])
+        return explain_change(previous, current)
+
+    changes = {user: change_of(user) for user in movers}
     rows = []
     for user in movers:
         change = changes[user]
@@ -416,23 +422,42 @@ def user_movers(comparison: Comparison, usage: OnDemandUsage) -> Table:
     )
 
 
+def spend(quantities: Quantities) -> Amount:
+    """The cost of ``quantities`` (micro-cents)."""
+    return sum(cost for _, cost in quantities.values())
+
+
 def user_change(comparison: Comparison, usage: OnDemandUsage, user: str, previous: Quantities,
                 current: Quantities) -> Change:
     """One user's change. In a period in progress: at the user's own projection
-    (:func:`~billing_reports.forecast.period_forecast` of their days, the function Top cost users'
-    trend uses, so one figure reads one value), their requests and costs scaled by it; with no spend
-    so far there is nothing to scale, so the projection is taken at their previous mix and prices
-    (all volume; all new spend for a user without any before)."""
+    (:func:`user_projection`), their requests and costs scaled by it; with no spend so far there is
+    nothing to scale, so the projection is taken at their previous mix and prices (all volume; all
+    new spend for a user without any before)."""
     if not comparison.projected:
         return explain_change(previous, current)
-    if user in comparison.own_scales:  # (a new user: projected once, for the team's parts)
-        return explain_change(previous, current, comparison.own_scales[user], in_progress=True)
+    return projected_user_change(previous, current, *user_projection(comparison, usage, user, spend(current)))
+
+
+def user_projection(comparison: Comparison, usage: OnDemandUsage, user: str, spent: Amount) -> tuple[Fraction | None, int]:
+    """A user's spend in a period in progress projected to its end, and the scale of their quantities
+    (projected over ``spent``, their spend so far; ``None`` with nothing spent to scale): a new user's
+    own scale (projected once, for the team's parts), else the forecast of their own days
+    (:func:`~billing_reports.forecast.period_forecast`, the function Top cost users' trend uses, so
+    one figure reads one value). The projected spend is exactly the current spend of the user's
+    :func:`projected_user_change`."""
+    if user in comparison.own_scales:
+        scale = comparison.own_scales[user]
+        return scale, round_half_away(scale * spent)
     forecast = period_forecast(usage, comparison.period, usage.user_cost_by_day(user))
-    spent = sum(cost for _, cost in current.values())
     projected = forecast.projected if forecast is not None else spent
-    if spent > 0:
-        return explain_change(previous, current, Fraction(projected, spent), in_progress=True)
-    before = round_half_away(sum(cost for _, cost in previous.values()))
+    return (Fraction(projected, spent) if spent > 0 else None), projected
+
+
+def projected_user_change(previous: Quantities, current: Quantities, scale: Fraction | None, projected: int) -> Change:
+    """A user's change in a period in progress at their projection (:func:`user_projection`)."""
+    if scale is not None:
+        return explain_change(previous, current, scale, in_progress=True)
+    before = round_half_away(spend(previous))
     if previous:
         return Change(before, projected, volume=projected - before)
     return Change(0, projected, new_users=projected)

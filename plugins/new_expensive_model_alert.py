@@ -8,6 +8,7 @@ to compare with and alerts nothing, nor does one with a month not fetched before
 
 from __future__ import annotations
 
+from itertools import compress
 from typing import Annotated, Literal
 
 import msgspec
@@ -18,7 +19,8 @@ from billing_reports.money import format_money
 from billing_reports.periods import Period, date_of_day
 from billing_reports.settings import Settings
 from billing_reports.site.names import user_page_path, user_pages
-from billing_reports.usage import OnDemandUsage
+from billing_reports.months import DAY_MS, Month
+from billing_reports.usage import OnDemandUsage, month_days
 
 from .users_x_expensive_models import SETTINGS_NAME as EXPENSIVE_MODELS, expensive_models
 
@@ -41,19 +43,30 @@ def register_settings(register) -> None:
 
 def first_uses(usage: OnDemandUsage, models: list[str], period: Period) -> dict[tuple[str, str], tuple[int, int]]:
     """``(user, model) -> (first day, spend in the period)`` for each user whose first day on one of
-    ``models`` in the range lies in ``period``."""
+    ``models`` in the range lies in ``period``: a pair with a cell in the period and none before it
+    (a cell holds at least one request). Of a month wholly before the period only its sums are read
+    (who used which model); of the others, only the chosen models' cells (picked out column-wise)."""
     chosen = set(models)
+    first_day, last_day = period.first_day, period.last_day
+    earlier = {month for month in usage.months if month_days(month)[-1] < first_day}
+    used_before = {(user.name, model) for month in earlier for model in chosen for user in usage.model_users(model, month)}
     first: dict[tuple[str, str], int] = {}
     spent: dict[tuple[str, str], int] = {}
-    for day, user, model, cost in usage.cell_costs():  # (a cell holds at least one request)
-        if model not in chosen:
+    for cells in usage.cell_columns():
+        if not len(cells) or Month.of_ms(cells.day[0] * DAY_MS) in earlier:
             continue
-        pair = (user, model)
-        if day < first.get(pair, day + 1):
-            first[pair] = day
-        if period.contains(day):
-            spent[pair] = spent.get(pair, 0) + cost
-    return {pair: (day, spent.get(pair, 0)) for pair, day in first.items() if period.contains(day)}
+        codes = {code for code, model in enumerate(cells.models) if model in chosen}
+        wanted = list(map(codes.__contains__, cells.model))
+        for day, user, model, cost in zip(*(compress(column, wanted) for column in (
+                cells.day, cells.user, cells.model, cells.columns[0]))):
+            pair = (cells.users[user], cells.models[model])
+            if day < first_day:
+                used_before.add(pair)
+            elif day <= last_day:
+                if day < first.get(pair, day + 1):
+                    first[pair] = day
+                spent[pair] = spent.get(pair, 0) + cost
+    return {pair: (day, spent[pair]) for pair, day in first.items() if pair not in used_before}
 
 
 @hookimpl

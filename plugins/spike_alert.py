@@ -15,6 +15,7 @@ joiner has no usual day yet). The alert links to the user's page.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Annotated, Literal
@@ -85,7 +86,9 @@ def baseline(costs: dict[int, int], day: int, first_day: int, known, rule: Spike
 def spikes(usage: OnDemandUsage, period: Period, rule: SpikeRule) -> list[Alert]:
     """Every user's spike on a day of ``period``."""
     pages = user_pages(usage)
-    floor = Fraction(str(rule.floor_dollars)) * MICROCENTS_PER_DOLLAR
+    # a day's spend is whole micro-cents: it is above the floor when above the floor's whole part (compared as
+    # integers: thousands of user-days, most of them far below it)
+    floor = math.floor(Fraction(str(rule.floor_dollars)) * MICROCENTS_PER_DOLLAR)
     known = usage.day_fetched
     found = []
     for user in usage.user_names:

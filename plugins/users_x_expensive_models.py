@@ -134,7 +134,8 @@ def spend_matrix(usage: OnDemandUsage, limit: int) -> Table:
     column's to the model's, exactly (micro-cents).
     """
     users, models = usage.users(), usage.models()
-    spend = {user.name: {r.name: r.cost for r in usage.user_models(user.name)} for user in users}
+    spend = {user.name: {model: totals.cost for model, totals in usage.user_model_totals(user.name).items()}
+             for user in users}
 
     def matrix(user_rows: list[tuple[str, dict[str, int], int]], named: list[str], label: str) -> Table:
         """A row per ``(name, spend per model, total)``: ``named`` models, the others summed."""
@@ -209,7 +210,8 @@ def _model_users_table(usage: OnDemandUsage, model: str, limit: int, slug: str) 
 def _cross_reference_table(usage: OnDemandUsage, chosen: set[str], limit: int) -> Table:
     entries = []
     for user in usage.user_names:
-        on_expensive = UsageTotals.sum(r.totals for r in usage.user_models(user) if r.name in chosen)
+        on_expensive = UsageTotals.sum(totals for model, totals in usage.user_model_totals(user).items()
+                                       if model in chosen)
         entries.append(Ranked(user, on_expensive))
     # highest spend on expensive models first, then the user's total, then name
     entries.sort(key=lambda r: (-r.cost, -usage.user_total(r.name).cost, r.name))
@@ -219,7 +221,7 @@ def _cross_reference_table(usage: OnDemandUsage, chosen: set[str], limit: int) -
         user_total = usage.user_total(entry.name)
         active = [m for m, t in usage.user_by_month(entry.name).items() if t.requests]
         expensive_months = [
-            m for m in active if any(r.name in chosen for r in usage.user_models(entry.name, m))
+            m for m in active if any(model in chosen for model in usage.user_model_totals(entry.name, m))
         ]
         rows.append([
             position, entry.name, user_total.cost, entry.cost, user_total.cost - entry.cost,

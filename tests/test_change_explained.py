@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from markupsafe import escape
 
-from billing_reports.decomposition import Change, explain_change, model_changes, round_half_away
+from billing_reports.decomposition import Change, _per_model, _volume_and_mix, explain_change, model_changes, round_half_away
 from billing_reports.forecast import period_forecast
 from billing_reports.money import format_money
 from billing_reports.months import Month
@@ -30,7 +30,8 @@ from billing_reports.site.charts import chart_rows, legend_keys, render_chart, w
 from billing_reports.terminal import render_section
 from billing_reports.usage import MonthFacts, OnDemandUsage, UsageTotals
 from conftest import SITE_NASTY_USER, SITE_PATHLIKE_MODEL, site_day
-from billing_reports.builtin_plugins.change_explained import change_explained_section, comparisons, explanation
+from billing_reports.builtin_plugins.change_explained import MOVERS, change_explained_section, comparisons, explanation, \
+    user_change
 from billing_reports.builtin_plugins.top_cost_users import top_cost_users_section
 
 DOLLAR = 100_000_000  # micro-cents
@@ -177,6 +178,40 @@ def test_the_parts_always_add_up_to_the_change_to_the_micro_cent(previous, curre
         assert model.volume + model.price == model.total
 
 
+def _reference_change(previous, current, scale=1, *, in_progress=False, new_user_scales=None) -> Change:
+    """explain_change as first written: every part a pass of its own over the cells (the per-model sums,
+    volume and mix by the module's own helpers, which the one-pass split did not change)."""
+    users_before = {user for user, _ in previous}
+    continuing = users_before if in_progress else {user for user, _ in current if user in users_before}
+    previous_total = round_half_away(sum(cost for _, cost in previous.values()))
+    scales = new_user_scales or {}
+    new_spend = sum((scales.get(user, scale) * cost for (user, _), (_, cost) in current.items() if user not in continuing),
+                    Fraction(0))
+    current_total = round_half_away(new_spend + scale * sum(cost for (user, _), (_, cost) in current.items()
+                                                            if user in continuing))
+    new_users = round_half_away(new_spend)
+    gone_users = -round_half_away(sum(cost for (user, _), (_, cost) in previous.items() if user not in continuing))
+    before = _per_model((key, value) for key, value in previous.items() if key[0] in continuing)
+    now = _per_model((key, value) for key, value in current.items() if key[0] in continuing)
+    volume, mix = _volume_and_mix(before, {model: (requests * scale, cost * scale) for model, (requests, cost) in now.items()})
+    price = current_total - previous_total - new_users - gone_users - volume - mix
+    return Change(previous_total, current_total, new_users, gone_users, volume, mix, price)
+
+
+@settings(max_examples=300, deadline=None)
+@given(previous=_quantities, current=_quantities,
+       scale=st.fractions(min_value=Fraction(1, 100), max_value=100, max_denominator=10**6),
+       in_progress=st.booleans(),
+       own=st.dictionaries(st.sampled_from(["ann", "bob", "cy", "<b>x</b>"]),
+                           st.fractions(min_value=Fraction(1, 10), max_value=10, max_denominator=1000), max_size=2))
+def test_each_part_is_what_a_pass_per_part_over_the_cells_gives(previous, current, scale, in_progress, own):
+    # the one-pass split of the cells into the continuing users' models and the others' cells, against
+    # the first way, a pass per part
+    arguments = dict(in_progress=in_progress, new_user_scales=own or None)
+    assert explain_change(previous, current, scale, **arguments) == _reference_change(previous, current, scale, **arguments)
+    assert explain_change(previous, current) == _reference_change(previous, current)
+
+
 # --- the section on a ledger --------------------------------------------------------------------
 
 def _usage(ledger: dict, facts: dict[Month, MonthFacts]) -> OnDemandUsage:
@@ -319,6 +354,43 @@ def test_a_new_users_projected_spend_reads_the_same_cents_in_the_parts_and_on_th
     assert change.new_users + change.volume + change.mix + change.price == change.total
     movers = {row[0]: row for row in change_explained_section(usage).table("users").rows}
     assert movers["cy"][4] == cy  # the same cents on cy's own row
+
+
+_MOVER_NAMES = [f"user{n:02d}@x.test" for n in range(14)] + ["<b>z</b>@x.test"]
+_mover_cells = st.dictionaries(
+    st.tuples(st.sampled_from(_MOVER_NAMES), st.sampled_from(["gpt-5", "opus"]), st.sampled_from([False, True]),
+              st.sampled_from([(10, 3), (10, 20), (11, 2), (11, 5)])),
+    st.tuples(st.integers(0, 5), st.integers(-3, 40)), max_size=40)
+
+
+@settings(max_examples=60, deadline=None)
+@given(cells=_mover_cells, in_progress=st.booleans())
+def test_the_movers_are_every_users_split_ranked_by_its_total(cells, in_progress):
+    # the section ranks every user by the change of their spend (at their own projection in a month in
+    # progress) and splits only the movers: the same rows as splitting every user and ranking the splits
+    oct_, nov = Month(2026, 10), Month(2026, 11)
+    ledger = {(site_day(2026, month, day), user, model, max_mode): UsageTotals(cost=dollars * DOLLAR, requests=requests)
+              for (user, model, max_mode, (month, day)), (requests, dollars) in cells.items()}
+    november = _in_progress(nov, datetime(2026, 11, 6, 12, tzinfo=timezone.utc)) if in_progress else _complete(nov)
+    usage = _usage(ledger, {oct_: _complete(oct_), nov: november})
+    found, _ = comparisons(usage)
+    if not found:
+        return
+    comparison = found[-1]
+    users = {user for user, _ in comparison.previous} | {user for user, _ in comparison.current}
+
+    def own(quantities, user):
+        return {key: value for key, value in quantities.items() if key[0] == user}
+
+    splits = {user: user_change(comparison, usage, user, own(comparison.previous, user), own(comparison.current, user))
+              for user in users}
+    ranked = sorted(users, key=lambda user: (-abs(splits[user].total), user))[:MOVERS]
+    rows = change_explained_section(usage).table("users").rows
+    assert [row[0] for row in rows] == ranked
+    for row in rows:
+        split = splits[row[0]]
+        assert row[2:5] == [split.previous, split.current, split.total]
+        assert row[5] in (None, split.people) and row[6:] in ([None] * 3, [split.volume, split.mix, split.price])
 
 
 def test_a_month_with_nothing_spent_yet_is_not_compared_and_the_page_says_why():

@@ -416,6 +416,20 @@ def test_spike_threshold_worked_by_hand():
                                               day, loose)] == ["spike/ann@example.com/2026-01-29"]
 
 
+@pytest.mark.parametrize(("spike", "alerts"), [(1, False), (2, True)])
+def test_a_floor_between_two_micro_cents_is_compared_exactly(spike, alerts):
+    """A floor of 1.5 micro-cents ($0.000000015) over quiet days: 1 micro-cent is under it, 2 above (the
+    floor's whole part, 1, is what whole micro-cents are compared with)."""
+    months = [Month(2026, 1), Month(2026, 2)]
+    first = Month(2026, 1).start_ms // DAY_MS
+    usage = hand_usage({first + day: 1 for day in range(28)} | {first + 28: spike}, months)
+    rule = spike_alert.SpikeRule(floor_dollars=0.000000015, multiple=1, mads=0)
+    day = ReportRange(first + 28, first + 28, "day").periods()[0]
+    assert spike_alert.baseline(usage.user_cost_by_day("ann@example.com"), first + 28, first, usage.day_fetched,
+                                rule).threshold(rule) == Fraction(3, 2)
+    assert bool(spike_alert.spikes(usage, day, rule)) is alerts
+
+
 def test_a_new_user_has_no_usual_day_yet():
     months = [Month(2026, 1)]
     first = Month(2026, 1).start_ms // DAY_MS
