@@ -174,6 +174,15 @@ class Now:
         return self.moment
 
 
+def process_running(pid: int) -> bool:
+    """Whether the process ``pid`` runs (a zombie, ended but not yet reaped, does not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def site_day(year: int, month: int, day: int) -> int:
     """A UTC day as the ledger keys it (days since 1970-01-01)."""
     return (_date(year, month, day) - _date(1970, 1, 1)).days

@@ -9,6 +9,7 @@ import sys
 import time
 
 import pytest
+from conftest import process_running
 
 #: A process that forks a child which sleeps (after end_with_parent), prints the child's id, and waits.
 PARENT = """
@@ -26,14 +27,6 @@ time.sleep(120)
 """
 
 
-def _running(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's")
 @pytest.mark.parametrize("signal_name", ["SIGKILL", "SIGTERM"])
 def test_a_forked_worker_ends_when_its_parent_is_killed(signal_name):
@@ -41,13 +34,13 @@ def test_a_forked_worker_ends_when_its_parent_is_killed(signal_name):
     child = int(parent.stdout.readline())
     try:
         time.sleep(0.3)
-        assert _running(child)
+        assert process_running(child)
         parent.send_signal(getattr(signal, signal_name))
         parent.wait(10)
         deadline = time.monotonic() + 10
-        while _running(child) and time.monotonic() < deadline:
+        while process_running(child) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert not _running(child), "the worker outlived the process that forked it"
+        assert not process_running(child), "the worker outlived the process that forked it"
     finally:
         for pid in (child, parent.pid):
             try:

@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from importlib import resources
 
 import pytest
+from conftest import process_running
 
 from billing_reports.site import build_site, page_share, render, site_under_way
 
@@ -137,26 +138,24 @@ def _builtin(name):
     return resources.files("billing_reports.site_templates").joinpath(name).read_text(encoding="utf-8")
 
 
-def test_a_base_of_ones_own_that_lists_the_navigation_twice_gives_the_same_pages(
-        site_settings, site_usage, site_sections, monkeypatch, shared, tmp_path):
-    # the built-in base.html copied, with the navigation listed again in the footer (site.nav)
-    footer = ('<ul class="footer-nav">{% for item in site.nav %}<li>{{ item.label }}</li>{% endfor %}</ul>\n'
-              '<footer class="footer">')
-    own = _builtin("base.html").replace('<footer class="footer">', footer)
-    settings = dataclasses.replace(site_settings, templates_dir=_templates(tmp_path, base__html=own))
-    expected = _serial(settings, site_usage, site_sections, monkeypatch)
-    with site_under_way(settings, site_usage, built_at=BUILT_AT) as site:
-        _nothing_taken_before_the_navigation(site)
-        built = site.finish(site_sections)
-    _same_files(built, expected)
+#: Templates of one's own that read the navigation as the built-in ones do not: a base.html listing it
+#: again in the footer (site.nav), and a _nav.html reading the page's path (page_path is in every
+#: page's context, docs/plugins.md, so in the navigation's include too).
+OWN_NAVIGATION = {
+    "listed twice": ("base.html", lambda: _builtin("base.html").replace('<footer class="footer">', (
+        '<ul class="footer-nav">{% for item in site.nav %}<li>{{ item.label }}</li>{% endfor %}</ul>\n'
+        '<footer class="footer">'))),
+    "reading the page's path": ("_nav.html", lambda: (
+        '{% for item in site.nav %}<li><a href="{{ root }}{{ item.path }}"'
+        '{% if item.path == page_path %} class="here"{% endif %}>{{ item.label }}</a></li>{% endfor %}')),
+}
 
 
-def test_a_nav_of_ones_own_that_reads_the_pages_path_gives_the_same_pages(
-        site_settings, site_usage, site_sections, monkeypatch, shared, tmp_path):
-    # page_path is in every page's context (docs/plugins.md), so in the navigation's include too
-    nav = ('{% for item in site.nav %}<li><a href="{{ root }}{{ item.path }}"'
-           '{% if item.path == page_path %} class="here"{% endif %}>{{ item.label }}</a></li>{% endfor %}')
-    settings = dataclasses.replace(site_settings, templates_dir=_templates(tmp_path, _nav__html=nav))
+@pytest.mark.parametrize("case", OWN_NAVIGATION)
+def test_templates_of_ones_own_that_read_the_navigation_give_the_same_pages(
+        case, site_settings, site_usage, site_sections, monkeypatch, shared, tmp_path):
+    name, text = OWN_NAVIGATION[case]
+    settings = dataclasses.replace(site_settings, templates_dir=_templates(tmp_path, **{name.replace(".", "__"): text()}))
     expected = _serial(settings, site_usage, site_sections, monkeypatch)
     with site_under_way(settings, site_usage, built_at=BUILT_AT) as site:
         _nothing_taken_before_the_navigation(site)
@@ -177,15 +176,6 @@ def test_a_nav_that_fails_on_the_user_pages_is_the_one_line_template_error(
 
 
 # --- a build killed while the second process works leaves no process behind -----------------------
-
-
-def _running(pid):
-    """Whether the process runs (a zombie, ended but not yet reaped, does not)."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 @pytest.mark.parametrize("signal_name", ["SIGKILL", "SIGTERM"])
@@ -221,9 +211,9 @@ def test_a_killed_build_leaves_no_process_behind(tmp_path, signal_name):
         os.kill(build.pid, getattr(signal, signal_name))
         build.wait(10)
         deadline = time.monotonic() + 10
-        while any(map(_running, children)) and time.monotonic() < deadline:
+        while any(map(process_running, children)) and time.monotonic() < deadline:
             time.sleep(0.1)
-        left = [pid for pid in children if _running(pid)]
+        left = [pid for pid in children if process_running(pid)]
         assert not left, f"the second process outlived the build: {left}"
     finally:
         for pid in children if "children" in locals() else ():
