@@ -293,6 +293,12 @@ _DAY_NOTES = {
     (True, True): " (weekend; in progress: the day was not over when fetched)",
 }
 
+#: A day column's classes by (weekend, in progress).
+_DAY_CLASSES = {
+    (weekend, in_progress): "day-bar s0" + (" weekend" if weekend else "") + (" partial" if in_progress else "")
+    for weekend in (False, True) for in_progress in (False, True)
+}
+
 
 @lru_cache(maxsize=4096)
 def _day_parts(label: str) -> tuple[str, str, bool]:
@@ -311,7 +317,8 @@ def _daily_chart(chart: Chart, id_prefix: str, partial: Collection[str], *, comp
     the columns of each shade as one ``<path>``, no tooltip per day."""
     labels = [str(label) for label in chart.labels]
     values = list(chart.series[0].values) if chart.series else []
-    texts = shown_values(chart)[0] if chart.series else []
+    # (each day's text is its tooltip's: a compact chart has none)
+    texts = (shown_values(chart)[0] if chart.series else []) if not compact else [""] * len(values)
     scaled = [_scaled(value, chart.unit) for value in values]
     ticks = nice_ticks(max([v for v in scaled if v is not None], default=0.0))
     high = ticks[-1] or 1.0
@@ -339,25 +346,25 @@ def _daily_chart(chart: Chart, id_prefix: str, partial: Collection[str], *, comp
                          f'text-anchor="middle">{text}</text>')
     base = top_margin + plot_h
     shapes: dict[str, list[str]] = {}  # compact: the columns of each shade, as path segments
+    across, back = f"h{bar:.1f}v", f"h{-bar:.1f}z"  # (the same for every column of the chart)
     for index, (label, value, amount, shown) in enumerate(zip(labels, values, scaled, texts)):
         x = left + index * slot + (slot - bar) / 2
         title, _, weekend = _day_parts(label)
         if value is None:
             if compact:
-                shapes.setdefault("missing", []).append(f"M{x:.1f} {base - 2:.1f}h{bar:.1f}v2h{-bar:.1f}z")
+                shapes.setdefault("missing", []).append(f"M{x:.1f} {base - 2:.1f}{across}2{back}")
                 continue
             parts.append(f'<g class="day missing"><title>{title}: not fetched</title>'
                          f'<rect class="missing" x="{x:.1f}" y="{base - 2:.1f}" width="{bar:.1f}" height="2"/></g>')
             continue
         in_progress = label in partial
-        classes = "day-bar s0" + (" weekend" if weekend else "") + (" partial" if in_progress else "")
-        note = _DAY_NOTES[weekend, in_progress]
+        classes = _DAY_CLASSES[weekend, in_progress]
         column = max(amount or 0.0, 0.0) / high * plot_h
         if compact:
             height_drawn = max(column, 0.5)
-            shapes.setdefault(classes, []).append(
-                f"M{x:.1f} {base - height_drawn:.1f}h{bar:.1f}v{height_drawn:.1f}h{-bar:.1f}z")
+            shapes.setdefault(classes, []).append(f"M{x:.1f} {base - height_drawn:.1f}{across}{height_drawn:.1f}{back}")
             continue
+        note = _DAY_NOTES[weekend, in_progress]
         parts.append(
             f'<g class="day"><title>{title}: {shown}{note}</title>'  # (money text needs no escaping)
             f'<rect class="{classes}" x="{x:.1f}" y="{base - column:.1f}" '
@@ -394,19 +401,23 @@ def legend_keys(chart: Chart) -> list[tuple[str, str]]:
     return []
 
 
-def chart_rows(chart: Chart) -> tuple[list[str], list[list[str]]]:
+def chart_rows(chart: Chart, indices: Sequence[int] | None = None) -> tuple[list[str], list[list[str]]]:
     """The chart's numbers as a small table: a header and one row per label (a stacked chart's
-    rows end in their total, :func:`stacked_totals`)."""
+    rows end in their total, :func:`stacked_totals`); ``indices``: only the rows of those labels
+    (a compact daily chart's days with spend), each value's text made only for them."""
     header = [""] + [series.name for series in chart.series]
-    texts = shown_values(chart)
-    rows = [
-        [str(label)] + [values[index] if index < len(values) else "" for values in texts]
-        for index, label in enumerate(chart.labels)
-    ]
+    picked = range(len(chart.labels)) if indices is None else indices
+    if chart.kind == "waterfall":  # (a step's text depends on its place among the values)
+        texts = [[values[index] if index < len(values) else "" for index in picked] for values in shown_values(chart)]
+    else:
+        texts = [[_shown(series.values[index], chart.unit) if index < len(series.values) else "" for index in picked]
+                 for series in chart.series]
+    rows = [[str(chart.labels[index])] + [column[number] for column in texts] for number, index in enumerate(picked)]
     if chart.kind == "stacked":
         header.append("Total")
-        for row, total in zip(rows, stacked_totals(chart)):
-            row.append(_shown(total, chart.unit))
+        totals = stacked_totals(chart)
+        for row, index in zip(rows, picked):
+            row.append(_shown(totals[index], chart.unit))
     return header, rows
 
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass, field, replace
-from functools import cached_property
-from typing import Any, Collection, Mapping, Sequence
+from functools import cached_property, lru_cache
+from typing import Any, Callable, Collection, Mapping, Sequence
 
 from markupsafe import Markup, escape
 
 from ..cursor_figures import Member
-from ..money import format_cents
+from ..money import format_cents, format_unit_price
 from ..months import Month
 from ..sections import NUMERIC_KINDS, ROUNDED_SEPARATELY, Chart, Column, Figure, Table, format_value
 from ..periods import day_text
@@ -64,10 +64,17 @@ class SiteMap:
 
 
 def _month_text(value: Any) -> tuple[str, bool]:
+    """A month key's short label (``Jan 2026``) and ``True``; anything else as text and ``False``."""
+    return _month_text_of(str(value))
+
+
+@lru_cache(maxsize=4096)
+def _month_text_of(text: str) -> tuple[str, bool]:
+    # (the same few months label every page's charts and tables)
     try:
-        month = Month.parse(str(value))
+        month = Month.parse(text)
     except ValueError:
-        return str(value), False
+        return text, False
     return month.short_label, True
 
 
@@ -97,6 +104,17 @@ def incomplete_flag() -> Markup:
     return Markup(f' <span class="flag" title="{INCOMPLETE_NOTE}">incomplete</span>')
 
 
+#: The common numbers of a table's body, by their column's kind: the type they come as and their
+#: text (as :func:`~billing_reports.sections.format_value` writes it for display rows: money in
+#: whole cents). A number's text and its ``repr`` (the sort key) hold nothing to escape.
+_PLAIN_NUMBERS: dict[str, tuple[type, Callable[[Any], str]]] = {
+    "money": (int, format_cents),
+    "count": (int, "{:,}".format),
+    "unit_price": (int, format_unit_price),
+    "percent": (float, "{:,.1f}%".format),
+}
+
+
 class CellRenderer:
     """Renders values of any kind for pages at one depth (``root`` is ``""`` or ``"../"``)."""
 
@@ -105,7 +123,9 @@ class CellRenderer:
         self.root = root
         #: Cells of names and months, rendered once per value: the same thousand names fill every page.
         self._named: dict[tuple[Any, str], Markup] = {}
-        self._named_cells: dict[tuple[Any, str], str] = {}
+        #: Each kind's cell maker (:meth:`column_cells`).
+        self._column_cells: dict[str, Callable[[Any], str]] = {}
+        self._row_headings: dict[str, Markup] = {}
 
     def link(self, path: str | None, text: str) -> Markup:
         if path is None:
@@ -121,6 +141,15 @@ class CellRenderer:
         """A chart label: a link when it names a user or a model of the site, else text."""
         path = self.site.user_path(label) or self.site.model_path(label)
         return self.link(path, label)
+
+    def row_heading(self, label: str) -> Markup:
+        """A row's heading in the table of a chart's numbers: :meth:`name_link`, flagged when it is an
+        incomplete month (made once per label: the same months head every page's chart)."""
+        found = self._row_headings.get(label)
+        if found is None:
+            flag = incomplete_flag() if label in self.site.incomplete_labels else Markup("")
+            found = self._row_headings[label] = self.name_link(label) + flag
+        return found
 
     def html(self, value: Any, kind: str, *, whole_cents: bool = False) -> Markup:
         if value is None:
@@ -154,20 +183,43 @@ class CellRenderer:
 
     def td(self, value: Any, kind: str) -> str:
         """A body cell of display rows (money in whole cents): its ``<td>`` with the sort key."""
-        # The common numbers, made directly (their text needs no escaping).
-        if type(value) is int and kind == "money":
-            return f'<td class="num" data-sort="{value!r}">{format_cents(value)}</td>'
-        if type(value) is int and kind == "count":
-            return f'<td class="num" data-sort="{value!r}">{value:,}</td>'
-        if type(value) is float and kind == "percent":
-            return f'<td class="num" data-sort="{value!r}">{value:,.1f}%</td>'
-        if kind in NAMED_KINDS and type(value) is str:  # the same names on every page
-            key = (value, kind)
-            found = self._named_cells.get(key)
-            if found is None:
-                found = self._named_cells[key] = self._td(value, kind)
-            return found
-        return self._td(value, kind)
+        return self.column_cells(kind)(value)
+
+    def column_cells(self, kind: str) -> Callable[[Any], str]:
+        """:meth:`td` for the cells of one column (of ``kind``): the common values made directly
+        (a number's text needs no escaping; the same names recur on every page), any other
+        the general way (:meth:`_td`). A table's body is most of a page's cells: each column
+        picks its way once."""
+        found = self._column_cells.get(kind)
+        if found is None:
+            found = self._column_cells[kind] = self._column_cells_of(kind)
+        return found
+
+    def _column_cells_of(self, kind: str) -> Callable[[Any], str]:
+        general = self._td
+        blank = f'<td{CELL_CLASSES.get(kind, "")} data-sort=""></td>'
+
+        if kind in NAMED_KINDS:
+            named: dict[str, str] = {}
+
+            def cell(value: Any) -> str:
+                if type(value) is not str:
+                    return blank if value is None else general(value, kind)
+                found = named.get(value)
+                if found is None:
+                    found = named[value] = general(value, kind)
+                return found
+            return cell
+        plain = _PLAIN_NUMBERS.get(kind)
+        if plain is None:
+            return lambda value: blank if value is None else general(value, kind)
+        number_type, text = plain
+
+        def cell(value: Any) -> str:
+            if type(value) is number_type:
+                return f'<td class="num" data-sort="{value!r}">{text(value)}</td>'
+            return blank if value is None else general(value, kind)
+        return cell
 
     def linked_td(self, value: Any, kind: str, links: Mapping[str, str]) -> str:
         """:meth:`td`, the text linked to the page of the section ``links`` names for it (if any)."""
@@ -281,12 +333,13 @@ def table_view(
     kinds = [column.kind for column in columns]
     incomplete = cells.site.incomplete_labels
     # The hot path of the big tables: each row in one pass, each cell one string.
-    td = cells.td
     links = [column.links for column in columns]
     if any(links):  # cells naming another section's page link to it
         body = "\n".join(["<tr>" + "".join(map(cells.linked_td, row, kinds, links)) + "</tr>" for row in rows])
     else:
-        body = "\n".join(["<tr>" + "".join(map(td, row, kinds)) + "</tr>" for row in rows])
+        makers = [cells.column_cells(kind) for kind in kinds]
+        body = "\n".join(["<tr>" + "".join([cell(value) for cell, value in zip(makers, row)]) + "</tr>"
+                          for row in rows])
     footer = None
     if total is not None and limit is None:
         footer = Markup("<tr>" + "".join(
@@ -443,11 +496,7 @@ def chart_view(chart: Chart, cells: CellRenderer, *, chart_id: str, compact: boo
     corner = _corner(chart.labels, cells)
     chart = _readable_months(chart)
     header, rows = chart_rows(chart)
-    marked = [
-        [cells.name_link(row[0]) + (incomplete_flag() if row[0] in incomplete else Markup(""))]
-        + [escape(value) for value in row[1:]]
-        for row in rows
-    ]
+    marked = [[cells.row_heading(row[0])] + [escape(value) for value in row[1:]] for row in rows]
     return ChartView(
         id=chart_id,
         title=chart.title,
@@ -465,10 +514,12 @@ def _daily_chart_view(chart: Chart, cells: CellRenderer, *, chart_id: str, compa
     """A daily chart: its days in the table as ``Sun 29 Nov 2026``, a day in progress flagged;
     ``compact``: only the days with spend (or not fetched) in the table."""
     partial = cells.site.partial_days
-    header, rows = chart_rows(chart)
     if compact:
         values = chart.series[0].values if chart.series else []
-        rows = [row for row, value in zip(rows, values) if value != 0 or row[0] in partial]
+        header, rows = chart_rows(chart, [index for index, (label, value) in enumerate(zip(chart.labels, values))
+                                          if value != 0 or str(label) in partial])
+    else:
+        header, rows = chart_rows(chart)
     marked = [[cells.html(row[0], "day")] + [escape(value) for value in row[1:]] for row in rows]
     return ChartView(
         id=chart_id,

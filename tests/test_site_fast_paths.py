@@ -1,0 +1,101 @@
+"""The site's fast paths give exactly what the general ones give.
+
+The thousand user and model pages are rendered through shortcuts (a table column's cells made
+by a maker picked once per kind, a compact daily chart's table made only for its days with spend,
+what every page shares worked out once): each is checked here against the general way on many
+values, hostile and odd ones included.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from billing_reports.cursor_figures import Member
+from billing_reports.sections import Chart, Series
+from billing_reports.site.charts import chart_rows
+from billing_reports.site.names import PageNames
+from billing_reports.site.views import CellRenderer, SiteMap
+
+from conftest import SITE_NASTY_USER, SITE_PATHLIKE_MODEL, SITE_PATHLIKE_USER
+
+MONEY = [0, 1, -1, 5, 99, 100, -100, 101, -150, 123_456, -123_456, 10**15, -(10**15), 2**70, -(2**70)]
+#: Micro-cents of a price per request: halves, fractions of a hundredth of a cent, huge and negative.
+UNIT_PRICES = [0, 1, -1, 49, 50, 5_000, 4_999, 5_001, -5_000, 7_344_999, 7_345_000, 123_456_789_000,
+               -123_456_789_000, 10**20, -(10**20)]
+COUNTS = [0, 1, -1, 999, 1_000, -1_000, 1_234_567, 2**64, -(2**64)]
+PERCENTS = [0.0, -0.0, 0.04, 0.05, 0.06, 12.5, -12.5, 99.95, 100.0, 1e20, -3.14159, float("inf"), float("nan")]
+#: Values a plugin's column may hold besides its kind's usual type.
+ODD = [None, True, False, 1.5, -0.25, "n/a", "<b>x</b>", "", 0, 2.0]
+NAMES = ["ann@example.com", "Ann@Example.com", SITE_NASTY_USER, SITE_PATHLIKE_USER, SITE_PATHLIKE_MODEL,
+         "gpt-5", "2026-01", "2026-02", "2026-03", "2026-13", "2026-02-10", "2026-02-11", "not a day",
+         "=HYPERLINK(\"x\")", "zoë\u202e@exämple.com", "(removed user)", ""]
+
+
+@pytest.fixture
+def cells() -> CellRenderer:
+    users = [SITE_NASTY_USER, "ann@example.com", SITE_PATHLIKE_USER]
+    site = SiteMap(
+        index="billing_dashboard.html",
+        users=PageNames(users, fallback="user"),
+        models=PageNames(["gpt-5", SITE_PATHLIKE_MODEL], fallback="model"),
+        incomplete=frozenset({"2026-02"}),
+        missing=frozenset({"2026-03"}),
+        partial_days=frozenset({"2026-02-10"}),
+        members={"ann@example.com": Member("ann@example.com", "<img src=x onerror=alert(1)>", "member", removed=True)},
+    )
+    return CellRenderer(site, "../")
+
+
+@pytest.mark.parametrize("kind, values", [
+    ("money", MONEY), ("change", MONEY), ("unit_price", UNIT_PRICES), ("count", COUNTS), ("percent", PERCENTS),
+    ("growth", PERCENTS), ("decimal", PERCENTS), ("text", NAMES), ("user", NAMES), ("model", NAMES),
+    ("month", NAMES), ("day", NAMES),
+])
+def test_a_columns_cells_are_the_general_cells(cells, kind, values):
+    made = cells.column_cells(kind)
+    for value in [*values, *ODD, *values]:  # twice: the names' cells come from the cache the second time
+        expected = _outcome(cells._td, value, kind)
+        assert _outcome(made, value) == expected, (kind, value)
+        assert _outcome(cells.td, value, kind) == expected, (kind, value)
+
+
+def _outcome(function, *arguments):
+    """What ``function`` returns, or the kind of error it raises (a float in a money column has no
+    whole cents either way)."""
+    try:
+        return function(*arguments)
+    except (TypeError, ValueError) as error:
+        return type(error)
+
+
+def test_text_in_any_column_is_escaped(cells):
+    # (the shortcuts are taken only for numbers, whose text and repr hold nothing to escape)
+    for kind in ("text", "user", "model", "month", "day"):
+        cell = cells.column_cells(kind)
+        assert "<b>" not in cell("<b>x</b>") and "&lt;b&gt;" in cell("<b>x</b>"), kind
+        assert "<b>" not in cell(SITE_NASTY_USER), kind
+
+
+def _charts() -> list[Chart]:
+    days = ["2026-02-08", "2026-02-09", "2026-02-10", "2026-02-11", "2026-02-12"]
+    months = ["2026-01", "2026-02", "2026-03", "2026-04"]
+    return [
+        Chart("d", "Daily", "", "daily", days, [Series("Spend", [5_000_000, 0, None, -1, 2**70])]),
+        Chart("d2", "Daily, short series", "", "daily", days, [Series("Spend", [1, 0])]),
+        Chart("l", "Line", "", "line", months, [Series("A", [1, None, 3_500_000, 0]), Series("B", [7])]),
+        Chart("s", "Stacked", "", "stacked", months,
+              [Series("A", [1, None, 3_500_000, -5]), Series("Other", [2, None, 1, 0])]),
+        Chart("w", "Waterfall", "", "waterfall", ["Before", "Up", "Down", "Flat", "After"],
+              [Series("Change", [1_000_000_000, 500_000_000, -300_000_000, 0, 1_200_000_000])]),
+        Chart("p", "Percent", "", "bar", ["x", "y"], [Series("Share", [12.5, None])], unit="percent"),
+        Chart("e", "Empty", "", "daily", [], []),
+    ]
+
+
+@pytest.mark.parametrize("chart", _charts(), ids=lambda chart: chart.slug)
+def test_a_charts_rows_of_some_labels_are_those_rows_of_the_whole(chart):
+    header, rows = chart_rows(chart)
+    count = len(chart.labels)
+    for indices in ([], list(range(count)), list(range(0, count, 2)), list(range(count))[::-1], [count - 1] * 2):
+        indices = [index for index in indices if 0 <= index < count]
+        assert chart_rows(chart, indices) == (header, [rows[index] for index in indices]), indices
