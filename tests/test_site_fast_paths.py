@@ -12,6 +12,7 @@ import pytest
 
 from billing_reports.cursor_figures import Member
 from billing_reports.sections import Chart, Series
+from billing_reports.site import drilldown
 from billing_reports.site.charts import chart_rows
 from billing_reports.site.names import PageNames
 from billing_reports.site.views import CellRenderer, SiteMap
@@ -99,3 +100,16 @@ def test_a_charts_rows_of_some_labels_are_those_rows_of_the_whole(chart):
     for indices in ([], list(range(count)), list(range(0, count, 2)), list(range(count))[::-1], [count - 1] * 2):
         indices = [index for index in indices if 0 <= index < count]
         assert chart_rows(chart, indices) == (header, [rows[index] for index in indices]), indices
+
+
+def test_the_page_frame_is_what_the_usage_says(site_usage):
+    days = site_usage.days  # a month not fetched (March) among them
+    frame = drilldown.PageFrame.of(site_usage, days)
+    assert frame.unfetched  # (the test covers a day not fetched)
+    assert frame.period_label == site_usage.period_label
+    assert frame.cached == [site_usage.facts(month).cached for month in site_usage.months]
+    assert frame.day_labels == [drilldown.date_of_day(day).isoformat() for day in days]
+    for user in ["ann@example.com", SITE_NASTY_USER, "nobody"]:
+        costs = site_usage.user_cost_by_day(user)
+        assert frame.daily_costs(costs) == site_usage.daily_costs(days, costs)
+    assert drilldown.PageFrame.of(site_usage).days == site_usage.chart_days(drilldown.DAILY_CHART_DAYS)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from ..months import Month
 from ..periods import date_of_day
 from ..sections import Chart, Column, Figure, Section, Series, Table
-from ..usage import OnDemandUsage, UsageTotals, rank
+from ..usage import ZERO, OnDemandUsage, UsageTotals, rank
 from ..wording import counted
 
 MONTH = Column("month", "Month", "month")
@@ -50,19 +50,48 @@ class UsageIndex:
         return cls(user_month, index.user_models, model_month, index.model_users)
 
 
+@dataclass(frozen=True)
+class PageFrame:
+    """What every user and model page shows the same: the period, its months (cached or not), the
+    daily chart's days (their labels, which were fetched). Worked out once for the thousand pages."""
+
+    period_label: str
+    months: list[Month]
+    #: Each month of ``months`` has a cache file (else its figures are unknown: a gap, "not fetched").
+    cached: list[bool]
+    days: list[int]
+    day_labels: list[str]
+    #: The days of ``days`` whose month has no cache file (their spend is unknown, not 0).
+    unfetched: frozenset[int]
+
+    @classmethod
+    def of(cls, usage: OnDemandUsage, days: list[int] | None = None) -> "PageFrame":
+        """``days``: the daily chart's (default the last :data:`DAILY_CHART_DAYS`)."""
+        days = usage.chart_days(DAILY_CHART_DAYS) if days is None else list(days)
+        return cls(usage.period_label, list(usage.months), [usage.facts(month).cached for month in usage.months],
+                   days, [date_of_day(day).isoformat() for day in days],
+                   frozenset(day for day in days if not usage.day_fetched(day)))
+
+    def daily_costs(self, cost_by_day: dict[int, int]) -> list[int | None]:
+        """``cost_by_day`` on each day (as :meth:`OnDemandUsage.daily_costs`: 0 on a quiet day, ``None``
+        on a day not fetched)."""
+        unfetched = self.unfetched
+        return [None if day in unfetched else cost_by_day.get(day, 0) for day in self.days]
+
+
 def _share(part: int, whole: int) -> float | None:
     return round(100 * part / whole, 1) if whole > 0 else None
 
 
-def _monthly_chart(slug: str, name: str, usage: OnDemandUsage, by_month: dict[Month, UsageTotals]) -> Chart:
+def _monthly_chart(slug: str, name: str, frame: PageFrame, by_month: dict[Month, UsageTotals]) -> Chart:
     # a month not fetched is a gap, never a fall to $0
-    costs = [by_month.get(month, UsageTotals()).cost if usage.facts(month).cached else None for month in usage.months]
+    costs = [by_month.get(month, ZERO).cost if cached else None for month, cached in zip(frame.months, frame.cached)]
     return Chart(
         slug=slug,
         title=f"Monthly on-demand spend: {name}",
-        description=f"On-demand cost of {name} in each month from {usage.period_label}.",
+        description=f"On-demand cost of {name} in each month from {frame.period_label}.",
         kind="line",
-        labels=[month.key for month in usage.months],
+        labels=[month.key for month in frame.months],
         series=[Series("On-demand cost", costs)],
     )
 
@@ -71,27 +100,28 @@ def _monthly_chart(slug: str, name: str, usage: OnDemandUsage, by_month: dict[Mo
 DAILY_CHART_DAYS = 60
 
 
-def daily_chart(slug: str, name: str, usage: OnDemandUsage, days: list[int], cost_by_day: dict[int, int]) -> Chart:
-    """``name``'s spend on each of ``days`` (a daily chart: weekends and a day in progress told apart)."""
+def daily_chart(slug: str, name: str, frame: PageFrame, cost_by_day: dict[int, int]) -> Chart:
+    """``name``'s spend on each of the frame's days (a daily chart: weekends and a day in progress
+    told apart)."""
     return Chart(
         slug=slug,
         title=f"Daily on-demand spend: {name}",
-        description=f"On-demand cost of {name} on each UTC day of the last {counted(len(days), 'day')} of the period.",
+        description=f"On-demand cost of {name} on each UTC day of the last {counted(len(frame.days), 'day')} of the period.",
         kind="daily",
-        labels=[date_of_day(day).isoformat() for day in days],
-        series=[Series("On-demand cost", usage.daily_costs(days, cost_by_day))],
+        labels=frame.day_labels,
+        series=[Series("On-demand cost", frame.daily_costs(cost_by_day))],
     )
 
 
-def _monthly_table(usage: OnDemandUsage, by_month: dict[Month, UsageTotals], total: UsageTotals,
+def _monthly_table(frame: PageFrame, by_month: dict[Month, UsageTotals], total: UsageTotals,
                    top_of_month: dict[Month, str] | None = None, top_label: str = "") -> Table:
     columns = [MONTH, COST, REQUESTS, AVERAGE]
     if top_of_month is not None:
         columns.append(Column("top", top_label, "model" if top_label == "Top model" else "user"))
     rows = []
-    for month in usage.months:
-        totals = by_month.get(month, UsageTotals())
-        if usage.facts(month).cached:
+    for month, cached in zip(frame.months, frame.cached):
+        totals = by_month.get(month, ZERO)
+        if cached:
             row = [month.key, totals.cost, totals.requests, totals.average_cost]
         else:  # unknown: blank cells, the month flagged "not fetched"
             row = [month.key, None, None, None]
@@ -105,10 +135,11 @@ def _monthly_table(usage: OnDemandUsage, by_month: dict[Month, UsageTotals], tot
 
 
 def user_section(user: str, usage: OnDemandUsage, index: UsageIndex, rank_of: dict[str, int],
-                 days: list[int] | None = None) -> Section:
+                 days: list[int] | None = None, *, frame: PageFrame | None = None) -> Section:
     """The drill-down page of one user: spend per month and per day (``days``: the daily chart's,
-    default the last :data:`DAILY_CHART_DAYS`), models used, cost per request."""
-    days = usage.chart_days(DAILY_CHART_DAYS) if days is None else days
+    default the last :data:`DAILY_CHART_DAYS`), models used, cost per request. ``frame``: what
+    every page shares (:meth:`PageFrame.of` ``usage`` and ``days``), when the caller has it."""
+    frame = frame or PageFrame.of(usage, days)
     by_month = index.user_month.get(user, {})
     by_model = index.user_model.get(user, {})
     total = UsageTotals.sum(by_model.values())
@@ -133,16 +164,17 @@ def user_section(user: str, usage: OnDemandUsage, index: UsageIndex, rank_of: di
             Figure("Top model by spend", ranked_models[0].name if ranked_models else None, "model"),
             Figure("Top model by requests", most_used, "model"),
         ],
-        charts=[_monthly_chart("monthly-spend", user, usage, by_month),
-                daily_chart("daily-spend", user, usage, days, usage.user_cost_by_day(user))],
-        tables=[models_table, _monthly_table(usage, by_month, total)],
+        charts=[_monthly_chart("monthly-spend", user, frame, by_month),
+                daily_chart("daily-spend", user, frame, usage.user_cost_by_day(user))],
+        tables=[models_table, _monthly_table(frame, by_month, total)],
     )
 
 
 def model_section(model: str, usage: OnDemandUsage, index: UsageIndex, rank_of: dict[str, int],
-                  days: list[int] | None = None) -> Section:
-    """The drill-down page of one model: spend per month and per day, its top users."""
-    days = usage.chart_days(DAILY_CHART_DAYS) if days is None else days
+                  days: list[int] | None = None, *, frame: PageFrame | None = None) -> Section:
+    """The drill-down page of one model: spend per month and per day, its top users (``days`` and
+    ``frame`` as for :func:`user_section`)."""
+    frame = frame or PageFrame.of(usage, days)
     by_month = index.model_month.get(model, {})
     by_user = index.model_user.get(model, {})
     total = UsageTotals.sum(by_user.values())
@@ -171,9 +203,9 @@ def model_section(model: str, usage: OnDemandUsage, index: UsageIndex, rank_of: 
             Figure("Avg cost / request", total.average_cost, "unit_price"),
             Figure("Users", len(by_user), "count"),
         ],
-        charts=[_monthly_chart("monthly-spend", model, usage, by_month),
-                daily_chart("daily-spend", model, usage, days, usage.model_cost_by_day(model))],
-        tables=[users_table, _monthly_table(usage, by_month, total), tokens_table],
+        charts=[_monthly_chart("monthly-spend", model, frame, by_month),
+                daily_chart("daily-spend", model, frame, usage.model_cost_by_day(model))],
+        tables=[users_table, _monthly_table(frame, by_month, total), tokens_table],
     )
 
 

@@ -140,8 +140,9 @@ class SiteRenderer:
             partial_days=frozenset(date_of_day(day).isoformat() for day in usage.days if usage.day_partial(day)),
             members=usage.cursor.members,
         )
-        #: The days of every daily chart (the dashboard's, each user's and model's).
-        self.chart_days = usage.chart_days(drilldown.DAILY_CHART_DAYS)
+        #: The period, its months and the days of every daily chart (the dashboard's, each user's and
+        #: model's): what every drill-down page shows the same.
+        self.frame = drilldown.PageFrame.of(usage)
         self.info = SiteInfo(
             title="On-demand AI spend",
             period_label=usage.period_label,
@@ -354,9 +355,9 @@ class SiteRenderer:
         they were already)."""
         kind, name, slug = page
         if kind == "users":
-            section = drilldown.user_section(name, self.usage, self.index, self.ranks[kind], self.chart_days)
+            section = drilldown.user_section(name, self.usage, self.index, self.ranks[kind], frame=self.frame)
         else:
-            section = drilldown.model_section(name, self.usage, self.index, self.ranks[kind], self.chart_days)
+            section = drilldown.model_section(name, self.usage, self.index, self.ranks[kind], frame=self.frame)
         path = f"{kind}/{slug}.html"
         cells = self._drilldown_cells
         return path, self.page_html(
@@ -416,8 +417,8 @@ class SiteRenderer:
                 "month": view.title if month else None,
                 "incomplete": bool(month) and (view.incomplete or month.key in self.site_map.incomplete),
             })
-        daily = drilldown.daily_chart("daily", "the team", self.usage, self.chart_days,
-                                      {day: self.usage.day_total(day).cost for day in self.chart_days})
+        daily = drilldown.daily_chart("daily", "the team", self.frame,
+                                      {day: self.usage.day_total(day).cost for day in self.frame.days})
         self.render_page(
             output, self.settings.output_filename, "dashboard.html", "index", title=self.info.title,
             trend=chart_view(trend, cells, chart_id="chart-trend") if trend else None, glances=glances,
