@@ -247,6 +247,8 @@ class ColumnView:
     kind: str
     #: The column holds an incomplete month (a month-by-month table).
     incomplete: bool = False
+    #: ``ascending``/``descending``: the table's rows are already in order of this column (``aria-sort``).
+    aria_sort: str | None = None
 
     @property
     def numeric(self) -> bool:
@@ -345,13 +347,17 @@ def table_view(
         footer = Markup("<tr>" + "".join(
             f'<td{CELL_CLASSES.get(kind, "")}>{cells.html(value, kind, whole_cents=True)}</td>'
             for value, kind in zip(total, kinds)) + "</tr>")
+    order = sorted_by(rows, kinds)
+    column_views = [_column_view(column, incomplete) for column in columns]
+    if order is not None:
+        column_views[order[0]] = replace(column_views[order[0]], aria_sort=order[1])
     return TableView(
-        sorted_by=sorted_by(rows, kinds),
+        sorted_by=order,
         sticky_column=sticky_column(kinds),
         id=table_id,
         title=table.title,
         description=table.description,
-        columns=[_column_view(column, incomplete) for column in columns],
+        columns=column_views,
         body=Markup(body),
         row_count=len(rows),
         footer=footer,
