@@ -345,35 +345,45 @@ def _daily_chart(chart: Chart, id_prefix: str, partial: Collection[str], *, comp
             parts.append(f'<text class="{classes}" x="{x:.1f}" y="{height - bottom + X_LABEL_DROP}" '
                          f'text-anchor="middle">{text}</text>')
     base = top_margin + plot_h
-    shapes: dict[str, list[str]] = {}  # compact: the columns of each shade, as path segments
-    across, back = f"h{bar:.1f}v", f"h{-bar:.1f}z"  # (the same for every column of the chart)
+    if compact:
+        parts += _compact_columns(labels, scaled, partial, [left + index * slot + (slot - bar) / 2
+                                                            for index in range(len(labels))], bar, base, high, plot_h)
     for index, (label, value, amount, shown) in enumerate(zip(labels, values, scaled, texts)):
+        if compact:
+            break
         x = left + index * slot + (slot - bar) / 2
         title, _, weekend = _day_parts(label)
         if value is None:
-            if compact:
-                shapes.setdefault("missing", []).append(f"M{x:.1f} {base - 2:.1f}{across}2{back}")
-                continue
             parts.append(f'<g class="day missing"><title>{title}: not fetched</title>'
                          f'<rect class="missing" x="{x:.1f}" y="{base - 2:.1f}" width="{bar:.1f}" height="2"/></g>')
             continue
         in_progress = label in partial
-        classes = _DAY_CLASSES[weekend, in_progress]
         column = max(amount or 0.0, 0.0) / high * plot_h
-        if compact:
-            height_drawn = max(column, 0.5)
-            shapes.setdefault(classes, []).append(f"M{x:.1f} {base - height_drawn:.1f}{across}{height_drawn:.1f}{back}")
-            continue
-        note = _DAY_NOTES[weekend, in_progress]
         parts.append(
-            f'<g class="day"><title>{title}: {shown}{note}</title>'  # (money text needs no escaping)
-            f'<rect class="{classes}" x="{x:.1f}" y="{base - column:.1f}" '
+            f'<g class="day"><title>{title}: {shown}{_DAY_NOTES[weekend, in_progress]}</title>'  # (money text needs no escaping)
+            f'<rect class="{_DAY_CLASSES[weekend, in_progress]}" x="{x:.1f}" y="{base - column:.1f}" '
             f'width="{bar:.1f}" height="{max(column, 0.5):.1f}"/></g>'
         )
-    for classes, segments in shapes.items():
-        parts.append(f'<path class="{classes}" d="{"".join(segments)}"/>')
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+def _compact_columns(labels: Sequence[str], scaled: Sequence[float | None], partial: Collection[str],
+                     xs: Sequence[float], bar: float, base: float, high: float, plot_h: float) -> list[str]:
+    """A compact daily chart's columns (at ``xs``, ``bar`` wide): one ``<path>`` per shade, in the order
+    the shades first appear; a quiet day a sliver, a day not fetched a line on the axis."""
+    shapes: dict[str, list[str]] = {}
+    across, back = f"h{bar:.1f}v", f"h{-bar:.1f}z"  # (the same for every column)
+    missing = f" {base - 2:.1f}{across}2{back}"
+    for label, amount, x in zip(labels, scaled, xs):
+        if amount is None:
+            shapes.setdefault("missing", []).append(f"M{x:.1f}{missing}")
+            continue
+        column = max(amount, 0.0) / high * plot_h
+        drawn = max(column, 0.5)
+        shapes.setdefault(_DAY_CLASSES[_day_parts(label)[2], label in partial], []).append(
+            f"M{x:.1f} {base - drawn:.1f}{across}{drawn:.1f}{back}")
+    return [f'<path class="{classes}" d="{"".join(segments)}"/>' for classes, segments in shapes.items()]
 
 
 #: The key of a daily chart: what its shades mean.
