@@ -113,3 +113,50 @@ def test_the_page_frame_is_what_the_usage_says(site_usage):
         costs = site_usage.user_cost_by_day(user)
         assert frame.daily_costs(costs) == site_usage.daily_costs(days, costs)
     assert drilldown.PageFrame.of(site_usage).days == site_usage.chart_days(drilldown.DAILY_CHART_DAYS)
+
+
+def test_the_ready_made_navigation_is_the_one_each_page_would_include(site_settings, site_usage, site_sections):
+    from dataclasses import replace
+    from datetime import datetime, timezone
+
+    from markupsafe import Markup
+
+    from billing_reports.site.environment import template_environment
+    from billing_reports.site.render import SiteRenderer
+
+    renderer = SiteRenderer(template_environment(), site_settings, site_usage,
+                            built_at=datetime(2026, 3, 1, tzinfo=timezone.utc))
+    for sections in (site_sections, site_sections[1:]):  # the navigation changes with the plugins' results
+        renderer.add_results(sections)
+        for path, current in (("users/ann.html", "users"), ("models/gpt-5.html", "models"), ("about.html", "about")):
+            root = "../" * path.count("/")
+            included = renderer.page_html(path, "section.html", current, title="T", intro="", figures=[], charts=[], tables=[])
+            ready = renderer.page_html(path, "section.html", current, site=renderer.site_with_nav(root, current),
+                                       title="T", intro="", figures=[], charts=[], tables=[])
+            assert ready == included
+            assert f'<a href="{root}{current}.html" aria-current="page">' in ready
+        assert ("Top cost users" in ready) == (len(sections) == 2)
+    # while the navigation is not known, the marker stands for it
+    renderer.info = replace(renderer.info, nav_marker=Markup("<!-- marker -->"))
+    assert renderer.site_with_nav("../", "users") is renderer.info
+
+
+def test_a_nav_html_of_ones_own_is_still_included_on_each_page(site_settings, site_usage, site_sections, tmp_path):
+    # it may read anything of the page's (here its path), which a navigation rendered once has not
+    from dataclasses import replace
+    from datetime import datetime, timezone
+
+    from billing_reports.site.environment import template_environment
+    from billing_reports.site.render import SiteRenderer
+
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "_nav.html").write_text('<li><a href="{{ root }}users.html">{{ page_path }}</a></li>\n')
+    settings = replace(site_settings, templates_dir=templates)
+    renderer = SiteRenderer(template_environment(templates), settings, site_usage,
+                            built_at=datetime(2026, 3, 1, tzinfo=timezone.utc))
+    renderer.add_results(site_sections)
+    assert renderer.site_with_nav("../", "users") is renderer.info
+    page = renderer.page_html("users/ann.html", "section.html", "users", site=renderer.site_with_nav("../", "users"),
+                              title="T", intro="", figures=[], charts=[], tables=[])
+    assert '<a href="../users.html">users/ann.html</a>' in page

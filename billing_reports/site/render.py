@@ -77,8 +77,9 @@ class SiteInfo:
     nav: list[NavItem]
     index: str
     demo: bool = False
-    #: Stands where the navigation goes on a page rendered before the navigation is known (see
-    #: ``page_share``); ``None`` on every page written as it is rendered.
+    #: Stands where the navigation goes instead of ``_nav.html``: a marker on a page rendered before the
+    #: navigation is known (see ``page_share``), or the links themselves, rendered once for the many
+    #: user and model pages (:meth:`SiteRenderer.site_with_nav`); ``None``: ``_nav.html`` on each page.
     nav_marker: Markup | None = None
 
 
@@ -158,6 +159,8 @@ class SiteRenderer:
             demo=demo,
         )
         self.drilldowns: PageShare | None = None
+        #: :meth:`site_with_nav`'s pages' facts, for the :attr:`info` they were made from
+        self._nav_made: tuple[SiteInfo | None, dict[tuple[str, str], SiteInfo]] = (None, {})
         self._templates: dict[str, jinja2.Template] = {}
 
     def add_results(
@@ -225,12 +228,15 @@ class SiteRenderer:
         except jinja2.TemplateError as error:
             raise BillingReportsError(f"template '_nav.html' failed: {error}; fix the template") from None
 
-    def page_html(self, path: str, template: str, current: str, **context: Any) -> str:
+    def page_html(self, path: str, template: str, current: str, *, site: SiteInfo | None = None,
+                  **context: Any) -> str:
         """The page ``path`` (relative to the site's root), ``template`` rendered with the site's
-        facts (``site``), the way back to the root, the page's key in the navigation and ``context``."""
+        facts (``site``, default :attr:`info`), the way back to the root, the page's key in the
+        navigation and ``context``."""
         root = "../" * path.count("/")
         try:
-            return self.template(template).render(site=self.info, root=root, page_path=path, current=current, **context)
+            return self.template(template).render(site=site or self.info, root=root, page_path=path, current=current,
+                                                  **context)
         except jinja2.TemplateError as error:
             raise BillingReportsError(
                 f"template {template!r} failed on page {path}: {error}; fix the template"
@@ -315,8 +321,7 @@ class SiteRenderer:
                 or "fork" not in multiprocessing.get_all_start_methods()):
             return
         self.ranks  # (worked out once, before the fork)
-        hold = all(is_builtin_template(self.environment, name) for name in NAVIGATION_TEMPLATES)
-        self.drilldowns = PageShare(self, output, self.drilldown_pages(), hold=hold)
+        self.drilldowns = PageShare(self, output, self.drilldown_pages(), hold=self.builtin_navigation)
 
     def stop_drilldowns(self) -> None:
         """The build stopped before :meth:`render` was done: the second process writes nothing more."""
@@ -361,11 +366,34 @@ class SiteRenderer:
         path = f"{kind}/{slug}.html"
         cells = self._drilldown_cells
         return path, self.page_html(
-            path, f"{kind[:-1]}.html", kind, title=name,
+            path, f"{kind[:-1]}.html", kind, site=self.site_with_nav("../", kind), title=name,
             member=member_note(self.site_map.members.get(name)) if kind == "users" else None,
             **self.section_context(section, cells, page_slug=f"{kind}/{slug}", output=output,
                                    embed_downloads=kind == "users", compact_charts=True,
                                    write_downloads=write_downloads))
+
+    @cached_property
+    def builtin_navigation(self) -> bool:
+        """Whether a user's or model's page and its navigation are the built-in templates'."""
+        return all(is_builtin_template(self.environment, name) for name in NAVIGATION_TEMPLATES)
+
+    def site_with_nav(self, root: str, current: str) -> SiteInfo:
+        """:attr:`info` with the navigation of a page ``root`` deep under ``current`` ready-made in
+        place of the marker: ``_nav.html`` rendered once for a thousand pages instead of included in
+        each (anew when :attr:`info` changes). While the navigation is not known, or with templates of
+        one's own (which may read the navigation anywhere, with anything of the page's), :attr:`info`
+        as it is."""
+        info = self.info
+        if info.nav_marker is not None or not self.builtin_navigation:
+            return info
+        if self._nav_made[0] is not info:
+            self._nav_made = (info, {})
+        made = self._nav_made[1]
+        found = made.get((root, current))
+        if found is None:
+            links = Markup(self.nav_html(root, current))
+            found = made[root, current] = replace(info, nav_marker=links)
+        return found
 
     @cached_property
     def _drilldown_cells(self) -> CellRenderer:
