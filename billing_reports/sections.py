@@ -160,13 +160,16 @@ class Table:
         """Rows (then the total row, if any) as dicts; money as exact dollars, unrounded
         (``"1234.56789012"``), so a spreadsheet's SUM lands on the shown total."""
         keys = [key for key, _ in self.export_columns()]
-        money = [column.kind in MONEY_KINDS for column in self.columns]
+        money = [index for index, column in enumerate(self.columns) if column.kind in MONEY_KINDS]
         lines = self.rows if self.total is None else [*self.rows, self.total]
-        return [
-            dict(zip(keys, [exact_dollars(value) if is_money and value is not None else value
-                            for is_money, value in zip(money, line)]))
-            for line in lines
-        ]
+        exported = []
+        for line in lines:  # (each money cell converted in place: most cells are not money)
+            values = list(line)
+            for index in money:
+                if index < len(values) and values[index] is not None:
+                    values[index] = exact_dollars(values[index])
+            exported.append(dict(zip(keys, values)))
+        return exported
 
     def downloads(self) -> tuple[str, bytes]:
         """:meth:`to_csv` and :meth:`to_json` from one export of the rows.
@@ -182,12 +185,15 @@ class Table:
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow([spreadsheet_text(heading) for _, heading in self.export_columns()])
-        text = [column.kind not in MONEY_KINDS for column in self.columns]
-        writer.writerows([
-            ["" if value is None else spreadsheet_text(value) if is_text and isinstance(value, str) else value
-             for value, is_text in zip(row.values(), text)]
-            for row in exported
-        ])
+        text = [index for index, column in enumerate(self.columns) if column.kind not in MONEY_KINDS]
+        lines = []
+        for row in exported:  # (a blank for None; the text cells made safe in place)
+            values = ["" if value is None else value for value in row.values()]
+            for index in text:
+                if index < len(values) and isinstance(values[index], str):
+                    values[index] = spreadsheet_text(values[index])
+            lines.append(values)
+        writer.writerows(lines)
         return buffer.getvalue(), json_bytes(exported)
 
     def to_csv(self) -> str:

@@ -160,3 +160,62 @@ def test_a_nav_html_of_ones_own_is_still_included_on_each_page(site_settings, si
     page = renderer.page_html("users/ann.html", "section.html", "users", site=renderer.site_with_nav("../", "users"),
                               title="T", intro="", figures=[], charts=[], tables=[])
     assert '<a href="../users.html">users/ann.html</a>' in page
+
+
+def _reference_export_rows(table):
+    """Table.export_rows as it was written first (each cell through one conditional)."""
+    from billing_reports.money import exact_dollars
+    from billing_reports.sections import MONEY_KINDS
+
+    keys = [key for key, _ in table.export_columns()]
+    money = [column.kind in MONEY_KINDS for column in table.columns]
+    lines = table.rows if table.total is None else [*table.rows, table.total]
+    return [dict(zip(keys, [exact_dollars(value) if is_money and value is not None else value
+                            for is_money, value in zip(money, line)])) for line in lines]
+
+
+def _reference_csv(table):
+    import csv
+    import io
+
+    from billing_reports.sections import MONEY_KINDS, spreadsheet_text
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow([spreadsheet_text(heading) for _, heading in table.export_columns()])
+    text = [column.kind not in MONEY_KINDS for column in table.columns]
+    writer.writerows([["" if value is None else spreadsheet_text(value) if is_text and isinstance(value, str) else value
+                       for value, is_text in zip(row.values(), text)] for row in _reference_export_rows(table)])
+    return buffer.getvalue()
+
+
+def _odd_tables():
+    from billing_reports.sections import Column, Table
+
+    columns = [Column("user", "=User", "user"), Column("cost", "Cost", "money"), Column("n", "N", "count"),
+               Column("avg", "Avg", "unit_price"), Column("note", "Note"), Column("change", "+Change", "change")]
+    rows = [[SITE_NASTY_USER, 1_234_567_891, 3, 411_522_630, "=HYPERLINK(\"x\")", -5_000_000],
+            ["ann@example.com", -1, 0, None, "a\rb\r\nc", 0],
+            [None, None, None, None, None, None],
+            ["+1", 2**70, -(2**64), -1, "@x", 10**15],
+            ["short row", 5],                                   # fewer values than columns
+            ["long row", 1, 2, 3, "t", 4, "extra", 99_000_000],  # more
+            ["-x", 5, 1.5, 2, 3, True]]                          # odd types where a plugin puts them
+    same_keys = [Column("a", "A", "money"), Column("a", "A again"), Column("b", "B", "count")]
+    return [
+        Table("odd", "Odd", columns, rows, total=["Total", 1_234_567_890, 3, None, None, 4]),
+        Table("odd-no-total", "Odd", columns, rows[:3]),
+        Table("same-keys", "Keys twice", same_keys, [[1_000_000, "=x", 3], [None, None, None], [2, "y"]],
+              total=[3, "Total", 3]),
+        Table("empty", "Empty", columns, []),
+    ]
+
+
+@pytest.mark.parametrize("table", _odd_tables(), ids=lambda table: table.slug)
+def test_a_tables_downloads_are_what_the_first_way_of_writing_them_made(table):
+    from billing_reports.sections import json_bytes
+
+    assert table.export_rows() == _reference_export_rows(table)
+    csv_text, json_data = table.downloads()
+    assert csv_text == _reference_csv(table)
+    assert json_data == json_bytes(_reference_export_rows(table))
