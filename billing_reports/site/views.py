@@ -456,9 +456,9 @@ class ChartView:
     @cached_property
     def body(self) -> Markup:
         """The data table's ``<tr>`` rows in one string (each row a heading cell, then numbers)."""
-        return Markup("\n".join(
-            f'<tr><th scope="row">{row[0]}</th>' + "".join(f'<td class="num">{cell}</td>' for cell in row[1:])
-            + "</tr>" for row in self.rows))
+        return Markup("\n".join([
+            f'<tr><th scope="row">{row[0]}</th>' + "".join([f'<td class="num">{cell}</td>' for cell in row[1:]])
+            + "</tr>" for row in self.rows]))
 
     @property
     def stacked(self) -> bool:
@@ -487,6 +487,12 @@ def _corner(labels: Sequence[Any], cells: "CellRenderer") -> str:
     return "Item"
 
 
+def _value_html(chart: Chart) -> Callable[[str], Markup]:
+    """How the texts of a chart's values (:func:`~.charts.chart_rows`) become HTML: a number's text (a
+    chart of a numeric unit) holds nothing to escape, as in a table's cells; any other is escaped."""
+    return Markup if chart.unit in NUMERIC_KINDS else escape
+
+
 def _readable_months(chart: Chart) -> Chart:
     """The chart with ``2026-01`` labels shown as ``Jan 2026``."""
     labels = [_month_text(label)[0] for label in chart.labels]
@@ -502,7 +508,8 @@ def chart_view(chart: Chart, cells: CellRenderer, *, chart_id: str, compact: boo
     corner = _corner(chart.labels, cells)
     chart = _readable_months(chart)
     header, rows = chart_rows(chart)
-    marked = [[cells.row_heading(row[0])] + [escape(value) for value in row[1:]] for row in rows]
+    html = _value_html(chart)
+    marked = [[cells.row_heading(row[0])] + [html(value) for value in row[1:]] for row in rows]
     return ChartView(
         id=chart_id,
         title=chart.title,
@@ -526,7 +533,8 @@ def _daily_chart_view(chart: Chart, cells: CellRenderer, *, chart_id: str, compa
                                           if value != 0 or str(label) in partial])
     else:
         header, rows = chart_rows(chart)
-    marked = [[cells.html(row[0], "day")] + [escape(value) for value in row[1:]] for row in rows]
+    html = _value_html(chart)
+    marked = [[cells.html(row[0], "day")] + [html(value) for value in row[1:]] for row in rows]
     return ChartView(
         id=chart_id,
         title=chart.title,
