@@ -219,3 +219,30 @@ def test_a_tables_downloads_are_what_the_first_way_of_writing_them_made(table):
     csv_text, json_data = table.downloads()
     assert csv_text == _reference_csv(table)
     assert json_data == json_bytes(_reference_export_rows(table))
+
+
+@pytest.mark.parametrize("unit", ["money", "change", "unit_price", "count", "percent", "growth", "decimal", "text"])
+def test_a_charts_value_texts_are_the_general_ones(unit):
+    from billing_reports.site.charts import _shown, _shown_as
+
+    numbers = MONEY + UNIT_PRICES + COUNTS + [None] if unit not in ("percent", "growth", "decimal") else PERCENTS + [None]
+    shown = _shown_as(unit)
+    for value in numbers + [None, True, 0.0, -2.5]:
+        assert _outcome(shown, value) == _outcome(_shown, value, unit), (unit, value)
+
+
+def test_a_compact_daily_chart_is_drawn_as_the_full_one_places_its_days():
+    # the x axis worked out once per (days, left margin) puts each day where the full chart puts it
+    import re
+
+    from billing_reports.site.charts import render_chart
+
+    days = [f"2026-11-{day:02d}" for day in range(1, 31)]
+    for values in ([5_000_000 * (day % 7) for day in range(30)], [None] * 3 + [10**12] * 27, [0] * 30):
+        chart = Chart("d", "Daily", "", "daily", days, [Series("Spend", values)])
+        full = str(render_chart(chart, id_prefix="c", incomplete={"2026-11-30"}))
+        compact = str(render_chart(chart, id_prefix="c", incomplete={"2026-11-30"}, compact=True))
+        xs_full = re.findall(r'<rect class="[^"]*" x="([\d.]+)"', full)
+        xs_compact = re.findall(r"M([\d.]+) ", compact)
+        assert sorted(xs_full, key=float) == sorted(xs_compact, key=float) and len(xs_full) == 30
+        assert full.split('<g class="day')[0] == compact.split("<path")[0]  # the same axes and labels

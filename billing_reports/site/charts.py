@@ -23,11 +23,11 @@ import calendar
 import math
 from functools import lru_cache
 from datetime import date
-from typing import Callable, Collection, Sequence
+from typing import Callable, Collection, NamedTuple, Sequence
 
 from markupsafe import Markup, escape
 
-from ..money import MICROCENTS_PER_DOLLAR
+from ..money import MICROCENTS_PER_DOLLAR, format_money
 from ..periods import day_text
 from ..sections import MONEY_KINDS, Chart, format_value
 from ..untrusted import shortened
@@ -84,12 +84,20 @@ def _shown(value: int | float | None, unit: str) -> str:
     return format_value(value, unit) if value is not None else "—"
 
 
+def _shown_as(unit: str) -> Callable[[int | float | None], str]:
+    """:func:`_shown` for the values of one unit (a chart's): money, most charts' unit, made directly."""
+    if unit == "money":
+        return lambda value: format_money(value) if value is not None else "—"
+    return lambda value: format_value(value, unit) if value is not None else "—"
+
+
 def shown_values(chart: Chart) -> list[list[str]]:
     """Each series' values as text: money rounded to the cent on its own, exactly as every
     table shows the same amount (a waterfall's steps with their sign: ``+$4.30``)."""
     if chart.kind == "waterfall":
         return [_waterfall_texts(series.values, chart.unit) for series in chart.series]
-    return [[_shown(value, chart.unit) for value in series.values] for series in chart.series]
+    shown = _shown_as(chart.unit)
+    return [[shown(value) for value in series.values] for series in chart.series]
 
 
 def _label(label: str, incomplete: Collection[str]) -> str:
@@ -323,14 +331,10 @@ def _daily_chart(chart: Chart, id_prefix: str, partial: Collection[str], *, comp
     ticks = nice_ticks(max([v for v in scaled if v is not None], default=0.0))
     high = ticks[-1] or 1.0
     tick_texts, left = _y_axis(ticks, chart.unit)
-    axis = [_day_parts(label)[1] for label in labels]
-    right = max(16.0, _text_width(axis[-1]) / 2 + 4) if axis else 16.0
-    bottom, top_margin = X_LABEL_DROP + 10, 20
-    height = LINE_HEIGHT
-    plot_w, plot_h = WIDTH - left - right, height - top_margin - bottom
-    slot = plot_w / max(len(labels), 1)
-    bar = max(slot * 0.72, 1.0)
-    parts = _open_svg(chart, id_prefix, height)
+    axis = _day_axis(tuple(labels), left)
+    right, bar = axis.right, axis.bar
+    top_margin, plot_h = 20, LINE_HEIGHT - 20 - (X_LABEL_DROP + 10)
+    parts = _open_svg(chart, id_prefix, LINE_HEIGHT)
     for tick, text in zip(ticks, tick_texts):
         y = top_margin + plot_h - tick / high * plot_h
         parts.append(
@@ -338,20 +342,14 @@ def _daily_chart(chart: Chart, id_prefix: str, partial: Collection[str], *, comp
             f'<text class="axis-label" x="{left - 6:.1f}" y="{y:.1f}" text-anchor="end" '
             f'dominant-baseline="central">{escape(text)}</text>'
         )
-    every = max(1, math.ceil(len(labels) / 8))
-    centres = [left + (index + 0.5) * slot for index in range(len(labels))]
-    for x, text, classes in zip(centres, axis, axis_label_classes(centres, axis, every)):
-        if classes:
-            parts.append(f'<text class="{classes}" x="{x:.1f}" y="{height - bottom + X_LABEL_DROP}" '
-                         f'text-anchor="middle">{text}</text>')
+    parts.append(axis.labels)
     base = top_margin + plot_h
     if compact:
-        parts += _compact_columns(labels, scaled, partial, [left + index * slot + (slot - bar) / 2
-                                                            for index in range(len(labels))], bar, base, high, plot_h)
+        parts += _compact_columns(labels, scaled, partial, axis, base, high, plot_h)
     for index, (label, value, amount, shown) in enumerate(zip(labels, values, scaled, texts)):
         if compact:
             break
-        x = left + index * slot + (slot - bar) / 2
+        x = axis.xs[index]
         title, _, weekend = _day_parts(label)
         if value is None:
             parts.append(f'<g class="day missing"><title>{title}: not fetched</title>'
@@ -368,21 +366,54 @@ def _daily_chart(chart: Chart, id_prefix: str, partial: Collection[str], *, comp
     return Markup("".join(parts))
 
 
+class _DayAxis(NamedTuple):
+    """A daily chart's x axis: what the days and the left margin (the width of the scale's texts) decide."""
+
+    right: float
+    #: A column's width.
+    bar: float
+    #: The day labels under the plot (every few days), as SVG.
+    labels: str
+    #: Each day's column: its left edge, and as a compact chart's path starts it (``M12.3 ``).
+    xs: tuple[float, ...]
+    starts: tuple[str, ...]
+    weekends: tuple[bool, ...]
+
+
+@lru_cache(maxsize=64)
+def _day_axis(labels: tuple[str, ...], left: float) -> _DayAxis:
+    """The x axis of a daily chart of ``labels`` whose plot starts at ``left``: the same for every page's
+    chart of the same days and scale width (a few widths among a thousand pages), so worked out once."""
+    axis = [_day_parts(label)[1] for label in labels]
+    right = max(16.0, _text_width(axis[-1]) / 2 + 4) if axis else 16.0
+    bottom = X_LABEL_DROP + 10
+    slot = (WIDTH - left - right) / max(len(labels), 1)
+    bar = max(slot * 0.72, 1.0)
+    every = max(1, math.ceil(len(labels) / 8))
+    centres = [left + (index + 0.5) * slot for index in range(len(labels))]
+    texts = "".join(f'<text class="{classes}" x="{x:.1f}" y="{LINE_HEIGHT - bottom + X_LABEL_DROP}" '
+                    f'text-anchor="middle">{text}</text>'
+                    for x, text, classes in zip(centres, axis, axis_label_classes(centres, axis, every)) if classes)
+    xs = tuple(left + index * slot + (slot - bar) / 2 for index in range(len(labels)))
+    return _DayAxis(right, bar, texts, xs, tuple(f"M{x:.1f} " for x in xs),
+                    tuple(_day_parts(label)[2] for label in labels))
+
+
 def _compact_columns(labels: Sequence[str], scaled: Sequence[float | None], partial: Collection[str],
-                     xs: Sequence[float], bar: float, base: float, high: float, plot_h: float) -> list[str]:
-    """A compact daily chart's columns (at ``xs``, ``bar`` wide): one ``<path>`` per shade, in the order
-    the shades first appear; a quiet day a sliver, a day not fetched a line on the axis."""
+                     axis: _DayAxis, base: float, high: float, plot_h: float) -> list[str]:
+    """A compact daily chart's columns: one ``<path>`` per shade, in the order the shades first appear;
+    a quiet day a sliver, a day not fetched a line on the axis."""
     shapes: dict[str, list[str]] = {}
-    across, back = f"h{bar:.1f}v", f"h{-bar:.1f}z"  # (the same for every column)
-    missing = f" {base - 2:.1f}{across}2{back}"
-    for label, amount, x in zip(labels, scaled, xs):
+    across, back = f"h{axis.bar:.1f}v", f"h{-axis.bar:.1f}z"  # (the same for every column)
+    missing = f"{base - 2:.1f}{across}2{back}"
+    for label, amount, start, weekend in zip(labels, scaled, axis.starts, axis.weekends):
         if amount is None:
-            shapes.setdefault("missing", []).append(f"M{x:.1f}{missing}")
+            shapes.setdefault("missing", []).append(start + missing)
             continue
         column = max(amount, 0.0) / high * plot_h
         drawn = max(column, 0.5)
-        shapes.setdefault(_DAY_CLASSES[_day_parts(label)[2], label in partial], []).append(
-            f"M{x:.1f} {base - drawn:.1f}{across}{drawn:.1f}{back}")
+        shapes.setdefault(_DAY_CLASSES[weekend, label in partial], []).append(
+            f"{start}{base - drawn:.1f}{across}{drawn:.1f}{back}")
     return [f'<path class="{classes}" d="{"".join(segments)}"/>' for classes, segments in shapes.items()]
 
 
@@ -420,7 +451,8 @@ def chart_rows(chart: Chart, indices: Sequence[int] | None = None) -> tuple[list
     if chart.kind == "waterfall":  # (a step's text depends on its place among the values)
         texts = [[values[index] if index < len(values) else "" for index in picked] for values in shown_values(chart)]
     else:
-        texts = [[_shown(series.values[index], chart.unit) if index < len(series.values) else "" for index in picked]
+        shown = _shown_as(chart.unit)
+        texts = [[shown(series.values[index]) if index < len(series.values) else "" for index in picked]
                  for series in chart.series]
     rows = [[str(chart.labels[index])] + [column[number] for column in texts] for number, index in enumerate(picked)]
     if chart.kind == "stacked":
