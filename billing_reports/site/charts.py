@@ -189,6 +189,21 @@ def _bar_chart(chart: Chart, id_prefix: str, incomplete: Collection[str],
     return Markup("".join(parts))
 
 
+@lru_cache(maxsize=64)
+def _month_axis(texts: tuple[str, ...], left: float, right: float) -> tuple[tuple[float, ...], str]:
+    """A line chart's x axis between the margins: each label's x (the first and last at the plot's
+    ends) and the labels under the plot, as SVG. The same months head a thousand pages' charts."""
+    plot_w = WIDTH - left - right
+    if len(texts) == 1:
+        xs: tuple[float, ...] = (left + plot_w / 2,)
+    else:
+        xs = tuple(left + index * plot_w / (len(texts) - 1) for index in range(len(texts)))
+    every = max(1, math.ceil(len(texts) / 8))
+    drop = LINE_HEIGHT - (X_LABEL_DROP + 10) + X_LABEL_DROP
+    return xs, "".join(f'<text class="{classes}" x="{x:.1f}" y="{drop}" text-anchor="middle">{escape(text)}</text>'
+                       for x, text, classes in zip(xs, texts, axis_label_classes(xs, texts, every)) if classes)
+
+
 def nice_ticks(top: float, count: int = 5) -> list[float]:
     """Round tick values from 0 to at least ``top``.
 
@@ -230,13 +245,7 @@ def _line_chart(chart: Chart, id_prefix: str, incomplete: Collection[str]) -> Ma
     right = max(24.0, _text_width(axis_texts[-1]) / 2 + 4) if axis_texts else 24.0
     top_margin, bottom = 20, X_LABEL_DROP + 10
     height = LINE_HEIGHT
-    plot_w = WIDTH - left - right
     plot_h = height - top_margin - bottom
-
-    def x_of(index: int) -> float:
-        if len(labels) == 1:
-            return left + plot_w / 2
-        return left + index * plot_w / (len(labels) - 1)
 
     def y_of(value: float) -> float:
         return top_margin + plot_h - (value - low) / span * plot_h
@@ -249,12 +258,9 @@ def _line_chart(chart: Chart, id_prefix: str, incomplete: Collection[str]) -> Ma
             f'<text class="axis-label" x="{left - 6:.1f}" y="{y:.1f}" text-anchor="end" '
             f'dominant-baseline="central">{escape(text)}</text>'
         )
-    xs = [x_of(index) for index in range(len(labels))]
-    every = max(1, math.ceil(len(labels) / 8))
-    for x, text, classes in zip(xs, axis_texts, axis_label_classes(xs, axis_texts, every)):
-        if classes:
-            parts.append(f'<text class="{classes}" x="{x:.1f}" y="{height - bottom + X_LABEL_DROP}" '
-                         f'text-anchor="middle">{escape(text)}</text>')
+    xs, axis = _month_axis(tuple(axis_texts), left, right)
+    parts.append(axis)
+    escaped = [escape(label) for label in labels]
     for number, (line, values) in enumerate(zip(series, scaled)):
         colour = f"s{number % 8}"
         segments: list[list[str]] = [[]]
@@ -265,7 +271,7 @@ def _line_chart(chart: Chart, id_prefix: str, incomplete: Collection[str]) -> Ma
                 segments.append([])
                 previous = None
                 continue
-            point = (x_of(index), y_of(value))
+            point = (xs[index], y_of(value))
             if labels[index] in incomplete and previous is not None:
                 dashed.append(
                     f'<line class="line {colour} partial" x1="{previous[0]:.1f}" y1="{previous[1]:.1f}" '
@@ -279,6 +285,7 @@ def _line_chart(chart: Chart, id_prefix: str, incomplete: Collection[str]) -> Ma
             if len(segment) > 1:
                 parts.append(f'<polyline class="line {colour}" points="{" ".join(segment)}"/>')
         parts.extend(dashed)
+        name = escape(line.name)
         for index, value in enumerate(values):
             if value is None:
                 continue
@@ -286,8 +293,8 @@ def _line_chart(chart: Chart, id_prefix: str, incomplete: Collection[str]) -> Ma
             shown = texts[number][index]
             note = " (incomplete month)" if hollow else ""
             parts.append(
-                f'<circle class="point {colour}{hollow}" cx="{x_of(index):.1f}" cy="{y_of(value):.1f}" r="4">'
-                f"<title>{escape(line.name)}, {escape(labels[index])}: {escape(shown)}{note}</title></circle>"
+                f'<circle class="point {colour}{hollow}" cx="{xs[index]:.1f}" cy="{y_of(value):.1f}" r="4">'
+                f"<title>{name}, {escaped[index]}: {escape(shown)}{note}</title></circle>"
             )
         parts.append("</g>")
     parts.append("</svg>")
