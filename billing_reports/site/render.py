@@ -292,10 +292,10 @@ class SiteRenderer:
         self.render_dashboard(output, top)
         self.render_sections(output, top)
         self.render_plugin_pages(output)
-        self.render_drilldowns(output)
         self.render_reference_pages(output, top)
         if self.settings.output_filename != "index.html":
             self.render_page(output, "index.html", "redirect.html", "index", title=self.info.title)
+        self.render_drilldowns(output)  # (last: the second process renders them meanwhile)
 
     def render_sections(self, output: SiteOutput, cells: CellRenderer) -> None:
         """One page per plugin section (the summary is the dashboard), with its downloads."""
