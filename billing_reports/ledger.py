@@ -311,9 +311,6 @@ class ModelModeSums:
     totals: UsageTotals
     evidence: PriceEvidence
 
-    def __add__(self, other: "ModelModeSums") -> "ModelModeSums":
-        return ModelModeSums(self.totals + other.totals, self.evidence + other.evidence)
-
 
 def grouped_columns(groups: Sequence[int], columns: Sequence[Column]) -> Iterator[tuple[int, list[Sequence[int]]]]:
     """Each group's slice of every column, the groups in ascending order (``groups``: the group of

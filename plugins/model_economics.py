@@ -128,12 +128,8 @@ def model_periods(usage: OnDemandUsage, periods: list[Period]) -> dict[tuple[int
             index = indices.pop()
             if index < 0:  # (the ledger holds the range's days only)
                 continue
-            model_modes = cells.sums().model_modes
-            for model in cells.models:  # (in the order of the model codes, as the cut months below)
-                for mode in (False, True):
-                    sums = model_modes.get((model, mode))
-                    if sums is not None:
-                        add_to(index, model, mode, sums.totals, sums.evidence)
+            for (model, mode), sums in cells.sums().model_modes.items():  # (in the order of the model codes)
+                add_to(index, model, mode, sums.totals, sums.evidence)
             continue
         # each cell's group as one integer, (period x models + model) x 2 + max mode, made column-wise
         models = len(cells.models)
