@@ -35,7 +35,7 @@ from ..errors import BillingReportsError
 
 if TYPE_CHECKING:
     from .output import SiteOutput
-    from .render import NavItem, SiteRenderer
+    from .render import NavItem, SiteInfo, SiteRenderer
 
 #: The most page bytes the forked process holds while the navigation is not known.
 HELD_LIMIT = 24 * 1024 * 1024
@@ -159,42 +159,45 @@ def _render_share(share: PageShare) -> Written:
     marker = str(share.marker).encode()
     held: list[tuple[str, str, bytes]] = []  # (kind, path, the page in UTF-8 with the marker)
     held_size = 0
-    nav = None if share.hold else share._navigation_in.recv()
-    if not share.hold:
-        if nav is None:  # the build stopped
-            return [], {}
-        renderer.info = replace(known, nav=nav)
-    else:
+    navigation = not share.hold
+    if navigation and not _navigation_received(share, known, held):
+        return [], {}
+    if not navigation:
         renderer.info = replace(known, nav_marker=share.marker)
     while (page := share.take()) is not None:
-        if nav is None and (held_size > HELD_LIMIT or share._navigation_in.poll()):
-            nav = share._navigation_in.recv()
-            if nav is None:
+        if not navigation and (held_size > HELD_LIMIT or share._navigation_in.poll()):
+            if not _navigation_received(share, known, held):
                 return [], {}
-            renderer.info = replace(known, nav=nav)
-            _write_held(share, held)
+            navigation = True
         path, html = renderer.drilldown_page(output, page)
-        if nav is not None:
+        if navigation:
             output.write_text(path, html)
             continue
         data = html.encode()
-        if data.count(marker) != 1:  # (the built-in templates show it once; else: render it again)
-            nav = share._navigation_in.recv()
-            if nav is None:
-                return [], {}
-            renderer.info = replace(known, nav=nav)
-            _write_held(share, held)
-            output.write_text(*renderer.drilldown_page(output, page, write_downloads=False))  # (written)
+        if data.count(marker) == 1:
+            held.append((page[0], path, data))
+            held_size += len(data)
             continue
-        held.append((page[0], path, data))
-        held_size += len(data)
-    if nav is None:
-        nav = share._navigation_in.recv()
-        if nav is None:
+        # (the built-in templates show the marker once; else the page is rendered again, its downloads
+        # written already, once the navigation is known)
+        if not _navigation_received(share, known, held):
             return [], {}
-        renderer.info = replace(known, nav=nav)
-        _write_held(share, held)
+        navigation = True
+        output.write_text(*renderer.drilldown_page(output, page, write_downloads=False))
+    if not navigation and not _navigation_received(share, known, held):
+        return [], {}
     return output.files, output.checksums
+
+
+def _navigation_received(share: PageShare, known: SiteInfo, held: list[tuple[str, str, bytes]]) -> bool:
+    """Wait for the navigation; with it, the pages from here on have it (``known`` with it) and the
+    pages held are written. ``False``: the build stopped instead."""
+    nav = share._navigation_in.recv()
+    if nav is None:
+        return False
+    share.renderer.info = replace(known, nav=nav)
+    _write_held(share, held)
+    return True
 
 
 def _write_held(share: PageShare, held: list[tuple[str, str, bytes]]) -> None:
