@@ -24,7 +24,7 @@ from ..pages import Page
 from ..periods import date_of_day
 from ..sections import DASHBOARD_PREVIEW, HEADLINE_TREND, SUMMARY_CARDS, Section, Table, with_role
 from ..settings import Settings
-from ..usage import OnDemandUsage, UsageTotals, rank
+from ..usage import OnDemandUsage, rank
 from . import drilldown
 from .accuracy import backtest_table
 from .environment import is_builtin_template, template_source
@@ -336,13 +336,11 @@ class SiteRenderer:
 
     @cached_property
     def ranks(self) -> dict[str, dict[str, int]]:
-        """Each user's and model's rank by spend (``"users"``/``"models"`` -> name -> rank)."""
-        return {
-            "users": drilldown.ranks([r.name for r in rank(
-                {user: UsageTotals.sum(models.values()) for user, models in self.index.user_model.items()})]),
-            "models": drilldown.ranks([r.name for r in rank(
-                {model: UsageTotals.sum(users.values()) for model, users in self.index.model_user.items()})]),
-        }
+        """Each user's and model's rank by spend (``"users"``/``"models"`` -> name -> rank), from the
+        usage's own totals per user and per model over the range."""
+        totals = self.usage.breakdown
+        return {"users": drilldown.ranks([r.name for r in rank(totals.users)]),
+                "models": drilldown.ranks([r.name for r in rank(totals.models)])}
 
     def render_drilldowns(self, output: SiteOutput) -> None:
         """A page per user and per model (one compiled template each): here, or shared with the
