@@ -7,7 +7,6 @@ before the plugins run (:func:`site_under_way`): each user's and model's page ne
 
 from __future__ import annotations
 
-import gc
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 import pluggy
 
+from .. import collector
 from ..months import utc_now
 from ..pages import Page
 from ..sections import Section
@@ -69,13 +69,15 @@ def site_under_way(
     site_dir = Path(site_dir or settings.site_dir)
     built_at = built_at or utc_now()
     environment = template_environment(settings.templates_dir, plugin_template_dirs(manager))
-    with SiteOutput(site_dir) as output, _collector_skips_what_exists():
-        renderer = SiteRenderer(environment, settings, usage, built_at=built_at, demo=demo)
-        renderer.start_drilldowns(output)
-        try:
-            yield SiteUnderWay(renderer, output, site_dir)
-        finally:
-            renderer.stop_drilldowns()  # (no-op once rendered)
+    with SiteOutput(site_dir) as output:
+        with collector.paused():  # (the renderer indexes the usage: many objects, no cycles)
+            renderer = SiteRenderer(environment, settings, usage, built_at=built_at, demo=demo)
+        with collector.skipping_what_exists():
+            renderer.start_drilldowns(output)
+            try:
+                yield SiteUnderWay(renderer, output, site_dir)
+            finally:
+                renderer.stop_drilldowns()  # (no-op once rendered)
 
 
 class SiteUnderWay:
@@ -102,18 +104,6 @@ class SiteUnderWay:
         renderer.render(self.output)
         manifest = self.output.swap_in(manifest_fields(renderer.usage, renderer.settings, renderer.built_at))
         return BuiltSite.from_manifest(self.site_dir, manifest)
-
-
-@contextmanager
-def _collector_skips_what_exists() -> Iterator[None]:
-    """The usage outlives the render: ``gc.freeze()`` spares the collector from walking it again on
-    each full collection (the plugins and thousands of pages make many), and leaves it shared with
-    the process that renders user and model pages (no copy-on-write of its objects' headers)."""
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
 
 
 __all__ = ["MANIFEST_NAME", "BuiltSite", "SiteUnderWay", "build_site", "site_under_way"]
