@@ -21,8 +21,8 @@ from __future__ import annotations
 from array import array
 from collections import Counter
 from dataclasses import dataclass
-from itertools import repeat
-from operator import add, and_, itemgetter, lshift, mul, or_, rshift, sub
+from itertools import compress, count, repeat
+from operator import add, and_, itemgetter, lshift, mul, not_, or_, rshift, sub
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from .model_prices import PriceEvidence
@@ -123,17 +123,6 @@ class CellsBuilder:
         for column, value in zip(columns, added):
             column[row] = value
 
-    @classmethod
-    def of(cls, cells: "MonthCells", first_day: int, *, wide: bool = False) -> "CellsBuilder":
-        """A builder that starts from ``cells`` (of the month of ``first_day``), to add more to them."""
-        builder = cls(first_day, wide=wide)
-        builder.users = {user: code for code, user in enumerate(cells.users)}
-        builder.models = {model: code for code, model in enumerate(cells.models)}
-        builder.keys = cells.packed_keys(first_day)
-        builder.rows = dict(zip(builder.keys, range(len(builder.keys))))
-        builder.sums = [list(column) if wide else array("q", column) for column in cells.columns]
-        return builder
-
     def add_cells(self, cells: "MonthCells") -> None:
         """Add every cell of ``cells`` (another part of the same month)."""
         users = [self.user_code(user) for user in cells.users]
@@ -219,11 +208,6 @@ class MonthCells(Mapping[LedgerKey, list]):
             return False
         return True
 
-    def packed_keys(self, first_day: int) -> list[int]:
-        """Each cell's key as ``CellsBuilder`` packs it (computed column-wise, in C)."""
-        user_model = map(or_, map(lshift, self.user, repeat(MODEL_BITS)), self.model)
-        day_mode = map(or_, map(lshift, map(sub, self.day, repeat(first_day)), repeat(1)), self.max_mode)
-        return list(map(or_, map(lshift, user_model, repeat(_DAY_BITS)), day_mode))
 
     def totals(self) -> Iterator[tuple[LedgerKey, UsageTotals]]:
         """``(key, UsageTotals)`` per cell."""
@@ -281,6 +265,13 @@ class MonthCells(Mapping[LedgerKey, list]):
     def set_sums(self, sums: "MonthSums") -> None:
         """Give the cells their sums, derived elsewhere from the same cells (a month decoded in parts)."""
         self._sums = sums
+
+
+def _packed_keys(user: Column, model: Column, day: Column, max_mode: Column, first_day: int) -> list[int]:
+    """Each cell's key as ``CellsBuilder`` packs it, from the cells' columns (computed column-wise, in C)."""
+    user_model = map(or_, map(lshift, user, repeat(MODEL_BITS)), model)
+    day_mode = map(or_, map(lshift, map(sub, day, repeat(first_day)), repeat(1)), max_mode)
+    return list(map(or_, map(lshift, user_model, repeat(_DAY_BITS)), day_mode))
 
 
 def _rebuild_cells(users, models, day, user, model, max_mode, columns, derived) -> MonthCells:
@@ -348,7 +339,7 @@ def derive_model_modes(cells: "MonthCells") -> dict[tuple[str, bool], ModelModeS
             for group, columns in grouped_columns(groups, cells.columns)}
 
 
-def derive_sums(cells: MonthCells, *, per_model_mode: bool = True) -> MonthSums:
+def derive_sums(cells: MonthCells) -> MonthSums:
     """The month's sums per ``(user, model)``, day, ``(user, day)`` and ``(model, day)``: one pass
     over the cells (written out field by field: a cell costs about a microsecond); and per model and
     max mode (:func:`derive_model_modes`) unless not ``per_model_mode`` (a piece of a month: those
@@ -397,15 +388,71 @@ def derive_sums(cells: MonthCells, *, per_model_mode: bool = True) -> MonthSums:
         days={day: make(values) for day, values in sorted(day_sums.items())},
         user_days={user: costs for user, costs in zip(users, user_days) if costs},
         model_days={model: costs for model, costs in zip(models, model_days) if costs},
-        model_modes=derive_model_modes(cells) if per_model_mode else {},
+        model_modes=derive_model_modes(cells),
     )
 
 
-def add_sums(parts: Sequence[MonthSums], cells: MonthCells) -> MonthSums:
-    """The sums of a month decoded in parts (each part's sums derived apart), whose cells, joined,
-    are ``cells``. The sums per model and max mode are derived from ``cells`` again: their price-fit
-    evidence sums products of each cell's sums, and a cell whose events lie in two parts is one cell."""
-    total = MonthSums({}, {}, {}, {}, derive_model_modes(cells))
+def join_parts(parts: Sequence[MonthCells], first_day: int) -> MonthCells:
+    """One month's cells from the cells of its parts (decoded apart, in the order of the file, each with
+    its sums derived), their sums joined too: the same cells in the same order, users and models coded
+    the same, and the same sums, as when the month is decoded whole.
+
+    The parts of a month cut in time share few cells (those of the days at the cuts): every other cell
+    is copied a column at a time, and only a shared one is added up by hand. The sums per model and
+    max mode are the parts' added, corrected for each shared cell: its price-fit evidence is of products
+    of its sums, so the merged cell's evidence replaces its halves'. A sum beyond 64 bits joins the
+    parts in Python integers."""
+    try:
+        return _joined(parts, first_day, wide=False)
+    except OverflowError:
+        return _joined(parts, first_day, wide=True)
+
+
+def _joined(parts: Sequence[MonthCells], first_day: int, *, wide: bool) -> MonthCells:
+    users: dict[str, int] = {}
+    models: dict[str, int] = {}
+    day, user, model, max_mode = array("q"), array("q"), array("q"), array("b")
+    sums: list[Any] = [[] if wide else array("q") for _ in range(SUM_COUNT)]
+    rows: dict[int, int] = {}  # packed key -> row
+    merged: list[tuple[int, list[int], list[int], list[int]]] = []  # (model mode, before, added, after)
+    for part in parts:
+        user_codes = [users.setdefault(name, len(users)) for name in part.users]
+        model_codes = [models.setdefault(name, len(models)) for name in part.models]
+        part_user = list(map(user_codes.__getitem__, part.user))
+        part_model = list(map(model_codes.__getitem__, part.model))
+        keys = _packed_keys(part_user, part_model, part.day, part.max_mode, first_day)
+        shared = rows.keys() & keys
+        fresh: Any = map(not_, map(shared.__contains__, keys)) if shared else None
+        if fresh is not None:
+            fresh = list(fresh)
+        take = (lambda column: column) if fresh is None else (lambda column: compress(column, fresh))
+        rows.update(zip(take(keys), count(len(day))))
+        day.extend(take(part.day))
+        user.extend(take(part_user))
+        model.extend(take(part_model))
+        max_mode.extend(take(part.max_mode))
+        for column, part_column in zip(sums, part.columns):
+            column.extend(take(part_column))
+        for index in compress(range(len(keys)), map(shared.__contains__, keys)) if shared else ():
+            row = rows[keys[index]]
+            before = [column[row] for column in sums]
+            added = [column[index] for column in part.columns]
+            after = list(map(add, before, added))
+            for column, value in zip(sums, after):
+                column[row] = value  # (beyond 64 bits: OverflowError, and the join starts again wide)
+            merged.append((model[row] * 2 + max_mode[row], before, added, after))
+    cells = MonthCells(users=list(users), models=list(models), day=day, user=user, model=model, max_mode=max_mode,
+                       sums=[column if isinstance(column, array) else int_column(column) for column in sums])
+    cells.set_sums(_joined_sums([part.sums() for part in parts], merged, cells.models))
+    return cells
+
+
+def _joined_sums(parts: Sequence[MonthSums], merged: Sequence[tuple[int, list[int], list[int], list[int]]],
+                 models: list[str]) -> MonthSums:
+    """The sums of a month from its parts' (:func:`join_parts`): ``merged``, the cells two parts shared,
+    each as ``(model code x 2 + max mode, sums before, sums added, sums after)``."""
+    total = MonthSums({}, {}, {}, {}, {})
+    model_modes: dict[tuple[str, bool], list[Any]] = {}
     for part in parts:
         for into, more in ((total.user_models, part.user_models), (total.days, part.days)):
             for key, totals in more.items():
@@ -416,7 +463,21 @@ def add_sums(parts: Sequence[MonthSums], cells: MonthCells) -> MonthSums:
                 found = into.setdefault(name, {})
                 for day, cost in costs.items():
                     found[day] = found.get(day, 0) + cost
+        for key, sums in part.model_modes.items():
+            found = model_modes.get(key)
+            model_modes[key] = [sums.totals, sums.evidence] if found is None else [found[0] + sums.totals,
+                                                                                 found[1] + sums.evidence]
+    by_model_mode: dict[int, list[tuple[int, list[int], list[int], list[int]]]] = {}
+    for cell in merged:
+        by_model_mode.setdefault(cell[0], []).append(cell)
+    for group, rows in by_model_mode.items():
+        found = model_modes[models[group // 2], bool(group % 2)]
+        before, added, after = (cells_evidence(list(zip(*[row[place] for row in rows]))) for place in (1, 2, 3))
+        found[1] = found[1] + after - before - added
+    code = {name: number for number, name in enumerate(models)}
     total.days = dict(sorted(total.days.items()))
+    total.model_modes = {key: ModelModeSums(*model_modes[key])
+                         for key in sorted(model_modes, key=lambda key: (code[key[0]], key[1]))}
     return total
 
 
@@ -497,5 +558,5 @@ class _LedgerItems:
         return _all_totals(self._ledger)
 
 
-__all__ = ["CellsBuilder", "Ledger", "MonthCells", "MonthSums", "SUM_COUNT", "cells_from_totals", "derive_sums",
+__all__ = ["CellsBuilder", "Ledger", "MonthCells", "MonthSums", "SUM_COUNT", "cells_from_totals", "derive_sums", "join_parts",
            "int_column"]

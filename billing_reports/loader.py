@@ -19,7 +19,8 @@ millions in a few hundred megabytes):
   to :func:`_inspect`, which decides carefully and counts what it finds; both paths
   give the same sums and counts (the tests compare them);
 - a big cache is spread over one process per CPU, a month at a time, a big month in
-  pieces; each process also derives the sums the reports read (``ledger.derive_sums``);
+  pieces (joined by ``ledger.join_parts``); each process also derives the sums the reports
+  read (``ledger.derive_sums``), and they decode while this one reads the summaries;
 - a month is decoded once: its result is kept as a summary (``month_summary``)
   and read instead while the cache file is unchanged.
 """
@@ -47,9 +48,9 @@ from .child_processes import end_with_parent
 from .cache import cache_path, cached_complete, read_cached_month, refuse_demo_data
 from .errors import CacheError
 from .folders import existing_folder
-from .ledger import MODEL_BITS, CellsBuilder, Ledger, MonthCells, add_sums, derive_sums
+from .ledger import MODEL_BITS, CellsBuilder, Ledger, MonthCells, join_parts
 from .money import MICROCENTS_PER_CENT, microcents
-from .month_summary import keep_summary, read_summary
+from .month_summary import keep_summary, looks_current, read_summary
 from .months import DAY_MS, Month, parse_isoformat_z
 from .periods import ReportRange
 from .on_demand import (
@@ -173,24 +174,35 @@ def _load_months(data_dir: Path, months: list[Month]) -> Iterator[tuple[MonthFac
     Months whose cache file is unchanged since it was last decoded come from their
     summaries (``month_summary``). Decoding the others is the bulk of the work, so a big
     cache is spread over one process per CPU (:func:`_plan`: a month each, a big month in
-    pieces; each returns only its part's cells and sums); a small one is read here, where
-    starting processes would cost more.
+    pieces; each returns only its part's cells and sums), which decode while the summaries
+    are read here; a small one is read here, where starting processes would cost more.
     """
-    summarised: dict[Month, tuple[MonthFacts, MonthCells]] = {}  # (and the months without a file)
-    for month in months:
-        found = _without_decoding(data_dir, month)
-        if found is not None:
-            summarised[month] = found
-    to_decode = [month for month in months if month not in summarised]
+    to_decode = [month for month in months if _needs_decoding(data_dir, month)]
     workers = load_workers(data_dir, to_decode)
     if workers <= 1:
         # one month at a time, in order: only one month's events are alive beside the cells
-        for month in months:
-            yield summarised.pop(month) if month in summarised else decode_month(data_dir, month)
+        yield from (load_month(data_dir, month) for month in months)
         return
-    decoded = _decode_in_workers(data_dir, to_decode, workers)
+    tasks, spans = _plan(data_dir, to_decode, workers)
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+                             initializer=end_with_parent, initargs=(os.getpid(),)) as pool:
+        running = pool.map(_decode_task, tasks)  # (all submitted now)
+        summarised = {month: _without_decoding(data_dir, month) for month in months if month not in to_decode}
+        results = list(running)
+    decoded = _joined_results(data_dir, tasks, results, spans)
     for month in months:
-        yield summarised.pop(month) if month in summarised else decoded.pop(month)
+        found = decoded.get(month) or summarised.get(month)
+        # (a summary whose head said it was current and whose body was damaged: decoded here)
+        yield found if found is not None else decode_month(data_dir, month)
+
+
+def _needs_decoding(data_dir: Path, month: Month) -> bool:
+    """Whether the month has a cache file and no summary that looks current (``looks_current``)."""
+    try:
+        stat = cache_path(data_dir, month).stat()
+    except OSError:
+        return False
+    return not looks_current(data_dir, month, stat)
 
 
 def load_workers(data_dir: Path, months: Sequence[Month]) -> int:
@@ -271,9 +283,10 @@ def _decode_general(path: Path, month: Month) -> tuple[MonthFacts, MonthCells]:
 # Months are independent, and so are the slices of one month: a big cache is decoded by
 # one process per CPU. Each task is a whole month (decoded as ``decode_month`` does,
 # summary included) or, where there are fewer months than processes, a piece of a big
-# month's events (``event_slices.split``); the pieces of a month are added together here,
-# and the month summarised here. Each task derives its sums (``MonthCells.sums``) before
-# returning them, so that work is spread over the processes too.
+# month's events (``event_slices.split``); the pieces of a month are joined here
+# (``ledger.join_parts``) and the month summarised here. Each task derives its sums
+# (``MonthCells.sums``, per model and max mode too) before returning them, so that work is
+# spread over the processes too.
 
 
 @dataclass(frozen=True)
@@ -298,11 +311,9 @@ class _PieceSums:
     extra_fields: tuple[str, ...] = ()
 
 
-def _decode_in_workers(data_dir: Path, months: list[Month], workers: int) -> dict[Month, tuple[MonthFacts, MonthCells]]:
-    tasks, spans = _plan(data_dir, months, workers)
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
-                             initializer=end_with_parent, initargs=(os.getpid(),)) as pool:
-        results = list(pool.map(_decode_task, tasks))
+def _joined_results(data_dir: Path, tasks: list[_Task], results: list[Any], spans: dict[Month, Any]
+                    ) -> dict[Month, tuple[MonthFacts, MonthCells]]:
+    """The months the workers decoded, each month cut in pieces joined (and summarised) here."""
     decoded: dict[Month, tuple[MonthFacts, MonthCells]] = {}
     pieces: dict[Month, list[_PieceSums | None]] = {}
     for task, result in zip(tasks, results):
@@ -310,9 +321,8 @@ def _decode_in_workers(data_dir: Path, months: list[Month], workers: int) -> dic
             decoded[task.month] = result
         else:
             pieces.setdefault(task.month, []).append(result)
-    with collector.paused():
-        for month, parts in pieces.items():
-            decoded[month] = _join_pieces(data_dir, month, parts, *spans[month])
+    for month, parts in pieces.items():
+        decoded[month] = _join_pieces(data_dir, month, parts, *spans[month])
     return decoded
 
 
@@ -325,8 +335,8 @@ def _decode_task(task: _Task) -> Any:
     assert task.end is not None
     with collector.paused():
         found = _decode_piece(cache_path(task.data_dir, task.month), task.month, task.start, task.end)
-        if found is not None:  # (the sums per model and max mode: of the joined month's cells, by add_sums)
-            found.cells.set_sums(derive_sums(found.cells, per_model_mode=False))
+        if found is not None:
+            found.cells.sums()
     return found
 
 
@@ -375,16 +385,7 @@ def _join_pieces(data_dir: Path, month: Month, parts: list[_PieceSums | None], s
     else:
         month_facts = _month_facts(_header_payload(header), path, month, events)
         found = [part for part in parts if part is not None]
-        for wide in (False, True):
-            try:
-                builder = CellsBuilder.of(found[0].cells, month.start_ms // DAY_MS, wide=wide)
-                for part in found[1:]:
-                    builder.add_cells(part.cells)
-            except OverflowError:  # a sum beyond 64 bits: in Python integers
-                continue
-            break
-        cells = builder.finish()
-        cells.set_sums(add_sums([part.cells.sums() for part in found], cells))
+        cells = join_parts([part.cells for part in found], month.start_ms // DAY_MS)
         for part in found:
             month_facts.quality.add(part.quality)
     keep_summary(data_dir, month, stat, checked_at, month_facts, cells)

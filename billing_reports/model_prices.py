@@ -33,7 +33,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from fractions import Fraction
-from operator import add, mul
+from operator import add, mul, sub
 from typing import Sequence
 
 from .money import half_up
@@ -74,6 +74,13 @@ class PriceEvidence:
         return PriceEvidence(self.cells + other.cells, tuple(map(add, self.gram, other.gram)),
                              tuple(map(add, self.moments, other.moments)), self.cost_squares + other.cost_squares,
                              self.cost + other.cost, tuple(map(add, self.tokens, other.tokens)))
+
+    def __sub__(self, other: "PriceEvidence") -> "PriceEvidence":
+        """The evidence of these cells without ``other``'s (some of them: a cell that two parts of a
+        month shared, whose halves' evidence gives way to the merged cell's)."""
+        return PriceEvidence(self.cells - other.cells, tuple(map(sub, self.gram, other.gram)),
+                             tuple(map(sub, self.moments, other.moments)), self.cost_squares - other.cost_squares,
+                             self.cost - other.cost, tuple(map(sub, self.tokens, other.tokens)))
 
     def matrix(self) -> list[list[int]]:
         """``XᵀX`` whole (4 x 4, symmetric)."""

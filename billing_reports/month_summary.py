@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import sys
 from array import array
 from functools import lru_cache
@@ -145,6 +146,26 @@ def rules_fingerprint() -> str | None:
     except OSError:  # a frozen or zipped install
         return None
     return digest.hexdigest()
+
+
+#: A summary's first bytes as :func:`keep_summary` writes them (msgspec keeps the fields' order).
+_HEAD = re.compile(rb'\{"rules":"([0-9a-f]{1,64})","source":\[(\d{1,20}),(\d{1,20}),(\d{1,20}),(\d{1,20})\]')
+
+
+def looks_current(data_dir: Path, month: Month, stat: os.stat_result) -> bool:
+    """Whether the month's summary says, in its first bytes, that it was made of this very cache file
+    (``stat``) by these rules: so the loader knows at once which months to decode, and decodes them
+    while it reads the summaries (:func:`read_summary` checks a summary whole)."""
+    rules = rules_fingerprint()
+    if rules is None:
+        return False
+    try:
+        with open(summary_path(data_dir, month), "rb") as file:
+            found = _HEAD.match(file.read(256))
+    except OSError:
+        return False
+    return (found is not None and found[1].decode() == rules
+            and list(map(int, found.groups()[1:])) == file_stamp(stat))
 
 
 def read_summary(data_dir: Path, month: Month, path: Path, stat: os.stat_result
@@ -338,4 +359,4 @@ def keep_summary(
     return True
 
 
-__all__ = ["SUMMARY_DIR", "keep_summary", "read_summary", "rules_fingerprint", "summary_path"]
+__all__ = ["SUMMARY_DIR", "keep_summary", "looks_current", "read_summary", "rules_fingerprint", "summary_path"]

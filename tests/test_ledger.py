@@ -501,3 +501,53 @@ def test_a_month_decoded_in_pieces_is_read_from_its_summary_next_time(tmp_path, 
     time.sleep(0.05)
     load_usage(None, [APRIL], data_dir=tmp_path / "cache")
     assert summary.stat().st_mtime_ns == written
+
+
+def _cells_of(sums_in_order, first_day, *, wide=False):
+    from billing_reports.ledger import CellsBuilder
+
+    builder = CellsBuilder(first_day, wide=wide)
+    for key, sums in sums_in_order:
+        builder.add(key, sums)
+    return builder.finish()
+
+
+def _everything(cells):
+    """The cells and every sum the reports read, each table in its order (page names follow it)."""
+    sums = cells.sums()
+    return (cells.users, cells.models, list(cells.rows()),
+            list(sums.user_models.items()), list(sums.days.items()),
+            [(name, list(days.items())) for name, days in sums.user_days.items()],
+            [(name, list(days.items())) for name, days in sums.model_days.items()],
+            list(sums.model_modes.items()))
+
+
+@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize("parts", [2, 3, 5])
+def test_a_month_joined_from_parts_is_the_month_decoded_whole(seed, parts):
+    # the loader cuts a big month in pieces that processes decode apart; joined, they must give the
+    # very cells, codes, orders and sums (the price fit's products too) of one process's decoding,
+    # whether the pieces share many cells (few names and days), none, or sums beyond 64 bits
+    from billing_reports.ledger import join_parts
+
+    generator = random.Random(seed)
+    first_day = APRIL.start_ms // 86_400_000
+    names = max(1, seed % 4) * 3
+    huge = seed % 6 == 5
+    events = []
+    for index in range(generator.randrange(1, 400)):
+        # days in order (pieces share the cells of the days at the cuts), any of 3 days (many shared), any
+        day = first_day + (index * 30 // 400, generator.randrange(3), generator.randrange(30))[seed % 3]
+        key = (day, f"u{generator.randrange(names)}@example.com", f"m{generator.randrange(names)}",
+               generator.random() < 0.3)
+        cost = (1 << 62) + generator.randrange(1 << 20) if huge else generator.randrange(-50, 10_000)
+        events.append((key, [cost, 1] + [generator.randrange(0, 5_000) for _ in range(4)]
+                       + [cost + 7, generator.randrange(0, 900)]))
+    cuts = sorted(generator.sample(range(1, len(events) + 1), min(parts - 1, len(events))))
+    pieces = [events[start:end] for start, end in zip([0, *cuts], [*cuts, len(events)]) if start < end]
+    whole = _cells_of(events, first_day, wide=huge)
+    joined = join_parts([_cells_of(piece, first_day, wide=huge) for piece in pieces], first_day)
+    assert _everything(joined) == _everything(whole)
+    shared = sum(map(len, [_cells_of(piece, first_day, wide=huge) for piece in pieces])) - len(whole)
+    if seed % 3 == 1 and len(events) > 50:
+        assert shared > 0  # (the pieces did share cells)

@@ -346,3 +346,56 @@ def test_sums_per_model_that_add_up_yet_name_the_models_wrong_are_ignored(cache,
     assert decoded == ["2026-01"]
     assert [cells.sums().model_modes for cells in again.cell_columns()] == [
         cells.sums().model_modes for cells in first.cell_columns()]
+
+
+def test_a_summary_says_in_its_first_bytes_which_file_and_rules_it_was_made_of(cache):
+    # the loader plans which months to decode from these bytes alone, so its workers decode while the
+    # summaries are read: what keep_summary writes must match them, and nothing else may
+    _load(cache)
+    path = cache / "01-2026-usage-based-data.json"
+    assert month_summary.looks_current(cache, JAN, path.stat())
+    assert not month_summary.looks_current(cache, Month(2025, 11), path.stat())  # (no summary at all)
+    time.sleep(0.05)
+    path.write_bytes(path.read_bytes())  # the same bytes, another file version
+    assert not month_summary.looks_current(cache, JAN, path.stat())
+    _load(cache)
+    assert month_summary.looks_current(cache, JAN, path.stat())
+    for head in (b'{"rules": "', b"", b'{"source":[1,2,3,4],"rules":"ab"}'):
+        summary_path(cache, JAN).write_bytes(head)
+        assert not month_summary.looks_current(cache, JAN, path.stat())
+    _load(cache)
+    rules = month_summary.rules_fingerprint()
+    _doctor_compact(cache, JAN, lambda s: s.update(rules=rules[:-1] + ("0" if rules[-1] != "0" else "1")))
+    assert not month_summary.looks_current(cache, JAN, path.stat())
+
+
+def _doctor_compact(cache, month, change):
+    """``_doctor``, the summary written back as compactly as ``keep_summary`` writes it."""
+    path = summary_path(cache, month)
+    summary = json.loads(path.read_bytes())
+    change(summary)
+    path.write_text(json.dumps(summary, separators=(",", ":")), encoding="utf-8")
+
+
+def test_workers_decode_the_changed_months_while_the_summaries_are_read(cache, decoded, monkeypatch):
+    monkeypatch.setenv(loader.LOAD_WORKERS_VARIABLE, "2")
+    first = _load(cache)
+    march = Month(2026, 3)
+    for month in (JAN, march):  # two refetched months: a worker process each
+        path = cache / f"{month.cache_stem}-usage-based-data.json"
+        payload = json.loads(path.read_text(encoding="utf-8"))
+        payload["events"][0]["tokenUsage"]["totalCents"] += 1
+        write_cached_month(path, payload)
+    # and a summary whose first bytes say it is current, whose body is damaged (a dollar more, a
+    # column cut short): read, refused, and its month decoded here after all
+    february = Month(2026, 2)
+    _doctor_compact(cache, february, lambda s: (_cost_plus_one_dollar(s), _change(s["cells"], "sums", list.pop, 3)))
+    assert month_summary.looks_current(cache, february, (cache / "02-2026-usage-based-data.json").stat())
+    decoded.clear()
+    again = _load(cache)
+    assert decoded == ["2026-02"]  # (January and March were decoded by the worker processes)
+    for month in (JAN, march):
+        assert again.month_total(month).cost - first.month_total(month).cost == 1_000_000  # a cent more
+    assert {month: again.month_total(month) for month in MONTHS if month not in (JAN, march)} == \
+        {month: first.month_total(month) for month in MONTHS if month not in (JAN, march)}
+    assert _facts(again)["2026-02"] == _facts(first)["2026-02"]
