@@ -148,8 +148,9 @@ def rules_fingerprint() -> str | None:
     return digest.hexdigest()
 
 
-#: A summary's first bytes as :func:`keep_summary` writes them (msgspec keeps the fields' order).
-_HEAD = re.compile(rb'\{"rules":"([0-9a-f]{1,64})","source":\[(\d{1,20}),(\d{1,20}),(\d{1,20}),(\d{1,20})\]')
+#: A summary's first bytes as :func:`keep_summary` writes them (msgspec keeps the fields' order; a file's
+#: times may lie before 1970, negative).
+_HEAD = re.compile(rb'\{"rules":"([0-9a-f]{1,64})","source":\[(-?\d{1,20}),(-?\d{1,20}),(-?\d{1,20}),(-?\d{1,20})\]')
 
 
 def looks_current(data_dir: Path, month: Month, stat: os.stat_result) -> bool:
@@ -190,8 +191,8 @@ def read_summary(data_dir: Path, month: Month, path: Path, stat: os.stat_result
         )
         cells = _month_cells(summary.cells, month)
         cells.set_sums(_month_sums(summary.sums, cells))
-    except (OSError, ValueError, IndexError):  # none yet, or damaged (msgspec's errors are ValueErrors): decode the file
-        return None
+    except (OSError, ValueError, IndexError, RecursionError):  # none yet, or damaged (msgspec's errors are
+        return None                                            # ValueErrors; nested too deep): decode the file
     return month_facts, cells
 
 

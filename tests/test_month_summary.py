@@ -399,3 +399,32 @@ def test_workers_decode_the_changed_months_while_the_summaries_are_read(cache, d
     assert {month: again.month_total(month) for month in MONTHS if month not in (JAN, march)} == \
         {month: first.month_total(month) for month in MONTHS if month not in (JAN, march)}
     assert _facts(again)["2026-02"] == _facts(first)["2026-02"]
+
+
+def test_a_summary_nested_too_deep_is_damaged_not_the_end_of_the_build(cache, decoded):
+    # (review) msgspec refuses a value nested thousands deep with RecursionError, not a ValueError: a
+    # summary (a hidden file that only saves time) so damaged ended the build with a traceback (with
+    # worker processes, once they had decoded every changed month)
+    first = _load(cache)
+    path = summary_path(cache, JAN)
+    summary = json.loads(path.read_bytes())
+    summary["facts"]["fetch"] = {"pages": "NESTED"}
+    path.write_text(json.dumps(summary, separators=(",", ":")).replace('"NESTED"', "[" * 20_000 + "]" * 20_000),
+                    encoding="utf-8")
+    assert month_summary.looks_current(cache, JAN, (cache / "01-2026-usage-based-data.json").stat())
+    decoded.clear()
+    again = _load(cache)
+    assert decoded == ["2026-01"]
+    assert again.totals == first.totals and _facts(again) == _facts(first)
+
+
+def test_a_cache_file_dated_before_1970_is_still_known_current_from_its_summarys_first_bytes(cache):
+    # (review) the first bytes' pattern took only unsigned numbers: a file whose times lie before 1970
+    # (an archive restored with odd dates) never looked current, and the workers decoded it on every build
+    path = cache / "01-2026-usage-based-data.json"
+    os.utime(path, ns=(-86_400_000_000_000, -86_400_000_000_000))
+    assert path.stat().st_mtime_ns < 0
+    time.sleep(0.05)
+    _load(cache)
+    assert month_summary.read_summary(cache, JAN, path, path.stat()) is not None
+    assert month_summary.looks_current(cache, JAN, path.stat())
