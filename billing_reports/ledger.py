@@ -342,8 +342,8 @@ def derive_model_modes(cells: "MonthCells") -> dict[tuple[str, bool], ModelModeS
 def derive_sums(cells: MonthCells) -> MonthSums:
     """The month's sums per ``(user, model)``, day, ``(user, day)`` and ``(model, day)``: one pass
     over the cells (written out field by field: a cell costs about a microsecond); and per model and
-    max mode (:func:`derive_model_modes`) unless not ``per_model_mode`` (a piece of a month: those
-    are derived from the joined month's cells, see :func:`add_sums`)."""
+    max mode (:func:`derive_model_modes`). (A month decoded in pieces: each piece's, joined by
+    :func:`join_parts`.)"""
     model_count = max(len(cells.models), 1)
     users, models = cells.users, cells.models
     pair_sums: dict[int, list[int]] = {}
