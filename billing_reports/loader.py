@@ -50,7 +50,7 @@ from .errors import CacheError
 from .folders import existing_folder
 from .ledger import MODEL_BITS, CellsBuilder, Ledger, MonthCells, join_parts
 from .money import MICROCENTS_PER_CENT, microcents
-from .month_summary import keep_summary, looks_current, read_summary
+from .month_summary import file_stamp, keep_summary, looks_current, read_summary
 from .months import DAY_MS, Month, parse_isoformat_z
 from .periods import ReportRange
 from .on_demand import (
@@ -376,8 +376,15 @@ def _plan(data_dir: Path, months: list[Month], workers: int
 def _join_pieces(data_dir: Path, month: Month, parts: list[_PieceSums | None], stat: Any, checked_at: float,
                  span: event_slices.EventsSpan) -> tuple[MonthFacts, MonthCells]:
     """A month decoded in pieces: their cells, sums and counts added up, the facts from the file's
-    header; the general path where a piece needed it."""
+    header; the general path where a piece needed it; decoded again here where the file was replaced
+    meanwhile (each piece's process opens it anew: the pieces may hold events of both versions)."""
     path = cache_path(data_dir, month)
+    try:
+        unchanged = file_stamp(path.stat()) == file_stamp(stat)
+    except OSError:
+        unchanged = False
+    if not unchanged:
+        return decode_month(data_dir, month)
     header = _HEADER_DECODER.decode(span.header)
     events = sum(part.events for part in parts if part is not None)
     if any(part is None for part in parts) or header.total_events != events:

@@ -551,3 +551,30 @@ def test_a_month_joined_from_parts_is_the_month_decoded_whole(seed, parts):
     shared = sum(map(len, [_cells_of(piece, first_day, wide=huge) for piece in pieces])) - len(whole)
     if seed % 3 == 1 and len(events) > 50:
         assert shared > 0  # (the pieces did share cells)
+
+
+def test_a_cache_file_replaced_while_its_pieces_are_decoded_is_one_version_of_it(tmp_path, tiny_slices, monkeypatch):
+    # (review) each piece's process opens the file by name: a fetch that replaces it (the same layout,
+    # other amounts) after the first piece was read left a month of both versions' events, its total
+    # neither file's, and summarised as the first version
+    import os
+
+    from billing_reports import loader
+
+    monkeypatch.setenv(loader.LOAD_WORKERS_VARIABLE, "3")
+    events = [_event(str(APRIL.start_ms + index * 8_000_000), "ann@example.com", "opus", 12.5) for index in range(300)]
+    path = _write(tmp_path, APRIL, events)
+    time.sleep(0.05)
+    tasks, spans = loader._plan(tmp_path, [APRIL], 3)
+    assert len(tasks) == 3 and all(task.start is not None for task in tasks)
+    first = loader._decode_task(tasks[0])
+    for event in events:
+        event["tokenUsage"]["totalCents"] = 13.5  # (as many characters: the cuts still fall between events)
+    replacement = _write(tmp_path / "refetched", APRIL, events)
+    os.replace(replacement, path)
+    rest = [loader._decode_task(task) for task in tasks[1:]]
+    assert all(piece is not None for piece in rest)  # (the pieces of the new file decode: nothing looks wrong)
+    [(facts, cells)] = loader._joined_results(tmp_path, tasks, [first, *rest], spans).values()
+    assert sum(cells.columns[0]) in (300 * 12_500_000, 300 * 13_500_000)
+    monkeypatch.setenv(loader.LOAD_WORKERS_VARIABLE, "1")
+    assert load_usage(None, [APRIL], data_dir=tmp_path).total.cost == 300 * 13_500_000
