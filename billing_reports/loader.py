@@ -186,14 +186,30 @@ def _load_months(data_dir: Path, months: list[Month]) -> Iterator[tuple[MonthFac
     tasks, spans = _plan(data_dir, to_decode, workers)
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
                              initializer=end_with_parent, initargs=(os.getpid(),)) as pool:
-        running = pool.map(_decode_task, tasks)  # (all submitted now)
-        summarised = {month: _without_decoding(data_dir, month) for month in months if month not in to_decode}
-        results = list(running)
+        try:
+            running = pool.map(_decode_task, tasks)  # (all submitted now)
+            summarised = {month: _without_decoding(data_dir, month) for month in months if month not in to_decode}
+            results = list(running)
+        except BaseException:  # (Ctrl-C, a broken cache file): no waiting for the months still queued
+            _stop_now(pool)
+            raise
     decoded = _joined_results(data_dir, tasks, results, spans)
     for month in months:
         found = decoded.get(month) or summarised.get(month)
         # (a summary whose head said it was current and whose body was damaged: decoded here)
         yield found if found is not None else decode_month(data_dir, month)
+
+
+def _stop_now(pool: ProcessPoolExecutor) -> None:
+    """End ``pool``'s processes and drop its queued tasks: leaving the pool's block would otherwise wait
+    until every month still queued had been decoded. (A process ended while it writes a summary leaves
+    only a temp file, removed later: ``keep_summary``.)"""
+    processes = list((getattr(pool, "_processes", None) or {}).values())  # (Python 3.14: terminate_workers())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.join()
 
 
 def _needs_decoding(data_dir: Path, month: Month) -> bool:

@@ -329,3 +329,46 @@ def test_undocumented_fields_are_learnt_and_counted_on_the_typed_path(tmp_path):
     # four at 1.5c and the zero-cost one; the other kind is dropped, the removed user is apart
     day = april.start_ms // DAY_MS
     assert typed_cells[(day, "x@example.com", "gpt-5", False)] == [4 * 1_500_000, 5, 4, 4, 0, 0, 4 * 1_500_000, 0]
+
+
+def test_an_error_while_the_workers_decode_waits_for_no_month_still_queued(tmp_path, monkeypatch):
+    # (review) Ctrl-C, or any error, while this process reads the summaries and the workers decode the
+    # changed months: leaving the pool waited until every month still queued had been decoded
+    import multiprocessing
+    import time
+
+    from billing_reports import loader, month_summary
+    from billing_reports.months import months_in_range
+
+    monkeypatch.setattr(month_summary, "SETTLE_SECONDS", 0.0)
+    months = months_in_range(Month(2026, 8), 8)
+    for month in months:
+        _write(tmp_path, month, [_event(timestamp=str(month.start_ms + 1000))])
+    time.sleep(0.05)
+    load_usage(None, months, data_dir=tmp_path)  # (every month summarised)
+    for month in months[1:]:  # seven months fetched again: the workers' tasks
+        _write(tmp_path, month, [_event(timestamp=str(month.start_ms + 1000))] * 2)
+    started = tmp_path / "started.log"
+    real_decode = loader.decode_month
+
+    def slow_decode(data_dir, month):  # (in the worker processes: they are forked after this patch)
+        with open(started, "a") as log:
+            log.write(f"{month.key}\n")
+        time.sleep(1.0)
+        return real_decode(data_dir, month)
+
+    def interrupted(*_args):
+        time.sleep(0.3)  # (the workers are decoding by then)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(loader, "decode_month", slow_decode)
+    monkeypatch.setattr(loader, "read_summary", interrupted)  # Ctrl-C while the summaries are read
+    monkeypatch.setenv(loader.LOAD_WORKERS_VARIABLE, "2")
+    assert loader.load_workers(tmp_path, months[1:]) == 2
+    with pytest.raises(KeyboardInterrupt):
+        load_usage(None, months, data_dir=tmp_path)
+    assert len(started.read_text().split() if started.exists() else []) <= 2  # (those being decoded then)
+    deadline = time.monotonic() + 10
+    while multiprocessing.active_children() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not multiprocessing.active_children()
