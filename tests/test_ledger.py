@@ -578,3 +578,33 @@ def test_a_cache_file_replaced_while_its_pieces_are_decoded_is_one_version_of_it
     assert sum(cells.columns[0]) in (300 * 12_500_000, 300 * 13_500_000)
     monkeypatch.setenv(loader.LOAD_WORKERS_VARIABLE, "1")
     assert load_usage(None, [APRIL], data_dir=tmp_path).total.cost == 300 * 13_500_000
+
+
+@pytest.mark.parametrize("charged", [
+    lambda index: (1 << 63) - 1 if index == 40 else 5,                  # one piece's cell beyond 64 bits only
+    lambda index: 1 << 62 if index in (0, 30, 60) else 5,               # a cell beyond 64 bits only once merged
+    lambda index: (1 << 63) - 1 if index == 0 else -(1 << 62) if index in (30, 32) else 5,  # beyond, then within
+], ids=["one piece wide", "wide once merged", "wide then back"])
+def test_a_month_joined_from_parts_of_both_widths_is_the_month_decoded_whole(charged):
+    # (review) the parts of a month need not agree on their columns' width: each is as decoding made it
+    from billing_reports.ledger import CellsBuilder, join_parts
+
+    first_day = APRIL.start_ms // 86_400_000
+    events = [((first_day, f"u{index % 2}@example.com", "opus", False),  # two cells, in every piece
+               [charged(index), 1, 1, 2, 3, 4, charged(index), 0]) for index in range(90)]
+
+    def cells_of(sums_in_order):
+        for wide in (False, True):
+            builder = CellsBuilder(first_day, wide=wide)
+            try:
+                for key, sums in sums_in_order:
+                    builder.add(key, sums)
+            except OverflowError:
+                continue
+            return builder.finish()
+
+    pieces = [cells_of(events[start:start + 30]) for start in (0, 30, 60)]
+    whole = cells_of(events)
+    joined = join_parts(pieces, first_day)
+    assert _everything(joined) == _everything(whole)
+    assert [type(column) for column in joined.columns] == [type(column) for column in whole.columns]
