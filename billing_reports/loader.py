@@ -204,10 +204,10 @@ def _stop_now(pool: ProcessPoolExecutor) -> None:
     """End ``pool``'s processes and drop its queued tasks: leaving the pool's block would otherwise wait
     until every month still queued had been decoded. (A process ended while it writes a summary leaves
     only a temp file, removed later: ``keep_summary``.)"""
-    processes = list((getattr(pool, "_processes", None) or {}).values())  # (Python 3.14: terminate_workers())
+    processes = list((getattr(pool, "_processes", None) or {}).values())  # (Python 3.14: kill_workers())
     pool.shutdown(wait=False, cancel_futures=True)
     for process in processes:
-        process.terminate()
+        process.kill()  # (SIGKILL: no signal handler inherited from this process keeps it decoding)
     for process in processes:
         process.join()
 
