@@ -33,6 +33,7 @@ import multiprocessing
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import repeat
@@ -40,6 +41,7 @@ from operator import attrgetter, is_not
 from pathlib import Path
 from typing import Annotated, Any, Iterable, Iterator, Sequence, Union
 
+import click
 import msgspec
 import orjson
 
@@ -184,15 +186,24 @@ def _load_months(data_dir: Path, months: list[Month]) -> Iterator[tuple[MonthFac
         yield from (load_month(data_dir, month) for month in months)
         return
     tasks, spans = _plan(data_dir, to_decode, workers)
+    summarised: dict[Month, Any] = {}
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
                              initializer=end_with_parent, initargs=(os.getpid(),)) as pool:
         try:
             running = pool.map(_decode_task, tasks)  # (all submitted now)
             summarised = {month: _without_decoding(data_dir, month) for month in months if month not in to_decode}
-            results = list(running)
+            results: list[Any] | None = list(running)
+        except BrokenProcessPool:  # a process killed (the out-of-memory killer, a signal): see below
+            _stop_now(pool)
+            results = None
         except BaseException:  # (Ctrl-C, a broken cache file): no waiting for the months still queued
             _stop_now(pool)
             raise
+    if results is None:
+        click.echo("Note: a process decoding the cache ended unexpectedly (killed, perhaps for want of memory); "
+                   "the months it had are decoded in this process, one at a time.", err=True)
+        yield from (summarised.get(month) or load_month(data_dir, month) for month in months)
+        return
     decoded = _joined_results(data_dir, tasks, results, spans)
     for month in months:
         found = decoded.get(month) or summarised.get(month)

@@ -372,3 +372,45 @@ def test_an_error_while_the_workers_decode_waits_for_no_month_still_queued(tmp_p
     while multiprocessing.active_children() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not multiprocessing.active_children()
+
+
+def test_a_worker_killed_while_it_decodes_costs_time_not_the_build(tmp_path, monkeypatch, capsys):
+    # the out-of-memory killer (or anyone) ends a process of the pool: the months are decoded here
+    # instead, one at a time, with the same figures, one line saying so, and no process left behind
+    import multiprocessing
+    import os
+    import signal
+    import time
+
+    from billing_reports import loader, month_summary
+    from billing_reports.months import months_in_range
+
+    monkeypatch.setattr(month_summary, "SETTLE_SECONDS", 0.0)
+    months = months_in_range(Month(2026, 8), 4)
+    for number, month in enumerate(months):
+        _write(tmp_path, month, [_event(timestamp=str(month.start_ms + 1000))] * (number + 1))
+    monkeypatch.setenv(loader.LOAD_WORKERS_VARIABLE, "1")
+    alone = load_usage(None, months, data_dir=tmp_path)
+    for path in (tmp_path / month_summary.SUMMARY_DIR).iterdir():
+        path.unlink()  # (every month to decode again)
+    parent = os.getpid()
+    real_decode = loader.decode_month
+
+    def killed_in_a_worker(data_dir, month):
+        if os.getpid() != parent and month == months[1]:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real_decode(data_dir, month)
+
+    monkeypatch.setattr(loader, "decode_month", killed_in_a_worker)
+    monkeypatch.setenv(loader.LOAD_WORKERS_VARIABLE, "2")
+    assert loader.load_workers(tmp_path, months) == 2
+    capsys.readouterr()
+    again = load_usage(None, months, data_dir=tmp_path)
+    assert again.totals == alone.totals and again.by_day() == alone.by_day()
+    assert {m.key: again.facts(m).to_dict() for m in months} == {m.key: alone.facts(m).to_dict() for m in months}
+    said = capsys.readouterr().err.strip().splitlines()
+    assert len(said) == 1 and "ended unexpectedly" in said[0]
+    deadline = time.monotonic() + 10
+    while multiprocessing.active_children() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not multiprocessing.active_children()
