@@ -203,6 +203,8 @@ def _month_cells(cells: _Cells, month: Month) -> MonthCells:
     count = len(day)
     if len(sums) != SUM_COUNT or any(len(column) != count for column in (user, model, max_mode, *sums)):
         raise ValueError("columns of different lengths")
+    if len(set(cells.users)) != len(cells.users) or len(set(cells.models)) != len(cells.models):
+        raise ValueError("a user or model named twice")  # (its sums, keyed by name, would hide one another)
     first_day, end_day = month.start_ms // DAY_MS, month.end_ms // DAY_MS
     for column, low, high in ((day, first_day, end_day - 1), (user, 0, len(cells.users) - 1),
                               (model, 0, len(cells.models) - 1), (max_mode, 0, 1)):

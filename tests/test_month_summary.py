@@ -182,7 +182,8 @@ def test_a_matching_summary_is_what_the_totals_come_from(cache):
     "garbage", "other rules", "other file", "short column", "cut bytes", "numbers for bytes", "unknown key",
     "bad fetched_at",
     "unknown user", "day of another month", "seven sums", "sums not adding up", "model sums not adding up",
-    "model of no one", "evidence of other cells", "evidence cut short", "evidence of other tokens"])
+    "model of no one", "evidence of other cells", "evidence cut short", "evidence of other tokens",
+    "a user named twice", "a model named twice"])
 def test_a_damaged_or_foreign_summary_is_ignored_and_made_again(cache, decoded, damage):
     first = _load(cache)
     changes = {
@@ -200,6 +201,9 @@ def test_a_damaged_or_foreign_summary_is_ignored_and_made_again(cache, decoded, 
         "evidence of other cells": lambda s: s["sums"]["evidence"][0].__setitem__(0, s["sums"]["evidence"][0][0] + 1),
         "evidence cut short": lambda s: s["sums"]["evidence"][0].pop(),
         "evidence of other tokens": lambda s: s["sums"]["evidence"][0].__setitem__(20, s["sums"]["evidence"][0][20] + 7),
+        # (every sum still adds up; keyed by name, two users' or models' sums would hide one another)
+        "a user named twice": lambda s: s["cells"]["users"].__setitem__(1, s["cells"]["users"][0]),
+        "a model named twice": lambda s: s["cells"]["models"].__setitem__(1, s["cells"]["models"][0]),
         "unknown key": lambda s: s.update(extra=1),
         "bad fetched_at": lambda s: s["facts"].update(fetched_at="noon"),
     }
