@@ -223,6 +223,19 @@ def _stop_now(pool: ProcessPoolExecutor) -> None:
         process.join()
 
 
+def decoding_ahead(data_dir: Path, months: Sequence[Month]) -> tuple[list[Month], int]:
+    """The months a load of ``months`` would decode (a cache file, and no summary that looks current)
+    and their files' size in bytes: for saying so before a long load."""
+    ahead = [month for month in months if _needs_decoding(data_dir, month)]
+    size = 0
+    for month in ahead:
+        try:
+            size += cache_path(data_dir, month).stat().st_size
+        except OSError:  # (gone meanwhile: the load says what it finds)
+            continue
+    return ahead, size
+
+
 def _needs_decoding(data_dir: Path, month: Month) -> bool:
     """Whether the month has a cache file and no summary that looks current (``looks_current``)."""
     try:

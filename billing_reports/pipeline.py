@@ -96,7 +96,7 @@ def build(
     load_failures: list[PluginFailure] = []
     if manager is None:
         manager, load_failures = settings.loaded_plugins()
-    usage, settings = prepared_usage(settings, months, report_range=report_range)
+    usage, settings = prepared_usage(settings, months, report_range=report_range, say=say)
     replaced = built_site_is_pseudonymised(settings.site_dir)
 
     # 3. Render into a temporary directory and swap it in: each user's and model's page (the usage

@@ -76,6 +76,32 @@ def test_build_offline_uses_the_cache_and_names_the_missing_month(project):
     assert users == ["users/ann-example.com.html", "users/removed-user.html"]
 
 
+def test_a_build_that_decodes_much_of_the_cache_says_so_first_and_a_later_one_does_not(project, monkeypatch):
+    # a million events take seconds to decode: the build says what it is doing before that silence
+    # (here the threshold is lowered to the test's small cache); the next build reads the summaries
+    from billing_reports import analysis, month_summary
+
+    monkeypatch.setattr(month_summary, "SETTLE_SECONDS", 0.0)
+    size = cache_path(project / "cache", JAN).stat().st_size
+    monkeypatch.setattr(analysis, "SAY_DECODING_BYTES", size)
+    first = _run("build", "--offline", "--config", "config.yaml", "--end-month", "2026-02")
+    assert first.exit_code == 0, first.output
+    said = [line for line in first.stderr.splitlines() if line.startswith("Decoding")]
+    assert said == [f"Decoding 1 cached month ({size / 1e6:,.0f} MB) into the ledger; later runs read what is "
+                    "made of them until a month changes..."]
+    again = _run("build", "--offline", "--config", "config.yaml", "--end-month", "2026-02")
+    assert again.exit_code == 0, again.output
+    assert not [line for line in again.stderr.splitlines() if line.startswith("Decoding")]
+    (project / "cache" / month_summary.SUMMARY_DIR / f"{JAN.cache_stem}.json").unlink()
+    report = _run("report", "--config", "config.yaml", "--end-month", "2026-01", "--months-back", "1")
+    assert report.exit_code == 0 and report.stderr.startswith("Decoding 1 cached month (")  # (report and check too)
+    assert "Decoding" not in report.stdout
+    monkeypatch.setattr(analysis, "SAY_DECODING_BYTES", size + 1)  # (a smaller cache: said nothing)
+    (project / "cache" / month_summary.SUMMARY_DIR / f"{JAN.cache_stem}.json").unlink()
+    quiet = _run("build", "--offline", "--config", "config.yaml", "--end-month", "2026-02")
+    assert quiet.exit_code == 0 and "Decoding" not in quiet.stderr
+
+
 def test_build_without_a_key_stops_with_one_line(project):
     result = CliRunner().invoke(cli, ["build", "--config", "config.yaml", "--end-month", "2026-02"])
     assert result.exit_code == 1

@@ -138,7 +138,7 @@ def check(settings: Settings, months: list[Month], report_range: ReportRange, of
         except BillingReportsError as error:  # the cache as it is still tells what stands
             errors.append(error.message)
     analysis = analyse(dataclasses.replace(settings, skip_broken_plugins=True), months, report_range=report_range,
-                       manager=manager, load_failures=load_failures)
+                       manager=manager, load_failures=load_failures, say=lambda line: click.echo(line, err=True))
     usage = analysis.usage
     alerts, rule_failures = run_alert_rules(manager, usage, analysis.settings or settings)  # (as its plugins saw them)
     errors += [f"plugin {f.name} failed: {f.error}" for f in [*analysis.failures, *rule_failures]]

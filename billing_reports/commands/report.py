@@ -66,7 +66,7 @@ def report(settings: Settings, months: list[Month], report_range: ReportRange, o
     if demo:
         settings, report_range = demo_settings(settings, report_range)
         months = report_range.months
-    analysis = analyse(settings, months, report_range=report_range)
+    analysis = analyse(settings, months, report_range=report_range, say=lambda line: click.echo(line, err=True))
     if list_pseudonyms:
         _print_table(pseudonym_table(analysis.usage, load_cursor_figures(settings.data_dir)), output_format)
         return
