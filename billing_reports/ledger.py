@@ -422,10 +422,9 @@ def _joined(parts: Sequence[MonthCells], first_day: int, *, wide: bool) -> Month
         part_model = list(map(model_codes.__getitem__, part.model))
         keys = _packed_keys(part_user, part_model, part.day, part.max_mode, first_day)
         shared = rows.keys() & keys
-        fresh: Any = map(not_, map(shared.__contains__, keys)) if shared else None
-        if fresh is not None:
-            fresh = list(fresh)
-        take = (lambda column: column) if fresh is None else (lambda column: compress(column, fresh))
+        in_shared = list(map(shared.__contains__, keys)) if shared else []
+        fresh = list(map(not_, in_shared))
+        take = (lambda column: compress(column, fresh)) if shared else (lambda column: column)
         rows.update(zip(take(keys), count(len(day))))
         day.extend(take(part.day))
         user.extend(take(part_user))
@@ -433,7 +432,7 @@ def _joined(parts: Sequence[MonthCells], first_day: int, *, wide: bool) -> Month
         max_mode.extend(take(part.max_mode))
         for column, part_column in zip(sums, part.columns):
             column.extend(take(part_column))
-        for index in compress(range(len(keys)), map(shared.__contains__, keys)) if shared else ():
+        for index in compress(range(len(keys)), in_shared):
             row = rows[keys[index]]
             before = [column[row] for column in sums]
             added = [column[index] for column in part.columns]
