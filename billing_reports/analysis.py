@@ -16,7 +16,7 @@ import pluggy
 
 from .alerts import Alert, severity_rank
 from .errors import BillingReportsError, ConfigError, PluginError
-from .loader import decoding_ahead, load_usage, require_cached_data
+from .loader import load_usage, require_cached_data
 from .months import Month
 from .pages import Page
 from .periods import ReportRange
@@ -28,7 +28,6 @@ from .settings import Settings
 from .team_snapshots import newest_cycle_start
 from .untrusted import printable, shortened
 from .usage import OnDemandUsage
-from .wording import counted
 
 if TYPE_CHECKING:
     from .groups import GroupDirectory
@@ -71,24 +70,16 @@ def analyse(
     return Analysis(usage, sections, failures, settings)
 
 
-#: A load that decodes this much of the cache says so first (a second of work and more).
-SAY_DECODING_BYTES = 32 * 1024 * 1024
-
-
 def prepared_usage(settings: Settings, months: Sequence[Month], *, report_range: ReportRange | None = None,
                    say: Callable[[str], None] = lambda line: None) -> tuple[OnDemandUsage, Settings]:
     """The usage the plugins are given, and the settings they are given with it: :func:`analyse`'s
     first step (the cache loaded, people named as the ledger names them, pseudonymised if asked).
-    A load that decodes :data:`SAY_DECODING_BYTES` of the cache or more first says so with ``say``.
+    A load that decodes much of the cache first says so with ``say`` (``loader.SAY_DECODING_BYTES``).
 
     :raises CacheError: no month of the range is cached (or a cache file is broken).
     """
-    ahead, size = decoding_ahead(settings.data_dir, months)
-    if size >= SAY_DECODING_BYTES:
-        say(f"Decoding {counted(len(ahead), 'cached month')} ({size / 1e6:,.0f} MB) into the ledger; "
-            "later runs read what is made of them until a month changes...")
     report_range = with_cycle_anchor(report_range, settings)
-    usage = load_usage(settings, months, report_range=report_range)
+    usage = load_usage(settings, months, report_range=report_range, say=say)
     require_cached_data(usage)
     usage.cursor  # Cursor's kept figures read now: a broken file is one line, not each plugin's failure
     # the settings that name people (Person) name them as the ledger does, whatever the case: the

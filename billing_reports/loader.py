@@ -39,7 +39,8 @@ from functools import lru_cache
 from itertools import repeat
 from operator import attrgetter, is_not
 from pathlib import Path
-from typing import Annotated, Any, Iterable, Iterator, Sequence, Union
+from stat import S_ISREG
+from typing import Annotated, Any, Callable, Iterable, Iterator, Sequence, Union
 
 import click
 import msgspec
@@ -65,6 +66,7 @@ from .usage import (
     CHARGED_EXAMPLES, REMOVED_USER, SERVICE_ACCOUNT_MARK, UNKNOWN_MODEL, DataQuality, LedgerKey, MonthFacts,
     OnDemandUsage, one_spelling, service_account_user,
 )
+from .wording import counted
 
 #: Kinds the Cursor API is known to send; any other is counted as unknown.
 KNOWN_KINDS = frozenset(
@@ -107,6 +109,8 @@ KNOWN_FIELDS = frozenset(
 )
 #: A cache at least this big is loaded by several processes (one month each at a time).
 PARALLEL_MIN_BYTES = 64 * 1024 * 1024
+#: A load that decodes this much of the cache says so first (a second of work and more).
+SAY_DECODING_BYTES = 32 * 1024 * 1024
 #: Set to a number of processes to override that choice (``1``: always in this process).
 LOAD_WORKERS_VARIABLE = "BILLING_REPORTS_LOAD_WORKERS"
 #: A user or model name longer than this (an e-mail address has at most 254 characters) is cut
@@ -127,9 +131,10 @@ EventValues = tuple[LedgerKey, tuple[int, ...]]
 
 
 def load_usage(settings: Settings, months: Sequence[Month], *, data_dir: Path | None = None,
-               report_range: ReportRange | None = None) -> OnDemandUsage:
+               report_range: ReportRange | None = None, say: Callable[[str], None] | None = None) -> OnDemandUsage:
     """Load the cached months of ``months`` (oldest first) from ``data_dir`` (default: the config's);
-    with ``report_range``, keep only its days (``months`` are then the months it touches).
+    with ``report_range``, keep only its days (``months`` are then the months it touches). ``say``:
+    where a line goes before decoding :data:`SAY_DECODING_BYTES` of the cache or more.
 
     A month without a cache file is recorded as missing (its totals are zero);
     a cache file that cannot be read or has the wrong shape raises ``CacheError``.
@@ -141,7 +146,7 @@ def load_usage(settings: Settings, months: Sequence[Month], *, data_dir: Path | 
     month_cells: dict[Month, MonthCells] = {}
     facts: dict[Month, MonthFacts] = {}
     with collector.paused():
-        for month, (month_facts, cells) in zip(ordered, _load_months(directory, ordered)):
+        for month, (month_facts, cells) in zip(ordered, _load_months(directory, ordered, say)):
             refuse_demo_data(month_facts.path, month_facts.fetch, demo=demo)  # (summaries keep fetch)
             facts[month] = month_facts
             month_cells[month] = cells
@@ -170,7 +175,8 @@ def require_cached_data(usage: OnDemandUsage) -> None:
     )
 
 
-def _load_months(data_dir: Path, months: list[Month]) -> Iterator[tuple[MonthFacts, MonthCells]]:
+def _load_months(data_dir: Path, months: list[Month], say: Callable[[str], None] | None = None
+                 ) -> Iterator[tuple[MonthFacts, MonthCells]]:
     """``load_month`` for each month, in order: in worker processes when the cache is big.
 
     Months whose cache file is unchanged since it was last decoded come from their
@@ -180,6 +186,10 @@ def _load_months(data_dir: Path, months: list[Month]) -> Iterator[tuple[MonthFac
     are read here; a small one is read here, where starting processes would cost more.
     """
     to_decode = [month for month in months if _needs_decoding(data_dir, month)]
+    size = sum(_cache_sizes(data_dir, to_decode))
+    if say is not None and size >= SAY_DECODING_BYTES:
+        say(f"Decoding {counted(len(to_decode), 'cached month')} ({size / 1e6:,.0f} MB) into the ledger; "
+            "later runs read what is made of them until a month changes...")
     workers = load_workers(data_dir, to_decode)
     if workers <= 1:
         # one month at a time, in order: only one month's events are alive beside the cells
@@ -223,17 +233,17 @@ def _stop_now(pool: ProcessPoolExecutor) -> None:
         process.join()
 
 
-def decoding_ahead(data_dir: Path, months: Sequence[Month]) -> tuple[list[Month], int]:
-    """The months a load of ``months`` would decode (a cache file, and no summary that looks current)
-    and their files' size in bytes: for saying so before a long load."""
-    ahead = [month for month in months if _needs_decoding(data_dir, month)]
-    size = 0
-    for month in ahead:
+def _cache_sizes(data_dir: Path, months: Sequence[Month]) -> list[int]:
+    """The sizes in bytes of the months' cache files (of those there are, as files)."""
+    sizes = []
+    for month in months:
         try:
-            size += cache_path(data_dir, month).stat().st_size
-        except OSError:  # (gone meanwhile: the load says what it finds)
+            found = cache_path(data_dir, month).stat()
+        except OSError:  # (none, or gone meanwhile: the load says what it finds)
             continue
-    return ahead, size
+        if S_ISREG(found.st_mode):
+            sizes.append(found.st_size)
+    return sizes
 
 
 def _needs_decoding(data_dir: Path, month: Month) -> bool:
@@ -248,7 +258,7 @@ def _needs_decoding(data_dir: Path, month: Month) -> bool:
 def load_workers(data_dir: Path, months: Sequence[Month]) -> int:
     """How many processes decode ``months``: 1 unless their cache is big (``LOAD_WORKERS_VARIABLE``
     overrides); no more than the months, unless a month is big enough to be cut in pieces."""
-    sizes = [path.stat().st_size for path in (cache_path(data_dir, m) for m in months) if path.is_file()]
+    sizes = _cache_sizes(data_dir, months)
     forced = os.environ.get(LOAD_WORKERS_VARIABLE, "").strip()
     if forced.isdigit() and int(forced) > 0:
         wanted = int(forced)

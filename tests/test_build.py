@@ -79,11 +79,11 @@ def test_build_offline_uses_the_cache_and_names_the_missing_month(project):
 def test_a_build_that_decodes_much_of_the_cache_says_so_first_and_a_later_one_does_not(project, monkeypatch):
     # a million events take seconds to decode: the build says what it is doing before that silence
     # (here the threshold is lowered to the test's small cache); the next build reads the summaries
-    from billing_reports import analysis, month_summary
+    from billing_reports import loader, month_summary
 
     monkeypatch.setattr(month_summary, "SETTLE_SECONDS", 0.0)
     size = cache_path(project / "cache", JAN).stat().st_size
-    monkeypatch.setattr(analysis, "SAY_DECODING_BYTES", size)
+    monkeypatch.setattr(loader, "SAY_DECODING_BYTES", size)
     first = _run("build", "--offline", "--config", "config.yaml", "--end-month", "2026-02")
     assert first.exit_code == 0, first.output
     said = [line for line in first.stderr.splitlines() if line.startswith("Decoding")]
@@ -96,7 +96,7 @@ def test_a_build_that_decodes_much_of_the_cache_says_so_first_and_a_later_one_do
     report = _run("report", "--config", "config.yaml", "--end-month", "2026-01", "--months-back", "1")
     assert report.exit_code == 0 and report.stderr.startswith("Decoding 1 cached month (")  # (report and check too)
     assert "Decoding" not in report.stdout
-    monkeypatch.setattr(analysis, "SAY_DECODING_BYTES", size + 1)  # (a smaller cache: said nothing)
+    monkeypatch.setattr(loader, "SAY_DECODING_BYTES", size + 1)  # (a smaller cache: said nothing)
     (project / "cache" / month_summary.SUMMARY_DIR / f"{JAN.cache_stem}.json").unlink()
     quiet = _run("build", "--offline", "--config", "config.yaml", "--end-month", "2026-02")
     assert quiet.exit_code == 0 and "Decoding" not in quiet.stderr
