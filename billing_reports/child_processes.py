@@ -1,4 +1,5 @@
-"""The processes a build forks (to decode months, to render pages) end with the build.
+"""The processes a build forks (to decode months, to render pages): how many CPUs there are for
+them, and that they end with the build.
 
 A forked worker otherwise outlives a build that is killed (``kill -9``, a scheduler's timeout): it
 finishes its work, then waits on a pipe whose other end it holds itself, for ever.
@@ -29,4 +30,9 @@ def end_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-__all__ = ["end_with_parent"]
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity where the system says it), at least 1."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+__all__ = ["end_with_parent", "usable_cpus"]

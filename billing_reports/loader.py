@@ -47,7 +47,7 @@ import msgspec
 import orjson
 
 from . import collector, event_slices
-from .child_processes import end_with_parent
+from .child_processes import end_with_parent, usable_cpus
 from .cache import cache_path, cached_complete, read_cached_month, refuse_demo_data
 from .errors import CacheError
 from .folders import existing_folder
@@ -263,15 +263,11 @@ def load_workers(data_dir: Path, months: Sequence[Month]) -> int:
     if forced.isdigit() and int(forced) > 0:
         wanted = int(forced)
     elif sum(sizes) >= PARALLEL_MIN_BYTES and "fork" in multiprocessing.get_all_start_methods():
-        wanted = _cpus()
+        wanted = usable_cpus()
     else:
         wanted = 1
     most = max(len(sizes), min(wanted, sum(sizes) // event_slices.SLICE_BYTES))
     return max(1, min(wanted, most))
-
-
-def _cpus() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def load_month(data_dir: Path, month: Month) -> tuple[MonthFacts, MonthCells]:

@@ -24,7 +24,7 @@ BUILT_AT = datetime(2026, 2, 1, tzinfo=timezone.utc)
 def shared(monkeypatch):
     """User and model pages shared with a second process however few there are."""
     monkeypatch.setattr(render, "PARALLEL_MIN_PAGES", 0)
-    monkeypatch.setattr(render, "_cpus", lambda: 2)
+    monkeypatch.setattr(render, "usable_cpus", lambda: 2)
 
 
 def _serial(settings, usage, sections, monkeypatch, name="serial"):

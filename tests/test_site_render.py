@@ -498,7 +498,7 @@ def test_pages_rendered_by_a_forked_process_are_the_same_files(site_settings, si
     serial = build_site(site_settings, site_usage, site_sections, built_at=built_at,
                         site_dir=site_settings.site_dir.parent / "serial")
     monkeypatch.setattr(render, "PARALLEL_MIN_PAGES", 0)
-    monkeypatch.setattr(render, "_cpus", lambda: 2)
+    monkeypatch.setattr(render, "usable_cpus", lambda: 2)
     forked = build_site(site_settings, site_usage, site_sections, built_at=built_at,
                         site_dir=site_settings.site_dir.parent / "forked")
     assert (forked.built_at, forked.files, forked.checksums) == (serial.built_at, serial.files, serial.checksums)
@@ -511,7 +511,7 @@ def test_a_template_error_in_the_forked_process_fails_the_build(site_settings, s
     from billing_reports.site import render
 
     monkeypatch.setattr(render, "PARALLEL_MIN_PAGES", 0)
-    monkeypatch.setattr(render, "_cpus", lambda: 2)
+    monkeypatch.setattr(render, "usable_cpus", lambda: 2)
     templates = tmp_path / "broken-templates"
     templates.mkdir()
     (templates / "model.html").write_text('{% extends "section.html" %}{% block main %}{{ nothing.at.all }}{% endblock %}')

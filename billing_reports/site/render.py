@@ -7,7 +7,6 @@ usage, then each page is rendered once and written once.
 from __future__ import annotations
 
 import multiprocessing
-import os
 from dataclasses import dataclass, replace
 from functools import cached_property
 from datetime import datetime
@@ -18,6 +17,7 @@ from markupsafe import Markup
 
 from .. import __version__
 from ..alerts import Alert
+from ..child_processes import usable_cpus
 from ..errors import BillingReportsError, ConfigError
 from ..months import Month, isoformat_z
 from ..pages import Page
@@ -317,7 +317,7 @@ class SiteRenderer:
     def start_drilldowns(self, output: SiteOutput) -> None:
         """Start on the user and model pages in a second process, when there are many and a CPU for it
         (they need the usage alone: see :mod:`.page_share`); else :meth:`render` renders them here."""
-        if (len(self.site_map.users) + len(self.site_map.models) < PARALLEL_MIN_PAGES or _cpus() < 2
+        if (len(self.site_map.users) + len(self.site_map.models) < PARALLEL_MIN_PAGES or usable_cpus() < 2
                 or "fork" not in multiprocessing.get_all_start_methods()):
             return
         self.ranks  # (worked out once, before the fork)
@@ -464,10 +464,6 @@ class SiteRenderer:
             return Month.parse(table.slug)
         except ValueError:
             return next((m for m in self.usage.months if m.label == table.title), None)
-
-
-def _cpus() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def manifest_fields(usage: OnDemandUsage, settings: Settings, built_at: datetime) -> dict[str, Any]:
